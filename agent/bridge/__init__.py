@@ -1,0 +1,1 @@
+"""The WebSocket bridge pages talk to: handshake guards, connections, JSON-RPC dispatch."""

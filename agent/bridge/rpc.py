@@ -1,0 +1,151 @@
+"""JSON-RPC 2.0 dispatch for the bridge (https://www.jsonrpc.org/specification).
+
+Malformed traffic gets the specification's error codes and the connection lives on; application
+failures carry a stable code in ``error.data.code`` (bridge_protocol.errors). Unexpected
+exceptions are logged here and reach the page only as INTERNAL_ERROR, without detail.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from bridge_protocol.errors import ErrorCode, ProtocolError
+from bridge_protocol.messages import (
+    METHODS,
+    PRODUCT,
+    PROTOCOL_VERSION,
+    HelloParams,
+    HelloResult,
+    JobIdParams,
+    JobListParams,
+    JobStartParams,
+    PairParams,
+    PairResult,
+)
+from bridge_protocol.typed import ParseError, parse, to_json
+
+from .. import __version__
+from ..i18n import pick_locale
+from ..kinds import kind_names, load_kind
+from .connection import Connection
+
+if TYPE_CHECKING:
+    from ..service import AgentService
+
+log = logging.getLogger(__name__)
+
+#: Largest batch accepted in one frame.
+MAX_BATCH = 50
+
+Handler = Callable[[Connection, Any], Awaitable[Any]]
+
+
+def _error(request_id: Any, exc: ProtocolError, locale: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": exc.to_rpc_error(locale)}
+
+
+class Dispatcher:
+    """Turns request frames into answers, using the agent's services."""
+
+    def __init__(self, service: AgentService) -> None:
+        self.service = service
+        self._handlers: dict[str, Handler] = {
+            "agent.hello": self.hello,
+            "agent.pair": self.pair,
+            "jobs.start": self.jobs_start,
+            "jobs.get": self.jobs_get,
+            "jobs.list": self.jobs_list,
+            "jobs.cancel": self.jobs_cancel,
+        }
+        assert set(self._handlers) == set(METHODS), "every protocol method has a handler"
+
+    async def handle_frame(self, conn: Connection, text: str) -> None:
+        """Answer one text frame (a request, a notification or a batch)."""
+        try:
+            message = json.loads(text)
+        except (ValueError, RecursionError):
+            conn.send(_error(None, ProtocolError(ErrorCode.PARSE_ERROR), conn.locale))
+            return
+        if isinstance(message, list):
+            if not message or len(message) > MAX_BATCH:
+                conn.send(_error(None, ProtocolError(ErrorCode.INVALID_REQUEST, max_batch=MAX_BATCH), conn.locale))
+                return
+            answers = [a for a in [await self._call(conn, m) for m in message] if a is not None]
+            if answers:
+                conn.send(answers)
+            return
+        answer = await self._call(conn, message)
+        if answer is not None:
+            conn.send(answer)
+
+    async def _call(self, conn: Connection, message: Any) -> dict[str, Any] | None:
+        if not isinstance(message, dict):
+            return _error(None, ProtocolError(ErrorCode.INVALID_REQUEST), conn.locale)
+        request_id = message.get("id")
+        valid_id = "id" not in message or (
+            isinstance(request_id, (str, int)) and not isinstance(request_id, bool) or request_id is None
+        )
+        if (
+            message.get("jsonrpc") != "2.0"
+            or not isinstance(message.get("method"), str)
+            or not valid_id
+            or not set(message) <= {"jsonrpc", "method", "params", "id"}
+        ):
+            return _error(request_id if valid_id else None, ProtocolError(ErrorCode.INVALID_REQUEST), conn.locale)
+        is_notification = "id" not in message
+        method = message["method"]
+        try:
+            handler = self._handlers.get(method)
+            if handler is None:
+                raise ProtocolError(ErrorCode.METHOD_NOT_FOUND, method=method[:64])
+            raw = message.get("params", {})
+            try:
+                params = parse(METHODS[method].params, raw, "/params")
+            except ParseError as exc:
+                raise ProtocolError(ErrorCode.INVALID_PARAMS, path=exc.path, reason=exc.reason) from None
+            result = await handler(conn, params)
+        except ProtocolError as exc:
+            return None if is_notification else _error(request_id, exc, conn.locale)
+        except Exception:
+            log.exception("method %s failed", method)
+            return None if is_notification else _error(request_id, ProtocolError(ErrorCode.INTERNAL_ERROR), conn.locale)
+        return None if is_notification else {"jsonrpc": "2.0", "id": request_id, "result": to_json(result)}
+
+    # -- methods ----------------------------------------------------------------------------
+    async def hello(self, conn: Connection, params: HelloParams) -> HelloResult:
+        if params.protocol != PROTOCOL_VERSION:
+            raise ProtocolError(ErrorCode.PROTOCOL_UNSUPPORTED, supported=[PROTOCOL_VERSION])
+        conn.locale = pick_locale(params.locale, conn.locale)
+        if conn.client is None:
+            log.info("hello from %s (%s %s)", conn.origin, params.client.name[:100], params.client.version[:50])
+        conn.client = {"name": params.client.name, "version": params.client.version}
+        return HelloResult(
+            product=PRODUCT,
+            version=__version__,
+            protocol=PROTOCOL_VERSION,
+            capabilities=["agent.pair", *(f"job:{name}" for name in kind_names())],
+            paired=self.service.pairings.is_paired(conn.origin),
+        )
+
+    async def pair(self, conn: Connection, params: PairParams) -> PairResult:
+        await self.service.pairings.ensure(conn.origin, conn.locale)
+        return PairResult(paired=True)
+
+    async def jobs_start(self, conn: Connection, params: JobStartParams) -> dict[str, Any]:
+        kind = load_kind(params.kind)
+        locale = pick_locale(params.locale, conn.locale)
+        if kind.needs_pairing:
+            await self.service.pairings.ensure(conn.origin, locale)
+        return self.service.jobs.start(conn.origin, kind.name, params.params, locale).snapshot()
+
+    async def jobs_get(self, conn: Connection, params: JobIdParams) -> dict[str, Any]:
+        return self.service.jobs.get(conn.origin, params.id).snapshot()
+
+    async def jobs_list(self, conn: Connection, params: JobListParams) -> list[dict[str, Any]]:
+        return [job.snapshot() for job in self.service.jobs.list(conn.origin, params.limit)]
+
+    async def jobs_cancel(self, conn: Connection, params: JobIdParams) -> dict[str, Any]:
+        return self.service.jobs.cancel(conn.origin, params.id).snapshot()

@@ -1,0 +1,98 @@
+"""The aiohttp server behind ``ws://127.0.0.1:47230/bridge``.
+
+Every HTTP request first passes the ``Host`` guard; the bridge path also passes the ``Origin``
+guard, and both refusals are an HTTP 403 before any WebSocket upgrade (DESIGN.md promise 2).
+Frames larger than the limit close the socket with 1009 (promise 8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import WSMsgType, web
+
+from bridge_protocol.messages import BRIDGE_PATH
+
+from .connection import Connection
+from .guards import host_refusal, origin_refusal
+
+if TYPE_CHECKING:
+    from ..service import AgentService
+
+log = logging.getLogger(__name__)
+
+#: Requests of one connection handled at the same time; further frames wait (TCP back-pressure).
+MAX_IN_FLIGHT = 32
+
+SERVICE_KEY = web.AppKey("service", object)
+
+
+def _forbidden(request: web.Request, reason: str) -> web.Response:
+    log.warning(
+        "refused %s %s from %s: %s (Origin=%r Host=%r)",
+        request.method,
+        request.path,
+        request.remote,
+        reason,
+        request.headers.get("Origin", "")[:200],
+        request.headers.get("Host", "")[:200],
+    )
+    return web.Response(status=403, text="Forbidden\n", headers={"Cache-Control": "no-store"})
+
+
+@web.middleware
+async def host_guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    service: AgentService = request.app[SERVICE_KEY]  # type: ignore[assignment]
+    reason = host_refusal(request.headers, service.port)
+    if reason is not None:
+        return _forbidden(request, reason)
+    return await handler(request)
+
+
+async def bridge_handler(request: web.Request) -> web.StreamResponse:
+    service: AgentService = request.app[SERVICE_KEY]  # type: ignore[assignment]
+    reason = origin_refusal(request.headers, service.settings.allowed_origins)
+    if reason is not None:
+        return _forbidden(request, reason)
+    ws = web.WebSocketResponse(max_msg_size=service.settings.max_frame_bytes, heartbeat=20.0, compress=False)
+    if not ws.can_prepare(request).ok:
+        return web.Response(status=400, text="WebSocket upgrade expected\n")
+    await ws.prepare(request)
+    origin = request.headers["Origin"]
+    conn = Connection(ws, origin, str(request.remote))
+    service.connections.add(conn)
+    in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def handle(text: str) -> None:
+        try:
+            await service.dispatcher.handle_frame(conn, text)
+        finally:
+            in_flight.release()
+
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                await in_flight.acquire()
+                task = asyncio.create_task(handle(message.data))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            elif message.type == WSMsgType.BINARY:
+                await ws.close(code=1003, message=b"text frames only")
+            elif message.type == WSMsgType.ERROR:
+                log.info("websocket from %s closed: %s", origin, ws.exception())
+    finally:
+        service.connections.discard(conn)
+        for task in tasks:
+            task.cancel()
+        await conn.close()
+    return ws
+
+
+def create_app(service: AgentService) -> web.Application:
+    app = web.Application(middlewares=[host_guard], client_max_size=64 * 1024)
+    app[SERVICE_KEY] = service
+    app.router.add_get(BRIDGE_PATH, bridge_handler)
+    return app

@@ -1,0 +1,202 @@
+"""``compagnon``: the command line. A thin shell over the same service and job kinds as the bridge.
+
+    compagnon serve [--port N] [--allow-origin ORIGIN ...] [--config FILE]
+    compagnon demo  [--port N] [--demo-port N] [--config FILE]
+    compagnon diagnose [--platform URL] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import ConfigError, Settings, load_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="compagnon", description="Compagnon : signature et plis chiffrés, sur votre poste.")
+    parser.add_argument("--version", action="version", version=f"compagnon {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", type=Path, help="fichier de configuration TOML")
+        p.add_argument("--verbose", "-v", action="store_true", help="journal détaillé")
+
+    serve = sub.add_parser("serve", help="lancer l'agent sans icône (headless)")
+    common(serve)
+    serve.add_argument("--port", type=int, help="port d'écoute (défaut 47230, puis jusqu'à 47233)")
+    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="site autorisé à se connecter, ex. https://marches.example.fr (répétable)")
+
+    demo = sub.add_parser("demo", help="lancer l'agent et la plateforme de démonstration")
+    common(demo)
+    demo.add_argument("--port", type=int, help="port de l'agent")
+    demo.add_argument("--demo-port", type=int, default=47280, help="port de la plateforme de démonstration")
+
+    diag = sub.add_parser("diagnose", help="tester la configuration du poste")
+    common(diag)
+    diag.add_argument("--platform", metavar="URL", help="plateforme à joindre (origine http(s))")
+    diag.add_argument("--json", action="store_true", help="résultat en JSON")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    if getattr(args, "port", None):
+        from dataclasses import replace
+
+        settings = replace(settings, port=args.port)
+    if getattr(args, "allow_origin", None):
+        settings = settings.with_origins(args.allow_origin)
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        print(f"compagnon : configuration invalide : {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from .logs import setup_logging
+
+    setup_logging(settings.log_dir, verbose=args.verbose, console=args.command != "diagnose" or args.verbose)
+    commands: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+        "serve": _serve,
+        "demo": _demo,
+        "diagnose": _diagnose,
+    }
+    return commands[args.command](args, settings)
+
+
+# -- serve / demo --------------------------------------------------------------------------------
+
+
+async def _run_until_signal(settings: Settings, on_started: Callable[[int], Any] | None = None,
+                            extra_start: Callable[[], Any] | None = None) -> int:
+    from .service import AgentService, PortsUnavailable, make_consent
+
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    service = AgentService(settings, make_consent(settings, interactive))
+    try:
+        port = await service.start()
+    except PortsUnavailable as exc:
+        print(f"compagnon : aucun port libre ({exc})", file=sys.stderr)
+        return EXIT_FAILED
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:  # Windows
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    print(f"Compagnon {__version__} en écoute sur ws://127.0.0.1:{port}/bridge", flush=True)
+    if not settings.allowed_origins:
+        print("Attention : aucun site autorisé (--allow-origin ou bridge.allowed_origins).", flush=True)
+    if on_started is not None:
+        await on_started(port)
+    try:
+        await stop.wait()
+    finally:
+        await service.stop()
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_run_until_signal(settings))
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from bridge_protocol.demo.app import DemoState, create_demo_app
+
+    async def run() -> int:
+        runner: web.AppRunner | None = None
+        demo_port = args.demo_port
+        state = DemoState()
+        for candidate in range(demo_port, demo_port + 10):
+            app = create_demo_app(state)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            try:
+                await web.TCPSite(runner, "127.0.0.1", candidate).start()
+            except OSError:
+                await runner.cleanup()
+                continue
+            demo_port = candidate
+            break
+        else:
+            print("compagnon : aucun port libre pour la démonstration", file=sys.stderr)
+            return EXIT_FAILED
+        origins = [f"http://127.0.0.1:{demo_port}", f"http://localhost:{demo_port}"]
+        demo_settings = settings.with_origins(origins, preapproved=origins)
+
+        async def started(port: int) -> None:
+            state.agent_ports = [port]
+            print(f"Plateforme de démonstration : http://127.0.0.1:{demo_port}/", flush=True)
+
+        try:
+            return await _run_until_signal(demo_settings, started)
+        finally:
+            await runner.cleanup()
+
+    return asyncio.run(run())
+
+
+# -- diagnose ------------------------------------------------------------------------------------
+
+
+def _diagnose(args: argparse.Namespace, settings: Settings) -> int:
+    from .config import normalize_origin
+    from .consent import PolicyConsent
+    from .jobs.context import JobServices
+    from .jobs.manager import JobManager
+
+    origin = "cli:"
+    if args.platform:
+        try:
+            origin = normalize_origin(args.platform)
+        except ConfigError as exc:
+            print(f"compagnon : {exc}", file=sys.stderr)
+            return EXIT_USAGE
+
+    async def run() -> dict[str, Any]:
+        manager = JobManager(JobServices(settings=settings, consent=PolicyConsent(approve=False)))
+        if not args.json:
+            manager.add_listener(_print_progress)
+        job = manager.start(origin, "diagnose", {})
+        return (await manager.wait(job.id)).snapshot()
+
+    snapshot = asyncio.run(run())
+    if args.json:
+        print(json.dumps(snapshot, ensure_ascii=False, indent=2))
+    elif snapshot["state"] == "succeeded":
+        result = snapshot["result"]
+        print()
+        width = max(len(c["label"]) for c in result["checks"])
+        marks = {"pass": "OK ", "warn": "!! ", "fail": "KO "}
+        for check in result["checks"]:
+            print(f"{marks[check['status']]} {check['label']:<{width}}  {check['value']}")
+            if check["status"] != "pass":
+                print(f"    {'':<{width}}  {check['message']}")
+        print(f"\n{result['message']}")
+    if snapshot["state"] != "succeeded":
+        print(f"compagnon : {snapshot['message']}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_FAILED if snapshot["result"]["status"] == "fail" else EXIT_OK
+
+
+def _print_progress(origin: str, snapshot: dict[str, Any]) -> None:
+    running = [s["label"] for s in snapshot["steps"] if s["state"] == "running"]
+    if running:
+        print(f"[{snapshot['progress']:3d} %] {running[0]}…", file=sys.stderr, flush=True)

@@ -1,0 +1,162 @@
+"""Agent settings: a TOML file under the platformdirs config folder, overridden by the command line.
+
+Example ``config.toml``::
+
+    [bridge]
+    port = 47230
+    allowed_origins = ["https://marches.example.fr"]
+    max_frame_bytes = 1048576
+
+    [pairing]
+    preapproved = ["https://marches.example.fr"]
+
+    [jobs]
+    max_concurrent = 4
+    keep = 500
+
+    [consent]
+    policy = "prompt"          # "prompt" | "deny" | "approve-all-for-tests"
+    timeout_seconds = 120
+
+    [paths]
+    state_dir = "/custom/state"   # jobs, pairings
+    log_dir = "/custom/log"
+
+The folders default to platformdirs' per-user folders, so a test run with its own ``HOME`` (and
+XDG variables) never touches the user's real settings.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import platformdirs
+
+from bridge_protocol.messages import DEFAULT_PORT, MAX_FRAME_BYTES
+
+APP_NAME = "compagnon"
+
+ConsentPolicy = Literal["prompt", "deny", "approve-all-for-tests"]
+CONSENT_POLICIES: tuple[str, ...] = ("prompt", "deny", "approve-all-for-tests")
+
+
+class ConfigError(ValueError):
+    """The configuration file or an option is invalid; the message says which and why."""
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def normalize_origin(value: str) -> str:
+    """The RFC 6454 serialisation of a web origin (``scheme://host[:port]``) or ConfigError.
+
+    Browsers send the ``Origin`` header in this exact form (lower-case scheme and host, default
+    port omitted), so the configured list is normalised once and compared byte for byte.
+    """
+    parts = urlsplit(value.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"origine invalide {value!r} : attendu http(s)://hôte[:port]")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"origine invalide {value!r} : ni chemin, ni paramètres, ni identifiants")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"origine invalide {value!r} : port incorrect") from exc
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the agent reads at start."""
+
+    port: int = DEFAULT_PORT
+    #: When true, the next ports up to 47233 are tried if ``port`` is taken.
+    port_fallback: bool = True
+    allowed_origins: tuple[str, ...] = ()
+    preapproved_origins: tuple[str, ...] = ()
+    max_frame_bytes: int = MAX_FRAME_BYTES
+    max_concurrent_jobs: int = 4
+    jobs_keep: int = 500
+    consent_policy: ConsentPolicy = "prompt"
+    consent_timeout: float = 120.0
+    state_dir: Path = field(default_factory=lambda: Path(platformdirs.user_state_dir(APP_NAME, appauthor=False)))
+    log_dir: Path = field(default_factory=lambda: Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)))
+    config_path: Path | None = None
+
+    def with_origins(self, allowed: list[str], preapproved: list[str] | None = None) -> Settings:
+        """A copy with more allowed (and pre-approved) origins."""
+        allowed_n = tuple(dict.fromkeys([*self.allowed_origins, *map(normalize_origin, allowed)]))
+        pre_n = tuple(
+            dict.fromkeys([*self.preapproved_origins, *map(normalize_origin, preapproved or [])])
+        )
+        return replace(self, allowed_origins=allowed_n, preapproved_origins=pre_n)
+
+
+def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    value = table.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is int):
+        raise ConfigError(f"{where}.{key} : type incorrect")
+    return value
+
+
+def load_settings(config_path: Path | None = None) -> Settings:
+    """Read ``config_path`` (or the default file when it exists) into Settings."""
+    explicit = config_path is not None
+    path = config_path or default_config_path()
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} : TOML invalide ({exc})") from exc
+    elif explicit:
+        raise ConfigError(f"{path} : fichier introuvable")
+
+    bridge = data.get("bridge", {})
+    pairing = data.get("pairing", {})
+    jobs = data.get("jobs", {})
+    consent = data.get("consent", {})
+    paths = data.get("paths", {})
+    kwargs: dict[str, Any] = {"config_path": path if path.exists() else None}
+
+    if (port := _get(bridge, "port", int, "bridge")) is not None:
+        if not 1 <= port <= 65535:
+            raise ConfigError("bridge.port : hors de 1-65535")
+        kwargs["port"] = port
+    for key, name in (("max_frame_bytes", "max_frame_bytes"),):
+        if (v := _get(bridge, key, int, "bridge")) is not None:
+            if v < 1024:
+                raise ConfigError(f"bridge.{key} : au moins 1024")
+            kwargs[name] = v
+    kwargs["allowed_origins"] = tuple(
+        normalize_origin(o) for o in (_get(bridge, "allowed_origins", list, "bridge") or [])
+    )
+    kwargs["preapproved_origins"] = tuple(
+        normalize_origin(o) for o in (_get(pairing, "preapproved", list, "pairing") or [])
+    )
+    if (v := _get(jobs, "max_concurrent", int, "jobs")) is not None:
+        if v < 1:
+            raise ConfigError("jobs.max_concurrent : au moins 1")
+        kwargs["max_concurrent_jobs"] = v
+    if (v := _get(jobs, "keep", int, "jobs")) is not None:
+        kwargs["jobs_keep"] = max(1, v)
+    if (v := _get(consent, "policy", str, "consent")) is not None:
+        if v not in CONSENT_POLICIES:
+            raise ConfigError(f"consent.policy : une valeur parmi {', '.join(CONSENT_POLICIES)}")
+        kwargs["consent_policy"] = v
+    if (v := _get(consent, "timeout_seconds", (int, float), "consent")) is not None:
+        kwargs["consent_timeout"] = float(v)
+    for key in ("state_dir", "log_dir"):
+        if (v := _get(paths, key, str, "paths")) is not None:
+            kwargs[key] = Path(v).expanduser()
+    return Settings(**kwargs)

@@ -1,0 +1,75 @@
+"""Consent and pairing prompts (DESIGN.md promises 3 and 4).
+
+The bridge and the job kinds ask a ``ConsentProvider``; which one answers is the agent's choice:
+the desktop UI (a later addition), a terminal prompt when ``compagnon serve`` runs in a terminal,
+or a fixed policy. A page can never answer for the user: no bridge message reaches a provider.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Literal
+
+Action = Literal["pair", "certificates", "sign", "decrypt", "keygen"]
+
+
+class Secret:
+    """A PIN or password: its text is never shown by ``str``, ``repr`` or a log line."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """A file as the consent shows it."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ConsentRequest:
+    """What the user is asked to approve, with everything promise 4 requires on screen."""
+
+    origin: str
+    action: Action
+    summary: str
+    files: tuple[FileSummary, ...] = ()
+    certificate: str | None = None
+    needs_pin: bool = False
+
+
+@dataclass(frozen=True)
+class ConsentDecision:
+    approved: bool
+    pin: Secret | None = None
+
+
+class ConsentProvider(ABC):
+    """Asks the user. Raises ProtocolError USER_TIMEOUT or CONSENT_UNAVAILABLE when it cannot."""
+
+    @abstractmethod
+    async def ask(self, request: ConsentRequest) -> ConsentDecision: ...
+
+
+class PolicyConsent(ConsentProvider):
+    """A fixed answer: ``deny`` for unattended agents, approval only for test runs."""
+
+    def __init__(self, approve: bool) -> None:
+        self.approve = approve
+
+    async def ask(self, request: ConsentRequest) -> ConsentDecision:
+        return ConsentDecision(approved=self.approve)

@@ -1,0 +1,74 @@
+"""Consent in the terminal that runs ``compagnon serve``.
+
+Each prompt shows a fresh four-letter code that the user types to approve; anything else refuses.
+A late answer to an earlier prompt can therefore never approve a later one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import string
+import sys
+from typing import TextIO
+
+from bridge_protocol.errors import ErrorCode, ProtocolError
+
+from ..i18n import Text
+from . import ConsentDecision, ConsentProvider, ConsentRequest
+
+_PROMPT = Text(
+    fr="\n=== Compagnon : demande d'autorisation ===\nSite : {origin}\n{summary}\n{details}"
+    "Pour autoriser, tapez {code} puis Entrée (autre réponse : refus) : ",
+    en="\n=== Compagnon: authorisation request ===\nSite: {origin}\n{summary}\n{details}"
+    "To allow, type {code} then Enter (any other answer refuses): ",
+)
+_FILE = Text(fr="  fichier : {name} ({size} octets, SHA-256 {sha})\n", en="  file: {name} ({size} bytes, SHA-256 {sha})\n")
+_CERT = Text(fr="  certificat : {cert}\n", en="  certificate: {cert}\n")
+_TIMEOUT = Text(fr="\n(délai dépassé : refusé)\n", en="\n(timed out: refused)\n")
+
+
+class TerminalConsent(ConsentProvider):
+    """Prompts on ``output`` and reads one line from ``input``, one request at a time."""
+
+    def __init__(self, timeout: float, locale: str = "fr", input: TextIO | None = None, output: TextIO | None = None) -> None:
+        self.timeout = timeout
+        self.locale = locale
+        self.input = input or sys.stdin
+        self.output = output or sys.stdout
+        self._lock = asyncio.Lock()
+        self._reader: asyncio.StreamReader | None = None
+
+    async def _line_reader(self) -> asyncio.StreamReader:
+        if self._reader is None:
+            loop = asyncio.get_running_loop()
+            reader = asyncio.StreamReader()
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), self.input)
+            self._reader = reader
+        return self._reader
+
+    async def ask(self, request: ConsentRequest) -> ConsentDecision:
+        async with self._lock:
+            code = "".join(secrets.choice(string.ascii_uppercase) for _ in range(4))
+            details = "".join(
+                _FILE.render(self.locale, name=f.name, size=f.size, sha=f.sha256) for f in request.files
+            )
+            if request.certificate:
+                details += _CERT.render(self.locale, cert=request.certificate)
+            self.output.write(
+                _PROMPT.render(self.locale, origin=request.origin, summary=request.summary, details=details, code=code)
+            )
+            self.output.flush()
+            try:
+                reader = await self._line_reader()
+            except (OSError, ValueError) as exc:
+                raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE) from exc
+            try:
+                line = await asyncio.wait_for(reader.readline(), self.timeout)
+            except TimeoutError:
+                self.output.write(_TIMEOUT.render(self.locale))
+                self.output.flush()
+                raise ProtocolError(ErrorCode.USER_TIMEOUT) from None
+            if not line:
+                raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)
+            return ConsentDecision(approved=line.decode(errors="replace").strip().upper() == code)

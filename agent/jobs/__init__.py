@@ -1,0 +1,1 @@
+"""Jobs: the model every long operation shares, its persistence and the runner."""

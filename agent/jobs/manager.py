@@ -1,0 +1,220 @@
+"""The job runner: start, queue, cancel, persist and publish jobs.
+
+* At most ``max_concurrent`` jobs run at once; the others wait in ``queued``.
+* Cancellation is cooperative and prompt: the job's flag is set (for worker threads) and its task
+  is cancelled (for awaits), so a running job stops within a second.
+* Changes are published to listeners at most every 100 ms per job for progress, at once for
+  state and step transitions; a listener only ever sees the newest snapshot, and always the last.
+* State transitions are written to the store atomically; on shutdown running jobs become
+  ``interrupted``, exactly as after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bridge_protocol.errors import ErrorCode, ProtocolError, error_message
+from bridge_protocol.typed import ParseError, parse, to_json
+
+from ..kinds import JobKind, load_kind
+from ..platform_http import OriginBoundClient
+from .context import JobCancelled, JobContext, JobServices
+from .model import Job, StepRecord, new_job_id, utc_now
+from .store import JobStore
+
+log = logging.getLogger(__name__)
+
+#: Minimum interval between two progress-only publications of one job.
+PUBLISH_INTERVAL = 0.1
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class JobManager:
+    """Owns every job of this agent process."""
+
+    def __init__(self, services: JobServices, store: JobStore | None = None, max_concurrent: int = 4) -> None:
+        self.services = services
+        self.store = store
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._jobs: dict[str, Job] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._contexts: dict[str, JobContext] = {}
+        self._user_cancelled: set[str] = set()
+        self._listeners: list[Listener] = []
+        self._last_publish: dict[str, float] = {}
+        self._deferred: dict[str, asyncio.TimerHandle] = {}
+        if store is not None:
+            for job in store.load():
+                self._jobs[job.id] = job
+
+    # -- listeners ------------------------------------------------------------------------------
+    def add_listener(self, listener: Listener) -> None:
+        """``listener(origin, snapshot)`` is called on each published change; it must not block."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    # -- queries (always scoped to one origin: promise 7) ---------------------------------------
+    def get(self, origin: str, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None or job.origin != origin:
+            raise ProtocolError(ErrorCode.JOB_NOT_FOUND)
+        return job
+
+    def list(self, origin: str, limit: int = 100) -> list[Job]:
+        jobs = [j for j in self._jobs.values() if j.origin == origin]
+        jobs.sort(key=lambda j: j.created_at, reverse=True)
+        return jobs[:limit]
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self, origin: str, kind_name: str, params: dict[str, Any], locale: str = "fr") -> Job:
+        """Validate and queue a job; it runs as soon as a slot is free."""
+        kind = load_kind(kind_name)
+        try:
+            typed_params = parse(kind.params_type, params, "/params")
+        except ParseError as exc:
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, path=exc.path, reason=exc.reason) from None
+        job = Job(
+            id=new_job_id(),
+            kind=kind.name,
+            origin=origin,
+            locale=locale,
+            steps=[StepRecord(s.id, s.label.render(locale), weight=s.weight) for s in kind.steps],
+        )
+        self._jobs[job.id] = job
+        ctx = JobContext(job, self.services, self._changed, lambda: OriginBoundClient(origin))
+        self._contexts[job.id] = ctx
+        self._changed(job, True)
+        self._tasks[job.id] = asyncio.create_task(self._run(job, kind, ctx, typed_params), name=f"job-{job.id}")
+        log.info("job %s (%s) queued for %s", job.id, job.kind, origin)
+        return job
+
+    async def _run(self, job: Job, kind: JobKind, ctx: JobContext, params: Any) -> None:
+        try:
+            async with self._slots:
+                job.state = "running"
+                self._changed(job, True)
+                result = await kind.run(ctx, params)
+                job.result = to_json(result)
+                job.state = "succeeded"
+                job.current = None
+        except (asyncio.CancelledError, JobCancelled):
+            if job.id in self._user_cancelled:
+                self._finish_cancelled(job)
+            else:
+                self._finish_interrupted(job)
+        except ProtocolError as exc:
+            job.state = "failed"
+            job.error = {"code": exc.code.value, "message": exc.message(job.locale)}
+            job.message = job.error["message"]
+            log.info("job %s failed: %s", job.id, exc.code.value)
+        except Exception:
+            log.exception("job %s (%s) crashed", job.id, job.kind)
+            job.state = "failed"
+            job.error = {
+                "code": ErrorCode.INTERNAL_ERROR.value,
+                "message": error_message(ErrorCode.INTERNAL_ERROR, job.locale),
+            }
+            job.message = job.error["message"]
+        finally:
+            job.speed = None
+            for step in job.steps:
+                if step.state in ("running", "pending") and job.state != "succeeded":
+                    step.state = "cancelled" if step.state == "running" else step.state
+            await ctx.aclose()
+            self._tasks.pop(job.id, None)
+            self._contexts.pop(job.id, None)
+            self._user_cancelled.discard(job.id)
+            self._changed(job, True)
+            self._prune()
+            log.info("job %s ended: %s", job.id, job.state)
+
+    def _prune(self) -> None:
+        if self.store is None:
+            return
+        kept = {j.id for j in self.store.prune(sorted(self._jobs.values(), key=lambda j: j.created_at))}
+        for job_id in [i for i in self._jobs if i not in kept]:
+            del self._jobs[job_id]
+
+    def _finish_cancelled(self, job: Job) -> None:
+        job.state = "cancelled"
+        job.message = "Traitement annulé." if job.locale != "en" else "Job cancelled."
+
+    def _finish_interrupted(self, job: Job) -> None:
+        job.state = "interrupted"
+        job.error = {
+            "code": ErrorCode.JOB_INTERRUPTED.value,
+            "message": error_message(ErrorCode.JOB_INTERRUPTED, job.locale),
+        }
+        job.message = job.error["message"]
+
+    def cancel(self, origin: str, job_id: str) -> Job:
+        """Ask a job to stop; a finished job is returned unchanged."""
+        job = self.get(origin, job_id)
+        task = self._tasks.get(job_id)
+        if job.terminal or task is None:
+            return job
+        self._user_cancelled.add(job_id)
+        ctx = self._contexts.get(job_id)
+        if ctx is not None:
+            ctx.request_cancel()
+        task.cancel()
+        log.info("job %s cancel requested by %s", job_id, origin)
+        return job
+
+    async def wait(self, job_id: str) -> Job:
+        """Wait for a job's task to end (for the CLI and tests)."""
+        task = self._tasks.get(job_id)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+        return self._jobs[job_id]
+
+    async def shutdown(self) -> None:
+        """Stop every job; those still running are recorded as interrupted."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for handle in self._deferred.values():
+            handle.cancel()
+        self._deferred.clear()
+
+    # -- publication ----------------------------------------------------------------------------
+    def _changed(self, job: Job, urgent: bool) -> None:
+        job.updated_at = utc_now()
+        if urgent:
+            if self.store is not None:
+                try:
+                    self.store.save(job)
+                except OSError:
+                    log.exception("cannot save job %s", job.id)
+            self._publish(job)
+            return
+        if job.id in self._deferred:
+            return
+        wait = PUBLISH_INTERVAL - (time.monotonic() - self._last_publish.get(job.id, 0.0))
+        if wait <= 0:
+            self._publish(job)
+        else:
+            self._deferred[job.id] = asyncio.get_running_loop().call_later(wait, self._publish, job)
+
+    def _publish(self, job: Job) -> None:
+        handle = self._deferred.pop(job.id, None)
+        if handle is not None:
+            handle.cancel()
+        self._last_publish[job.id] = time.monotonic()
+        if job.terminal:
+            self._last_publish.pop(job.id, None)
+        snapshot = job.snapshot()
+        for listener in list(self._listeners):
+            try:
+                listener(job.origin, snapshot)
+            except Exception:
+                log.exception("job listener failed")

@@ -1,0 +1,77 @@
+"""Job persistence: one JSON file per job under the state folder, written atomically.
+
+After a stop or a crash, the jobs that were queued or running are marked ``interrupted`` when the
+agent starts again, so ``jobs.list`` tells the truth about them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from bridge_protocol.errors import ErrorCode, error_message
+
+from ..fsutil import PART_SUFFIX, atomic_write_bytes
+from .model import Job, utc_now
+
+log = logging.getLogger(__name__)
+
+
+class JobStore:
+    """Reads and writes job records in ``folder``; keeps at most ``keep`` finished jobs."""
+
+    def __init__(self, folder: Path, keep: int = 500) -> None:
+        self.folder = folder
+        self.keep = keep
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def _path(self, job_id: str) -> Path:
+        return self.folder / f"{job_id}.json"
+
+    def save(self, job: Job) -> None:
+        data = json.dumps(job.to_record(), ensure_ascii=False, separators=(",", ":")).encode()
+        atomic_write_bytes(self._path(job.id), data)
+
+    def load(self) -> list[Job]:
+        """All stored jobs, oldest first; jobs left running are marked interrupted and saved."""
+        jobs: list[Job] = []
+        for path in self.folder.glob("*.json"):
+            try:
+                job = Job.from_record(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("ignoring unreadable job record %s: %s", path.name, exc)
+                continue
+            if not job.terminal:
+                self._interrupt(job)
+                self.save(job)
+            jobs.append(job)
+        for stale in self.folder.glob(f".*{PART_SUFFIX}"):
+            stale.unlink(missing_ok=True)
+        jobs.sort(key=lambda j: j.created_at)
+        return self.prune(jobs)
+
+    @staticmethod
+    def _interrupt(job: Job) -> None:
+        job.state = "interrupted"
+        for step in job.steps:
+            if step.state == "running":
+                step.state = "cancelled"
+        job.speed = None
+        job.error = {
+            "code": ErrorCode.JOB_INTERRUPTED.value,
+            "message": error_message(ErrorCode.JOB_INTERRUPTED, job.locale),
+        }
+        job.message = job.error["message"]
+        job.updated_at = utc_now()
+
+    def prune(self, jobs: list[Job]) -> list[Job]:
+        """Drop the oldest finished jobs beyond ``keep``; returns the jobs kept, oldest first."""
+        finished = [j for j in jobs if j.terminal]
+        excess = len(finished) - self.keep
+        if excess <= 0:
+            return jobs
+        dropped = {j.id for j in finished[:excess]}
+        for job_id in dropped:
+            self._path(job_id).unlink(missing_ok=True)
+        return [j for j in jobs if j.id not in dropped]

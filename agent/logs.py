@@ -1,0 +1,67 @@
+"""Logging: a rotating file under the platformdirs log folder, and a filter that masks secrets.
+
+Code never logs a PIN, a password or a bearer token on purpose (they travel as ``Secret`` values
+whose text is ``***``); the filter is the second line of defence for anything that slips through
+an exception message or a third-party library.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+from pathlib import Path
+
+LOG_FILE = "compagnon.log"
+MAX_BYTES = 1024 * 1024
+BACKUPS = 5
+
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)(\"?(?:pin|password|passphrase|mot_de_passe|token|secret)\"?\s*[:=]\s*\"?)[^\s\",}]+"),
+    re.compile(r"(?i)(authorization\s*[:=]\s*(?:bearer|basic)\s+)\S+"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that looks like a credential replaced by ``***``."""
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(r"\1***", text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's final text through ``redact``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def setup_logging(log_dir: Path, *, verbose: bool = False, console: bool = True) -> Path:
+    """Log to ``log_dir/compagnon.log`` (rotated at 1 MiB, 5 backups) and, if asked, to stderr."""
+    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = log_dir / LOG_FILE
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    file_handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
+    )
+    handlers: list[logging.Handler] = [file_handler]
+    if console:
+        handlers.append(logging.StreamHandler())
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler.addFilter(RedactingFilter())
+        root.addHandler(handler)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    return path

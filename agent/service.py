@@ -1,0 +1,133 @@
+"""The running agent: settings, consent, pairings, jobs and the bridge server, wired together.
+
+Binding (DESIGN.md promise 1): the bridge listens on 127.0.0.1 and, when the system has IPv6, on
+::1, never on a wildcard address. The port is the configured one or, when it is taken and
+fallback is on, the next free one up to 47233.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bridge_protocol.messages import PORTS
+
+from . import __version__
+from .bridge.connection import Connection
+from .bridge.rpc import Dispatcher
+from .bridge.server import create_app
+from .config import Settings
+from .consent import ConsentProvider, PolicyConsent
+from .consent.terminal import TerminalConsent
+from .fsutil import atomic_write_bytes
+from .jobs.context import JobServices
+from .jobs.manager import JobManager
+from .jobs.store import JobStore
+from .pairing import Pairings
+
+log = logging.getLogger(__name__)
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1")
+
+
+class PortsUnavailable(OSError):
+    """None of the ports the agent may use is free."""
+
+
+def make_consent(settings: Settings, interactive: bool) -> ConsentProvider:
+    """The consent provider a headless agent uses (the desktop UI plugs in its own)."""
+    if settings.consent_policy == "approve-all-for-tests":
+        log.warning("consent policy approve-all-for-tests: every request is approved WITHOUT asking")
+        return PolicyConsent(approve=True)
+    if settings.consent_policy == "prompt" and interactive:
+        return TerminalConsent(settings.consent_timeout)
+    return _NoPrompt() if settings.consent_policy == "prompt" else PolicyConsent(approve=False)
+
+
+class _NoPrompt(ConsentProvider):
+    """``prompt`` without any way to prompt: nothing is approved, and the page is told why."""
+
+    async def ask(self, request):  # type: ignore[no-untyped-def]
+        from bridge_protocol.errors import ErrorCode, ProtocolError
+
+        raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)
+
+
+@dataclass
+class AgentService:
+    settings: Settings
+    consent: ConsentProvider
+    port: int = 0
+    connections: set[Connection] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        state = self.settings.state_dir
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.pairings = Pairings(state / "pairings.json", self.settings.preapproved_origins, self.consent)
+        self.services = JobServices(settings=self.settings, consent=self.consent)
+        self.jobs = JobManager(
+            self.services, JobStore(state / "jobs", self.settings.jobs_keep), self.settings.max_concurrent_jobs
+        )
+        self.jobs.add_listener(self._broadcast)
+        self.dispatcher = Dispatcher(self)
+        self._runner: web.AppRunner | None = None
+
+    def _broadcast(self, origin: str, snapshot: dict[str, Any]) -> None:
+        """Send a job's change to the connections of its own origin only (promise 7)."""
+        for conn in self.connections:
+            if conn.origin == origin:
+                conn.job_updated(snapshot)
+
+    def candidate_ports(self) -> list[int]:
+        port = self.settings.port
+        if self.settings.port_fallback and port in PORTS:
+            return [p for p in PORTS if p >= port]
+        return [port]
+
+    async def start(self) -> int:
+        """Listen on loopback; returns the port."""
+        self._runner = web.AppRunner(create_app(self), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        last_error: OSError | None = None
+        for port in self.candidate_ports():
+            self.port = port
+            try:
+                await web.TCPSite(self._runner, "127.0.0.1", port, reuse_port=False).start()
+            except OSError as exc:
+                if exc.errno not in (errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEADDRINUSE", -1)):
+                    raise
+                last_error = exc
+                continue
+            try:
+                await web.TCPSite(self._runner, "::1", port, reuse_port=False).start()
+            except OSError as exc:
+                log.info("not listening on [::1]:%d (%s)", port, exc.strerror)
+            break
+        else:
+            await self._runner.cleanup()
+            raise PortsUnavailable(f"no free port among {self.candidate_ports()}: {last_error}")
+        self.services.port = self.port
+        self._write_runtime_file()
+        log.info("Compagnon %s listening on ws://127.0.0.1:%d/bridge", __version__, self.port)
+        return self.port
+
+    def _write_runtime_file(self) -> None:
+        """``state_dir/agent.json``: how the CLI finds the running agent."""
+        info = {"pid": os.getpid(), "port": self.port, "version": __version__, "python": sys.executable}
+        atomic_write_bytes(self.settings.state_dir / "agent.json", json.dumps(info).encode())
+
+    async def stop(self) -> None:
+        await self.jobs.shutdown()
+        for conn in list(self.connections):
+            await conn.ws.close(code=1001, message=b"agent stopping")
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        (self.settings.state_dir / "agent.json").unlink(missing_ok=True)

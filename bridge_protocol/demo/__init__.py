@@ -1,0 +1,1 @@
+"""The reference platform: an aiohttp app with the pages and endpoints a real platform has."""

@@ -1,0 +1,145 @@
+"""Error codes of the Compagnon bridge protocol.
+
+Two families share one table:
+
+* the JSON-RPC 2.0 codes (section 5.1 of the JSON-RPC 2.0 specification) for malformed traffic;
+* stable application codes, sent in ``error.data.code`` of a JSON-RPC error and in the ``error.code``
+  of a job snapshot. Pages branch on these strings; they never change meaning once published.
+
+Every code carries a French message (the default) and an English one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    """Stable error codes. The value is what travels on the wire."""
+
+    # JSON-RPC 2.0 transport errors.
+    PARSE_ERROR = "PARSE_ERROR"
+    INVALID_REQUEST = "INVALID_REQUEST"
+    METHOD_NOT_FOUND = "METHOD_NOT_FOUND"
+    INVALID_PARAMS = "INVALID_PARAMS"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    # Session and protocol.
+    PROTOCOL_UNSUPPORTED = "PROTOCOL_UNSUPPORTED"
+    TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
+    # Pairing and consent (DESIGN.md promises 3 and 4).
+    PAIRING_REFUSED = "PAIRING_REFUSED"
+    USER_CANCELLED = "USER_CANCELLED"
+    USER_TIMEOUT = "USER_TIMEOUT"
+    CONSENT_UNAVAILABLE = "CONSENT_UNAVAILABLE"
+    # Jobs.
+    UNKNOWN_JOB_KIND = "UNKNOWN_JOB_KIND"
+    JOB_NOT_FOUND = "JOB_NOT_FOUND"
+    JOB_INTERRUPTED = "JOB_INTERRUPTED"
+    # Platform access (DESIGN.md promise 6).
+    ORIGIN_NOT_ALLOWED = "ORIGIN_NOT_ALLOWED"
+    PLATFORM_UNREACHABLE = "PLATFORM_UNREACHABLE"
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """What the protocol says about one code."""
+
+    rpc_code: int
+    fr: str
+    en: str
+
+    def message(self, locale: str = "fr") -> str:
+        return self.en if locale == "en" else self.fr
+
+
+ERRORS: dict[ErrorCode, ErrorInfo] = {
+    ErrorCode.PARSE_ERROR: ErrorInfo(
+        -32700, "Message illisible : JSON invalide.", "Unreadable message: invalid JSON."
+    ),
+    ErrorCode.INVALID_REQUEST: ErrorInfo(
+        -32600, "Requête JSON-RPC 2.0 invalide.", "Invalid JSON-RPC 2.0 request."
+    ),
+    ErrorCode.METHOD_NOT_FOUND: ErrorInfo(-32601, "Méthode inconnue.", "Unknown method."),
+    ErrorCode.INVALID_PARAMS: ErrorInfo(-32602, "Paramètres invalides.", "Invalid parameters."),
+    ErrorCode.INTERNAL_ERROR: ErrorInfo(
+        -32603,
+        "Erreur interne de Compagnon. Consultez le journal de l'agent.",
+        "Compagnon internal error. See the agent's log.",
+    ),
+    ErrorCode.PROTOCOL_UNSUPPORTED: ErrorInfo(
+        -32001,
+        "Version du protocole non prise en charge par cette version de Compagnon.",
+        "Protocol version not supported by this version of Compagnon.",
+    ),
+    ErrorCode.TOO_MANY_REQUESTS: ErrorInfo(
+        -32002, "Trop de requêtes : réessayez plus tard.", "Too many requests: try again later."
+    ),
+    ErrorCode.PAIRING_REFUSED: ErrorInfo(
+        -32010,
+        "L'utilisateur n'a pas autorisé ce site à utiliser Compagnon.",
+        "The user did not allow this site to use Compagnon.",
+    ),
+    ErrorCode.USER_CANCELLED: ErrorInfo(
+        -32011, "Opération refusée par l'utilisateur.", "Operation refused by the user."
+    ),
+    ErrorCode.USER_TIMEOUT: ErrorInfo(
+        -32012,
+        "L'utilisateur n'a pas répondu à temps.",
+        "The user did not answer in time.",
+    ),
+    ErrorCode.CONSENT_UNAVAILABLE: ErrorInfo(
+        -32013,
+        "Compagnon ne peut pas demander l'accord de l'utilisateur (aucune fenêtre ni terminal).",
+        "Compagnon cannot ask for the user's consent (no window nor terminal).",
+    ),
+    ErrorCode.UNKNOWN_JOB_KIND: ErrorInfo(
+        -32020, "Type de traitement inconnu.", "Unknown job kind."
+    ),
+    ErrorCode.JOB_NOT_FOUND: ErrorInfo(-32021, "Traitement introuvable.", "Job not found."),
+    ErrorCode.JOB_INTERRUPTED: ErrorInfo(
+        -32022,
+        "Traitement interrompu : Compagnon s'est arrêté pendant son exécution.",
+        "Job interrupted: Compagnon stopped while it was running.",
+    ),
+    ErrorCode.ORIGIN_NOT_ALLOWED: ErrorInfo(
+        -32030,
+        "Adresse refusée : Compagnon ne contacte que le site qui a lancé le traitement.",
+        "Address refused: Compagnon only contacts the site that started the job.",
+    ),
+    ErrorCode.PLATFORM_UNREACHABLE: ErrorInfo(
+        -32031,
+        "Impossible de joindre la plateforme.",
+        "The platform cannot be reached.",
+    ),
+}
+
+
+def error_message(code: ErrorCode, locale: str = "fr") -> str:
+    """The user-facing message of ``code`` in ``locale`` (``fr`` or ``en``)."""
+    return ERRORS[code].message(locale)
+
+
+class ProtocolError(Exception):
+    """An error that is reported to the client with a stable code.
+
+    ``detail`` is extra, non-sensitive information for ``error.data`` (never a path, a
+    traceback or key material).
+    """
+
+    def __init__(self, code: ErrorCode, message: str | None = None, **detail: object) -> None:
+        super().__init__(message or ERRORS[code].fr)
+        self.code = code
+        self.custom_message = message
+        self.detail = detail
+
+    def message(self, locale: str = "fr") -> str:
+        return self.custom_message or ERRORS[self.code].message(locale)
+
+    def to_rpc_error(self, locale: str = "fr") -> dict[str, object]:
+        """The JSON-RPC 2.0 ``error`` member (section 5.1)."""
+        return {
+            "code": ERRORS[self.code].rpc_code,
+            "message": self.message(locale),
+            "data": {"code": self.code.value, **self.detail},
+        }

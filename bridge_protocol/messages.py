@@ -1,0 +1,171 @@
+"""The messages of the Compagnon bridge protocol, version 1.
+
+One definition for the agent, the Python client, the tests and the generated documents
+(``schema/bridge.schema.json`` and ``schema/asyncapi.json``). Transport: JSON-RPC 2.0 text frames
+over ``ws://127.0.0.1:47230/bridge`` (ports 47230 to 47233).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+PROTOCOL_VERSION = 1
+PRODUCT = "compagnon"
+DEFAULT_PORT = 47230
+#: The ports an agent listens on, in the order clients probe them.
+PORTS = (47230, 47231, 47232, 47233)
+BRIDGE_PATH = "/bridge"
+#: Default limit on one WebSocket frame (promise 8); bigger frames close the socket with 1009.
+MAX_FRAME_BYTES = 1024 * 1024
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
+StepState = Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]
+Locale = Literal["fr", "en"]
+
+_ID = {"maxLength": 64, "pattern": r"^[A-Za-z0-9_.:-]+$"}
+
+
+@dataclass
+class ClientInfo:
+    """Who is calling: the platform page or tool, for the agent's log and console."""
+
+    name: str = field(metadata={"maxLength": 100})
+    version: str = field(metadata={"maxLength": 50})
+
+
+@dataclass
+class HelloParams:
+    """``agent.hello`` request: the protocol version the page speaks and, optionally, its language."""
+
+    protocol: int
+    client: ClientInfo
+    locale: Locale | None = None
+
+
+@dataclass
+class HelloResult:
+    """``agent.hello`` answer. ``capabilities`` names what this agent can do (``job:<kind>``, methods)."""
+
+    product: Literal["compagnon"]
+    version: str
+    protocol: int
+    capabilities: list[str]
+    paired: bool = False
+
+
+@dataclass
+class PairParams:
+    """``agent.pair`` request (no member): ask the user, once, to approve the calling site."""
+
+
+@dataclass
+class PairResult:
+    """``agent.pair`` answer."""
+
+    paired: bool
+
+
+@dataclass
+class JobStartParams:
+    """``jobs.start`` request. ``params`` is checked by the job kind; ``locale`` sets its messages."""
+
+    kind: str = field(metadata={"maxLength": 64})
+    params: dict[str, Any] = field(default_factory=dict)
+    locale: Locale | None = None
+
+
+@dataclass
+class JobIdParams:
+    """``jobs.get`` and ``jobs.cancel`` request."""
+
+    id: str = field(metadata=_ID)
+
+
+@dataclass
+class JobListParams:
+    """``jobs.list`` request: the calling site's jobs, newest first."""
+
+    limit: int = field(default=100, metadata={"minimum": 1, "maximum": 500})
+
+
+@dataclass
+class Step:
+    """One step of a job, with its own state and progress (0-100)."""
+
+    id: str
+    label: str
+    state: StepState
+    progress: int = field(metadata={"minimum": 0, "maximum": 100})
+
+
+@dataclass
+class Current:
+    """The item being worked on, e.g. ``{"label": "fichier", "index": 5, "total": 8}``."""
+
+    label: str
+    index: int
+    total: int
+
+
+@dataclass
+class JobError:
+    """Why a job failed: a stable ``code`` (see errors) and a message for the user."""
+
+    code: str
+    message: str
+
+
+@dataclass
+class JobSnapshot:
+    """The state of a job, as sent by ``jobs.*`` answers and ``jobs.updated``.
+
+    ``speed`` is in bytes per second while the job moves data, else null. Times are RFC 3339 UTC.
+    """
+
+    id: str
+    kind: str
+    state: JobState
+    progress: int = field(metadata={"minimum": 0, "maximum": 100})
+    steps: list[Step]
+    current: Current | None
+    message: str | None
+    result: Any
+    error: JobError | None
+    created_at: str
+    updated_at: str
+    speed: float | None = None
+
+
+@dataclass
+class JobUpdated:
+    """``jobs.updated`` notification, sent to every connection of the job's site on each change."""
+
+    job: JobSnapshot
+
+
+@dataclass(frozen=True)
+class Method:
+    """A request the agent answers."""
+
+    name: str
+    params: type
+    result: Any
+    summary: str
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("agent.hello", HelloParams, HelloResult, "Say hello: version, protocol, capabilities."),
+        Method("agent.pair", PairParams, PairResult, "Ask the user to approve this site once."),
+        Method("jobs.start", JobStartParams, JobSnapshot, "Start a job of a given kind."),
+        Method("jobs.get", JobIdParams, JobSnapshot, "The snapshot of one of this site's jobs."),
+        Method("jobs.list", JobListParams, list[JobSnapshot], "This site's jobs, newest first."),
+        Method("jobs.cancel", JobIdParams, JobSnapshot, "Cancel a job; cancelling a finished job is a no-op."),
+    )
+}
+
+#: Notifications the agent sends (JSON-RPC requests without ``id``).
+NOTIFICATIONS: dict[str, type] = {"jobs.updated": JobUpdated}

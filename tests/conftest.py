@@ -1,0 +1,37 @@
+"""Fixtures: a real agent process in a temporary HOME, and a platform origin it may call."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.agent_process import AgentProcess, free_port, write_config
+from tests.support.platform_server import PlatformServer
+
+OTHER_ORIGIN = "https://autre-plateforme.example"
+
+
+@pytest.fixture
+async def platform() -> AsyncIterator[PlatformServer]:
+    server = await PlatformServer().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def agent(home: Path, platform: PlatformServer) -> Iterator[AgentProcess]:
+    """An agent allowing the platform's origin and OTHER_ORIGIN, consent auto-approved (test policy)."""
+    write_config(home, allowed=[platform.origin, OTHER_ORIGIN], max_concurrent=2,
+                 extra='\n[paths]\nlog_dir = "' + str(home / ".local/state/compagnon/log") + '"\n')
+    process = AgentProcess(home, free_port()).start()
+    yield process
+    process.stop()
