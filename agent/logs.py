@@ -17,7 +17,7 @@ MAX_BYTES = 1024 * 1024
 BACKUPS = 5
 
 _SECRET_PATTERNS = (
-    re.compile(r"(?i)(\"?(?:pin|password|passphrase|mot_de_passe|token|secret)\"?\s*[:=]\s*\"?)[^\s\",}]+"),
+    re.compile(r"(?i)([\"']?(?:pin|password|passphrase|mot_de_passe|token|secret)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
     re.compile(r"(?i)(authorization\s*[:=]\s*(?:bearer|basic)\s+)\S+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
 )

@@ -60,7 +60,9 @@ class BridgeClient:
         headers: dict[str, str] | None = None,
     ) -> BridgeClient:
         """Open the bridge on the first port that accepts ``origin``."""
-        session = aiohttp.ClientSession()
+        # The handshake must answer within ``timeout``: a port held by another program that
+        # accepts connections but never answers must not stall the probe.
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout))
         last: Exception | None = None
         for port in ports:
             try:
