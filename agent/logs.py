@@ -58,7 +58,9 @@ def setup_logging(log_dir: Path, *, verbose: bool = False, console: bool = True)
     )
     handlers: list[logging.Handler] = [file_handler]
     if console:
-        handlers.append(logging.StreamHandler())
+        stream = logging.StreamHandler()
+        stream.setLevel(logging.DEBUG if verbose else logging.WARNING)
+        handlers.append(stream)
     for handler in handlers:
         handler.setFormatter(formatter)
         handler.addFilter(RedactingFilter())

@@ -9,6 +9,7 @@ in one place means the documents can never describe something the agent does not
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -24,6 +25,17 @@ class ParseError(ValueError):
         super().__init__(f"{path or '/'}: {reason}")
         self.path = path or "/"
         self.reason = reason
+
+
+@functools.cache
+def _hints(tp: type) -> dict[str, Any]:
+    """Resolved annotations of a dataclass (cached: ``get_type_hints`` evaluates strings)."""
+    return get_type_hints(tp)
+
+
+@functools.cache
+def _fields(tp: type) -> dict[str, dataclasses.Field[Any]]:
+    return {f.name: f for f in dataclasses.fields(tp)}
 
 
 def _is_union(tp: Any) -> bool:
@@ -66,7 +78,7 @@ def _schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
         name = tp.__name__
         if name not in defs:
             defs[name] = {}  # placeholder against recursion
-            hints = get_type_hints(tp)
+            hints = _hints(tp)
             properties: dict[str, Any] = {}
             required: list[str] = []
             for f in dataclasses.fields(tp):
@@ -145,8 +157,8 @@ def _parse(tp: Any, value: Any, path: str) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ParseError(path, "objet attendu")
-        hints = get_type_hints(tp)
-        fields = {f.name: f for f in dataclasses.fields(tp)}
+        hints = _hints(tp)
+        fields = _fields(tp)
         for key in value:
             if key not in fields:
                 raise ParseError(f"{path}/{_escape(key)}", "membre inconnu")

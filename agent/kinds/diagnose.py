@@ -308,7 +308,7 @@ class Diagnose(JobKind):
         skew = received - server_time.timestamp()  # Date has 1 s resolution
         if abs(skew) < 1.5:
             skew = 0.0
-        value = T("Écart de {s} s avec le serveur", "{s} s from the server").render(locale, s=f"{skew:+.0f}")
+        value = T("Écart de {s} s avec le serveur", "{s} s from the server").render(locale, s=f"{skew:+.0f}" if skew else "0")
         if abs(skew) > CLOCK_FAIL:
             return _Outcome("fail", value, T(
                 "L'horloge du poste est décalée : les dates de signature seraient fausses. Réglez l'heure.",

@@ -77,6 +77,12 @@ function renderResult(result) {
     value.dataset.check = check.id;
     value.textContent = check.value;
     value.title = check.message;
+    if (check.status !== "pass") {
+      const note = document.createElement("div");
+      note.className = "note";
+      note.textContent = check.message;
+      value.append(note);
+    }
     tr.append(label, value);
     return tr;
   }));

@@ -1,0 +1,93 @@
+"""The ``compagnon`` command: diagnose offline, the demo platform, logging, bad configuration."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pexpect
+
+from bridge_protocol.client import BridgeClient
+from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
+from tests.support.platform_server import PlatformServer
+
+
+def _run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agent", *args], cwd=ROOT, env=isolated_env(home),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+
+
+def test_diagnose_json_runs_the_same_job_kind(home: Path) -> None:
+    result = _run(home, "diagnose", "--json")
+    assert result.returncode == 0, result.stderr
+    snapshot = json.loads(result.stdout)
+    assert snapshot["kind"] == "diagnose" and snapshot["state"] == "succeeded"
+    checks = {c["id"]: c for c in snapshot["result"]["checks"]}
+    assert checks["os"]["status"] == "pass"
+    assert checks["platform"]["value"] == "Non testé"
+
+
+async def test_diagnose_against_a_platform_prints_the_table(home: Path, platform: PlatformServer) -> None:
+    import asyncio
+
+    result = await asyncio.to_thread(_run, home, "diagnose", "--platform", platform.origin)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"OK\s+Communication avec le serveur distant\s+Communication établie", result.stdout)
+    assert "Accès au magasin de certificats" in result.stdout
+    assert "[ 50 %]" in result.stderr or "%]" in result.stderr
+
+
+def test_invalid_configuration_is_a_usage_error(home: Path) -> None:
+    path = home / "bad.toml"
+    path.write_text("[bridge]\nallowed_origins = ['pas une origine']\n")
+    result = _run(home, "serve", "--config", str(path))
+    assert result.returncode == 2
+    assert "configuration invalide" in result.stderr and "origine invalide" in result.stderr
+
+
+async def test_demo_serves_the_page_and_its_origin_is_allowed(home: Path) -> None:
+    demo_port, agent_port = free_port(), free_port()
+    child = pexpect.spawn(sys.executable, ["-m", "agent", "demo", "--port", str(agent_port), "--demo-port", str(demo_port)],
+                          cwd=str(ROOT), env=isolated_env(home), encoding="utf-8", timeout=20)
+    try:
+        import asyncio
+
+        await asyncio.to_thread(child.expect, r"Plateforme de démonstration : (http://127\.0\.0\.1:\d+/)")
+        url = child.match.group(1)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url) as response:
+                page = await response.text()
+                assert response.status == 200
+                assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+            assert "Tester la configuration de mon poste" in page
+            assert f"[{agent_port}]" in page.replace("&quot;", '"')
+            async with session.get(url + "js/compagnon.js") as response:
+                assert response.status == 200 and "CompagnonClient" in await response.text()
+        origin = url.rstrip("/")
+        async with await BridgeClient.connect(origin, ports=[agent_port]) as client:
+            hello = await client.hello()
+            assert hello["paired"] is True  # the demo pre-approves its own origin
+            final = await client.run_job("diagnose", {})
+            assert final["state"] == "succeeded"
+    finally:
+        child.terminate(force=True)
+
+
+async def test_agent_logs_to_the_platformdirs_log_folder(home: Path, platform: PlatformServer) -> None:
+    write_config(home, allowed=[platform.origin])
+    agent = AgentProcess(home, free_port()).start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{agent.port}/bridge",
+                                   headers={"Origin": "https://evil.example"}) as response:
+                assert response.status == 403
+    finally:
+        agent.stop()
+    log_file = home / ".local/state/compagnon/log/compagnon.log"
+    text = log_file.read_text()
+    assert "listening on ws://127.0.0.1" in text
+    assert "refused GET /bridge" in text and "https://evil.example" in text
