@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, help="port de l'agent")
     demo.add_argument("--demo-port", type=int, default=47280, help="port de la plateforme de démonstration")
 
+    pairings = sub.add_parser("pairings", help="sites autorisés : lister, révoquer")
+    common(pairings)
+    pairings.add_argument("action", nargs="?", choices=["list", "revoke"], default="list")
+    pairings.add_argument("origin", nargs="?", help="site à révoquer")
+
     diag = sub.add_parser("diagnose", help="tester la configuration du poste")
     common(diag)
     diag.add_argument("--platform", metavar="URL", help="plateforme à joindre (origine http(s))")
@@ -74,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": _serve,
         "demo": _demo,
         "diagnose": _diagnose,
+        "pairings": _pairings,
     }
     return commands[args.command](args, settings)
 
@@ -151,6 +157,41 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             await runner.cleanup()
 
     return asyncio.run(run())
+
+
+# -- pairings -------------------------------------------------------------------------------------
+
+
+def _pairings(args: argparse.Namespace, settings: Settings) -> int:
+    from .config import normalize_origin
+    from .consent import PolicyConsent
+    from .pairing import Pairings
+
+    pairings = Pairings(settings.state_dir / "pairings.json", settings.preapproved_origins, PolicyConsent(False))
+    if args.action == "revoke":
+        if not args.origin:
+            print("compagnon : indiquez le site à révoquer", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            origin = normalize_origin(args.origin)
+        except ConfigError as exc:
+            print(f"compagnon : {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if origin in settings.preapproved_origins:
+            print(f"compagnon : {origin} est pré-approuvé par la configuration ([pairing] preapproved)", file=sys.stderr)
+            return EXIT_FAILED
+        if not pairings.revoke(origin):
+            print(f"compagnon : {origin} n'est pas un site autorisé", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"Autorisation retirée : {origin}")
+        return EXIT_OK
+    entries = pairings.list()
+    if not entries:
+        print("Aucun site autorisé.")
+    for entry in entries:
+        how = "pré-approuvé (configuration)" if entry["preapproved"] else f"autorisé le {entry['approved_at']}"
+        print(f"{entry['origin']}  {how}")
+    return EXIT_OK
 
 
 # -- diagnose ------------------------------------------------------------------------------------

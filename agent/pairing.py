@@ -30,33 +30,46 @@ class Pairings:
         self.path = path
         self.preapproved = frozenset(preapproved)
         self.consent = consent
-        self._approved: dict[str, str] = self._read()
+        self._mtime: float | None = None
+        self._approved: dict[str, str] = {}
+        self._refresh()
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def _read(self) -> dict[str, str]:
+    def _refresh(self) -> None:
+        """Re-read the file when another process (``compagnon pairings revoke``) changed it."""
+        try:
+            mtime = self.path.stat().st_mtime
+        except FileNotFoundError:
+            self._approved, self._mtime = {}, None
+            return
+        if mtime == self._mtime:
+            return
+        self._mtime = mtime
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            return {str(k): str(v) for k, v in data.get("approved", {}).items()}
-        except FileNotFoundError:
-            return {}
+            self._approved = {str(k): str(v) for k, v in data.get("approved", {}).items()}
         except (OSError, ValueError, AttributeError) as exc:
-            log.warning("pairings file unreadable, starting empty: %s", exc)
-            return {}
+            log.warning("pairings file unreadable, no site paired: %s", exc)
+            self._approved = {}
 
     def _write(self) -> None:
         data = json.dumps({"approved": self._approved}, indent=2, ensure_ascii=False).encode()
         atomic_write_bytes(self.path, data)
+        self._mtime = self.path.stat().st_mtime
 
     def is_paired(self, origin: str) -> bool:
+        self._refresh()
         return origin in self.preapproved or origin in self._approved
 
     def list(self) -> list[dict[str, str | bool]]:
         """Every paired site, with when it was approved and whether configuration pre-approves it."""
+        self._refresh()
         entries = [{"origin": o, "approved_at": t, "preapproved": False} for o, t in self._approved.items()]
         entries += [{"origin": o, "approved_at": "", "preapproved": True} for o in sorted(self.preapproved)]
         return entries
 
     def revoke(self, origin: str) -> bool:
+        self._refresh()
         if self._approved.pop(origin, None) is None:
             return False
         self._write()
@@ -77,6 +90,7 @@ class Pairings:
             if not decision.approved:
                 log.info("pairing refused for %s", origin)
                 raise ProtocolError(ErrorCode.PAIRING_REFUSED)
+            self._refresh()
             self._approved[origin] = utc_now()
             self._write()
             log.info("pairing approved for %s", origin)

@@ -213,6 +213,12 @@ class Diagnose(JobKind):
     async def run(self, ctx: JobContext, params: DiagnoseParams) -> DiagnoseResult:
         locale = ctx.locale
         checks: list[DiagnoseCheck] = []
+        order = list(LABELS)
+        counter = T("vérification", "check").render(locale)
+
+        def begin(step_id: str) -> None:
+            ctx.set_current(counter, order.index(step_id) + 1, len(order))
+            ctx.start_step(step_id)
 
         def record(step_id: str, outcome: _Outcome) -> None:
             checks.append(DiagnoseCheck(step_id, ctx.t(LABELS[step_id]), outcome.status, outcome.value, outcome.message))
@@ -229,22 +235,22 @@ class Diagnose(JobKind):
             "runtime": lambda: _runtime_check(locale),
         }
         for step_id, check in simple.items():
-            ctx.start_step(step_id)
+            begin(step_id)
             record(step_id, check())
 
-        ctx.start_step("keystores")
+        begin("keystores")
         try:
             outcome = await asyncio.wait_for(asyncio.to_thread(_keystore_check, locale), 15)
         except TimeoutError:
             outcome = _Outcome("warn", "—", T("Un pilote PKCS#11 ne répond pas.", "A PKCS#11 driver does not answer.").render(locale))
         record("keystores", outcome)
 
-        ctx.start_step("browser")
+        begin("browser")
         record("browser", _browser_check(params.user_agent, locale))
 
-        ctx.start_step("platform")
+        begin("platform")
         server_date = await self._platform_check(ctx, record)
-        ctx.start_step("clock")
+        begin("clock")
         if server_date is None:
             checks.append(DiagnoseCheck("clock", ctx.t(LABELS["clock"]), "warn", "—",
                                         T("Heure du serveur inconnue.", "Server time unknown.").render(locale)))
@@ -252,7 +258,7 @@ class Diagnose(JobKind):
         else:
             record("clock", self._clock_outcome(server_date, locale))
 
-        ctx.start_step("port")
+        begin("port")
         record("port", _port_check(ctx.services.port, locale))
 
         worst: CheckStatus = "fail" if any(c.status == "fail" for c in checks) else (

@@ -83,3 +83,26 @@ async def test_terminal_prompt_approves_with_the_code_and_remembers(home: Path, 
         assert platform.origin in pairings["approved"]
     finally:
         child.terminate(force=True)
+
+
+async def test_pairings_are_listed_and_revocable_while_the_agent_runs(home: Path, platform: PlatformServer) -> None:
+    import subprocess
+
+    agent = _start(home, platform, "approve-all-for-tests")
+    try:
+        async with await BridgeClient.connect(platform.origin, ports=[agent.port]) as client:
+            assert (await client.call("agent.pair", {})) == {"paired": True}
+
+            def cli(*args: str) -> subprocess.CompletedProcess[str]:
+                return subprocess.run([sys.executable, "-m", "agent", "pairings", *args], cwd=ROOT,
+                                      env=isolated_env(home), capture_output=True, text=True, timeout=30)
+
+            listed = cli()
+            assert listed.returncode == 0 and platform.origin in listed.stdout
+            assert cli("revoke", platform.origin).returncode == 0
+            assert platform.origin not in cli().stdout
+            # The running agent sees the revocation at once.
+            assert (await client.hello())["paired"] is False
+            assert cli("revoke", platform.origin).returncode == 1
+    finally:
+        agent.stop()
