@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.agent_process import AgentProcess, free_port, write_config
+from tests.support.pki import test_pki  # noqa: F401  (session fixture: the test PKI and its services)
 from tests.support.platform_server import PlatformServer
 
 OTHER_ORIGIN = "https://autre-plateforme.example"
