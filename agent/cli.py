@@ -47,6 +47,19 @@ def _parser() -> argparse.ArgumentParser:
     pairings.add_argument("action", nargs="?", choices=["list", "revoke"], default="list")
     pairings.add_argument("origin", nargs="?", help="site à révoquer")
 
+    certs = sub.add_parser("certs", help="lister les certificats utilisables (signature ou déchiffrement)")
+    common(certs)
+    certs.add_argument("--purpose", choices=["signing", "decryption"], default="signing")
+    certs.add_argument("--pkcs11", action="append", default=[], type=Path, metavar="MODULE",
+                       help="module PKCS#11 en plus des chemins habituels (répétable)")
+    certs.add_argument("--p12", action="append", default=[], type=Path, metavar="FICHIER",
+                       help="fichier PKCS#12 à ouvrir (mot de passe demandé)")
+    certs.add_argument("--pin-stdin", action="store_true", help="lire le mot de passe sur l'entrée standard")
+    certs.add_argument("--trust", action="append", default=[], type=Path, metavar="PEM",
+                       help="racine de confiance supplémentaire (répétable)")
+    certs.add_argument("--json", action="store_true", help="résultat en JSON")
+    certs.add_argument("--lang", choices=["fr", "en"], default="fr")
+
     diag = sub.add_parser("diagnose", help="tester la configuration du poste")
     common(diag)
     diag.add_argument("--platform", metavar="URL", help="plateforme à joindre (origine http(s))")
@@ -80,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": _demo,
         "diagnose": _diagnose,
         "pairings": _pairings,
+        "certs": _certs,
     }
     return commands[args.command](args, settings)
 
@@ -157,6 +171,74 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             await runner.cleanup()
 
     return asyncio.run(run())
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+
+def read_secret(prompt: str, from_stdin: bool):  # type: ignore[no-untyped-def]
+    """A PIN or password from stdin (``--pin-stdin``) or typed at a terminal; never from argv."""
+    from .consent import Secret
+
+    if from_stdin:
+        line = sys.stdin.readline()
+        return Secret(line.rstrip("\r\n")) if line else None
+    if sys.stdin.isatty():
+        import getpass
+
+        return Secret(getpass.getpass(prompt))
+    return None
+
+
+def _fail(exc: Exception, locale: str = "fr") -> int:
+    from bridge_protocol.errors import ProtocolError
+
+    if isinstance(exc, ProtocolError):
+        print(f"compagnon : {exc.code.value} : {exc.message(locale)}", file=sys.stderr)
+    else:
+        print(f"compagnon : {exc}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+# -- certs ---------------------------------------------------------------------------------------
+
+
+def _certs(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from bridge_protocol.errors import ProtocolError
+    from bridge_protocol.typed import to_json
+
+    from .keystores.pkcs12_store import Pkcs12FileStore
+    from .keystores.registry import KeyStoreRegistry
+
+    settings = replace(settings, trust_roots=(*settings.trust_roots, *args.trust))
+    picked = []
+    for path in args.p12:
+        store = Pkcs12FileStore(path)
+        try:
+            store.unlock(read_secret(f"Mot de passe de {path.name} : ", args.pin_stdin))
+        except ProtocolError as exc:
+            return _fail(exc, args.lang)
+        picked.append(store)
+    registry = KeyStoreRegistry(settings, extra_modules=args.pkcs11, p12=picked)
+    infos = registry.certificate_infos(args.purpose, args.lang)
+    if args.json:
+        print(json.dumps(to_json(infos), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not infos:
+        print("Aucun certificat avec clé privée trouvé." if args.lang == "fr" else "No certificate with a private key found.")
+        return EXIT_OK
+    yes, no = ("adapté", "non adapté") if args.lang == "fr" else ("suitable", "not suitable")
+    for info in infos:
+        print(f"[{yes if info.suitable else no}] {info.subject}"
+              + (f" — {info.organization}" if info.organization else "")
+              + (f" (SIREN {info.siren})" if info.siren else ""))
+        print(f"    {info.key_type}, émis par {info.issuer}, valide jusqu'au {info.not_after[:10]}, "
+              f"{info.source.label}, SHA-256 {info.sha256[:16]}…, id {info.id}")
+        for reason in info.reasons:
+            print(f"    - {reason}")
+    return EXIT_OK
 
 
 # -- pairings -------------------------------------------------------------------------------------

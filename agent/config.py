@@ -18,6 +18,16 @@ Example ``config.toml``::
     policy = "prompt"          # "prompt" | "deny" | "approve-all-for-tests"
     timeout_seconds = 120
 
+    [keystores]
+    pkcs11_modules = ["/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"]   # besides the usual paths
+    p12_dir = "~/Certificats"     # PKCS#12 files ("certificats logiciels")
+
+    [trust]
+    roots = ["/etc/compagnon/racine.pem"]   # trusted roots, besides the system's
+    intermediates = []
+    system = true
+    rgs_policies = ["1.2.250.1.…"]          # policy OIDs that count as RGS**
+
     [paths]
     state_dir = "/custom/state"   # jobs, pairings
     log_dir = "/custom/log"
@@ -92,6 +102,12 @@ class Settings:
     state_dir: Path = field(default_factory=lambda: Path(platformdirs.user_state_dir(APP_NAME, appauthor=False)))
     log_dir: Path = field(default_factory=lambda: Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)))
     config_path: Path | None = None
+    pkcs11_modules: tuple[Path, ...] = ()
+    p12_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "keys")
+    trust_roots: tuple[Path, ...] = ()
+    trust_intermediates: tuple[Path, ...] = ()
+    trust_system: bool = True
+    rgs_policies: tuple[str, ...] = ()
 
     def with_origins(self, allowed: list[str], preapproved: list[str] | None = None) -> Settings:
         """A copy with more allowed (and pre-approved) origins."""
@@ -127,6 +143,8 @@ def load_settings(config_path: Path | None = None) -> Settings:
     jobs = data.get("jobs", {})
     consent = data.get("consent", {})
     paths = data.get("paths", {})
+    keystores = data.get("keystores", {})
+    trust = data.get("trust", {})
     kwargs: dict[str, Any] = {"config_path": path if path.exists() else None}
 
     if (port := _get(bridge, "port", int, "bridge")) is not None:
@@ -156,6 +174,19 @@ def load_settings(config_path: Path | None = None) -> Settings:
         kwargs["consent_policy"] = v
     if (v := _get(consent, "timeout_seconds", (int, float), "consent")) is not None:
         kwargs["consent_timeout"] = float(v)
+    for table, key, name, where in (
+        (keystores, "pkcs11_modules", "pkcs11_modules", "keystores"),
+        (trust, "roots", "trust_roots", "trust"),
+        (trust, "intermediates", "trust_intermediates", "trust"),
+    ):
+        if (v := _get(table, key, list, where)) is not None:
+            kwargs[name] = tuple(Path(str(p)).expanduser() for p in v)
+    if (v := _get(keystores, "p12_dir", str, "keystores")) is not None:
+        kwargs["p12_dir"] = Path(v).expanduser()
+    if (v := _get(trust, "system", bool, "trust")) is not None:
+        kwargs["trust_system"] = v
+    if (v := _get(trust, "rgs_policies", list, "trust")) is not None:
+        kwargs["rgs_policies"] = tuple(str(p) for p in v)
     for key in ("state_dir", "log_dir"):
         if (v := _get(paths, key, str, "paths")) is not None:
             kwargs[key] = Path(v).expanduser()

@@ -24,15 +24,26 @@ from .bridge.connection import Connection
 from .bridge.rpc import Dispatcher
 from .bridge.server import create_app
 from .config import Settings
-from .consent import ConsentProvider, PolicyConsent
+from bridge_protocol.errors import ErrorCode, ProtocolError
+
+from .consent import ConsentProvider, ConsentRequest, PolicyConsent
 from .consent.terminal import TerminalConsent
 from .fsutil import atomic_write_bytes
 from .jobs.context import JobServices
 from .jobs.manager import JobManager
+from .i18n import Text
 from .jobs.store import JobStore
+from .keystores.registry import KeyStoreRegistry
 from .pairing import Pairings
 
 log = logging.getLogger(__name__)
+
+_CERTIFICATES_SUMMARY = Text(
+    fr="Ce site demande la liste de vos certificats (nom, organisation, émetteur, validité). "
+    "Aucune clé privée n'est transmise.",
+    en="This site asks for the list of your certificates (name, organisation, issuer, validity). "
+    "No private key is sent.",
+)
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")
 
@@ -55,8 +66,6 @@ class _NoPrompt(ConsentProvider):
     """``prompt`` without any way to prompt: nothing is approved, and the page is told why."""
 
     async def ask(self, request):  # type: ignore[no-untyped-def]
-        from bridge_protocol.errors import ErrorCode, ProtocolError
-
         raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)
 
 
@@ -76,6 +85,8 @@ class AgentService:
             self.services, JobStore(state / "jobs", self.settings.jobs_keep), self.settings.max_concurrent_jobs
         )
         self.jobs.add_listener(self._broadcast)
+        self.keystores = KeyStoreRegistry(self.settings)
+        self._certificates_allowed: set[str] = set()
         self.dispatcher = Dispatcher(self)
         self._runner: web.AppRunner | None = None
 
@@ -84,6 +95,17 @@ class AgentService:
         for conn in self.connections:
             if conn.origin == origin:
                 conn.job_updated(snapshot)
+
+    async def consent_certificates(self, origin: str, locale: str) -> None:
+        """Ask once per site and per run before releasing the certificate list (promise 4)."""
+        if origin in self._certificates_allowed:
+            return
+        decision = await self.consent.ask(
+            ConsentRequest(origin=origin, action="certificates", summary=_CERTIFICATES_SUMMARY.render(locale))
+        )
+        if not decision.approved:
+            raise ProtocolError(ErrorCode.USER_CANCELLED)
+        self._certificates_allowed.add(origin)
 
     def candidate_ports(self) -> list[int]:
         port = self.settings.port

@@ -36,6 +36,13 @@ class ErrorCode(str, Enum):
     UNKNOWN_JOB_KIND = "UNKNOWN_JOB_KIND"
     JOB_NOT_FOUND = "JOB_NOT_FOUND"
     JOB_INTERRUPTED = "JOB_INTERRUPTED"
+    # Keys, tokens and PINs.
+    PIN_INCORRECT = "PIN_INCORRECT"
+    PIN_LOCKED = "PIN_LOCKED"
+    PIN_REQUIRED = "PIN_REQUIRED"
+    TOKEN_REMOVED = "TOKEN_REMOVED"
+    NO_SUCH_CERTIFICATE = "NO_SUCH_CERTIFICATE"
+    KEY_NOT_USABLE = "KEY_NOT_USABLE"
     # Platform access (DESIGN.md promise 6).
     ORIGIN_NOT_ALLOWED = "ORIGIN_NOT_ALLOWED"
     PLATFORM_UNREACHABLE = "PLATFORM_UNREACHABLE"
@@ -101,6 +108,36 @@ ERRORS: dict[ErrorCode, ErrorInfo] = {
         -32022,
         "Traitement interrompu : Compagnon s'est arrêté pendant son exécution.",
         "Job interrupted: Compagnon stopped while it was running.",
+    ),
+    ErrorCode.PIN_INCORRECT: ErrorInfo(
+        -32040,
+        "Code PIN ou mot de passe incorrect.",
+        "Incorrect PIN or password.",
+    ),
+    ErrorCode.PIN_LOCKED: ErrorInfo(
+        -32041,
+        "Code PIN bloqué : utilisez le code de déblocage (PUK) fourni avec votre support.",
+        "PIN locked: use the unblocking code (PUK) supplied with your token.",
+    ),
+    ErrorCode.PIN_REQUIRED: ErrorInfo(
+        -32042,
+        "Le code PIN ou le mot de passe est nécessaire.",
+        "The PIN or password is required.",
+    ),
+    ErrorCode.TOKEN_REMOVED: ErrorInfo(
+        -32043,
+        "Le support (carte à puce ou clé USB) a été retiré.",
+        "The token (smart card or USB key) was removed.",
+    ),
+    ErrorCode.NO_SUCH_CERTIFICATE: ErrorInfo(
+        -32044,
+        "Certificat introuvable : il n'est plus disponible sur ce poste.",
+        "Certificate not found: it is no longer available on this workstation.",
+    ),
+    ErrorCode.KEY_NOT_USABLE: ErrorInfo(
+        -32045,
+        "La clé privée de ce certificat ne permet pas cette opération.",
+        "This certificate's private key cannot perform this operation.",
     ),
     ErrorCode.ORIGIN_NOT_ALLOWED: ErrorInfo(
         -32030,

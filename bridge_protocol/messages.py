@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .certificates import CertificatesListParams, CertificatesListResult
+
 PROTOCOL_VERSION = 1
 PRODUCT = "compagnon"
 DEFAULT_PORT = 47230
@@ -160,6 +162,12 @@ METHODS: dict[str, Method] = {
     for m in (
         Method("agent.hello", HelloParams, HelloResult, "Say hello: version, protocol, capabilities."),
         Method("agent.pair", PairParams, PairResult, "Ask the user to approve this site once."),
+        Method(
+            "certificates.list",
+            CertificatesListParams,
+            CertificatesListResult,
+            "The user's certificates with a private key, with their facts (pairing and consent first).",
+        ),
         Method("jobs.start", JobStartParams, JobSnapshot, "Start a job of a given kind."),
         Method("jobs.get", JobIdParams, JobSnapshot, "The snapshot of one of this site's jobs."),
         Method("jobs.list", JobListParams, list[JobSnapshot], "This site's jobs, newest first."),

@@ -10,6 +10,7 @@ import pytest
 from tests.support.agent_process import AgentProcess, free_port, write_config
 from tests.support.pki import test_pki  # noqa: F401  (session fixture: the test PKI and its services)
 from tests.support.platform_server import PlatformServer
+from tests.support.softhsm import ProvisionedToken, SoftHsm, provision_token, start_softhsm
 
 OTHER_ORIGIN = "https://autre-plateforme.example"
 
@@ -36,3 +37,15 @@ def agent(home: Path, platform: PlatformServer) -> Iterator[AgentProcess]:
     process = AgentProcess(home, free_port()).start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
+    """A SoftHSM2 configuration of this run (SOFTHSM2_CONF set before the library loads)."""
+    return start_softhsm(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture(scope="session")
+def token(softhsm: SoftHsm, test_pki) -> ProvisionedToken:  # type: ignore[no-untyped-def]
+    """The session token: the test PKI's keys and an RSA 3072 key generated on the token."""
+    return provision_token(softhsm, test_pki)

@@ -7,11 +7,13 @@ exceptions are logged here and reach the page only as INTERNAL_ERROR, without de
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from bridge_protocol.certificates import CertificatesListParams, CertificatesListResult
 from bridge_protocol.errors import ErrorCode, ProtocolError
 from bridge_protocol.messages import (
     METHODS,
@@ -55,6 +57,7 @@ class Dispatcher:
         self._handlers: dict[str, Handler] = {
             "agent.hello": self.hello,
             "agent.pair": self.pair,
+            "certificates.list": self.certificates_list,
             "jobs.start": self.jobs_start,
             "jobs.get": self.jobs_get,
             "jobs.list": self.jobs_list,
@@ -126,13 +129,20 @@ class Dispatcher:
             product=PRODUCT,
             version=__version__,
             protocol=PROTOCOL_VERSION,
-            capabilities=["agent.pair", *(f"job:{name}" for name in kind_names())],
+            capabilities=["agent.pair", "certificates.list", *(f"job:{name}" for name in kind_names())],
             paired=self.service.pairings.is_paired(conn.origin),
         )
 
     async def pair(self, conn: Connection, params: PairParams) -> PairResult:
         await self.service.pairings.ensure(conn.origin, conn.locale)
         return PairResult(paired=True)
+
+    async def certificates_list(self, conn: Connection, params: CertificatesListParams) -> CertificatesListResult:
+        """Certificate facts (never keys), after pairing and the user's consent (promise 4)."""
+        await self.service.pairings.ensure(conn.origin, conn.locale)
+        await self.service.consent_certificates(conn.origin, conn.locale)
+        infos = await asyncio.to_thread(self.service.keystores.certificate_infos, params.purpose, conn.locale)
+        return CertificatesListResult(certificates=infos)
 
     async def jobs_start(self, conn: Connection, params: JobStartParams) -> dict[str, Any]:
         kind = load_kind(params.kind)
