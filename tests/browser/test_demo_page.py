@@ -99,9 +99,33 @@ async def test_page_in_english_and_a_foreign_origin_stays_offline(home: Path, de
         page = await browser.new_page()
         await page.goto(f"{demo_site}/?agent_ports={agent.port}")
         await page.get_by_role("button", name="English").click()
-        await expect(page.locator("h2")).to_have_text("Test my workstation")
+        await expect(page.locator("#diagnose h2")).to_have_text("Test my workstation")
         await page.wait_for_timeout(2500)
         await expect(page.locator("#agent-state")).to_have_text("Offline")
         assert "Origin not allowed" in agent.log_file.read_text()
+    finally:
+        agent.stop()
+
+
+async def test_certificates_listed_with_their_label_after_pairing(
+    home: Path, demo_site: str, browser: Browser, test_pki, token  # type: ignore[no-untyped-def]
+) -> None:
+    from tests.integration.test_certificates_bridge import keystore_config
+
+    # Not pre-approved: the first call pairs (the test consent policy approves), then lists.
+    write_config(home, allowed=[demo_site], consent="approve-all-for-tests", extra=keystore_config(test_pki, token))
+    agent = AgentProcess(home, free_port()).start()
+    try:
+        page = await browser.new_page()
+        await page.goto(f"{demo_site}/?agent_ports={agent.port}")
+        await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=10_000)
+        await page.get_by_role("button", name="Afficher mes certificats").click()
+        row = page.locator("#cert-rows tr", has_text="Jeanne TITULAIRE — ENTREPRISE EXEMPLE")
+        await expect(row).to_contain_text("Adapté pour les marchés publics", timeout=20_000)
+        await expect(row).to_contain_text("Emetteur : Compagnon Test Qualified CA")
+        plain = page.locator("#cert-rows tr", has_text="Paul SIMPLE")
+        await expect(plain).to_contain_text("Non adapté")
+        await expect(plain).to_contain_text("pas de nonRepudiation")
+        assert "pairing approved for " + demo_site in agent.log_file.read_text()
     finally:
         agent.stop()

@@ -13,6 +13,10 @@ const TEXT = {
     preStore: "Accès au magasin de certificats", preBrowser: "Version du navigateur Web",
     preServer: "Communication avec le serveur", diagRun: "Lancer le test de configuration de mon poste",
     cancel: "Annuler", colPre: "Prérequis", colRes: "Résultat", version: "version", lang: "English",
+    certTitle: "Mes certificats", certIntro: "Les certificats de votre poste (carte à puce, clé USB, certificat logiciel) utilisables pour signer.",
+    certRun: "Afficher mes certificats", colCert: "Certificat(s) disponible(s)", colConf: "Conformité",
+    certEmpty: "Aucun certificat avec clé privée n'a été trouvé sur ce poste.",
+    suitable: "Adapté pour les marchés publics", notSuitable: "Non adapté", issuer: "Emetteur", expires: "Date d'expiration",
   },
   en: {
     title: "Public procurement demo platform", agentState: "Compagnon status:",
@@ -24,6 +28,10 @@ const TEXT = {
     preBrowser: "Web browser version", preServer: "Communication with the server",
     diagRun: "Run the workstation test", cancel: "Cancel", colPre: "Prerequisite", colRes: "Result",
     version: "version", lang: "Français",
+    certTitle: "My certificates", certIntro: "The certificates of your workstation (smart card, USB token, software certificate) that can sign.",
+    certRun: "Show my certificates", colCert: "Available certificate(s)", colConf: "Compliance",
+    certEmpty: "No certificate with a private key was found on this workstation.",
+    suitable: "Suitable for public procurement", notSuitable: "Not suitable", issuer: "Issuer", expires: "Expiry date",
   },
 };
 
@@ -51,6 +59,46 @@ function showStatus() {
   $("agent-help").dataset.i18n = online ? "onlineHelp" : "offlineHelp";
   $("agent-version").textContent = online ? `(${t("version")} ${client.info.version})` : "";
   $("run-diagnose").disabled = !online || currentJob !== null;
+  $("list-certificates").disabled = !online;
+}
+
+function frenchDate(iso) {
+  const d = new Date(iso);
+  return locale === "en" ? d.toLocaleDateString("en-GB") : d.toLocaleDateString("fr-FR");
+}
+
+async function listCertificates() {
+  $("cert-error").hidden = true;
+  try {
+    const { certificates } = await client.call("certificates.list", { purpose: "signing" }, { timeout: 180000 });
+    $("cert-rows").replaceChildren(...certificates.map((c) => {
+      const tr = document.createElement("tr");
+      tr.dataset.certificate = c.id;
+      const who = document.createElement("td");
+      const name = document.createElement("strong");
+      name.textContent = c.subject + (c.organization ? ` — ${c.organization}` : "");
+      const details = document.createElement("div");
+      details.className = "note";
+      details.textContent = `${t("issuer")} : ${c.issuer}  ${t("expires")} : ${frenchDate(c.not_after)}  (${c.source.label})`;
+      who.append(name, details);
+      const conformity = document.createElement("td");
+      conformity.className = c.suitable ? "pass" : "fail";
+      conformity.textContent = c.suitable ? t("suitable") : t("notSuitable");
+      for (const reason of c.reasons) {
+        const r = document.createElement("div");
+        r.className = "note";
+        r.textContent = reason;
+        conformity.append(r);
+      }
+      tr.append(who, conformity);
+      return tr;
+    }));
+    $("cert-table").hidden = certificates.length === 0;
+    $("cert-empty").hidden = certificates.length !== 0;
+  } catch (err) {
+    $("cert-error").textContent = err.message;
+    $("cert-error").hidden = false;
+  }
 }
 
 function renderJob(job) {
@@ -113,6 +161,7 @@ async function runDiagnose() {
 }
 
 $("run-diagnose").addEventListener("click", runDiagnose);
+$("list-certificates").addEventListener("click", listCertificates);
 $("cancel-diagnose").addEventListener("click", () => currentJob && client.cancelJob(currentJob.id).catch(() => {}));
 $("lang").addEventListener("click", () => {
   locale = locale === "fr" ? "en" : "fr";
