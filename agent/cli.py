@@ -60,6 +60,37 @@ def _parser() -> argparse.ArgumentParser:
     certs.add_argument("--json", action="store_true", help="résultat en JSON")
     certs.add_argument("--lang", choices=["fr", "en"], default="fr")
 
+    def key_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--p12", type=Path, metavar="FICHIER", help="certificat logiciel PKCS#12")
+        p.add_argument("--pkcs11", type=Path, metavar="MODULE", help="module PKCS#11 de la carte ou de la clé")
+        p.add_argument("--token", metavar="LIBELLÉ", help="libellé du support PKCS#11")
+        p.add_argument("--key", metavar="LIBELLÉ", help="libellé du certificat sur le support")
+        p.add_argument("--pin-stdin", action="store_true", help="lire le code PIN / mot de passe sur l'entrée standard")
+        p.add_argument("--level", choices=["B-B", "B-T", "B-LT", "B-LTA"], default="B-B")
+        p.add_argument("--tsa", metavar="URL", help="service d'horodatage RFC 3161 (niveaux B-T et plus)")
+        p.add_argument("--out-dir", type=Path, metavar="DOSSIER", help="dossier des fichiers signés (défaut : à côté)")
+
+    sign = sub.add_parser("sign", help="signer des fichiers (PAdES, CAdES, XAdES)")
+    common(sign)
+    sign.add_argument("files", nargs="+", type=Path, metavar="FICHIER")
+    sign.add_argument("--format", choices=["pades", "cades", "xades"], required=True)
+    sign.add_argument("--attached", action="store_true", help="CAdES attaché (.p7m) au lieu de détaché (.p7s)")
+    sign.add_argument("--enveloped", action="store_true", help="XAdES enveloppé dans le XML signé")
+    sign.add_argument("--pes", action="store_true", help="profil PES V2 (Hélios) : une signature par Bordereau")
+    key_options(sign)
+
+    cosign = sub.add_parser("cosign", help="ajouter une co-signature CAdES (.p7s, .p7m, .xp7s)")
+    common(cosign)
+    cosign.add_argument("signature", type=Path, metavar="SIGNATURE")
+    cosign.add_argument("--content", type=Path, metavar="FICHIER", help="fichier signé (signature détachée)")
+    key_options(cosign)
+
+    counter = sub.add_parser("countersign", help="contre-signer un signataire d'une signature CAdES")
+    common(counter)
+    counter.add_argument("signature", type=Path, metavar="SIGNATURE")
+    counter.add_argument("--signer", required=True, metavar="SHA256", help="empreinte SHA-256 du certificat à contre-signer")
+    key_options(counter)
+
     diag = sub.add_parser("diagnose", help="tester la configuration du poste")
     common(diag)
     diag.add_argument("--platform", metavar="URL", help="plateforme à joindre (origine http(s))")
@@ -87,13 +118,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from .logs import setup_logging
 
-    setup_logging(settings.log_dir, verbose=args.verbose, console=args.command != "diagnose" or args.verbose)
+    setup_logging(settings.log_dir, verbose=args.verbose, console=args.command in ("serve", "demo") or args.verbose)
     commands: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
         "serve": _serve,
         "demo": _demo,
         "diagnose": _diagnose,
         "pairings": _pairings,
         "certs": _certs,
+        "sign": _sign,
+        "cosign": _sign,
+        "countersign": _sign,
     }
     return commands[args.command](args, settings)
 
@@ -239,6 +273,107 @@ def _certs(args: argparse.Namespace, settings: Settings) -> int:
         for reason in info.reasons:
             print(f"    - {reason}")
     return EXIT_OK
+
+
+# -- sign / cosign / countersign -----------------------------------------------------------------
+
+
+class _CliConsent:
+    """The user ran the command: that is the consent. The PIN is read when the key needs one."""
+
+    def __init__(self, pin_stdin: bool, known: object = None) -> None:
+        self.pin_stdin = pin_stdin
+        self.known = known
+
+    async def ask(self, request):  # type: ignore[no-untyped-def]
+        from .consent import ConsentDecision
+
+        pin = self.known
+        if pin is None and request.needs_pin:
+            pin = read_secret(f"Code PIN ({request.certificate.split(' — ')[0]}) : ", self.pin_stdin)
+        return ConsentDecision(approved=True, pin=pin)  # type: ignore[arg-type]
+
+
+def _select_key(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
+    """The registry and the key the options name; the PKCS#12 password when it was needed."""
+    from bridge_protocol.errors import ErrorCode, ProtocolError
+
+    from .keystores.pkcs11_store import Pkcs11TokenStore
+    from .keystores.pkcs12_store import Pkcs12FileStore
+    from .keystores.registry import KeyStoreRegistry
+
+    if bool(args.p12) == bool(args.pkcs11):
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, "Indiquez --p12 FICHIER ou --pkcs11 MODULE --token LIBELLÉ.")
+    if args.p12:
+        store = Pkcs12FileStore(args.p12)
+        secret = read_secret(f"Mot de passe de {args.p12.name} : ", args.pin_stdin)
+        (key,) = store.unlock(secret) or [None]
+        if key is None:
+            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
+        return KeyStoreRegistry(settings, p12=[store]), key, secret
+    registry = KeyStoreRegistry(settings, extra_modules=[args.pkcs11])
+    tokens = [s for s in registry.stores() if isinstance(s, Pkcs11TokenStore) and s.module.path == args.pkcs11.resolve()
+              and (args.token is None or s.token_label == args.token)]
+    if not tokens:
+        raise ProtocolError(ErrorCode.TOKEN_REMOVED, f"Support introuvable : {args.token or args.pkcs11.name}")
+    keys = [k for k in tokens[0].keys() if args.key is None or k.label == args.key]
+    if args.key is None and len(keys) > 1:
+        names = ", ".join(k.label for k in keys)
+        raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE, f"Plusieurs certificats sur ce support : précisez --key ({names}).")
+    if not keys:
+        raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
+    return registry, keys[0], None
+
+
+def _sign(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from bridge_protocol.errors import ProtocolError
+
+    from .jobs.context import JobServices
+    from .jobs.manager import JobManager
+
+    if args.tsa:
+        settings = replace(settings, tsa_url=args.tsa)
+    try:
+        registry, key, secret = _select_key(args, settings)
+    except ProtocolError as exc:
+        return _fail(exc)
+    if args.command == "sign":
+        files = [{"path": str(f), "format": args.format, "attached": args.attached, "enveloped": args.enveloped,
+                  "pes": args.pes} for f in args.files]
+        mode, signer = "sign", None
+    else:
+        entry: dict[str, Any] = {"path": str(args.signature), "format": "cades"}
+        if getattr(args, "content", None):
+            entry["content_path"] = str(args.content)
+        files, mode, signer = [entry], args.command, getattr(args, "signer", None)
+    params: dict[str, Any] = {"files": files, "certificate": key.id, "level": args.level, "mode": mode}
+    if signer:
+        params["signer"] = signer
+    if args.out_dir:
+        params["out_dir"] = str(args.out_dir)
+
+    async def run() -> dict[str, Any]:
+        services = JobServices(settings=settings, consent=_CliConsent(args.pin_stdin, secret),  # type: ignore[arg-type]
+                               keystores=registry, local=True)
+        manager = JobManager(services)
+        manager.add_listener(_print_progress)
+        job = manager.start("cli:", "sign", params)
+        return (await manager.wait(job.id)).snapshot()
+
+    snapshot = asyncio.run(run())
+    if snapshot["state"] != "succeeded":
+        error = snapshot["error"] or {"code": snapshot["state"].upper(), "message": snapshot["message"]}
+        print(f"compagnon : {error['code']} : {error['message']}", file=sys.stderr)
+        return EXIT_FAILED
+    result = snapshot["result"]
+    for item in result["files"]:
+        if item["status"] == "signed":
+            print(Path(item["folder"]) / item["output"])
+        else:
+            print(f"compagnon : {item['source']} : {item['error']['code']} : {item['error']['message']}", file=sys.stderr)
+    return EXIT_OK if result["failed"] == 0 else EXIT_FAILED
 
 
 # -- pairings -------------------------------------------------------------------------------------

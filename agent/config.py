@@ -28,6 +28,10 @@ Example ``config.toml``::
     system = true
     rgs_policies = ["1.2.250.1.…"]          # policy OIDs that count as RGS**
 
+    [signing]
+    tsa_url = "https://horodatage.example.fr/tsa"   # RFC 3161 service for B-T and above
+    output_dir = "~/Documents/Compagnon"            # results of files the page uploaded
+
     [paths]
     state_dir = "/custom/state"   # jobs, pairings
     log_dir = "/custom/log"
@@ -108,6 +112,9 @@ class Settings:
     trust_intermediates: tuple[Path, ...] = ()
     trust_system: bool = True
     rgs_policies: tuple[str, ...] = ()
+    tsa_url: str | None = None
+    output_dir: Path = field(default_factory=lambda: Path(platformdirs.user_documents_dir()) / "Compagnon")
+    max_upload_bytes: int = 4 * 1024**3
 
     def with_origins(self, allowed: list[str], preapproved: list[str] | None = None) -> Settings:
         """A copy with more allowed (and pre-approved) origins."""
@@ -183,6 +190,13 @@ def load_settings(config_path: Path | None = None) -> Settings:
             kwargs[name] = tuple(Path(str(p)).expanduser() for p in v)
     if (v := _get(keystores, "p12_dir", str, "keystores")) is not None:
         kwargs["p12_dir"] = Path(v).expanduser()
+    signing = data.get("signing", {})
+    if (v := _get(signing, "tsa_url", str, "signing")) is not None:
+        if not v.startswith(("http://", "https://")):
+            raise ConfigError("signing.tsa_url : URL http(s) attendue")
+        kwargs["tsa_url"] = v
+    if (v := _get(signing, "output_dir", str, "signing")) is not None:
+        kwargs["output_dir"] = Path(v).expanduser()
     if (v := _get(trust, "system", bool, "trust")) is not None:
         kwargs["trust_system"] = v
     if (v := _get(trust, "rgs_policies", list, "trust")) is not None:

@@ -28,6 +28,7 @@ from bridge_protocol.errors import ErrorCode, ProtocolError
 
 from .consent import ConsentProvider, ConsentRequest, PolicyConsent
 from .consent.terminal import TerminalConsent
+from .files import FileRegistry
 from .fsutil import atomic_write_bytes
 from .jobs.context import JobServices
 from .jobs.manager import JobManager
@@ -80,12 +81,14 @@ class AgentService:
         state = self.settings.state_dir
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.pairings = Pairings(state / "pairings.json", self.settings.preapproved_origins, self.consent)
-        self.services = JobServices(settings=self.settings, consent=self.consent)
+        self.keystores = KeyStoreRegistry(self.settings)
+        self.files = FileRegistry(state / "uploads", self.settings.max_upload_bytes)
+        self.services = JobServices(settings=self.settings, consent=self.consent, files=self.files,
+                                    keystores=self.keystores)
         self.jobs = JobManager(
             self.services, JobStore(state / "jobs", self.settings.jobs_keep), self.settings.max_concurrent_jobs
         )
         self.jobs.add_listener(self._broadcast)
-        self.keystores = KeyStoreRegistry(self.settings)
         self._certificates_allowed: set[str] = set()
         self.dispatcher = Dispatcher(self)
         self._runner: web.AppRunner | None = None

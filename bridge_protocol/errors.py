@@ -43,6 +43,10 @@ class ErrorCode(str, Enum):
     TOKEN_REMOVED = "TOKEN_REMOVED"
     NO_SUCH_CERTIFICATE = "NO_SUCH_CERTIFICATE"
     KEY_NOT_USABLE = "KEY_NOT_USABLE"
+    # Files.
+    FILE_NOT_FOUND = "FILE_NOT_FOUND"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    FILE_UNREADABLE = "FILE_UNREADABLE"
     # Platform access (DESIGN.md promise 6).
     ORIGIN_NOT_ALLOWED = "ORIGIN_NOT_ALLOWED"
     PLATFORM_UNREACHABLE = "PLATFORM_UNREACHABLE"
@@ -138,6 +142,13 @@ ERRORS: dict[ErrorCode, ErrorInfo] = {
         -32045,
         "La clé privée de ce certificat ne permet pas cette opération.",
         "This certificate's private key cannot perform this operation.",
+    ),
+    ErrorCode.FILE_NOT_FOUND: ErrorInfo(-32050, "Fichier introuvable.", "File not found."),
+    ErrorCode.FILE_TOO_LARGE: ErrorInfo(-32051, "Fichier trop volumineux.", "File too large."),
+    ErrorCode.FILE_UNREADABLE: ErrorInfo(
+        -32052,
+        "Fichier illisible ou dans un format inattendu.",
+        "Unreadable file or unexpected format.",
     ),
     ErrorCode.ORIGIN_NOT_ALLOWED: ErrorInfo(
         -32030,

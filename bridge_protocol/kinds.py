@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .messages import JobError
+
 CheckStatus = Literal["pass", "warn", "fail"]
 
 
@@ -36,6 +38,61 @@ class DiagnoseResult:
     message: str
 
 
+SignFormat = Literal["pades", "cades", "xades"]
+SignLevel = Literal["B-B", "B-T", "B-LT", "B-LTA"]
+
+
+@dataclass
+class SignFileParams:
+    """One file to sign: a ``handle`` from ``files.put`` (pages) or a ``path`` (command line only;
+    a page naming a path is refused). For a co-signature of a detached CAdES, ``content_handle``
+    or ``content_path`` is the signed file."""
+
+    format: SignFormat
+    handle: str | None = field(default=None, metadata={"maxLength": 64})
+    path: str | None = field(default=None, metadata={"maxLength": 4096})
+    attached: bool = False
+    enveloped: bool = False
+    pes: bool = False
+    content_handle: str | None = field(default=None, metadata={"maxLength": 64})
+    content_path: str | None = field(default=None, metadata={"maxLength": 4096})
+
+
+@dataclass
+class SignParams:
+    """``sign``: sign (``mode`` "sign"), co-sign ("cosign") or counter-sign ("countersign") files
+    with the certificate ``certificate`` (an id from ``certificates.list``), one consent and one
+    PIN for the batch. ``signer`` is the SHA-256 of the certificate to counter-sign."""
+
+    files: list[SignFileParams] = field(metadata={"maxItems": 1000})
+    certificate: str = field(metadata={"maxLength": 64})
+    level: SignLevel = "B-B"
+    mode: Literal["sign", "cosign", "countersign"] = "sign"
+    signer: str | None = field(default=None, metadata={"maxLength": 64})
+    out_dir: str | None = field(default=None, metadata={"maxLength": 4096})
+
+
+@dataclass
+class SignedFile:
+    """One file of the batch: its output (name, handle for ``files.get``, folder) or its error."""
+
+    source: str
+    format: SignFormat
+    status: Literal["signed", "failed"]
+    sha256: str | None = None
+    output: str | None = None
+    output_handle: str | None = None
+    folder: str | None = None
+    error: JobError | None = None
+
+
+@dataclass
+class SignResult:
+    files: list[SignedFile]
+    signed: int
+    failed: int
+
+
 @dataclass(frozen=True)
 class KindContract:
     """A job kind as the protocol documents it."""
@@ -54,6 +111,12 @@ KINDS: dict[str, KindContract] = {
             DiagnoseParams,
             DiagnoseResult,
             "Test the workstation: system, agent, key stores, browser, platform link, clock, port.",
+        ),
+        KindContract(
+            "sign",
+            SignParams,
+            SignResult,
+            "Sign, co-sign or counter-sign files in PAdES, CAdES or XAdES (one consent and PIN per batch).",
         ),
     )
 }

@@ -8,6 +8,7 @@ exceptions are logged here and reach the page only as INTERNAL_ERROR, without de
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge_protocol.certificates import CertificatesListParams, CertificatesListResult
 from bridge_protocol.errors import ErrorCode, ProtocolError
+from bridge_protocol.files import MAX_CHUNK_BYTES, FileChunk, FileGetParams, FileInfo, FilePutParams
 from bridge_protocol.messages import (
     METHODS,
     PRODUCT,
@@ -58,6 +60,8 @@ class Dispatcher:
             "agent.hello": self.hello,
             "agent.pair": self.pair,
             "certificates.list": self.certificates_list,
+            "files.put": self.files_put,
+            "files.get": self.files_get,
             "jobs.start": self.jobs_start,
             "jobs.get": self.jobs_get,
             "jobs.list": self.jobs_list,
@@ -129,7 +133,8 @@ class Dispatcher:
             product=PRODUCT,
             version=__version__,
             protocol=PROTOCOL_VERSION,
-            capabilities=["agent.pair", "certificates.list", *(f"job:{name}" for name in kind_names())],
+            capabilities=["agent.pair", "certificates.list", "files.put", "files.get",
+                          *(f"job:{name}" for name in kind_names())],
             paired=self.service.pairings.is_paired(conn.origin),
         )
 
@@ -143,6 +148,23 @@ class Dispatcher:
         await self.service.consent_certificates(conn.origin, conn.locale)
         infos = await asyncio.to_thread(self.service.keystores.certificate_infos, params.purpose, conn.locale)
         return CertificatesListResult(certificates=infos)
+
+    async def files_put(self, conn: Connection, params: FilePutParams) -> FileInfo:
+        """Bytes the page hands over (promise 5: pages give content, never a path)."""
+        await self.service.pairings.ensure(conn.origin, conn.locale)
+        try:
+            data = base64.b64decode(params.data, validate=True)
+        except ValueError:
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, path="/params/data", reason="base64 attendu") from None
+        if len(data) > MAX_CHUNK_BYTES:
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, path="/params/data", reason="morceau trop grand")
+        entry = await asyncio.to_thread(self.service.files.put, conn.origin, params.handle, params.name, data, params.final)
+        return entry.info()
+
+    async def files_get(self, conn: Connection, params: FileGetParams) -> FileChunk:
+        data, eof = await asyncio.to_thread(self.service.files.read, conn.origin, params.handle, params.offset, params.length)
+        entry = self.service.files.get(conn.origin, params.handle)
+        return FileChunk(data=base64.b64encode(data).decode(), offset=params.offset, eof=eof, file=entry.info())
 
     async def jobs_start(self, conn: Connection, params: JobStartParams) -> dict[str, Any]:
         kind = load_kind(params.kind)

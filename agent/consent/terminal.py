@@ -7,15 +7,17 @@ A late answer to an earlier prompt can therefore never approve a later one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import string
 import sys
+from collections.abc import Iterator
 from typing import TextIO
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
 from ..i18n import Text
-from . import ConsentDecision, ConsentProvider, ConsentRequest
+from . import ConsentDecision, ConsentProvider, ConsentRequest, Secret
 
 _PROMPT = Text(
     fr="\n=== Compagnon : demande d'autorisation ===\nSite : {origin}\n{summary}\n{details}"
@@ -25,6 +27,7 @@ _PROMPT = Text(
 )
 _FILE = Text(fr="  fichier : {name} ({size} octets, SHA-256 {sha})\n", en="  file: {name} ({size} bytes, SHA-256 {sha})\n")
 _CERT = Text(fr="  certificat : {cert}\n", en="  certificate: {cert}\n")
+_PIN = Text(fr="Code PIN (non affiché) : ", en="PIN (not shown): ")
 _TIMEOUT = Text(fr="\n(délai dépassé : refusé)\n", en="\n(timed out: refused)\n")
 
 
@@ -71,4 +74,39 @@ class TerminalConsent(ConsentProvider):
                 raise ProtocolError(ErrorCode.USER_TIMEOUT) from None
             if not line:
                 raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)
-            return ConsentDecision(approved=line.decode(errors="replace").strip().upper() == code)
+            if line.decode(errors="replace").strip().upper() != code:
+                return ConsentDecision(approved=False)
+            pin = await self._read_pin(reader) if request.needs_pin else None
+            return ConsentDecision(approved=True, pin=pin)
+
+    async def _read_pin(self, reader: asyncio.StreamReader) -> Secret:
+        """One line typed with the terminal's echo off; it never reaches a log or the screen."""
+        self.output.write(_PIN.render(self.locale))
+        self.output.flush()
+        with _echo_off(self.input):
+            try:
+                line = await asyncio.wait_for(reader.readline(), self.timeout)
+            except TimeoutError:
+                raise ProtocolError(ErrorCode.USER_TIMEOUT) from None
+        self.output.write("\n")
+        self.output.flush()
+        return Secret(line.decode(errors="replace").rstrip("\r\n"))
+
+
+@contextlib.contextmanager
+def _echo_off(stream: TextIO) -> Iterator[None]:
+    try:
+        import termios
+
+        fd = stream.fileno()
+        saved = termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError, AttributeError):
+        yield
+        return
+    quiet = list(saved)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)

@@ -16,6 +16,8 @@ from .model import Job
 if TYPE_CHECKING:
     from ..config import Settings
     from ..consent import ConsentProvider
+    from ..files import FileRegistry
+    from ..keystores.registry import KeyStoreRegistry
     from ..platform_http import OriginBoundClient
 
 
@@ -30,6 +32,10 @@ class JobServices:
     settings: Settings
     consent: ConsentProvider
     port: int | None = None
+    files: FileRegistry | None = None
+    keystores: KeyStoreRegistry | None = None
+    #: True for the command line: jobs may then name local paths (never for a web page).
+    local: bool = False
 
 
 #: Speed is averaged over this many seconds.

@@ -296,5 +296,10 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 
 def cert_label(cert: x509.Certificate) -> str:
-    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(names[0].value) if names else cert.subject.rfc4514_string()
+    """The holder's common name (what users recognise a certificate by)."""
+    return cert_label_of_name(cert.subject)
+
+
+def cert_label_of_name(name: x509.Name) -> str:
+    names = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else name.rfc4514_string()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 #: Kind name -> module holding a ``KIND`` instance.
 _MODULES: dict[str, str] = {
     "diagnose": "agent.kinds.diagnose",
+    "sign": "agent.kinds.sign",
 }
 
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 
 from agent.keystores.pkcs11_modules import find_modules
 
-USER_PIN = "123456"
+USER_PIN = "482916"  # appears in no test data, so "the PIN is nowhere" checks mean something
 SO_PIN = "12345678"
 
 

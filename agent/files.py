@@ -1,0 +1,117 @@
+"""Files a site handed to the agent (uploads) or received from a job (outputs), by opaque handle.
+
+A handle belongs to the origin that created it (promise 7); pages never see or name a local path
+(promise 5). Uploads are written under the state folder as hidden ``.part`` files until complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from bridge_protocol.errors import ErrorCode, ProtocolError
+from bridge_protocol.files import FileInfo
+
+_UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
+
+
+def safe_file_name(name: str) -> str:
+    """A plain file name: no folder part, no control or reserved characters, not empty or dots."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = _UNSAFE.sub("_", base).strip(" .")
+    if not base:
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="nom de fichier invalide")
+    return base[:200]
+
+
+@dataclass
+class FileEntry:
+    handle: str
+    origin: str
+    name: str
+    path: Path
+    size: int
+    sha256: str | None
+    complete: bool
+    #: Uploads live in the agent's folder and are deleted with the handle; outputs are the user's.
+    owned: bool
+
+    def info(self) -> FileInfo:
+        return FileInfo(self.handle, self.name, self.size, self.sha256, self.complete)
+
+
+class FileRegistry:
+    def __init__(self, upload_dir: Path, max_bytes: int) -> None:
+        self.upload_dir = upload_dir
+        self.max_bytes = max_bytes
+        self._entries: dict[str, FileEntry] = {}
+        self._hashers: dict[str, "hashlib._Hash"] = {}
+        self._lock = threading.Lock()
+        shutil.rmtree(upload_dir, ignore_errors=True)  # uploads of a previous run are gone with it
+        upload_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def get(self, origin: str, handle: str) -> FileEntry:
+        entry = self._entries.get(handle)
+        if entry is None or entry.origin != origin:
+            raise ProtocolError(ErrorCode.FILE_NOT_FOUND)
+        return entry
+
+    def put(self, origin: str, handle: str | None, name: str | None, data: bytes, final: bool) -> FileEntry:
+        """Start or continue an upload; returns the entry (complete once ``final``)."""
+        with self._lock:
+            if handle is None:
+                if name is None:
+                    raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="name est requis pour un nouveau fichier")
+                handle = secrets.token_hex(16)
+                path = self.upload_dir / f".{handle}.part"
+                path.touch(mode=0o600)
+                entry = FileEntry(handle, origin, safe_file_name(name), path, 0, None, False, True)
+                self._entries[handle] = entry
+                self._hashers[handle] = hashlib.sha256()
+            else:
+                entry = self.get(origin, handle)
+                if entry.complete:
+                    raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="fichier déjà terminé")
+            if entry.size + len(data) > self.max_bytes:
+                self.discard(origin, entry.handle)
+                raise ProtocolError(ErrorCode.FILE_TOO_LARGE)
+            with entry.path.open("ab") as stream:
+                stream.write(data)
+            entry.size += len(data)
+            self._hashers[entry.handle].update(data)
+            if final:
+                entry.sha256 = self._hashers.pop(entry.handle).hexdigest()
+                final_path = self.upload_dir / entry.handle
+                os.replace(entry.path, final_path)
+                entry.path, entry.complete = final_path, True
+            return entry
+
+    def register(self, origin: str, path: Path, sha256: str | None = None) -> FileEntry:
+        """Give a site a handle on a file the agent wrote for it (a job's output)."""
+        entry = FileEntry(secrets.token_hex(16), origin, path.name, path, path.stat().st_size, sha256, True, False)
+        with self._lock:
+            self._entries[entry.handle] = entry
+        return entry
+
+    def read(self, origin: str, handle: str, offset: int, length: int) -> tuple[bytes, bool]:
+        entry = self.get(origin, handle)
+        if not entry.complete:
+            raise ProtocolError(ErrorCode.FILE_NOT_FOUND)
+        with entry.path.open("rb") as stream:
+            stream.seek(offset)
+            data = stream.read(length)
+        return data, offset + len(data) >= entry.size
+
+    def discard(self, origin: str, handle: str) -> None:
+        entry = self.get(origin, handle)
+        with self._lock:
+            self._entries.pop(handle, None)
+            self._hashers.pop(handle, None)
+        if entry.owned:
+            entry.path.unlink(missing_ok=True)

@@ -1,0 +1,293 @@
+"""``sign``: sign, co-sign or counter-sign a batch of files ("Signer un document").
+
+Steps as the user sees them: preparing the files (name, size, SHA-256), the user's consent and PIN
+(once for the batch, in the agent's own UI), signing "fichier 5 sur 8", done. One bad file fails
+alone; cancel stops between files and inside a large file. Outputs are written under a temporary
+name and renamed when complete (promise 9), named like the reference platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from bridge_protocol.errors import ErrorCode, ProtocolError, error_message
+from bridge_protocol.kinds import SignedFile, SignFileParams, SignParams, SignResult
+from bridge_protocol.messages import JobError
+
+from ..consent import ConsentRequest, FileSummary
+from ..fsutil import atomic_output
+from ..i18n import Text
+from ..jobs.context import JobCancelled, JobContext
+from ..keystores.pkcs11_store import cert_label, cert_label_of_name
+from ..signing.base import CHUNK, SigningKey, Timestamper
+from ..signing.naming import signature_output_path
+from . import JobKind, StepSpec
+
+log = logging.getLogger(__name__)
+
+T = Text
+STEPS = (
+    StepSpec("prepare", T("Préparation des fichiers", "Preparing the files"), 1),
+    StepSpec("consent", T("Autorisation et code PIN", "Authorisation and PIN"), 1),
+    StepSpec("sign", T("Signature des fichiers", "Signing the files"), 6),
+    StepSpec("done", T("Terminé", "Done"), 0.1),
+)
+FILE_LABEL = T("fichier", "file")
+CERTIFICATE = T("{who} (émis par {issuer}) — SHA-256 {sha}", "{who} (issued by {issuer}) — SHA-256 {sha}")
+SIGNING_FILE = T("Signature du fichier {i} sur {n}", "Signing file {i} of {n}")
+SUMMARY = {
+    "sign": T("Signer {n} fichier(s) avec le certificat de {who}.", "Sign {n} file(s) with {who}'s certificate."),
+    "cosign": T("Co-signer {n} fichier(s) avec le certificat de {who}.", "Co-sign {n} file(s) with {who}'s certificate."),
+    "countersign": T("Contre-signer {n} signature(s) avec le certificat de {who}.", "Counter-sign {n} signature(s) with {who}'s certificate."),
+}
+
+
+@dataclass
+class _Source:
+    params: SignFileParams
+    path: Path
+    name: str
+    size: int
+    sha256: str
+    content: Path | None = None
+    #: Where outputs go when the source has no folder of the user's (an upload).
+    out_dir: Path | None = None
+
+
+def _sha256_file(path: Path, cancelled: Callable[[], bool]) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK):
+            if cancelled():
+                raise JobCancelled()
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _output_extension(params: SignFileParams, source: Path, mode: str) -> tuple[str, bool]:
+    """(extension, keep the source's extension in the name) for a format."""
+    if mode != "sign":
+        return source.suffix.lstrip(".") or "p7s", False
+    if params.format == "pades":
+        return "pdf", False
+    if params.format == "cades":
+        return ("p7m" if params.attached else "p7s"), True
+    return "xml", not (params.enveloped or params.pes)
+
+
+class Sign(JobKind):
+    name = "sign"
+    params_type = SignParams
+    steps = STEPS
+    needs_pairing = True
+
+    def _resolve(self, ctx: JobContext, handle: str | None, path: str | None) -> tuple[Path, str, Path | None]:
+        """(local path, display name, output folder override) of a file reference."""
+        services = ctx.services
+        if path is not None:
+            if not services.local:
+                # Promise 5: a page never names a local path.
+                raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="chemin local refusé : utilisez un fichier choisi ou envoyé")
+            local = Path(path).expanduser()
+            if not local.is_file():
+                raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Fichier introuvable : {local.name}")
+            return local, local.name, None
+        if handle is None or services.files is None:
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="handle ou path requis")
+        entry = services.files.get(ctx.origin, handle)
+        if not entry.complete:
+            raise ProtocolError(ErrorCode.FILE_NOT_FOUND)
+        return entry.path, entry.name, services.settings.output_dir if entry.owned else None
+
+    async def run(self, ctx: JobContext, params: SignParams) -> SignResult:
+        if not params.files:
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="aucun fichier")
+        if params.mode == "countersign" and not params.signer:
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="signer requis pour une contre-signature")
+        keystores = ctx.services.keystores
+        if keystores is None:
+            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
+
+        # 1. Files: resolve, measure and hash (shown in the consent).
+        with ctx.step("prepare"):
+            sources: list[_Source] = []
+            for index, file in enumerate(params.files, 1):
+                ctx.set_current(ctx.t(FILE_LABEL), index, len(params.files))
+                path, name, out_dir = self._resolve(ctx, file.handle, file.path)
+                content = None
+                if file.content_handle or file.content_path:
+                    content = self._resolve(ctx, file.content_handle, file.content_path)[0]
+                sha = await asyncio.to_thread(_sha256_file, path, lambda: ctx.cancelled)
+                sources.append(_Source(file, path, name, path.stat().st_size, sha, content, out_dir))
+                ctx.step_progress("prepare", index, len(params.files))
+            store, key = await asyncio.to_thread(keystores.find, params.certificate)
+
+        # 2. One consent and one PIN for the whole batch (promise 4).
+        with ctx.step("consent"):
+            who = cert_label(key.certificate)
+            issuer = cert_label_of_name(key.certificate.issuer)
+            decision = await ctx.services.consent.ask(ConsentRequest(
+                origin=ctx.origin,
+                action="sign",
+                summary=ctx.t(SUMMARY[params.mode], n=len(sources), who=who),
+                files=tuple(FileSummary(s.name, s.size, s.sha256) for s in sources),
+                certificate=ctx.t(CERTIFICATE, who=who, issuer=issuer, sha=key.sha256),
+                needs_pin=store.needs_pin,
+            ))
+            if not decision.approved:
+                raise ProtocolError(ErrorCode.USER_CANCELLED)
+            session = await asyncio.to_thread(store.open, decision.pin)
+
+        # 3. Sign each file; one failure does not stop the batch.
+        results: list[SignedFile] = []
+        try:
+            with ctx.step("sign"):
+                signing_key = SigningKey.from_session(session, key)
+                timestamper = self._timestamper(ctx, params.level)
+                for index, source in enumerate(sources, 1):
+                    ctx.check_cancelled()
+                    ctx.set_current(ctx.t(FILE_LABEL), index, len(sources))
+                    ctx.set_message(ctx.t(SIGNING_FILE, i=index, n=len(sources)))
+                    results.append(await self._sign_one(ctx, params, source, signing_key, timestamper, index, len(sources)))
+                    ctx.step_progress("sign", index, len(sources))
+        finally:
+            await asyncio.to_thread(session.close)
+
+        with ctx.step("done"):
+            signed = sum(1 for r in results if r.status == "signed")
+            if signed == 0:
+                first = results[0].error
+                raise ProtocolError(ErrorCode(first.code) if first else ErrorCode.INTERNAL_ERROR, first.message if first else None)
+            ctx.set_message(ctx.t(T("{n} fichier(s) signé(s).", "{n} file(s) signed."), n=signed))
+        return SignResult(files=results, signed=signed, failed=len(results) - signed)
+
+    def _timestamper(self, ctx: JobContext, level: str) -> Timestamper | None:
+        if level == "B-B":
+            return None
+        url = ctx.services.settings.tsa_url
+        if not url:
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=f"le niveau {level} demande un service d'horodatage (signing.tsa_url)")
+        from ..tsa_client import http_timestamper
+
+        return http_timestamper(url)
+
+    async def _sign_one(self, ctx: JobContext, params: SignParams, source: _Source, key: SigningKey,
+                        timestamper: Timestamper | None, index: int, total: int) -> SignedFile:
+        file = source.params
+        out_dir = Path(params.out_dir).expanduser() if params.out_dir and ctx.services.local else source.out_dir
+        extension, keep = _output_extension(file, Path(source.name), params.mode)
+        named_source = (out_dir or source.path.parent) / source.name
+        target = signature_output_path(named_source, extension, out_dir, keep_extension=keep)
+        if params.mode != "sign":
+            target = signature_output_path(named_source.with_name(_content_name(source.name)), extension, out_dir)
+
+        loop = asyncio.get_running_loop()
+        last = 0
+
+        def update(done: int, size: int) -> None:
+            nonlocal last
+            ctx.add_bytes(max(0, done - last))
+            last = done
+            ctx.step_progress("sign", (index - 1) + (done / size if size else 1), total)
+
+        def progress(done: int, size: int) -> None:
+            """Called by the engine in its worker thread: stop if cancelled, report on the loop."""
+            if ctx.cancelled:
+                raise JobCancelled()
+            loop.call_soon_threadsafe(update, done, size)
+
+        try:
+            await asyncio.to_thread(self._write, params, source, key, timestamper, target, progress)
+        except (JobCancelled, asyncio.CancelledError):
+            raise
+        except ProtocolError as exc:
+            if exc.code in (ErrorCode.TOKEN_REMOVED, ErrorCode.PIN_LOCKED):
+                raise  # the key is gone: the rest of the batch cannot be signed
+            return self._failed(ctx, source, exc.code, exc.message(ctx.locale))
+        except ValueError as exc:
+            return self._failed(ctx, source, ErrorCode.FILE_UNREADABLE, str(exc))
+        except Exception:
+            log.exception("signing %s failed", source.name)
+            return self._failed(ctx, source, ErrorCode.INTERNAL_ERROR, error_message(ErrorCode.INTERNAL_ERROR, ctx.locale))
+        output_handle = None
+        if ctx.services.files is not None and not ctx.services.local:
+            output_handle = ctx.services.files.register(ctx.origin, target).handle
+        return SignedFile(source=source.name, format=file.format, status="signed", sha256=source.sha256,
+                          output=target.name, output_handle=output_handle,
+                          folder=str(target.parent) if ctx.services.local else _display_folder(target.parent))
+
+    @staticmethod
+    def _failed(ctx: JobContext, source: _Source, code: ErrorCode, message: str) -> SignedFile:
+        return SignedFile(source=source.name, format=source.params.format, status="failed", sha256=source.sha256,
+                          error=JobError(code=code.value, message=message))
+
+    @staticmethod
+    def _write(params: SignParams, source: _Source, key: SigningKey, timestamper: Timestamper | None,
+               target: Path, progress: Callable[[int, int], None]) -> None:
+        file = source.params
+        with atomic_output(target, mode=0o644) as out, source.path.open("rb") as stream:
+            if params.mode == "sign":
+                ENGINES[file.format](file, stream, source.name, out, key, params.level, timestamper, progress)
+                return
+            from ..signing import cades
+
+            data = stream.read()
+            if params.mode == "cosign":
+                content = source.content.open("rb") if source.content else None
+                try:
+                    cades.cosign(data, out, key, content=content, level=params.level, timestamper=timestamper, progress=progress)
+                finally:
+                    if content:
+                        content.close()
+            else:
+                cades.countersign(data, out, key, signer_sha256=params.signer or "", level=params.level, timestamper=timestamper)
+
+
+def _content_name(signature_name: str) -> str:
+    """``offre.pdf`` from ``offre.pdf - 20260101120000 - Signature 1.p7s`` (else the stem)."""
+    import re
+
+    match = re.match(r"^(.*) - \d{14} - Signature \d+\.[^.]+$", signature_name)
+    return match.group(1) if match else Path(signature_name).stem
+
+
+def _display_folder(folder: Path) -> str:
+    """The folder as the user says it, without revealing the home path to the page."""
+    try:
+        return "~/" + str(folder.resolve().relative_to(Path.home().resolve()))
+    except ValueError:
+        return folder.name
+
+
+def _engine(module: str, function: str) -> Callable[..., None]:
+    return getattr(importlib.import_module(f"agent.signing.{module}"), function)
+
+
+def _cades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key: SigningKey, level: str,
+           timestamper: Timestamper | None, progress: Callable[[int, int], None]) -> None:
+    _engine("cades", "sign_cades")(stream, out, key, attached=file.attached, level=level, timestamper=timestamper, progress=progress)
+
+
+def _pades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key: SigningKey, level: str,
+           timestamper: Timestamper | None, progress: Callable[[int, int], None]) -> None:
+    _engine("pades", "sign_pdf")(stream, out, key, level=level, timestamper=timestamper, progress=progress)
+
+
+def _xades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key: SigningKey, level: str,
+           timestamper: Timestamper | None, progress: Callable[[int, int], None]) -> None:
+    if file.enveloped or file.pes:
+        _engine("xades", "sign_enveloped")(stream, out, key, level=level, timestamper=timestamper, pes=file.pes)
+    else:
+        _engine("xades", "sign_detached")(stream, name, out, key, level=level, timestamper=timestamper, progress=progress)
+
+
+ENGINES: dict[str, Callable[..., None]] = {"cades": _cades, "pades": _pades, "xades": _xades}
+
+KIND = Sign()

@@ -1,0 +1,187 @@
+"""The ``sign`` job end to end: from the bridge (upload, consent and PIN in the agent's terminal,
+outputs read back) and from the command line; outputs checked with openssl."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from bridge_protocol.client import BridgeClient, BridgeError
+from tests.conftest import OTHER_ORIGIN
+from tests.integration.test_certificates_bridge import keystore_config
+from tests.support.agent_process import ROOT, free_port, isolated_env, write_config
+from tests.support.pki import TestPki
+from tests.support.platform_server import PlatformServer
+from tests.support.softhsm import ProvisionedToken
+
+
+async def upload(client: BridgeClient, name: str, data: bytes, chunk: int = 300_000) -> str:
+    handle = None
+    for start in range(0, max(len(data), 1), chunk):
+        piece = data[start:start + chunk]
+        params = {"data": base64.b64encode(piece).decode(), "final": start + chunk >= len(data)}
+        params |= {"handle": handle} if handle else {"name": name}
+        info = await client.call("files.put", params)
+        handle = info["handle"]
+    assert info["complete"] and info["size"] == len(data)
+    return handle
+
+
+async def download(client: BridgeClient, handle: str) -> bytes:
+    data, offset = b"", 0
+    while True:
+        chunk = await client.call("files.get", {"handle": handle, "offset": offset})
+        data += base64.b64decode(chunk["data"])
+        offset += len(base64.b64decode(chunk["data"]))
+        if chunk["eof"]:
+            return data
+
+
+def openssl_ok(pki: TestPki, signature: Path, content: Path) -> bool:
+    result = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(signature), "-content",
+                             str(content), "-CAfile", str(pki.root_pem), "-purpose", "any", "-out", "/dev/null"],
+                            capture_output=True, text=True)
+    return "Verification successful" in result.stderr
+
+
+@pytest.fixture
+def terminal_agent(home: Path, platform: PlatformServer, test_pki: TestPki, token: ProvisionedToken):  # type: ignore[no-untyped-def]
+    """``compagnon serve`` in a pseudo-terminal: consent and PIN are typed there, as a user would."""
+    write_config(home, allowed=[platform.origin, OTHER_ORIGIN], preapproved=[platform.origin], consent="prompt",
+                 extra=keystore_config(test_pki, token) + f'\n[signing]\noutput_dir = "{home / "Signés"}"\ntsa_url = "{test_pki.tsa_url}"\n')
+    port = free_port()
+    child = pexpect.spawn(sys.executable, ["-m", "agent", "serve", "--port", str(port)], cwd=str(ROOT),
+                          env=isolated_env(home), encoding="utf-8", timeout=30)
+    child.expect("en écoute sur")
+    yield child, port
+    child.terminate(force=True)
+
+
+async def _listed(client: BridgeClient, child: pexpect.spawn) -> list[dict]:
+    call = asyncio.create_task(client.call("certificates.list", {"purpose": "signing"}, timeout=60))
+    await asyncio.to_thread(child.expect, r"tapez ([A-Z]{4}) puis")
+    child.sendline(child.match.group(1))
+    return (await call)["certificates"]
+
+
+async def test_sign_job_over_the_bridge(
+    terminal_agent, home: Path, platform: PlatformServer, test_pki: TestPki, token: ProvisionedToken  # type: ignore[no-untyped-def]
+) -> None:
+    child, port = terminal_agent
+    files = {"offre.pdf": b"%PDF-1.4 offre " * 2000, "annexe.zip": b"PK\x03\x04 annexe " * 500}
+    frames: list[str] = []
+    async with await BridgeClient.connect(platform.origin, ports=[port]) as client:
+        dispatch = client._dispatch
+        client._dispatch = lambda item: (frames.append(json.dumps(item)), dispatch(item))[1]  # type: ignore[method-assign]
+        certificates = await _listed(client, child)
+        cert = next(c for c in certificates if c["subject"] == "Jeanne TITULAIRE EC")
+        handles = {name: await upload(client, name, data) for name, data in files.items()}
+        job = await client.start_job("sign", {
+            "files": [{"handle": handles["offre.pdf"], "format": "cades"},
+                      {"handle": handles["annexe.zip"], "format": "cades", "attached": True}],
+            "certificate": cert["id"], "level": "B-T",
+        })
+        await asyncio.to_thread(child.expect, r"tapez ([A-Z]{4}) puis")
+        prompt = child.before
+        assert "offre.pdf" in prompt and "annexe.zip" in prompt and "Jeanne TITULAIRE EC" in prompt
+        import hashlib
+
+        assert hashlib.sha256(files["offre.pdf"]).hexdigest() in prompt  # the consent shows each file's SHA-256
+        child.sendline(child.match.group(1))
+        await asyncio.to_thread(child.expect, "Code PIN")
+        child.sendline(token.pin)
+        seen: list[dict] = []
+        final = await client.wait_job(job["id"], timeout=60, on_update=seen.append)
+        assert final["state"] == "succeeded", final
+        result = final["result"]
+        assert result["signed"] == 2 and result["failed"] == 0
+        outputs = {r["source"]: r for r in result["files"]}
+        assert outputs["offre.pdf"]["output"].startswith("offre.pdf - ") and outputs["offre.pdf"]["output"].endswith(" - Signature 1.p7s")
+        assert outputs["annexe.zip"]["output"].endswith(" - Signature 1.p7m")
+        assert outputs["offre.pdf"]["folder"] == "~/Signés" or outputs["offre.pdf"]["folder"].endswith("Signés")
+        signature = await download(client, outputs["offre.pdf"]["output_handle"])
+        # Another site cannot read the output.
+        async with await BridgeClient.connect(OTHER_ORIGIN, ports=[port]) as other:
+            with pytest.raises(BridgeError) as err:
+                await other.call("files.get", {"handle": outputs["offre.pdf"]["output_handle"]})
+            assert err.value.code == "FILE_NOT_FOUND"
+    content = home / "offre.pdf"
+    content.write_bytes(files["offre.pdf"])
+    (home / "sig.p7s").write_bytes(signature)
+    assert openssl_ok(test_pki, home / "sig.p7s", content)
+    assert (home / "Signés" / outputs["annexe.zip"]["output"]).is_file()
+    assert any(s["current"] and s["current"]["index"] == 2 and s["current"]["total"] == 2 for s in seen)
+    # The PIN never travels over the bridge nor reaches the log.
+    assert all(token.pin not in frame for frame in frames)
+    log = (home / ".local/state/compagnon/log/compagnon.log").read_text()
+    assert token.pin not in log
+
+
+async def test_refused_consent_and_wrong_pin(
+    terminal_agent, home: Path, platform: PlatformServer, test_pki: TestPki, token: ProvisionedToken  # type: ignore[no-untyped-def]
+) -> None:
+    child, port = terminal_agent
+    async with await BridgeClient.connect(platform.origin, ports=[port]) as client:
+        cert = next(c for c in await _listed(client, child) if c["subject"] == "Jeanne TITULAIRE")
+        handle = await upload(client, "offre.pdf", b"offre")
+        params = {"files": [{"handle": handle, "format": "cades"}], "certificate": cert["id"]}
+        job = await client.start_job("sign", params)
+        await asyncio.to_thread(child.expect, r"tapez ([A-Z]{4}) puis")
+        child.sendline("non")
+        refused = await client.wait_job(job["id"])
+        assert refused["state"] == "failed" and refused["error"]["code"] == "USER_CANCELLED"
+        job = await client.start_job("sign", params)
+        await asyncio.to_thread(child.expect, r"tapez ([A-Z]{4}) puis")
+        child.sendline(child.match.group(1))
+        await asyncio.to_thread(child.expect, "Code PIN")
+        child.sendline("999999")
+        wrong = await client.wait_job(job["id"])
+        assert wrong["state"] == "failed" and wrong["error"]["code"] == "PIN_INCORRECT"
+        # A page cannot name a local path.
+        with pytest.raises(BridgeError):
+            await client.call("files.get", {"handle": "0" * 32})
+        job = await client.start_job("sign", {"files": [{"path": "/etc/passwd", "format": "cades"}], "certificate": cert["id"]})
+        local = await client.wait_job(job["id"])
+        assert local["state"] == "failed" and local["error"]["code"] == "INVALID_PARAMS"
+
+
+def test_cli_sign_cosign_countersign(tmp_path: Path, test_pki: TestPki, token: ProvisionedToken) -> None:
+    env = isolated_env(tmp_path)
+    content = tmp_path / "memoire.pdf"
+    content.write_bytes(b"%PDF memoire " * 100)
+    p12 = test_pki.p12("qualified", "pw")
+
+    def run(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "agent", *args], cwd=ROOT, env=env, input=stdin,
+                              capture_output=True, text=True, timeout=120)
+
+    first = run("sign", str(content), "--format", "cades", "--p12", str(p12), "--pin-stdin", stdin="pw\n")
+    assert first.returncode == 0, first.stderr
+    signature = Path(first.stdout.strip())
+    assert signature.parent == tmp_path and signature.name.endswith(" - Signature 1.p7s")
+    second = run("cosign", str(signature), "--content", str(content), "--pkcs11", str(token.hsm.module), "--token", token.label,
+                 "--key", "qualified_ec", "--pin-stdin", stdin=token.pin + "\n")
+    assert second.returncode == 0, second.stderr
+    cosigned = Path(second.stdout.strip())
+    assert cosigned.name.startswith("memoire.pdf - ") and cosigned.name.endswith(" - Signature 2.p7s")
+    assert openssl_ok(test_pki, cosigned, content)
+    import hashlib
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    target = hashlib.sha256(token.certificates["qualified_ec"].public_bytes(Encoding.DER)).hexdigest()
+    third = run("countersign", str(cosigned), "--signer", target, "--p12", str(p12), "--pin-stdin", stdin="pw\n")
+    assert third.returncode == 0, third.stderr
+    assert openssl_ok(test_pki, Path(third.stdout.strip()), content)
+    wrong = run("sign", str(content), "--format", "cades", "--p12", str(p12), "--pin-stdin", stdin="bad\n")
+    assert wrong.returncode == 1 and "PIN_INCORRECT" in wrong.stderr
+    many = run("sign", str(content), "--format", "cades", "--pkcs11", str(token.hsm.module), "--token", token.label,
+               "--pin-stdin", stdin=token.pin + "\n")
+    assert many.returncode == 1 and "précisez --key" in many.stderr
