@@ -1,7 +1,9 @@
 """Demo platform (aiohttp): the pages a platform shows around Compagnon.
 
-* ``/``: "État de Compagnon : En ligne / Hors ligne" with the version, and "Tester la
-  configuration de mon poste" running the ``diagnose`` job with live steps and a result table.
+* ``/``: "État de Compagnon : En ligne / Hors ligne" with the version, "Mes certificats", and
+  "Tester la configuration de mon poste" running the ``diagnose`` job with live steps and a table.
+* ``/signer``: the bidder's "Signer un document": files with a format each, the certificate list
+  with its "Conformité", live progress and the generated files.
 * ``/static/compagnon.js``: the browser client, served from ``bridge_protocol/js``.
 
 The agent ports the page probes come from ``?agent_ports=`` or, by default, from the app's
@@ -58,8 +60,15 @@ def _ports(request: web.Request) -> list[int]:
     return ports or request.app[STATE_KEY].agent_ports
 
 
-async def index(request: web.Request) -> web.Response:
-    page = (STATIC / "index.html").read_text(encoding="utf-8")
+def _page(name: str):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return _render(request, name)
+
+    return handler
+
+
+def _render(request: web.Request, name: str) -> web.Response:
+    page = (STATIC / name).read_text(encoding="utf-8")
     page = page.replace("{{AGENT_PORTS}}", html.escape(json.dumps(_ports(request))))
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
@@ -74,7 +83,8 @@ async def client_js(request: web.Request) -> web.FileResponse:
 def create_demo_app(state: DemoState | None = None) -> web.Application:
     app = web.Application(middlewares=[security_headers])
     app[STATE_KEY] = state or DemoState()
-    app.router.add_get("/", index)
+    app.router.add_get("/", _page("index.html"))
+    app.router.add_get("/signer", _page("signer.html"))
     app.router.add_get("/js/{name}", client_js)
     app.router.add_static("/static/", STATIC)
     return app

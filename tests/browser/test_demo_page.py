@@ -129,3 +129,89 @@ async def test_certificates_listed_with_their_label_after_pairing(
         assert "pairing approved for " + demo_site in agent.log_file.read_text()
     finally:
         agent.stop()
+
+
+async def test_bidder_signs_three_files_in_three_formats(
+    home: Path, demo_site: str, browser: Browser, test_pki, token, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    import asyncio
+    import subprocess
+    import sys
+
+    import pexpect
+
+    from tests.integration.test_certificates_bridge import keystore_config
+    from tests.support.agent_process import ROOT, isolated_env
+    from tests.support.verifiers import nss_database, openssl_cms_ok, pdfsig_ok, xmlsec_ok
+
+    out_dir = home / "Documents signés"
+    write_config(home, allowed=[demo_site], preapproved=[demo_site], consent="prompt",
+                 extra=keystore_config(test_pki, token) + f'\n[signing]\noutput_dir = "{out_dir}"\n')
+    port = free_port()
+    agent = pexpect.spawn(sys.executable, ["-m", "agent", "serve", "--port", str(port)], cwd=str(ROOT),
+                          env=isolated_env(home), encoding="utf-8", timeout=60)
+    try:
+        agent.expect("en écoute sur")
+        sources = {
+            "Lettre de candidature.pdf": _minimal_pdf(),
+            "COMPLEMENT.zip": b"PK\x05\x06" + b"\x00" * 18,
+            "Offre_Lot3.txt": "Offre du lot 3\n".encode() * 100,
+        }
+        for name, data in sources.items():
+            (tmp_path / name).write_bytes(data)
+        page = await browser.new_page()
+        await page.goto(f"{demo_site}/signer?agent_ports={port}")
+        await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=10_000)
+        await page.locator("#file-input").set_input_files([str(tmp_path / n) for n in sources])
+        await expect(page.locator("#file-rows tr")).to_have_count(3)
+        await page.get_by_label("Format de signature Offre_Lot3.txt").select_option("cades")
+
+        async def answer_consent(with_pin: bool) -> str:
+            await asyncio.to_thread(agent.expect, r"tapez ([A-Z]{4}) puis")
+            shown = agent.before
+            agent.sendline(agent.match.group(1))
+            if with_pin:
+                await asyncio.to_thread(agent.expect, "Code PIN")
+                agent.sendline(token.pin)
+            return shown
+
+        await page.get_by_role("button", name="Afficher mes certificats").click()
+        await answer_consent(with_pin=False)
+        row = page.locator("#cert-rows tr", has_text="Jeanne TITULAIRE — ENTREPRISE EXEMPLE")
+        await expect(row).to_contain_text("Adapté pour les marchés publics")
+        await row.locator('input[type="radio"]').check()
+        await page.evaluate(
+            """() => { window.seen = []; new MutationObserver(() => window.seen.push(
+                document.getElementById('sign-current').textContent)).observe(
+                document.getElementById('sign-current'), {childList: true, characterData: true, subtree: true}); }"""
+        )
+        await page.get_by_role("button", name="Signer", exact=True).click()
+        shown = await answer_consent(with_pin=True)
+        assert all(name in shown for name in sources)  # the consent names every file
+        verdict = page.locator("#sign-verdict")
+        await expect(verdict).to_have_text(
+            "La signature électronique des fichiers sélectionnés s'est terminée avec succès.", timeout=60_000)
+        await expect(page.locator("#count-signed")).to_have_text("3")
+        seen = await page.evaluate("window.seen")
+        assert any("SUR 3" in s for s in seen), seen  # "SIGNATURE ÉLECTRONIQUE DU FICHIER i SUR 3" was shown live
+        pdf_block = page.locator('.output[data-source="Lettre de candidature.pdf"]')
+        await expect(pdf_block).to_contain_text("Fichier généré : Lettre de candidature - ")
+        await expect(page.locator('.output[data-source="COMPLEMENT.zip"]')).to_contain_text(" - Signature 1.xml")
+    finally:
+        agent.terminate(force=True)
+    outputs = {p.name: p for p in out_dir.iterdir()}
+    pdf = next(p for n, p in outputs.items() if n.startswith("Lettre de candidature - ") and n.endswith(".pdf"))
+    xml = next(p for n, p in outputs.items() if n.startswith("COMPLEMENT.zip - ") and n.endswith(".xml"))
+    p7s = next(p for n, p in outputs.items() if n.startswith("Offre_Lot3.txt - ") and n.endswith(".p7s"))
+    nss = nss_database(tmp_path / "nss", test_pki.root_pem)
+    assert pdfsig_ok(pdf, nss)
+    (xml.parent / "COMPLEMENT.zip").write_bytes(sources["COMPLEMENT.zip"])  # the token sits next to its file
+    assert xmlsec_ok(xml, test_pki)
+    assert openssl_cms_ok(p7s, tmp_path / "Offre_Lot3.txt", test_pki)
+    del subprocess
+
+
+def _minimal_pdf() -> bytes:
+    from tests.support.pdf import make_pdf
+
+    return make_pdf(pages=2, title="Lettre de candidature")

@@ -13,10 +13,13 @@ def _keys(block: str) -> set[str]:
 
 
 def test_page_keys_exist_in_both_languages() -> None:
-    script = (STATIC / "demo.js").read_text(encoding="utf-8")
+    script = (STATIC / "common.js").read_text(encoding="utf-8")
     fr = _keys(script.split("fr: {", 1)[1].split("\n  },", 1)[0])
     en = _keys(script.split("en: {", 1)[1].split("\n  },", 1)[0])
     assert fr == en, fr ^ en
-    used = set(re.findall(r'data-i18n="(\w+)"', (STATIC / "index.html").read_text(encoding="utf-8")))
-    used |= set(re.findall(r'\bt\("(\w+)"\)', script))
+    used: set[str] = set()
+    for page in STATIC.glob("*.html"):
+        used |= set(re.findall(r'data-i18n="(\w+)"', page.read_text(encoding="utf-8")))
+    for code in STATIC.glob("*.js"):
+        used |= set(re.findall(r'\bt\("(\w+)"', code.read_text(encoding="utf-8")))
     assert used <= fr, used - fr

@@ -195,7 +195,13 @@ def start_test_pki(folder: Path) -> TestPki:
             der = arch.get_cert(CertLabel(name)).dump()
             (folder / "certs" / f"{name}.cert.der").write_bytes(der)
             (folder / "certs" / f"{name}.cert.pem").write_bytes(pem.armor("CERTIFICATE", der))
-        server.app = Animator(AnimatorArchStore(config.pki_archs), with_web_ui=False)
+        animator = Animator(AnimatorArchStore(config.pki_archs), with_web_ui=False)
+        # certomancer dates OCSP responses and CRLs with microseconds; NSS rejects such a
+        # GeneralizedTime (SEC_ERROR_OCSP_MALFORMED_RESPONSE) and pdfsig then reports "Unknown issue
+        # with Certificate". Real responders use whole seconds: so do ours.
+        service_time = animator.at_time
+        animator.at_time = lambda request: service_time(request).replace(microsecond=0)  # type: ignore[method-assign]
+        server.app = animator
     except BaseException:
         server.server_close()
         raise

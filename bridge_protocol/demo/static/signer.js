@@ -1,0 +1,176 @@
+// Bidder page "Signer un document": files with a format each, the certificate, live progress,
+// and the generated files, as on the reference platform.
+import { $, client, formatSize, renderCertificates, setBusy, startPage, t } from "./common.js";
+
+const CHUNK = 384 * 1024; // base64 of it fits well under the agent's 1 MiB frame limit
+const files = [];
+
+function defaultFormat(name) {
+  const lower = name.toLowerCase();
+  if (lower.endsWith(".pdf")) return "pades";
+  if (lower.endsWith(".zip")) return "xades";
+  return "cades";
+}
+
+function renderFiles() {
+  $("file-rows").replaceChildren(...files.map((entry, index) => {
+    const tr = document.createElement("tr");
+    tr.dataset.file = entry.file.name;
+    const name = document.createElement("td");
+    name.textContent = `${entry.file.name} (${formatSize(entry.file.size)})`;
+    const format = document.createElement("td");
+    const select = document.createElement("select");
+    select.setAttribute("aria-label", `${t("colFormat")} ${entry.file.name}`);
+    for (const value of ["pades", "xades", "cades"]) {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = value.toUpperCase();
+      option.selected = value === entry.format;
+      option.disabled = value === "pades" && !entry.file.name.toLowerCase().endsWith(".pdf");
+      select.append(option);
+    }
+    select.addEventListener("change", () => { entry.format = select.value; });
+    format.append(select);
+    const actions = document.createElement("td");
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = t("remove");
+    remove.addEventListener("click", () => { files.splice(index, 1); renderFiles(); });
+    actions.append(remove);
+    tr.append(name, format, actions);
+    return tr;
+  }));
+}
+
+function base64(bytes) {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+async function upload(file) {
+  let handle = null;
+  const size = file.size;
+  for (let start = 0; start < Math.max(size, 1); start += CHUNK) {
+    const bytes = new Uint8Array(await file.slice(start, start + CHUNK).arrayBuffer());
+    const params = { data: base64(bytes), final: start + CHUNK >= size };
+    if (handle) params.handle = handle; else params.name = file.name;
+    handle = (await client.call("files.put", params, { timeout: 60000 })).handle;
+  }
+  return handle;
+}
+
+async function download(handle, name) {
+  const parts = [];
+  let offset = 0;
+  for (;;) {
+    const chunk = await client.call("files.get", { handle, offset });
+    const bytes = Uint8Array.from(atob(chunk.data), (c) => c.charCodeAt(0));
+    parts.push(bytes);
+    offset += bytes.length;
+    if (chunk.eof) break;
+  }
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob(parts));
+  link.download = name;
+  link.click();
+}
+
+function renderProgress(job) {
+  $("sign-progress").hidden = false;
+  $("sign-bar").value = job.progress;
+  $("sign-percent").textContent = `${job.progress} %`;
+  const step = job.steps.find((s) => s.state === "running");
+  if (job.current && step && step.id === "sign") {
+    $("sign-current").textContent = t("signing", { i: job.current.index, n: job.current.total }).toUpperCase();
+  } else if (step && step.id === "consent") {
+    $("sign-current").textContent = t("waitingConsent");
+  }
+  $("sign-steps").replaceChildren(...job.steps.map((s) => {
+    const li = document.createElement("li");
+    li.dataset.state = s.state;
+    li.textContent = s.label;
+    return li;
+  }));
+}
+
+function renderResult(result) {
+  $("count-total").textContent = String(result.files.length);
+  $("count-signed").textContent = String(result.signed);
+  $("sign-verdict").textContent = result.failed ? t("signPartial") : t("signDone");
+  $("sign-outputs").replaceChildren(...result.files.map((item) => {
+    const block = document.createElement("div");
+    block.className = `output ${item.status}`;
+    block.dataset.source = item.source;
+    const lines = [`${item.status === "signed" ? "✓" : "✗"} ${t("sourceFile")} : ${item.source}`,
+      `↳ ${t("colFormat")} : ${item.format.toUpperCase()}`];
+    if (item.status === "signed") {
+      lines.push(`↳ ${t("generated")} : ${item.output}`, `↳ ${t("destination")} : ${item.folder}`);
+    } else {
+      lines.push(`↳ ${item.error.message}`);
+    }
+    for (const line of lines) {
+      const p = document.createElement("div");
+      p.textContent = line;
+      block.append(p);
+    }
+    if (item.output_handle) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = t("download");
+      button.addEventListener("click", () => download(item.output_handle, item.output));
+      block.append(button);
+    }
+    return block;
+  }));
+  $("sign-result").hidden = false;
+}
+
+async function sign() {
+  $("sign-error").hidden = true;
+  $("sign-result").hidden = true;
+  const chosen = document.querySelector('input[name="certificate"]:checked');
+  if (!files.length || !chosen) {
+    $("sign-error").textContent = !files.length ? t("noFile") : t("noCertificate");
+    $("sign-error").hidden = false;
+    return;
+  }
+  setBusy("sign", true);
+  try {
+    const refs = [];
+    for (const [index, entry] of files.entries()) {
+      $("sign-progress").hidden = false;
+      $("sign-current").textContent = t("uploading", { i: index + 1, n: files.length });
+      refs.push({ handle: await upload(entry.file), format: entry.format });
+    }
+    const job = await client.runJob("sign", { files: refs, certificate: chosen.value }, renderProgress, { timeout: 300000 });
+    if (job.state !== "succeeded") throw new Error(job.message || job.state);
+    renderResult(job.result);
+  } catch (err) {
+    $("sign-error").textContent = err.message;
+    $("sign-error").hidden = false;
+  } finally {
+    setBusy("sign", false);
+  }
+}
+
+async function loadCertificates() {
+  try {
+    const { certificates } = await client.call("certificates.list", { purpose: "signing" }, { timeout: 180000 });
+    renderCertificates($("cert-rows"), certificates, { selectable: true });
+    $("cert-table").hidden = false;
+  } catch (err) {
+    $("sign-error").textContent = err.message;
+    $("sign-error").hidden = false;
+  }
+}
+
+$("file-input").addEventListener("change", (event) => {
+  for (const file of event.target.files) files.push({ file, format: defaultFormat(file.name) });
+  event.target.value = "";
+  renderFiles();
+});
+$("load-certificates").addEventListener("click", loadCertificates);
+$("sign-run").addEventListener("click", sign);
+document.addEventListener("agent-status", renderFiles);
+startPage();
