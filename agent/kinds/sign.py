@@ -22,7 +22,7 @@ from bridge_protocol.kinds import SignedFile, SignFileParams, SignParams, SignRe
 from bridge_protocol.messages import JobError
 
 from ..consent import ConsentRequest, FileSummary
-from ..fsutil import atomic_output
+from ..fsutil import OutputBatch
 from ..i18n import Text
 from ..jobs.context import JobCancelled, JobContext
 from ..keystores.pkcs11_store import cert_label, cert_label_of_name
@@ -147,6 +147,8 @@ class Sign(JobKind):
 
         # 3. Sign each file; one failure does not stop the batch.
         results: list[SignedFile] = []
+        targets: list[Path | None] = []
+        outputs = OutputBatch()
         try:
             with ctx.step("sign"):
                 signing_key = SigningKey.from_session(session, key)
@@ -155,10 +157,18 @@ class Sign(JobKind):
                     ctx.check_cancelled()
                     ctx.set_current(ctx.t(FILE_LABEL), index, len(sources))
                     ctx.set_message(ctx.t(SIGNING_FILE, i=index, n=len(sources)))
-                    results.append(await self._sign_one(ctx, params, source, signing_key, timestamper, index, len(sources)))
+                    result, target = await self._sign_one(ctx, params, source, signing_key, timestamper, index,
+                                                          len(sources), outputs)
+                    results.append(result)
+                    targets.append(target)
                     ctx.step_progress("sign", index, len(sources))
+                await asyncio.to_thread(outputs.commit)
+        except BaseException:
+            await asyncio.to_thread(outputs.abandon)
+            raise
         finally:
             await asyncio.to_thread(session.close)
+        self._register_outputs(ctx, results, targets)
 
         with ctx.step("done"):
             signed = sum(1 for r in results if r.status == "signed")
@@ -179,14 +189,15 @@ class Sign(JobKind):
         return http_timestamper(url)
 
     async def _sign_one(self, ctx: JobContext, params: SignParams, source: _Source, key: SigningKey,
-                        timestamper: Timestamper | None, index: int, total: int) -> SignedFile:
+                        timestamper: Timestamper | None, index: int, total: int,
+                        outputs: OutputBatch) -> tuple[SignedFile, Path | None]:
         file = source.params
         out_dir = Path(params.out_dir).expanduser() if params.out_dir and ctx.services.local else source.out_dir
         extension, keep = _output_extension(file, Path(source.name), params.mode)
         named_source = (out_dir or source.path.parent) / source.name
-        target = signature_output_path(named_source, extension, out_dir, keep_extension=keep)
         if params.mode != "sign":
-            target = signature_output_path(named_source.with_name(_content_name(source.name)), extension, out_dir)
+            named_source, keep = named_source.with_name(_content_name(source.name)), True
+        target = signature_output_path(named_source, extension, out_dir, keep_extension=keep, reserved=outputs.targets)
 
         loop = asyncio.get_running_loop()
         last = 0
@@ -204,24 +215,31 @@ class Sign(JobKind):
             loop.call_soon_threadsafe(update, done, size)
 
         try:
-            await asyncio.to_thread(self._write, params, source, key, timestamper, target, progress)
+            await asyncio.to_thread(self._write, params, source, key, timestamper, target, progress, outputs)
         except (JobCancelled, asyncio.CancelledError):
             raise
         except ProtocolError as exc:
             if exc.code in (ErrorCode.TOKEN_REMOVED, ErrorCode.PIN_LOCKED):
                 raise  # the key is gone: the rest of the batch cannot be signed
-            return self._failed(ctx, source, exc.code, exc.message(ctx.locale))
+            return self._failed(ctx, source, exc.code, exc.message(ctx.locale)), None
         except ValueError as exc:
-            return self._failed(ctx, source, ErrorCode.FILE_UNREADABLE, str(exc))
+            return self._failed(ctx, source, ErrorCode.FILE_UNREADABLE, str(exc)), None
         except Exception:
             log.exception("signing %s failed", source.name)
-            return self._failed(ctx, source, ErrorCode.INTERNAL_ERROR, error_message(ErrorCode.INTERNAL_ERROR, ctx.locale))
-        output_handle = None
-        if ctx.services.files is not None and not ctx.services.local:
-            output_handle = ctx.services.files.register(ctx.origin, target).handle
-        return SignedFile(source=source.name, format=file.format, status="signed", sha256=source.sha256,
-                          output=target.name, output_handle=output_handle,
-                          folder=str(target.parent) if ctx.services.local else _display_folder(target.parent))
+            message = error_message(ErrorCode.INTERNAL_ERROR, ctx.locale)
+            return self._failed(ctx, source, ErrorCode.INTERNAL_ERROR, message), None
+        signed = SignedFile(source=source.name, format=file.format, status="signed", sha256=source.sha256, output=target.name)
+        return signed, target
+
+    @staticmethod
+    def _register_outputs(ctx: JobContext, results: list[SignedFile], targets: list[Path | None]) -> None:
+        """Once committed, outputs get a handle the page can read, and a folder it may show."""
+        for result, target in zip(results, targets, strict=True):
+            if target is None:
+                continue
+            if ctx.services.files is not None and not ctx.services.local:
+                result.output_handle = ctx.services.files.register(ctx.origin, target).handle
+            result.folder = str(target.parent) if ctx.services.local else _display_folder(target.parent)
 
     @staticmethod
     def _failed(ctx: JobContext, source: _Source, code: ErrorCode, message: str) -> SignedFile:
@@ -230,9 +248,9 @@ class Sign(JobKind):
 
     @staticmethod
     def _write(params: SignParams, source: _Source, key: SigningKey, timestamper: Timestamper | None,
-               target: Path, progress: Callable[[int, int], None]) -> None:
+               target: Path, progress: Callable[[int, int], None], outputs: OutputBatch) -> None:
         file = source.params
-        with atomic_output(target, mode=0o644) as out, source.path.open("rb") as stream:
+        with outputs.output(target, mode=0o644) as out, source.path.open("rb") as stream:
             if params.mode == "sign":
                 ENGINES[file.format](file, stream, source.name, out, key, params.level, timestamper, progress)
                 return

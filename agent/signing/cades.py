@@ -16,6 +16,7 @@ signature value.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Iterator
@@ -107,35 +108,74 @@ def _signing_certificate_v2(cert: asn1_x509.Certificate, hash_name: str) -> tsp.
     })
 
 
+def _der(tag: int, body: bytes) -> bytes:
+    return _tlv_header(tag, len(body)) + body
+
+
+def _attribute(oid: str, value_der: bytes) -> bytes:
+    """Attribute ::= SEQUENCE { attrType OID, attrValues SET OF value } (RFC 5652 section 5.3)."""
+    return _der(0x30, core.ObjectIdentifier(oid).dump() + _der(0x31, value_der))
+
+
+OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
+OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+OID_SIGNING_TIME = "1.2.840.113549.1.9.5"
+OID_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
+OID_SIGNATURE_TIME_STAMP = "1.2.840.113549.1.9.16.2.14"
+
+
+@dataclass(frozen=True)
+class _SignerTemplate:
+    """The DER parts of a SignerInfo and SignedData that depend only on the key: encoded once
+    per key, so a batch of small files costs one signature each, not an ASN.1 re-encoding."""
+
+    sid: bytes
+    digest_algorithm: bytes
+    signature_algorithm: bytes
+    signing_certificate: bytes
+    certificates: bytes  # [0] IMPLICIT CertificateSet
+
+
+@functools.lru_cache(maxsize=16)
+def _template(certificate: x509.Certificate, chain: tuple[x509.Certificate, ...], scheme: str, hash_name: str) -> _SignerTemplate:
+    cert = _asn1_cert(certificate)
+    key_like = SigningKey(certificate, chain, scheme, lambda d, h: b"", hash_name)  # type: ignore[arg-type]
+    certs = [cert, *(_asn1_cert(c) for c in chain)]
+    return _SignerTemplate(
+        sid=_sid(cert).dump(),
+        digest_algorithm=_digest_algorithm(hash_name).dump(),
+        signature_algorithm=_signature_algorithm(key_like).dump(),
+        signing_certificate=_attribute(OID_SIGNING_CERTIFICATE_V2, _signing_certificate_v2(cert, hash_name).dump()),
+        certificates=_retag(cms.CertificateSet([cms.CertificateChoices({"certificate": c}) for c in certs]).dump(), 0xA0),
+    )
+
+
+def _key_template(key: SigningKey) -> _SignerTemplate:
+    return _template(key.certificate, key.chain, key.scheme, key.hash_name)
+
+
 def _signer_info(key: SigningKey, message_digest: bytes, *, content_type: str | None, signing_time: datetime,
-                 timestamper: Timestamper | None) -> cms.SignerInfo:
-    cert = _asn1_cert(key.certificate)
-    attributes = []
-    if content_type is not None:
-        attributes.append({"type": "content_type", "values": [content_type]})
-    attributes += [
-        {"type": "signing_time", "values": [cms.Time({"utc_time": signing_time})]},
-        {"type": "message_digest", "values": [message_digest]},
-        {"type": "signing_certificate_v2", "values": [_signing_certificate_v2(cert, key.hash_name)]},
+                 timestamper: Timestamper | None) -> bytes:
+    """A DER SignerInfo (RFC 5652 section 5.3) with the B-B signed attributes."""
+    template = _key_template(key)
+    attributes = [
+        _attribute(OID_SIGNING_TIME, cms.Time({"utc_time": signing_time}).dump()),
+        _attribute(OID_MESSAGE_DIGEST, core.OctetString(message_digest).dump()),
+        template.signing_certificate,
     ]
-    signed_attrs = cms.CMSAttributes(attributes)
-    # The signature covers the DER of the attributes as a SET OF (RFC 5652 section 5.4).
-    to_sign = hashlib.new(key.hash_name, signed_attrs.dump()).digest()
+    if content_type is not None:
+        attributes.append(_attribute(OID_CONTENT_TYPE, cms.ContentType(content_type).dump()))
+    # DER: a SET OF is sorted by encoding (X.690 section 11.6); the signature covers the SET OF
+    # encoding, and the SignerInfo carries the same bytes under [0] IMPLICIT (section 5.4).
+    signed_attrs = b"".join(sorted(attributes))
+    to_sign = hashlib.new(key.hash_name, _der(0x31, signed_attrs)).digest()
     signature = key.sign_digest(to_sign, key.hash_name)
-    info = {
-        "version": "v1",
-        "sid": _sid(cert),
-        "digest_algorithm": _digest_algorithm(key.hash_name),
-        "signed_attrs": signed_attrs,
-        "signature_algorithm": _signature_algorithm(key),
-        "signature": signature,
-    }
+    body = (cms.CMSVersion(1).dump() + template.sid + template.digest_algorithm + _der(0xA0, signed_attrs)
+            + template.signature_algorithm + core.OctetString(signature).dump())
     if timestamper is not None:
         token = timestamper(hashlib.new(key.hash_name, signature).digest(), key.hash_name)  # type: ignore[arg-type]
-        info["unsigned_attrs"] = cms.CMSAttributes([
-            {"type": "signature_time_stamp_token", "values": [cms.ContentInfo.load(token)]}
-        ])
-    return cms.SignerInfo(info)
+        body += _der(0xA1, _attribute(OID_SIGNATURE_TIME_STAMP, token))
+    return _der(0x30, body)
 
 
 def _certificates(key: SigningKey) -> list[asn1_x509.Certificate]:
@@ -183,14 +223,9 @@ def sign_cades(source: BinaryIO, output: BinaryIO, key: SigningKey, *, attached:
     digest = hash_stream(source, key.hash_name, (lambda d, t: progress(d, size * passes)) if progress else None, size)
     signer = _signer_info(key, digest, content_type="data", signing_time=signing_time or datetime.now(UTC),
                           timestamper=stamper)
-    head = [
-        cms.CMSVersion(1).dump(),
-        cms.DigestAlgorithms([_digest_algorithm(key.hash_name)]).dump(),
-    ]
-    tail = [
-        _retag(cms.CertificateSet([cms.CertificateChoices({"certificate": c}) for c in _certificates(key)]).dump(), 0xA0),
-        cms.SignerInfos([signer]).dump(),
-    ]
+    template = _key_template(key)
+    head = [cms.CMSVersion(1).dump(), _der(0x31, template.digest_algorithm)]
+    tail = [template.certificates, _der(0x31, signer)]
     oid_data = core.ObjectIdentifier(OID_DATA).dump()
     if attached:
         octets = _tlv_header(0x04, size)
@@ -328,7 +363,7 @@ def cosign(signature: bytes, output: BinaryIO, key: SigningKey, *, content: Bina
                 raise CadesError("le fichier fourni n'est pas celui que les autres signataires ont signé")
     content_type = parsed.signed_data["encap_content_info"]["content_type"].native
     signer = _signer_info(key, digest, content_type=content_type, signing_time=datetime.now(UTC), timestamper=stamper)
-    signer_infos_der = parsed.signer_infos.contents + signer.dump()
+    signer_infos_der = parsed.signer_infos.contents + signer
     output.write(_reassemble(parsed, signer_infos_der, _certificates(key), key.hash_name))
 
 
@@ -359,7 +394,7 @@ def countersign(signature: bytes, output: BinaryIO, key: SigningKey, *, signer_s
             digest = hashlib.new(key.hash_name, info["signature"].native).digest()
             counter = _signer_info(key, digest, content_type=None, signing_time=datetime.now(UTC), timestamper=stamper)
             unsigned = list(info["unsigned_attrs"]) if info["unsigned_attrs"].native else []
-            unsigned.append(cms.CMSAttribute({"type": "counter_signature", "values": [counter]}))
+            unsigned.append(cms.CMSAttribute({"type": "counter_signature", "values": [cms.SignerInfo.load(counter)]}))
             updated = cms.SignerInfo({
                 name: info[name] for name in ("version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm", "signature")
             })

@@ -1,0 +1,161 @@
+"""XAdES signing engine: detached tokens over any file, enveloped signatures in XML (PES V2 Hélios).
+
+Signatures follow XMLDSig 1.1 and the XAdES baseline profile of ETSI EN 319 132-1 (levels B-B and
+B-T, section 6), namespace ``http://uri.etsi.org/01903/v1.3.2#``. The key is only a sign-digest
+callable (it may live on a smart card): the element is built and canonicalised with lxml
+(Exclusive C14N 1.0, see ``xades_xml``), every digest is SHA-256, and the key signs the digest of
+the canonical ``ds:SignedInfo``.
+
+* ``sign_detached``: a standalone ``ds:Signature`` whose data reference is the file's name
+  (URL-escaped, relative: the token sits next to the file) with the digest of its raw bytes,
+  hashed in ``CHUNK`` pieces in constant memory.
+* ``sign_enveloped``: the signature goes inside the XML document (``URI=""`` with the
+  enveloped-signature transform); with ``pes=True`` the PES V2 profile signs each ``Bordereau``
+  carrying an ``Id`` (``URI="#Id"``, signature as its last child), or else ``PES_Aller``.
+
+Engines write only to ``output``; inputs are parsed without DTDs or entities (``xades_xml``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import PurePath
+from typing import BinaryIO
+from urllib.parse import quote
+
+from lxml import etree
+
+from .base import CHUNK, Progress, SigningKey, Timestamper
+from .xades_build import PLACE_FIELDS, DataObject, SignedAttributes, new_signature, seal
+from .xades_policy import (
+    DGFIP_PES_POLICY_DESCRIPTION,
+    DGFIP_PES_POLICY_OID,
+    DGFIP_PES_POLICY_URI,
+    SignaturePolicy,
+    dgfip_pes_policy,
+)
+from .xades_xml import ENVELOPED, EXC_C14N, XadesError, XmlRefused, c14n, find_by_id, parse_untrusted
+
+__all__ = [
+    "DGFIP_PES_POLICY_DESCRIPTION", "DGFIP_PES_POLICY_OID", "DGFIP_PES_POLICY_URI", "LEVELS", "SignaturePolicy",
+    "XadesError", "XmlRefused", "dgfip_pes_policy", "guess_mime_type", "sign_detached", "sign_enveloped",
+]
+
+LEVELS = ("B-B", "B-T")
+MIME_TYPES = {".zip": "application/zip", ".pdf": "application/pdf", ".xml": "text/xml"}
+_PLACE_ALIASES = {"city": "City", "street_address": "StreetAddress", "state_or_province": "StateOrProvince",
+                  "postal_code": "PostalCode", "country_name": "CountryName", "country": "CountryName"}
+
+
+def guess_mime_type(name: str) -> str:
+    """MIME type for ``DataObjectFormat`` (EN 319 132-1 section 5.2.4), from the file extension."""
+    return MIME_TYPES.get(PurePath(name).suffix.lower(), "application/octet-stream")
+
+
+def sign_detached(source: BinaryIO, source_name: str, output: BinaryIO, key: SigningKey, *, level: str = "B-B",
+                  timestamper: Timestamper | None = None, mime_type: str | None = None,
+                  progress: Progress | None = None) -> None:
+    """Write to ``output`` a detached XAdES signature of ``source``, known to verifiers as ``source_name``.
+
+    The reference URI is ``source_name`` URL-escaped (XMLDSig section 4.4.3.1), with no transform:
+    the digest covers the raw bytes. ``progress(done, total)`` follows the hashing (``total`` is 0
+    when the source cannot tell its size).
+    """
+    _check_level(level, timestamper)
+    name = PurePath(source_name).name
+    if name in ("", ".", "..") or name != source_name:
+        raise XadesError(f"Nom de fichier invalide pour une signature détachée : {source_name!r}.")
+    digest = _hash_stream(source, progress)
+    data = DataObject(uri=quote(name, safe=""), digest=digest, mime_type=mime_type or guess_mime_type(name),
+                      description=name)
+    signature = new_signature(None, [data], key, SignedAttributes(signing_time=datetime.now(UTC)))
+    seal(signature, key, level, timestamper)
+    output.write(etree.tostring(signature, encoding="UTF-8", xml_declaration=True))
+
+
+def sign_enveloped(source: BinaryIO, output: BinaryIO, key: SigningKey, *, level: str = "B-B",
+                   timestamper: Timestamper | None = None, policy: SignaturePolicy | None = None,
+                   claimed_role: str | None = None, production_place: dict[str, str] | None = None,
+                   pes: bool = False) -> None:
+    """Write to ``output`` the XML document of ``source`` with enveloped XAdES signature(s).
+
+    ``policy`` adds ``SignaturePolicyIdentifier`` (EN 319 132-1 section 5.2.9), ``claimed_role``
+    ``SignerRoleV2/ClaimedRoles`` (5.2.6, e.g. "Ordonnateur"), ``production_place``
+    ``SignatureProductionPlaceV2`` (5.2.5; keys City, StreetAddress, StateOrProvince, PostalCode,
+    CountryName, or their snake_case forms). ``pes`` applies the PES V2 (Hélios) placement.
+    """
+    _check_level(level, timestamper)
+    attributes = SignedAttributes(signing_time=datetime.now(UTC), policy=policy,
+                                  claimed_role=(claimed_role or "").strip() or None,
+                                  production_place=_place(production_place or {}))
+    tree = parse_untrusted(source)
+    for parent, uri in (_pes_targets(tree) if pes else [(tree.getroot(), "")]):
+        node = tree if uri == "" else find_by_id(tree, uri[1:])
+        # Taken before our signature enters the tree: what the enveloped-signature transform gives back.
+        digest = hashlib.sha256(c14n(node)).digest()
+        data = DataObject(uri=uri, digest=digest, mime_type="text/xml", transforms=(ENVELOPED, EXC_C14N))
+        seal(new_signature(parent, [data], key, attributes), key, level, timestamper)
+    info = tree.docinfo
+    # standalone="yes" is kept; "no" or absent mean the same without a DTD, so nothing is written.
+    tree.write(output, encoding=info.encoding or "UTF-8", xml_declaration=True,
+               standalone=True if info.standalone else None)
+
+
+def _check_level(level: str, timestamper: Timestamper | None) -> None:
+    if level not in LEVELS:
+        raise XadesError(f"Niveau XAdES non pris en charge : {level!r} (B-B ou B-T).")
+    if level == "B-T" and timestamper is None:
+        raise XadesError("Le niveau B-T exige un service d'horodatage.")
+
+
+def _hash_stream(source: BinaryIO, progress: Progress | None) -> bytes:
+    """SHA-256 of ``source`` read in ``CHUNK`` pieces, reporting progress."""
+    total = 0
+    if source.seekable():
+        start = source.tell()
+        total = source.seek(0, 2) - start
+        source.seek(start)
+    sha = hashlib.sha256()
+    done = 0
+    while chunk := source.read(CHUNK):
+        sha.update(chunk)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, max(total, done))
+    if progress is not None and done == 0:
+        progress(0, 0)
+    return sha.digest()
+
+
+def _place(place: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """Production place fields in schema order, empty values dropped; unknown keys refused."""
+    values: dict[str, str] = {}
+    for key, value in place.items():
+        name = key if key in PLACE_FIELDS else _PLACE_ALIASES.get(key.lower())
+        if name is None:
+            raise XadesError(f"Lieu de signature : champ inconnu {key!r} "
+                             "(attendus : City, StreetAddress, StateOrProvince, PostalCode, CountryName).")
+        if value and value.strip():
+            values[name] = value.strip()
+    return tuple((name, values[name]) for name in PLACE_FIELDS if name in values)
+
+
+def _local(element: etree._Element) -> str:
+    return etree.QName(element).localname
+
+
+def _pes_targets(tree: etree._ElementTree) -> list[tuple[etree._Element, str]]:
+    """PES V2 placement: each Bordereau with an Id, else PES_Aller (``""`` if root, else its Id)."""
+    root = tree.getroot()
+    pes = root if _local(root) == "PES_Aller" else next(root.iter("{*}PES_Aller"), None)
+    if pes is None:
+        raise XadesError("Ce document n'est pas un flux PES V2 : élément PES_Aller introuvable.")
+    bordereaux = [b for b in pes.iter("{*}Bordereau") if b.get("Id")]
+    if bordereaux:
+        return [(b, f"#{b.get('Id')}") for b in bordereaux]
+    if pes is root:
+        return [(root, "")]
+    if not pes.get("Id"):
+        raise XadesError("Élément PES_Aller sans attribut Id : impossible de le signer.")
+    return [(pes, f"#{pes.get('Id')}")]
