@@ -31,6 +31,7 @@ Example ``config.toml``::
     [signing]
     tsa_url = "https://horodatage.example.fr/tsa"   # RFC 3161 service for B-T and above
     output_dir = "~/Documents/Compagnon"            # results of files the page uploaded
+    pes_policy_document = "~/politiques/ps_helios_dgfip.pdf"   # PES V2: hash computed from it
 
     [paths]
     state_dir = "/custom/state"   # jobs, pairings
@@ -113,6 +114,11 @@ class Settings:
     trust_system: bool = True
     rgs_policies: tuple[str, ...] = ()
     tsa_url: str | None = None
+    #: PES V2 signature policy: the document whose SHA-256 goes in the signatures (never a copied hash).
+    pes_policy_document: Path | None = None
+    #: Another policy than the DGFiP preset (agent.signing.xades_policy) when set.
+    pes_policy_oid: str | None = None
+    pes_policy_uri: str | None = None
     output_dir: Path = field(default_factory=lambda: Path(platformdirs.user_documents_dir()) / "Compagnon")
     max_upload_bytes: int = 4 * 1024**3
 
@@ -195,6 +201,11 @@ def load_settings(config_path: Path | None = None) -> Settings:
         if not v.startswith(("http://", "https://")):
             raise ConfigError("signing.tsa_url : URL http(s) attendue")
         kwargs["tsa_url"] = v
+    for key in ("pes_policy_oid", "pes_policy_uri"):
+        if (v := _get(signing, key, str, "signing")) is not None:
+            kwargs[key] = v
+    if (v := _get(signing, "pes_policy_document", str, "signing")) is not None:
+        kwargs["pes_policy_document"] = Path(v).expanduser()
     if (v := _get(signing, "output_dir", str, "signing")) is not None:
         kwargs["output_dir"] = Path(v).expanduser()
     if (v := _get(trust, "system", bool, "trust")) is not None:

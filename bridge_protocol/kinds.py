@@ -50,6 +50,8 @@ class SignFileParams:
 
     format: SignFormat
     handle: str | None = field(default=None, metadata={"maxLength": 64})
+    #: A document on the page's own origin (relative or absolute URL); anything else is refused.
+    url: str | None = field(default=None, metadata={"maxLength": 2048})
     path: str | None = field(default=None, metadata={"maxLength": 4096})
     attached: bool = False
     enveloped: bool = False
@@ -70,6 +72,13 @@ class SignParams:
     mode: Literal["sign", "cosign", "countersign"] = "sign"
     signer: str | None = field(default=None, metadata={"maxLength": 64})
     out_dir: str | None = field(default=None, metadata={"maxLength": 4096})
+    #: Same-origin URL each signed output is POSTed to (multipart field "file").
+    upload_url: str | None = field(default=None, metadata={"maxLength": 2048})
+    #: Short-lived bearer token for ``url`` and ``upload_url``; kept in memory only, never stored.
+    token: str | None = field(default=None, metadata={"maxLength": 4096})
+    #: XAdES options: claimed role (e.g. "Ordonnateur") and production place.
+    claimed_role: str | None = field(default=None, metadata={"maxLength": 200})
+    production_place: dict[str, str] | None = None
 
 
 @dataclass
@@ -83,6 +92,7 @@ class SignedFile:
     output: str | None = None
     output_handle: str | None = None
     folder: str | None = None
+    uploaded: bool = False
     error: JobError | None = None
 
 

@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import logging
 from collections.abc import Callable
+from urllib.parse import unquote
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -21,6 +22,9 @@ from bridge_protocol.errors import ErrorCode, ProtocolError, error_message
 from bridge_protocol.kinds import SignedFile, SignFileParams, SignParams, SignResult
 from bridge_protocol.messages import JobError
 
+from cryptography import x509
+
+from ..config import Settings
 from ..consent import ConsentRequest, FileSummary
 from ..fsutil import OutputBatch
 from ..i18n import Text
@@ -120,7 +124,10 @@ class Sign(JobKind):
             sources: list[_Source] = []
             for index, file in enumerate(params.files, 1):
                 ctx.set_current(ctx.t(FILE_LABEL), index, len(params.files))
-                path, name, out_dir = self._resolve(ctx, file.handle, file.path)
+                if file.url is not None:
+                    path, name, out_dir = await self._fetch(ctx, file.url, params.token)
+                else:
+                    path, name, out_dir = self._resolve(ctx, file.handle, file.path)
                 content = None
                 if file.content_handle or file.content_path:
                     content = self._resolve(ctx, file.content_handle, file.content_path)[0]
@@ -152,12 +159,21 @@ class Sign(JobKind):
         try:
             with ctx.step("sign"):
                 signing_key = SigningKey.from_session(session, key)
-                timestamper = self._timestamper(ctx, params.level)
+                settings = ctx.services.settings
+                options = _EngineOptions(
+                    level=params.level,
+                    timestamper=self._timestamper(ctx, params.level),
+                    trust_roots=tuple(keystores.anchors.roots),
+                    claimed_role=params.claimed_role,
+                    production_place=params.production_place,
+                    pes_policy=await asyncio.to_thread(_pes_policy, settings)
+                    if any(f.pes for f in params.files) else None,
+                )
                 for index, source in enumerate(sources, 1):
                     ctx.check_cancelled()
                     ctx.set_current(ctx.t(FILE_LABEL), index, len(sources))
                     ctx.set_message(ctx.t(SIGNING_FILE, i=index, n=len(sources)))
-                    result, target = await self._sign_one(ctx, params, source, signing_key, timestamper, index,
+                    result, target = await self._sign_one(ctx, params, source, signing_key, options, index,
                                                           len(sources), outputs)
                     results.append(result)
                     targets.append(target)
@@ -171,12 +187,58 @@ class Sign(JobKind):
         self._register_outputs(ctx, results, targets)
 
         with ctx.step("done"):
+            if params.upload_url:
+                await self._upload(ctx, params, results, targets)
             signed = sum(1 for r in results if r.status == "signed")
             if signed == 0:
                 first = results[0].error
                 raise ProtocolError(ErrorCode(first.code) if first else ErrorCode.INTERNAL_ERROR, first.message if first else None)
             ctx.set_message(ctx.t(T("{n} fichier(s) signé(s).", "{n} file(s) signed."), n=signed))
         return SignResult(files=results, signed=signed, failed=len(results) - signed)
+
+    async def _fetch(self, ctx: JobContext, url: str, token: str | None) -> tuple[Path, str, Path | None]:
+        """Download a document of the job's own origin (promise 6) into the agent's upload area."""
+        files = ctx.services.files
+        if files is None:
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="url indisponible ici")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with ctx.platform.request("GET", url, headers=headers) as response:
+            if response.status != 200:
+                raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, f"Document indisponible (HTTP {response.status}).")
+            disposition = response.content_disposition
+            name = (disposition.filename if disposition and disposition.filename else None) or \
+                unquote(response.url.path.rsplit("/", 1)[-1]) or "document"
+            handle = None
+            async for chunk in response.content.iter_chunked(CHUNK):
+                ctx.check_cancelled()
+                entry = await asyncio.to_thread(files.put, ctx.origin, handle, name, chunk, False)
+                handle = entry.handle
+                ctx.add_bytes(len(chunk))
+            entry = await asyncio.to_thread(files.put, ctx.origin, handle, name, b"", True)
+        return entry.path, entry.name, ctx.services.settings.output_dir
+
+    async def _upload(self, ctx: JobContext, params: SignParams, results: list[SignedFile], targets: list[Path | None]) -> None:
+        """POST each signed output to the page's own origin (multipart field ``file``)."""
+        import aiohttp
+
+        headers = {"Authorization": f"Bearer {params.token}"} if params.token else {}
+        ctx.set_message(ctx.t(T("Envoi des signatures à la plateforme", "Sending the signatures to the platform")))
+        for result, target in zip(results, targets, strict=True):
+            if target is None or params.upload_url is None:
+                continue
+            with target.open("rb") as stream:
+                form = aiohttp.FormData()
+                form.add_field("file", stream, filename=target.name, content_type="application/octet-stream")
+                form.add_field("source", result.source)
+                form.add_field("source_sha256", result.sha256 or "")
+                try:
+                    async with ctx.platform.request("POST", params.upload_url, data=form, headers=headers) as response:
+                        result.uploaded = response.status < 300
+                        if not result.uploaded:
+                            message = f"Envoi refusé par la plateforme (HTTP {response.status})."
+                            result.error = JobError(code=ErrorCode.PLATFORM_UNREACHABLE.value, message=message)
+                except ProtocolError as exc:
+                    result.error = JobError(code=exc.code.value, message=exc.message(ctx.locale))
 
     def _timestamper(self, ctx: JobContext, level: str) -> Timestamper | None:
         if level == "B-B":
@@ -189,7 +251,7 @@ class Sign(JobKind):
         return http_timestamper(url)
 
     async def _sign_one(self, ctx: JobContext, params: SignParams, source: _Source, key: SigningKey,
-                        timestamper: Timestamper | None, index: int, total: int,
+                        options: _EngineOptions, index: int, total: int,
                         outputs: OutputBatch) -> tuple[SignedFile, Path | None]:
         file = source.params
         out_dir = Path(params.out_dir).expanduser() if params.out_dir and ctx.services.local else source.out_dir
@@ -215,7 +277,7 @@ class Sign(JobKind):
             loop.call_soon_threadsafe(update, done, size)
 
         try:
-            await asyncio.to_thread(self._write, params, source, key, timestamper, target, progress, outputs)
+            await asyncio.to_thread(self._write, params, source, key, options, target, progress, outputs)
         except (JobCancelled, asyncio.CancelledError):
             raise
         except ProtocolError as exc:
@@ -247,12 +309,13 @@ class Sign(JobKind):
                           error=JobError(code=code.value, message=message))
 
     @staticmethod
-    def _write(params: SignParams, source: _Source, key: SigningKey, timestamper: Timestamper | None,
+    def _write(params: SignParams, source: _Source, key: SigningKey, options: _EngineOptions,
                target: Path, progress: Callable[[int, int], None], outputs: OutputBatch) -> None:
+        timestamper = options.timestamper
         file = source.params
         with outputs.output(target, mode=0o644) as out, source.path.open("rb") as stream:
             if params.mode == "sign":
-                ENGINES[file.format](file, stream, source.name, out, key, params.level, timestamper, progress)
+                ENGINES[file.format](file, stream, source.name, out, key, options, progress)
                 return
             from ..signing import cades
 
@@ -288,24 +351,57 @@ def _engine(module: str, function: str) -> Callable[..., None]:
     return getattr(importlib.import_module(f"agent.signing.{module}"), function)
 
 
-def _cades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key: SigningKey, level: str,
-           timestamper: Timestamper | None, progress: Callable[[int, int], None]) -> None:
-    _engine("cades", "sign_cades")(stream, out, key, attached=file.attached, level=level, timestamper=timestamper, progress=progress)
+@dataclass(frozen=True)
+class _EngineOptions:
+    """What the job passes to every engine besides the streams and the key."""
+
+    level: str
+    timestamper: Timestamper | None
+    trust_roots: tuple[x509.Certificate, ...]
+    claimed_role: str | None
+    production_place: dict[str, str] | None
+    pes_policy: object | None
 
 
-def _pades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key: SigningKey, level: str,
-           timestamper: Timestamper | None, progress: Callable[[int, int], None]) -> None:
-    _engine("pades", "sign_pdf")(stream, out, key, level=level, timestamper=timestamper, progress=progress)
+def _cades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key: SigningKey,
+           options: _EngineOptions, progress: Callable[[int, int], None]) -> None:
+    _engine("cades", "sign_cades")(stream, out, key, attached=file.attached, level=options.level,
+                                   timestamper=options.timestamper, progress=progress)
 
 
-def _xades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key: SigningKey, level: str,
-           timestamper: Timestamper | None, progress: Callable[[int, int], None]) -> None:
+def _pades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key: SigningKey,
+           options: _EngineOptions, progress: Callable[[int, int], None]) -> None:
+    _engine("pades", "sign_pdf")(stream, out, key, level=options.level, timestamper=options.timestamper,
+                                 trust_roots=options.trust_roots, progress=progress)
+
+
+def _xades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key: SigningKey,
+           options: _EngineOptions, progress: Callable[[int, int], None]) -> None:
     if file.enveloped or file.pes:
-        _engine("xades", "sign_enveloped")(stream, out, key, level=level, timestamper=timestamper, pes=file.pes)
+        _engine("xades", "sign_enveloped")(stream, out, key, level=options.level, timestamper=options.timestamper,
+                                           pes=file.pes, claimed_role=options.claimed_role,
+                                           production_place=options.production_place,
+                                           policy=options.pes_policy if file.pes else None)
     else:
-        _engine("xades", "sign_detached")(stream, name, out, key, level=level, timestamper=timestamper, progress=progress)
+        _engine("xades", "sign_detached")(stream, name, out, key, level=options.level,
+                                          timestamper=options.timestamper, progress=progress)
 
 
 ENGINES: dict[str, Callable[..., None]] = {"cades": _cades, "pades": _pades, "xades": _xades}
+
+
+def _pes_policy(settings: Settings) -> object | None:
+    """The PES V2 signature policy: its hash always computed from the configured document."""
+    if settings.pes_policy_document is None:
+        return None
+    from ..signing.xades_policy import DGFIP_PES_POLICY_OID, DGFIP_PES_POLICY_URI, SignaturePolicy
+
+    try:
+        document = settings.pes_policy_document.read_bytes()
+    except OSError as exc:
+        raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Politique de signature illisible : {exc.strerror}") from exc
+    return SignaturePolicy.from_document(settings.pes_policy_oid or DGFIP_PES_POLICY_OID,
+                                         settings.pes_policy_uri or DGFIP_PES_POLICY_URI, document)
+
 
 KIND = Sign()

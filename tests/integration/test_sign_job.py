@@ -185,3 +185,46 @@ def test_cli_sign_cosign_countersign(tmp_path: Path, test_pki: TestPki, token: P
     many = run("sign", str(content), "--format", "cades", "--pkcs11", str(token.hsm.module), "--token", token.label,
                "--pin-stdin", stdin=token.pin + "\n")
     assert many.returncode == 1 and "précisez --key" in many.stderr
+
+
+async def test_platform_document_signed_and_uploaded_back(
+    terminal_agent, home: Path, platform: PlatformServer, test_pki: TestPki, token: ProvisionedToken  # type: ignore[no-untyped-def]
+) -> None:
+    """A parapheur step: the agent fetches the document from the page's own origin (with the job's
+    bearer token), shows its SHA-256 in the consent, signs it and POSTs the signature back."""
+    import hashlib
+
+    child, port = terminal_agent
+    document = b"%PDF-1.4 deliberation " * 300
+    platform.documents["deliberation 42.pdf"] = document
+    platform.token = "jeton-court-123"
+    async with await BridgeClient.connect(platform.origin, ports=[port]) as client:
+        cert = next(c for c in await _listed(client, child) if c["subject"] == "Jeanne TITULAIRE")
+        job = await client.start_job("sign", {
+            "files": [{"url": "/documents/deliberation%2042.pdf", "format": "cades"}],
+            "certificate": cert["id"], "upload_url": "/signatures", "token": platform.token,
+        })
+        await asyncio.to_thread(child.expect, r"tapez ([A-Z]{4}) puis")
+        assert "deliberation 42.pdf" in child.before and hashlib.sha256(document).hexdigest() in child.before
+        child.sendline(child.match.group(1))
+        await asyncio.to_thread(child.expect, "Code PIN")
+        child.sendline(token.pin)
+        final = await client.wait_job(job["id"], timeout=60)
+        assert final["state"] == "succeeded", final
+        (item,) = final["result"]["files"]
+        assert item["uploaded"] is True and item["source"] == "deliberation 42.pdf"
+        # A document elsewhere than the page's origin is refused before any request.
+        job = await client.start_job("sign", {"files": [{"url": "http://127.0.0.1:9/interne.pdf", "format": "cades"}],
+                                              "certificate": cert["id"]})
+        refused = await client.wait_job(job["id"])
+        assert refused["state"] == "failed" and refused["error"]["code"] == "ORIGIN_NOT_ALLOWED"
+    (received,) = platform.received
+    assert received["fields"]["source"] == "deliberation 42.pdf"
+    assert received["fields"]["source_sha256"] == hashlib.sha256(document).hexdigest()
+    (home / "doc.pdf").write_bytes(document)
+    (home / "received.p7s").write_bytes(received["data"])  # type: ignore[arg-type]
+    assert openssl_ok(test_pki, home / "received.p7s", home / "doc.pdf")
+    # The bearer token was never written to the job store or the log.
+    stored = "".join(p.read_text() for p in (home / ".local/state/compagnon/jobs").glob("*.json"))
+    assert platform.token not in stored
+    assert platform.token not in (home / ".local/state/compagnon/log/compagnon.log").read_text()

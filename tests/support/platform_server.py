@@ -16,6 +16,11 @@ class PlatformServer:
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     hits: int = 0
     date_header: str | None = None
+    #: Documents served at /documents/<name>; when ``token`` is set, a Bearer header is required.
+    documents: dict[str, bytes] = field(default_factory=dict)
+    token: str | None = None
+    #: What POST /signatures received: {"name", "data", "fields"}.
+    received: list[dict[str, object]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
 
     @property
@@ -28,10 +33,38 @@ class PlatformServer:
         headers = {"Date": self.date_header} if self.date_header else {}
         return web.Response(text="plateforme", headers=headers)
 
+    def _authorised(self, request: web.Request) -> bool:
+        return self.token is None or request.headers.get("Authorization") == f"Bearer {self.token}"
+
+    async def _document(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if not self._authorised(request):
+            return web.Response(status=401)
+        if name not in self.documents:
+            return web.Response(status=404)
+        return web.Response(body=self.documents[name], content_type="application/octet-stream",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    async def _signatures(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.Response(status=401)
+        fields: dict[str, str] = {}
+        entry: dict[str, object] = {}
+        async for part in await request.multipart():
+            if part.name == "file":
+                entry = {"name": part.filename, "data": await part.read()}
+            else:
+                fields[str(part.name)] = await part.text()
+        entry["fields"] = fields
+        self.received.append(entry)
+        return web.json_response({"ok": True}, status=201)
+
     async def start(self) -> PlatformServer:
         self.gate.set()
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/", self._root)
+        app.router.add_get("/documents/{name}", self._document)
+        app.router.add_post("/signatures", self._signatures)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
