@@ -45,3 +45,16 @@ class FileChunk:
     offset: int
     eof: bool
     file: FileInfo
+
+
+@dataclass
+class FilePickParams:
+    """``files.pick``: the user chooses files in the agent's own picker; the page gets handles."""
+
+    multiple: bool = True
+    accept: list[str] = field(default_factory=list, metadata={"maxItems": 20})
+
+
+@dataclass
+class FilePickResult:
+    files: list[FileInfo]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .certificates import CertificatesListParams, CertificatesListResult
-from .files import FileChunk, FileGetParams, FileInfo, FilePutParams
+from .files import FileChunk, FileGetParams, FileInfo, FilePickParams, FilePickResult, FilePutParams
 
 PROTOCOL_VERSION = 1
 PRODUCT = "compagnon"
@@ -169,6 +169,7 @@ METHODS: dict[str, Method] = {
             CertificatesListResult,
             "The user's certificates with a private key, with their facts (pairing and consent first).",
         ),
+        Method("files.pick", FilePickParams, FilePickResult, "Let the user choose local files in the agent's picker."),
         Method("files.put", FilePutParams, FileInfo, "Upload a file in base64 chunks; returns its handle."),
         Method("files.get", FileGetParams, FileChunk, "Read a chunk of a file this site owns (e.g. a signed output)."),
         Method("jobs.start", JobStartParams, JobSnapshot, "Start a job of a given kind."),

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from bridge_protocol.certificates import CertificatesListParams, CertificatesListResult
 from bridge_protocol.errors import ErrorCode, ProtocolError
-from bridge_protocol.files import MAX_CHUNK_BYTES, FileChunk, FileGetParams, FileInfo, FilePutParams
+from bridge_protocol.files import (
+    MAX_CHUNK_BYTES,
+    FileChunk,
+    FileGetParams,
+    FileInfo,
+    FilePickParams,
+    FilePickResult,
+    FilePutParams,
+)
 from bridge_protocol.messages import (
     METHODS,
     PRODUCT,
@@ -60,6 +68,7 @@ class Dispatcher:
             "agent.hello": self.hello,
             "agent.pair": self.pair,
             "certificates.list": self.certificates_list,
+            "files.pick": self.files_pick,
             "files.put": self.files_put,
             "files.get": self.files_get,
             "jobs.start": self.jobs_start,
@@ -133,7 +142,7 @@ class Dispatcher:
             product=PRODUCT,
             version=__version__,
             protocol=PROTOCOL_VERSION,
-            capabilities=["agent.pair", "certificates.list", "files.put", "files.get",
+            capabilities=["agent.pair", "certificates.list", "files.pick", "files.put", "files.get",
                           *(f"job:{name}" for name in kind_names())],
             paired=self.service.pairings.is_paired(conn.origin),
         )
@@ -148,6 +157,14 @@ class Dispatcher:
         await self.service.consent_certificates(conn.origin, conn.locale)
         infos = await asyncio.to_thread(self.service.keystores.certificate_infos, params.purpose, conn.locale)
         return CertificatesListResult(certificates=infos)
+
+    async def files_pick(self, conn: Connection, params: FilePickParams) -> FilePickResult:
+        """Files the user picks in the agent's own UI (promise 5): the page gets handles, not paths."""
+        await self.service.pairings.ensure(conn.origin, conn.locale)
+        accept = tuple(a.lower() if a.startswith(".") else f".{a.lower()}" for a in params.accept)
+        paths = await self.service.consent.pick_files(conn.origin, params.multiple, accept)
+        entries = [await asyncio.to_thread(self.service.files.register, conn.origin, p) for p in paths]
+        return FilePickResult(files=[e.info() for e in entries])
 
     async def files_put(self, conn: Connection, params: FilePutParams) -> FileInfo:
         """Bytes the page hands over (promise 5: pages give content, never a path)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 Action = Literal["pair", "certificates", "sign", "decrypt", "keygen"]
@@ -63,6 +64,12 @@ class ConsentProvider(ABC):
 
     @abstractmethod
     async def ask(self, request: ConsentRequest) -> ConsentDecision: ...
+
+    async def pick_files(self, origin: str, multiple: bool, accept: tuple[str, ...]) -> list[Path]:
+        """The user's own choice of files (a native picker); empty when they cancel."""
+        from bridge_protocol.errors import ErrorCode, ProtocolError
+
+        raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)
 
 
 class PolicyConsent(ConsentProvider):

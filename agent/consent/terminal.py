@@ -12,6 +12,7 @@ import secrets
 import string
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TextIO
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
@@ -27,6 +28,11 @@ _PROMPT = Text(
 )
 _FILE = Text(fr="  fichier : {name} ({size} octets, SHA-256 {sha})\n", en="  file: {name} ({size} bytes, SHA-256 {sha})\n")
 _CERT = Text(fr="  certificat : {cert}\n", en="  certificate: {cert}\n")
+_PICK = Text(
+    fr="\n=== Compagnon : choix de fichiers ===\nSite : {origin}\nChemin du fichier{plural} ({accept}), une ligne par fichier, ligne vide pour terminer :\n",
+    en="\n=== Compagnon: choose files ===\nSite: {origin}\nPath of the file{plural} ({accept}), one per line, empty line to finish:\n",
+)
+_NOT_FOUND = Text(fr="  introuvable : {path}\n", en="  not found: {path}\n")
 _PIN = Text(fr="Code PIN (non affiché) : ", en="PIN (not shown): ")
 _TIMEOUT = Text(fr="\n(délai dépassé : refusé)\n", en="\n(timed out: refused)\n")
 
@@ -78,6 +84,31 @@ class TerminalConsent(ConsentProvider):
                 return ConsentDecision(approved=False)
             pin = await self._read_pin(reader) if request.needs_pin else None
             return ConsentDecision(approved=True, pin=pin)
+
+    async def pick_files(self, origin: str, multiple: bool, accept: tuple[str, ...]) -> list[Path]:
+        """The terminal's picker: paths typed by the user (the page never sees them)."""
+        async with self._lock:
+            accepted = ", ".join(accept) or "*"
+            self.output.write(_PICK.render(self.locale, origin=origin, plural="s" if multiple else "", accept=accepted))
+            self.output.flush()
+            reader = await self._line_reader()
+            chosen: list[Path] = []
+            while True:
+                try:
+                    line = await asyncio.wait_for(reader.readline(), self.timeout)
+                except TimeoutError:
+                    raise ProtocolError(ErrorCode.USER_TIMEOUT) from None
+                text = line.decode(errors="replace").strip()
+                if not text:
+                    return chosen
+                path = Path(text).expanduser()
+                if not path.is_file() or (accept and path.suffix.lower() not in accept):
+                    self.output.write(_NOT_FOUND.render(self.locale, path=text))
+                    self.output.flush()
+                    continue
+                chosen.append(path.resolve())
+                if not multiple:
+                    return chosen
 
     async def _read_pin(self, reader: asyncio.StreamReader) -> Secret:
         """One line typed with the terminal's echo off; it never reaches a log or the screen."""

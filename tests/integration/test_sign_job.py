@@ -228,3 +228,32 @@ async def test_platform_document_signed_and_uploaded_back(
     stored = "".join(p.read_text() for p in (home / ".local/state/compagnon/jobs").glob("*.json"))
     assert platform.token not in stored
     assert platform.token not in (home / ".local/state/compagnon/log/compagnon.log").read_text()
+
+
+async def test_file_picked_in_the_agent_is_signed_next_to_itself(
+    terminal_agent, home: Path, platform: PlatformServer, test_pki: TestPki, token: ProvisionedToken  # type: ignore[no-untyped-def]
+) -> None:
+    child, port = terminal_agent
+    folder = home / "Réponse AO 2026"
+    folder.mkdir()
+    source = folder / "memoire technique.pdf"
+    source.write_bytes(b"%PDF-1.4 memoire " * 100)
+    async with await BridgeClient.connect(platform.origin, ports=[port]) as client:
+        cert = next(c for c in await _listed(client, child) if c["subject"] == "Jeanne TITULAIRE")
+        pick = asyncio.create_task(client.call("files.pick", {"multiple": True, "accept": [".pdf"]}, timeout=60))
+        await asyncio.to_thread(child.expect, "une ligne par fichier")
+        child.sendline(str(folder / "absent.pdf"))
+        await asyncio.to_thread(child.expect, "introuvable")
+        child.sendline(str(source))
+        child.sendline("")
+        (picked,) = (await pick)["files"]
+        assert picked["name"] == "memoire technique.pdf" and str(folder) not in json.dumps(picked)
+        job = await client.start_job("sign", {"files": [{"handle": picked["handle"], "format": "cades"}], "certificate": cert["id"]})
+        await asyncio.to_thread(child.expect, r"tapez ([A-Z]{4}) puis")
+        child.sendline(child.match.group(1))
+        await asyncio.to_thread(child.expect, "Code PIN")
+        child.sendline(token.pin)
+        final = await client.wait_job(job["id"], timeout=60)
+    (item,) = final["result"]["files"]
+    assert item["folder"] == "~/Réponse AO 2026"
+    assert openssl_ok(test_pki, folder / item["output"], source)
