@@ -26,9 +26,9 @@ def atomic_output(path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
     """Open a temporary sibling of ``path`` for writing; on success fsync and rename it to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
     try:
-        with os.fdopen(fd, "wb") as stream:
+        with os.fdopen(fd, "w+b") as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
@@ -74,11 +74,12 @@ class OutputBatch:
     def output(self, path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temporary_sibling(path)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        # Readable as well: engines such as pyHanko read back what they wrote (or else buffer it all).
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
         try:
-            with os.fdopen(fd, "wb") as stream:
+            with os.fdopen(fd, "w+b") as stream:
                 yield stream
-                size = stream.tell()
+                size = stream.seek(0, os.SEEK_END)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

@@ -105,7 +105,9 @@ def test_qualified_certificate_profile(test_pki: TestPki) -> None:
     assert {RGS_POLICY, QCP_N_QSCD} <= policies
 
     qc_ext = extensions[QC_STATEMENTS_OID]
-    statements = _QcStatements.load(qc_ext["extn_value"].native)
+    # Raw bytes: once pyHanko is imported it registers a parser for this extension, and .native
+    # would then be the parsed list rather than the DER.
+    statements = _QcStatements.load(qc_ext["extn_value"].contents)
     by_id = {s["statement_id"].dotted: s for s in statements}
     assert set(by_id) == {"0.4.0.1862.1.1", "0.4.0.1862.1.4", "0.4.0.1862.1.6"}
     qc_types = _OidList.load(by_id["0.4.0.1862.1.6"]["statement_info"].dump())
