@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     sign.add_argument("--attached", action="store_true", help="CAdES attaché (.p7m) au lieu de détaché (.p7s)")
     sign.add_argument("--enveloped", action="store_true", help="XAdES enveloppé dans le XML signé")
     sign.add_argument("--pes", action="store_true", help="profil PES V2 (Hélios) : une signature par Bordereau")
+    sign.add_argument("--stamp-page", type=int, metavar="N", help="PAdES : cachet visible sur la page N (-1 : dernière)")
+    sign.add_argument("--reason", metavar="TEXTE", help="PAdES : motif de la signature")
     key_options(sign)
 
     cosign = sub.add_parser("cosign", help="ajouter une co-signature CAdES (.p7s, .p7m, .xp7s)")
@@ -341,7 +343,8 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(exc)
     if args.command == "sign":
         files = [{"path": str(f), "format": args.format, "attached": args.attached, "enveloped": args.enveloped,
-                  "pes": args.pes} for f in args.files]
+                  "pes": args.pes, **({"stamp": {"page": args.stamp_page}} if args.stamp_page else {})}
+                 for f in args.files]
         mode, signer = "sign", None
     else:
         entry: dict[str, Any] = {"path": str(args.signature), "format": "cades"}
@@ -351,6 +354,8 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
     params: dict[str, Any] = {"files": files, "certificate": key.id, "level": args.level, "mode": mode}
     if signer:
         params["signer"] = signer
+    if getattr(args, "reason", None):
+        params["reason"] = args.reason
     if args.out_dir:
         params["out_dir"] = str(args.out_dir)
 

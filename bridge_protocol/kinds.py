@@ -39,6 +39,15 @@ class DiagnoseResult:
 
 
 SignFormat = Literal["pades", "cades", "xades"]
+
+
+@dataclass
+class StampParams:
+    """A visible PAdES stamp ("cachet"): page (1-based, -1 = last), box [x1, y1, x2, y2] in points;
+    it shows the signer's name, the date and the reason."""
+
+    page: int = -1
+    box: list[float] = field(default_factory=lambda: [350.0, 40.0, 570.0, 110.0], metadata={"maxItems": 4})
 SignLevel = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 
 
@@ -58,6 +67,7 @@ class SignFileParams:
     pes: bool = False
     content_handle: str | None = field(default=None, metadata={"maxLength": 64})
     content_path: str | None = field(default=None, metadata={"maxLength": 4096})
+    stamp: StampParams | None = None
 
 
 @dataclass
@@ -78,6 +88,8 @@ class SignParams:
     token: str | None = field(default=None, metadata={"maxLength": 4096})
     #: XAdES options: claimed role (e.g. "Ordonnateur") and production place.
     claimed_role: str | None = field(default=None, metadata={"maxLength": 200})
+    #: PAdES reason (also shown in a stamp), e.g. "Dépôt de l'offre".
+    reason: str | None = field(default=None, metadata={"maxLength": 200})
     production_place: dict[str, str] | None = None
 
 

@@ -166,6 +166,7 @@ class Sign(JobKind):
                     trust_roots=tuple(keystores.anchors.roots),
                     claimed_role=params.claimed_role,
                     production_place=params.production_place,
+                    reason=params.reason,
                     pes_policy=await asyncio.to_thread(_pes_policy, settings)
                     if any(f.pes for f in params.files) else None,
                 )
@@ -361,6 +362,7 @@ class _EngineOptions:
     claimed_role: str | None
     production_place: dict[str, str] | None
     pes_policy: object | None
+    reason: str | None
 
 
 def _cades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key: SigningKey,
@@ -371,8 +373,16 @@ def _cades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key
 
 def _pades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key: SigningKey,
            options: _EngineOptions, progress: Callable[[int, int], None]) -> None:
+    stamp = None
+    if file.stamp is not None:
+        if len(file.stamp.box) != 4:
+            raise ValueError("cadre du tampon : quatre nombres attendus")
+        from ..signing.pades import VisibleStamp
+
+        stamp = VisibleStamp(page=file.stamp.page, box=tuple(file.stamp.box))  # type: ignore[arg-type]
     _engine("pades", "sign_pdf")(stream, out, key, level=options.level, timestamper=options.timestamper,
-                                 trust_roots=options.trust_roots, progress=progress)
+                                 trust_roots=options.trust_roots, reason=options.reason, stamp=stamp,
+                                 progress=progress)
 
 
 def _xades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key: SigningKey,

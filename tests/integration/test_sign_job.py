@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -257,3 +258,66 @@ async def test_file_picked_in_the_agent_is_signed_next_to_itself(
     (item,) = final["result"]["files"]
     assert item["folder"] == "~/Réponse AO 2026"
     assert openssl_ok(test_pki, folder / item["output"], source)
+
+
+def test_cli_pades_with_a_visible_stamp(tmp_path: Path, test_pki: TestPki) -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from tests.support.pdf import make_pdf_file
+    from tests.support.verifiers import nss_database, pdfsig_ok
+
+    pdf = make_pdf_file(tmp_path / "acte d'engagement.pdf", pages=2)
+    result = subprocess.run([sys.executable, "-m", "agent", "sign", str(pdf), "--format", "pades", "--stamp-page", "2",
+                             "--reason", "Dépôt de l'offre", "--p12", str(test_pki.p12("qualified", "pw")), "--pin-stdin"],
+                            cwd=ROOT, env=isolated_env(tmp_path), input="pw\n", capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    signed = Path(result.stdout.strip())
+    assert signed.name.startswith("acte d'engagement - ") and signed.name.endswith(" - Signature 1.pdf")
+    assert pdfsig_ok(signed, nss_database(tmp_path / "nss", test_pki.root_pem))
+    with signed.open("rb") as stream:
+        (signature,) = PdfFileReader(stream).embedded_signatures
+        x1, y1, x2, y2 = (float(v) for v in signature.sig_field["/Rect"])
+        assert x2 > x1 and y2 > y1
+        assert signature.sig_object["/Reason"] == "Dépôt de l'offre"
+
+
+async def test_cancelling_a_batch_leaves_only_finished_signatures(tmp_path: Path, test_pki: TestPki) -> None:
+    from agent.config import Settings
+    from agent.consent import ConsentDecision, PolicyConsent, Secret
+    from agent.jobs.context import JobServices
+    from agent.jobs.manager import JobManager
+    from agent.keystores.pkcs12_store import Pkcs12FileStore
+    from agent.keystores.registry import KeyStoreRegistry
+
+    class Approve(PolicyConsent):
+        async def ask(self, request):  # type: ignore[no-untyped-def]
+            return ConsentDecision(True, Secret("pw"))
+
+    folder = tmp_path / "lot"
+    folder.mkdir()
+    paths = []
+    for i in range(400):
+        path = folder / f"piece {i:03d}.bin"
+        path.write_bytes(os.urandom(256 * 1024))
+        paths.append(path)
+    store = Pkcs12FileStore(test_pki.p12("qualified", "pw"))
+    (key,) = store.unlock(Secret("pw"))
+    settings = Settings(state_dir=tmp_path / "state", log_dir=tmp_path / "log", trust_system=False, pkcs11_modules=())
+    services = JobServices(settings=settings, consent=Approve(True), keystores=KeyStoreRegistry(settings, p12=[store]), local=True)
+    manager = JobManager(services)
+    job = manager.start("cli:", "sign", {"files": [{"path": str(p), "format": "cades"} for p in paths],
+                                         "certificate": key.id, "out_dir": str(tmp_path / "signés")})
+    while not (job.current and job.current["index"] > 20 and job.step("sign").state == "running"):
+        await asyncio.sleep(0.01)
+    manager.cancel("cli:", job.id)
+    started = asyncio.get_running_loop().time()
+    final = await manager.wait(job.id)
+    assert asyncio.get_running_loop().time() - started < 1.0
+    assert final.state == "cancelled"
+    out = tmp_path / "signés"
+    assert not list(out.glob(".*")) if out.exists() else True  # no temporary file left behind
+    produced = sorted(out.glob("*.p7s")) if out.exists() else []
+    assert len(produced) < len(paths)
+    for signature in produced[:5] + produced[-5:]:
+        source = folder / signature.name.split(" - ")[0]
+        assert openssl_ok(test_pki, signature, source)

@@ -1,0 +1,216 @@
+"""The verification report: one entry per signature, its checks and its ETSI EN 319 102-1 indication.
+
+The indication of a signature is derived from its checks (EN 319 102-1 section 5.1.3 and the
+"signature validation report" of ETSI TS 119 102-2): a check that fails may carry an indication and
+a sub-indication; the signature takes the first TOTAL_FAILED one, else the first INDETERMINATE one,
+else TOTAL_PASSED. Checks are appended in the order of the validation building blocks (format
+checking, identification of the signing certificate, cryptographic verification, X.509 validation,
+time and acceptance checks, section 5.2), so "first" means "first building block that failed" and a
+FAILED cryptographic result wins over an INDETERMINATE chain, as section 5.3 step 4 wants.
+
+``VerificationReport.to_json()`` gives exactly::
+
+    {"file": ..., "signatures": [{"id", "format", "level", "signer": {"name", "organization",
+      "certificate_sha256"}, "signing_time", "signing_time_source", "indication", "sub_indication",
+      "checks": [{"name", "status", "message"}], "countersignatures": [...same shape...]}]}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "Check", "CheckStatus", "Indication", "SignatureReport", "Signer", "SubIndication", "VerificationReport",
+    "iso_time",
+]
+
+
+class Indication(StrEnum):
+    """Main status indications (EN 319 102-1 section 5.1.3, table 4)."""
+
+    TOTAL_PASSED = "TOTAL_PASSED"
+    TOTAL_FAILED = "TOTAL_FAILED"
+    INDETERMINATE = "INDETERMINATE"
+
+
+class SubIndication(StrEnum):
+    """Sub-indications used by Compagnon (EN 319 102-1 section 5.1.3, table 5)."""
+
+    # with TOTAL_FAILED
+    FORMAT_FAILURE = "FORMAT_FAILURE"
+    HASH_FAILURE = "HASH_FAILURE"
+    SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"
+    REVOKED = "REVOKED"
+    NOT_YET_VALID = "NOT_YET_VALID"
+    # with INDETERMINATE
+    SIG_CONSTRAINTS_FAILURE = "SIG_CONSTRAINTS_FAILURE"
+    CHAIN_CONSTRAINTS_FAILURE = "CHAIN_CONSTRAINTS_FAILURE"
+    CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+    CRYPTO_CONSTRAINTS_FAILURE = "CRYPTO_CONSTRAINTS_FAILURE"
+    EXPIRED = "EXPIRED"
+    NO_SIGNING_CERTIFICATE_FOUND = "NO_SIGNING_CERTIFICATE_FOUND"
+    NO_CERTIFICATE_CHAIN_FOUND = "NO_CERTIFICATE_CHAIN_FOUND"
+    REVOKED_NO_POE = "REVOKED_NO_POE"
+    REVOKED_CA_NO_POE = "REVOKED_CA_NO_POE"
+    OUT_OF_BOUNDS_NO_POE = "OUT_OF_BOUNDS_NO_POE"
+    TRY_LATER = "TRY_LATER"
+    SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"
+    GENERIC = "GENERIC"
+
+
+class CheckStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    WARNING = "warning"
+    NOT_APPLICABLE = "not_applicable"
+
+
+def iso_time(moment: datetime | None) -> str | None:
+    """``2024-03-11T09:15:02Z`` (UTC, whole seconds), or None."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Check:
+    """One verified requirement. ``indication``/``sub_indication`` are what this check imposes on the
+    signature when it is not passed (not serialised: the signature's own fields carry the verdict)."""
+
+    name: str
+    status: CheckStatus
+    message: str
+    indication: Indication | None = None
+    sub_indication: SubIndication | None = None
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "status": str(self.status), "message": self.message}
+
+
+def passed(name: str, message: str) -> Check:
+    return Check(name, CheckStatus.PASSED, message)
+
+
+def warning(name: str, message: str) -> Check:
+    return Check(name, CheckStatus.WARNING, message)
+
+
+def not_applicable(name: str, message: str) -> Check:
+    return Check(name, CheckStatus.NOT_APPLICABLE, message)
+
+
+def failed(name: str, message: str, indication: Indication | None = None,
+           sub_indication: SubIndication | None = None) -> Check:
+    return Check(name, CheckStatus.FAILED, message, indication, sub_indication)
+
+
+def total_failed(name: str, message: str, sub: SubIndication) -> Check:
+    return failed(name, message, Indication.TOTAL_FAILED, sub)
+
+
+def indeterminate(name: str, message: str, sub: SubIndication) -> Check:
+    return failed(name, message, Indication.INDETERMINATE, sub)
+
+
+@dataclass
+class Signer:
+    name: str | None = None
+    organization: str | None = None
+    certificate_sha256: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"name": self.name, "organization": self.organization, "certificate_sha256": self.certificate_sha256}
+
+
+@dataclass
+class SignatureReport:
+    """One signature, counter-signature or document time-stamp."""
+
+    id: str
+    format: str
+    level: str | None = None
+    signer: Signer = field(default_factory=Signer)
+    signing_time: datetime | None = None
+    signing_time_source: str | None = None  # "timestamp" | "claimed" | None
+    checks: list[Check] = field(default_factory=list)
+    countersignatures: list[SignatureReport] = field(default_factory=list)
+
+    def add(self, *checks: Check) -> None:
+        self.checks.extend(checks)
+
+    def check(self, name: str) -> Check | None:
+        """The first check called ``name``."""
+        return next((c for c in self.checks if c.name == name), None)
+
+    @property
+    def verdict(self) -> tuple[Indication, SubIndication | None]:
+        """FAILED beats INDETERMINATE beats PASSED; within a rank, the first building block wins."""
+        for rank in (Indication.TOTAL_FAILED, Indication.INDETERMINATE):
+            for check in self.checks:
+                if check.indication is rank and check.status is not CheckStatus.PASSED:
+                    return rank, check.sub_indication
+        return Indication.TOTAL_PASSED, None
+
+    @property
+    def indication(self) -> Indication:
+        return self.verdict[0]
+
+    @property
+    def sub_indication(self) -> SubIndication | None:
+        return self.verdict[1]
+
+    def to_json(self) -> dict[str, Any]:
+        indication, sub = self.verdict
+        return {
+            "id": self.id,
+            "format": self.format,
+            "level": self.level,
+            "signer": self.signer.to_json(),
+            "signing_time": iso_time(self.signing_time),
+            "signing_time_source": self.signing_time_source,
+            "indication": str(indication),
+            "sub_indication": str(sub) if sub is not None else None,
+            "checks": [c.to_json() for c in self.checks],
+            "countersignatures": [c.to_json() for c in self.countersignatures],
+        }
+
+
+@dataclass
+class VerificationReport:
+    """Every signature of one file. ``exit_code``: 0 when all are TOTAL_PASSED, 1 when one is
+    TOTAL_FAILED (counter-signatures included), 2 otherwise (INDETERMINATE, or no signature at all)."""
+
+    file: str
+    signatures: list[SignatureReport] = field(default_factory=list)
+
+    def all_signatures(self) -> list[SignatureReport]:
+        """Signatures and, depth first, their counter-signatures."""
+        out: list[SignatureReport] = []
+
+        def walk(items: list[SignatureReport]) -> None:
+            for item in items:
+                out.append(item)
+                walk(item.countersignatures)
+
+        walk(self.signatures)
+        return out
+
+    @property
+    def exit_code(self) -> int:
+        every = self.all_signatures()
+        if not every:
+            return 2
+        indications = {s.indication for s in every}
+        if Indication.TOTAL_FAILED in indications:
+            return 1
+        if indications == {Indication.TOTAL_PASSED}:
+            return 0
+        return 2
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "signatures": [s.to_json() for s in self.signatures]}
