@@ -300,7 +300,6 @@ def _select_key(args: argparse.Namespace, settings: Settings):  # type: ignore[n
     """The registry and the key the options name; the PKCS#12 password when it was needed."""
     from bridge_protocol.errors import ErrorCode, ProtocolError
 
-    from .keystores.pkcs11_store import Pkcs11TokenStore
     from .keystores.pkcs12_store import Pkcs12FileStore
     from .keystores.registry import KeyStoreRegistry
 
@@ -312,8 +311,10 @@ def _select_key(args: argparse.Namespace, settings: Settings):  # type: ignore[n
         (key,) = store.unlock(secret) or [None]
         if key is None:
             raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
-        return KeyStoreRegistry(settings, p12=[store]), key, secret
-    registry = KeyStoreRegistry(settings, extra_modules=[args.pkcs11])
+        return KeyStoreRegistry(settings, p12=[store], discover=False), key, secret
+    from .keystores.pkcs11_store import Pkcs11TokenStore
+
+    registry = KeyStoreRegistry(settings, extra_modules=[args.pkcs11], discover=False)
     tokens = [s for s in registry.stores() if isinstance(s, Pkcs11TokenStore) and s.module.path == args.pkcs11.resolve()
               and (args.token is None or s.token_label == args.token)]
     if not tokens:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,10 +70,14 @@ class OutputBatch:
         self.max_pending_bytes = max_pending_bytes
         self._pending: list[tuple[Path, Path]] = []
         self._pending_bytes = 0
+        self._lock = threading.RLock()  # several threads may write outputs of one batch
+        self._folders: set[Path] = set()
 
     @contextmanager
     def output(self, path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
         tmp = temporary_sibling(path)
         # Readable as well: engines such as pyHanko read back what they wrote (or else buffer it all).
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
@@ -83,17 +88,17 @@ class OutputBatch:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        self._pending.append((tmp, path))
-        self._pending_bytes += size
-        if len(self._pending) >= self.max_pending or self._pending_bytes >= self.max_pending_bytes:
-            self.commit()
-
-    @property
-    def targets(self) -> list[Path]:
-        """Final names promised to pending outputs."""
-        return [path for _, path in self._pending]
+        with self._lock:
+            self._pending.append((tmp, path))
+            self._pending_bytes += size
+            if len(self._pending) >= self.max_pending or self._pending_bytes >= self.max_pending_bytes:
+                self.commit()
 
     def commit(self) -> None:
+        with self._lock:
+            self._commit()
+
+    def _commit(self) -> None:
         if not self._pending:
             return
         if len(self._pending) == 1:
@@ -109,7 +114,8 @@ class OutputBatch:
         self._pending_bytes = 0
 
     def abandon(self) -> None:
-        for tmp, _ in self._pending:
-            tmp.unlink(missing_ok=True)
-        self._pending.clear()
-        self._pending_bytes = 0
+        with self._lock:
+            for tmp, _ in self._pending:
+                tmp.unlink(missing_ok=True)
+            self._pending.clear()
+            self._pending_bytes = 0

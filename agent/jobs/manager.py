@@ -21,7 +21,6 @@ from bridge_protocol.errors import ErrorCode, ProtocolError, error_message
 from bridge_protocol.typed import ParseError, parse, to_json
 
 from ..kinds import JobKind, load_kind
-from ..platform_http import OriginBoundClient
 from .context import JobCancelled, JobContext, JobServices
 from .model import Job, StepRecord, new_job_id, utc_now
 from .store import JobStore
@@ -32,6 +31,13 @@ log = logging.getLogger(__name__)
 PUBLISH_INTERVAL = 0.1
 
 Listener = Callable[[str, dict[str, Any]], None]
+
+
+def _platform_client(origin: str):  # type: ignore[no-untyped-def]
+    """Imported on first use: the command line signs files without loading an HTTP client."""
+    from ..platform_http import OriginBoundClient
+
+    return OriginBoundClient(origin)
 
 
 class JobManager:
@@ -89,7 +95,7 @@ class JobManager:
             steps=[StepRecord(s.id, s.label.render(locale), weight=s.weight) for s in kind.steps],
         )
         self._jobs[job.id] = job
-        ctx = JobContext(job, self.services, self._changed, lambda: OriginBoundClient(origin))
+        ctx = JobContext(job, self.services, self._changed, lambda: _platform_client(origin))
         self._contexts[job.id] = ctx
         self._changed(job, True)
         self._tasks[job.id] = asyncio.create_task(self._run(job, kind, ctx, typed_params), name=f"job-{job.id}")

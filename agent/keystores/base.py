@@ -61,6 +61,17 @@ class StoredKey:
         return certificate_sha256(self.certificate)
 
 
+def cert_label(cert: x509.Certificate) -> str:
+    """The holder's common name (what users recognise a certificate by)."""
+    return name_label(cert.subject)
+
+
+def name_label(name: x509.Name) -> str:
+    """A distinguished name's common name, else its RFC 4514 string."""
+    names = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else name.rfc4514_string()
+
+
 def stored_key_id(store_identity: str, certificate: x509.Certificate) -> str:
     return hashlib.sha256(f"{store_identity}\0{certificate_sha256(certificate)}".encode()).hexdigest()[:32]
 

@@ -26,7 +26,7 @@ from bridge_protocol.certificates import CertificateInfo, CertificateSource
 
 from ..i18n import Text
 from ..trust import TrustAnchors
-from .base import KeyStore, StoredKey, key_purposes
+from .base import KeyStore, StoredKey, key_purposes, name_label
 
 OID_QC_STATEMENTS = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.3")
 OID_ORGANIZATION_IDENTIFIER = x509.ObjectIdentifier("2.5.4.97")
@@ -119,10 +119,6 @@ def qc_statements(certificate: x509.Certificate) -> list[str]:
 def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
     values = name.get_attributes_for_oid(oid)
     return str(values[0].value) if values else None
-
-
-def _common_name(name: x509.Name) -> str:
-    return _attribute(name, NameOID.COMMON_NAME) or name.rfc4514_string()
 
 
 def organization_ids(identifier: str | None) -> tuple[str | None, str | None]:
@@ -223,12 +219,12 @@ def certificate_info(
         reasons.append(REASONS["untrusted"].render(locale))
     return CertificateInfo(
         id=key.id,
-        subject=_common_name(cert.subject),
+        subject=name_label(cert.subject),
         organization=_attribute(cert.subject, NameOID.ORGANIZATION_NAME),
         organization_identifier=org_id,
         siren=siren,
         vat=vat,
-        issuer=_common_name(cert.issuer),
+        issuer=name_label(cert.issuer),
         serial=format(cert.serial_number, "x"),
         not_before=cert.not_valid_before_utc.isoformat().replace("+00:00", "Z"),
         not_after=cert.not_valid_after_utc.isoformat().replace("+00:00", "Z"),

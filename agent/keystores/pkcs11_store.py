@@ -31,7 +31,7 @@ from pkcs11.util.ec import encode_ecdsa_signature
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
 from ..consent import Secret
-from .base import HashName, KeySession, KeyStore, SignScheme, StoredKey, WrapPadding, stored_key_id
+from .base import HashName, KeySession, KeyStore, SignScheme, StoredKey, WrapPadding, cert_label, stored_key_id
 
 log = logging.getLogger(__name__)
 
@@ -294,12 +294,3 @@ def _is_ca(cert: x509.Certificate) -> bool:
     except x509.ExtensionNotFound:
         return False
 
-
-def cert_label(cert: x509.Certificate) -> str:
-    """The holder's common name (what users recognise a certificate by)."""
-    return cert_label_of_name(cert.subject)
-
-
-def cert_label_of_name(name: x509.Name) -> str:
-    names = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(names[0].value) if names else name.rfc4514_string()

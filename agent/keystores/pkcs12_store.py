@@ -18,8 +18,7 @@ from bridge_protocol.errors import ErrorCode, ProtocolError
 
 from ..consent import Secret
 from ..trust import load_pem_certificates
-from .base import HASHES, HashName, KeySession, KeyStore, SignScheme, StoredKey, WrapPadding, stored_key_id
-from .pkcs11_store import cert_label
+from .base import HASHES, HashName, KeySession, KeyStore, SignScheme, StoredKey, WrapPadding, cert_label, stored_key_id
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,17 +21,22 @@ from ..trust import TrustAnchors
 from .base import KeyStore, StoredKey, key_purposes
 from .facts import certificate_info
 from .pkcs11_modules import check_module, find_modules
-from .pkcs11_store import Pkcs11Module
 from .pkcs12_store import Pkcs12FileStore, p12_files
 
 log = logging.getLogger(__name__)
 
 
 class KeyStoreRegistry:
-    def __init__(self, settings: Settings, extra_modules: Iterable[Path] = (), p12: Iterable[Pkcs12FileStore] = ()) -> None:
+    def __init__(self, settings: Settings, extra_modules: Iterable[Path] = (), p12: Iterable[Pkcs12FileStore] = (),
+                 discover: bool = True) -> None:
+        """``discover=False``: only the modules and files given (the command line names its store)."""
         self.settings = settings
-        self._module_paths = find_modules([*map(str, settings.pkcs11_modules), *map(str, extra_modules)])
-        self._modules: dict[Path, Pkcs11Module] = {}
+        self.discover = discover
+        if discover:
+            self._module_paths = find_modules([*map(str, settings.pkcs11_modules), *map(str, extra_modules)])
+        else:
+            self._module_paths = [Path(m).resolve() for m in extra_modules if Path(m).is_file()]
+        self._modules: dict[Path, Any] = {}
         self._picked: dict[Path, Pkcs12FileStore] = {s.path.resolve(): s for s in p12}
         self._folder: dict[Path, Pkcs12FileStore] = {}
         self._anchors: TrustAnchors | None = None
@@ -47,13 +53,15 @@ class KeyStoreRegistry:
         """A PKCS#12 file the user picked (and unlocked) during this session."""
         self._picked[store.path.resolve()] = store
 
-    def _pkcs11_modules(self) -> list[Pkcs11Module]:
+    def _pkcs11_modules(self) -> list[Any]:
         modules = []
         for path in self._module_paths:
             module = self._modules.get(path)
             if module is None:
                 if not check_module(path).loadable:
                     continue
+                from .pkcs11_store import Pkcs11Module  # python-pkcs11 only when a module is there
+
                 try:
                     module = Pkcs11Module(path)
                 except Exception as exc:  # vendor libraries fail in many ways
@@ -69,7 +77,7 @@ class KeyStoreRegistry:
             stores: list[KeyStore] = []
             for module in self._pkcs11_modules():
                 stores.extend(module.tokens())
-            for path in p12_files(self.settings.p12_dir):
+            for path in p12_files(self.settings.p12_dir) if self.discover else ():
                 resolved = path.resolve()
                 if resolved not in self._picked:
                     stores.append(self._folder.setdefault(resolved, Pkcs12FileStore(path)))

@@ -12,6 +12,9 @@ import asyncio
 import hashlib
 import importlib
 import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from urllib.parse import unquote
 from dataclasses import dataclass
@@ -29,9 +32,9 @@ from ..consent import ConsentRequest, FileSummary
 from ..fsutil import OutputBatch
 from ..i18n import Text
 from ..jobs.context import JobCancelled, JobContext
-from ..keystores.pkcs11_store import cert_label, cert_label_of_name
+from ..keystores.base import cert_label, name_label
 from ..signing.base import CHUNK, SigningKey, Timestamper
-from ..signing.naming import signature_output_path
+from ..signing.naming import OutputNames
 from . import JobKind, StepSpec
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,8 @@ STEPS = (
     StepSpec("done", T("Terminé", "Done"), 0.1),
 )
 FILE_LABEL = T("fichier", "file")
+#: Files signed at the same time in a batch (this workplace's machines have two cores).
+SIGNING_THREADS = 2
 CERTIFICATE = T("{who} (émis par {issuer}) — SHA-256 {sha}", "{who} (issued by {issuer}) — SHA-256 {sha}")
 SIGNING_FILE = T("Signature du fichier {i} sur {n}", "Signing file {i} of {n}")
 SUMMARY = {
@@ -65,14 +70,24 @@ class _Source:
     out_dir: Path | None = None
 
 
-def _sha256_file(path: Path, cancelled: Callable[[], bool]) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            if cancelled():
-                raise JobCancelled()
-            h.update(chunk)
-    return h.hexdigest()
+def _hash_files(paths: list[Path], ctx: JobContext, loop: asyncio.AbstractEventLoop) -> list[tuple[int, str]]:
+    """(size, SHA-256) of each file, in one worker thread, as the consent will show them."""
+    digests = []
+    last = 0.0
+    for index, path in enumerate(paths, 1):
+        h = hashlib.sha256()
+        size = 0
+        with path.open("rb") as stream:
+            while chunk := stream.read(CHUNK):
+                if ctx.cancelled:
+                    raise JobCancelled()
+                h.update(chunk)
+                size += len(chunk)
+        digests.append((size, h.hexdigest()))
+        if time.monotonic() - last >= 0.1 or index == len(paths):
+            last = time.monotonic()
+            loop.call_soon_threadsafe(ctx.step_progress, "prepare", index, len(paths))
+    return digests
 
 
 def _output_extension(params: SignFileParams, source: Path, mode: str) -> tuple[str, bool]:
@@ -84,6 +99,58 @@ def _output_extension(params: SignFileParams, source: Path, mode: str) -> tuple[
     if params.format == "cades":
         return ("p7m" if params.attached else "p7s"), True
     return "xml", not (params.enveloped or params.pes)
+
+
+class _Reporter:
+    """Tells the event loop what the signing thread does: at most every 100 ms (each report wakes
+    the loop thread, which a batch of small files cannot afford), and always the first and last
+    file. Raises JobCancelled in the thread once the job was asked to stop."""
+
+    def __init__(self, ctx: JobContext, loop: asyncio.AbstractEventLoop, total: int) -> None:
+        self.ctx, self.loop, self.total = ctx, loop, total
+        self.index, self.fraction = 0, 0.0
+        self.file_done, self.moved = 0, 0
+        self.last = 0.0
+        self._lock = threading.Lock()  # several signing threads report through one reporter
+
+    def _post(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self.last >= 0.1:
+            self.last = now
+            self.loop.call_soon_threadsafe(self._update, self.index, self.fraction, self.moved)
+            self.moved = 0
+
+    def _update(self, index: int, fraction: float, moved: int) -> None:
+        ctx = self.ctx
+        ctx.set_current(ctx.t(FILE_LABEL), index, self.total)
+        ctx.set_message(ctx.t(SIGNING_FILE, i=index, n=self.total))
+        if moved:
+            ctx.add_bytes(moved)
+        ctx.step_progress("sign", index - 1 + fraction, self.total)
+
+    def start_file(self) -> None:
+        """A file starts: "fichier i sur n" counts the files started."""
+        if self.ctx.cancelled:
+            raise JobCancelled()
+        with self._lock:
+            self.index += 1
+            self.fraction, self.file_done = 0.0, 0
+            self._post(force=self.index == 1)
+
+    def progress(self, done: int, size: int) -> None:
+        """The engines' progress callback (bytes of the file in hand)."""
+        if self.ctx.cancelled:
+            raise JobCancelled()
+        with self._lock:
+            self.moved += max(0, done - self.file_done)
+            self.file_done = done
+            self.fraction = min(1.0, done / size) if size else 1.0
+            self._post()
+
+    def finish(self) -> None:
+        with self._lock:
+            self.index, self.fraction = self.total, 1.0
+            self._post(force=True)
 
 
 class Sign(JobKind):
@@ -121,7 +188,7 @@ class Sign(JobKind):
 
         # 1. Files: resolve, measure and hash (shown in the consent).
         with ctx.step("prepare"):
-            sources: list[_Source] = []
+            located: list[tuple[SignFileParams, Path, str, Path | None, Path | None]] = []
             for index, file in enumerate(params.files, 1):
                 ctx.set_current(ctx.t(FILE_LABEL), index, len(params.files))
                 if file.url is not None:
@@ -131,15 +198,17 @@ class Sign(JobKind):
                 content = None
                 if file.content_handle or file.content_path:
                     content = self._resolve(ctx, file.content_handle, file.content_path)[0]
-                sha = await asyncio.to_thread(_sha256_file, path, lambda: ctx.cancelled)
-                sources.append(_Source(file, path, name, path.stat().st_size, sha, content, out_dir))
-                ctx.step_progress("prepare", index, len(params.files))
+                located.append((file, path, name, content, out_dir))
+            digests = await asyncio.to_thread(_hash_files, [entry[1] for entry in located], ctx,
+                                              asyncio.get_running_loop())
+            sources = [_Source(file, path, name, size, sha, content, out_dir)
+                       for (file, path, name, content, out_dir), (size, sha) in zip(located, digests, strict=True)]
             store, key = await asyncio.to_thread(keystores.find, params.certificate)
 
         # 2. One consent and one PIN for the whole batch (promise 4).
         with ctx.step("consent"):
             who = cert_label(key.certificate)
-            issuer = cert_label_of_name(key.certificate.issuer)
+            issuer = name_label(key.certificate.issuer)
             decision = await ctx.services.consent.ask(ConsentRequest(
                 origin=ctx.origin,
                 action="sign",
@@ -152,39 +221,37 @@ class Sign(JobKind):
                 raise ProtocolError(ErrorCode.USER_CANCELLED)
             session = await asyncio.to_thread(store.open, decision.pin)
 
-        # 3. Sign each file; one failure does not stop the batch.
-        results: list[SignedFile] = []
-        targets: list[Path | None] = []
-        outputs = OutputBatch()
+        # 3. Sign the files in one worker thread (no hand-off per file); one failure does not stop
+        #    the batch; the thread reports to the loop and stops at the next chunk once cancelled.
         try:
             with ctx.step("sign"):
                 signing_key = SigningKey.from_session(session, key)
                 settings = ctx.services.settings
+                long_term = params.level in ("B-LT", "B-LTA") and any(f.format == "pades" for f in params.files)
                 options = _EngineOptions(
                     level=params.level,
                     timestamper=self._timestamper(ctx, params.level),
-                    trust_roots=tuple(keystores.anchors.roots),
+                    trust_roots=tuple(keystores.anchors.roots) if long_term else (),
                     claimed_role=params.claimed_role,
                     production_place=params.production_place,
                     reason=params.reason,
                     pes_policy=await asyncio.to_thread(_pes_policy, settings)
                     if any(f.pes for f in params.files) else None,
                 )
-                for index, source in enumerate(sources, 1):
-                    ctx.check_cancelled()
-                    ctx.set_current(ctx.t(FILE_LABEL), index, len(sources))
-                    ctx.set_message(ctx.t(SIGNING_FILE, i=index, n=len(sources)))
-                    result, target = await self._sign_one(ctx, params, source, signing_key, options, index,
-                                                          len(sources), outputs)
-                    results.append(result)
-                    targets.append(target)
-                    ctx.step_progress("sign", index, len(sources))
-                await asyncio.to_thread(outputs.commit)
-        except BaseException:
-            await asyncio.to_thread(outputs.abandon)
-            raise
+                loop = asyncio.get_running_loop()
+                work = loop.run_in_executor(
+                    None, self._sign_all, ctx, _Reporter(ctx, loop, len(sources)), params, sources, signing_key, options
+                )
+                try:
+                    signed = await asyncio.shield(work)
+                except asyncio.CancelledError:
+                    ctx.request_cancel()
+                    await asyncio.wait([work], timeout=5)  # the thread removes its unfinished outputs
+                    raise
         finally:
             await asyncio.to_thread(session.close)
+        results = [result for result, _ in signed]
+        targets = [target for _, target in signed]
         self._register_outputs(ctx, results, targets)
 
         with ctx.step("done"):
@@ -251,35 +318,52 @@ class Sign(JobKind):
 
         return http_timestamper(url)
 
-    async def _sign_one(self, ctx: JobContext, params: SignParams, source: _Source, key: SigningKey,
-                        options: _EngineOptions, index: int, total: int,
-                        outputs: OutputBatch) -> tuple[SignedFile, Path | None]:
+    def _sign_all(self, ctx: JobContext, reporter: _Reporter, params: SignParams, sources: list[_Source],
+                  key: SigningKey, options: _EngineOptions) -> list[tuple[SignedFile, Path | None]]:
+        """The batch, in worker threads: names are allocated in order first, then the files are
+        signed on up to ``SIGNING_THREADS`` cores (key operations release the GIL; a token's own
+        lock serialises its operations). Outputs are group-committed; on any exit other than the
+        end of the batch, those not yet committed are removed."""
+        outputs, names = OutputBatch(), OutputNames()
+        plan = [(source, self._target(ctx, params, source, names)) for source in sources]
+
+        def one(item: tuple[_Source, Path]) -> tuple[SignedFile, Path | None]:
+            reporter.start_file()
+            return self._sign_file(ctx, params, item[0], item[1], key, options, outputs, reporter.progress)
+
+        workers = min(SIGNING_THREADS, len(plan))
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="sign") if workers > 1 else None
+        try:
+            signed = list(pool.map(one, plan)) if pool else [one(item) for item in plan]
+            outputs.commit()
+        except BaseException:
+            if pool:
+                pool.shutdown(wait=True, cancel_futures=True)
+            outputs.abandon()
+            raise
+        finally:
+            if pool:
+                pool.shutdown(wait=True)
+        reporter.finish()
+        return signed
+
+    @staticmethod
+    def _target(ctx: JobContext, params: SignParams, source: _Source, names: OutputNames) -> Path:
         file = source.params
         out_dir = Path(params.out_dir).expanduser() if params.out_dir and ctx.services.local else source.out_dir
         extension, keep = _output_extension(file, Path(source.name), params.mode)
         named_source = (out_dir or source.path.parent) / source.name
         if params.mode != "sign":
             named_source, keep = named_source.with_name(_content_name(source.name)), True
-        target = signature_output_path(named_source, extension, out_dir, keep_extension=keep, reserved=outputs.targets)
+        return names.next(named_source, extension, out_dir, keep_extension=keep)
 
-        loop = asyncio.get_running_loop()
-        last = 0
-
-        def update(done: int, size: int) -> None:
-            nonlocal last
-            ctx.add_bytes(max(0, done - last))
-            last = done
-            ctx.step_progress("sign", (index - 1) + (done / size if size else 1), total)
-
-        def progress(done: int, size: int) -> None:
-            """Called by the engine in its worker thread: stop if cancelled, report on the loop."""
-            if ctx.cancelled:
-                raise JobCancelled()
-            loop.call_soon_threadsafe(update, done, size)
-
+    def _sign_file(self, ctx: JobContext, params: SignParams, source: _Source, target: Path, key: SigningKey,
+                   options: _EngineOptions, outputs: OutputBatch,
+                   progress: Callable[[int, int], None]) -> tuple[SignedFile, Path | None]:
+        file = source.params
         try:
-            await asyncio.to_thread(self._write, params, source, key, options, target, progress, outputs)
-        except (JobCancelled, asyncio.CancelledError):
+            self._write(params, source, key, options, target, progress, outputs)
+        except JobCancelled:
             raise
         except ProtocolError as exc:
             if exc.code in (ErrorCode.TOKEN_REMOVED, ErrorCode.PIN_LOCKED):

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from agent.kinds.sign import _content_name, _output_extension
-from agent.signing.naming import signature_output_path
+from agent.signing.naming import OutputNames, signature_output_path
 from bridge_protocol.kinds import SignFileParams
 
 NOW = datetime(2020, 11, 2, 14, 40, 25)
@@ -26,9 +26,10 @@ def test_the_number_follows_existing_and_reserved_signatures(tmp_path: Path) -> 
     (tmp_path / "offre.pdf - 20200102000000 - Signature 3.p7s").touch()
     (tmp_path / "offre.pdf - 20200102000000 - Signature 9.xml").touch()  # another extension
     (tmp_path / "autre.pdf - 20200102000000 - Signature 7.p7s").touch()  # another file
-    first = signature_output_path(source, "p7s", now=NOW)
-    assert first.name.endswith("Signature 4.p7s")
-    assert signature_output_path(source, "p7s", now=NOW, reserved=[first]).name.endswith("Signature 5.p7s")
+    assert signature_output_path(source, "p7s", now=NOW).name.endswith("Signature 4.p7s")
+    names = OutputNames(NOW)  # a batch: names handed out count as taken before they exist
+    assert names.next(source, "p7s").name.endswith("Signature 4.p7s")
+    assert names.next(source, "p7s").name.endswith("Signature 5.p7s")
     out = tmp_path / "choisi"
     assert signature_output_path(source, "p7s", out, now=NOW).parent == out
 
