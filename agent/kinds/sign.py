@@ -186,6 +186,10 @@ class Sign(JobKind):
         if keystores is None:
             raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
 
+        # pyHanko takes most of a second to import: load it while the files are being hashed.
+        if any(f.format == "pades" for f in params.files):
+            asyncio.get_running_loop().run_in_executor(None, importlib.import_module, "agent.signing.pades")
+
         # 1. Files: resolve, measure and hash (shown in the consent).
         with ctx.step("prepare"):
             located: list[tuple[SignFileParams, Path, str, Path | None, Path | None]] = []
