@@ -321,3 +321,35 @@ async def test_cancelling_a_batch_leaves_only_finished_signatures(tmp_path: Path
     for signature in produced[:5] + produced[-5:]:
         source = folder / signature.name.split(" - ")[0]
         assert openssl_ok(test_pki, signature, source)
+
+
+async def test_one_bad_file_fails_alone(tmp_path: Path, test_pki: TestPki) -> None:
+    from agent.config import Settings
+    from agent.consent import ConsentDecision, PolicyConsent, Secret
+    from agent.jobs.context import JobServices
+    from agent.jobs.manager import JobManager
+    from agent.keystores.pkcs12_store import Pkcs12FileStore
+    from agent.keystores.registry import KeyStoreRegistry
+
+    class Approve(PolicyConsent):
+        async def ask(self, request):  # type: ignore[no-untyped-def]
+            return ConsentDecision(True, Secret("pw"))
+
+    good, bad = tmp_path / "offre.txt", tmp_path / "pas un pdf.pdf"
+    good.write_bytes(b"offre")
+    bad.write_bytes(b"ceci n'est pas un PDF")
+    store = Pkcs12FileStore(test_pki.p12("qualified", "pw"))
+    (key,) = store.unlock(Secret("pw"))
+    settings = Settings(state_dir=tmp_path / "state", log_dir=tmp_path / "log", trust_system=False, pkcs11_modules=())
+    manager = JobManager(JobServices(settings=settings, consent=Approve(True),
+                                     keystores=KeyStoreRegistry(settings, p12=[store], discover=False), local=True))
+    job = manager.start("cli:", "sign", {"files": [{"path": str(bad), "format": "pades"}, {"path": str(good), "format": "cades"}],
+                                         "certificate": key.id})
+    final = (await manager.wait(job.id)).snapshot()
+    assert final["state"] == "succeeded"
+    failed, signed = final["result"]["files"]
+    assert failed["status"] == "failed" and failed["error"]["code"] == "FILE_UNREADABLE"
+    assert "PDF" in failed["error"]["message"]
+    assert signed["status"] == "signed" and final["result"]["signed"] == 1 and final["result"]["failed"] == 1
+    assert openssl_ok(test_pki, tmp_path / signed["output"], good)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("pas un pdf")) == ["pas un pdf.pdf"]

@@ -17,7 +17,7 @@ import tracemalloc
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 from asn1crypto import tsp
@@ -448,3 +448,40 @@ def test_doctype_and_external_entities_are_refused(tmp_path: Path, p12_key: Sign
     assert recorder.asked == []  # the external entity was never even looked up
     with pytest.raises(xades.XmlRefused, match="illisible"):
         xades.sign_enveloped(io.BytesIO(b"<Offre><pas-fermee></Offre>"), io.BytesIO(), p12_key)
+
+
+def signxml_verify(signed: bytes, pki: TestPki, tmp_path: Path, files: dict[str, bytes] | None = None) -> None:
+    """A second, independent verifier: signxml (its own C14N, digests and chain check to the test root).
+
+    signxml canonicalises ``URI=""`` without the prolog's comments and processing instructions,
+    which XMLDSig includes (xmlsec1 agrees with us), so enveloped samples here have no prolog.
+    """
+    from signxml import SignatureConfiguration, XMLVerifier
+
+    ca = tmp_path / "signxml-ca.pem"
+    ca.write_bytes(pki.root_pem.read_bytes() + pki.intermediate_pem.read_bytes())
+    resolver = (lambda uri: (files or {}).get(unquote(uri))) if files else None
+    results = XMLVerifier().verify(signed, ca_pem_file=str(ca), uri_resolver=resolver,
+                                   expect_config=SignatureConfiguration(expect_references=2))
+    assert results
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_signxml_independently_verifies_detached_and_enveloped(
+    tmp_path: Path, test_pki: TestPki, signer: SigningKey, level: str
+) -> None:
+    from signxml.exceptions import InvalidDigest, InvalidSignature
+
+    data = b"PK\x03\x04 offre technique " * 1000
+    token = io.BytesIO()
+    xades.sign_detached(io.BytesIO(data), "offre technique.zip", token, signer, level=level,
+                        timestamper=_timestamper(level, test_pki))
+    signxml_verify(token.getvalue(), test_pki, tmp_path, {"offre technique.zip": data})
+    with pytest.raises((InvalidDigest, InvalidSignature)):
+        signxml_verify(token.getvalue(), test_pki, tmp_path, {"offre technique.zip": data[:-1] + b"!"})
+    document = b'<?xml version="1.0" encoding="UTF-8"?><offre lot="3"><montant>125000.00</montant></offre>'
+    enveloped = io.BytesIO()
+    xades.sign_enveloped(io.BytesIO(document), enveloped, signer, level=level, timestamper=_timestamper(level, test_pki))
+    signxml_verify(enveloped.getvalue(), test_pki, tmp_path)
+    with pytest.raises((InvalidDigest, InvalidSignature)):
+        signxml_verify(enveloped.getvalue().replace(b"125000.00", b"125000.01"), test_pki, tmp_path)
