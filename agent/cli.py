@@ -93,6 +93,16 @@ def _parser() -> argparse.ArgumentParser:
     counter.add_argument("--signer", required=True, metavar="SHA256", help="empreinte SHA-256 du certificat à contre-signer")
     key_options(counter)
 
+    verify = sub.add_parser("verify", help="vérifier les signatures d'un fichier, avec un rapport")
+    common(verify)
+    verify.add_argument("file", type=Path, metavar="FICHIER")
+    verify.add_argument("--content", type=Path, metavar="FICHIER", help="fichier signé (signature détachée)")
+    verify.add_argument("--trust", action="append", default=[], type=Path, metavar="PEM",
+                        help="racine de confiance supplémentaire (répétable)")
+    verify.add_argument("--report", type=Path, metavar="RAPPORT.html", help="écrire le rapport HTML")
+    verify.add_argument("--json", action="store_true", help="rapport JSON sur la sortie standard")
+    verify.add_argument("--lang", choices=["fr", "en"], default="fr")
+
     diag = sub.add_parser("diagnose", help="tester la configuration du poste")
     common(diag)
     diag.add_argument("--platform", metavar="URL", help="plateforme à joindre (origine http(s))")
@@ -130,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "sign": _sign,
         "cosign": _sign,
         "countersign": _sign,
+        "verify": _verify,
     }
     return commands[args.command](args, settings)
 
@@ -380,6 +391,67 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(f"compagnon : {item['source']} : {item['error']['code']} : {item['error']['message']}", file=sys.stderr)
     return EXIT_OK if result["failed"] == 0 else EXIT_FAILED
+
+
+# -- verify --------------------------------------------------------------------------------------
+
+EXIT_INDETERMINATE = 2
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when every signature is TOTAL_PASSED, 1 when any is TOTAL_FAILED, 2 otherwise."""
+    from dataclasses import replace
+
+    from . import __version__
+    from .consent import PolicyConsent
+    from .fsutil import atomic_write_bytes
+    from .jobs.context import JobServices
+    from .jobs.manager import JobManager
+    from .keystores.registry import KeyStoreRegistry
+    from .validation.report_html import render_report
+
+    settings = replace(settings, trust_roots=(*settings.trust_roots, *args.trust))
+    params: dict[str, Any] = {"path": str(args.file)}
+    if args.content:
+        params["content_path"] = str(args.content)
+
+    async def run() -> dict[str, Any]:
+        services = JobServices(settings=settings, consent=PolicyConsent(False),
+                               keystores=KeyStoreRegistry(settings, discover=False), local=True)
+        manager = JobManager(services)
+        job = manager.start("cli:", "verify", params, args.lang)
+        return (await manager.wait(job.id)).snapshot()
+
+    snapshot = asyncio.run(run())
+    if snapshot["state"] != "succeeded":
+        error = snapshot["error"] or {"code": snapshot["state"].upper(), "message": snapshot["message"]}
+        print(f"compagnon : {error['code']} : {error['message']}", file=sys.stderr)
+        return EXIT_INDETERMINATE
+    result = snapshot["result"]
+    report = result["report"]
+    if args.report:
+        atomic_write_bytes(args.report, render_report(report, args.lang, __version__).encode("utf-8"), 0o644)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        _print_verification(report)
+    return {"TOTAL_PASSED": EXIT_OK, "TOTAL_FAILED": EXIT_FAILED}.get(result["indication"], EXIT_INDETERMINATE)
+
+
+def _print_verification(report: dict[str, Any], indent: str = "") -> None:
+    signatures = report.get("signatures") or report.get("countersignatures") or []
+    if not indent:
+        print(f"{report.get('file')} : {len(signatures)} signature(s)")
+    for signature in signatures:
+        signer = signature.get("signer") or {}
+        sub = f" / {signature['sub_indication']}" if signature.get("sub_indication") else ""
+        print(f"{indent}- [{signature.get('indication')}{sub}] {signer.get('name')} "
+              f"({signature.get('format')} {signature.get('level') or ''}, {signature.get('signing_time') or '—'})")
+        for check in signature.get("checks", []):
+            if check.get("status") in ("failed", "warning"):
+                print(f"{indent}    {check['status']} {check['name']} : {check.get('message')}")
+        if signature.get("countersignatures"):
+            _print_verification({"countersignatures": signature["countersignatures"]}, indent + "    ")
 
 
 # -- pairings -------------------------------------------------------------------------------------

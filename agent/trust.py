@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import ssl
 import sys
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.utils import CryptographyDeprecationWarning
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +27,12 @@ MAX_CHAIN = 8
 def load_pem_certificates(path: Path) -> list[x509.Certificate]:
     """Every certificate of a PEM bundle (or one DER certificate)."""
     data = path.read_bytes()
-    if b"-----BEGIN" in data:
-        return x509.load_pem_x509_certificates(data)
-    return [x509.load_der_x509_certificate(data)]
+    with warnings.catch_warnings():
+        # System bundles hold a few legacy roots with non-positive serials; they load all the same.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificates(data)
+        return [x509.load_der_x509_certificate(data)]
 
 
 def system_roots() -> list[x509.Certificate]:

@@ -4,7 +4,7 @@ the snapshot's ``result`` once the job has succeeded."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from .messages import JobError
 
@@ -115,6 +115,33 @@ class SignResult:
     failed: int
 
 
+@dataclass
+class VerifyParams:
+    """``verify``: check every signature of a file (PAdES, CAdES with co- and counter-signatures,
+    XAdES). The file is a ``handle``, a same-origin ``url`` or (command line only) a ``path``; a
+    detached signature's content likewise (``content_*``)."""
+
+    handle: str | None = field(default=None, metadata={"maxLength": 64})
+    url: str | None = field(default=None, metadata={"maxLength": 2048})
+    path: str | None = field(default=None, metadata={"maxLength": 4096})
+    content_handle: str | None = field(default=None, metadata={"maxLength": 64})
+    content_url: str | None = field(default=None, metadata={"maxLength": 2048})
+    content_path: str | None = field(default=None, metadata={"maxLength": 4096})
+    token: str | None = field(default=None, metadata={"maxLength": 4096})
+
+
+@dataclass
+class VerifyResult:
+    """The JSON report (``{"file", "signatures": [{"id", "format", "level", "signer", "signing_time",
+    "signing_time_source", "indication", "sub_indication", "checks", "countersignatures"}]}``),
+    the overall verdict, and the HTML report ("Ouvrir le rapport") as a file handle."""
+
+    report: dict[str, Any]
+    indication: Literal["TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"]
+    report_name: str
+    report_handle: str | None = None
+
+
 @dataclass(frozen=True)
 class KindContract:
     """A job kind as the protocol documents it."""
@@ -139,6 +166,12 @@ KINDS: dict[str, KindContract] = {
             SignParams,
             SignResult,
             "Sign, co-sign or counter-sign files in PAdES, CAdES or XAdES (one consent and PIN per batch).",
+        ),
+        KindContract(
+            "verify",
+            VerifyParams,
+            VerifyResult,
+            "Verify every signature of a file with a report (JSON and HTML, French or English).",
         ),
     )
 }

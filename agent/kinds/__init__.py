@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 _MODULES: dict[str, str] = {
     "diagnose": "agent.kinds.diagnose",
     "sign": "agent.kinds.sign",
+    "verify": "agent.kinds.verify",
 }
 
 

@@ -16,7 +16,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
-from urllib.parse import unquote
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -36,6 +35,7 @@ from ..keystores.base import cert_label, name_label
 from ..signing.base import CHUNK, SigningKey, Timestamper
 from ..signing.naming import OutputNames
 from . import JobKind, StepSpec
+from .sources import fetch_document, resolve_file
 
 log = logging.getLogger(__name__)
 
@@ -159,24 +159,6 @@ class Sign(JobKind):
     steps = STEPS
     needs_pairing = True
 
-    def _resolve(self, ctx: JobContext, handle: str | None, path: str | None) -> tuple[Path, str, Path | None]:
-        """(local path, display name, output folder override) of a file reference."""
-        services = ctx.services
-        if path is not None:
-            if not services.local:
-                # Promise 5: a page never names a local path.
-                raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="chemin local refusé : utilisez un fichier choisi ou envoyé")
-            local = Path(path).expanduser()
-            if not local.is_file():
-                raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Fichier introuvable : {local.name}")
-            return local, local.name, None
-        if handle is None or services.files is None:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="handle ou path requis")
-        entry = services.files.get(ctx.origin, handle)
-        if not entry.complete:
-            raise ProtocolError(ErrorCode.FILE_NOT_FOUND)
-        return entry.path, entry.name, services.settings.output_dir if entry.owned else None
-
     async def run(self, ctx: JobContext, params: SignParams) -> SignResult:
         if not params.files:
             raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="aucun fichier")
@@ -196,12 +178,12 @@ class Sign(JobKind):
             for index, file in enumerate(params.files, 1):
                 ctx.set_current(ctx.t(FILE_LABEL), index, len(params.files))
                 if file.url is not None:
-                    path, name, out_dir = await self._fetch(ctx, file.url, params.token)
+                    path, name, out_dir = await fetch_document(ctx, file.url, params.token)
                 else:
-                    path, name, out_dir = self._resolve(ctx, file.handle, file.path)
+                    path, name, out_dir = resolve_file(ctx, file.handle, file.path)
                 content = None
                 if file.content_handle or file.content_path:
-                    content = self._resolve(ctx, file.content_handle, file.content_path)[0]
+                    content = resolve_file(ctx, file.content_handle, file.content_path)[0]
                 located.append((file, path, name, content, out_dir))
             digests = await asyncio.to_thread(_hash_files, [entry[1] for entry in located], ctx,
                                               asyncio.get_running_loop())
@@ -267,27 +249,6 @@ class Sign(JobKind):
                 raise ProtocolError(ErrorCode(first.code) if first else ErrorCode.INTERNAL_ERROR, first.message if first else None)
             ctx.set_message(ctx.t(T("{n} fichier(s) signé(s).", "{n} file(s) signed."), n=signed))
         return SignResult(files=results, signed=signed, failed=len(results) - signed)
-
-    async def _fetch(self, ctx: JobContext, url: str, token: str | None) -> tuple[Path, str, Path | None]:
-        """Download a document of the job's own origin (promise 6) into the agent's upload area."""
-        files = ctx.services.files
-        if files is None:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="url indisponible ici")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with ctx.platform.request("GET", url, headers=headers) as response:
-            if response.status != 200:
-                raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, f"Document indisponible (HTTP {response.status}).")
-            disposition = response.content_disposition
-            name = (disposition.filename if disposition and disposition.filename else None) or \
-                unquote(response.url.path.rsplit("/", 1)[-1]) or "document"
-            handle = None
-            async for chunk in response.content.iter_chunked(CHUNK):
-                ctx.check_cancelled()
-                entry = await asyncio.to_thread(files.put, ctx.origin, handle, name, chunk, False)
-                handle = entry.handle
-                ctx.add_bytes(len(chunk))
-            entry = await asyncio.to_thread(files.put, ctx.origin, handle, name, b"", True)
-        return entry.path, entry.name, ctx.services.settings.output_dir
 
     async def _upload(self, ctx: JobContext, params: SignParams, results: list[SignedFile], targets: list[Path | None]) -> None:
         """POST each signed output to the page's own origin (multipart field ``file``)."""

@@ -215,3 +215,46 @@ def _minimal_pdf() -> bytes:
     from tests.support.pdf import make_pdf
 
     return make_pdf(pages=2, title="Lettre de candidature")
+
+
+async def test_bidder_verifies_a_cosigned_file_and_opens_the_report(
+    home: Path, demo_site: str, browser: Browser, test_pki, token, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    import io
+
+    from agent.signing.cades import cosign, sign_cades
+    from tests.integration.test_certificates_bridge import keystore_config
+    from tests.integration.test_sign_cades import p12_key, token_key
+
+    content = tmp_path / "offre.pdf"
+    content.write_bytes(b"%PDF-1.4 offre " * 100)
+    first = io.BytesIO()
+    with p12_key(test_pki, "plain") as key, content.open("rb") as stream:
+        sign_cades(stream, first, key)
+    second = io.BytesIO()
+    with token_key(token, "qualified") as key, content.open("rb") as stream:
+        cosign(first.getvalue(), second, key, content=stream)
+    signed = tmp_path / "offre.pdf - 20261123120000 - Signature 2.p7s"
+    signed.write_bytes(second.getvalue())
+
+    write_config(home, allowed=[demo_site], preapproved=[demo_site], consent="deny",
+                 extra=keystore_config(test_pki, token))
+    agent = AgentProcess(home, free_port()).start()
+    try:
+        page = await browser.new_page()
+        await page.goto(f"{demo_site}/signer?agent_ports={agent.port}")
+        await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=10_000)
+        await page.locator("#verify-file").set_input_files(str(signed))
+        await page.locator("#verify-content").set_input_files(str(content))
+        await page.get_by_role("button", name="Vérifier la signature").click()
+        items = page.locator("#verify-signatures li")
+        await expect(items).to_have_count(2, timeout=60_000)
+        await expect(page.locator('#verify-signatures li[data-indication="TOTAL_PASSED"]')).to_have_count(2)
+        async with page.expect_popup() as popup_info:
+            await page.get_by_role("button", name="Ouvrir le rapport").click()
+        report = await popup_info.value
+        await expect(report.locator("h1")).to_have_text("Rapport de vérification des signatures")
+        await expect(report.locator("section.signature")).to_have_count(2)  # one block per signer
+        await expect(report.locator("section.signature", has_text="Paul SIMPLE")).to_contain_text("Signature valide")
+    finally:
+        agent.stop()

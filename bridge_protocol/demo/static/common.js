@@ -27,6 +27,10 @@ const TEXT = {
     countToSign: "Nombre de fichiers à signer", countSigned: "Nombre de fichiers signés avec succès",
     sourceFile: "Fichier source", generated: "Fichier généré", destination: "Répertoire de destination", download: "Télécharger",
     noCertificate: "Choisissez un certificat.", noFile: "Ajoutez au moins un fichier.",
+    verifyTitle: "Vérifier une signature", verifyIntro: "Vérifiez chaque signature d'un fichier signé (PAdES, CAdES, XAdES) avant de le déposer.",
+    signedFile: "Fichier signé", contentFile: "Fichier d'origine (signature détachée)", verifyRun: "Vérifier la signature",
+    openReport: "Ouvrir le rapport", verifying: "Vérification en cours…",
+    TOTAL_PASSED: "Signature valide", TOTAL_FAILED: "Signature invalide", INDETERMINATE: "Validité indéterminée",
   },
   en: {
     title: "Public procurement demo platform", agentState: "Compagnon status:",
@@ -52,6 +56,10 @@ const TEXT = {
     countToSign: "Number of files to sign", countSigned: "Number of files signed successfully",
     sourceFile: "Source file", generated: "Generated file", destination: "Destination folder", download: "Download",
     noCertificate: "Choose a certificate.", noFile: "Add at least one file.",
+    verifyTitle: "Verify a signature", verifyIntro: "Check every signature of a signed file (PAdES, CAdES, XAdES) before you submit it.",
+    signedFile: "Signed file", contentFile: "Original file (detached signature)", verifyRun: "Verify the signature",
+    openReport: "Open the report", verifying: "Verifying…",
+    TOTAL_PASSED: "Valid signature", TOTAL_FAILED: "Invalid signature", INDETERMINATE: "Indeterminate",
   },
 };
 

@@ -165,6 +165,63 @@ async function loadCertificates() {
   }
 }
 
+let reportHandle = null;
+
+async function verify() {
+  const file = $("verify-file").files[0];
+  const content = $("verify-content").files[0];
+  $("verify-error").hidden = true;
+  $("verify-result").hidden = true;
+  if (!file) return;
+  setBusy("verify", true);
+  try {
+    $("verify-progress").hidden = false;
+    $("verify-progress").textContent = t("verifying");
+    const params = { handle: await upload(file) };
+    if (content) params.content_handle = await upload(content);
+    const job = await client.runJob("verify", params, (snapshot) => {
+      $("verify-progress").textContent = `${t("verifying")} ${snapshot.progress} %`;
+    }, { timeout: 300000 });
+    if (job.state !== "succeeded") throw new Error(job.message || job.state);
+    reportHandle = job.result.report_handle;
+    const items = [];
+    const add = (signature, prefix) => {
+      const li = document.createElement("li");
+      li.className = `verdict-${signature.indication}`;
+      li.dataset.indication = signature.indication;
+      const sub = signature.sub_indication ? ` (${signature.sub_indication})` : "";
+      li.textContent = `${prefix}${signature.signer?.name ?? "?"} — ${signature.format} ${signature.level ?? ""} — ${t(signature.indication)}${sub}`;
+      items.push(li);
+      for (const counter of signature.countersignatures || []) add(counter, "↳ ");
+    };
+    for (const signature of job.result.report.signatures) add(signature, "");
+    $("verify-signatures").replaceChildren(...items);
+    $("verify-result").hidden = false;
+  } catch (err) {
+    $("verify-error").textContent = err.message;
+    $("verify-error").hidden = false;
+  } finally {
+    $("verify-progress").hidden = true;
+    setBusy("verify", false);
+  }
+}
+
+async function openReport() {
+  if (!reportHandle) return;
+  const parts = [];
+  let offset = 0;
+  for (;;) {
+    const chunk = await client.call("files.get", { handle: reportHandle, offset });
+    const bytes = Uint8Array.from(atob(chunk.data), (c) => c.charCodeAt(0));
+    parts.push(bytes);
+    offset += bytes.length;
+    if (chunk.eof) break;
+  }
+  window.open(URL.createObjectURL(new Blob(parts, { type: "text/html" })), "_blank");
+}
+
+$("verify-run").addEventListener("click", verify);
+$("open-report").addEventListener("click", openReport);
 $("file-input").addEventListener("change", (event) => {
   for (const file of event.target.files) files.push({ file, format: defaultFormat(file.name) });
   event.target.value = "";

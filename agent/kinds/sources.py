@@ -1,0 +1,54 @@
+"""Where a job's files come from: a handle (uploaded or picked), a same-origin URL, or — for the
+command line only — a local path (DESIGN.md promises 5 and 6)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from urllib.parse import unquote
+
+from bridge_protocol.errors import ErrorCode, ProtocolError
+
+from ..jobs.context import JobContext
+from ..signing.base import CHUNK
+
+
+def resolve_file(ctx: JobContext, handle: str | None, path: str | None) -> tuple[Path, str, Path | None]:
+    """(local path, display name, output folder override) of a file reference."""
+    services = ctx.services
+    if path is not None:
+        if not services.local:
+            # Promise 5: a page never names a local path.
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="chemin local refusé : utilisez un fichier choisi ou envoyé")
+        local = Path(path).expanduser()
+        if not local.is_file():
+            raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Fichier introuvable : {local.name}")
+        return local, local.name, None
+    if handle is None or services.files is None:
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="handle ou path requis")
+    entry = services.files.get(ctx.origin, handle)
+    if not entry.complete:
+        raise ProtocolError(ErrorCode.FILE_NOT_FOUND)
+    return entry.path, entry.name, services.settings.output_dir if entry.owned else None
+
+
+async def fetch_document(ctx: JobContext, url: str, token: str | None) -> tuple[Path, str, Path | None]:
+    """Download a document of the job's own origin (promise 6) into the agent's upload area."""
+    files = ctx.services.files
+    if files is None:
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="url indisponible ici")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with ctx.platform.request("GET", url, headers=headers) as response:
+        if response.status != 200:
+            raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, f"Document indisponible (HTTP {response.status}).")
+        disposition = response.content_disposition
+        name = (disposition.filename if disposition and disposition.filename else None) or \
+            unquote(response.url.path.rsplit("/", 1)[-1]) or "document"
+        handle = None
+        async for chunk in response.content.iter_chunked(CHUNK):
+            ctx.check_cancelled()
+            entry = await asyncio.to_thread(files.put, ctx.origin, handle, name, chunk, False)
+            handle = entry.handle
+            ctx.add_bytes(len(chunk))
+        entry = await asyncio.to_thread(files.put, ctx.origin, handle, name, b"", True)
+    return entry.path, entry.name, ctx.services.settings.output_dir

@@ -1,0 +1,102 @@
+"""``verify``: every signature of a file checked as the arrêté du 22 mars 2019 (art. 5) requires,
+with a JSON report and an HTML report the page can open ("Ouvrir le rapport")."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+
+from bridge_protocol.errors import ErrorCode, ProtocolError
+from bridge_protocol.kinds import VerifyParams, VerifyResult
+
+from .. import __version__
+from ..fsutil import atomic_write_bytes
+from ..i18n import Text
+from ..jobs.context import JobContext
+from . import JobKind, StepSpec
+from .sources import fetch_document, resolve_file
+
+T = Text
+STEPS = (
+    StepSpec("read", T("Lecture du fichier", "Reading the file"), 1),
+    StepSpec("verify", T("Vérification des signatures", "Verifying the signatures"), 6),
+    StepSpec("report", T("Rapport", "Report"), 1),
+)
+
+
+def overall(report: dict) -> str:
+    """TOTAL_FAILED if any signature failed, TOTAL_PASSED if all passed, else INDETERMINATE."""
+    indications = [s.get("indication") for s in report.get("signatures", [])]
+    if "TOTAL_FAILED" in indications:
+        return "TOTAL_FAILED"
+    if indications and all(i == "TOTAL_PASSED" for i in indications):
+        return "TOTAL_PASSED"
+    return "INDETERMINATE"
+
+
+class Verify(JobKind):
+    name = "verify"
+    params_type = VerifyParams
+    steps = STEPS
+    needs_pairing = True
+
+    async def _locate(self, ctx: JobContext, handle: str | None, url: str | None, path: str | None,
+                      token: str | None) -> tuple[Path, str] | None:
+        if url is not None:
+            local, name, _ = await fetch_document(ctx, url, token)
+            return local, name
+        if handle is None and path is None:
+            return None
+        local, name, _ = resolve_file(ctx, handle, path)
+        return local, name
+
+    async def run(self, ctx: JobContext, params: VerifyParams) -> VerifyResult:
+        from ..validation import verify_file
+        from ..validation.report_html import render_report
+
+        with ctx.step("read"):
+            located = await self._locate(ctx, params.handle, params.url, params.path, params.token)
+            if located is None:
+                raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="handle, url ou path requis")
+            path, name = located
+            content = await self._locate(ctx, params.content_handle, params.content_url, params.content_path, params.token)
+            keystores = ctx.services.keystores
+            anchors = keystores.anchors if keystores is not None else None
+
+        with ctx.step("verify"):
+            loop = asyncio.get_running_loop()
+
+            def progress(done: int, total: int) -> None:
+                loop.call_soon_threadsafe(ctx.step_progress, "verify", done, total)
+
+            try:
+                report = await asyncio.to_thread(
+                    verify_file, path, content=content[0] if content else None,
+                    trust_roots=tuple(anchors.roots) if anchors else (),
+                    intermediates=tuple(anchors.intermediates) if anchors else (),
+                    rgs_policies=ctx.services.settings.rgs_policies,
+                    allow_fetching=True, locale=ctx.locale, progress=progress,
+                )
+            except OSError as exc:
+                raise ProtocolError(ErrorCode.FILE_UNREADABLE, f"Fichier illisible : {exc.strerror}") from exc
+            data = report.to_json()
+            data["file"] = name
+
+        with ctx.step("report"):
+            page = render_report(data, ctx.locale, __version__)
+            stamp = datetime.now().strftime("%Y%m%d%H%M%S")
+            label = "Rapport de vérification" if ctx.locale != "en" else "Verification report"
+            folder = ctx.services.settings.state_dir / "reports"
+            target = folder / f"{label} - {name} - {stamp}.html"
+            await asyncio.to_thread(atomic_write_bytes, target, page.encode("utf-8"), 0o600)
+            handle = None
+            if ctx.services.files is not None and not ctx.services.local:
+                handle = ctx.services.files.register(ctx.origin, target).handle
+            ctx.set_message(ctx.t(T("{n} signature(s) vérifiée(s).", "{n} signature(s) verified."),
+                                  n=len(data.get("signatures", []))))
+        return VerifyResult(report=data, indication=overall(data), report_name=str(target) if ctx.services.local
+                            else target.name, report_handle=handle)  # type: ignore[arg-type]
+
+
+KIND = Verify()

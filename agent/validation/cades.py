@@ -1,0 +1,625 @@
+"""CAdES / CMS validation: every SignerInfo (co-signers) and every counter-signature, each on its own.
+
+ETSI EN 319 102-1 building blocks, in order (section 5.2): format checking (5.2.2), identification
+of the signing certificate (5.2.3, through ``sid`` and the ESS signing-certificate(-v2) attribute),
+cryptographic verification (5.2.7: message-digest against the content, then the signature value
+over the DER of the signed attributes, RFC 5652 section 5.4), X.509 validation at the best
+signature time (5.2.6 and 5.5.4, see ``chain``), signature acceptance (5.2.8: weak algorithms).
+
+Baseline levels are those of ETSI EN 319 122-1 section 6: B-B (content-type, message-digest,
+signing-time, signing-certificate-v2), B-T (a valid signature-time-stamp), B-LT (certificates and
+revocation values in the SignedData), B-LTA (archive-time-stamp-v3, reported but not verified).
+
+Counter-signatures (RFC 5652 section 11.4) are checked here because no stock tool does: their
+message-digest is the digest of the target's signature value and they must not carry content-type.
+A bad counter-signature is reported under its target and never changes the target's verdict.
+
+The SignerInfos are taken in file order and identified by ``sid``, never re-encoded; detached
+content is hashed once, in chunks, for every digest algorithm in use. The shared pieces here
+(``verify_signer_info``, ``verify_timestamp``) also serve the PAdES and XAdES validators.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from asn1crypto import cms, core, crl as asn1_crl, ocsp as asn1_ocsp, tsp, x509 as asn1_x509
+from cryptography.exceptions import InvalidSignature
+from pyhanko.sign.general import check_ess_certid
+from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
+
+from ..signing.base import CHUNK, Progress
+from ..signing.cades import CadesError, load_signature
+from .chain import (
+    ChainResult,
+    Environment,
+    SigningTimes,
+    certificate_category,
+    common_name,
+    crypto_cert,
+    has_oid,
+    is_weak_digest,
+    signer_identity,
+    validate_certificate,
+)
+from .model import (
+    Check,
+    SignatureReport,
+    SubIndication,
+    indeterminate,
+    not_applicable,
+    passed,
+    total_failed,
+    warning,
+)
+
+__all__ = ["CmsMaterial", "TimestampOutcome", "find_detached_content", "format_failure", "hash_file",
+           "material_of", "verify_cms", "verify_signer_info", "verify_timestamp"]
+
+OID_ARCHIVE_TIME_STAMP_V3 = "0.4.0.1733.2.4"
+OID_TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
+#: Parse errors asn1crypto and our readers raise on malformed input.
+PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
+_DETACHED_SUFFIXES = (".p7s", ".xp7s", ".pkcs7", ".sig")
+#: ``rule(info, counter=, timestamped=, long_term=) -> (level, "baseline_level" check)``.
+LevelRule = Callable[..., tuple[str | None, Check]]
+_OUTPUT_NAME = re.compile(r"^(?P<name>.+) - \d{14} - Signature \d+\.(?:p7s|xp7s|pkcs7|sig)$", re.IGNORECASE)
+
+
+def format_failure(env: Environment, id_: str, fmt: str, message: str) -> SignatureReport:
+    """A report for input that cannot be read as a signature at all."""
+    report = SignatureReport(id=id_, format=fmt)
+    report.add(total_failed("format", message, SubIndication.FORMAT_FAILURE))
+    return report
+
+
+# -- material -------------------------------------------------------------------------------------
+
+
+@dataclass
+class CmsMaterial:
+    """Certificates and revocation data a SignedData carries (RFC 5652 section 10.2.1)."""
+
+    certificates: list[asn1_x509.Certificate] = field(default_factory=list)
+    crls: list[asn1_crl.CertificateList] = field(default_factory=list)
+    ocsps: list[asn1_ocsp.OCSPResponse] = field(default_factory=list)
+
+    def extend(self, other: CmsMaterial) -> None:
+        self.certificates += other.certificates
+        self.crls += other.crls
+        self.ocsps += other.ocsps
+
+
+def material_of(signed_data: cms.SignedData) -> CmsMaterial:
+    found = CmsMaterial()
+    for choice in signed_data["certificates"] or []:
+        if choice.name == "certificate":
+            found.certificates.append(choice.chosen)
+    for choice in signed_data["crls"] or []:
+        if choice.name == "crl":
+            found.crls.append(choice.chosen)
+        elif choice.name == "other" and choice.chosen["other_rev_info_format"].native == "ocsp_response":
+            found.ocsps.append(choice.chosen["other_rev_info"])
+    return found
+
+
+def find_certificate(certificates: Iterable[asn1_x509.Certificate],
+                     sid: cms.SignerIdentifier) -> asn1_x509.Certificate | None:
+    """The certificate a ``sid`` names (RFC 5652 section 5.3)."""
+    for cert in certificates:
+        if sid.name == "issuer_and_serial_number":
+            if cert.issuer == sid.chosen["issuer"] and cert.serial_number == sid.chosen["serial_number"].native:
+                return cert
+        elif cert.key_identifier == sid.chosen.native:
+            return cert
+    return None
+
+
+def _attrs(attributes: cms.CMSAttributes | core.Void, name: str) -> list[object]:
+    if not isinstance(attributes, cms.CMSAttributes):
+        return []
+    values: list[object] = []
+    for attribute in attributes:
+        if attribute["type"].native == name or attribute["type"].dotted == name:
+            values.extend(attribute["values"])
+    return values
+
+
+def _attr_count(attributes: cms.CMSAttributes | core.Void, name: str) -> int:
+    if not isinstance(attributes, cms.CMSAttributes):
+        return 0
+    return sum(1 for a in attributes if a["type"].native == name or a["type"].dotted == name)
+
+
+# -- detached content -----------------------------------------------------------------------------
+
+
+def find_detached_content(token: Path) -> Path | None:
+    """The signed file next to a detached token: ``x.pdf.p7s`` -> ``x.pdf``, and our output names
+    ``x.pdf - 20240311091502 - Signature 1.p7s`` -> ``x.pdf``. Never anything outside the folder."""
+    match = _OUTPUT_NAME.match(token.name)
+    if match:
+        candidate = token.with_name(match.group("name"))
+    elif token.suffix.lower() in _DETACHED_SUFFIXES:
+        candidate = token.with_name(token.stem)
+    else:
+        return None
+    if candidate.name in ("", ".", "..") or candidate == token or not candidate.is_file():
+        return None
+    return candidate
+
+
+def hash_file(path: Path, algorithms: Iterable[str], progress: Progress | None = None) -> dict[str, bytes]:
+    """Digests of ``path`` for every algorithm, read once in ``CHUNK`` pieces."""
+    hashers = {}
+    for name in set(algorithms):
+        try:
+            hashers[name] = hashlib.new(name)
+        except ValueError:
+            continue
+    total = path.stat().st_size
+    done = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK):
+            for hasher in hashers.values():
+                hasher.update(chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+    return {name: h.digest() for name, h in hashers.items()}
+
+
+# -- cryptographic verification -----------------------------------------------------------------
+
+
+_VALIDATOR = DefaultSignatureValidator()
+
+
+def verify_signer_info(env: Environment, info: cms.SignerInfo, cert: asn1_x509.Certificate,
+                       actual_digest: bytes | None, *, expected_content_type: str | None,
+                       content_missing: str | None = None) -> list[Check]:
+    """The "integrity" and "signature_value" checks of one SignerInfo (EN 319 102-1 section 5.2.7).
+
+    ``expected_content_type`` None means a counter-signature: content-type must be absent.
+    ``actual_digest`` None means the signed data could not be found (``content_missing`` says why).
+    """
+    checks: list[Check] = []
+    digest_name = info["digest_algorithm"]["algorithm"].native
+    signed_attrs = info["signed_attrs"]
+    signature = info["signature"].native
+    if not isinstance(signed_attrs, cms.CMSAttributes) or not len(signed_attrs):
+        # No signed attributes: the signature is over the content itself (RFC 5652 section 5.4).
+        if actual_digest is None:
+            return [indeterminate("integrity", content_missing or env.t("Données signées introuvables.",
+                                                                        "Signed data not found."),
+                                  SubIndication.SIGNED_DATA_NOT_FOUND),
+                    not_applicable("signature_value", env.t("Non vérifiable sans les données signées.",
+                                                            "Cannot be checked without the signed data."))]
+        ok, problem = _verify_value(info, cert, actual_digest, prehashed=True)
+        if ok:
+            return [passed("integrity", env.t("Empreinte des données conforme.", "Data digest matches.")),
+                    passed("signature_value", env.t("Valeur de signature correcte.", "Signature value is correct."))]
+        return [total_failed("integrity", env.t("Données ou signature modifiées (signature sans attributs signés).",
+                                                "Data or signature changed (signature without signed attributes)."),
+                             SubIndication.HASH_FAILURE),
+                total_failed("signature_value", problem or env.t("Valeur de signature incorrecte.",
+                                                                  "Incorrect signature value."),
+                             SubIndication.SIG_CRYPTO_FAILURE)]
+    # Content type (RFC 5652 section 11.1 and 11.4).
+    content_types = _attrs(signed_attrs, "content_type")
+    if expected_content_type is None:
+        if content_types:
+            checks.append(total_failed("format", env.t(
+                "Contre-signature portant un attribut content-type (interdit, RFC 5652 §11.4).",
+                "Counter-signature with a content-type attribute (forbidden, RFC 5652 §11.4)."),
+                SubIndication.FORMAT_FAILURE))
+    elif len(content_types) != 1 or content_types[0].native != expected_content_type:  # type: ignore[attr-defined]
+        checks.append(total_failed("format", env.t(
+            "Attribut content-type absent, multiple ou différent du contenu ({e}).",
+            "content-type attribute missing, repeated or not the content's ({e}).", e=expected_content_type),
+            SubIndication.FORMAT_FAILURE))
+    digests = _attrs(signed_attrs, "message_digest")
+    if len(digests) != 1:
+        checks.append(total_failed("integrity", env.t("Attribut message-digest absent ou multiple.",
+                                                      "message-digest attribute missing or repeated."),
+                                   SubIndication.FORMAT_FAILURE))
+    elif actual_digest is None:
+        checks.append(indeterminate("integrity", content_missing or env.t("Données signées introuvables.",
+                                                                          "Signed data not found."),
+                                    SubIndication.SIGNED_DATA_NOT_FOUND))
+    elif digests[0].native != actual_digest:  # type: ignore[attr-defined]
+        checks.append(total_failed("integrity", env.t(
+            "Les données ont été modifiées après la signature (empreinte {a} différente).",
+            "The data changed after signing ({a} digest differs).", a=digest_name), SubIndication.HASH_FAILURE))
+    else:
+        checks.append(passed("integrity", env.t("Empreinte {a} des données signées conforme.",
+                                                "{a} digest of the signed data matches.", a=digest_name)))
+    ok, problem = _verify_value(info, cert, b"\x31" + signed_attrs.dump()[1:], prehashed=False)
+    if ok:
+        algorithm = info["signature_algorithm"]["algorithm"].native
+        if is_weak_digest(digest_name):
+            checks.append(indeterminate("signature_value", env.t(
+                "Valeur de signature correcte, mais l'algorithme {a} n'est plus sûr.",
+                "Signature value correct, but {a} is no longer secure.", a=digest_name),
+                SubIndication.CRYPTO_CONSTRAINTS_FAILURE))
+        else:
+            checks.append(passed("signature_value", env.t("Valeur de signature correcte ({a}, {d}).",
+                                                          "Signature value is correct ({a}, {d}).",
+                                                          a=algorithm, d=digest_name)))
+    elif problem is None:
+        checks.append(total_failed("signature_value", env.t(
+            "Valeur de signature incorrecte : la signature ou ses attributs signés ont été modifiés.",
+            "Incorrect signature value: the signature or its signed attributes were changed."),
+            SubIndication.SIG_CRYPTO_FAILURE))
+    else:
+        checks.append(indeterminate("signature_value", problem, SubIndication.CRYPTO_CONSTRAINTS_FAILURE))
+    return checks
+
+
+def _verify_value(info: cms.SignerInfo, cert: asn1_x509.Certificate, data: bytes, *, prehashed: bool
+                  ) -> tuple[bool, str | None]:
+    """(valid, problem): problem is set when the algorithm cannot be used at all."""
+    try:
+        _VALIDATOR.validate_signature(
+            info["signature"].native, data, cert.public_key, info["signature_algorithm"],
+            SignatureValidationContext(contextual_md_algorithm=info["digest_algorithm"]["algorithm"].native,
+                                       prehashed=prehashed))
+    except InvalidSignature as exc:
+        if type(exc) is InvalidSignature:
+            return False, None
+        return False, f"{type(exc).__name__}: {exc}"
+    except (ValueError, TypeError, AssertionError, NotImplementedError) as exc:
+        return False, f"algorithme non pris en charge / unsupported algorithm: {exc}"
+    return True, None
+
+
+def identify_signing_certificate(env: Environment, info: cms.SignerInfo,
+                                 certificates: Iterable[asn1_x509.Certificate]) -> tuple[asn1_x509.Certificate | None,
+                                                                                         Check]:
+    """EN 319 102-1 section 5.2.3: the certificate ``sid`` names, bound by signing-certificate(-v2)."""
+    cert = find_certificate(certificates, info["sid"])
+    if cert is None:
+        return None, indeterminate("signing_certificate", env.t(
+            "Certificat du signataire absent du fichier.", "The signer's certificate is not in the file."),
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
+    signed_attrs = info["signed_attrs"]
+    for name in ("signing_certificate_v2", "signing_certificate"):
+        values = _attrs(signed_attrs, name)
+        if not values:
+            continue
+        if _attr_count(signed_attrs, name) > 1 or len(values) != 1:
+            return cert, indeterminate("signing_certificate", env.t(
+                "Attribut {n} répété.", "Repeated {n} attribute.", n=name), SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
+        try:
+            certid = values[0]["certs"][0]  # type: ignore[index]
+            matches = check_ess_certid(cert, certid)
+        except PARSE_ERRORS:
+            matches = False
+        if not matches:
+            return cert, indeterminate("signing_certificate", env.t(
+                "L'attribut {n} ne désigne pas le certificat joint.",
+                "The {n} attribute does not match the certificate.",
+                n=name), SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
+        return cert, passed("signing_certificate", env.t("Certificat du signataire identifié ({n}).",
+                                                         "Signer's certificate identified ({n}).", n=name))
+    return cert, warning("signing_certificate", env.t(
+        "Certificat désigné par l'identifiant du signataire seulement (pas d'attribut signing-certificate).",
+        "Certificate named by the signer identifier only (no signing-certificate attribute)."))
+
+
+# -- time-stamps ----------------------------------------------------------------------------------
+
+
+@dataclass
+class TimestampOutcome:
+    """A validated (or refused) RFC 3161 time-stamp token."""
+
+    ok: bool
+    time: datetime | None
+    message: str
+    tsa: asn1_x509.Certificate | None = None
+    checks: list[Check] = field(default_factory=list)
+    chain: ChainResult | None = None
+
+
+async def verify_timestamp(env: Environment, token: cms.ContentInfo, expected: Callable[[str], bytes | None],
+                           extra: CmsMaterial | None = None) -> TimestampOutcome:
+    """An RFC 3161 token: imprint (``expected(hash_name)``), TSA signature, TSA chain now (EN 319 102-1
+    section 5.4). ``checks`` are the token's own integrity/signature/chain checks."""
+    try:
+        if token["content_type"].native != "signed_data":
+            raise ValueError("not SignedData")
+        signed_data = token["content"]
+        eci = signed_data["encap_content_info"]
+        if eci["content_type"].native != "tst_info":
+            raise ValueError("not a TSTInfo")
+        tst_info = eci["content"].parsed
+        if not isinstance(tst_info, tsp.TSTInfo):
+            raise ValueError("not a TSTInfo")
+        gen_time = tst_info["gen_time"].native
+        imprint = tst_info["message_imprint"]
+        imprint_alg = imprint["hash_algorithm"]["algorithm"].native
+        imprint_value = imprint["hashed_message"].native
+        (info,) = list(signed_data["signer_infos"])
+        found = material_of(signed_data)
+        if extra is not None:
+            found.extend(extra)
+        econtent = eci["content"].contents
+    except PARSE_ERRORS as exc:
+        message = env.t("jeton d'horodatage illisible ({e})", "unreadable time-stamp token ({e})", e=exc)
+        return TimestampOutcome(False, None, message, checks=[total_failed("format", message,
+                                                                           SubIndication.FORMAT_FAILURE)])
+    checks: list[Check] = []
+    expected_value = expected(imprint_alg)
+    if expected_value is None or expected_value != imprint_value:
+        message = env.t("le jeton ne porte pas sur cette signature (empreinte différente)",
+                        "the token is not over this signature (imprint differs)")
+        checks.append(total_failed("integrity", message, SubIndication.HASH_FAILURE))
+    else:
+        checks.append(passed("integrity", env.t("Empreinte {a} horodatée conforme.",
+                                                "Time-stamped {a} imprint matches.",
+                                                a=imprint_alg)))
+    cert, identified = identify_signing_certificate(env, info, found.certificates)
+    checks.append(identified)
+    if cert is None:
+        return TimestampOutcome(False, gen_time, identified.message, checks=checks)
+    try:
+        digest = hashlib.new(info["digest_algorithm"]["algorithm"].native, econtent).digest()
+    except (ValueError, TypeError):
+        digest = None
+    for check in verify_signer_info(env, info, cert, digest, expected_content_type="tst_info"):
+        if check.name == "integrity":  # the token's own TSTInfo digest: part of its signature value
+            if check.indication is None:
+                continue
+            check.name = "signature_value"
+        checks.append(check)
+    if not has_oid(crypto_cert(cert), OID_TIME_STAMPING):
+        checks.append(indeterminate("chain", env.t("Le certificat de l'horodateur n'a pas l'usage timeStamping.",
+                                                   "The TSA certificate lacks the timeStamping usage."),
+                                    SubIndication.CHAIN_CONSTRAINTS_FAILURE))
+    chain = await validate_certificate(env, cert, found.certificates, SigningTimes(claimed=gen_time, claimed_by="tsa"),
+                                       crls=found.crls, ocsps=found.ocsps)
+    checks += chain.checks
+    tsa_name = common_name(cert)
+    problem = next((c for c in checks if c.indication is not None), None)
+    if problem is None:
+        message = env.t("horodatage du {t} par {n}, valide", "time-stamp of {t} by {n}, valid", t=env.when(gen_time),
+                        n=tsa_name)
+        return TimestampOutcome(True, gen_time, message, cert, checks, chain)
+    message = env.t("horodatage du {t} par {n} non valide : {m}", "time-stamp of {t} by {n} not valid: {m}",
+                    t=env.when(gen_time), n=tsa_name, m=problem.message)
+    return TimestampOutcome(False, gen_time, message, cert, checks, chain)
+
+
+def _imprint_checker(data: bytes) -> Callable[[str], bytes | None]:
+    def expected(name: str) -> bytes | None:
+        try:
+            return hashlib.new(name, data).digest()
+        except (ValueError, TypeError):
+            return None
+
+    return expected
+
+
+async def signature_timestamps(env: Environment, info: cms.SignerInfo, extra: CmsMaterial
+                               ) -> tuple[TimestampOutcome | None, list[TimestampOutcome]]:
+    """The earliest valid signature-time-stamp of ``info`` (EN 319 122-1 section 5.3) and all outcomes."""
+    outcomes = []
+    for value in _attrs(info["unsigned_attrs"], "signature_time_stamp_token"):
+        outcomes.append(await verify_timestamp(env, value, _imprint_checker(info["signature"].native),
+                                               extra))  # type: ignore[arg-type]
+    valid = [o for o in outcomes if o.ok and o.time is not None]
+    best = min(valid, key=lambda o: o.time) if valid else None  # type: ignore[arg-type, return-value]
+    return best, outcomes
+
+
+def timestamp_check(env: Environment, best: TimestampOutcome | None, outcomes: list[TimestampOutcome],
+                    none_message: str | None = None) -> Check:
+    """The "timestamp" check: a refused time-stamp is ignored (EN 319 102-1 section 5.5.4), with a warning."""
+    if best is not None:
+        extra = ""
+        if len(outcomes) > 1:
+            extra = env.t(" ({n} horodatages)", " ({n} time-stamps)", n=len(outcomes))
+        return passed("timestamp", env.t("Signature horodatée : {m}{x}.", "Signature time-stamped: {m}{x}.",
+                                         m=best.message, x=extra))
+    if outcomes:
+        return warning("timestamp", env.t("Horodatage ignoré, {m}.", "Time-stamp ignored, {m}.", m=outcomes[0].message))
+    return not_applicable("timestamp", none_message or env.t(
+        "Pas d'horodatage : l'heure de signature est celle déclarée par le signataire.",
+        "No time-stamp: the signing time is the one claimed by the signer."))
+
+
+def claimed_signing_time(info: cms.SignerInfo) -> datetime | None:
+    values = _attrs(info["signed_attrs"], "signing_time")
+    if len(values) != 1:
+        return None
+    try:
+        moment = values[0].native  # type: ignore[attr-defined]
+    except PARSE_ERRORS:
+        return None
+    return moment if isinstance(moment, datetime) else None
+
+
+# -- baseline level -------------------------------------------------------------------------------
+
+
+def cades_level(env: Environment, info: cms.SignerInfo, *, counter: bool, timestamped: bool,
+                long_term: bool) -> tuple[str | None, Check]:
+    """The EN 319 122-1 baseline level reached (section 6.3, table 1)."""
+    attrs = info["signed_attrs"]
+    missing = []
+    if not counter and _attr_count(attrs, "content_type") != 1:
+        missing.append("content-type")
+    if _attr_count(attrs, "message_digest") != 1:
+        missing.append("message-digest")
+    if _attr_count(attrs, "signing_time") != 1:
+        missing.append("signing-time")
+    if _attr_count(attrs, "signing_certificate_v2") + _attr_count(attrs, "signing_certificate") != 1:
+        missing.append("signing-certificate-v2")
+    if missing:
+        return None, warning("baseline_level", env.t(
+            "Pas de niveau CAdES de base (EN 319 122-1) : {m} absent(s) ou répété(s).",
+            "No CAdES baseline level (EN 319 122-1): {m} missing or repeated.", m=", ".join(missing)))
+    archive = _attr_count(info["unsigned_attrs"], OID_ARCHIVE_TIME_STAMP_V3) > 0
+    if not timestamped:
+        return "B-B", passed("baseline_level", env.t(
+            "B-B : content-type, message-digest, signing-time et signing-certificate-v2 présents.",
+            "B-B: content-type, message-digest, signing-time and signing-certificate-v2 present."))
+    if not long_term:
+        return "B-T", passed("baseline_level", env.t("B-T : B-B et horodatage de signature valide.",
+                                                     "B-T: B-B and a valid signature time-stamp."))
+    if archive:
+        return "B-LT", warning("baseline_level", env.t(
+            "B-LT : données de validation incluses ; horodatage d'archive présent mais non vérifié (B-LTA non évalué).",
+            "B-LT: validation data included; archive time-stamp present but not verified (B-LTA not assessed)."))
+    return "B-LT", passed("baseline_level", env.t("B-LT : B-T et certificats et données de révocation inclus.",
+                                                  "B-LT: B-T with certificates and revocation data included."))
+
+
+def _long_term(found: CmsMaterial, chain: ChainResult) -> bool:
+    if not (found.crls or found.ocsps) or not chain.path:
+        return False
+    present = {c.dump() for c in found.certificates}
+    return all(c.dump() in present for c in chain.path[:-1])
+
+
+# -- the signer -----------------------------------------------------------------------------------
+
+
+async def verify_signer(env: Environment, info: cms.SignerInfo, id_: str, found: CmsMaterial,
+                        actual_digest: bytes | None, *, content_type: str | None, fmt: str,
+                        content_missing: str | None = None, claimed: datetime | None = None,
+                        extra_poe: datetime | None = None, pdf_checks: Sequence[Check] = (),
+                        level_rule: LevelRule | None = None) -> SignatureReport:
+    """One SignerInfo (or counter-signature when ``content_type`` is None), its counter-signatures
+    below it. PAdES passes ``claimed`` (``/M``), ``extra_poe`` (a document time-stamp), its own
+    format/coverage/modification checks (``pdf_checks``) and its baseline ``level_rule``."""
+    report = SignatureReport(id=id_, format=fmt)
+    try:
+        await _verify_signer(env, report, info, found, actual_digest, content_type=content_type,
+                             content_missing=content_missing, claimed=claimed, extra_poe=extra_poe,
+                             pdf_checks=pdf_checks, level_rule=level_rule or functools.partial(cades_level, env))
+    except PARSE_ERRORS as exc:
+        report.add(total_failed("format", env.t("Signature mal formée : {e}", "Malformed signature: {e}", e=exc),
+                                SubIndication.FORMAT_FAILURE))
+    return report
+
+
+async def _verify_signer(env: Environment, report: SignatureReport, info: cms.SignerInfo, found: CmsMaterial,
+                         actual_digest: bytes | None, *, content_type: str | None, content_missing: str | None,
+                         claimed: datetime | None, extra_poe: datetime | None, pdf_checks: Sequence[Check],
+                         level_rule: LevelRule) -> None:
+    counter = content_type is None
+    cert, identified = identify_signing_certificate(env, info, found.certificates)
+    report.signer = signer_identity(cert)
+    if pdf_checks:
+        report.add(*pdf_checks)
+    elif counter:
+        report.add(passed("format", env.t("Contre-signature RFC 5652 §11.4 lisible.",
+                                          "Readable RFC 5652 §11.4 counter-signature.")))
+    else:
+        report.add(passed("format", env.t("Structure CMS SignedData lisible (RFC 5652).",
+                                          "Readable CMS SignedData structure (RFC 5652).")))
+    report.add(identified)
+    if cert is None:
+        return
+    report.add(*verify_signer_info(env, info, cert, actual_digest, expected_content_type=content_type,
+                                   content_missing=content_missing))
+    best, outcomes = await signature_timestamps(env, info, found)
+    times = SigningTimes(claimed=claimed if claimed is not None else claimed_signing_time(info),
+                         poe=min(t for t in (best.time if best else None, extra_poe) if t is not None)
+                         if (best or extra_poe) else None)
+    report.signing_time = times.best
+    report.signing_time_source = "timestamp" if times.poe else ("claimed" if times.claimed else None)
+    chain = await validate_certificate(env, cert, found.certificates, times, crls=found.crls, ocsps=found.ocsps)
+    report.add(*chain.checks)
+    report.add(certificate_category(cert, env))
+    if best is None and extra_poe is not None:
+        report.add(passed("timestamp", env.t(
+            "Signature couverte par un horodatage de document du {t}.",
+            "Signature covered by a document time-stamp of {t}.", t=env.when(extra_poe))))
+    else:
+        report.add(timestamp_check(env, best, outcomes))
+    level, level_check = level_rule(info, counter=counter, timestamped=times.poe is not None,
+                                    long_term=_long_term(found, chain))
+    report.level = level
+    report.add(level_check)
+    if level is None and report.format == "CAdES":
+        report.format = "CMS"
+    report.countersignatures = await countersignatures(env, info, report.id, found)
+
+
+async def countersignatures(env: Environment, info: cms.SignerInfo, parent_id: str, found: CmsMaterial
+                            ) -> list[SignatureReport]:
+    """Each RFC 5652 section 11.4 counter-signature of ``info``, recursively."""
+    reports = []
+    for index, counter in enumerate(_attrs(info["unsigned_attrs"], "counter_signature"), start=1):
+        try:
+            digest_name = counter["digest_algorithm"]["algorithm"].native  # type: ignore[index]
+            digest: bytes | None = hashlib.new(digest_name, info["signature"].native).digest()
+        except PARSE_ERRORS:
+            digest = None
+        reports.append(await verify_signer(env, counter, f"{parent_id}-C{index}", found, digest,
+                                           # type: ignore[arg-type]
+                                           content_type=None, fmt="CAdES",
+                                           content_missing=env.t("Algorithme d'empreinte inconnu.",
+                                                                 "Unknown digest algorithm.")))
+    return reports
+
+
+# -- the file -------------------------------------------------------------------------------------
+
+
+async def verify_cms(env: Environment, path: Path, content: Path | None, progress: Progress | None
+                     ) -> list[SignatureReport]:
+    """Every SignerInfo of a ``.p7s``/``.p7m``/``.xp7s`` (DER, BER or PEM)."""
+    try:
+        parsed = load_signature(path.read_bytes())
+        signer_infos = list(parsed.signer_infos)
+        econtent_type = parsed.signed_data["encap_content_info"]["content_type"].native
+        found = material_of(parsed.signed_data)
+    except (CadesError, *PARSE_ERRORS) as exc:
+        return [format_failure(env, "S1", "CMS", env.t("Fichier illisible comme signature CMS/CAdES : {e}",
+                                                        "File unreadable as a CMS/CAdES signature: {e}", e=exc))]
+    if not signer_infos:
+        return [format_failure(env, "S1", "CMS", env.t("Aucun signataire dans ce fichier CMS.",
+                                                        "No signer in this CMS file."))]
+    algorithms = set()
+    for info in signer_infos:
+        try:
+            algorithms.add(info["digest_algorithm"]["algorithm"].native)
+        except PARSE_ERRORS:
+            continue
+    digests: dict[str, bytes] = {}
+    missing: str | None = None
+    if parsed.attached_content is not None:
+        for name in algorithms:
+            try:
+                digests[name] = hashlib.new(name, parsed.attached_content).digest()
+            except (ValueError, TypeError):
+                continue
+        if progress is not None:
+            progress(len(parsed.attached_content), len(parsed.attached_content))
+    else:
+        source = content if content is not None else find_detached_content(path)
+        if source is None or not source.is_file():
+            missing = env.t("Signature détachée : le fichier signé est introuvable à côté de la signature ; "
+                            "indiquez-le explicitement.",
+                            "Detached signature: the signed file is not next to the signature; give it explicitly.")
+        else:
+            digests = hash_file(source, algorithms, progress)
+    reports = []
+    for index, info in enumerate(signer_infos, start=1):
+        try:
+            digest_name = info["digest_algorithm"]["algorithm"].native
+        except PARSE_ERRORS:
+            digest_name = ""
+        reports.append(await verify_signer(env, info, f"S{index}", found, digests.get(digest_name),
+                                           content_type=econtent_type, fmt="CAdES", content_missing=missing))
+    return reports

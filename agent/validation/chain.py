@@ -1,0 +1,539 @@
+"""Trust, validity and revocation of a signing certificate at the best signature time.
+
+Shared by the CAdES, PAdES and XAdES validators. It implements the X.509 certificate validation
+building block of ETSI EN 319 102-1 (section 5.2.6) with pyhanko-certvalidator, and the time
+decisions of the validation process with time (section 5.5.4) and of past signature validation
+(section 5.6.2.4) in the simple form a signature verifier needs:
+
+1. A path from the certificate to one of the trust anchors is first *built offline* from the
+   certificates the file carries: no network request is ever made for a certificate that does not
+   chain to an anchor the user trusts (a hostile file cannot make the agent fetch arbitrary URLs).
+2. The path is validated at the current time, with revocation: OCSP/CRL embedded in the file
+   (B-LT) plus, when fetching is allowed, fetched online (timeouts, bounded requests, a cache shared
+   by the signatures of a file and reused for a few minutes, see :class:`FetcherPool`).
+3. What went wrong is judged against the signature times (:class:`SigningTimes`): ``poe`` is a
+   proof of existence (a validated signature time-stamp or document time-stamp), ``claimed`` the
+   signer's own signed claim (signing-time, ``/M``, ``SigningTime``).
+
+Mapping (Compagnon's reading of EN 319 102-1, tables 4 and 5):
+
+* revoked, and the signer's own claimed time (or the POE) is at or after the revocation:
+  TOTAL_FAILED/REVOKED — whoever made it (the holder after revocation, or someone holding the
+  compromised key who still dated it after revocation), such a signature cannot be accepted;
+* revoked, and a POE before the revocation: the path is validated again at the POE (revocation
+  data used retroactively) and the signature passes if it holds there;
+* revoked otherwise: INDETERMINATE/REVOKED_NO_POE (REVOKED_CA_NO_POE for a CA);
+* expired now: with a POE before expiry, validated again at the POE; else INDETERMINATE/EXPIRED
+  when the claimed time is itself after expiry, INDETERMINATE/OUT_OF_BOUNDS_NO_POE otherwise;
+* claimed time or POE before the certificate's notBefore: NOT_YET_VALID (TOTAL_FAILED with a POE,
+  INDETERMINATE with only a claim);
+* no path to an anchor: INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND;
+* revocation status unobtainable (offline, responder down, stale data): INDETERMINATE/TRY_LATER;
+* weak algorithm in the chain: INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE; other constraint
+  violations: CHAIN_CONSTRAINTS_FAILURE or CERTIFICATE_CHAIN_GENERAL_FAILURE.
+
+The certificate category (qualified / RGS / other, with reasons) reuses the certificate facts of
+``agent.keystores.facts`` (ETSI EN 319 412-5 QCStatements, EN 319 411-2 QCP policies, NCP+).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from asn1crypto import crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
+from cryptography import x509
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.errors import (
+    DisallowedAlgorithmError,
+    ExpiredError,
+    InsufficientRevinfoError,
+    InvalidCertificateError,
+    NotYetValidError,
+    PathBuildingError,
+    PathError,
+    PathValidationError,
+    RevokedError,
+    ValidationError,
+)
+from pyhanko_certvalidator.fetchers.api import Fetchers, FetchLimits
+from pyhanko_certvalidator.fetchers.common_utils import FetchBudget
+from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy, RevocationCheckingRule
+
+from ..i18n import Text
+from ..keystores.facts import OID_ORGANIZATION_IDENTIFIER, QUALIFIED_POLICIES, qc_statements
+from .model import Check, Signer, SubIndication, indeterminate, not_applicable, passed, total_failed, warning
+
+__all__ = [
+    "ChainResult", "Environment", "FetcherPool", "SigningTimes", "certificate_category", "crypto_cert",
+    "asn1_cert", "describe_time", "signer_identity", "tr", "validate_certificate",
+]
+
+#: Seconds for one OCSP/CRL/certificate request.
+DEFAULT_TIMEOUT = 10.0
+#: How long fetched revocation data and issuer certificates are reused by later verifications.
+CACHE_SECONDS = 300
+#: Bounds per verification, far above what a real PKI needs (pyhanko-certvalidator FetchLimits).
+FETCH_LIMITS = FetchLimits(max_requests=100, max_cert_requests=10, max_aia_urls_per_object=3)
+#: NCP+ (ETSI EN 319 411-1), the policy behind the RGS "**" level.
+NCP_PLUS = "0.4.0.2042.1.2"
+#: The French administration's OID arc (RGS certification policies live under it).
+FRENCH_ARC = "1.2.250.1."
+
+
+def tr(locale: str, fr: str, en: str, **fields: object) -> str:
+    """A message in French (default) or English."""
+    return Text(fr, en).render(locale, **fields)
+
+
+def describe_time(moment: datetime | None, locale: str) -> str:
+    if moment is None:
+        return "?"
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if locale == "en" else "%d/%m/%Y %H:%M:%S UTC")
+
+
+def asn1_cert(cert: x509.Certificate | asn1_x509.Certificate) -> asn1_x509.Certificate:
+    if isinstance(cert, asn1_x509.Certificate):
+        return cert
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
+
+
+def crypto_cert(cert: asn1_x509.Certificate) -> x509.Certificate:
+    return x509.load_der_x509_certificate(cert.dump())
+
+
+def _name(cert: asn1_x509.Certificate) -> str:
+    native = cert.subject.native
+    return str(native.get("common_name") or cert.subject.human_friendly)
+
+
+# -- fetchers -----------------------------------------------------------------------------------
+
+
+class FetcherPool:
+    """OCSP/CRL/certificate fetchers with timeouts, whose cache is reused for ``CACHE_SECONDS``.
+
+    One verification at a time borrows the idle set (its caches are bound to the verification's
+    event loop while in use); a concurrent verification gets a fresh set. Each borrowing starts a
+    fresh request budget; a set that met a fetch failure is not given back (pyhanko-certvalidator
+    caches failures too, and a "try later" must really try again later).
+    """
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, ttl: float = CACHE_SECONDS) -> None:
+        self._lock = threading.Lock()
+        self._idle: tuple[float, Fetchers] | None = None
+        self.timeout = timeout
+        self.ttl = ttl
+
+    def acquire(self) -> tuple[float, Fetchers]:
+        with self._lock:
+            idle, self._idle = self._idle, None
+        if idle is not None and time.monotonic() - idle[0] < self.ttl:
+            budget = FetchBudget(FETCH_LIMITS)
+            for fetcher in (idle[1].ocsp_fetcher, idle[1].crl_fetcher, idle[1].cert_fetcher):
+                if hasattr(fetcher, "_budget"):
+                    fetcher._budget = budget  # noqa: SLF001 (a fresh budget per verification)
+            return idle
+        backend = RequestsFetcherBackend(per_request_timeout=self.timeout, limits=FETCH_LIMITS)
+        return time.monotonic(), backend.get_fetchers()
+
+    def release(self, item: tuple[float, Fetchers], reusable: bool = True) -> None:
+        if reusable and time.monotonic() - item[0] < self.ttl:
+            with self._lock:
+                self._idle = item
+
+
+DEFAULT_POOL = FetcherPool()
+
+
+@dataclass
+class Environment:
+    """What every validator of one ``verify_file`` call shares."""
+
+    trust_roots: list[asn1_x509.Certificate]
+    allow_fetching: bool = True
+    locale: str = "fr"
+    fetchers: Fetchers | None = None
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    rgs_policies: frozenset[str] = frozenset()
+    #: CA certificates known to the agent (not anchors): help build paths when a file omits them.
+    intermediates: list[asn1_x509.Certificate] = field(default_factory=list)
+
+    def t(self, fr: str, en: str, **fields: object) -> str:
+        return tr(self.locale, fr, en, **fields)
+
+    def when(self, moment: datetime | None) -> str:
+        return describe_time(moment, self.locale)
+
+
+@dataclass(frozen=True)
+class SigningTimes:
+    """``claimed``: the signer's signed claim; ``poe``: a validated time-stamp proving existence."""
+
+    claimed: datetime | None = None
+    poe: datetime | None = None
+    #: Who claims ``claimed``: "signer", or "tsa" for a time-stamp's own time.
+    claimed_by: str = "signer"
+
+    @property
+    def best(self) -> datetime | None:
+        return self.poe or self.claimed
+
+
+@dataclass
+class ChainResult:
+    """The "chain", "validity" and "revocation" checks, and the validated path (leaf first)."""
+
+    checks: list[Check]
+    path: list[asn1_x509.Certificate] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.indication is None for c in self.checks)
+
+    @property
+    def problem(self) -> Check | None:
+        return next((c for c in self.checks if c.indication is not None), None)
+
+
+# -- identity and category -----------------------------------------------------------------------
+
+
+def signer_identity(cert: asn1_x509.Certificate | None) -> Signer:
+    if cert is None:
+        return Signer()
+    native = cert.subject.native
+    name = native.get("common_name")
+    organization = native.get("organization_name")
+    if isinstance(organization, list):
+        organization = organization[0] if organization else None
+    return Signer(name=str(name) if name else cert.subject.human_friendly,
+                  organization=str(organization) if organization else None,
+                  certificate_sha256=hashlib.sha256(cert.dump()).hexdigest())
+
+
+def _policies(cert: x509.Certificate) -> list[str]:
+    try:
+        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
+    except (x509.ExtensionNotFound, ValueError):
+        return []
+    return [p.policy_identifier.dotted_string for p in policies]
+
+
+def _non_repudiation(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.KeyUsage).value.content_commitment)
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+
+
+def certificate_category(cert: asn1_x509.Certificate | None, env: Environment) -> Check:
+    """Qualified (eIDAS), RGS (NCP+ or a configured RGS policy) or other, with the reasons.
+
+    Categorising never changes the indication: the arrêté du 22 mars 2019 asks the buyer to see it.
+    """
+    if cert is None:
+        return not_applicable("certificate_category", env.t("Aucun certificat de signataire.",
+                                                            "No signer certificate."))
+    try:
+        crypto = crypto_cert(cert)
+        statements = qc_statements(crypto)
+        policies = _policies(crypto)
+        org_id = crypto.subject.get_attributes_for_oid(OID_ORGANIZATION_IDENTIFIER)
+    except ValueError:
+        return warning("certificate_category", env.t("Certificat illisible : catégorie inconnue.",
+                                                     "Unreadable certificate: category unknown."))
+    reasons: list[str] = []
+    if "qc_compliance" in statements:
+        reasons.append("QcCompliance")
+    reasons += [QUALIFIED_POLICIES[p] for p in policies if p in QUALIFIED_POLICIES and p != NCP_PLUS]
+    reasons += [s.replace("qc_type:", "QcType ") for s in statements if s.startswith("qc_type:")]
+    if "qc_sscd" in statements:
+        reasons.append("QcSSCD")
+    rgs = [p for p in policies if p == NCP_PLUS or p in env.rgs_policies]
+    identifier = ""
+    if org_id:
+        identifier = env.t(" ; identifiant d'organisation {v}", "; organisation identifier {v}", v=org_id[0].value)
+    usage = "" if _non_repudiation(crypto) else env.t(" ; pas de nonRepudiation", "; no nonRepudiation")
+    if reasons and ("QcCompliance" in reasons or any(p in QUALIFIED_POLICIES for p in policies)):
+        return passed("certificate_category", env.t("Certificat qualifié ({r}){i}{u}.",
+                                                    "Qualified certificate ({r}){i}{u}.",
+                                                    r=", ".join(reasons), i=identifier, u=usage))
+    if rgs:
+        names = ["NCP+ (RGS**)" if p == NCP_PLUS else p for p in rgs]
+        return passed("certificate_category", env.t("Certificat RGS ({r}){i}{u}.", "RGS certificate ({r}){i}{u}.",
+                                                    r=", ".join(names), i=identifier, u=usage))
+    french = [p for p in policies if p.startswith(FRENCH_ARC)]
+    hint = env.t(" ; politiques {p} non reconnues comme RGS", "; policies {p} not known as RGS", p=", ".join(french)) \
+        if french else ""
+    return warning("certificate_category", env.t(
+        "Certificat non qualifié (ni QcCompliance, ni politique eIDAS ou RGS**){h}{i}{u}.",
+        "Not a qualified certificate (no QcCompliance, eIDAS or RGS** policy){h}{i}{u}.", h=hint, i=identifier,
+        u=usage))
+
+
+# -- validation ------------------------------------------------------------------------------------
+
+
+def _policy(retroactive: bool) -> CertRevTrustPolicy:
+    """Revocation data required for the end-entity certificate, checked when declared for CAs."""
+    return CertRevTrustPolicy(
+        RevocationCheckingPolicy(ee_certificate_rule=RevocationCheckingRule.CRL_OR_OCSP_REQUIRED,
+                                 intermediate_ca_cert_rule=RevocationCheckingRule.CHECK_IF_DECLARED),
+        retroactive_revinfo=retroactive,
+    )
+
+
+def _context(env: Environment, others: Sequence[asn1_x509.Certificate], crls: Sequence[asn1_crl.CertificateList],
+             ocsps: Sequence[asn1_ocsp.OCSPResponse], moment: datetime | None, fetch: bool) -> ValidationContext:
+    fetchers = env.fetchers if fetch else None
+    return ValidationContext(
+        trust_roots=list(env.trust_roots), other_certs=list(others), moment=moment,
+        allow_fetching=fetchers is not None, fetchers=fetchers,
+        crls=list(crls), ocsps=list(ocsps), revinfo_policy=_policy(retroactive=moment is not None),
+        time_tolerance=timedelta(seconds=1),
+    )
+
+
+async def _path_exists(env: Environment, cert: asn1_x509.Certificate, others: Sequence[asn1_x509.Certificate]) -> bool:
+    """Offline path building (no fetching): is there any path to an anchor at all?"""
+    context = ValidationContext(trust_roots=list(env.trust_roots), other_certs=list(others), allow_fetching=False,
+                                revocation_mode="soft-fail")
+    try:
+        paths = await context.path_builder.async_build_paths(cert)
+    except (PathBuildingError, PathError, ValueError):
+        return False
+    return bool(paths)
+
+
+async def _attempt(env: Environment, cert: asn1_x509.Certificate, others: Sequence[asn1_x509.Certificate],
+                   crls: Sequence[asn1_crl.CertificateList], ocsps: Sequence[asn1_ocsp.OCSPResponse],
+                   moment: datetime | None) -> tuple[list[asn1_x509.Certificate], Exception | None]:
+    context = _context(env, others, crls, ocsps, moment, fetch=env.allow_fetching)
+    try:
+        path = await CertificateValidator(cert, list(others), context).async_validate_usage(set())
+    except (ValidationError, PathError) as exc:
+        return [], exc
+    except (ValueError, TypeError, KeyError) as exc:  # malformed certificate or revocation data
+        return [], exc
+    return list(reversed(list(path.iter_certs(include_root=True)))), None
+
+
+def _dates(cert: asn1_x509.Certificate, env: Environment) -> str:
+    validity = cert["tbs_certificate"]["validity"]
+    return env.t("valide du {a} au {b}", "valid from {a} to {b}", a=env.when(validity["not_before"].native),
+                 b=env.when(validity["not_after"].native))
+
+
+def _time_label(times: SigningTimes, env: Environment) -> str:
+    if times.poe is not None:
+        return env.t("{t} (horodatage)", "{t} (time-stamp)", t=env.when(times.poe))
+    if times.claimed is not None and times.claimed_by == "tsa":
+        return env.t("{t} (heure de l'horodatage)", "{t} (time-stamp time)", t=env.when(times.claimed))
+    if times.claimed is not None:
+        return env.t("{t} (heure déclarée par le signataire)", "{t} (claimed by the signer)", t=env.when(times.claimed))
+    return env.t("maintenant", "now")
+
+
+def _sources(env: Environment, crls: Sequence[object], ocsps: Sequence[object]) -> str:
+    parts = []
+    if crls or ocsps:
+        parts.append(env.t("données de révocation du fichier ({n})", "revocation data in the file ({n})",
+                           n=len(crls) + len(ocsps)))
+    if env.allow_fetching:
+        parts.append(env.t("OCSP/CRL en ligne", "online OCSP/CRL"))
+    return ", ".join(parts) or env.t("aucune source", "no source")
+
+
+async def validate_certificate(env: Environment, cert: asn1_x509.Certificate,
+                               others: Iterable[asn1_x509.Certificate], times: SigningTimes, *,
+                               crls: Sequence[asn1_crl.CertificateList] = (),
+                               ocsps: Sequence[asn1_ocsp.OCSPResponse] = ()) -> ChainResult:
+    """The "chain", "validity" and "revocation" checks of ``cert`` (see the module docstring)."""
+    others = [c for c in [*others, *env.intermediates] if c.dump() != cert.dump()]
+    crls, ocsps = list(crls), list(ocsps)
+    dates = _dates(cert, env)
+    if not env.trust_roots:
+        return _no_chain(env, dates, env.t("aucune autorité de confiance n'est configurée",
+                                           "no trust anchor is configured"))
+    if not await _path_exists(env, cert, others):
+        return _no_chain(env, dates, env.t("le certificat ne remonte à aucune autorité de confiance",
+                                           "the certificate does not chain to any trusted authority"))
+    path, error = await _attempt(env, cert, others, crls, ocsps, None)
+    if error is None:
+        return _success(env, cert, path, times, dates, _sources(env, crls, ocsps), at=None)
+    return await _judge(env, cert, others, crls, ocsps, times, dates, error, allow_past=True)
+
+
+def _no_chain(env: Environment, dates: str, reason: str) -> ChainResult:
+    return ChainResult([
+        indeterminate("chain", env.t("Chaîne de confiance introuvable : {r}.", "No certificate chain found: {r}.",
+                                     r=reason),
+                      SubIndication.NO_CERTIFICATE_CHAIN_FOUND),
+        not_applicable("validity", env.t("Certificat {d} ; non évalué sans chaîne de confiance.",
+                                         "Certificate {d}; not assessed without a trusted chain.", d=dates)),
+        not_applicable("revocation", env.t("Non vérifiée sans chaîne de confiance.",
+                                           "Not checked without a trusted chain.")),
+    ])
+
+
+def _chain_ok(env: Environment, path: list[asn1_x509.Certificate]) -> Check:
+    names = " → ".join(_name(c) for c in path)
+    return passed("chain", env.t("Chaîne de confiance : {p}.", "Certificate chain: {p}.", p=names))
+
+
+def _success(env: Environment, cert: asn1_x509.Certificate, path: list[asn1_x509.Certificate], times: SigningTimes,
+             dates: str, sources: str, at: datetime | None, note: str = "") -> ChainResult:
+    checks = [_chain_ok(env, path)]
+    not_before = cert["tbs_certificate"]["validity"]["not_before"].native
+    when = _time_label(times, env)
+    if times.poe is not None and times.poe < not_before:
+        checks.append(total_failed("validity", env.t(
+            "Certificat {d} : l'horodatage {t} précède sa date de début de validité.",
+            "Certificate {d}: the time-stamp {t} precedes its start of validity.", d=dates, t=when),
+            SubIndication.NOT_YET_VALID))
+    elif times.poe is None and times.claimed is not None and times.claimed < not_before - timedelta(minutes=5):
+        checks.append(indeterminate("validity", env.t(
+            "Certificat {d} : l'heure déclarée {t} précède sa date de début de validité.",
+            "Certificate {d}: the claimed time {t} precedes its start of validity.", d=dates, t=when),
+            SubIndication.NOT_YET_VALID))
+    else:
+        checks.append(passed("validity", env.t("Certificat {d} ; valide à l'heure de signature {t}.",
+                                               "Certificate {d}; valid at signing time {t}.", d=dates, t=when)))
+    if at is None:
+        checks.append(passed("revocation", env.t("Non révoqué (vérifié le {n} ; {s}){x}.",
+                                                 "Not revoked (checked on {n}; {s}){x}.", n=env.when(env.now),
+                                                 s=sources,
+                                                 x=note)))
+    else:
+        checks.append(passed("revocation", env.t("Non révoqué au {t} ({s}){x}.", "Not revoked at {t} ({s}){x}.",
+                                                 t=env.when(at), s=sources, x=note)))
+    return ChainResult(checks, path)
+
+
+async def _judge(env: Environment, cert: asn1_x509.Certificate, others: list[asn1_x509.Certificate],
+                 crls: list[asn1_crl.CertificateList], ocsps: list[asn1_ocsp.OCSPResponse], times: SigningTimes,
+                 dates: str, error: Exception, allow_past: bool) -> ChainResult:
+    """Map a certvalidator error to checks, re-validating at the POE where EN 319 102-1 allows."""
+    path = [cert]
+    chain_found = passed("chain", env.t("Chaîne de confiance trouvée jusqu'à une autorité de confiance.",
+                                        "A chain to a trusted authority was found."))
+    sources = _sources(env, crls, ocsps)
+
+    async def at_poe(note: str) -> ChainResult:
+        assert times.poe is not None
+        past_path, past_error = await _attempt(env, cert, others, crls, ocsps, times.poe)
+        if past_error is None:
+            return _success(env, cert, past_path, times, dates, sources, at=times.poe, note=note)
+        return await _judge(env, cert, others, crls, ocsps, times, dates, past_error, allow_past=False)
+
+    if isinstance(error, RevokedError):
+        revoked_at = error.revocation_dt
+        who = env.t("le certificat du signataire", "the signer's certificate") if error.is_ee_cert and \
+            not error.is_side_validation else env.t("un certificat d'autorité de la chaîne",
+                                                    "a CA certificate of the chain")
+        if allow_past and times.poe is not None and times.poe < revoked_at:
+            # A proof of existence before the revocation beats any claim: validate again at the POE.
+            return await at_poe(env.t(" ; révoqué le {r}, après l'horodatage de la signature",
+                                      "; revoked on {r}, after the signature's time-stamp", r=env.when(revoked_at)))
+        if times.claimed is not None and times.claimed >= revoked_at and error.is_ee_cert:
+            check = total_failed("revocation", env.t(
+                "Révoqué : {w} a été révoqué le {r}, avant l'heure de signature {t}.",
+                "Revoked: {w} was revoked on {r}, before the signing time {t}.", w=who, r=env.when(revoked_at),
+                t=_time_label(SigningTimes(claimed=times.claimed, claimed_by=times.claimed_by), env)),
+                SubIndication.REVOKED)
+        else:
+            sub = SubIndication.REVOKED_NO_POE if error.is_ee_cert else SubIndication.REVOKED_CA_NO_POE
+            check = indeterminate("revocation", env.t(
+                "Révoqué le {r} ({w}) ; aucune preuve que la signature existait avant cette date.",
+                "Revoked on {r} ({w}); no proof that the signature existed before that date.",
+                w=who, r=env.when(revoked_at)), sub)
+        return ChainResult([chain_found, passed("validity", env.t("Certificat {d}.", "Certificate {d}.", d=dates)),
+                            check], path)
+
+    if isinstance(error, ExpiredError):
+        expired_at = error.expired_dt
+        ee = error.is_ee_cert and not error.is_side_validation
+        if allow_past and times.poe is not None and times.poe <= expired_at:
+            return await at_poe(env.t(" ; certificat expiré depuis, signature horodatée avant l'expiration",
+                                      "; certificate expired since, signature time-stamped before expiry"))
+        if ee and times.best is not None and times.best > expired_at:
+            check = indeterminate("validity", env.t(
+                "Expiré : certificat {d}, expiré avant l'heure de signature {t}.",
+                "Expired: certificate {d}, expired before the signing time {t}.", d=dates, t=_time_label(times, env)),
+                SubIndication.EXPIRED)
+        else:
+            what = dates if ee else env.t("un certificat d'autorité de la chaîne a expiré le {x}",
+                                          "a CA certificate of the chain expired on {x}", x=env.when(expired_at))
+            check = indeterminate("validity", env.t(
+                "Hors période de validité ({w}) et aucune preuve (horodatage) que la signature existait avant.",
+                "Out of its validity period ({w}) and no proof (time-stamp) that the signature existed before.",
+                w=what),
+                SubIndication.OUT_OF_BOUNDS_NO_POE)
+        return ChainResult([chain_found, check, not_applicable("revocation", env.t(
+            "Non vérifiée pour un certificat hors période de validité.",
+            "Not checked for a certificate out of validity."))],
+            path)
+
+    if isinstance(error, NotYetValidError):
+        check = indeterminate("validity", env.t("Pas encore valide : certificat {d}.",
+                                                "Not yet valid: certificate {d}.",
+                                                d=dates), SubIndication.NOT_YET_VALID)
+        return ChainResult([chain_found, check, not_applicable("revocation", env.t("Non vérifiée.", "Not checked."))],
+                           path)
+
+    if isinstance(error, InsufficientRevinfoError):
+        if allow_past and times.poe is not None and (crls or ocsps):
+            return await at_poe(env.t(" ; données de révocation du fichier, à la date de l'horodatage",
+                                      "; revocation data from the file, at the time-stamp's date"))
+        detail = error.failure_msg if isinstance(error, ValidationError) else str(error)
+        offline = "" if env.allow_fetching else env.t(" (vérification hors ligne)", " (offline check)")
+        check = indeterminate("revocation", env.t(
+            "Statut de révocation indisponible{o} : {e}. Réessayer plus tard.",
+            "Revocation status unavailable{o}: {e}. Try again later.", o=offline, e=detail), SubIndication.TRY_LATER)
+        return ChainResult([chain_found, passed("validity", env.t("Certificat {d}.", "Certificate {d}.", d=dates)),
+                            check],
+                           path)
+
+    detail = error.failure_msg if isinstance(error, ValidationError) else str(error)
+    if isinstance(error, DisallowedAlgorithmError):
+        sub = SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+    elif isinstance(error, InvalidCertificateError):
+        sub = SubIndication.CHAIN_CONSTRAINTS_FAILURE
+    elif isinstance(error, PathBuildingError):
+        sub = SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    elif isinstance(error, PathValidationError):
+        sub = SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+    else:
+        sub = SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+    return ChainResult([
+        indeterminate("chain", env.t("Chaîne de confiance invalide : {e}", "Invalid certificate chain: {e}", e=detail),
+                      sub),
+        not_applicable("validity", env.t("Certificat {d}.", "Certificate {d}.", d=dates)),
+        not_applicable("revocation", env.t("Non vérifiée.", "Not checked.")),
+    ], path)
+
+
+def is_weak_digest(name: str) -> bool:
+    return name.lower() in {"md2", "md5", "sha1"}
+
+
+def has_oid(cert: x509.Certificate, oid: str) -> bool:
+    """Whether ``cert`` has the extended key usage ``oid`` (RFC 3161 wants timeStamping for a TSA)."""
+    try:
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    return any(u.dotted_string == oid for u in usages)
+
+
+def common_name(cert: asn1_x509.Certificate | None) -> str:
+    return _name(cert) if cert is not None else "?"

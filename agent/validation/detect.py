@@ -1,0 +1,111 @@
+"""Format detection and the ``verify_file`` entry point (ETSI EN 319 102-1 validation of every signature).
+
+The format comes from the file's first bytes, never from its name: ``%PDF-`` (within the first KiB,
+ISO 32000-1 section 7.5.2) is a PDF, ``<`` after an optional BOM and white space is XML, a DER
+SEQUENCE or a PEM armour is CMS. Anything else is reported as FORMAT_FAILURE.
+
+``verify_file`` is synchronous, to be called from a worker thread: it runs its own event loop for
+pyhanko-certvalidator (from a helper thread if the calling thread already runs one). It never
+raises for bad *content* — garbage, truncated DER, broken PDFs, hostile XML all become a report —
+only for a file that cannot be opened (``OSError``), which callers map to "unreadable input".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography import x509
+
+from ..signing.base import Progress
+from .cades import format_failure, verify_cms
+from .chain import DEFAULT_POOL, Environment, asn1_cert
+from .model import Check, CheckStatus, Indication, SignatureReport, SubIndication, VerificationReport
+from .pades import verify_pdf
+from .xades import verify_xml
+
+__all__ = ["detect_format", "verify_file"]
+
+log = logging.getLogger(__name__)
+
+
+def detect_format(head: bytes) -> str | None:
+    """``"pdf"``, ``"xml"``, ``"cms"`` or None, from the first bytes of a file."""
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    stripped = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if stripped.startswith(b"<"):
+        return "xml"
+    if head.startswith(b"\xff\xfe<") or head.startswith(b"\xfe\xff\x00<"):
+        return "xml"
+    if head[:1] == b"\x30" or stripped.startswith(b"-----BEGIN"):
+        return "cms"
+    return None
+
+
+def _run(coroutine_factory):  # type: ignore[no-untyped-def]
+    """Run a coroutine to completion in a fresh event loop (in a helper thread if one runs here)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine_factory())
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="verify") as pool:
+        return pool.submit(lambda: asyncio.run(coroutine_factory())).result()
+
+
+def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequence[x509.Certificate],
+                allow_fetching: bool = True, locale: str = "fr", progress: Progress | None = None,
+                rgs_policies: Collection[str] = (), intermediates: Sequence[x509.Certificate] = ()
+                ) -> VerificationReport:
+    """Verify every signature of ``path`` (PAdES, CAdES or XAdES) against ``trust_roots``.
+
+    ``content`` is the signed file of a detached signature (else it is looked for next to ``path``
+    by name). ``allow_fetching`` lets OCSP/CRL be fetched online (timeouts, cached a few minutes);
+    revocation data in the file is always used. ``locale`` is ``"fr"`` (default) or ``"en"``.
+    ``progress(done, total)`` follows the hashing of the signed data, in bytes. ``intermediates``
+    are CA certificates known to the agent (used to build paths, never trusted as anchors),
+    ``rgs_policies`` the RGS policy OIDs an administrator configured.
+    """
+    path = Path(path)
+    with path.open("rb") as stream:  # OSError here is the caller's "unreadable input"
+        head = stream.read(4096)
+    report = VerificationReport(file=path.name)
+    fetchers = DEFAULT_POOL.acquire() if allow_fetching else None
+    env = Environment(trust_roots=[asn1_cert(c) for c in trust_roots], allow_fetching=allow_fetching,
+                      locale="en" if locale == "en" else "fr", fetchers=fetchers[1] if fetchers else None,
+                      now=datetime.now(UTC), rgs_policies=frozenset(rgs_policies),
+                      intermediates=[asn1_cert(c) for c in intermediates])
+    kind = detect_format(head)
+
+    async def main() -> list[SignatureReport]:
+        if kind == "pdf":
+            return await verify_pdf(env, path, progress)
+        if kind == "xml":
+            return await verify_xml(env, path, content, progress)
+        if kind == "cms":
+            return await verify_cms(env, path, content, progress)
+        message = env.t("Format non reconnu : ni PDF, ni XML, ni signature CMS/CAdES.",
+                        "Unknown format: neither PDF, XML nor a CMS/CAdES signature.") if head else \
+            env.t("Fichier vide.", "Empty file.")
+        return [format_failure(env, "S1", "unknown", message)]
+
+    try:
+        report.signatures = _run(main)
+    except Exception as exc:  # noqa: BLE001 — a report, never a crash, for whatever the file holds
+        log.exception("verification of %s failed", path.name)
+        failure = SignatureReport(id="S1", format=kind or "unknown")
+        failure.add(Check("format", CheckStatus.FAILED, env.t("Vérification impossible : {e}",
+                                                              "Verification failed: {e}",
+                                                             e=f"{type(exc).__name__}: {exc}"),
+                          Indication.INDETERMINATE, SubIndication.GENERIC))
+        report.signatures = [failure]
+    if fetchers is not None:
+        DEFAULT_POOL.release(fetchers, reusable=not any(
+            s.sub_indication in (SubIndication.TRY_LATER, SubIndication.GENERIC) or
+            any(c.sub_indication is SubIndication.TRY_LATER for c in s.checks)
+            for s in report.all_signatures()))
+    return report

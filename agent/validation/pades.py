@@ -1,0 +1,295 @@
+"""PAdES validation: every signature field and document time-stamp of a PDF (ETSI EN 319 142-1).
+
+A PDF signature is a detached CAdES signature over the ``/ByteRange`` of its revision; the CMS part
+is judged by ``cades.verify_signer`` (EN 319 102-1 building blocks). What is PDF-specific, from
+pyHanko's reader and difference analysis:
+
+* **coverage** — which bytes the signature covers (the whole file, or a complete earlier revision
+  followed by incremental updates); a non-standard ``/ByteRange`` is refused;
+* **modification** — pyHanko's modification analysis of everything appended after the signed
+  revision (``modification_level``): validation data (DSS, document time-stamps), new signatures and
+  form filling are accepted; annotations are reported; anything else — a page appended after
+  signing, changed content — means the document shown is not the document signed, and the
+  signature is TOTAL_FAILED/FORMAT_FAILURE (in EN 319 102-1 terms the PDF fails format checking,
+  section 5.2.2, as the EU DSS reference validator reports PDF modification findings); pdfsig
+  does not see these changes, this check does;
+* **document time-stamps** (``/DocTimeStamp``, ISO 32000-2 section 12.8.5) are reported as entries of
+  their own and give a proof of existence to the signatures of earlier revisions (B-T through a
+  document time-stamp, B-LTA over the DSS);
+* **DSS** (EN 319 142-1 section 5.4.2): its certificates, OCSP responses and CRLs are used for
+  validation, as the B-LT level intends.
+
+Baseline levels (EN 319 142-1 section 6): B-B (SubFilter ``ETSI.CAdES.detached``, content-type,
+message-digest, signing-certificate-v2, *no* signing-time attribute: the claimed time is ``/M``),
+B-T (signature time-stamp or document time-stamp), B-LT (DSS after the signature), B-LTA (a
+document time-stamp over the DSS). ``adbe.pkcs7.detached`` signatures are verified as "PDF".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import cms, crl as asn1_crl, ocsp as asn1_ocsp
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel, SuspiciousModification
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.errors import NoDSSFoundError
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+from ..signing.base import Progress
+from .cades import (
+    PARSE_ERRORS,
+    CmsMaterial,
+    format_failure,
+    material_of,
+    verify_signer,
+    verify_timestamp,
+    _attr_count,
+)
+from .chain import Environment, signer_identity
+from .model import Check, SignatureReport, SubIndication, not_applicable, passed, total_failed, warning
+
+__all__ = ["verify_pdf"]
+
+PADES = "/ETSI.CAdES.detached"
+PKCS7 = "/adbe.pkcs7.detached"
+RFC3161 = "/ETSI.RFC3161"
+READ_ERRORS = (PdfError, *PARSE_ERRORS)
+
+
+@dataclass
+class _Document:
+    """What the signatures of one PDF share."""
+
+    reader: PdfFileReader
+    revisions: int
+    dss: CmsMaterial = field(default_factory=CmsMaterial)
+    dss_revision: int | None = None
+    #: (signed revision, time) of every valid document time-stamp.
+    doc_timestamps: list[tuple[int, datetime]] = field(default_factory=list)
+
+
+def _read_dss(reader: PdfFileReader) -> tuple[CmsMaterial, int | None]:
+    found = CmsMaterial()
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+    except (NoDSSFoundError, *READ_ERRORS):
+        return found, None
+    try:
+        found.certificates = list(dss.load_certs())
+        for ref in dss.ocsps:
+            found.ocsps.append(asn1_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE)))
+        for ref in dss.crls:
+            found.crls.append(asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)))
+    except READ_ERRORS:
+        pass
+    revision = None
+    for index in range(reader.xrefs.total_revisions):
+        try:
+            if "/DSS" in reader.get_historical_root(index):
+                revision = index
+                break
+        except READ_ERRORS:
+            continue
+    return found, revision
+
+
+def _coverage(env: Environment, emb: EmbeddedPdfSignature, doc: _Document) -> Check:
+    coverage = emb.coverage
+    what = env.t("L'horodatage", "Time-stamp") if emb.sig_object_type == "/DocTimeStamp" else \
+        env.t("La signature", "Signature")
+    if coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        return passed("coverage", env.t("{w} « {f} » couvre tout le fichier.",
+                                        "{w} \"{f}\" covers the whole file.", w=what, f=emb.field_name))
+    if coverage == SignatureCoverageLevel.ENTIRE_REVISION:
+        return passed("coverage", env.t(
+            "{w} « {f} » couvre la révision {r} sur {t} du document ; les mises à jour suivantes sont analysées.",
+            "{w} \"{f}\" covers revision {r} of {t} of the document; the later updates are analysed.",
+            w=what, f=emb.field_name, r=emb.signed_revision + 1, t=doc.revisions))
+    return total_failed("coverage", env.t(
+        "Plage signée (/ByteRange) non standard : on ne peut pas dire quelle partie du document est signée.",
+        "Non-standard signed range (/ByteRange): what part of the document is signed is unclear."),
+        SubIndication.FORMAT_FAILURE)
+
+
+_LEVEL_TEXT = {
+    ModificationLevel.NONE: ("Aucune modification après la signature.", "No change after signing."),
+    ModificationLevel.LTA_UPDATES: ("Ajouts après la signature limités aux données de validation (DSS, horodatages).",
+                                    "Additions after signing limited to validation data (DSS, time-stamps)."),
+    ModificationLevel.FORM_FILLING: ("Ajouts après la signature limités à d'autres signatures et au remplissage "
+                                     "de champs de formulaire.",
+                                     "Additions after signing limited to other signatures and form filling."),
+}
+
+
+def _modification(env: Environment, emb: EmbeddedPdfSignature) -> Check:
+    result = emb.diff_result
+    docmdp = emb.docmdp_level
+    shown = env.t("le document affiché n'est pas celui qui a été signé", "the document shown is not the one signed")
+    if isinstance(result, SuspiciousModification) or result is None:
+        detail = str(result).strip().splitlines()[0][:200] if result is not None else \
+            env.t("analyse impossible", "analysis impossible")
+        return total_failed("modification", env.t(
+            "Le document a été modifié après la signature ({d}) : {s}.",
+            "The document was changed after signing ({d}): {s}.", d=detail, s=shown), SubIndication.FORMAT_FAILURE)
+    assert isinstance(result, DiffResult)
+    level = result.modification_level
+    if level == ModificationLevel.OTHER or (docmdp is not None and level.value > docmdp.value):
+        return total_failed("modification", env.t(
+            "Le document a été modifié après la signature (pages ou contenu ajoutés ou changés) : {s}.",
+            "The document was changed after signing (pages or content added or changed): {s}.", s=shown),
+            SubIndication.FORMAT_FAILURE)
+    if level == ModificationLevel.ANNOTATIONS:
+        return warning("modification", env.t("Annotations ajoutées après la signature (permises).",
+                                             "Annotations added after signing (allowed)."))
+    fr, en = _LEVEL_TEXT.get(level, _LEVEL_TEXT[ModificationLevel.FORM_FILLING])
+    return passed("modification", env.t(fr, en))
+
+
+def _integrity_info(env: Environment, emb: EmbeddedPdfSignature, doc: _Document) -> list[Check]:
+    try:
+        emb.compute_integrity_info(diff_policy=DEFAULT_DIFF_POLICY)
+    except (SuspiciousModification, *READ_ERRORS,
+            Exception) as exc:  # noqa: BLE001 (pyHanko's analysis of hostile files)
+        return [total_failed("modification", env.t("Analyse des modifications impossible : {e}",
+                                                   "Modification analysis failed: {e}", e=exc),
+                                                   SubIndication.FORMAT_FAILURE)]
+    return [_coverage(env, emb, doc), _modification(env, emb)]
+
+
+def _pades_level(env: Environment, emb: EmbeddedPdfSignature, doc: _Document, subfilter: str):
+    """EN 319 142-1 section 6 baseline levels (a closure over the document for ``verify_signer``)."""
+
+    def rule(info: cms.SignerInfo, *, counter: bool, timestamped: bool, long_term: bool) -> tuple[str | None, Check]:
+        attrs = info["signed_attrs"]
+        missing = []
+        if subfilter != PADES:
+            missing.append(env.t("SubFilter ETSI.CAdES.detached", "SubFilter ETSI.CAdES.detached"))
+        for name, label in (("content_type", "content-type"), ("message_digest", "message-digest")):
+            if _attr_count(attrs, name) != 1:
+                missing.append(label)
+        if _attr_count(attrs, "signing_certificate_v2") + _attr_count(attrs, "signing_certificate") != 1:
+            missing.append("signing-certificate-v2")
+        if _attr_count(attrs, "signing_time"):
+            missing.append(env.t("pas d'attribut signing-time (l'heure va dans /M)", "no signing-time attribute (/M)"))
+        if missing:
+            return None, warning("baseline_level", env.t(
+                "Pas de niveau PAdES de base (EN 319 142-1) : {m}.", "No PAdES baseline level (EN 319 142-1): {m}.",
+                m=", ".join(missing)))
+        if not timestamped:
+            return "B-B", passed("baseline_level", env.t(
+                "B-B : ETSI.CAdES.detached, signing-certificate-v2, heure déclarée dans /M.",
+                "B-B: ETSI.CAdES.detached, signing-certificate-v2, claimed time in /M."))
+        dss_after = doc.dss_revision is not None and doc.dss_revision > emb.signed_revision
+        if not (dss_after and long_term):
+            return "B-T", passed("baseline_level", env.t("B-T : B-B et horodatage valide de la signature.",
+                                                         "B-T: B-B and a valid time-stamp of the signature."))
+        archived = any(revision >= (doc.dss_revision or 0) for revision, _ in doc.doc_timestamps)
+        if not archived:
+            return "B-LT", passed("baseline_level", env.t(
+                "B-LT : B-T et DSS (certificats et données de révocation) ajouté après la signature.",
+                "B-LT: B-T and a DSS (certificates and revocation data) added after the signature."))
+        return "B-LTA", passed("baseline_level", env.t(
+            "B-LTA : B-LT et horodatage de document couvrant le DSS.",
+            "B-LTA: B-LT and a document time-stamp covering the DSS."))
+
+    return rule
+
+
+async def _doc_timestamp(env: Environment, emb: EmbeddedPdfSignature, doc: _Document, cms_bytes: bytes
+                         ) -> SignatureReport:
+    report = SignatureReport(id=emb.field_name, format="PAdES-DocTimeStamp")
+    report.add(passed("format", env.t("Horodatage de document RFC 3161 (ETSI.RFC3161).",
+                                      "RFC 3161 document time-stamp (ETSI.RFC3161).")))
+    report.add(*_integrity_info(env, emb, doc))
+    outcome = await verify_timestamp(env, cms.ContentInfo.load(cms_bytes), lambda name: emb.compute_digest(name),
+                                     extra=doc.dss)
+    report.signer = signer_identity(outcome.tsa)
+    report.signing_time = outcome.time
+    report.signing_time_source = "timestamp" if outcome.time else None
+    report.add(*outcome.checks)
+    report.add(not_applicable("baseline_level", env.t("Horodatage de document (pas de niveau propre).",
+                                                      "Document time-stamp (no level of its own).")))
+    if report.indication == "TOTAL_PASSED" and outcome.time is not None:
+        doc.doc_timestamps.append((emb.signed_revision, outcome.time))
+    return report
+
+
+async def _signature(env: Environment, emb: EmbeddedPdfSignature, doc: _Document, subfilter: str) -> SignatureReport:
+    fmt = "PAdES" if subfilter == PADES else "PDF"
+    label = env.t("Signature PDF {s} (ISO 32000).", "PDF signature {s} (ISO 32000).", s=subfilter.lstrip("/"))
+    pdf_checks = [passed("format", label), *_integrity_info(env, emb, doc)]
+    found = material_of(emb.signed_data)
+    found.extend(doc.dss)
+    covering = [t for revision, t in doc.doc_timestamps if revision > emb.signed_revision]
+    claimed = emb.self_reported_timestamp
+    report = await verify_signer(env, emb.signer_info, emb.field_name, found, emb.compute_digest(),
+                                 content_type="data", fmt=fmt, claimed=claimed,
+                                 extra_poe=min(covering) if covering else None,
+                                 pdf_checks=pdf_checks, level_rule=_pades_level(env, emb, doc, subfilter))
+    return report
+
+
+async def verify_pdf(env: Environment, path: Path, progress: Progress | None) -> list[SignatureReport]:
+    """Every signature and document time-stamp of the PDF at ``path``, in revision order."""
+    size = path.stat().st_size
+    if progress is not None:
+        progress(0, size)
+    with path.open("rb") as stream:
+        try:
+            reader = PdfFileReader(stream, strict=False)
+            if reader.encrypted:
+                return [format_failure(env, "PDF", "PDF", env.t("PDF chiffré : vérification non prise en charge.",
+                                                                 "Encrypted PDF: verification not supported."))]
+            fields = list(enumerate_sig_fields(reader, filled_status=True))
+            revisions = reader.xrefs.total_revisions
+        except READ_ERRORS as exc:
+            return [format_failure(env, "PDF", "PDF", env.t("PDF illisible : {e}", "Unreadable PDF: {e}", e=exc))]
+        dss, dss_revision = _read_dss(reader)
+        doc = _Document(reader, revisions, dss, dss_revision)
+        items: list[tuple[int, str, Any]] = []
+        broken: list[SignatureReport] = []
+        for name, sig_object, sig_field in fields:
+            try:
+                emb = EmbeddedPdfSignature(reader, sig_field, name)
+                subfilter = str(sig_object.get_object().get("/SubFilter", ""))
+                items.append((emb.signed_revision, subfilter, emb))
+            except READ_ERRORS as exc:
+                broken.append(format_failure(env, str(name), "PDF", env.t(
+                    "Signature « {n} » illisible : {e}", "Unreadable signature \"{n}\": {e}", n=name, e=exc)))
+        reports: dict[int, SignatureReport] = {}
+        # Document time-stamps first, latest first: each gives a POE to the revisions before it.
+        order = sorted(range(len(items)), key=lambda i: -items[i][0])
+        for index in order:
+            revision, subfilter, emb = items[index]
+            if emb.sig_object_type == "/DocTimeStamp" or subfilter == RFC3161:
+                reports[index] = await _guarded(env, emb, lambda e=emb: _doc_timestamp(env, e, doc, e.pkcs7_content))
+        for index in order:
+            revision, subfilter, emb = items[index]
+            if index in reports:
+                continue
+            if subfilter not in (PADES, PKCS7):
+                reports[index] = format_failure(env, emb.field_name, "PDF", env.t(
+                    "SubFilter {s} non pris en charge.", "Unsupported SubFilter {s}.", s=subfilter or "?"))
+                continue
+            reports[index] = await _guarded(env, emb, lambda e=emb, s=subfilter: _signature(env, e, doc, s))
+    if progress is not None:
+        progress(size, size)
+    ordered = sorted(range(len(items)), key=lambda i: items[i][0])
+    return [reports[i] for i in ordered] + broken
+
+
+async def _guarded(env: Environment, emb: EmbeddedPdfSignature, make: Any) -> SignatureReport:
+    try:
+        return await make()
+    except READ_ERRORS as exc:
+        return format_failure(env, emb.field_name, "PDF", env.t("Signature mal formée : {e}",
+                                                                "Malformed signature: {e}",
+                                                                e=exc))

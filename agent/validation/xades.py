@@ -1,0 +1,720 @@
+"""XAdES / XMLDSig validation: every ``ds:Signature`` of an XML file, and its XAdES counter-signatures.
+
+XMLDSig core validation (XMLDSig 1.1 section 3.2) is done here with lxml, not by trusting a
+library: reference validation (dereference, transforms, digest) then signature validation over the
+canonical ``ds:SignedInfo``. The signing certificate is the one XAdES ``SigningCertificateV2`` (or
+``SigningCertificate``) designates among the ``X509Certificate`` elements — an inline ``KeyValue``
+is never used — and it is validated like any other (``chain``, ETSI EN 319 102-1 section 5.2.6).
+
+Hostile input is refused with FORMAT_FAILURE, never fetched or expanded:
+
+* DOCTYPE (DTD, entities, billion laughs) refused before the internal subset is read
+  (``agent.signing.xades_xml.parse_untrusted``), no network, no huge trees;
+* only the transforms a baseline signature needs (enveloped-signature, C14N 1.0/1.1, exclusive
+  C14N, base64); XPath and XSLT are refused;
+* references: ``""`` (the document), ``#id`` (one element; an id carried by more than one element is
+  refused), ``#xpointer(/)``/``#xpointer(id('x'))``, or a *plain file name* resolved next to the
+  token or taken from the content given explicitly. A URI naming a scheme or a path (``http:``,
+  ``file:``, ``../``) is never fetched;
+* signature wrapping: a same-document data reference must designate the document, an element that
+  contains the signature (enveloped, e.g. a PES ``Bordereau``) or, for a signature that is the
+  document itself, its own ``ds:Object`` (enveloping). A reference resolving to an element elsewhere
+  — the data shown is not the data signed — fails with TOTAL_FAILED/FORMAT_FAILURE.
+
+Baseline levels (ETSI EN 319 132-1 section 6): B-B (signed ``SignedProperties`` with
+``SigningTime``, ``SigningCertificateV2`` and a ``DataObjectFormat``/``MimeType`` for every signed
+data object), B-T (valid ``SignatureTimeStamp`` over the canonical ``ds:SignatureValue``), B-LT
+(``CertificateValues`` and ``RevocationValues``), B-LTA (``ArchiveTimeStamp``: reported, not verified).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import unquote
+
+from asn1crypto import algos, cms, crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from lxml import etree
+from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
+
+from ..signing.base import Progress
+from ..signing.xades_xml import XmlRefused, parse_untrusted
+from .cades import (
+    PARSE_ERRORS,
+    CmsMaterial,
+    TimestampOutcome,
+    format_failure,
+    hash_file,
+    timestamp_check,
+    verify_timestamp,
+)
+from .chain import ChainResult, Environment, SigningTimes, certificate_category, signer_identity, validate_certificate
+from .model import Check, SignatureReport, SubIndication, indeterminate, passed, total_failed, warning
+
+__all__ = ["verify_xml", "MAX_XML_SIZE"]
+
+DS = "http://www.w3.org/2000/09/xmldsig#"
+XADES = "http://uri.etsi.org/01903/v1.3.2#"
+XADES141 = "http://uri.etsi.org/01903/v1.4.1#"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+NS = {"ds": DS, "xades": XADES, "xades141": XADES141}
+MAX_XML_SIZE = 256 * 1024 * 1024
+
+C14N10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+C14N11 = "http://www.w3.org/2006/12/xml-c14n11"
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+WITH_COMMENTS = "#WithComments"
+ENVELOPED = DS + "enveloped-signature"
+BASE64 = DS + "base64"
+CANONICALIZATIONS = {C14N10, C14N10 + WITH_COMMENTS, C14N11, C14N11 + WITH_COMMENTS, EXC_C14N,
+                     EXC_C14N + "WithComments"}
+SIGNED_PROPERTIES = "http://uri.etsi.org/01903#SignedProperties"
+COUNTERSIGNED = "http://uri.etsi.org/01903#CountersignedSignature"
+
+DIGESTS = {
+    DS + "sha1": "sha1",
+    "http://www.w3.org/2001/04/xmldsig-more#sha224": "sha224",
+    "http://www.w3.org/2001/04/xmlenc#sha256": "sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384": "sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512": "sha512",
+}
+_MORE = "http://www.w3.org/2001/04/xmldsig-more#"
+#: SignatureMethod URI -> (kind, hash) (XMLDSig 1.1 section 6.4, RFC 6931).
+SIGNATURE_METHODS = {
+    DS + "rsa-sha1": ("rsa", "sha1"),
+    _MORE + "rsa-sha224": ("rsa", "sha224"), _MORE + "rsa-sha256": ("rsa", "sha256"),
+    _MORE + "rsa-sha384": ("rsa", "sha384"), _MORE + "rsa-sha512": ("rsa", "sha512"),
+    _MORE + "ecdsa-sha1": ("ecdsa", "sha1"), _MORE + "ecdsa-sha224": ("ecdsa", "sha224"),
+    _MORE + "ecdsa-sha256": ("ecdsa", "sha256"), _MORE + "ecdsa-sha384": ("ecdsa", "sha384"),
+    _MORE + "ecdsa-sha512": ("ecdsa", "sha512"),
+    "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1": ("pss", "sha256"),
+    "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1": ("pss", "sha384"),
+    "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1": ("pss", "sha512"),
+}
+_WEAK = {"sha1"}
+
+
+class _Refused(Exception):
+    """A reference or structure that is refused: (sub-indication, message)."""
+
+    def __init__(self, sub: SubIndication, message: str) -> None:
+        super().__init__(message)
+        self.sub = sub
+        self.message = message
+
+
+def _ds(tag: str) -> str:
+    return f"{{{DS}}}{tag}"
+
+
+def _text(element: etree._Element | None) -> str:
+    return "".join(element.itertext()).strip() if element is not None else ""
+
+
+def _b64(element: etree._Element | None) -> bytes:
+    try:
+        return base64.b64decode("".join(_text(element).split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("base64 invalide / invalid base64") from None
+
+
+# -- canonicalisation and the document --------------------------------------------------------
+
+
+@dataclass
+class _Document:
+    tree: etree._ElementTree
+    token: Path
+    content: Path | None
+    ids: dict[str, list[etree._Element]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, tree: etree._ElementTree, token: Path, content: Path | None) -> _Document:
+        ids: dict[str, list[etree._Element]] = {}
+        for element in tree.getroot().iter(etree.Element):
+            for attribute in ("Id", "ID", "id", f"{{{XML_NS}}}id"):
+                value = element.get(attribute)
+                if value is not None:
+                    ids.setdefault(value, []).append(element)
+        return cls(tree, token, content, ids)
+
+    def by_id(self, value: str, env: Environment) -> etree._Element:
+        found = self.ids.get(value, [])
+        if len(found) != 1:
+            raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
+                "L'identifiant « {v} » désigne {n} éléments : référence ambiguë refusée (emballage de signature).",
+                "Id \"{v}\" names {n} elements: ambiguous reference refused (signature wrapping).", v=value,
+                n=len(found)))
+        return found[0]
+
+
+@contextlib.contextmanager
+def _without(signature: etree._Element | None) -> Iterator[None]:
+    """The enveloped-signature transform: the signature element out of the tree, its tail kept."""
+    parent = signature.getparent() if signature is not None else None
+    if signature is None or parent is None:
+        yield
+        return
+    index = parent.index(signature)
+    tail, previous = signature.tail, signature.getprevious()
+    saved = previous.tail if previous is not None else parent.text
+    if tail:
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    signature.tail = None
+    parent.remove(signature)
+    try:
+        yield
+    finally:
+        parent.insert(index, signature)
+        signature.tail = tail
+        if previous is not None:
+            previous.tail = saved
+        else:
+            parent.text = saved
+
+
+@contextlib.contextmanager
+def _inherited_xml_attributes(element: etree._Element, exclusive: bool) -> Iterator[None]:
+    """Inclusive C14N 1.0 copies the ancestors' xml:* attributes onto the apex element."""
+    added: list[str] = []
+    if not exclusive and not isinstance(element, etree._ElementTree):
+        for ancestor in element.iterancestors():
+            for key, value in ancestor.attrib.items():
+                if key.startswith(f"{{{XML_NS}}}") and key not in element.attrib and key != f"{{{XML_NS}}}id":
+                    element.set(key, value)
+                    added.append(key)
+    try:
+        yield
+    finally:
+        for key in added:
+            del element.attrib[key]
+
+
+def _canonicalize(node: etree._Element | etree._ElementTree, algorithm: str, *, comments_allowed: bool,
+                  prefixes: list[str] | None = None) -> bytes:
+    exclusive = algorithm.startswith(EXC_C14N)
+    with_comments = comments_allowed and algorithm.endswith("WithComments")
+    with _inherited_xml_attributes(node, exclusive):  # type: ignore[arg-type]
+        return etree.tostring(node, method="c14n", exclusive=exclusive, with_comments=with_comments,
+                              inclusive_ns_prefixes=prefixes if exclusive else None)
+
+
+def _c14n_of(method: etree._Element | None) -> tuple[str, list[str] | None]:
+    """Algorithm and exclusive-C14N ``InclusiveNamespaces PrefixList`` of a method element."""
+    if method is None:
+        return C14N10, None
+    algorithm = method.get("Algorithm", "")
+    inclusive = method.find(f"{{{EXC_C14N}}}InclusiveNamespaces")
+    prefixes = inclusive.get("PrefixList", "").split() if inclusive is not None else None
+    return algorithm, prefixes
+
+
+# -- references -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Reference:
+    uri: str | None
+    type: str | None
+    id: str | None
+    digest_ok: bool
+    covers: str
+    target: etree._Element | None = None
+    external: Path | None = None
+
+
+def _is_ancestor(candidate: etree._Element, element: etree._Element) -> bool:
+    return any(a is candidate for a in element.iterancestors())
+
+
+def _describe(element: etree._Element) -> str:
+    name = etree.QName(element).localname
+    ident = element.get("Id") or element.get("ID") or element.get("id")
+    return f"<{name} Id={ident}>" if ident else f"<{name}>"
+
+
+def _external_path(uri: str | None, doc: _Document, externals: int, env: Environment) -> Path:
+    name = unquote(uri or "")
+    if doc.content is not None and (externals == 1 or name == doc.content.name):
+        return doc.content
+    plain = name and "/" not in name and "\\" not in name and ":" not in name and not name.startswith(".") \
+        and "?" not in name and "#" not in name
+    if plain:
+        candidate = doc.token.parent / name
+        if candidate.is_file():
+            return candidate
+    raise _Refused(SubIndication.SIGNED_DATA_NOT_FOUND, env.t(
+        "Données signées « {u} » introuvables à côté de la signature (aucune adresse n'est jamais téléchargée) ; "
+        "indiquez le fichier explicitement.",
+        "Signed data \"{u}\" not found next to the signature (no address is ever downloaded); "
+        "give the file explicitly.",
+        u=uri or ""))
+
+
+def _check_target(env: Environment, target: etree._Element, signature: etree._Element, ref_type: str | None,
+                  countersigned: etree._Element | None) -> None:
+    """Signature-wrapping defence: where a same-document reference may point."""
+    if ref_type == SIGNED_PROPERTIES:
+        expected = signature.find(f"ds:Object/xades:QualifyingProperties/xades:SignedProperties", NS)
+        if target is not expected:
+            raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
+                "La référence SignedProperties ne désigne pas les propriétés de cette signature.",
+                "The SignedProperties reference does not designate this signature's properties."))
+        return
+    if countersigned is not None:
+        if target is countersigned:
+            return
+        raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
+            "La contre-signature ne porte pas sur la valeur de la signature contre-signée.",
+            "The counter-signature does not cover the counter-signed signature value."))
+    if _is_ancestor(target, signature) or target is signature.getroottree().getroot() and target is not signature:
+        return
+    if signature.getparent() is None and any(_is_ancestor(o, target) for o in signature.findall("ds:Object", NS)):
+        return  # enveloping signature: the data is inside the signature document itself
+    raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
+        "La référence {r} désigne un élément qui ne contient pas la signature : les données affichées peuvent "
+        "différer des données signées (emballage de signature, « XML signature wrapping »).",
+        "Reference {r} designates an element that does not contain the signature: the data shown may differ from the "
+        "data signed (XML signature wrapping).", r=_describe(target)))
+
+
+def _process_reference(env: Environment, ref: etree._Element, signature: etree._Element, doc: _Document,
+                       externals: int, countersigned: etree._Element | None, progress: Progress | None) -> _Reference:
+    uri = ref.get("URI")
+    ref_type = ref.get("Type")
+    method = ref.find("ds:DigestMethod", NS)
+    digest_name = DIGESTS.get(method.get("Algorithm", "") if method is not None else "")
+    if digest_name is None:
+        raise _Refused(SubIndication.FORMAT_FAILURE, env.t("Méthode d'empreinte inconnue.", "Unknown digest method."))
+    expected = _b64(ref.find("ds:DigestValue", NS))
+    transforms = [(t.get("Algorithm", ""), t) for t in ref.findall("ds:Transforms/ds:Transform", NS)]
+    # Dereference (XMLDSig section 4.4.3.3).
+    target: etree._Element | None = None
+    whole = False
+    comments = False
+    if uri is None or not (uri == "" or uri.startswith("#")):
+        if transforms:
+            raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
+                "Transformations sur des données externes non prises en charge.",
+                "Transforms over external data are not supported."))
+        path = _external_path(uri, doc, externals, env)
+        digest = hash_file(path, [digest_name], progress)[digest_name]
+        size = path.stat().st_size
+        return _Reference(uri, ref_type, ref.get("Id"), digest == expected,
+                          env.t("fichier « {n} » ({s} octets)", "file \"{n}\" ({s} bytes)", n=path.name, s=size),
+                          external=path)
+    if uri == "":
+        whole = True
+    elif uri == "#xpointer(/)":
+        whole, comments = True, True
+    elif uri.startswith("#xpointer(id(") and uri.endswith("))"):
+        target, comments = doc.by_id(uri[len("#xpointer(id("):-2].strip("'\""), env), True
+    elif uri.startswith("#xpointer("):
+        raise _Refused(SubIndication.FORMAT_FAILURE, env.t("XPointer non pris en charge : {u}",
+                                                           "Unsupported XPointer: {u}",
+                                                           u=uri))
+    else:
+        target = doc.by_id(uri[1:], env)
+    if target is not None:
+        _check_target(env, target, signature, ref_type, countersigned)
+    node: etree._Element | etree._ElementTree = doc.tree if whole else target  # type: ignore[assignment]
+    enveloped = False
+    octets: bytes | None = None
+    for algorithm, element in transforms:
+        if algorithm == ENVELOPED and octets is None:
+            enveloped = True
+        elif algorithm in CANONICALIZATIONS and octets is None:
+            _, prefixes = _c14n_of(element)
+            with _without(signature if enveloped else None):
+                octets = _canonicalize(node, algorithm, comments_allowed=comments, prefixes=prefixes)
+        elif algorithm == BASE64:
+            if octets is None:
+                octets = _text(node.getroot() if whole else node).encode()  # type: ignore[union-attr]
+            octets = base64.b64decode(b"".join(octets.split()))
+        else:
+            raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
+                "Transformation non prise en charge : {a}", "Unsupported transform: {a}", a=algorithm or "?"))
+    if octets is None:
+        with _without(signature if enveloped else None):
+            octets = _canonicalize(node, C14N10, comments_allowed=comments)
+    digest = hashlib.new(digest_name, octets).digest()
+    if whole:
+        covers = env.t("document entier", "whole document")
+    elif ref_type == SIGNED_PROPERTIES:
+        covers = env.t("propriétés signées XAdES", "XAdES signed properties")
+    elif countersigned is not None:
+        covers = env.t("valeur de la signature contre-signée", "counter-signed signature value")
+    else:
+        covers = env.t("élément {e}", "element {e}", e=_describe(target))  # type: ignore[arg-type]
+    return _Reference(uri, ref_type, ref.get("Id"), digest == expected, covers, target=target)
+
+
+# -- signature value ------------------------------------------------------------------------------
+
+
+def _algorithm(uri: str) -> tuple[algos.SignedDigestAlgorithm, str, str]:
+    kind, hash_name = SIGNATURE_METHODS[uri]
+    if kind == "rsa":
+        return algos.SignedDigestAlgorithm({"algorithm": f"{hash_name}_rsa"}), kind, hash_name
+    if kind == "ecdsa":
+        return algos.SignedDigestAlgorithm({"algorithm": f"{hash_name}_ecdsa"}), kind, hash_name
+    digest = algos.DigestAlgorithm({"algorithm": hash_name})
+    return algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": algos.RSASSAPSSParams({
+        "hash_algorithm": digest, "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": digest},
+        "salt_length": hashlib.new(hash_name).digest_size, "trailer_field": "trailer_field_bc"})}), kind, hash_name
+
+
+def _verify_value(signature: etree._Element, cert: asn1_x509.Certificate) -> bool:
+    signed_info = signature.find("ds:SignedInfo", NS)
+    algorithm, prefixes = _c14n_of(signed_info.find("ds:CanonicalizationMethod", NS))
+    method = signed_info.find("ds:SignatureMethod", NS).get("Algorithm", "")
+    asn1_algorithm, kind, hash_name = _algorithm(method)
+    value = _b64(signature.find("ds:SignatureValue", NS))
+    if kind == "ecdsa":
+        half = len(value) // 2
+        if not value or len(value) % 2:
+            return False
+        value = encode_dss_signature(int.from_bytes(value[:half], "big"), int.from_bytes(value[half:], "big"))
+    data = _canonicalize(signed_info, algorithm, comments_allowed=True, prefixes=prefixes)
+    try:
+        DefaultSignatureValidator().validate_signature(value, data, cert.public_key, asn1_algorithm,
+                                                       SignatureValidationContext(contextual_md_algorithm=hash_name))
+    except (InvalidSignature, ValueError, TypeError, AssertionError):
+        return False
+    return True
+
+
+# -- XAdES properties --------------------------------------------------------------------------------
+
+
+def _certificates(signature: etree._Element) -> tuple[list[asn1_x509.Certificate], CmsMaterial]:
+    """KeyInfo certificates, and the B-LT values of the unsigned properties."""
+    key_info = []
+    for element in signature.findall("ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS):
+        try:
+            key_info.append(asn1_x509.Certificate.load(_b64(element)))
+        except PARSE_ERRORS:
+            continue
+    found = CmsMaterial(certificates=list(key_info))
+    unsigned = signature.find("ds:Object/xades:QualifyingProperties/xades:UnsignedProperties/"
+                              "xades:UnsignedSignatureProperties", NS)
+    if unsigned is not None:
+        for element in unsigned.iterfind(".//xades:EncapsulatedX509Certificate", NS):
+            with contextlib.suppress(*PARSE_ERRORS):
+                found.certificates.append(asn1_x509.Certificate.load(_b64(element)))
+        for element in unsigned.iterfind(".//xades:CRLValues/xades:EncapsulatedCRLValue", NS):
+            with contextlib.suppress(*PARSE_ERRORS):
+                found.crls.append(asn1_crl.CertificateList.load(_b64(element)))
+        for element in unsigned.iterfind(".//xades:OCSPValues/xades:EncapsulatedOCSPValue", NS):
+            with contextlib.suppress(*PARSE_ERRORS):
+                found.ocsps.append(asn1_ocsp.OCSPResponse.load(_b64(element)))
+    return key_info, found
+
+
+def _signing_certificate(env: Environment, properties: etree._Element | None, candidates: list[asn1_x509.Certificate],
+                         signature: etree._Element) -> tuple[asn1_x509.Certificate | None, Check]:
+    """EN 319 102-1 section 5.2.3 with XAdES SigningCertificateV2/SigningCertificate (EN 319 132-1 5.2.2)."""
+    ssp = properties.find("xades:SignedSignatureProperties", NS) if properties is not None else None
+    cert_ref = None
+    label = ""
+    if ssp is not None:
+        for name in ("SigningCertificateV2", "SigningCertificate"):
+            cert_ref = ssp.find(f"xades:{name}/xades:Cert", NS)
+            if cert_ref is not None:
+                label = name
+                break
+    if cert_ref is None:
+        # Plain XMLDSig: the KeyInfo certificate whose key verifies the signature (never a KeyValue).
+        leaves = [c for c in candidates if not c.ca] or candidates
+        for cert in leaves:
+            if _verify_value(signature, cert):
+                return cert, warning("signing_certificate", env.t(
+                    "Certificat pris dans KeyInfo, non lié à la signature par une propriété XAdES signée.",
+                    "Certificate taken from KeyInfo, not bound to the signature by a signed XAdES property."))
+        if leaves:
+            return leaves[0], warning("signing_certificate", env.t(
+                "Certificat pris dans KeyInfo (aucune propriété XAdES SigningCertificate).",
+                "Certificate taken from KeyInfo (no XAdES SigningCertificate property)."))
+        return None, indeterminate("signing_certificate", env.t("Aucun certificat X.509 dans la signature.",
+                                                                "No X.509 certificate in the signature."),
+                                   SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
+    digest_name = DIGESTS.get(cert_ref.find("xades:CertDigest/ds:DigestMethod", NS).get("Algorithm", "")
+                              if cert_ref.find("xades:CertDigest/ds:DigestMethod", NS) is not None else "")
+    try:
+        expected = _b64(cert_ref.find("xades:CertDigest/ds:DigestValue", NS))
+    except ValueError:
+        expected = b""
+    for cert in candidates:
+        if digest_name and hashlib.new(digest_name, cert.dump()).digest() == expected:
+            return cert, passed("signing_certificate", env.t("Certificat du signataire identifié ({n}).",
+                                                             "Signer's certificate identified ({n}).", n=label))
+    return None, indeterminate("signing_certificate", env.t(
+        "Le certificat désigné par {n} n'est pas dans la signature.",
+        "The certificate designated by {n} is not in the signature.", n=label),
+        SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
+
+
+def _claimed_time(properties: etree._Element | None) -> datetime | None:
+    if properties is None:
+        return None
+    text = properties.findtext("xades:SignedSignatureProperties/xades:SigningTime", namespaces=NS)
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+async def _timestamps(env: Environment, signature: etree._Element, found: CmsMaterial
+                      ) -> tuple[TimestampOutcome | None, list[TimestampOutcome]]:
+    """``SignatureTimeStamp`` (EN 319 132-1 section 5.3) over the canonical ``ds:SignatureValue``."""
+    value = signature.find("ds:SignatureValue", NS)
+    outcomes = []
+    for stamp in signature.iterfind("ds:Object/xades:QualifyingProperties/xades:UnsignedProperties/"
+                                    "xades:UnsignedSignatureProperties/xades:SignatureTimeStamp", NS):
+        algorithm, prefixes = _c14n_of(stamp.find("ds:CanonicalizationMethod", NS))
+        try:
+            if algorithm not in CANONICALIZATIONS:
+                raise ValueError(algorithm)
+            data = _canonicalize(value, algorithm, comments_allowed=True, prefixes=prefixes)
+            token = cms.ContentInfo.load(_b64(stamp.find("xades:EncapsulatedTimeStamp", NS)))
+
+            def expected(name: str, data: bytes = data) -> bytes | None:
+                try:
+                    return hashlib.new(name, data).digest()
+                except ValueError:
+                    return None
+
+            outcomes.append(await verify_timestamp(env, token, expected, found))
+        except PARSE_ERRORS as exc:
+            outcomes.append(TimestampOutcome(False, None, env.t("horodatage illisible ({e})",
+                                                                "unreadable time-stamp ({e})", e=exc)))
+    valid = [o for o in outcomes if o.ok and o.time is not None]
+    return (min(valid, key=lambda o: o.time) if valid else None), outcomes  # type: ignore[arg-type, return-value]
+
+
+def _level(env: Environment, signature: etree._Element, properties: etree._Element | None, data_refs: list[_Reference],
+           timestamped: bool, found: CmsMaterial, chain: ChainResult, counter: bool) -> tuple[str | None, Check]:
+    missing = []
+    if properties is None:
+        missing.append(env.t("propriétés signées XAdES", "signed XAdES properties"))
+    else:
+        ssp = properties.find("xades:SignedSignatureProperties", NS)
+        if ssp is None or ssp.find("xades:SigningTime", NS) is None:
+            missing.append("SigningTime")
+        if ssp is None or (ssp.find("xades:SigningCertificateV2", NS) is None and ssp.find("xades:SigningCertificate",
+                                                                                           NS)
+                           is None):
+            missing.append("SigningCertificateV2")
+        if not counter:
+            formats = {f.get("ObjectReference"): f for f in properties.iterfind(
+                "xades:SignedDataObjectProperties/xades:DataObjectFormat", NS)}
+            for ref in data_refs:
+                fmt = formats.get(f"#{ref.id}") if ref.id else None
+                if fmt is None or not fmt.findtext("xades:MimeType", namespaces=NS):
+                    missing.append(env.t("DataObjectFormat/MimeType de {c}", "DataObjectFormat/MimeType of {c}",
+                                         c=ref.covers))
+    if missing:
+        return None, warning("baseline_level", env.t("Pas de niveau XAdES de base (EN 319 132-1) : {m} absent(s).",
+                                                     "No XAdES baseline level (EN 319 132-1): {m} missing.",
+                                                     m=", ".join(missing)))
+    if not timestamped:
+        return "B-B", passed("baseline_level", env.t(
+            "B-B : SigningTime, SigningCertificateV2 et DataObjectFormat signés.",
+            "B-B: signed SigningTime, SigningCertificateV2 and DataObjectFormat."))
+    unsigned = signature.find("ds:Object/xades:QualifyingProperties/xades:UnsignedProperties/"
+                              "xades:UnsignedSignatureProperties", NS)
+    has = (lambda tag: unsigned is not None and (unsigned.find(f"xades:{tag}", NS) is not None
+                                                 or unsigned.find(f"xades141:{tag}", NS) is not None))
+    present = {c.dump() for c in found.certificates}
+    long_term = has("CertificateValues") and has("RevocationValues") and bool(chain.path) \
+        and all(c.dump() in present for c in chain.path[:-1])
+    if not long_term:
+        return "B-T", passed("baseline_level", env.t("B-T : B-B et horodatage de signature valide.",
+                                                     "B-T: B-B and a valid signature time-stamp."))
+    if has("ArchiveTimeStamp"):
+        return "B-LT", warning("baseline_level", env.t(
+            "B-LT : données de validation incluses ; horodatage d'archive présent mais non vérifié (B-LTA non évalué).",
+            "B-LT: validation data included; archive time-stamp present but not verified (B-LTA not assessed)."))
+    return "B-LT", passed("baseline_level", env.t("B-LT : B-T, CertificateValues et RevocationValues.",
+                                                  "B-LT: B-T, CertificateValues and RevocationValues."))
+
+
+# -- one signature --------------------------------------------------------------------------------
+
+
+def _structure(env: Environment, signature: etree._Element) -> None:
+    signed_info = signature.findall("ds:SignedInfo", NS)
+    if len(signed_info) != 1:
+        raise _Refused(SubIndication.FORMAT_FAILURE, env.t("ds:SignedInfo absent ou multiple.",
+                                                           "ds:SignedInfo missing or repeated."))
+    algorithm, _ = _c14n_of(signed_info[0].find("ds:CanonicalizationMethod", NS))
+    if signed_info[0].find("ds:CanonicalizationMethod", NS) is None or algorithm not in CANONICALIZATIONS:
+        raise _Refused(SubIndication.FORMAT_FAILURE,
+                       env.t("Méthode de canonicalisation absente ou non prise en charge.",
+                                                           "Missing or unsupported canonicalization method."))
+    method = signed_info[0].find("ds:SignatureMethod", NS)
+    if method is None or method.get("Algorithm") not in SIGNATURE_METHODS:
+        raise _Refused(SubIndication.FORMAT_FAILURE, env.t("Algorithme de signature absent ou non pris en charge.",
+                                                           "Missing or unsupported signature algorithm."))
+    if len(signature.findall("ds:SignatureValue", NS)) != 1 or not signed_info[0].findall("ds:Reference", NS):
+        raise _Refused(SubIndication.FORMAT_FAILURE, env.t("SignatureValue ou références absentes.",
+                                                           "SignatureValue or references missing."))
+
+
+async def _verify_signature(env: Environment, signature: etree._Element, doc: _Document, id_: str,
+                            progress: Progress | None, countersigned: etree._Element | None = None) -> SignatureReport:
+    report = SignatureReport(id=signature.get("Id") or id_, format="XAdES")
+    counter = countersigned is not None
+    try:
+        _structure(env, signature)
+    except _Refused as refused:
+        report.format = "XMLDSig"
+        report.add(total_failed("format", refused.message, refused.sub))
+        return report
+    report.add(passed("format", env.t("Signature XMLDSig lisible.", "Readable XMLDSig signature.")))
+    qualifying = signature.find("ds:Object/xades:QualifyingProperties", NS)
+    properties = qualifying.find("xades:SignedProperties", NS) if qualifying is not None else None
+    refs = signature.findall("ds:SignedInfo/ds:Reference", NS)
+    externals = sum(1 for r in refs if r.get("URI") is None or not (r.get("URI") == "" or r.get("URI",
+                                                                                                "").startswith("#")))
+    processed: list[_Reference] = []
+    problem: Check | None = None
+    for ref in refs:
+        try:
+            processed.append(_process_reference(env, ref, signature, doc, externals,
+                                                countersigned if ref.get("Type") == COUNTERSIGNED or
+                                                (counter and ref.get("Type") != SIGNED_PROPERTIES) else None, progress))
+        except _Refused as refused:
+            problem = problem or (total_failed("coverage", refused.message, refused.sub)
+                                  if refused.sub is SubIndication.FORMAT_FAILURE
+                                  else indeterminate("integrity", refused.message, refused.sub))
+        except PARSE_ERRORS as exc:
+            problem = problem or total_failed("format", env.t("Référence illisible : {e}", "Unreadable reference: {e}",
+                                                              e=exc), SubIndication.FORMAT_FAILURE)
+    props_signed = properties is not None and any(
+        r.type == SIGNED_PROPERTIES and r.target is properties for r in processed)
+    if properties is not None and qualifying.get("Target") not in (f"#{signature.get('Id')}", None):
+        problem = problem or total_failed("format", env.t("QualifyingProperties ne vise pas cette signature.",
+                                                          "QualifyingProperties does not target this signature."),
+                                          SubIndication.FORMAT_FAILURE)
+    data_refs = [r for r in processed if r.type != SIGNED_PROPERTIES]
+    # Coverage: what the signature covers (the data shown must be the data signed).
+    if problem is not None and problem.name == "coverage":
+        report.add(problem)
+    elif data_refs:
+        covered = ", ".join(r.covers for r in data_refs)
+        partial = [r for r in data_refs if r.target is not None and r.target is not doc.tree.getroot()
+                   and countersigned is None and signature.getparent() is not None]
+        if partial:
+            report.add(warning("coverage", env.t(
+                "La signature couvre : {c} ; le reste du document n'est pas couvert par cette signature.",
+                "The signature covers: {c}; the rest of the document is not covered by this signature.", c=covered)))
+        else:
+            report.add(passed("coverage", env.t("La signature couvre : {c}.", "The signature covers: {c}.", c=covered)))
+    if problem is not None and problem.name == "format":
+        report.add(problem)
+    if properties is not None and not props_signed:
+        report.add(warning("format", env.t("Propriétés XAdES présentes mais non signées : ignorées.",
+                                           "XAdES properties present but not signed: ignored.")))
+        properties = None
+    key_info, found = _certificates(signature)
+    cert, identified = _signing_certificate(env, properties, found.certificates if properties is not None else key_info,
+                                            signature)
+    report.signer = signer_identity(cert)
+    report.add(identified)
+    if problem is not None and problem.name == "integrity":
+        report.add(problem)
+    elif processed:
+        bad = [r for r in processed if not r.digest_ok]
+        if bad:
+            report.add(total_failed("integrity", env.t(
+                "Données modifiées après la signature : empreinte différente pour {c}.",
+                "Data changed after signing: digest differs for {c}.", c=", ".join(r.covers for r in bad)),
+                SubIndication.HASH_FAILURE))
+        elif problem is None:
+            report.add(passed("integrity", env.t("Empreintes conformes ({n} référence(s)).",
+                                                 "Digests match ({n} reference(s)).", n=len(processed))))
+    if cert is None:
+        return report
+    method = signature.find("ds:SignedInfo/ds:SignatureMethod", NS).get("Algorithm", "")
+    if _verify_value(signature, cert):
+        if SIGNATURE_METHODS[method][1] in _WEAK:
+            report.add(indeterminate("signature_value", env.t("Valeur correcte mais algorithme faible ({m}).",
+                                                              "Correct value but weak algorithm ({m}).", m=method),
+                                     SubIndication.CRYPTO_CONSTRAINTS_FAILURE))
+        else:
+            report.add(passed("signature_value", env.t("Valeur de signature correcte ({m}).",
+                                                       "Signature value is correct ({m}).", m=method.rsplit("#",
+                                                                                                            1)[-1])))
+    else:
+        report.add(total_failed("signature_value", env.t(
+            "Valeur de signature incorrecte : SignedInfo ou la signature ont été modifiés.",
+            "Incorrect signature value: SignedInfo or the signature was changed."), SubIndication.SIG_CRYPTO_FAILURE))
+    best, outcomes = await _timestamps(env, signature, found)
+    times = SigningTimes(claimed=_claimed_time(properties), poe=best.time if best else None)
+    report.signing_time = times.best
+    report.signing_time_source = "timestamp" if times.poe else ("claimed" if times.claimed else None)
+    chain = await validate_certificate(env, cert, found.certificates, times, crls=found.crls, ocsps=found.ocsps)
+    report.add(*chain.checks)
+    report.add(certificate_category(cert, env))
+    report.add(timestamp_check(env, best, outcomes))
+    report.level, level_check = _level(env, signature, properties, data_refs, times.poe is not None, found, chain,
+                                       counter)
+    report.add(level_check)
+    if report.level is None:
+        report.format = "XMLDSig"
+    value = signature.find("ds:SignatureValue", NS)
+    for index, inner in enumerate(signature.iterfind(
+            "ds:Object/xades:QualifyingProperties/xades:UnsignedProperties/xades:UnsignedSignatureProperties/"
+            "xades:CounterSignature/ds:Signature", NS), start=1):
+        report.countersignatures.append(await _guarded(env, inner, doc, f"{report.id}-C{index}", progress, value))
+    return report
+
+
+async def _guarded(env: Environment, signature: etree._Element, doc: _Document, id_: str, progress: Progress | None,
+                   countersigned: etree._Element | None = None) -> SignatureReport:
+    try:
+        return await _verify_signature(env, signature, doc, id_, progress, countersigned)
+    except PARSE_ERRORS as exc:
+        return format_failure(env, signature.get("Id") or id_, "XMLDSig",
+                              env.t("Signature XML mal formée : {e}", "Malformed XML signature: {e}", e=exc))
+
+
+async def verify_xml(env: Environment, path: Path, content: Path | None, progress: Progress | None
+                     ) -> list[SignatureReport]:
+    """Every top-level ``ds:Signature`` of the XML file (counter-signatures under their target)."""
+    if path.stat().st_size > MAX_XML_SIZE:
+        return [format_failure(env, "S1", "XML", env.t("Document XML trop volumineux.", "XML document too large."))]
+    try:
+        with path.open("rb") as stream:
+            tree = parse_untrusted(stream)
+    except XmlRefused as refused:
+        return [format_failure(env, "S1", "XML",
+                               str(refused) if env.locale != "en" else _english_refusal(str(refused)))]
+    doc = _Document.load(tree, path, content)
+    signatures = [s for s in tree.getroot().iter(_ds("Signature"))
+                  if not any(etree.QName(a).localname == "CounterSignature" for a in s.iterancestors())]
+    if not signatures:
+        return [format_failure(env, "S1", "XML", env.t("Aucune signature XML (ds:Signature) dans ce document.",
+                                                        "No XML signature (ds:Signature) in this document."))]
+    return [await _guarded(env, signature, doc, f"S{index}", progress) for index, signature in enumerate(signatures, 1)]
+
+
+def _english_refusal(message: str) -> str:
+    if "DOCTYPE" in message:
+        return "XML document refused: DOCTYPE declarations (DTD, internal or external entities) are not accepted."
+    return "Unreadable XML document: " + message.split(":", 1)[-1].strip()

@@ -1,0 +1,72 @@
+"""The ``verify`` job from the command line: verdicts, exit codes, JSON and HTML reports."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from agent.signing.cades import cosign
+from tests.integration.test_sign_cades import p12_key, token_key
+from tests.support.agent_process import ROOT, isolated_env
+from tests.support.pki import TestPki
+from tests.support.softhsm import ProvisionedToken
+
+
+def _verify(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agent", "verify", *args], cwd=ROOT, env=isolated_env(home),
+                          capture_output=True, text=True, timeout=180)
+
+
+def test_cosigned_file_verified_with_reports_and_exit_codes(tmp_path: Path, test_pki: TestPki, token: ProvisionedToken) -> None:
+    content = tmp_path / "offre.pdf"
+    content.write_bytes(b"%PDF-1.4 offre commune " * 200)
+    first = subprocess.run(["openssl", "cms", "-sign", "-cades", "-binary", "-outform", "DER", "-in", str(content),
+                            "-out", str(tmp_path / "offre.pdf.p7s"), "-signer", str(test_pki.cert_pem("qualified")),
+                            "-inkey", str(test_pki.key_pem("qualified")), "-certfile", str(test_pki.intermediate_pem),
+                            "-md", "sha256"], capture_output=True)
+    assert first.returncode == 0
+    out = io.BytesIO()
+    with token_key(token, "qualified_ec") as key, content.open("rb") as stream:
+        cosign((tmp_path / "offre.pdf.p7s").read_bytes(), out, key, content=stream)
+    signature = tmp_path / "offre.pdf - 20261123120000 - Signature 2.xp7s"
+    signature.write_bytes(out.getvalue())
+
+    report_html = tmp_path / "rapport.html"
+    result = _verify(tmp_path, str(signature), "--content", str(content), "--trust", str(test_pki.root_pem),
+                     "--report", str(report_html), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert [s["indication"] for s in report["signatures"]] == ["TOTAL_PASSED", "TOTAL_PASSED"]
+    assert {s["signer"]["name"] for s in report["signatures"]} == {"Jeanne TITULAIRE", "Jeanne TITULAIRE EC"}
+    page = report_html.read_text()
+    assert page.count('class="signature TOTAL_PASSED') == 2  # one block per signer
+    assert "Rapport de vérification des signatures" in page and "arrêté du 22 mars 2019" in page
+
+    # A changed content byte: exit 1, HASH_FAILURE.
+    content.write_bytes(b"%PDF-1.4 offre commune!" + b"%PDF-1.4 offre commune " * 199)
+    failed = _verify(tmp_path, str(signature), "--content", str(content), "--trust", str(test_pki.root_pem), "--json")
+    assert failed.returncode == 1
+    assert {s["sub_indication"] for s in json.loads(failed.stdout)["signatures"]} == {"HASH_FAILURE"}
+    # Garbage: not a crash, exit 1 or 2 with a format failure.
+    garbage = tmp_path / "garbage.p7s"
+    garbage.write_bytes(b"\x30\x82\xff\xff garbage")
+    assert _verify(tmp_path, str(garbage), "--trust", str(test_pki.root_pem)).returncode in (1, 2)
+
+
+def test_untrusted_root_is_indeterminate_and_english_report(tmp_path: Path, test_pki: TestPki) -> None:
+    content = tmp_path / "memoire.txt"
+    content.write_bytes(b"memoire technique")
+    from agent.signing.cades import sign_cades
+
+    out = io.BytesIO()
+    with p12_key(test_pki) as key, content.open("rb") as stream:
+        sign_cades(stream, out, key)
+    signature = tmp_path / "memoire.txt.p7s"
+    signature.write_bytes(out.getvalue())
+    result = _verify(tmp_path, str(signature), "--content", str(content), "--lang", "en",
+                     "--report", str(tmp_path / "report.html"))
+    assert result.returncode == 2, result.stdout + result.stderr  # no trust anchor given: INDETERMINATE
+    assert "Signature verification report" in (tmp_path / "report.html").read_text()
