@@ -220,6 +220,24 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+# -- jobs run in-process ------------------------------------------------------------------------
+
+
+def _run_job(services: Any, kind: str, params: dict[str, Any], locale: str = "fr",
+             show_progress: bool = False, origin: str = "cli:") -> dict[str, Any]:
+    """Run one job of ``kind`` in this process (the same kinds the bridge starts); its final snapshot."""
+    from .jobs.manager import JobManager
+
+    async def run() -> dict[str, Any]:
+        manager = JobManager(services)
+        if show_progress:
+            manager.add_listener(_print_progress)
+        job = manager.start(origin, kind, params, locale)
+        return (await manager.wait(job.id)).snapshot()
+
+    return asyncio.run(run())
+
+
 # -- secrets -------------------------------------------------------------------------------------
 
 
@@ -345,7 +363,6 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
     from bridge_protocol.errors import ProtocolError
 
     from .jobs.context import JobServices
-    from .jobs.manager import JobManager
 
     if args.tsa:
         settings = replace(settings, tsa_url=args.tsa)
@@ -371,15 +388,9 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
     if args.out_dir:
         params["out_dir"] = str(args.out_dir)
 
-    async def run() -> dict[str, Any]:
-        services = JobServices(settings=settings, consent=_CliConsent(args.pin_stdin, secret),  # type: ignore[arg-type]
-                               keystores=registry, local=True)
-        manager = JobManager(services)
-        manager.add_listener(_print_progress)
-        job = manager.start("cli:", "sign", params)
-        return (await manager.wait(job.id)).snapshot()
-
-    snapshot = asyncio.run(run())
+    services = JobServices(settings=settings, consent=_CliConsent(args.pin_stdin, secret),  # type: ignore[arg-type]
+                           keystores=registry, local=True)
+    snapshot = _run_job(services, "sign", params, show_progress=True)
     if snapshot["state"] != "succeeded":
         error = snapshot["error"] or {"code": snapshot["state"].upper(), "message": snapshot["message"]}
         print(f"compagnon : {error['code']} : {error['message']}", file=sys.stderr)
@@ -406,7 +417,6 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     from .consent import PolicyConsent
     from .fsutil import atomic_write_bytes
     from .jobs.context import JobServices
-    from .jobs.manager import JobManager
     from .keystores.registry import KeyStoreRegistry
     from .validation.report_html import render_report
 
@@ -415,14 +425,9 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     if args.content:
         params["content_path"] = str(args.content)
 
-    async def run() -> dict[str, Any]:
-        services = JobServices(settings=settings, consent=PolicyConsent(False),
-                               keystores=KeyStoreRegistry(settings, discover=False), local=True)
-        manager = JobManager(services)
-        job = manager.start("cli:", "verify", params, args.lang)
-        return (await manager.wait(job.id)).snapshot()
-
-    snapshot = asyncio.run(run())
+    services = JobServices(settings=settings, consent=PolicyConsent(False),
+                           keystores=KeyStoreRegistry(settings, discover=False), local=True)
+    snapshot = _run_job(services, "verify", params, args.lang)
     if snapshot["state"] != "succeeded":
         error = snapshot["error"] or {"code": snapshot["state"].upper(), "message": snapshot["message"]}
         print(f"compagnon : {error['code']} : {error['message']}", file=sys.stderr)
@@ -496,7 +501,6 @@ def _diagnose(args: argparse.Namespace, settings: Settings) -> int:
     from .config import normalize_origin
     from .consent import PolicyConsent
     from .jobs.context import JobServices
-    from .jobs.manager import JobManager
 
     origin = "cli:"
     if args.platform:
@@ -506,14 +510,8 @@ def _diagnose(args: argparse.Namespace, settings: Settings) -> int:
             print(f"compagnon : {exc}", file=sys.stderr)
             return EXIT_USAGE
 
-    async def run() -> dict[str, Any]:
-        manager = JobManager(JobServices(settings=settings, consent=PolicyConsent(approve=False)))
-        if not args.json:
-            manager.add_listener(_print_progress)
-        job = manager.start(origin, "diagnose", {})
-        return (await manager.wait(job.id)).snapshot()
-
-    snapshot = asyncio.run(run())
+    snapshot = _run_job(JobServices(settings=settings, consent=PolicyConsent(approve=False)), "diagnose", {},
+                        show_progress=not args.json, origin=origin)
     if args.json:
         print(json.dumps(snapshot, ensure_ascii=False, indent=2))
     elif snapshot["state"] == "succeeded":

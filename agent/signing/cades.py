@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO
@@ -294,19 +294,22 @@ def load_signature(data: bytes) -> ParsedSignature:
     return ParsedSignature(content_info, signed_data, attached)
 
 
-def signer_certificate(parsed: ParsedSignature, signer: cms.SignerInfo) -> asn1_x509.Certificate | None:
-    """The certificate a SignerInfo's ``sid`` names (RFC 5652 section 5.3)."""
-    sid = signer["sid"]
-    for choice in parsed.signed_data["certificates"] or []:
-        if choice.name != "certificate":
-            continue
-        cert = choice.chosen
+def find_certificate(certificates: Iterable[asn1_x509.Certificate],
+                     sid: cms.SignerIdentifier) -> asn1_x509.Certificate | None:
+    """The certificate a ``sid`` names (RFC 5652 section 5.3)."""
+    for cert in certificates:
         if sid.name == "issuer_and_serial_number":
             if cert.issuer == sid.chosen["issuer"] and cert.serial_number == sid.chosen["serial_number"].native:
                 return cert
         elif cert.key_identifier == sid.chosen.native:
             return cert
     return None
+
+
+def signer_certificate(parsed: ParsedSignature, signer: cms.SignerInfo) -> asn1_x509.Certificate | None:
+    """The certificate of the SignedData that a SignerInfo's ``sid`` names."""
+    certificates = [c.chosen for c in parsed.signed_data["certificates"] or [] if c.name == "certificate"]
+    return find_certificate(certificates, signer["sid"])
 
 
 def _content_digest(parsed: ParsedSignature, content: BinaryIO | None, hash_name: str, progress: Progress | None) -> bytes:

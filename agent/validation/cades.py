@@ -35,7 +35,7 @@ from pyhanko.sign.general import check_ess_certid
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
 from ..signing.base import CHUNK, Progress
-from ..signing.cades import CadesError, load_signature
+from ..signing.cades import CadesError, find_certificate, load_signature
 from .chain import (
     ChainResult,
     Environment,
@@ -109,18 +109,6 @@ def material_of(signed_data: cms.SignedData) -> CmsMaterial:
     return found
 
 
-def find_certificate(certificates: Iterable[asn1_x509.Certificate],
-                     sid: cms.SignerIdentifier) -> asn1_x509.Certificate | None:
-    """The certificate a ``sid`` names (RFC 5652 section 5.3)."""
-    for cert in certificates:
-        if sid.name == "issuer_and_serial_number":
-            if cert.issuer == sid.chosen["issuer"] and cert.serial_number == sid.chosen["serial_number"].native:
-                return cert
-        elif cert.key_identifier == sid.chosen.native:
-            return cert
-    return None
-
-
 def _attrs(attributes: cms.CMSAttributes | core.Void, name: str) -> list[object]:
     if not isinstance(attributes, cms.CMSAttributes):
         return []
@@ -192,7 +180,6 @@ def verify_signer_info(env: Environment, info: cms.SignerInfo, cert: asn1_x509.C
     checks: list[Check] = []
     digest_name = info["digest_algorithm"]["algorithm"].native
     signed_attrs = info["signed_attrs"]
-    signature = info["signature"].native
     if not isinstance(signed_attrs, cms.CMSAttributes) or not len(signed_attrs):
         # No signed attributes: the signature is over the content itself (RFC 5652 section 5.4).
         if actual_digest is None:

@@ -266,7 +266,7 @@ def _check_target(env: Environment, target: etree._Element, signature: etree._El
                   countersigned: etree._Element | None) -> None:
     """Signature-wrapping defence: where a same-document reference may point."""
     if ref_type == SIGNED_PROPERTIES:
-        expected = signature.find(f"ds:Object/xades:QualifyingProperties/xades:SignedProperties", NS)
+        expected = signature.find("ds:Object/xades:QualifyingProperties/xades:SignedProperties", NS)
         if target is not expected:
             raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
                 "La référence SignedProperties ne désigne pas les propriétés de cette signature.",

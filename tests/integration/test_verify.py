@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asn1crypto import cms
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec

@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from agent.keystores.pkcs11_modules import find_modules
+from tests.support.pki import TestPki
 
 USER_PIN = "482916"  # appears in no test data, so "the PIN is nowhere" checks mean something
 SO_PIN = "12345678"
@@ -111,7 +112,7 @@ class ProvisionedToken:
     certificates: dict[str, x509.Certificate]
 
 
-def provision_token(hsm: SoftHsm, pki: "TestPki", label: str = TOKEN_LABEL) -> ProvisionedToken:  # noqa: F821
+def provision_token(hsm: SoftHsm, pki: TestPki, label: str = TOKEN_LABEL) -> ProvisionedToken:
     """A token holding the test PKI's signing and encryption keys, plus an RSA 3072 key generated
     on the token itself (non-extractable) with a qualified-like certificate from the test CA."""
     from datetime import UTC, datetime, timedelta
