@@ -54,6 +54,106 @@ export interface DiagnoseResult {
   message: string;
 }
 
+export interface CertificateInfo {
+  id: string;
+  subject: string;
+  organization: string | null;
+  organization_identifier: string | null;
+  siren: string | null;
+  vat: string | null;
+  issuer: string;
+  serial: string;
+  not_before: string;
+  not_after: string;
+  key_type: string;
+  key_usage: string[];
+  extended_key_usage: string[];
+  policies: string[];
+  qc_statements: string[];
+  qualified: boolean;
+  trusted: boolean;
+  sha256: string;
+  source: { kind: "pkcs11" | "pkcs12" | "windows" | "macos"; label: string };
+  purposes: Array<"signing" | "decryption">;
+  /** "Adapté aux marchés publics". */
+  suitable: boolean;
+  reasons: string[];
+}
+
+export interface FileInfo {
+  handle: string;
+  name: string;
+  size: number;
+  sha256: string | null;
+  complete: boolean;
+}
+
+export interface SignFile {
+  format: "pades" | "cades" | "xades";
+  handle?: string;
+  /** A document on the page's own origin. */
+  url?: string;
+  attached?: boolean;
+  enveloped?: boolean;
+  pes?: boolean;
+  content_handle?: string;
+  stamp?: { page?: number; box?: [number, number, number, number] };
+}
+
+export interface SignParams {
+  files: SignFile[];
+  certificate: string;
+  level?: "B-B" | "B-T" | "B-LT" | "B-LTA";
+  mode?: "sign" | "cosign" | "countersign";
+  signer?: string;
+  upload_url?: string;
+  token?: string;
+  reason?: string;
+  claimed_role?: string;
+  production_place?: Record<string, string>;
+}
+
+export interface SignedFile {
+  source: string;
+  format: "pades" | "cades" | "xades";
+  status: "signed" | "failed";
+  sha256: string | null;
+  output: string | null;
+  output_handle: string | null;
+  folder: string | null;
+  uploaded: boolean;
+  error: { code: string; message: string } | null;
+}
+
+export interface SignResult {
+  files: SignedFile[];
+  signed: number;
+  failed: number;
+}
+
+export type Indication = "TOTAL_PASSED" | "TOTAL_FAILED" | "INDETERMINATE";
+
+export interface SignatureReport {
+  id: string;
+  format: string;
+  level: string | null;
+  signer: { name: string | null; organization: string | null; certificate_sha256: string | null };
+  signing_time: string | null;
+  signing_time_source: "timestamp" | "claimed" | null;
+  indication: Indication;
+  sub_indication: string | null;
+  checks: Array<{ name: string; status: "passed" | "failed" | "warning" | "not_applicable"; message: string }>;
+  countersignatures: SignatureReport[];
+}
+
+export interface VerifyResult {
+  report: { file: string; signatures: SignatureReport[] };
+  indication: Indication;
+  report_name: string;
+  /** Read the HTML report with files.get. */
+  report_handle: string | null;
+}
+
 export declare class CompagnonError extends Error {
   /** Stable code: the agent's error.data.code, or AGENT_OFFLINE / TIMEOUT from the client. */
   code: string;
@@ -92,6 +192,15 @@ export declare class CompagnonClient extends EventTarget {
     options?: { locale?: Locale; timeout?: number },
   ): Promise<JobSnapshot<R>>;
   cancelJob(id: string): Promise<JobSnapshot>;
+  call(method: "certificates.list", params: { purpose?: "signing" | "decryption" }): Promise<{ certificates: CertificateInfo[] }>;
+  call(method: "files.pick", params: { multiple?: boolean; accept?: string[] }): Promise<{ files: FileInfo[] }>;
+  call(method: "files.put", params: { data: string; name?: string; handle?: string; final?: boolean }): Promise<FileInfo>;
+  call(method: "files.get", params: { handle: string; offset?: number; length?: number }):
+    Promise<{ data: string; offset: number; eof: boolean; file: FileInfo }>;
+  runJob(kind: "sign", params: SignParams, onUpdate?: (job: JobSnapshot<SignResult>) => void):
+    Promise<JobSnapshot<SignResult>>;
+  runJob(kind: "verify", params: { handle?: string; url?: string; content_handle?: string; content_url?: string },
+    onUpdate?: (job: JobSnapshot<VerifyResult>) => void): Promise<JobSnapshot<VerifyResult>>;
   listJobs(limit?: number): Promise<JobSnapshot[]>;
   addEventListener(type: "online", listener: (event: CustomEvent<HelloResult>) => void): void;
   addEventListener(type: "offline", listener: (event: Event) => void): void;
