@@ -27,6 +27,8 @@ Example ``config.toml``::
     intermediates = []
     system = true
     rgs_policies = ["1.2.250.1.…"]          # policy OIDs that count as RGS**
+    lotl_url = "https://ec.europa.eu/tools/lotl/eu-lotl.xml"   # EU list of trusted lists
+    lotl_signers = ["/etc/compagnon/lotl-signers.pem"]         # pinned LOTL signing certificates
 
     [signing]
     tsa_url = "https://horodatage.example.fr/tsa"   # RFC 3161 service for B-T and above
@@ -113,6 +115,10 @@ class Settings:
     trust_intermediates: tuple[Path, ...] = ()
     trust_system: bool = True
     rgs_policies: tuple[str, ...] = ()
+    #: EU trusted lists (ETSI TS 119 612): off unless LOTL signer certificates are pinned.
+    lotl_url: str = "https://ec.europa.eu/tools/lotl/eu-lotl.xml"
+    lotl_signers: tuple[Path, ...] = ()
+    trusted_lists_max_age_hours: float = 24.0
     tsa_url: str | None = None
     #: PES V2 signature policy: the document whose SHA-256 goes in the signatures (never a copied hash).
     pes_policy_document: Path | None = None
@@ -191,6 +197,7 @@ def load_settings(config_path: Path | None = None) -> Settings:
         (keystores, "pkcs11_modules", "pkcs11_modules", "keystores"),
         (trust, "roots", "trust_roots", "trust"),
         (trust, "intermediates", "trust_intermediates", "trust"),
+        (trust, "lotl_signers", "lotl_signers", "trust"),
     ):
         if (v := _get(table, key, list, where)) is not None:
             kwargs[name] = tuple(Path(str(p)).expanduser() for p in v)
@@ -208,6 +215,12 @@ def load_settings(config_path: Path | None = None) -> Settings:
         kwargs["pes_policy_document"] = Path(v).expanduser()
     if (v := _get(signing, "output_dir", str, "signing")) is not None:
         kwargs["output_dir"] = Path(v).expanduser()
+    if (v := _get(trust, "lotl_url", str, "trust")) is not None:
+        if not v.startswith(("http://", "https://")):
+            raise ConfigError("trust.lotl_url : URL http(s) attendue")
+        kwargs["lotl_url"] = v
+    if (v := _get(trust, "trusted_lists_max_age_hours", (int, float), "trust")) is not None:
+        kwargs["trusted_lists_max_age_hours"] = float(v)
     if (v := _get(trust, "system", bool, "trust")) is not None:
         kwargs["trust_system"] = v
     if (v := _get(trust, "rgs_policies", list, "trust")) is not None:

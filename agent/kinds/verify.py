@@ -4,18 +4,25 @@ with a JSON report and an HTML report the page can open ("Ouvrir le rapport").""
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from datetime import datetime
 from pathlib import Path
+
+from cryptography import x509
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 from bridge_protocol.kinds import VerifyParams, VerifyResult
 
 from .. import __version__
+from ..config import Settings
 from ..fsutil import atomic_write_bytes
 from ..i18n import Text
 from ..jobs.context import JobContext
 from . import JobKind, StepSpec
 from .sources import fetch_document, resolve_file
+
+log = logging.getLogger(__name__)
 
 T = Text
 STEPS = (
@@ -33,6 +40,25 @@ def overall(report: dict) -> str:
     if indications and all(i == "TOTAL_PASSED" for i in indications):
         return "TOTAL_PASSED"
     return "INDETERMINATE"
+
+
+def _trusted_lists(settings: Settings) -> tuple[object | None, list[x509.Certificate]]:
+    """The EU trusted lists (ETSI TS 119 612) when LOTL signers are pinned: from the cache, refreshed
+    when older than ``trust.trusted_lists_max_age_hours`` (the last verified copy is used offline)."""
+    if not settings.lotl_signers:
+        return None, []
+    from ..public_http import fetch
+    from ..trust import load_pem_certificates
+    from ..validation.trusted_lists import TrustedListStore
+
+    pins = [cert for path in settings.lotl_signers for cert in load_pem_certificates(path)]
+    cache = settings.state_dir / "trusted-lists"
+    store = TrustedListStore(cache, settings.lotl_url, pins, fetch=fetch)
+    lotl = cache / "lotl.xml"
+    fresh = lotl.exists() and time.time() - lotl.stat().st_mtime < settings.trusted_lists_max_age_hours * 3600
+    report = store.load() if fresh else store.refresh()
+    log.info("trusted lists: %s", report.describe())
+    return store.lists, store.trust_anchors()
 
 
 class Verify(JobKind):
@@ -70,10 +96,11 @@ class Verify(JobKind):
             def progress(done: int, total: int) -> None:
                 loop.call_soon_threadsafe(ctx.step_progress, "verify", done, total)
 
+            lists, list_anchors = await asyncio.to_thread(_trusted_lists, ctx.services.settings)
             try:
                 report = await asyncio.to_thread(
                     verify_file, path, content=content[0] if content else None,
-                    trust_roots=tuple(anchors.roots) if anchors else (),
+                    trust_roots=(*(anchors.roots if anchors else ()), *list_anchors), trusted_lists=lists,
                     intermediates=tuple(anchors.intermediates) if anchors else (),
                     rgs_policies=ctx.services.settings.rgs_policies,
                     allow_fetching=True, locale=ctx.locale, progress=progress,

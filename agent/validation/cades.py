@@ -526,7 +526,7 @@ async def _verify_signer(env: Environment, report: SignatureReport, info: cms.Si
     report.signing_time_source = "timestamp" if times.poe else ("claimed" if times.claimed else None)
     chain = await validate_certificate(env, cert, found.certificates, times, crls=found.crls, ocsps=found.ocsps)
     report.add(*chain.checks)
-    report.add(certificate_category(cert, env))
+    report.add(certificate_category(cert, env, chain.path, times.best))
     if best is None and extra_poe is not None:
         report.add(passed("timestamp", env.t(
             "Signature couverte par un horodatage de document du {t}.",

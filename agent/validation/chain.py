@@ -68,6 +68,7 @@ from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationChec
 from ..i18n import Text
 from ..keystores.facts import OID_ORGANIZATION_IDENTIFIER, QUALIFIED_POLICIES, qc_statements
 from .model import Check, Signer, SubIndication, indeterminate, not_applicable, passed, total_failed, warning
+from .trusted_lists import TrustedListSet, category_from_trusted_lists
 
 __all__ = [
     "ChainResult", "Environment", "FetcherPool", "SigningTimes", "certificate_category", "crypto_cert",
@@ -166,6 +167,8 @@ class Environment:
     rgs_policies: frozenset[str] = frozenset()
     #: CA certificates known to the agent (not anchors): help build paths when a file omits them.
     intermediates: list[asn1_x509.Certificate] = field(default_factory=list)
+    #: Verified EU trusted lists (``TrustedListStore.lists``): they decide the "qualified" category.
+    trusted_lists: TrustedListSet | None = None
 
     def t(self, fr: str, en: str, **fields: object) -> str:
         return tr(self.locale, fr, en, **fields)
@@ -235,11 +238,22 @@ def _non_repudiation(cert: x509.Certificate) -> bool:
         return False
 
 
-def certificate_category(cert: asn1_x509.Certificate | None, env: Environment) -> Check:
+def certificate_category(cert: asn1_x509.Certificate | None, env: Environment,
+                         path: Sequence[asn1_x509.Certificate] = (), at: datetime | None = None) -> Check:
     """Qualified (eIDAS), RGS (NCP+ or a configured RGS policy) or other, with the reasons.
 
     Categorising never changes the indication: the arrêté du 22 mars 2019 asks the buyer to see it.
+    With trusted lists in ``env``, "qualified" is what the lists say at ``at`` (ETSI TS 119 615).
     """
+    check = _category_from_certificate(cert, env)
+    if cert is None or env.trusted_lists is None:
+        return check
+    chain = [crypto_cert(c) for c in (path or [cert])]
+    return category_from_trusted_lists(env.trusted_lists, chain, at or env.now, locale=env.locale, fallback=check)
+
+
+def _category_from_certificate(cert: asn1_x509.Certificate | None, env: Environment) -> Check:
+    """The category from the certificate alone (QCStatements, policies)."""
     if cert is None:
         return not_applicable("certificate_category", env.t("Aucun certificat de signataire.",
                                                             "No signer certificate."))

@@ -22,6 +22,7 @@ from pathlib import Path
 from cryptography import x509
 
 from ..signing.base import Progress
+from .trusted_lists import TrustedListSet
 from .cades import format_failure, verify_cms
 from .chain import DEFAULT_POOL, Environment, asn1_cert
 from .model import Check, CheckStatus, Indication, SignatureReport, SubIndication, VerificationReport
@@ -59,8 +60,8 @@ def _run(coroutine_factory):  # type: ignore[no-untyped-def]
 
 def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequence[x509.Certificate],
                 allow_fetching: bool = True, locale: str = "fr", progress: Progress | None = None,
-                rgs_policies: Collection[str] = (), intermediates: Sequence[x509.Certificate] = ()
-                ) -> VerificationReport:
+                rgs_policies: Collection[str] = (), intermediates: Sequence[x509.Certificate] = (),
+                trusted_lists: TrustedListSet | None = None) -> VerificationReport:
     """Verify every signature of ``path`` (PAdES, CAdES or XAdES) against ``trust_roots``.
 
     ``content`` is the signed file of a detached signature (else it is looked for next to ``path``
@@ -68,7 +69,8 @@ def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequenc
     revocation data in the file is always used. ``locale`` is ``"fr"`` (default) or ``"en"``.
     ``progress(done, total)`` follows the hashing of the signed data, in bytes. ``intermediates``
     are CA certificates known to the agent (used to build paths, never trusted as anchors),
-    ``rgs_policies`` the RGS policy OIDs an administrator configured.
+    ``rgs_policies`` the RGS policy OIDs an administrator configured, ``trusted_lists`` the
+    verified EU trusted lists that decide whether a certificate was qualified at signing time.
     """
     path = Path(path)
     with path.open("rb") as stream:  # OSError here is the caller's "unreadable input"
@@ -78,7 +80,7 @@ def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequenc
     env = Environment(trust_roots=[asn1_cert(c) for c in trust_roots], allow_fetching=allow_fetching,
                       locale="en" if locale == "en" else "fr", fetchers=fetchers[1] if fetchers else None,
                       now=datetime.now(UTC), rgs_policies=frozenset(rgs_policies),
-                      intermediates=[asn1_cert(c) for c in intermediates])
+                      intermediates=[asn1_cert(c) for c in intermediates], trusted_lists=trusted_lists)
     kind = detect_format(head)
 
     async def main() -> list[SignatureReport]:

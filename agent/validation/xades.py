@@ -670,7 +670,7 @@ async def _verify_signature(env: Environment, signature: etree._Element, doc: _D
     report.signing_time_source = "timestamp" if times.poe else ("claimed" if times.claimed else None)
     chain = await validate_certificate(env, cert, found.certificates, times, crls=found.crls, ocsps=found.ocsps)
     report.add(*chain.checks)
-    report.add(certificate_category(cert, env))
+    report.add(certificate_category(cert, env, chain.path, times.best))
     report.add(timestamp_check(env, best, outcomes))
     report.level, level_check = _level(env, signature, properties, data_refs, times.poe is not None, found, chain,
                                        counter)

@@ -70,3 +70,40 @@ def test_untrusted_root_is_indeterminate_and_english_report(tmp_path: Path, test
                      "--report", str(tmp_path / "report.html"))
     assert result.returncode == 2, result.stdout + result.stderr  # no trust anchor given: INDETERMINATE
     assert "Signature verification report" in (tmp_path / "report.html").read_text()
+
+
+def test_trusted_lists_decide_the_category(tmp_path: Path, test_pki: TestPki) -> None:
+    """With pinned LOTL signers, the agent fetches the LOTL and the FR list (verified), and the
+    report says the signer was qualified according to the FR trusted list; offline, the cache."""
+    from agent.signing.cades import sign_cades
+    from tests.integration.test_trusted_lists import ListServer, certs as certs_fixture, fr_list, lotl
+
+    certs = certs_fixture.__wrapped__(test_pki)  # type: ignore[attr-defined]
+    server = ListServer().start()
+    try:
+        base = server.url("")
+        server.files.update({"/lotl.xml": lotl(test_pki, certs, base), "/tl-fr.xml": fr_list(test_pki, certs)})
+        home = tmp_path / "home"
+        config = home / ".config" / "compagnon" / "config.toml"
+        config.parent.mkdir(parents=True)
+        config.write_text(f'[trust]\nroots = ["{test_pki.root_pem}"]\nsystem = false\nlotl_url = "{base}/lotl.xml"\n'
+                          f'lotl_signers = ["{test_pki.cert_pem("plain")}"]\n')
+        content = tmp_path / "offre.txt"
+        content.write_bytes(b"offre")
+        out = io.BytesIO()
+        with p12_key(test_pki) as key, content.open("rb") as stream:
+            sign_cades(stream, out, key)
+        signature = tmp_path / "offre.txt.p7s"
+        signature.write_bytes(out.getvalue())
+
+        def category() -> str:
+            result = _verify(home, str(signature), "--content", str(content), "--json")
+            assert result.returncode == 0, result.stdout + result.stderr
+            (signed,) = json.loads(result.stdout)["signatures"]
+            return next(c["message"] for c in signed["checks"] if c["name"] == "certificate_category")
+
+        assert "liste de confiance FR" in category()
+        assert server.requests == ["/lotl.xml", "/tl-fr.xml"]
+    finally:
+        server.stop()
+    assert "liste de confiance FR" in category()  # offline: the verified cache
