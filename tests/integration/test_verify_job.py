@@ -107,3 +107,40 @@ def test_trusted_lists_decide_the_category(tmp_path: Path, test_pki: TestPki) ->
     finally:
         server.stop()
     assert "liste de confiance FR" in category()  # offline: the verified cache
+
+
+def test_pdf_signed_by_pyhankos_own_cli(tmp_path: Path, test_pki: TestPki) -> None:
+    """A PAdES B-T made by the pyhanko command line verifies TOTAL_PASSED; a page appended after
+    signing (incremental update) makes it TOTAL_FAILED with the modification check failed."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    from tests.support.pdf import make_pdf_file
+
+    source = make_pdf_file(tmp_path / "contrat.pdf", pages=1)
+    signed = tmp_path / "contrat-signe.pdf"
+    made = subprocess.run(["pyhanko", "sign", "addsig", "--field", "Sig1", "--use-pades", "--timestamp-url", test_pki.tsa_url,
+                           "pemder", "--key", str(test_pki.key_pem("qualified")), "--cert", str(test_pki.cert_pem("qualified")),
+                           "--chain", str(test_pki.intermediate_pem), "--no-pass", str(source), str(signed)],
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    result = _verify(tmp_path, str(signed), "--trust", str(test_pki.root_pem), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (signature,) = [s for s in json.loads(result.stdout)["signatures"] if s["format"].startswith("PAdES")]
+    assert signature["indication"] == "TOTAL_PASSED" and signature["signing_time_source"] == "timestamp"
+
+    appended = tmp_path / "contrat-modifie.pdf"
+    with signed.open("rb") as stream:
+        writer = IncrementalPdfFileWriter(stream)
+        from pyhanko.pdf_utils import generic
+
+        writer.insert_page(generic.DictionaryObject({
+            generic.NameObject("/Type"): generic.NameObject("/Page"),
+            generic.NameObject("/MediaBox"): generic.ArrayObject([generic.NumberObject(0)] * 2 + [generic.NumberObject(595), generic.NumberObject(842)]),
+        }))
+        with appended.open("wb") as out:
+            writer.write(out)
+    tampered = _verify(tmp_path, str(appended), "--trust", str(test_pki.root_pem), "--json")
+    assert tampered.returncode == 1, tampered.stdout + tampered.stderr
+    (after,) = [s for s in json.loads(tampered.stdout)["signatures"] if s["format"].startswith("PAdES")]
+    assert after["indication"] == "TOTAL_FAILED"
+    assert any(c["name"] == "modification" and c["status"] == "failed" for c in after["checks"])
