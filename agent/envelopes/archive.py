@@ -1,0 +1,175 @@
+"""Safe extraction of the ZIP archives inside sealed bids (APPNOTE 6.3.x; DESIGN.md promise 8).
+
+* Nothing lands outside ``out_dir``: absolute names, drive letters, ``..`` components, backslash
+  tricks and symbolic-link entries are refused, and every parent folder is resolved and checked
+  (a symlink already inside ``out_dir`` cannot be followed out).
+* ZIP bombs stop early: the entry count is read from the end-of-central-directory record before
+  the directory is loaded; sizes and ratios are counted on the bytes actually decompressed,
+  while streaming, never taken from the headers (which only serve for an early refusal).
+* Files are written under temporary names and renamed once complete (``OutputBatch``); if
+  extraction fails, every file and folder it created is removed.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import struct
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+
+from ..fsutil import OutputBatch
+from .ber import CHUNK, EnvelopeError
+
+#: Ratios are not judged on entries smaller than this (a short text compresses very well).
+RATIO_FLOOR = 1024 * 1024
+_EOCD = b"PK\x05\x06"
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def _unsafe(detail: str) -> EnvelopeError:
+    return EnvelopeError("ARCHIVE_UNSAFE", f"Archive refusée : {detail}.")
+
+
+def _unreadable() -> EnvelopeError:
+    return EnvelopeError("FORMAT_FAILURE", "Archive ZIP illisible ou endommagée.")
+
+
+def _declared_entries(zip_path: Path) -> int | None:
+    """Total entries of the end-of-central-directory record (APPNOTE 4.3.16), None if ZIP64/absent."""
+    with zip_path.open("rb") as stream:
+        size = stream.seek(0, 2)
+        tail = min(size, 22 + 0xFFFF)
+        stream.seek(size - tail)
+        data = stream.read(tail)
+    at = data.rfind(_EOCD)
+    if at < 0 or at + 22 > len(data):
+        return None
+    (total,) = struct.unpack_from("<H", data, at + 10)
+    return None if total == 0xFFFF else total
+
+
+def _parts(name: str) -> list[str]:
+    """Safe relative path components of an entry name, or ARCHIVE_UNSAFE."""
+    if not name or "\x00" in name:
+        raise _unsafe("nom d'entrée invalide")
+    unified = name.replace("\\", "/")  # Windows archivers use backslashes
+    if unified.startswith("/") or _DRIVE.match(unified):
+        raise _unsafe(f"chemin absolu « {name} »")
+    parts = [p for p in PurePosixPath(unified).parts if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise _unsafe(f"chemin sortant du dossier « {name} »")
+    if not parts:
+        raise _unsafe("nom d'entrée invalide")
+    return parts
+
+
+def _inside(root: Path, path: Path) -> bool:
+    return path.resolve() == root or path.resolve().is_relative_to(root)
+
+
+def extract_zip(zip_path: Path, out_dir: Path, *, max_total: int, max_ratio: float, max_entries: int) -> list[Path]:
+    """Extract ``zip_path`` into ``out_dir``; returns the files written, in archive order.
+
+    Limits: ``max_entries`` entries, ``max_total`` bytes decompressed in all, and at most
+    ``max_ratio`` decompressed bytes per compressed byte (per entry beyond 1 MiB, and for the
+    whole archive). Raises EnvelopeError ARCHIVE_UNSAFE, FORMAT_FAILURE or UNSUPPORTED_ALGORITHM
+    (encrypted entries, unknown compression); on failure nothing extracted is left behind.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    root = out_dir.resolve(strict=True)
+    try:
+        archive_size = zip_path.stat().st_size
+        declared = _declared_entries(zip_path)
+    except OSError:
+        raise _unreadable() from None
+    if declared is not None and declared > max_entries:
+        raise _unsafe(f"trop d'entrées ({declared}, au plus {max_entries})")
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise _unreadable() from None
+
+    created_files: list[Path] = []
+    created_dirs: list[Path] = []
+    batch = OutputBatch()
+    try:
+        with archive:
+            entries = archive.infolist()
+            if len(entries) > max_entries:
+                raise _unsafe(f"trop d'entrées ({len(entries)}, au plus {max_entries})")
+            if sum(e.file_size for e in entries) > max_total:
+                raise _unsafe("contenu décompressé trop volumineux")
+            _extract_all(archive, entries, root, batch, created_files, created_dirs,
+                         max_total=max_total, max_ratio=max_ratio, archive_size=archive_size)
+            batch.commit()
+    except BaseException as exc:
+        batch.abandon()
+        for path in created_files:
+            path.unlink(missing_ok=True)
+        for folder in sorted(created_dirs, key=lambda p: len(p.parts), reverse=True):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        if isinstance(exc, (zipfile.BadZipFile, zlib.error, EOFError)):
+            raise _unreadable() from None
+        if isinstance(exc, NotImplementedError):
+            raise EnvelopeError("UNSUPPORTED_ALGORITHM", "Méthode de compression non prise en charge.") from None
+        raise
+    return created_files
+
+
+def _make_dirs(root: Path, folder: Path, created_dirs: list[Path]) -> None:
+    missing: list[Path] = []
+    probe = folder
+    while probe != root and not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for path in reversed(missing):
+        path.mkdir()
+        created_dirs.append(path)
+    if not folder.is_dir() or not _inside(root, folder):
+        raise _unsafe("dossier hors de la destination")
+
+
+def _extract_all(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo], root: Path, batch: OutputBatch,
+                 created_files: list[Path], created_dirs: list[Path], *,
+                 max_total: int, max_ratio: float, archive_size: int) -> None:
+    seen: set[str] = set()
+    total = 0
+    for info in entries:
+        parts = _parts(info.filename)
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise _unsafe(f"lien symbolique « {info.filename} »")
+        key = "/".join(parts).casefold()  # case-insensitive file systems would merge these
+        if key in seen:
+            raise _unsafe(f"entrée en double « {info.filename} »")
+        seen.add(key)
+        target = root.joinpath(*parts)
+        if info.is_dir():
+            _make_dirs(root, target, created_dirs)
+            continue
+        if info.flag_bits & 0x1:
+            raise EnvelopeError("UNSUPPORTED_ALGORITHM", f"Entrée chiffrée « {info.filename} » non prise en charge.")
+        _make_dirs(root, target.parent, created_dirs)
+        if target.exists() or target.is_symlink():
+            raise _unsafe(f"« {info.filename} » existe déjà")
+        written = 0
+        with archive.open(info) as source, batch.output(target) as output:
+            while True:
+                block = source.read(CHUNK)
+                if not block:
+                    break
+                written += len(block)
+                total += len(block)
+                if total > max_total:
+                    raise _unsafe("contenu décompressé trop volumineux")
+                if written > RATIO_FLOOR and written > max_ratio * max(info.compress_size, 1):
+                    raise _unsafe(f"taux de compression anormal pour « {info.filename} »")
+                if total > RATIO_FLOOR and total > max_ratio * max(archive_size, 1):
+                    raise _unsafe("taux de compression anormal")
+                output.write(block)
+        created_files.append(target)
