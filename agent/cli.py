@@ -93,6 +93,26 @@ def _parser() -> argparse.ArgumentParser:
     counter.add_argument("--signer", required=True, metavar="SHA256", help="empreinte SHA-256 du certificat à contre-signer")
     key_options(counter)
 
+    decrypt = sub.add_parser("decrypt", help="déchiffrer des plis (déchiffrement hors ligne)")
+    common(decrypt)
+    decrypt.add_argument("files", nargs="+", type=Path, metavar="PLI")
+    decrypt.add_argument("--p12", type=Path, metavar="FICHIER", help="bi-clé dans un fichier PKCS#12")
+    decrypt.add_argument("--pkcs11", type=Path, metavar="MODULE", help="module PKCS#11 du support")
+    decrypt.add_argument("--token", metavar="LIBELLÉ", help="libellé du support PKCS#11")
+    decrypt.add_argument("--key", metavar="LIBELLÉ", help="libellé de la clé sur le support")
+    decrypt.add_argument("--pin-stdin", action="store_true", help="lire le code PIN / mot de passe sur l'entrée standard")
+    decrypt.add_argument("--out-dir", type=Path, metavar="DOSSIER", help="dossier des plis déchiffrés (défaut : à côté)")
+    decrypt.add_argument("--extract", action="store_true", help="extraire une archive ZIP déchiffrée (en sécurité)")
+
+    encrypt = sub.add_parser("encrypt", help="chiffrer des fichiers pour les certificats de la consultation")
+    common(encrypt)
+    encrypt.add_argument("files", nargs="+", type=Path, metavar="FICHIER")
+    encrypt.add_argument("--to", action="append", required=True, type=Path, metavar="CERT.pem",
+                         help="certificat de chiffrement destinataire (répétable)")
+    encrypt.add_argument("--algorithm", choices=["aes-256-cbc", "aes-256-gcm", "aes-128-cbc", "aes-128-gcm"],
+                         default="aes-256-cbc")
+    encrypt.add_argument("--out-dir", type=Path, metavar="DOSSIER")
+
     verify = sub.add_parser("verify", help="vérifier les signatures d'un fichier, avec un rapport")
     common(verify)
     verify.add_argument("file", type=Path, metavar="FICHIER")
@@ -141,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         "cosign": _sign,
         "countersign": _sign,
         "verify": _verify,
+        "decrypt": _decrypt,
+        "encrypt": _encrypt,
     }
     return commands[args.command](args, settings)
 
@@ -391,17 +413,64 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
     services = JobServices(settings=settings, consent=_CliConsent(args.pin_stdin, secret),  # type: ignore[arg-type]
                            keystores=registry, local=True)
     snapshot = _run_job(services, "sign", params, show_progress=True)
+    return _print_outputs(snapshot, "signed")
+
+
+# -- decrypt / encrypt ---------------------------------------------------------------------------
+
+
+def _decrypt(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge_protocol.errors import ProtocolError
+
+    from .jobs.context import JobServices
+
+    try:
+        registry, key, secret = _select_key(args, settings)
+    except ProtocolError as exc:
+        return _fail(exc)
+    params: dict[str, Any] = {"files": [{"path": str(f)} for f in args.files], "certificate": key.id,
+                              "extract": args.extract}
+    if args.out_dir:
+        params["out_dir"] = str(args.out_dir)
+    services = JobServices(settings=settings, consent=_CliConsent(args.pin_stdin, secret),  # type: ignore[arg-type]
+                           keystores=registry, local=True)
+    snapshot = _run_job(services, "decrypt", params, show_progress=True)
+    return _print_outputs(snapshot, "decrypted")
+
+
+def _encrypt(args: argparse.Namespace, settings: Settings) -> int:
+    from .consent import PolicyConsent
+    from .jobs.context import JobServices
+
+    try:
+        recipients = [path.read_text(encoding="ascii") for path in args.to]
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"compagnon : certificat illisible : {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    params: dict[str, Any] = {"files": [{"path": str(f)} for f in args.files], "recipients": recipients,
+                              "algorithm": args.algorithm}
+    if args.out_dir:
+        params["out_dir"] = str(args.out_dir)
+    snapshot = _run_job(JobServices(settings=settings, consent=PolicyConsent(False), local=True), "encrypt", params)
+    return _print_outputs(snapshot, "encrypted")
+
+
+def _print_outputs(snapshot: dict[str, Any], done_status: str) -> int:
+    """Print each output path (one a line) and each error; exit 1 when anything failed."""
     if snapshot["state"] != "succeeded":
         error = snapshot["error"] or {"code": snapshot["state"].upper(), "message": snapshot["message"]}
         print(f"compagnon : {error['code']} : {error['message']}", file=sys.stderr)
         return EXIT_FAILED
-    result = snapshot["result"]
-    for item in result["files"]:
-        if item["status"] == "signed":
+    failed = False
+    for item in snapshot["result"]["files"]:
+        if item["status"] == done_status:
             print(Path(item["folder"]) / item["output"])
+            for extracted in item.get("extracted", []):
+                print(f"  {Path(item['folder']) / extracted}")
         else:
+            failed = True
             print(f"compagnon : {item['source']} : {item['error']['code']} : {item['error']['message']}", file=sys.stderr)
-    return EXIT_OK if result["failed"] == 0 else EXIT_FAILED
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 # -- verify --------------------------------------------------------------------------------------

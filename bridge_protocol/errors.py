@@ -43,6 +43,11 @@ class ErrorCode(str, Enum):
     TOKEN_REMOVED = "TOKEN_REMOVED"
     NO_SUCH_CERTIFICATE = "NO_SUCH_CERTIFICATE"
     KEY_NOT_USABLE = "KEY_NOT_USABLE"
+    # Sealed bids (envelopes).
+    NO_MATCHING_RECIPIENT = "NO_MATCHING_RECIPIENT"
+    DECRYPTION_FAILED = "DECRYPTION_FAILED"
+    UNSUPPORTED_ALGORITHM = "UNSUPPORTED_ALGORITHM"
+    ARCHIVE_UNSAFE = "ARCHIVE_UNSAFE"
     # Files.
     FILE_NOT_FOUND = "FILE_NOT_FOUND"
     FILE_TOO_LARGE = "FILE_TOO_LARGE"
@@ -142,6 +147,24 @@ ERRORS: dict[ErrorCode, ErrorInfo] = {
         -32045,
         "La clé privée de ce certificat ne permet pas cette opération.",
         "This certificate's private key cannot perform this operation.",
+    ),
+    ErrorCode.NO_MATCHING_RECIPIENT: ErrorInfo(
+        -32060,
+        "Aucune de vos clés de déchiffrement n'est destinataire de ce pli.",
+        "None of your decryption keys is a recipient of this bid.",
+    ),
+    ErrorCode.DECRYPTION_FAILED: ErrorInfo(
+        -32061,
+        "Déchiffrement impossible : la clé ne convient pas ou l'enveloppe a été altérée.",
+        "Decryption failed: the key does not fit or the envelope was altered.",
+    ),
+    ErrorCode.UNSUPPORTED_ALGORITHM: ErrorInfo(
+        -32062, "Algorithme de chiffrement non pris en charge.", "Unsupported encryption algorithm."
+    ),
+    ErrorCode.ARCHIVE_UNSAFE: ErrorInfo(
+        -32063,
+        "Archive refusée : un fichier sortirait du dossier ou sa taille décompressée est anormale.",
+        "Archive refused: an entry would leave the folder or its uncompressed size is abnormal.",
     ),
     ErrorCode.FILE_NOT_FOUND: ErrorInfo(-32050, "Fichier introuvable.", "File not found."),
     ErrorCode.FILE_TOO_LARGE: ErrorInfo(-32051, "Fichier trop volumineux.", "File too large."),

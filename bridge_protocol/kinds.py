@@ -142,6 +142,82 @@ class VerifyResult:
     report_handle: str | None = None
 
 
+@dataclass
+class FileRef:
+    """A file for a job: a ``handle`` (uploaded or picked), a same-origin ``url``, or a ``path``
+    (command line only)."""
+
+    handle: str | None = field(default=None, metadata={"maxLength": 64})
+    url: str | None = field(default=None, metadata={"maxLength": 2048})
+    path: str | None = field(default=None, metadata={"maxLength": 4096})
+
+
+@dataclass
+class DecryptParams:
+    """``decrypt`` ("Déchiffrement hors ligne"): open sealed bids (CMS envelopes) with a key the user
+    holds. Without ``certificate``, the agent uses whichever of the user's decryption keys is a
+    recipient (personal or secours). ``extract`` unpacks a decrypted ZIP, safely."""
+
+    files: list[FileRef] = field(metadata={"maxItems": 1000})
+    certificate: str | None = field(default=None, metadata={"maxLength": 64})
+    extract: bool = False
+    out_dir: str | None = field(default=None, metadata={"maxLength": 4096})
+    token: str | None = field(default=None, metadata={"maxLength": 4096})
+
+
+@dataclass
+class DecryptedFile:
+    source: str
+    status: Literal["decrypted", "failed"]
+    output: str | None = None
+    output_handle: str | None = None
+    folder: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    algorithm: str | None = None
+    extracted: list[str] = field(default_factory=list)
+    error: JobError | None = None
+
+
+@dataclass
+class DecryptResult:
+    files: list[DecryptedFile]
+    decrypted: int
+    failed: int
+
+
+@dataclass
+class EncryptParams:
+    """``encrypt``: seal files (CMS EnvelopedData, or AuthEnvelopedData with AES-GCM) to the
+    consultation's encryption certificates (PEM), e.g. the buyer's personal and secours keys."""
+
+    files: list[FileRef] = field(metadata={"maxItems": 1000})
+    recipients: list[str] = field(metadata={"maxItems": 50})
+    algorithm: Literal["aes-256-cbc", "aes-256-gcm", "aes-128-cbc", "aes-128-gcm"] = "aes-256-cbc"
+    key_transport: Literal["rsa-oaep", "rsa-oaep-sha256", "rsa-pkcs1v15"] = "rsa-oaep"
+    out_dir: str | None = field(default=None, metadata={"maxLength": 4096})
+    upload_url: str | None = field(default=None, metadata={"maxLength": 2048})
+    token: str | None = field(default=None, metadata={"maxLength": 4096})
+
+
+@dataclass
+class EncryptedFile:
+    source: str
+    status: Literal["encrypted", "failed"]
+    output: str | None = None
+    output_handle: str | None = None
+    folder: str | None = None
+    uploaded: bool = False
+    error: JobError | None = None
+
+
+@dataclass
+class EncryptResult:
+    files: list[EncryptedFile]
+    encrypted: int
+    failed: int
+
+
 @dataclass(frozen=True)
 class KindContract:
     """A job kind as the protocol documents it."""
@@ -173,5 +249,9 @@ KINDS: dict[str, KindContract] = {
             VerifyResult,
             "Verify every signature of a file with a report (JSON and HTML, French or English).",
         ),
+        KindContract("decrypt", DecryptParams, DecryptResult,
+                     "Open sealed bids (CMS envelopes) with a decryption key the user holds; consent and PIN once."),
+        KindContract("encrypt", EncryptParams, EncryptResult,
+                     "Seal files to the consultation's encryption certificates (openssl cms -decrypt opens them)."),
     )
 }

@@ -17,11 +17,13 @@ from ..i18n import Text
 if TYPE_CHECKING:
     from ..jobs.context import JobContext
 
-#: Kind name -> module holding a ``KIND`` instance.
+#: Kind name -> "module" holding a ``KIND`` instance, or "module:ATTRIBUTE".
 _MODULES: dict[str, str] = {
     "diagnose": "agent.kinds.diagnose",
     "sign": "agent.kinds.sign",
     "verify": "agent.kinds.verify",
+    "decrypt": "agent.kinds.envelopes:DECRYPT",
+    "encrypt": "agent.kinds.envelopes:ENCRYPT",
 }
 
 
@@ -55,7 +57,8 @@ def kind_names() -> list[str]:
 
 def load_kind(name: str) -> JobKind:
     """The kind called ``name``, or ProtocolError UNKNOWN_JOB_KIND."""
-    module = _MODULES.get(name)
-    if module is None:
+    target = _MODULES.get(name)
+    if target is None:
         raise ProtocolError(ErrorCode.UNKNOWN_JOB_KIND, kind=name[:64])
-    return importlib.import_module(module).KIND
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute or "KIND")

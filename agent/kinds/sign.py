@@ -35,7 +35,7 @@ from ..keystores.base import cert_label, name_label
 from ..signing.base import CHUNK, SigningKey, Timestamper
 from ..signing.naming import OutputNames
 from . import JobKind, StepSpec
-from .sources import fetch_document, resolve_file
+from .sources import display_folder, fetch_document, resolve_file, upload_file
 
 log = logging.getLogger(__name__)
 
@@ -252,26 +252,15 @@ class Sign(JobKind):
 
     async def _upload(self, ctx: JobContext, params: SignParams, results: list[SignedFile], targets: list[Path | None]) -> None:
         """POST each signed output to the page's own origin (multipart field ``file``)."""
-        import aiohttp
-
-        headers = {"Authorization": f"Bearer {params.token}"} if params.token else {}
         ctx.set_message(ctx.t(T("Envoi des signatures à la plateforme", "Sending the signatures to the platform")))
         for result, target in zip(results, targets, strict=True):
             if target is None or params.upload_url is None:
                 continue
-            with target.open("rb") as stream:
-                form = aiohttp.FormData()
-                form.add_field("file", stream, filename=target.name, content_type="application/octet-stream")
-                form.add_field("source", result.source)
-                form.add_field("source_sha256", result.sha256 or "")
-                try:
-                    async with ctx.platform.request("POST", params.upload_url, data=form, headers=headers) as response:
-                        result.uploaded = response.status < 300
-                        if not result.uploaded:
-                            message = f"Envoi refusé par la plateforme (HTTP {response.status})."
-                            result.error = JobError(code=ErrorCode.PLATFORM_UNREACHABLE.value, message=message)
-                except ProtocolError as exc:
-                    result.error = JobError(code=exc.code.value, message=exc.message(ctx.locale))
+            error = await upload_file(ctx, params.upload_url, target,
+                                      {"source": result.source, "source_sha256": result.sha256 or ""}, params.token)
+            result.uploaded = error is None
+            if error is not None:
+                result.error = JobError(code=error.code.value, message=error.message(ctx.locale))
 
     def _timestamper(self, ctx: JobContext, level: str) -> Timestamper | None:
         if level == "B-B":
@@ -351,7 +340,7 @@ class Sign(JobKind):
                 continue
             if ctx.services.files is not None and not ctx.services.local:
                 result.output_handle = ctx.services.files.register(ctx.origin, target).handle
-            result.folder = str(target.parent) if ctx.services.local else _display_folder(target.parent)
+            result.folder = str(target.parent) if ctx.services.local else display_folder(target.parent)
 
     @staticmethod
     def _failed(ctx: JobContext, source: _Source, code: ErrorCode, message: str) -> SignedFile:
@@ -387,14 +376,6 @@ def _content_name(signature_name: str) -> str:
 
     match = re.match(r"^(.*) - \d{14} - Signature \d+\.[^.]+$", signature_name)
     return match.group(1) if match else Path(signature_name).stem
-
-
-def _display_folder(folder: Path) -> str:
-    """The folder as the user says it, without revealing the home path to the page."""
-    try:
-        return "~/" + str(folder.resolve().relative_to(Path.home().resolve()))
-    except ValueError:
-        return folder.name
 
 
 def _engine(module: str, function: str) -> Callable[..., None]:

@@ -13,6 +13,14 @@ from ..jobs.context import JobContext
 from ..signing.base import CHUNK
 
 
+def display_folder(folder: Path) -> str:
+    """A folder as the user says it, without revealing the home path to the page (``~/…``)."""
+    try:
+        return "~/" + str(folder.resolve().relative_to(Path.home().resolve()))
+    except ValueError:
+        return folder.name
+
+
 def resolve_file(ctx: JobContext, handle: str | None, path: str | None) -> tuple[Path, str, Path | None]:
     """(local path, display name, output folder override) of a file reference."""
     services = ctx.services
@@ -52,3 +60,24 @@ async def fetch_document(ctx: JobContext, url: str, token: str | None) -> tuple[
             ctx.add_bytes(len(chunk))
         entry = await asyncio.to_thread(files.put, ctx.origin, handle, name, b"", True)
     return entry.path, entry.name, ctx.services.settings.output_dir
+
+
+async def upload_file(ctx: JobContext, url: str, path: Path, fields: dict[str, str], token: str | None) -> ProtocolError | None:
+    """POST ``path`` to a URL of the job's own origin as multipart field ``file`` (plus ``fields``);
+    None when the platform accepted it, else the error to report for that file."""
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with path.open("rb") as stream:
+        form = aiohttp.FormData()
+        form.add_field("file", stream, filename=path.name, content_type="application/octet-stream")
+        for name, value in fields.items():
+            form.add_field(name, value)
+        try:
+            async with ctx.platform.request("POST", url, data=form, headers=headers) as response:
+                if response.status < 300:
+                    return None
+                return ProtocolError(ErrorCode.PLATFORM_UNREACHABLE,
+                                     f"Envoi refusé par la plateforme (HTTP {response.status}).")
+        except ProtocolError as exc:
+            return exc

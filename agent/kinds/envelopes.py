@@ -1,0 +1,273 @@
+"""``decrypt`` ("Déchiffrement hors ligne") and ``encrypt`` (sealing a bid): the job kinds over the
+streaming envelope engine (agent.envelopes, RFC 5652 section 6 and RFC 5083).
+
+Decryption asks the user's consent and PIN once for the batch, in the agent's own UI; the key
+stays in its store (the engine gets an unwrap callback). Each output is written under a temporary
+name and renamed only once complete — after the AES-GCM tag was checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography import x509
+
+from bridge_protocol.errors import ErrorCode, ProtocolError
+from bridge_protocol.kinds import (
+    DecryptedFile,
+    DecryptParams,
+    DecryptResult,
+    EncryptedFile,
+    EncryptParams,
+    EncryptResult,
+    FileRef,
+)
+from bridge_protocol.messages import JobError
+
+from ..consent import ConsentRequest, FileSummary
+from ..envelopes import EnvelopeError, decrypt, encrypt, extract_zip, recipients, session_unwrapper
+from ..fsutil import atomic_output
+from ..i18n import Text
+from ..jobs.context import JobCancelled, JobContext
+from ..keystores.base import KeyStore, StoredKey, cert_label
+from . import JobKind, StepSpec
+from .sources import display_folder, fetch_document, resolve_file, upload_file
+
+T = Text
+ENVELOPE = T("enveloppe", "envelope")
+FILE = T("fichier", "file")
+#: Limits of ``extract``: what a sealed bid's ZIP may hold once decompressed.
+EXTRACT_MAX_TOTAL = 16 * 1024**3
+EXTRACT_MAX_RATIO = 200.0
+EXTRACT_MAX_ENTRIES = 10_000
+
+_ENGINE_CODES = {
+    "NO_MATCHING_RECIPIENT": ErrorCode.NO_MATCHING_RECIPIENT,
+    "DECRYPTION_FAILED": ErrorCode.DECRYPTION_FAILED,
+    "UNSUPPORTED_ALGORITHM": ErrorCode.UNSUPPORTED_ALGORITHM,
+    "ARCHIVE_UNSAFE": ErrorCode.ARCHIVE_UNSAFE,
+    "FORMAT_FAILURE": ErrorCode.FILE_UNREADABLE,
+}
+
+
+def job_error(exc: EnvelopeError) -> JobError:
+    return JobError(code=_ENGINE_CODES.get(exc.code, ErrorCode.FILE_UNREADABLE).value, message=exc.message)
+
+
+async def _locate(ctx: JobContext, ref: FileRef, token: str | None) -> tuple[Path, str, Path | None]:
+    if ref.url is not None:
+        return await fetch_document(ctx, ref.url, token)
+    return resolve_file(ctx, ref.handle, ref.path)
+
+
+def _out_folder(ctx: JobContext, requested: str | None, source: Path, default: Path | None) -> Path:
+    if requested and ctx.services.local:
+        return Path(requested).expanduser()
+    return default or source.parent
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """``name`` in ``folder``, or ``stem (2).ext``… when taken: a decryption never overwrites."""
+    candidate = folder / name
+    counter = 2
+    while candidate.exists():
+        stem, dot, suffix = name.rpartition(".") if "." in name else (name, "", "")
+        candidate = folder / (f"{stem} ({counter}){dot}{suffix}" if dot else f"{name} ({counter})")
+        counter += 1
+    return candidate
+
+
+def decrypted_name(envelope_name: str) -> str:
+    """``offre.zip`` from ``offre.zip.p7m`` (the reference platform's rule), else ``<name>.dechiffre``."""
+    lower = envelope_name.lower()
+    for suffix in (".p7m", ".p7e", ".cms", ".env"):
+        if lower.endswith(suffix) and len(envelope_name) > len(suffix):
+            return envelope_name[: -len(suffix)]
+    return f"{envelope_name}.dechiffre"
+
+
+class Decrypt(JobKind):
+    name = "decrypt"
+    params_type = DecryptParams
+    steps = (
+        StepSpec("prepare", T("Lecture des plis", "Reading the bids"), 1),
+        StepSpec("key", T("Clé de déchiffrement (autorisation et code PIN)", "Decryption key (authorisation and PIN)"), 1),
+        StepSpec("decrypt", T("Déchiffrement des enveloppes", "Decrypting the envelopes"), 6),
+        StepSpec("done", T("Terminé", "Done"), 0.1),
+    )
+    needs_pairing = True
+
+    async def run(self, ctx: JobContext, params: DecryptParams) -> DecryptResult:
+        if not params.files:
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="aucun fichier")
+        keystores = ctx.services.keystores
+        if keystores is None:
+            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
+
+        with ctx.step("prepare"):
+            sources = [await _locate(ctx, ref, params.token) for ref in params.files]
+            listed = []
+            for path, _name, _ in sources:
+                with path.open("rb") as stream:
+                    try:
+                        listed.append(await asyncio.to_thread(recipients, stream))
+                    except EnvelopeError:
+                        listed.append([])  # reported per file when decrypting
+
+        with ctx.step("key"):
+            store, key = await asyncio.to_thread(self._choose_key, keystores, params.certificate, listed)
+            decision = await ctx.services.consent.ask(ConsentRequest(
+                origin=ctx.origin, action="decrypt",
+                summary=ctx.t(T("Déchiffrer {n} pli(s) avec la clé de {who}.", "Decrypt {n} bid(s) with {who}'s key."),
+                              n=len(sources), who=cert_label(key.certificate)),
+                files=tuple(FileSummary(name, path.stat().st_size, "") for path, name, _ in sources),
+                certificate=f"{cert_label(key.certificate)} — SHA-256 {key.sha256}",
+                needs_pin=store.needs_pin,
+            ))
+            if not decision.approved:
+                raise ProtocolError(ErrorCode.USER_CANCELLED)
+            session = await asyncio.to_thread(store.open, decision.pin)
+
+        results: list[DecryptedFile] = []
+        try:
+            with ctx.step("decrypt"):
+                unwrap = session_unwrapper(session, [key])
+                for index, (path, name, default_out) in enumerate(sources, 1):
+                    ctx.check_cancelled()
+                    ctx.set_current(ctx.t(ENVELOPE), index, len(sources))
+                    folder = _out_folder(ctx, params.out_dir, path, default_out)
+                    results.append(await self._one(ctx, path, name, folder, unwrap, params.extract, index, len(sources)))
+        finally:
+            await asyncio.to_thread(session.close)
+
+        with ctx.step("done"):
+            done = sum(1 for r in results if r.status == "decrypted")
+            if done == 0 and results[0].error is not None:
+                raise ProtocolError(ErrorCode(results[0].error.code), results[0].error.message)
+        return DecryptResult(files=results, decrypted=done, failed=len(results) - done)
+
+    @staticmethod
+    def _choose_key(keystores: object, certificate: str | None, listed: list[list[object]]) -> tuple[KeyStore, StoredKey]:
+        """The key named by the page, else the first decryption key the user holds that is a recipient."""
+        if certificate is not None:
+            return keystores.find(certificate)  # type: ignore[attr-defined]
+        for store, key in keystores.keys("decryption"):  # type: ignore[attr-defined]
+            if any(r.matches(key.certificate) for infos in listed for r in infos):  # type: ignore[attr-defined]
+                return store, key
+        raise ProtocolError(ErrorCode.NO_MATCHING_RECIPIENT)
+
+    async def _one(self, ctx: JobContext, path: Path, name: str, folder: Path, unwrap: Callable[..., bytes | None],
+                   extract: bool, index: int, total: int) -> DecryptedFile:
+        target = _free_name(folder, decrypted_name(name))
+        loop = asyncio.get_running_loop()
+        size = path.stat().st_size
+
+        def progress(done: int, _total: int) -> None:
+            if ctx.cancelled:
+                raise JobCancelled()
+            loop.call_soon_threadsafe(ctx.step_progress, "decrypt", index - 1 + (done / size if size else 1), total)
+
+        def work() -> tuple[int, str, str]:
+            digest = hashlib.sha256()
+            with path.open("rb") as source, atomic_output(target, mode=0o600) as out:
+                info = decrypt(source, _HashingWriter(out, digest), unwrap, progress=progress)
+                written = out.tell()
+            return written, digest.hexdigest(), info.algorithm
+
+        try:
+            written, sha, algorithm = await asyncio.to_thread(work)
+        except EnvelopeError as exc:
+            return DecryptedFile(source=name, status="failed", error=job_error(exc))
+        extracted: list[str] = []
+        if extract and _is_zip(target):
+            try:
+                files = await asyncio.to_thread(extract_zip, target, _free_name(folder, Path(target.name).stem),
+                                                max_total=EXTRACT_MAX_TOTAL, max_ratio=EXTRACT_MAX_RATIO,
+                                                max_entries=EXTRACT_MAX_ENTRIES)
+                extracted = [str(f.relative_to(folder)) for f in files]
+            except EnvelopeError as exc:
+                return DecryptedFile(source=name, status="failed", output=target.name, error=job_error(exc))
+        handle = None
+        if ctx.services.files is not None and not ctx.services.local:
+            handle = ctx.services.files.register(ctx.origin, target, sha).handle
+        return DecryptedFile(source=name, status="decrypted", output=target.name, output_handle=handle,
+                             folder=str(folder) if ctx.services.local else display_folder(folder),
+                             size=written, sha256=sha, algorithm=algorithm, extracted=extracted)
+
+
+class _HashingWriter:
+    """Passes writes to ``out`` and hashes them: the SHA-256 of the opened bid costs no extra read."""
+
+    def __init__(self, out: object, digest: object) -> None:
+        self.out, self.digest = out, digest
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)  # type: ignore[attr-defined]
+        return self.out.write(data)  # type: ignore[attr-defined,no-any-return]
+
+    def flush(self) -> None:
+        self.out.flush()  # type: ignore[attr-defined]
+
+
+def _is_zip(path: Path) -> bool:
+    with path.open("rb") as stream:
+        return stream.read(4) == b"PK\x03\x04"
+
+
+class Encrypt(JobKind):
+    name = "encrypt"
+    params_type = EncryptParams
+    steps = (
+        StepSpec("prepare", T("Préparation", "Preparing"), 1),
+        StepSpec("encrypt", T("Chiffrement des fichiers", "Encrypting the files"), 6),
+        StepSpec("done", T("Terminé", "Done"), 0.1),
+    )
+    needs_pairing = True
+
+    async def run(self, ctx: JobContext, params: EncryptParams) -> EncryptResult:
+        if not params.files or not params.recipients:
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="fichiers et destinataires requis")
+        with ctx.step("prepare"):
+            try:
+                certificates = [c for pem in params.recipients for c in x509.load_pem_x509_certificates(pem.encode())]
+            except ValueError as exc:
+                raise ProtocolError(ErrorCode.INVALID_PARAMS, path="/params/recipients", reason="certificat PEM attendu") from exc
+            sources = [await _locate(ctx, ref, params.token) for ref in params.files]
+        results: list[EncryptedFile] = []
+        with ctx.step("encrypt"):
+            for index, (path, name, default_out) in enumerate(sources, 1):
+                ctx.check_cancelled()
+                ctx.set_current(ctx.t(FILE), index, len(sources))
+                folder = _out_folder(ctx, params.out_dir, path, default_out)
+                target = _free_name(folder, f"{name}.p7m")
+
+                def work(path: Path = path, target: Path = target) -> None:
+                    with path.open("rb") as source, atomic_output(target, mode=0o644) as out:
+                        encrypt(source, out, certificates, algorithm=params.algorithm, key_transport=params.key_transport)
+
+                try:
+                    await asyncio.to_thread(work)
+                except EnvelopeError as exc:
+                    results.append(EncryptedFile(source=name, status="failed", error=job_error(exc)))
+                    continue
+                result = EncryptedFile(source=name, status="encrypted", output=target.name,
+                                       folder=str(folder) if ctx.services.local else display_folder(folder))
+                if ctx.services.files is not None and not ctx.services.local:
+                    result.output_handle = ctx.services.files.register(ctx.origin, target).handle
+                if params.upload_url:
+                    error = await upload_file(ctx, params.upload_url, target, {"source": name}, params.token)
+                    result.uploaded = error is None
+                    if error is not None:
+                        result.error = JobError(code=error.code.value, message=error.message(ctx.locale))
+                results.append(result)
+                ctx.step_progress("encrypt", index, len(sources))
+        with ctx.step("done"):
+            done = sum(1 for r in results if r.status == "encrypted")
+        return EncryptResult(files=results, encrypted=done, failed=len(results) - done)
+
+
+DECRYPT = Decrypt()
+ENCRYPT = Encrypt()
