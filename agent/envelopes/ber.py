@@ -367,6 +367,10 @@ class BerReader:
         while not self._is_eoc():
             if not self._fill(2):
                 raise format_failure("fichier tronqué (fin de contenu absente)")
+            length = self._primitive_octets_header()  # the streaming encoders' segments: fast path
+            if length is not None:
+                self._discard(length)
+                continue
             self._skip(depth + 1)
         self._take(2)
         self._frames.pop()
@@ -414,11 +418,43 @@ class BerReader:
             return
         self._frames.append(_Frame(header, header.end))
         while self.has_more():
+            length = self._primitive_octets_header()
+            if length is not None:  # the common segment, read without the generic machinery
+                left = length
+                while left > 0:
+                    step = min(left, self._chunk)
+                    yield self._take(step)
+                    left -= step
+                continue
             segment = self.peek()
             if not segment.is_(UNIVERSAL, OCTET_STRING):
                 raise format_failure(f"{what} : segment {segment.describe()} inattendu")
             yield from self._string_pieces(depth + 1, what)
         self.leave()
+
+    def _primitive_octets_header(self) -> int | None:
+        """Consume the header of a primitive OCTET STRING with a definite length and return that
+        length; None (nothing consumed) for any other element. Streaming encoders cut content
+        into thousands of such segments (``openssl cms -stream``: 4 KiB each), so this is the hot
+        path: same checks as ``_read_header``, without building a Header."""
+        self._fill(2 + MAX_LENGTH_OCTETS)
+        buf, i = self._buf, self._off
+        if len(buf) - i < 2 or buf[i] != 0x04:
+            return None
+        octet = buf[i + 1]
+        if octet < 0x80:
+            length, size = octet, 2
+        elif octet == 0x80 or (octet & 0x7F) > MAX_LENGTH_OCTETS or len(buf) - i < 2 + (octet & 0x7F):
+            return None  # let the generic path report it
+        else:
+            count = octet & 0x7F
+            length, size = int.from_bytes(buf[i + 2:i + 2 + count], "big"), 2 + count
+        bound = self._bound()
+        if bound is not None and self.position + size + length > bound:
+            raise format_failure("longueur incohérente ou aberrante")
+        self._off += size
+        self.position += size
+        return length
 
     # -- seekable sources: look ahead, then come back -----------------------------------------
 
