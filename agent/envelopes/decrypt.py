@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import binascii
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Literal
 
@@ -503,6 +503,21 @@ def _read_trailer(reader: BerReader, authenticated: bool) -> tuple[bytes | None,
     return aad, mac
 
 
+def _coalesced(pieces: Iterator[bytes], size: int = CHUNK) -> Iterator[bytes]:
+    """Streaming encoders cut the content into small segments (4 KiB for openssl -stream): hand
+    the cipher about ``size`` octets at a time instead, for a fraction of the per-call cost."""
+    pending: list[bytes] = []
+    length = 0
+    for piece in pieces:
+        pending.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield b"".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
 def _look_ahead_aad(reader: BerReader) -> bytes | None:
     """AuthEnvelopedData's authAttrs follow the content but authenticate it from the start:
     on a seekable source, read them first, then come back (RFC 5083 section 2.1)."""
@@ -548,7 +563,7 @@ def decrypt(source: BinaryIO, output: BinaryIO, unwrap: Unwrap, *, progress: Pro
     del key
     sink = _Sink(output)
     reported = 0
-    for piece in reader.octet_chunks(CONTEXT, 0, "contenu chiffré"):
+    for piece in _coalesced(reader.octet_chunks(CONTEXT, 0, "contenu chiffré")):
         plain = decryptor.update(piece)
         sink.write(unpadder.update(plain) if content.algorithm.mode == "cbc" else plain)
         if progress is not None and reader.position - reported >= CHUNK:

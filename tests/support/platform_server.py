@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -21,6 +22,10 @@ class PlatformServer:
     token: str | None = None
     #: What POST /signatures received: {"name", "data", "fields"}.
     received: list[dict[str, object]] = field(default_factory=list)
+    #: What POST /keys (key registration) received: {"body": raw bytes, "json": parsed body}.
+    keys: list[dict[str, object]] = field(default_factory=list)
+    #: The status POST /keys answers with (tests set an error status to see a refusal).
+    keys_status: int = 201
     _runner: web.AppRunner | None = None
 
     @property
@@ -59,12 +64,24 @@ class PlatformServer:
         self.received.append(entry)
         return web.json_response({"ok": True}, status=201)
 
+    async def _keys(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.Response(status=401)
+        body = await request.read()
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        self.keys.append({"body": body, "json": parsed})
+        return web.json_response({"ok": self.keys_status < 300}, status=self.keys_status)
+
     async def start(self) -> PlatformServer:
         self.gate.set()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/", self._root)
         app.router.add_get("/documents/{name}", self._document)
         app.router.add_post("/signatures", self._signatures)
+        app.router.add_post("/keys", self._keys)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
