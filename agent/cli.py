@@ -113,6 +113,22 @@ def _parser() -> argparse.ArgumentParser:
                          default="aes-256-cbc")
     encrypt.add_argument("--out-dir", type=Path, metavar="DOSSIER")
 
+    keygen = sub.add_parser("keygen", help="créer un bi-clé de chiffrement (plis chiffrés)")
+    common(keygen)
+    keygen.add_argument("--name", required=True, metavar="NOM", help="nom de la clé, CN du certificat (ex. « Jean DUPONT »)")
+    keygen.add_argument("--secours", action="store_true", help="clé de secours : chaque pli lui sera aussi chiffré")
+    keygen.add_argument("--bits", type=int, choices=[2048, 3072, 4096], default=2048, help="taille de la clé RSA")
+    keygen.add_argument("--org", metavar="ORGANISATION", help="organisation (champ O du certificat)")
+    where = keygen.add_mutually_exclusive_group()
+    where.add_argument("--p12", type=Path, metavar="FICHIER",
+                       help="fichier PKCS#12 à créer, ou dossier (défaut : le dossier des clés)")
+    where.add_argument("--pkcs11", type=Path, metavar="MODULE", help="module PKCS#11 du support (clé non exportable)")
+    keygen.add_argument("--token", metavar="LIBELLÉ", help="libellé du support PKCS#11")
+    keygen.add_argument("--from-cert", metavar="ID",
+                        help="réutiliser la clé de ce certificat (id donné par « compagnon certs --purpose decryption »)")
+    keygen.add_argument("--pin-stdin", action="store_true", help="lire le code PIN / mot de passe sur l'entrée standard")
+    keygen.add_argument("--cert-out", type=Path, metavar="FICHIER.pem", help="écrire aussi le certificat public (PEM)")
+
     verify = sub.add_parser("verify", help="vérifier les signatures d'un fichier, avec un rapport")
     common(verify)
     verify.add_argument("file", type=Path, metavar="FICHIER")
@@ -163,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "verify": _verify,
         "decrypt": _decrypt,
         "encrypt": _encrypt,
+        "keygen": _keygen,
     }
     return commands[args.command](args, settings)
 
@@ -471,6 +488,73 @@ def _print_outputs(snapshot: dict[str, Any], done_status: str) -> int:
             failed = True
             print(f"compagnon : {item['source']} : {item['error']['code']} : {item['error']['message']}", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+# -- keygen --------------------------------------------------------------------------------------
+
+
+class _KeygenConsent:
+    """The user ran the command: that is the consent. For a new PKCS#12 file the PIN field is its
+    password, typed twice at a terminal; otherwise it is the token's PIN or the source file's password."""
+
+    def __init__(self, pin_stdin: bool, new_password: bool) -> None:
+        self.pin_stdin = pin_stdin
+        self.new_password = new_password
+
+    async def ask(self, request):  # type: ignore[no-untyped-def]
+        from bridge_protocol.errors import ErrorCode, ProtocolError
+
+        from .consent import ConsentDecision
+
+        print(request.summary, file=sys.stderr, flush=True)
+        if not request.needs_pin:
+            return ConsentDecision(approved=True)
+        if not self.new_password:
+            return ConsentDecision(approved=True, pin=read_secret("Code PIN ou mot de passe : ", self.pin_stdin))
+        pin = read_secret("Mot de passe du nouveau fichier : ", self.pin_stdin)
+        if pin is not None and not self.pin_stdin and sys.stdin.isatty():
+            again = read_secret("Confirmez le mot de passe : ", False)
+            if again is None or again.reveal() != pin.reveal():
+                raise ProtocolError(ErrorCode.PIN_REQUIRED, "Les deux mots de passe diffèrent.")
+        return ConsentDecision(approved=True, pin=pin)
+
+
+def _keygen(args: argparse.Namespace, settings: Settings) -> int:
+    """``compagnon keygen``: the ``keygen`` job in this process; prints where the key is."""
+    from .fsutil import atomic_write_bytes
+    from .jobs.context import JobServices
+    from .keystores.registry import KeyStoreRegistry
+
+    if args.token and not args.pkcs11:
+        print("compagnon : --token va avec --pkcs11 MODULE.", file=sys.stderr)
+        return EXIT_USAGE
+    params: dict[str, Any] = {"name": args.name, "secours": args.secours, "bits": args.bits}
+    if args.org:
+        params["organization"] = args.org
+    if args.from_cert:
+        params["from_certificate"] = args.from_cert
+    if args.pkcs11:
+        params |= {"target": "pkcs11", **({"token_label": args.token} if args.token else {})}
+    if args.p12:
+        params["out"] = str(args.p12)
+    modules = [args.pkcs11] if args.pkcs11 else []
+    # --from-cert finds the certificate as « compagnon certs » lists it; otherwise only the named store.
+    registry = KeyStoreRegistry(settings, extra_modules=modules, discover=bool(args.from_cert))
+    consent = _KeygenConsent(args.pin_stdin, new_password=not args.pkcs11 and not args.from_cert)
+    services = JobServices(settings=settings, consent=consent, keystores=registry, local=True)  # type: ignore[arg-type]
+    snapshot = _run_job(services, "keygen", params, show_progress=True)
+    if snapshot["state"] != "succeeded":
+        error = snapshot["error"] or {"code": snapshot["state"].upper(), "message": snapshot["message"]}
+        print(f"compagnon : {error['code']} : {error['message']}", file=sys.stderr)
+        return EXIT_FAILED
+    result = snapshot["result"]
+    if args.cert_out:
+        atomic_write_bytes(args.cert_out, result["certificate"].encode("ascii"), 0o644)
+    print(result["location"])
+    kind = "clé de secours" if result["secours"] else "clé personnelle"
+    print(f"{kind}, RSA {result['bits']} bits, valide jusqu'au {result['not_after'][:10]}, "
+          f"SHA-256 {result['sha256']}, id {result['id']}", file=sys.stderr)
+    return EXIT_OK
 
 
 # -- verify --------------------------------------------------------------------------------------

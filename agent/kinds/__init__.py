@@ -24,6 +24,7 @@ _MODULES: dict[str, str] = {
     "verify": "agent.kinds.verify",
     "decrypt": "agent.kinds.envelopes:DECRYPT",
     "encrypt": "agent.kinds.envelopes:ENCRYPT",
+    "keygen": "agent.kinds.keygen",
 }
 
 

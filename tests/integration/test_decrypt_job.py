@@ -103,3 +103,29 @@ def test_encrypt_opens_with_openssl(tmp_path: Path, test_pki: TestPki) -> None:
                                 capture_output=True)
         assert opened.returncode == 0, opened.stderr
         assert opened.stdout == data
+
+
+def test_bicle_created_then_a_bid_sealed_to_it_then_opened_offline(tmp_path: Path) -> None:
+    """The buyer's flow on the command line: ``keygen`` (PKCS#12), ``encrypt`` to its certificate
+    (with a secours key), ``decrypt`` with the new file."""
+    keys = tmp_path / "clés"
+    keys.mkdir()  # an existing folder: the file is named after the key
+    password = "Mot de passe 2026\n"
+    made = _run(tmp_path, "keygen", "--name", "Jean DUPONT", "--p12", str(keys), "--pin-stdin",
+                "--cert-out", str(tmp_path / "jean.pem"), stdin=password)
+    assert made.returncode == 0, made.stderr
+    p12 = Path(made.stdout.strip())
+    assert p12.parent == keys and p12.suffix == ".p12" and (p12.stat().st_mode & 0o777) == 0o600
+    secours = _run(tmp_path, "keygen", "--name", "Service marchés", "--secours", "--p12", str(keys), "--pin-stdin",
+                   "--cert-out", str(tmp_path / "secours.pem"), stdin=password)
+    assert secours.returncode == 0 and "clé de secours" in secours.stderr
+    bid = tmp_path / "offre.zip"
+    data = _bid_zip(bid)
+    sealed = _run(tmp_path, "encrypt", str(bid), "--to", str(tmp_path / "jean.pem"), "--to", str(tmp_path / "secours.pem"),
+                  "--algorithm", "aes-256-gcm", "--out-dir", str(tmp_path / "scellés"))
+    assert sealed.returncode == 0, sealed.stderr
+    for key_file in (p12, Path(secours.stdout.strip())):  # either key opens it
+        opened = _run(tmp_path, "decrypt", sealed.stdout.strip(), "--p12", str(key_file), "--pin-stdin",
+                      "--out-dir", str(tmp_path / key_file.stem), stdin=password)
+        assert opened.returncode == 0, opened.stderr
+        assert Path(opened.stdout.strip()).read_bytes() == data

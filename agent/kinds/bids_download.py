@@ -1,0 +1,393 @@
+"""``bids.download``: every sealed pli of a consultation into the agent's download folder
+("Téléchargement des plis chiffrés").
+
+Steps as the user sees them: fetching the consultation's description, checking the disk space,
+downloading the plis ("pli 2 sur 2, enveloppe 1 sur 3, fichier 3 sur 3", overall %, speed),
+done. Everything comes from the job's own origin (promise 6) with the page's short-lived bearer
+token, which lives in memory only (jobs never store their parameters).
+
+Where the files go (promise 5: a page never names a path): the agent's download folder,
+``<signing.output_dir>/Plis/<platform host>/<consultation id>/<pli>/<envelope>/<file>``; the
+command line may name another folder (``out_dir``). Each file is written under a hidden
+``.<name>.part`` and renamed once complete and its SHA-256 checked (promise 9).
+
+Resuming: a network cut is retried with HTTP Range by the downloader. If the agent stops or
+crashes, the job ends ``interrupted`` but its ``.part`` files and the small resume record
+``.compagnon-reprise.json`` (per file: expected size and SHA-256; never the token) stay in the
+consultation's folder: a NEW ``bids.download`` job for the same consultation continues each file
+from its part, and skips files already complete. A cancelled job removes its parts; a failed one
+keeps them (except a file with a wrong SHA-256, or the one being written when the disk filled up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from yarl import URL
+
+from bridge_protocol.errors import ErrorCode, ProtocolError
+from bridge_protocol.platform import Consultation, Envelope, Pli, SealedFile, ordered_blocks, parse_consultation
+from bridge_protocol.typed import ParseError
+
+from ..files import safe_file_name
+from ..fsutil import atomic_write_bytes
+from ..i18n import Text
+from ..jobs.context import JobCancelled, JobContext
+from ..platform_http.download import (
+    DownloadTarget,
+    Downloader,
+    Piece,
+    check_free_space,
+    human_size,
+    part_path,
+    part_size,
+)
+from . import JobKind, StepSpec
+
+log = logging.getLogger(__name__)
+
+T = Text
+STEPS = (
+    StepSpec("descriptor", T("Récupération de la description", "Fetching the description"), 0.5),
+    StepSpec("space", T("Vérification de l'espace disque", "Checking the disk space"), 0.2),
+    StepSpec("download", T("Téléchargement des plis", "Downloading the bids"), 10),
+    StepSpec("done", T("Terminé", "Done"), 0.1),
+)
+PLI_LABEL = T("pli", "bid")
+ELEMENT = T("pli {p} sur {np}, enveloppe {e} sur {ne}, fichier {f} sur {nf}",
+            "bid {p} of {np}, envelope {e} of {ne}, file {f} of {nf}")
+DONE = T("{n} fichier(s) de {plis} pli(s) téléchargé(s) ({size}).", "{n} file(s) of {plis} bid(s) downloaded ({size}).")
+NOTHING = T("Aucun pli chiffré à télécharger.", "No sealed bid to download.")
+SOME_FAILED = T("{n} fichier(s) non téléchargé(s) : {names}. {first}",
+                "{n} file(s) not downloaded: {names}. {first}")
+#: Resume record in the consultation's folder (hidden; never holds the token).
+RECORD_NAME = ".compagnon-reprise.json"
+#: Largest descriptor accepted.
+MAX_DESCRIPTOR_BYTES = 16 * 1024 * 1024
+
+
+@dataclass
+class BidsDownloadParams:
+    """``bids.download``: download the sealed plis of a consultation ("Télécharger les plis
+    chiffrés"). ``url`` is the consultation descriptor on the page's own origin (PLATFORM.md);
+    ``token`` a short-lived bearer token for it and its files, kept in memory only; ``plis``
+    restricts the download to these pli ids ("plis sélectionnés"). ``out_dir`` is for the
+    command line only: a page naming a folder is refused."""
+
+    url: str = field(metadata={"maxLength": 2048})
+    token: str | None = field(default=None, metadata={"maxLength": 4096})
+    plis: list[str] | None = field(default=None, metadata={"maxItems": 10_000})
+    out_dir: str | None = field(default=None, metadata={"maxLength": 4096})
+
+
+@dataclass
+class DownloadedFile:
+    """One file of the consultation: where it is (``name``, relative to the folder, with ``/``),
+    its verified size and SHA-256, and whether it was ``downloaded`` whole, ``resumed`` from an
+    earlier part, or already ``present`` and complete."""
+
+    pli: str
+    envelope: str
+    file: str
+    name: str
+    size: int
+    sha256: str
+    status: Literal["downloaded", "resumed", "present"]
+    #: Bytes received from the platform for it by this job.
+    transferred: int = 0
+
+
+@dataclass
+class BidsDownloadResult:
+    consultation: str
+    title: str
+    #: The folder as the page may show it (``~/Documents/...``); the full path for the command line.
+    folder: str
+    plis: int
+    files: list[DownloadedFile]
+    #: Total size of the files, and the bytes this job received from the platform.
+    bytes: int
+    transferred: int
+
+
+@dataclass
+class _Item:
+    pli: Pli
+    envelope: Envelope
+    sealed: SealedFile
+    position: tuple[int, int, int, int, int, int]  # pli, plis, envelope, envelopes, file, files
+    rel: str
+    target: DownloadTarget
+
+
+def _unique(name: str, taken: set[str], suffix: str) -> str:
+    """``name``, or ``name (suffix)`` (before the extension for files) when already taken."""
+    candidate = name
+    if candidate.lower() in taken:
+        stem, dot, ext = name.rpartition(".")
+        candidate = f"{stem} ({suffix}).{ext}" if dot and stem else f"{name} ({suffix})"
+    taken.add(candidate.lower())
+    return candidate
+
+
+def _folder_name(text: str, fallback: str) -> str:
+    try:
+        return safe_file_name(text)
+    except ProtocolError:
+        return safe_file_name(fallback)
+
+
+def _display_folder(folder: Path) -> str:
+    """The folder as the user says it, without revealing the home path to the page."""
+    try:
+        return "~/" + folder.resolve().relative_to(Path.home().resolve()).as_posix()
+    except ValueError:
+        return folder.name
+
+
+def _host_folder(origin: str) -> str:
+    url = URL(origin)
+    host = url.host or "plateforme"
+    return safe_file_name(host if url.is_default_port() else f"{host}_{url.port}")
+
+
+def _load_record(folder: Path) -> dict:
+    try:
+        data = json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class BidsDownload(JobKind):
+    name = "bids.download"
+    params_type = BidsDownloadParams
+    steps = STEPS
+    needs_pairing = True
+
+    async def run(self, ctx: JobContext, params: BidsDownloadParams) -> BidsDownloadResult:
+        if params.out_dir is not None and not ctx.services.local:
+            # Promise 5: a page never names a local path.
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="dossier local refusé : les plis vont dans le dossier de Compagnon")
+        headers = {"Authorization": f"Bearer {params.token}"} if params.token else {}
+
+        with ctx.step("descriptor"):
+            consultation, base = await self._descriptor(ctx, params, headers)
+            folder = self._folder(ctx, params, consultation)
+            items = self._plan(ctx, consultation, params, base, folder)
+            plis = len({item.pli.id for item in items})
+
+        with ctx.step("space"):
+            record = await asyncio.to_thread(self._prepare, folder, items, ctx.origin, consultation.id)
+            needed = sum(0 if self._complete_guess(item) else item.target.size - part_size(item.target.path)
+                         for item in items)
+            await asyncio.to_thread(check_free_space, folder, needed, ctx.locale)
+
+        total = sum(item.sealed.size for item in items)
+        results: list[DownloadedFile] = []
+        failures: list[tuple[_Item, ProtocolError]] = []
+        with ctx.step("download"):
+            progress = _Progress(ctx, total)
+            try:
+                async with Downloader(ctx.platform, headers=headers, progress=progress.received,
+                                      check_cancelled=ctx.check_cancelled, locale=ctx.locale) as downloader:
+                    for item in items:
+                        ctx.check_cancelled()
+                        self._show(ctx, item)
+                        try:
+                            results.append(await self._one(ctx, downloader, item, progress))
+                        except ProtocolError as exc:
+                            if exc.code not in (ErrorCode.FILE_UNREADABLE, ErrorCode.FILE_NOT_FOUND):
+                                raise  # the platform, the token or the disk: the next files would fail too
+                            log.info("bids.download: %s failed: %s", item.rel, exc.code.value)
+                            failures.append((item, exc))
+                            progress.file_done(item.sealed.size)
+            except (JobCancelled, asyncio.CancelledError):
+                if ctx.cancelled:  # the user's cancel (not an agent shutdown): leave nothing behind
+                    await asyncio.to_thread(self._remove_parts, folder, items)
+                raise
+            if failures:
+                names = ", ".join(item.sealed.name for item, _ in failures[:3]) + ("…" if len(failures) > 3 else "")
+                first = failures[0][1]
+                raise ProtocolError(first.code, ctx.t(SOME_FAILED, n=len(failures), names=names,
+                                                      first=first.message(ctx.locale)))
+
+        with ctx.step("done"):
+            if record:
+                await asyncio.to_thread((folder / RECORD_NAME).unlink, True)
+            transferred = sum(r.transferred for r in results)
+            ctx.set_message(ctx.t(DONE, n=len(results), plis=plis, size=human_size(total, ctx.locale))
+                            if items else ctx.t(NOTHING))
+        label = str(folder) if ctx.services.local else _display_folder(folder)
+        return BidsDownloadResult(consultation=consultation.id, title=consultation.title, folder=label, plis=plis,
+                                  files=results, bytes=total, transferred=transferred)
+
+    # -- steps ----------------------------------------------------------------------------------
+    async def _descriptor(self, ctx: JobContext, params: BidsDownloadParams,
+                          headers: dict[str, str]) -> tuple[Consultation, URL]:
+        base = ctx.platform.resolve(params.url)  # ORIGIN_NOT_ALLOWED unless the job's own origin
+        async with ctx.platform.request("GET", str(base), headers={**headers, "Accept": "application/json"}) as response:
+            if response.status in (401, 403):
+                raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, ctx.t(T(
+                    "Accès refusé par la plateforme (HTTP {s}) : le jeton a peut-être expiré.",
+                    "Access denied by the platform (HTTP {s}): the token may have expired."), s=response.status))
+            if response.status == 404:
+                raise ProtocolError(ErrorCode.FILE_NOT_FOUND, ctx.t(T("Consultation introuvable sur la plateforme.",
+                                                                      "Consultation not found on the platform.")))
+            if response.status != 200:
+                raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, ctx.t(T(
+                    "Description de la consultation indisponible (HTTP {s}).",
+                    "Consultation description unavailable (HTTP {s})."), s=response.status))
+            body = bytearray()
+            while chunk := await response.content.readany():
+                body += chunk
+                if len(body) > MAX_DESCRIPTOR_BYTES:
+                    raise ProtocolError(ErrorCode.FILE_TOO_LARGE)
+        try:
+            consultation = parse_consultation(json.loads(body))
+        except (ValueError, ParseError) as exc:
+            where = f" ({exc.path} : {exc.reason})" if isinstance(exc, ParseError) else ""
+            raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, ctx.t(T(
+                "Description de la consultation illisible{w}.", "Unreadable consultation description{w}."), w=where)) from None
+        return consultation, base
+
+    def _folder(self, ctx: JobContext, params: BidsDownloadParams, consultation: Consultation) -> Path:
+        name = safe_file_name(consultation.id)
+        if params.out_dir is not None:
+            return Path(params.out_dir).expanduser() / name
+        return ctx.services.settings.output_dir / "Plis" / _host_folder(ctx.origin) / name
+
+    def _plan(self, ctx: JobContext, consultation: Consultation, params: BidsDownloadParams, base: URL,
+              folder: Path) -> list[_Item]:
+        """Every file to fetch, in order, with its final place; all URLs checked same-origin first."""
+        plis = consultation.plis
+        if params.plis is not None:
+            known = {p.id for p in plis}
+            unknown = [p for p in params.plis if p not in known]
+            if unknown:
+                raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=f"pli inconnu : {unknown[0][:64]}")
+            plis = [p for p in plis if p.id in set(params.plis)]
+
+        def absolute(url: str) -> str:
+            return str(ctx.platform.resolve(str(base.join(URL(url)))))  # ORIGIN_NOT_ALLOWED if elsewhere
+
+        items: list[_Item] = []
+        pli_names: set[str] = set()
+        for p, pli in enumerate(plis, 1):
+            label = f"{pli.label} - {pli.company}" if pli.company else pli.label
+            pli_dir = _unique(_folder_name(label, pli.id), pli_names, pli.id)
+            envelope_names: set[str] = set()
+            for e, envelope in enumerate(pli.envelopes, 1):
+                env_dir = _unique(_folder_name(envelope.label, envelope.id), envelope_names, envelope.id)
+                file_names: set[str] = set()
+                for f, sealed in enumerate(envelope.files, 1):
+                    name = _unique(_folder_name(sealed.name, sealed.id), file_names, sealed.id)
+                    rel = f"{pli_dir}/{env_dir}/{name}"
+                    if sealed.blocks is not None:
+                        pieces = tuple(Piece(absolute(b.url), b.size, b.sha256) for b in ordered_blocks(sealed))
+                    else:
+                        pieces = (Piece(absolute(sealed.url or ""), sealed.size),)
+                    target = DownloadTarget(folder / pli_dir / env_dir / name, sealed.size, sealed.sha256.lower(),
+                                            pieces, label=sealed.name)
+                    items.append(_Item(pli, envelope, sealed, (p, len(plis), e, len(pli.envelopes), f,
+                                                               len(envelope.files)), rel, target))
+        return items
+
+    @staticmethod
+    def _prepare(folder: Path, items: list[_Item], origin: str, consultation_id: str) -> bool:
+        """Drop parts that belong to another version of a file; write the resume record."""
+        if not items:
+            return False
+        old = _load_record(folder)
+        old_files = old.get("files", {}) if old.get("origin") == origin else {}
+        files = {}
+        for item in items:
+            files[item.rel] = {"size": item.sealed.size, "sha256": item.target.sha256}
+            previous = old_files.get(item.rel)
+            if previous is not None and previous != files[item.rel]:
+                part_path(item.target.path).unlink(missing_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {"version": 1, "origin": origin, "consultation": consultation_id, "files": files}
+        atomic_write_bytes(folder / RECORD_NAME, json.dumps(record, ensure_ascii=False, indent=1).encode(), 0o600)
+        return True
+
+    @staticmethod
+    def _complete_guess(item: _Item) -> bool:
+        """Whether the final file seems complete already (checked by its SHA-256 before skipping)."""
+        try:
+            return item.target.path.stat().st_size == item.sealed.size
+        except OSError:
+            return False
+
+    def _show(self, ctx: JobContext, item: _Item) -> None:
+        p, np, e, ne, f, nf = item.position
+        ctx.set_current(ctx.t(PLI_LABEL), p, np)
+        ctx.set_message(ctx.t(ELEMENT, p=p, np=np, e=e, ne=ne, f=f, nf=nf))
+
+    async def _one(self, ctx: JobContext, downloader: Downloader, item: _Item, progress: _Progress) -> DownloadedFile:
+        def entry(status: Literal["downloaded", "resumed", "present"], transferred: int = 0) -> DownloadedFile:
+            return DownloadedFile(pli=item.pli.id, envelope=item.envelope.id, file=item.sealed.id, name=item.rel,
+                                  size=item.sealed.size, sha256=item.target.sha256, status=status,
+                                  transferred=transferred)
+
+        if self._complete_guess(item) and not part_path(item.target.path).exists():
+            if await asyncio.to_thread(_sha256_of, item.target.path) == item.target.sha256:
+                progress.file_done(item.sealed.size)
+                return entry("present")
+        had = part_size(item.target.path)
+        progress.skip(min(had, item.sealed.size))
+        outcome = await downloader.fetch(item.target)
+        # Bytes re-read or restarted beyond what was counted are reconciled at the end of each file.
+        progress.file_done(item.sealed.size)
+        return entry("resumed" if outcome.resumed_from > 0 else "downloaded", outcome.transferred)
+
+    @staticmethod
+    def _remove_parts(folder: Path, items: list[_Item]) -> None:
+        for item in items:
+            part_path(item.target.path).unlink(missing_ok=True)
+        (folder / RECORD_NAME).unlink(missing_ok=True)
+
+
+class _Progress:
+    """Overall progress of the download step in bytes, and the speed (network bytes only)."""
+
+    def __init__(self, ctx: JobContext, total: int) -> None:
+        self.ctx, self.total = ctx, total
+        self.done = 0  # bytes of the files finished (or skipped) so far
+        self.current = 0  # bytes of the file in hand (part already there + received)
+
+    def _show(self) -> None:
+        if self.total:
+            self.ctx.step_progress("download", min(self.total, self.done + self.current), self.total)
+
+    def received(self, count: int) -> None:
+        self.current += count
+        self.ctx.add_bytes(count)
+        self._show()
+
+    def skip(self, count: int) -> None:
+        """Bytes that need no download (a complete file, a part already there)."""
+        self.current += count
+        self._show()
+
+    def file_done(self, size: int) -> None:
+        self.done += size
+        self.current = 0
+        self._show()
+
+
+KIND = BidsDownload()
