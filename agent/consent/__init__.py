@@ -12,24 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ..secret import Secret
+
+__all__ = ["Action", "ConsentDecision", "ConsentProvider", "ConsentRequest", "FileSummary", "PolicyConsent", "Secret"]
+
 Action = Literal["pair", "certificates", "sign", "decrypt", "keygen"]
-
-
-class Secret:
-    """A PIN or password: its text is never shown by ``str``, ``repr`` or a log line."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from ..consent import Secret
+from ..secret import Secret
 
 Purpose = Literal["signing", "decryption"]
 SignScheme = Literal["pkcs1v15", "pss", "ecdsa"]

@@ -62,7 +62,7 @@ from cryptography.x509.oid import NameOID
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
-from ..consent import Secret
+from ..secret import Secret
 from ..fsutil import atomic_write_bytes, temporary_sibling
 from .base import KeySession, StoredKey
 from .pkcs12_store import SIDECAR_SUFFIXES, Pkcs12FileStore

@@ -30,7 +30,7 @@ from pkcs11.util.ec import encode_ecdsa_signature
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
-from ..consent import Secret
+from ..secret import Secret
 from .base import HashName, KeySession, KeyStore, SignScheme, StoredKey, WrapPadding, cert_label, stored_key_id
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
-from ..consent import Secret
+from ..secret import Secret
 from ..trust import load_pem_certificates
 from .base import HASHES, HashName, KeySession, KeyStore, SignScheme, StoredKey, WrapPadding, cert_label, stored_key_id
 
