@@ -105,9 +105,10 @@ class OpenedResultUpload:
     """The form fields of one upload to ``Consultation.result_url`` (multipart/form-data, one
     ``file`` part with the opened content). Reserved for ``bids.open``; see PLATFORM.md."""
 
-    pli: str = field(metadata={"pattern": ID_PATTERN})
-    envelope: str = field(metadata={"pattern": ID_PATTERN})
-    file: str = field(metadata={"pattern": ID_PATTERN})
+    pli_id: str = field(metadata={"pattern": ID_PATTERN})
+    envelope_id: str = field(metadata={"pattern": ID_PATTERN})
+    file_id: str = field(metadata={"pattern": ID_PATTERN})
+    #: Name of the opened file (e.g. the sealed file's name without its encryption extension).
     name: str = field(metadata={"maxLength": 255})
     size: int = field(metadata={"minimum": 0})
     sha256: str = field(metadata={"pattern": SHA256_PATTERN})

@@ -242,11 +242,15 @@ class _Sink:
             self._advised = self._position
 
     # Event-loop side ---------------------------------------------------------------------
-    async def put(self, chunks: list[bytes], size: int, piece_hashed: bool) -> None:
+    def submit(self, chunks: list[bytes], size: int, piece_hashed: bool) -> None:
+        """Hand a batch to the worker threads (never blocks; see ``wait_room``)."""
         self._pending.append(self._hash_pool.submit(self._hash, chunks, piece_hashed))
         self._pending.append(self._write_pool.submit(self._write, chunks))
         self.queued += size
-        while len(self._pending) > 2 * MAX_PENDING:
+
+    async def wait_room(self) -> None:
+        """Wait while too many batches are in flight; raises the first worker error."""
+        while len(self._pending) > 2 * MAX_PENDING or (self._pending and self._pending[0].done()):
             await asyncio.wrap_future(self._pending.popleft())
 
     async def drain(self) -> None:
@@ -473,9 +477,9 @@ class Downloader:
         except OSError as exc:
             raise self._write_error(exc, target) from exc
 
-    async def _put(self, sink: _Sink, target: DownloadTarget, chunks: list[bytes], size: int, piece_hashed: bool) -> None:
+    async def _wait_room(self, sink: _Sink, target: DownloadTarget) -> None:
         try:
-            await sink.put(chunks, size, piece_hashed)
+            await sink.wait_room()
         except OSError as exc:
             raise self._write_error(exc, target) from exc
 
@@ -545,8 +549,7 @@ class Downloader:
                         raise _Transient(f"HTTP {status}")
                     else:
                         raise self._error(ErrorCode.PLATFORM_UNREACHABLE, UNEXPECTED, status=status, name=target.name)
-                    received = await self._stream(response, target, sink, end, piece.sha256 is not None)
-                    stats["transferred"] += received
+                    await self._stream(response, target, sink, end, piece.sha256 is not None, stats)
                 await self._drain(sink, target)
                 if sink.written < end:
                     raise _Transient("short body")
@@ -564,12 +567,28 @@ class Downloader:
                 await asyncio.sleep(delay)
 
     async def _stream(self, response: aiohttp.ClientResponse, target: DownloadTarget, sink: _Sink, end: int,
-                      piece_hashed: bool) -> int:
-        """Hand the body to the sink in batches, up to ``end``; returns the bytes received."""
+                      piece_hashed: bool, stats: dict[str, int]) -> None:
+        """Hand the body to the sink in batches, up to ``end`` (``stats["transferred"]`` counts it).
+
+        A batch goes to the worker threads once it holds BATCH_BYTES, or BATCH_SECONDS after its
+        first chunk (a timer, so that a stalled connection still leaves what arrived on disk).
+        """
         content = response.content
+        loop = asyncio.get_running_loop()
         batch: list[bytes] = []
-        size = received = 0
-        handed_at = time.monotonic()
+        size = 0
+        timer: asyncio.TimerHandle | None = None
+
+        def hand_over() -> None:
+            nonlocal batch, size, timer
+            if timer is not None:
+                timer.cancel()
+                timer = None
+            if batch:
+                sink.submit(batch, size, piece_hashed)
+                batch, size = [], 0
+            self._received(0, force=True)
+
         try:
             while sink.queued + size < end:
                 chunk = await content.readany()
@@ -580,22 +599,22 @@ class Downloader:
                     chunk = chunk[:room]  # more than the piece: the rest is not ours to keep
                 batch.append(chunk)
                 size += len(chunk)
-                received += len(chunk)
+                stats["transferred"] += len(chunk)
                 self._received(len(chunk))
-                now = time.monotonic()
-                if size >= BATCH_BYTES or now - handed_at >= BATCH_SECONDS:
-                    await self._put(sink, target, batch, size, piece_hashed)
-                    batch, size, handed_at = [], 0, now
+                if size >= BATCH_BYTES:
+                    hand_over()
+                    await self._wait_room(sink, target)
                     self._check()
-        except (asyncio.CancelledError, ProtocolError):
+                elif timer is None:
+                    timer = loop.call_later(BATCH_SECONDS, hand_over)
+        except asyncio.CancelledError:
+            if timer is not None:
+                timer.cancel()
             raise
         except BaseException:
-            if batch:  # keep what arrived before the cut
-                await self._put(sink, target, batch, size, piece_hashed)
+            hand_over()  # keep what arrived before the cut
             raise
-        if batch:
-            await self._put(sink, target, batch, size, piece_hashed)
-        return received
+        hand_over()
 
 
 __all__ = [

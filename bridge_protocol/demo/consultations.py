@@ -291,7 +291,7 @@ class DemoConsultations:
                         out.write(chunk)
             elif part.name:
                 fields[part.name] = (await part.text())[:1000]  # type: ignore[union-attr]
-        missing = [k for k in ("pli", "envelope", "file", "name", "sha256", "sealed_sha256") if k not in fields]
+        missing = [k for k in ("pli_id", "envelope_id", "file_id", "name", "sha256", "sealed_sha256") if k not in fields]
         if not got_file or missing:
             target.unlink(missing_ok=True)
             return web.json_response({"error": "champs manquants", "missing": missing + ([] if got_file else ["file"])},
