@@ -267,6 +267,50 @@ class KeygenResult:
 # -- the plan: where the key goes, decided before the consent -------------------------------------
 
 
+@dataclass
+class BidsDownloadParams:
+    """``bids.download``: download the sealed plis of a consultation ("Télécharger les plis
+    chiffrés"). ``url`` is the consultation descriptor on the page's own origin (PLATFORM.md);
+    ``token`` a short-lived bearer token for it and its files, kept in memory only; ``plis``
+    restricts the download to these pli ids ("plis sélectionnés"). ``out_dir`` is for the
+    command line only: a page naming a folder is refused."""
+
+    url: str = field(metadata={"maxLength": 2048})
+    token: str | None = field(default=None, metadata={"maxLength": 4096})
+    plis: list[str] | None = field(default=None, metadata={"maxItems": 10_000})
+    out_dir: str | None = field(default=None, metadata={"maxLength": 4096})
+
+
+@dataclass
+class DownloadedFile:
+    """One file of the consultation: where it is (``name``, relative to the folder, with ``/``),
+    its verified size and SHA-256, and whether it was ``downloaded`` whole, ``resumed`` from an
+    earlier part, or already ``present`` and complete."""
+
+    pli: str
+    envelope: str
+    file: str
+    name: str
+    size: int
+    sha256: str
+    status: Literal["downloaded", "resumed", "present"]
+    #: Bytes received from the platform for it by this job.
+    transferred: int = 0
+
+
+@dataclass
+class BidsDownloadResult:
+    consultation: str
+    title: str
+    #: The folder as the page may show it (``~/Documents/...``); the full path for the command line.
+    folder: str
+    plis: int
+    files: list[DownloadedFile]
+    #: Total size of the files, and the bytes this job received from the platform.
+    bytes: int
+    transferred: int
+
+
 @dataclass(frozen=True)
 class KindContract:
     """A job kind as the protocol documents it."""
@@ -303,6 +347,8 @@ KINDS: dict[str, KindContract] = {
         KindContract("keygen", KeygenParams, KeygenResult,
                      "Create an encryption key pair ('bi-clé', personal or secours) on a token or in a PKCS#12 file, "
                      "or from an existing certificate's key, and register its certificate with the platform."),
+        KindContract("bids.download", BidsDownloadParams, BidsDownloadResult,
+                     "Download the sealed plis of a consultation (Range resume, SHA-256 checked, free space first)."),
         KindContract("encrypt", EncryptParams, EncryptResult,
                      "Seal files to the consultation's encryption certificates (openssl cms -decrypt opens them)."),
     )

@@ -25,6 +25,7 @@ _MODULES: dict[str, str] = {
     "decrypt": "agent.kinds.envelopes:DECRYPT",
     "encrypt": "agent.kinds.envelopes:ENCRYPT",
     "keygen": "agent.kinds.keygen",
+    "bids.download": "agent.kinds.bids_download",
 }
 
 

@@ -25,12 +25,15 @@ import asyncio
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from yarl import URL
 
+from bridge_protocol.kinds import BidsDownloadParams, BidsDownloadResult, DownloadedFile
 from bridge_protocol.errors import ErrorCode, ProtocolError
 from bridge_protocol.platform import Consultation, Envelope, Pli, SealedFile, ordered_blocks, parse_consultation
 from bridge_protocol.typed import ParseError
@@ -62,7 +65,8 @@ STEPS = (
 PLI_LABEL = T("pli", "bid")
 ELEMENT = T("pli {p} sur {np}, enveloppe {e} sur {ne}, fichier {f} sur {nf}",
             "bid {p} of {np}, envelope {e} of {ne}, file {f} of {nf}")
-DONE = T("{n} fichier(s) de {plis} pli(s) téléchargé(s) ({size}).", "{n} file(s) of {plis} bid(s) downloaded ({size}).")
+DONE = T("{n} fichier(s) de {plis} pli(s) téléchargé(s) ({size}).",
+         "{n} file(s) of {plis} bid(s) downloaded ({size}).")
 NOTHING = T("Aucun pli chiffré à télécharger.", "No sealed bid to download.")
 SOME_FAILED = T("{n} fichier(s) non téléchargé(s) : {names}. {first}",
                 "{n} file(s) not downloaded: {names}. {first}")
@@ -70,50 +74,6 @@ SOME_FAILED = T("{n} fichier(s) non téléchargé(s) : {names}. {first}",
 RECORD_NAME = ".compagnon-reprise.json"
 #: Largest descriptor accepted.
 MAX_DESCRIPTOR_BYTES = 16 * 1024 * 1024
-
-
-@dataclass
-class BidsDownloadParams:
-    """``bids.download``: download the sealed plis of a consultation ("Télécharger les plis
-    chiffrés"). ``url`` is the consultation descriptor on the page's own origin (PLATFORM.md);
-    ``token`` a short-lived bearer token for it and its files, kept in memory only; ``plis``
-    restricts the download to these pli ids ("plis sélectionnés"). ``out_dir`` is for the
-    command line only: a page naming a folder is refused."""
-
-    url: str = field(metadata={"maxLength": 2048})
-    token: str | None = field(default=None, metadata={"maxLength": 4096})
-    plis: list[str] | None = field(default=None, metadata={"maxItems": 10_000})
-    out_dir: str | None = field(default=None, metadata={"maxLength": 4096})
-
-
-@dataclass
-class DownloadedFile:
-    """One file of the consultation: where it is (``name``, relative to the folder, with ``/``),
-    its verified size and SHA-256, and whether it was ``downloaded`` whole, ``resumed`` from an
-    earlier part, or already ``present`` and complete."""
-
-    pli: str
-    envelope: str
-    file: str
-    name: str
-    size: int
-    sha256: str
-    status: Literal["downloaded", "resumed", "present"]
-    #: Bytes received from the platform for it by this job.
-    transferred: int = 0
-
-
-@dataclass
-class BidsDownloadResult:
-    consultation: str
-    title: str
-    #: The folder as the page may show it (``~/Documents/...``); the full path for the command line.
-    folder: str
-    plis: int
-    files: list[DownloadedFile]
-    #: Total size of the files, and the bytes this job received from the platform.
-    bytes: int
-    transferred: int
 
 
 @dataclass
@@ -137,8 +97,9 @@ def _unique(name: str, taken: set[str], suffix: str) -> str:
 
 
 def _folder_name(text: str, fallback: str) -> str:
+    """A safe local name for a platform's label or file name (separators kept as ``_``)."""
     try:
-        return safe_file_name(text)
+        return safe_file_name(text.replace("/", "_").replace("\\", "_"))
     except ProtocolError:
         return safe_file_name(fallback)
 
@@ -182,7 +143,8 @@ class BidsDownload(JobKind):
     async def run(self, ctx: JobContext, params: BidsDownloadParams) -> BidsDownloadResult:
         if params.out_dir is not None and not ctx.services.local:
             # Promise 5: a page never names a local path.
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="dossier local refusé : les plis vont dans le dossier de Compagnon")
+            raise ProtocolError(ErrorCode.INVALID_PARAMS,
+                                reason="dossier local refusé : les plis vont dans le dossier de Compagnon")
         headers = {"Authorization": f"Bearer {params.token}"} if params.token else {}
 
         with ctx.step("descriptor"):
@@ -191,9 +153,19 @@ class BidsDownload(JobKind):
             items = self._plan(ctx, consultation, params, base, folder)
             plis = len({item.pli.id for item in items})
 
+        async with _folder_lock(ctx, folder):
+            return await self._download(ctx, headers, consultation, folder, items, plis)
+
+    async def _download(self, ctx: JobContext, headers: dict[str, str], consultation: Consultation, folder: Path,
+                        items: list[_Item], plis: int) -> BidsDownloadResult:
         with ctx.step("space"):
-            record = await asyncio.to_thread(self._prepare, folder, items, ctx.origin, consultation.id)
-            needed = sum(0 if self._complete_guess(item) else item.target.size - part_size(item.target.path)
+            try:
+                record = await asyncio.to_thread(self._prepare, folder, items, ctx.origin, consultation.id)
+            except OSError as exc:
+                raise ProtocolError(ErrorCode.FILE_UNREADABLE, ctx.t(T(
+                    "Dossier de destination inaccessible : {reason}.", "Destination folder unavailable: {reason}."),
+                    reason=exc.strerror or exc.__class__.__name__)) from exc
+            needed = sum(0 if self._complete_guess(item) else max(0, item.target.size - part_size(item.target.path))
                          for item in items)
             await asyncio.to_thread(check_free_space, folder, needed, ctx.locale)
 
@@ -240,7 +212,8 @@ class BidsDownload(JobKind):
     async def _descriptor(self, ctx: JobContext, params: BidsDownloadParams,
                           headers: dict[str, str]) -> tuple[Consultation, URL]:
         base = ctx.platform.resolve(params.url)  # ORIGIN_NOT_ALLOWED unless the job's own origin
-        async with ctx.platform.request("GET", str(base), headers={**headers, "Accept": "application/json"}) as response:
+        request = ctx.platform.request("GET", str(base), headers={**headers, "Accept": "application/json"})
+        async with request as response:
             if response.status in (401, 403):
                 raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, ctx.t(T(
                     "Accès refusé par la plateforme (HTTP {s}) : le jeton a peut-être expiré.",
@@ -262,7 +235,8 @@ class BidsDownload(JobKind):
         except (ValueError, ParseError) as exc:
             where = f" ({exc.path} : {exc.reason})" if isinstance(exc, ParseError) else ""
             raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, ctx.t(T(
-                "Description de la consultation illisible{w}.", "Unreadable consultation description{w}."), w=where)) from None
+                "Description de la consultation illisible{w}.", "Unreadable consultation description{w}."),
+                w=where)) from None
         return consultation, base
 
     def _folder(self, ctx: JobContext, params: BidsDownloadParams, consultation: Consultation) -> Path:
@@ -360,6 +334,30 @@ class BidsDownload(JobKind):
         for item in items:
             part_path(item.target.path).unlink(missing_ok=True)
         (folder / RECORD_NAME).unlink(missing_ok=True)
+
+
+#: Consultation folders a job of this agent is downloading into: their lock and how many jobs hold
+#: or wait for it.
+_BUSY: dict[Path, tuple[asyncio.Lock, list[int]]] = {}
+WAITING = T("En attente d'un autre téléchargement de cette consultation.",
+            "Waiting for another download of this consultation.")
+
+
+@asynccontextmanager
+async def _folder_lock(ctx: JobContext, folder: Path) -> AsyncIterator[None]:
+    """One job at a time per consultation folder: a second one (a double click) waits, then finds
+    the files there and only checks them."""
+    lock, users = _BUSY.setdefault(folder, (asyncio.Lock(), [0]))
+    users[0] += 1
+    try:
+        if lock.locked():
+            ctx.set_message(ctx.t(WAITING))
+        async with lock:
+            yield
+    finally:
+        users[0] -= 1
+        if users[0] == 0:
+            del _BUSY[folder]
 
 
 class _Progress:

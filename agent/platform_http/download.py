@@ -248,16 +248,26 @@ class _Sink:
         self._pending.append(self._write_pool.submit(self._write, chunks))
         self.queued += size
 
+    async def _next(self) -> None:
+        # Shielded: a cancelled job never cancels a batch in the queue (that would leave a hole in
+        # the part); the batch stays queued until done, and ``settle`` waits for it.
+        head = self._pending[0]
+        try:
+            await asyncio.shield(asyncio.wrap_future(head))
+        finally:
+            if head.done() and self._pending and self._pending[0] is head:
+                self._pending.popleft()
+
     async def wait_room(self) -> None:
         """Wait while too many batches are in flight; raises the first worker error."""
         while len(self._pending) > 2 * MAX_PENDING or (self._pending and self._pending[0].done()):
-            await asyncio.wrap_future(self._pending.popleft())
+            await self._next()
 
     async def drain(self) -> None:
         """Wait for every batch handed over; raises the first worker error."""
         try:
             while self._pending:
-                await asyncio.wrap_future(self._pending.popleft())
+                await self._next()
         finally:
             self.written = self._position
 
@@ -266,7 +276,7 @@ class _Sink:
         while self._pending:
             try:
                 self._pending.popleft().result()
-            except Exception:  # noqa: BLE001 - the error was or will be reported by drain
+            except BaseException:  # noqa: BLE001 - the error was or will be reported by drain
                 pass
         self.written = self._position
 
@@ -288,31 +298,34 @@ def _starts(pieces: tuple[Piece, ...]) -> list[int]:
     return starts
 
 
-def _rehash(fd: int, pieces: tuple[Piece, ...], have: int,
+def _rehash(part: Path, pieces: tuple[Piece, ...], have: int,
             check_cancelled: Callable[[], None] | None) -> tuple[int, Any, Any, Any]:
     """Read the part back once: (offset to resume from, file hash up to it, file hash at the start
     of the piece in hand, hash of the piece so far). Whole blocks are checked against their own
-    SHA-256 on the way; the part is resumed from the first one that does not match."""
+    SHA-256 on the way; the part is resumed from the first one that does not match. (Runs in a
+    thread with a descriptor of its own, so that a cancelled job may close its own at once.)"""
     file_hash, piece_start_hash, piece_hash = hashlib.sha256(), hashlib.sha256(), hashlib.sha256()
     position = 0
-    os.lseek(fd, 0, os.SEEK_SET)
-    for piece, start in zip(pieces, _starts(pieces), strict=True):
-        end = start + piece.size
-        piece_start_hash, piece_hash = file_hash.copy(), hashlib.sha256()
-        while position < min(end, have):
-            data = os.read(fd, min(BATCH_BYTES, min(end, have) - position))
-            if not data:
-                return position, file_hash, piece_start_hash, piece_hash
-            if check_cancelled is not None:
-                check_cancelled()
-            file_hash.update(data)
-            piece_hash.update(data)
-            position += len(data)
-        if position < end:
-            break
-        if piece.sha256 is not None and piece_hash.hexdigest() != piece.sha256.lower():
-            log.info("resumed block at %d does not match its SHA-256: fetched again", start)
-            return start, piece_start_hash, piece_start_hash.copy(), hashlib.sha256()
+    if have == 0:
+        return position, file_hash, piece_start_hash, piece_hash
+    with part.open("rb", buffering=0) as stream:
+        for piece, start in zip(pieces, _starts(pieces), strict=True):
+            end = start + piece.size
+            piece_start_hash, piece_hash = file_hash.copy(), hashlib.sha256()
+            while position < min(end, have):
+                data = stream.read(min(BATCH_BYTES, min(end, have) - position))
+                if not data:
+                    return position, file_hash, piece_start_hash, piece_hash
+                if check_cancelled is not None:
+                    check_cancelled()
+                file_hash.update(data)
+                piece_hash.update(data)
+                position += len(data)
+            if position < end:
+                break
+            if piece.sha256 is not None and piece_hash.hexdigest() != piece.sha256.lower():
+                log.info("resumed block at %d does not match its SHA-256: fetched again", start)
+                return start, piece_start_hash, piece_start_hash.copy(), hashlib.sha256()
     return position, file_hash, piece_start_hash, piece_hash
 
 
@@ -352,16 +365,16 @@ class Downloader:
         progress: Callable[[int], None] | None = None,
         check_cancelled: Callable[[], None] | None = None,
         locale: str = "fr",
-        retries: int = MAX_RETRIES,
-        backoff: float = BACKOFF,
+        retries: int | None = None,
+        backoff: float | None = None,
     ) -> None:
         self.client = client
         self.headers = dict(headers or {})
         self.progress = progress
         self.check_cancelled = check_cancelled
         self.locale = locale
-        self.retries = retries
-        self.backoff = backoff
+        self.retries = MAX_RETRIES if retries is None else retries
+        self.backoff = BACKOFF if backoff is None else backoff
         self._hash_pool = ThreadPoolExecutor(1, thread_name_prefix="download-hash")
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="download-write")
         self._unreported = 0
@@ -399,9 +412,12 @@ class Downloader:
         if sum(p.size for p in target.pieces) != target.size:
             raise ValueError("the pieces do not add up to the file's size")
         part = part_path(target.path)
-        await asyncio.to_thread(part.parent.mkdir, parents=True, exist_ok=True)
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(part, flags, 0o600)
+        try:
+            await asyncio.to_thread(part.parent.mkdir, parents=True, exist_ok=True)
+            fd = os.open(part, flags, 0o600)
+        except OSError as exc:
+            raise self._write_error(exc, target) from exc
         sink: _Sink | None = None
         done = False
         try:
@@ -411,7 +427,7 @@ class Downloader:
                 have = 0
             resumed_from = have
             offset, file_hash, start_hash, piece_hash = await asyncio.to_thread(
-                _rehash, fd, target.pieces, have, self.check_cancelled)
+                _rehash, part, target.pieces, have, self.check_cancelled)
             sink = _Sink(fd, offset, self._hash_pool, self._write_pool)
             sink.rewind(offset, file_hash, piece_hash)
             resumed_from = min(resumed_from, offset)
@@ -517,7 +533,8 @@ class Downloader:
                 stats["ranged"] += 1
             before = sink.written
             try:
-                async with self.client.request("GET", piece.url, headers=headers, read_bufsize=READ_BUFSIZE) as response:
+                request = self.client.request("GET", piece.url, headers=headers, read_bufsize=READ_BUFSIZE)
+                async with request as response:
                     stats["requests"] += 1
                     status = response.status
                     if status == 206:

@@ -20,6 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from ..messages import PORTS
+from .consultations import add_consultation_routes
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -87,4 +88,5 @@ def create_demo_app(state: DemoState | None = None) -> web.Application:
     app.router.add_get("/signer", _page("signer.html"))
     app.router.add_get("/js/{name}", client_js)
     app.router.add_static("/static/", STATIC)
+    add_consultation_routes(app)
     return app

@@ -291,7 +291,8 @@ class DemoConsultations:
                         out.write(chunk)
             elif part.name:
                 fields[part.name] = (await part.text())[:1000]  # type: ignore[union-attr]
-        missing = [k for k in ("pli_id", "envelope_id", "file_id", "name", "sha256", "sealed_sha256") if k not in fields]
+        required = ("pli_id", "envelope_id", "file_id", "name", "sha256", "sealed_sha256")
+        missing = [k for k in required if k not in fields]
         if not got_file or missing:
             target.unlink(missing_ok=True)
             return web.json_response({"error": "champs manquants", "missing": missing + ([] if got_file else ["file"])},
@@ -299,6 +300,10 @@ class DemoConsultations:
         if fields["sha256"].lower() != digest.hexdigest():
             target.unlink(missing_ok=True)
             return web.json_response({"error": "empreinte SHA-256 différente du contenu reçu"}, status=422)
+        key = (fields["pli_id"], fields["envelope_id"], fields["file_id"])
+        for earlier in [r for r in self.results if (r["pli_id"], r["envelope_id"], r["file_id"]) == key]:
+            self.results.remove(earlier)  # a new upload of the same file replaces the earlier one
+            earlier["path"].unlink(missing_ok=True)
         self.results.append({**fields, "path": target, "size": size})
         return web.json_response({"ok": True, "size": size, "sha256": digest.hexdigest()}, status=201)
 
