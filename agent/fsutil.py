@@ -37,7 +37,7 @@ def atomic_output(path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -46,7 +46,8 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
         stream.write(data)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; a no-op elsewhere)."""
     if os.name != "posix":
         return
     fd = os.open(folder, os.O_RDONLY)
@@ -109,7 +110,7 @@ class OutputBatch:
         for tmp, path in self._pending:
             os.replace(tmp, path)
         for folder in {path.parent for _, path in self._pending}:
-            _fsync_dir(folder)
+            fsync_dir(folder)
         self._pending.clear()
         self._pending_bytes = 0
 

@@ -37,7 +37,7 @@ import aiohttp
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
-from ..fsutil import PART_SUFFIX
+from ..fsutil import PART_SUFFIX, fsync_dir
 from ..i18n import Text
 from .client import OriginBoundClient
 
@@ -195,16 +195,6 @@ def _write_all(fd: int, chunks: list[bytes]) -> int:
     while rest:
         rest = rest[os.write(fd, rest):]
     return total
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _Transient(Exception):
@@ -479,7 +469,7 @@ class Downloader:
     @staticmethod
     def _commit(part: Path, final: Path) -> None:
         os.replace(part, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
 
     def _write_error(self, exc: OSError, target: DownloadTarget) -> ProtocolError:
         if is_disk_full(exc):

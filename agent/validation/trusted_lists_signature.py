@@ -27,7 +27,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,12 +39,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from lxml import etree
 
+from ..signing.xades_xml import XML_NS, inherited_xml_attributes, without_signature
 from .trusted_lists_model import DS_NS, XADES_NS, ListRefused, message
 
 __all__ = ["ListSignature", "verify_list_signature"]
 
 NS = {"ds": DS_NS, "xades": XADES_NS}
-XML_NS = "http://www.w3.org/XML/1998/namespace"
 C14N10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 C14N11 = "http://www.w3.org/2006/12/xml-c14n11"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -115,56 +115,11 @@ def _subject(cert: x509.Certificate) -> str:
 # -- canonicalisation -------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _without(signature: etree._Element) -> Iterator[None]:
-    """The enveloped-signature transform: the signature out of the tree, the text around it kept."""
-    parent = signature.getparent()
-    if parent is None:
-        yield
-        return
-    index = parent.index(signature)
-    tail, previous = signature.tail, signature.getprevious()
-    saved = previous.tail if previous is not None else parent.text
-    if tail:
-        if previous is not None:
-            previous.tail = (previous.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-    signature.tail = None
-    parent.remove(signature)
-    try:
-        yield
-    finally:
-        parent.insert(index, signature)
-        signature.tail = tail
-        if previous is not None:
-            previous.tail = saved
-        else:
-            parent.text = saved
-
-
-@contextlib.contextmanager
-def _inherited_xml_attributes(node: etree._Element | etree._ElementTree, exclusive: bool) -> Iterator[None]:
-    """Inclusive C14N of a subtree copies the ancestors' ``xml:*`` attributes onto its apex."""
-    added: list[str] = []
-    if not exclusive and isinstance(node, etree._Element):
-        for ancestor in node.iterancestors():
-            for key, value in ancestor.attrib.items():
-                if key.startswith(f"{{{XML_NS}}}") and key not in node.attrib and key != f"{{{XML_NS}}}id":
-                    node.set(key, value)
-                    added.append(key)
-    try:
-        yield
-    finally:
-        for key in added:
-            del node.attrib[key]
-
-
 def _canonicalize(node: etree._Element | etree._ElementTree, algorithm: str, prefixes: list[str] | None,
                   comments_allowed: bool) -> bytes:
     exclusive = algorithm.startswith(EXC_C14N)
     with_comments = comments_allowed and algorithm.endswith("WithComments")
-    with _inherited_xml_attributes(node, exclusive):
+    with inherited_xml_attributes(node, exclusive):
         return etree.tostring(node, method="c14n", exclusive=exclusive, with_comments=with_comments,
                               inclusive_ns_prefixes=prefixes if exclusive else None)
 
@@ -258,7 +213,7 @@ def _digest_input(node: etree._Element | etree._ElementTree, signature: etree._E
                   algorithm: str, prefixes: list[str] | None) -> bytes:
     """Canonical octets of a referenced node; ``""`` and ``#id`` references never keep comments."""
     if enveloped:
-        with _without(signature):
+        with without_signature(signature):
             return _canonicalize(node, algorithm, prefixes, comments_allowed=False)
     return _canonicalize(node, algorithm, prefixes, comments_allowed=False)
 

@@ -33,7 +33,6 @@ import base64
 import binascii
 import contextlib
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -46,7 +45,7 @@ from lxml import etree
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
 from ..signing.base import Progress
-from ..signing.xades_xml import XmlRefused, parse_untrusted
+from ..signing.xades_xml import XML_NS, XmlRefused, inherited_xml_attributes, parse_untrusted, without_signature
 from .cades import (
     PARSE_ERRORS,
     CmsMaterial,
@@ -64,7 +63,6 @@ __all__ = ["verify_xml", "MAX_XML_SIZE"]
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
 XADES141 = "http://uri.etsi.org/01903/v1.4.1#"
-XML_NS = "http://www.w3.org/XML/1998/namespace"
 NS = {"ds": DS, "xades": XADES, "xades141": XADES141}
 MAX_XML_SIZE = 256 * 1024 * 1024
 
@@ -156,56 +154,11 @@ class _Document:
         return found[0]
 
 
-@contextlib.contextmanager
-def _without(signature: etree._Element | None) -> Iterator[None]:
-    """The enveloped-signature transform: the signature element out of the tree, its tail kept."""
-    parent = signature.getparent() if signature is not None else None
-    if signature is None or parent is None:
-        yield
-        return
-    index = parent.index(signature)
-    tail, previous = signature.tail, signature.getprevious()
-    saved = previous.tail if previous is not None else parent.text
-    if tail:
-        if previous is not None:
-            previous.tail = (previous.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-    signature.tail = None
-    parent.remove(signature)
-    try:
-        yield
-    finally:
-        parent.insert(index, signature)
-        signature.tail = tail
-        if previous is not None:
-            previous.tail = saved
-        else:
-            parent.text = saved
-
-
-@contextlib.contextmanager
-def _inherited_xml_attributes(element: etree._Element, exclusive: bool) -> Iterator[None]:
-    """Inclusive C14N 1.0 copies the ancestors' xml:* attributes onto the apex element."""
-    added: list[str] = []
-    if not exclusive and not isinstance(element, etree._ElementTree):
-        for ancestor in element.iterancestors():
-            for key, value in ancestor.attrib.items():
-                if key.startswith(f"{{{XML_NS}}}") and key not in element.attrib and key != f"{{{XML_NS}}}id":
-                    element.set(key, value)
-                    added.append(key)
-    try:
-        yield
-    finally:
-        for key in added:
-            del element.attrib[key]
-
-
 def _canonicalize(node: etree._Element | etree._ElementTree, algorithm: str, *, comments_allowed: bool,
                   prefixes: list[str] | None = None) -> bytes:
     exclusive = algorithm.startswith(EXC_C14N)
     with_comments = comments_allowed and algorithm.endswith("WithComments")
-    with _inherited_xml_attributes(node, exclusive):  # type: ignore[arg-type]
+    with inherited_xml_attributes(node, exclusive):  # type: ignore[arg-type]
         return etree.tostring(node, method="c14n", exclusive=exclusive, with_comments=with_comments,
                               inclusive_ns_prefixes=prefixes if exclusive else None)
 
@@ -336,7 +289,7 @@ def _process_reference(env: Environment, ref: etree._Element, signature: etree._
             enveloped = True
         elif algorithm in CANONICALIZATIONS and octets is None:
             _, prefixes = _c14n_of(element)
-            with _without(signature if enveloped else None):
+            with without_signature(signature if enveloped else None):
                 octets = _canonicalize(node, algorithm, comments_allowed=comments, prefixes=prefixes)
         elif algorithm == BASE64:
             if octets is None:
@@ -346,7 +299,7 @@ def _process_reference(env: Environment, ref: etree._Element, signature: etree._
             raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
                 "Transformation non prise en charge : {a}", "Unsupported transform: {a}", a=algorithm or "?"))
     if octets is None:
-        with _without(signature if enveloped else None):
+        with without_signature(signature if enveloped else None):
             octets = _canonicalize(node, C14N10, comments_allowed=comments)
     digest = hashlib.new(digest_name, octets).digest()
     if whole:
