@@ -52,6 +52,7 @@ from ..platform_http.download import (
     part_size,
 )
 from . import JobKind, StepSpec
+from .sources import display_folder
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +103,6 @@ def _folder_name(text: str, fallback: str) -> str:
         return safe_file_name(text.replace("/", "_").replace("\\", "_"))
     except ProtocolError:
         return safe_file_name(fallback)
-
-
-def _display_folder(folder: Path) -> str:
-    """The folder as the user says it, without revealing the home path to the page."""
-    try:
-        return "~/" + folder.resolve().relative_to(Path.home().resolve()).as_posix()
-    except ValueError:
-        return folder.name
 
 
 def _host_folder(origin: str) -> str:
@@ -204,7 +197,7 @@ class BidsDownload(JobKind):
             transferred = sum(r.transferred for r in results)
             ctx.set_message(ctx.t(DONE, n=len(results), plis=plis, size=human_size(total, ctx.locale))
                             if items else ctx.t(NOTHING))
-        label = str(folder) if ctx.services.local else _display_folder(folder)
+        label = str(folder) if ctx.services.local else display_folder(folder)
         return BidsDownloadResult(consultation=consultation.id, title=consultation.title, folder=label, plis=plis,
                                   files=results, bytes=total, transferred=transferred)
 

@@ -16,7 +16,7 @@ from ..signing.base import CHUNK
 def display_folder(folder: Path) -> str:
     """A folder as the user says it, without revealing the home path to the page (``~/…``)."""
     try:
-        return "~/" + str(folder.resolve().relative_to(Path.home().resolve()))
+        return "~/" + folder.resolve().relative_to(Path.home().resolve()).as_posix()
     except ValueError:
         return folder.name
 
