@@ -34,7 +34,7 @@ from ..i18n import Text
 from ..jobs.context import JobCancelled, JobContext
 from ..keystores.base import KeyStore, StoredKey, cert_label
 from . import JobKind, StepSpec
-from .sources import display_folder, fetch_document, resolve_file, upload_file
+from .sources import display_folder, fetch_document, hash_files, resolve_file, upload_file
 
 T = Text
 ENVELOPE = T("enveloppe", "envelope")
@@ -109,6 +109,8 @@ class Decrypt(JobKind):
 
         with ctx.step("prepare"):
             sources = [await _locate(ctx, ref, params.token) for ref in params.files]
+            digests = await asyncio.to_thread(hash_files, [path for path, _, _ in sources], ctx,
+                                              asyncio.get_running_loop())
             listed = []
             for path, _name, _ in sources:
                 with path.open("rb") as stream:
@@ -123,7 +125,7 @@ class Decrypt(JobKind):
                 origin=ctx.origin, action="decrypt",
                 summary=ctx.t(T("Déchiffrer {n} pli(s) avec la clé de {who}.", "Decrypt {n} bid(s) with {who}'s key."),
                               n=len(sources), who=cert_label(key.certificate)),
-                files=tuple(FileSummary(name, path.stat().st_size, "") for path, name, _ in sources),
+                files=tuple(FileSummary(name, size, sha) for (_, name, _), (size, sha) in zip(sources, digests, strict=True)),
                 certificate=f"{cert_label(key.certificate)} — SHA-256 {key.sha256}",
                 needs_pin=store.needs_pin,
             ))

@@ -9,7 +9,6 @@ name and renamed when complete (promise 9), named like the reference platform.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib
 import logging
 import threading
@@ -32,10 +31,10 @@ from ..fsutil import OutputBatch
 from ..i18n import Text
 from ..jobs.context import JobCancelled, JobContext
 from ..keystores.base import cert_label, name_label
-from ..signing.base import CHUNK, SigningKey, Timestamper
+from ..signing.base import SigningKey, Timestamper
 from ..signing.naming import OutputNames
 from . import JobKind, StepSpec
-from .sources import display_folder, fetch_document, resolve_file, upload_file
+from .sources import display_folder, fetch_document, hash_files, resolve_file, upload_file
 
 log = logging.getLogger(__name__)
 
@@ -68,26 +67,6 @@ class _Source:
     content: Path | None = None
     #: Where outputs go when the source has no folder of the user's (an upload).
     out_dir: Path | None = None
-
-
-def _hash_files(paths: list[Path], ctx: JobContext, loop: asyncio.AbstractEventLoop) -> list[tuple[int, str]]:
-    """(size, SHA-256) of each file, in one worker thread, as the consent will show them."""
-    digests = []
-    last = 0.0
-    for index, path in enumerate(paths, 1):
-        h = hashlib.sha256()
-        size = 0
-        with path.open("rb") as stream:
-            while chunk := stream.read(CHUNK):
-                if ctx.cancelled:
-                    raise JobCancelled()
-                h.update(chunk)
-                size += len(chunk)
-        digests.append((size, h.hexdigest()))
-        if time.monotonic() - last >= 0.1 or index == len(paths):
-            last = time.monotonic()
-            loop.call_soon_threadsafe(ctx.step_progress, "prepare", index, len(paths))
-    return digests
 
 
 def _output_extension(params: SignFileParams, source: Path, mode: str) -> tuple[str, bool]:
@@ -185,7 +164,7 @@ class Sign(JobKind):
                 if file.content_handle or file.content_path:
                     content = resolve_file(ctx, file.content_handle, file.content_path)[0]
                 located.append((file, path, name, content, out_dir))
-            digests = await asyncio.to_thread(_hash_files, [entry[1] for entry in located], ctx,
+            digests = await asyncio.to_thread(hash_files, [entry[1] for entry in located], ctx,
                                               asyncio.get_running_loop())
             sources = [_Source(file, path, name, size, sha, content, out_dir)
                        for (file, path, name, content, out_dir), (size, sha) in zip(located, digests, strict=True)]

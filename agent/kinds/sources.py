@@ -4,12 +4,14 @@ command line only — a local path (DESIGN.md promises 5 and 6)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import time
 from pathlib import Path
 from urllib.parse import unquote
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
-from ..jobs.context import JobContext
+from ..jobs.context import JobCancelled, JobContext
 from ..signing.base import CHUNK
 
 
@@ -81,3 +83,24 @@ async def upload_file(ctx: JobContext, url: str, path: Path, fields: dict[str, s
                                      f"Envoi refusé par la plateforme (HTTP {response.status}).")
         except ProtocolError as exc:
             return exc
+
+
+def hash_files(paths: list[Path], ctx: JobContext, loop: asyncio.AbstractEventLoop) -> list[tuple[int, str]]:
+    """(size, SHA-256) of each file, in one worker thread, as the consent shows them (promise 4);
+    reports on the job's "prepare" step and stops once the job is cancelled."""
+    digests = []
+    last = 0.0
+    for index, path in enumerate(paths, 1):
+        h = hashlib.sha256()
+        size = 0
+        with path.open("rb") as stream:
+            while chunk := stream.read(CHUNK):
+                if ctx.cancelled:
+                    raise JobCancelled()
+                h.update(chunk)
+                size += len(chunk)
+        digests.append((size, h.hexdigest()))
+        if time.monotonic() - last >= 0.1 or index == len(paths):
+            last = time.monotonic()
+            loop.call_soon_threadsafe(ctx.step_progress, "prepare", index, len(paths))
+    return digests

@@ -129,3 +129,39 @@ def test_bicle_created_then_a_bid_sealed_to_it_then_opened_offline(tmp_path: Pat
                       "--out-dir", str(tmp_path / key_file.stem), stdin=password)
         assert opened.returncode == 0, opened.stderr
         assert Path(opened.stdout.strip()).read_bytes() == data
+
+
+async def test_the_decryption_consent_shows_each_file_with_its_sha256(tmp_path: Path, test_pki: TestPki) -> None:
+    """Promise 4: the consent names the files with their size and SHA-256, and the certificate."""
+    import hashlib
+
+    from agent.config import Settings
+    from agent.consent import ConsentDecision, PolicyConsent, Secret
+    from agent.jobs.context import JobServices
+    from agent.jobs.manager import JobManager
+    from agent.keystores.pkcs12_store import Pkcs12FileStore
+    from agent.keystores.registry import KeyStoreRegistry
+
+    asked = []
+
+    class Recording(PolicyConsent):
+        async def ask(self, request):  # type: ignore[no-untyped-def]
+            asked.append(request)
+            return ConsentDecision(True, Secret("pw"))
+
+    bid = tmp_path / "offre.txt"
+    bid.write_bytes(b"offre " * 100)
+    envelope = tmp_path / "offre.txt.p7m"
+    _openssl_encrypt(bid, envelope, test_pki.cert_pem("encryption"))
+    store = Pkcs12FileStore(test_pki.p12("encryption", "pw"))
+    (key,) = store.unlock(Secret("pw"))
+    settings = Settings(state_dir=tmp_path / "state", log_dir=tmp_path / "log", trust_system=False, pkcs11_modules=())
+    manager = JobManager(JobServices(settings=settings, consent=Recording(True),
+                                     keystores=KeyStoreRegistry(settings, p12=[store], discover=False), local=True))
+    job = manager.start("cli:", "decrypt", {"files": [{"path": str(envelope)}], "certificate": key.id})
+    assert (await manager.wait(job.id)).state == "succeeded"
+    (request,) = asked
+    (summary,) = request.files
+    assert (summary.name, summary.size) == ("offre.txt.p7m", envelope.stat().st_size)
+    assert summary.sha256 == hashlib.sha256(envelope.read_bytes()).hexdigest()
+    assert request.action == "decrypt" and "Jean DUPONT chiffrement" in request.certificate
