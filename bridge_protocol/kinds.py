@@ -311,6 +311,61 @@ class BidsDownloadResult:
     transferred: int
 
 
+
+@dataclass
+class BidsOpenParams:
+    """``bids.open`` ("Ouvrir en ligne"): fetch the sealed files of a consultation (as
+    ``bids.download`` does, into the same folder: what is there already is only checked), decrypt
+    them with a key the user holds (consent and PIN once, in the agent's own UI) and, when the
+    descriptor gives a ``result_url`` and ``upload`` is true, send each opened file back to it
+    (PLATFORM.md section 5). ``plis`` and ``envelopes`` (envelope ids, in every selected pli)
+    restrict what is opened; ``certificate`` names the key (else whichever decryption key the user
+    holds is a recipient). ``out_dir`` is for the command line only."""
+
+    url: str = field(metadata={"maxLength": 2048})
+    token: str | None = field(default=None, metadata={"maxLength": 4096})
+    plis: list[str] | None = field(default=None, metadata={"maxItems": 10_000})
+    envelopes: list[str] | None = field(default=None, metadata={"maxItems": 100})
+    certificate: str | None = field(default=None, metadata={"maxLength": 64})
+    upload: bool = True
+    out_dir: str | None = field(default=None, metadata={"maxLength": 4096})
+
+
+@dataclass
+class OpenedFile:
+    """One sealed file of the consultation and what became of it: ``status`` "opened" (``name``
+    is the opened file, relative to the folder, with its size and SHA-256) or "failed"
+    (``error``). ``uploaded`` tells whether the platform accepted the opened content."""
+
+    pli: str
+    envelope: str
+    file: str
+    source: str
+    sealed_sha256: str
+    status: Literal["opened", "failed"]
+    name: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    algorithm: str | None = None
+    uploaded: bool = False
+    error: JobError | None = None
+
+
+@dataclass
+class BidsOpenResult:
+    consultation: str
+    title: str
+    reference: str | None
+    #: The folder as the page may show it (``~/Documents/...``); the full path for the command line.
+    folder: str
+    #: Envelopes (of all selected plis) that had files to open.
+    envelopes: int
+    opened: int
+    failed: int
+    uploaded: int
+    files: list[OpenedFile]
+
+
 @dataclass(frozen=True)
 class KindContract:
     """A job kind as the protocol documents it."""
@@ -349,6 +404,9 @@ KINDS: dict[str, KindContract] = {
                      "or from an existing certificate's key, and register its certificate with the platform."),
         KindContract("bids.download", BidsDownloadParams, BidsDownloadResult,
                      "Download the sealed plis of a consultation (Range resume, SHA-256 checked, free space first)."),
+        KindContract("bids.open", BidsOpenParams, BidsOpenResult,
+                     "Open a consultation's sealed plis online: fetch, decrypt with the user's key (consent and "
+                     "PIN once), send the opened files back to the platform."),
         KindContract("encrypt", EncryptParams, EncryptResult,
                      "Seal files to the consultation's encryption certificates (openssl cms -decrypt opens them)."),
     )

@@ -128,6 +128,13 @@ class JobContext:
         if self.job.step(step_id).state == "running":
             self.end_step(step_id)
 
+    def relabel_step(self, step_id: str, label: str) -> None:
+        """A step's label as the work goes ("Déchiffrement de l'enveloppe 2 sur 3")."""
+        step = self.job.step(step_id)
+        if step.label != label:
+            step.label = label
+            self._changed(self.job, True)
+
     def step_progress(self, step_id: str, done: float, total: float) -> None:
         step = self.job.step(step_id)
         pct = int(100 * done / total) if total > 0 else 0

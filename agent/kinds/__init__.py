@@ -26,6 +26,7 @@ _MODULES: dict[str, str] = {
     "encrypt": "agent.kinds.envelopes:ENCRYPT",
     "keygen": "agent.kinds.keygen",
     "bids.download": "agent.kinds.bids_download",
+    "bids.open": "agent.kinds.bids_open",
 }
 
 

@@ -89,6 +89,39 @@ def decrypted_name(envelope_name: str) -> str:
     return f"{envelope_name}.dechiffre"
 
 
+def choose_key(keystores: object, certificate: str | None, listed: list[list[object]]) -> tuple[KeyStore, StoredKey]:
+    """The key named by the page, else the first decryption key the user holds that is a
+    recipient of one of the envelopes (RFC 5652 section 6.2: its RecipientInfos, ``listed``)."""
+    if certificate is not None:
+        return keystores.find(certificate)  # type: ignore[attr-defined,no-any-return]
+    for store, key in keystores.keys("decryption"):  # type: ignore[attr-defined]
+        if any(r.matches(key.certificate) for infos in listed for r in infos):  # type: ignore[attr-defined]
+            return store, key
+    raise ProtocolError(ErrorCode.NO_MATCHING_RECIPIENT)
+
+
+def list_recipients(path: Path) -> list[object]:
+    """The RecipientInfos of the envelope in ``path`` (empty when it is no envelope: reported
+    per file when decrypting)."""
+    with path.open("rb") as stream:
+        try:
+            return recipients(stream)  # type: ignore[no-any-return]
+        except EnvelopeError:
+            return []
+
+
+def decrypt_to(path: Path, target: Path, unwrap: Callable[..., bytes | None],
+               progress: Callable[[int, int], None]) -> tuple[int, str, str]:
+    """Open the envelope in ``path`` into ``target`` (0600, renamed only once complete and, for
+    AES-GCM, its tag checked): (bytes written, their SHA-256, content-encryption algorithm).
+    Raises EnvelopeError; runs in a worker thread."""
+    digest = hashlib.sha256()
+    with path.open("rb") as source, atomic_output(target, mode=0o600) as out:
+        info = decrypt(source, _HashingWriter(out, digest), unwrap, progress=progress)
+        written = out.tell()
+    return written, digest.hexdigest(), info.algorithm
+
+
 class Decrypt(JobKind):
     name = "decrypt"
     params_type = DecryptParams
@@ -111,16 +144,10 @@ class Decrypt(JobKind):
             sources = [await _locate(ctx, ref, params.token) for ref in params.files]
             digests = await asyncio.to_thread(hash_files, [path for path, _, _ in sources], ctx,
                                               asyncio.get_running_loop())
-            listed = []
-            for path, _name, _ in sources:
-                with path.open("rb") as stream:
-                    try:
-                        listed.append(await asyncio.to_thread(recipients, stream))
-                    except EnvelopeError:
-                        listed.append([])  # reported per file when decrypting
+            listed = [await asyncio.to_thread(list_recipients, path) for path, _name, _ in sources]
 
         with ctx.step("key"):
-            store, key = await asyncio.to_thread(self._choose_key, keystores, params.certificate, listed)
+            store, key = await asyncio.to_thread(choose_key, keystores, params.certificate, listed)
             decision = await ctx.services.consent.ask(ConsentRequest(
                 origin=ctx.origin, action="decrypt",
                 summary=ctx.t(T("Déchiffrer {n} pli(s) avec la clé de {who}.", "Decrypt {n} bid(s) with {who}'s key."),
@@ -151,16 +178,6 @@ class Decrypt(JobKind):
                 raise ProtocolError(ErrorCode(results[0].error.code), results[0].error.message)
         return DecryptResult(files=results, decrypted=done, failed=len(results) - done)
 
-    @staticmethod
-    def _choose_key(keystores: object, certificate: str | None, listed: list[list[object]]) -> tuple[KeyStore, StoredKey]:
-        """The key named by the page, else the first decryption key the user holds that is a recipient."""
-        if certificate is not None:
-            return keystores.find(certificate)  # type: ignore[attr-defined]
-        for store, key in keystores.keys("decryption"):  # type: ignore[attr-defined]
-            if any(r.matches(key.certificate) for infos in listed for r in infos):  # type: ignore[attr-defined]
-                return store, key
-        raise ProtocolError(ErrorCode.NO_MATCHING_RECIPIENT)
-
     async def _one(self, ctx: JobContext, path: Path, name: str, folder: Path, unwrap: Callable[..., bytes | None],
                    extract: bool, index: int, total: int) -> DecryptedFile:
         target = _free_name(folder, decrypted_name(name))
@@ -172,15 +189,8 @@ class Decrypt(JobKind):
                 raise JobCancelled()
             loop.call_soon_threadsafe(ctx.step_progress, "decrypt", index - 1 + (done / size if size else 1), total)
 
-        def work() -> tuple[int, str, str]:
-            digest = hashlib.sha256()
-            with path.open("rb") as source, atomic_output(target, mode=0o600) as out:
-                info = decrypt(source, _HashingWriter(out, digest), unwrap, progress=progress)
-                written = out.tell()
-            return written, digest.hexdigest(), info.algorithm
-
         try:
-            written, sha, algorithm = await asyncio.to_thread(work)
+            written, sha, algorithm = await asyncio.to_thread(decrypt_to, path, target, unwrap, progress)
         except EnvelopeError as exc:
             return DecryptedFile(source=name, status="failed", error=job_error(exc))
         extracted: list[str] = []
