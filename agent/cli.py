@@ -3,6 +3,7 @@
     compagnon serve [--port N] [--allow-origin ORIGIN ...] [--config FILE]
     compagnon demo  [--port N] [--demo-port N] [--config FILE]
     compagnon diagnose [--platform URL] [--json]
+    compagnon bids download|open URL [--token-stdin] ...   (see agent/cli_bids.py)
 """
 
 from __future__ import annotations
@@ -139,11 +140,21 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true", help="rapport JSON sur la sortie standard")
     verify.add_argument("--lang", choices=["fr", "en"], default="fr")
 
+    from . import cli_bids
+
+    cli_bids.add_parsers(sub, common)
+
     diag = sub.add_parser("diagnose", help="tester la configuration du poste")
     common(diag)
     diag.add_argument("--platform", metavar="URL", help="plateforme à joindre (origine http(s))")
     diag.add_argument("--json", action="store_true", help="résultat en JSON")
     return parser
+
+
+def _bids(args: argparse.Namespace, settings: Settings) -> int:
+    from . import cli_bids
+
+    return cli_bids.run(args, settings)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -180,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "decrypt": _decrypt,
         "encrypt": _encrypt,
         "keygen": _keygen,
+        "bids": _bids,
     }
     return commands[args.command](args, settings)
 

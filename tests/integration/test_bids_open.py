@@ -10,10 +10,12 @@ a ``result_url`` on another origin, a platform refusing the upload.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,9 @@ from agent.jobs.manager import JobManager
 from agent.keystores.pkcs12_store import Pkcs12FileStore
 from agent.keystores.registry import KeyStoreRegistry
 from bridge_protocol.demo.consultations import DemoConsultations, DemoEnvelope, DemoFile, DemoPli, add_consultation_routes
+from tests.support.agent_process import ROOT, isolated_env
 from tests.support.pki import TestPki
+from tests.support.softhsm import ProvisionedToken
 
 KIND = "bids.open"
 CID = "C-2026-OUVERTURE"
@@ -68,10 +72,12 @@ async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
     await runner.cleanup()
 
 
-def openssl_seal(data: bytes, tmp: Path, *recipients: Path, options: tuple[str, ...] = ("-aes-256-gcm",)) -> bytes:
+def openssl_seal(data: bytes, tmp: Path, *recipients: Path, options: tuple[str, ...] = ("-aes-256-gcm",),
+                 keyopts: tuple[str, ...] = ()) -> bytes:
+    """``openssl cms -encrypt``; ``keyopts`` apply to each recipient (they follow its ``-recip``)."""
     source = tmp / f"clair-{os.urandom(4).hex()}"
     source.write_bytes(data)
-    recipient_args = [a for r in recipients for a in ("-recip", str(r))]
+    recipient_args = [a for r in recipients for a in ("-recip", str(r), *keyopts)]
     return subprocess.run(["openssl", "cms", "-encrypt", "-binary", "-outform", "DER", *options, "-in", str(source),
                            *recipient_args], check=True, capture_output=True).stdout
 
@@ -241,3 +247,29 @@ async def test_a_refused_upload_fails_the_job_and_keeps_the_opened_file(tmp_path
     assert final["state"] == "failed" and final["error"]["code"] == "PLATFORM_UNREACHABLE"
     assert "offre.txt" in final["error"]["message"] and "non transmis" in final["error"]["message"]
     assert (folder_of(tmp_path, platform) / "Pli 1" / "offre" / "offre.txt").read_bytes() == b"offre " * 100
+
+
+async def test_the_command_line_opens_with_the_token_key(tmp_path: Path, test_pki: TestPki, platform: Platform,
+                                                           token: ProvisionedToken) -> None:
+    """``compagnon bids open URL --pkcs11 … --token-stdin --pin-stdin``: the bearer token and the PIN
+    come from standard input (never the command line); OAEP, as SoftHSM does it (SHA-1)."""
+    offre = b"%PDF-1.4 offre sur jeton " * 4000
+    platform.store.add(CID, "Consultation", [DemoPli("Pli 1", "LOCAL TRUST", [DemoEnvelope("offre", [
+        DemoFile("offre.pdf.p7m", data=openssl_seal(offre, tmp_path, test_pki.cert_pem("encryption"),
+                                                    options=("-aes256",), keyopts=("-keyopt", "rsa_padding_mode:oaep")))])])])
+    home = tmp_path / "home"
+    home.mkdir()
+    out = tmp_path / "plis"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agent", "bids", "open", f"{platform.origin}/api/consultations/{CID}",
+        "--pkcs11", str(token.hsm.module), "--token", token.label, "--key", "encryption", "--token-stdin",
+        "--pin-stdin", "--out-dir", str(out), cwd=ROOT, env=isolated_env(home),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(process.communicate(f"{platform.token}\n{token.pin}\n".encode()), 120)
+    assert process.returncode == 0, stderr.decode()
+    lines = stdout.decode().splitlines()
+    assert Path(lines[0]) == out / CID
+    assert "Pli 1 - LOCAL TRUST/offre/offre.pdf  transmis" in lines[1]
+    assert (out / CID / "Pli 1 - LOCAL TRUST" / "offre" / "offre.pdf").read_bytes() == offre
+    assert [r["path"].read_bytes() for r in platform.store.results] == [offre]
+    assert platform.token not in stderr.decode() + stdout.decode() and token.pin not in stdout.decode()
