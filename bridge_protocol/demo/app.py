@@ -4,10 +4,17 @@
   "Tester la configuration de mon poste" running the ``diagnose`` job with live steps and a table.
 * ``/signer``: the bidder's "Signer un document": files with a format each, the certificate list
   with its "Conformité", live progress and the generated files.
+* ``/depot``: the bidder's "Déposer une offre": files sealed by the ``encrypt`` job to the buyer's
+  registered keys and deposited on consultation ``DEMO-2026-002``.
+* ``/cles``: the buyer's "Clés de chiffrement": registered keys, and "Ajouter un bi-clé" running
+  the ``keygen`` job, which registers the new certificate with the platform.
+* ``/ouverture``: the buyer's "Ouverture et analyse": the plis of a consultation, "Ouvrir en ligne"
+  (``bids.open``) and "Télécharger les plis chiffrés" (``bids.download``) with live progress.
 * ``/static/compagnon.js``: the browser client, served from ``bridge_protocol/js``.
 
 The agent ports the page probes come from ``?agent_ports=`` or, by default, from the app's
-state (set by ``compagnon demo``), else the protocol's standard ports.
+state (set by ``compagnon demo``), else the protocol's standard ports. Every page gets the same
+navigation bar in place of ``{{NAV}}``.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from aiohttp import web
 
 from ..messages import PORTS
 from .consultations import add_consultation_routes
+from .keys import add_key_routes
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -61,6 +69,28 @@ def _ports(request: web.Request) -> list[int]:
     return ports or request.app[STATE_KEY].agent_ports
 
 
+#: The navigation bar of every page: (path, element id, text key of common.js, French text).
+NAV = (
+    ("/", "nav-home", "navHome", "Accueil"),
+    ("/signer", "nav-sign", "navSign", "Signer"),
+    ("/depot", "nav-depot", "navDepot", "Déposer une offre"),
+    ("/cles", "nav-keys", "navKeys", "Clés de chiffrement"),
+    ("/ouverture", "nav-open", "navOpen", "Ouverture et analyse"),
+)
+#: The pages: path and file under ``static/``.
+PAGES = {"/": "index.html", "/signer": "signer.html", "/depot": "depot.html", "/cles": "cles.html",
+         "/ouverture": "ouverture.html"}
+
+
+def _nav(path: str) -> str:
+    """The navigation bar, the current page marked with ``aria-current``."""
+    links = []
+    for href, element_id, key, text in NAV:
+        current = ' aria-current="page"' if href == path else ""
+        links.append(f'<a id="{element_id}" href="{href}"{current} data-i18n="{key}">{html.escape(text)}</a>')
+    return "<nav>" + " · ".join(links) + "</nav>"
+
+
 def _page(name: str):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         return _render(request, name)
@@ -71,6 +101,7 @@ def _page(name: str):  # type: ignore[no-untyped-def]
 def _render(request: web.Request, name: str) -> web.Response:
     page = (STATIC / name).read_text(encoding="utf-8")
     page = page.replace("{{AGENT_PORTS}}", html.escape(json.dumps(_ports(request))))
+    page = page.replace("{{NAV}}", _nav(request.path))
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -82,11 +113,14 @@ async def client_js(request: web.Request) -> web.FileResponse:
 
 
 def create_demo_app(state: DemoState | None = None) -> web.Application:
+    """The demo platform: its pages, the browser client, and the platform endpoints
+    (consultations, sealed deposits, opened results, encryption keys)."""
     app = web.Application(middlewares=[security_headers])
     app[STATE_KEY] = state or DemoState()
-    app.router.add_get("/", _page("index.html"))
-    app.router.add_get("/signer", _page("signer.html"))
+    for path, name in PAGES.items():
+        app.router.add_get(path, _page(name))
     app.router.add_get("/js/{name}", client_js)
     app.router.add_static("/static/", STATIC)
     add_consultation_routes(app)
+    add_key_routes(app)
     return app

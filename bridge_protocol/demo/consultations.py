@@ -10,6 +10,11 @@ Routes (all under the demo platform's origin):
 * ``GET  /api/consultations/{id}/files/{file}`` — a file, with HTTP Range support (206, 416).
 * ``GET  /api/consultations/{id}/files/{file}/blocks/{index}`` — one block of a file stored in blocks.
 * ``POST /api/consultations/{id}/results`` — an opened file sent back (multipart, for ``bids.open``).
+* ``GET  /api/consultations/{id}/results`` — the opened files received so far (no paths).
+* ``POST /api/consultations/{id}/plis?depot=<id>&company=<name>`` — a sealed file deposited by a
+  bidder (multipart ``file`` + ``source``, as the agent's ``encrypt`` job sends it with
+  ``upload_url``). The files of one ``depot`` make one pli ("Pli N", one envelope "offre");
+  only consultations open for deposits (``DEPOSIT_CONSULTATION``) take them.
 
 Everything but the token route needs ``Authorization: Bearer <token>`` while tokens are required
 (the default). The content is generated: deterministic pseudo-random bytes ("sealed" test data),
@@ -22,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import shutil
 import tempfile
@@ -29,16 +35,23 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 
-from ..platform import Consultation, Envelope, FileBlock, Pli, SealedFile
+from ..platform import ID_PATTERN, Consultation, Envelope, FileBlock, Pli, SealedFile
 from ..typed import to_json
 
 DEMO_CONSULTATION = "DEMO-2026-001"
+#: The demo consultation that receives sealed bids from the "Déposer une offre" page.
+DEPOSIT_CONSULTATION = "DEMO-2026-002"
 API = "/api/consultations"
 #: Largest opened file the results route accepts.
 MAX_RESULT_BYTES = 512 * 1024 * 1024
+#: Largest sealed file the deposit route accepts.
+MAX_DEPOSIT_BYTES = 512 * 1024 * 1024
+MAX_COMPANY = 200
+_DEPOT_ID = re.compile(ID_PATTERN)
 TOKEN_TTL = 15 * 60
 
 
@@ -108,8 +121,11 @@ class DemoConsultations:
         self.consultations: dict[str, Consultation] = {}
         self._files: dict[tuple[str, str], _Stored] = {}
         self._tokens: dict[str, float] = {}
-        #: What POST .../results received: dicts of the form fields plus "path" and "size".
+        #: What POST .../results received: dicts of the form fields plus "consultation", "path"
+        #: and "size".
         self.results: list[dict[str, Any]] = []
+        #: Consultations open for deposits: their depot ids and the pli each one made.
+        self.deposits: dict[str, dict[str, str]] = {}
         #: Requests to file and block routes (with their Range header), for tests and benches.
         self.requests: list[tuple[str, str | None]] = []
 
@@ -208,6 +224,35 @@ class DemoConsultations:
             ]),
         ], reference="DEMO-2026-001")
 
+    def add_deposit_demo(self) -> Consultation:
+        """The demo's second consultation: no plis yet, open for the bidders' sealed deposits."""
+        consultation = self.add(DEPOSIT_CONSULTATION, "Travaux de voirie (dépôt et ouverture)", [],
+                                reference=DEPOSIT_CONSULTATION)
+        self.deposits[consultation.id] = {}
+        return consultation
+
+    def add_sealed(self, cid: str, depot: str, company: str | None, name: str, path: Path,
+                   sha256: str) -> tuple[Pli, SealedFile]:
+        """File a deposited sealed file: the first file of ``depot`` opens a new pli ("Pli N",
+        envelope "e1" "offre"), the next ones join it. ``path`` is moved into the store."""
+        consultation = self.consultations[cid]
+        depots = self.deposits[cid]
+        pli = next((p for p in consultation.plis if p.id == depots.get(depot)), None)
+        if pli is None:
+            number = len(consultation.plis) + 1
+            pli = Pli(id=f"p{number}", label=f"Pli {number}", company=company,
+                      envelopes=[Envelope(id="e1", label="offre")])
+            consultation.plis.append(pli)
+            depots[depot] = pli.id
+        file_id = f"f{sum(1 for c, _ in self._files if c == cid) + 1}"
+        target = self.root / cid / file_id
+        path.replace(target)
+        self._files[(cid, file_id)] = _Stored(target, [], name)
+        sealed = SealedFile(id=file_id, name=name, size=target.stat().st_size, sha256=sha256,
+                            url=f"{API}/{cid}/files/{file_id}")
+        pli.envelopes[0].files.append(sealed)
+        return pli, sealed
+
     # -- routes ------------------------------------------------------------------------------
     def _consultation(self, request: web.Request) -> Consultation:
         consultation = self.consultations.get(request.match_info["cid"])
@@ -272,45 +317,108 @@ class DemoConsultations:
         """An opened file sent back by the agent (fields of ``OpenedResultUpload`` + ``file``)."""
         self._require(request)
         consultation = self._consultation(request)
-        fields: dict[str, str] = {}
         target = self.root / consultation.id / "results" / secrets.token_hex(8)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        digest, size = hashlib.sha256(), 0
-        got_file = False
-        async for part in await request.multipart():
-            if part.name == "file":
-                got_file = True
-                with target.open("wb") as out:
-                    while chunk := await part.read_chunk(1024 * 1024):  # type: ignore[union-attr]
-                        size += len(chunk)
-                        if size > MAX_RESULT_BYTES:
-                            out.close()
-                            target.unlink(missing_ok=True)
-                            raise web.HTTPRequestEntityTooLarge(max_size=MAX_RESULT_BYTES, actual_size=size)
-                        digest.update(chunk)
-                        out.write(chunk)
-            elif part.name:
-                fields[part.name] = (await part.text())[:1000]  # type: ignore[union-attr]
+        form = await _receive_form(request, target, MAX_RESULT_BYTES)
+        fields = form.fields
         required = ("pli_id", "envelope_id", "file_id", "name", "sha256", "sealed_sha256")
         missing = [k for k in required if k not in fields]
-        if not got_file or missing:
+        if form.sha256 is None or missing:
             target.unlink(missing_ok=True)
-            return web.json_response({"error": "champs manquants", "missing": missing + ([] if got_file else ["file"])},
-                                     status=400)
-        if fields["sha256"].lower() != digest.hexdigest():
+            return web.json_response(
+                {"error": "champs manquants", "missing": missing + ([] if form.sha256 else ["file"])}, status=400)
+        if fields["sha256"].lower() != form.sha256:
             target.unlink(missing_ok=True)
             return web.json_response({"error": "empreinte SHA-256 différente du contenu reçu"}, status=422)
-        key = (fields["pli_id"], fields["envelope_id"], fields["file_id"])
-        for earlier in [r for r in self.results if (r["pli_id"], r["envelope_id"], r["file_id"]) == key]:
+        key = (consultation.id, fields["pli_id"], fields["envelope_id"], fields["file_id"])
+        for earlier in [r for r in self.results
+                        if (r["consultation"], r["pli_id"], r["envelope_id"], r["file_id"]) == key]:
             self.results.remove(earlier)  # a new upload of the same file replaces the earlier one
             earlier["path"].unlink(missing_ok=True)
-        self.results.append({**fields, "path": target, "size": size})
-        return web.json_response({"ok": True, "size": size, "sha256": digest.hexdigest()}, status=201)
+        self.results.append({**fields, "consultation": consultation.id, "path": target, "size": form.size})
+        return web.json_response({"ok": True, "size": form.size, "sha256": form.sha256}, status=201)
+
+    async def list_results(self, request: web.Request) -> web.Response:
+        """The opened files received for a consultation: ids, name, size and SHA-256 (no paths)."""
+        self._require(request)
+        consultation = self._consultation(request)
+        rows = [{"pli_id": r["pli_id"], "envelope_id": r["envelope_id"], "file_id": r["file_id"], "name": r["name"],
+                 "size": r["size"], "sha256": r["sha256"].lower()}
+                for r in self.results if r["consultation"] == consultation.id]
+        return web.json_response(rows, headers={"Cache-Control": "no-store"})
+
+    async def deposit(self, request: web.Request) -> web.Response:
+        """A sealed file of a bidder's pli (multipart ``file`` + ``source``; query ``depot``, ``company``)."""
+        self._require(request)
+        consultation = self._consultation(request)
+        if consultation.id not in self.deposits:
+            return web.json_response({"error": "cette consultation ne reçoit pas de plis"}, status=409)
+        depot = request.query.get("depot", "")
+        if not _DEPOT_ID.match(depot):
+            return web.json_response({"error": "paramètre depot invalide"}, status=400)
+        company = " ".join(request.query.get("company", "").split())[:MAX_COMPANY] or None
+        target = self.root / consultation.id / f".depot-{secrets.token_hex(8)}"
+        form = await _receive_form(request, target, MAX_DEPOSIT_BYTES)
+        if form.sha256 is None:
+            return web.json_response({"error": "champs manquants", "missing": ["file"]}, status=400)
+        # The sealed file is named after its source (the part's own file name comes percent-quoted).
+        source = form.fields.get("source", "").strip()
+        name = (_file_name(f"{source}.p7m") if source else None) or _file_name(unquote(form.filename or "")) or "pli.p7m"
+        pli, sealed = self.add_sealed(consultation.id, depot, company, name, target, form.sha256)
+        return web.json_response({"ok": True, "pli": pli.id, "file": sealed.id, "sha256": sealed.sha256}, status=201)
+
+
+@dataclass
+class _Form:
+    """A multipart form received: its text fields and its one ``file`` part, on disk."""
+
+    fields: dict[str, str]
+    filename: str | None = None
+    size: int = 0
+    #: SHA-256 of the file part; None when the form had none.
+    sha256: str | None = None
+
+
+async def _receive_form(request: web.Request, target: Path, max_bytes: int) -> _Form:
+    """Read a multipart form, streaming its ``file`` part to ``target`` in constant memory (413
+    beyond ``max_bytes``, 400 for a second file part). The caller owns ``target`` afterwards."""
+    if request.content_type != "multipart/form-data":
+        raise web.HTTPBadRequest(text=json.dumps({"error": "multipart/form-data attendu"}),
+                                 content_type="application/json")
+    form = _Form(fields={})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        async for part in await request.multipart():
+            if part.name == "file":
+                if form.sha256 is not None:
+                    raise web.HTTPBadRequest(text=json.dumps({"error": "un seul fichier par envoi"}),
+                                             content_type="application/json")
+                digest = hashlib.sha256()
+                form.filename = part.filename  # type: ignore[union-attr]
+                with target.open("wb") as out:
+                    while chunk := await part.read_chunk(1024 * 1024):  # type: ignore[union-attr]
+                        form.size += len(chunk)
+                        if form.size > max_bytes:
+                            raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=form.size)
+                        digest.update(chunk)
+                        out.write(chunk)
+                form.sha256 = digest.hexdigest()
+            elif part.name:
+                form.fields[part.name] = (await part.text())[:1000]  # type: ignore[union-attr]
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return form
+
+
+def _file_name(raw: str | None) -> str | None:
+    """A file name from a form, as the descriptor may show it: no folder, no control character."""
+    if not raw:
+        return None
+    name = "".join(ch for ch in raw.replace("\\", "/").rsplit("/", 1)[-1] if ch.isprintable()).strip()
+    return name[-255:] if name and name not in (".", "..", ".p7m") else None
 
 
 def _quote(name: str) -> str:
-    from urllib.parse import quote
-
     return quote(name, safe="")
 
 
@@ -326,6 +434,7 @@ def add_consultation_routes(app: web.Application, root: Path | None = None, *, r
     store = DemoConsultations(folder, require_token=require_token)
     if demo:
         store.add_demo()
+        store.add_deposit_demo()
     app[CONSULTATIONS_KEY] = store
     app.router.add_get(API, store.list_consultations)
     app.router.add_post(API + "/{cid}/token", store.token)
@@ -333,6 +442,8 @@ def add_consultation_routes(app: web.Application, root: Path | None = None, *, r
     app.router.add_get(API + "/{cid}/files/{fid}", store.file)
     app.router.add_get(API + "/{cid}/files/{fid}/blocks/{index}", store.block)
     app.router.add_post(API + "/{cid}/results", store.result)
+    app.router.add_get(API + "/{cid}/results", store.list_results)
+    app.router.add_post(API + "/{cid}/plis", store.deposit)
     if owned:
         async def remove(_: web.Application) -> None:
             shutil.rmtree(folder, ignore_errors=True)
@@ -344,6 +455,7 @@ def add_consultation_routes(app: web.Application, root: Path | None = None, *, r
 __all__ = [
     "CONSULTATIONS_KEY",
     "DEMO_CONSULTATION",
+    "DEPOSIT_CONSULTATION",
     "DemoConsultations",
     "DemoEnvelope",
     "DemoFile",

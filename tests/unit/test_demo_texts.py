@@ -1,11 +1,13 @@
-"""Every text key of the demo page exists in French and in English."""
+"""Every text key of the demo pages exists in French and in English, and every page has the
+common navigation bar."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-STATIC = Path(__file__).resolve().parents[2] / "bridge_protocol" / "demo" / "static"
+DEMO = Path(__file__).resolve().parents[2] / "bridge_protocol" / "demo"
+STATIC = DEMO / "static"
 
 
 def _keys(block: str) -> set[str]:
@@ -21,5 +23,17 @@ def test_page_keys_exist_in_both_languages() -> None:
     for page in STATIC.glob("*.html"):
         used |= set(re.findall(r'data-i18n="(\w+)"', page.read_text(encoding="utf-8")))
     for code in STATIC.glob("*.js"):
-        used |= set(re.findall(r'\bt\("(\w+)"', code.read_text(encoding="utf-8")))
+        text = code.read_text(encoding="utf-8")
+        used |= set(re.findall(r'\bt\("(\w+)"', text))
+        used |= set(re.findall(r'\.i18n = "(\w+)"', text))
+    # The navigation bar is written by app.py: (path, id, text key, French text).
+    used |= set(re.findall(r'\("/\w*", "[\w-]+", "(\w+)"', (DEMO / "app.py").read_text(encoding="utf-8")))
+    assert {"navHome", "navSign", "navDepot", "navKeys", "navOpen"} <= used
     assert used <= fr, used - fr
+
+
+def test_every_page_has_the_navigation_bar() -> None:
+    pages = sorted(p.name for p in STATIC.glob("*.html"))
+    assert pages == ["cles.html", "depot.html", "index.html", "ouverture.html", "signer.html"]
+    for name in pages:
+        assert "{{NAV}}" in (STATIC / name).read_text(encoding="utf-8"), name

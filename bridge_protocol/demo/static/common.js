@@ -17,7 +17,8 @@ const TEXT = {
     certRun: "Afficher mes certificats", colCert: "Certificat(s) disponible(s)", colConf: "Conformité",
     certEmpty: "Aucun certificat avec clé privée n'a été trouvé sur ce poste.",
     suitable: "Adapté pour les marchés publics", notSuitable: "Non adapté", issuer: "Emetteur", expires: "Date d'expiration",
-    navHome: "Accueil", navSign: "Signer un document",
+    navHome: "Accueil", navSign: "Signer", navDepot: "Déposer une offre", navKeys: "Clés de chiffrement",
+    navOpen: "Ouverture et analyse",
     signTitle: "Signer un document", signIntro: "Avant d'utiliser l'outil de signature, vérifiez que votre certificat de signature est bien accessible. Désignez ensuite les fichiers à signer.",
     colFile: "Fichier(s) à signer", colFormat: "Format de signature", colActions: "Actions", addFile: "Ajouter un fichier", remove: "Retirer",
     chooseCert: "Choisir le certificat", signRun: "Signer", signing: "Signature électronique du fichier {i} sur {n}",
@@ -31,6 +32,35 @@ const TEXT = {
     signedFile: "Fichier signé", contentFile: "Fichier d'origine (signature détachée)", verifyRun: "Vérifier la signature",
     openReport: "Ouvrir le rapport", verifying: "Vérification en cours…",
     TOTAL_PASSED: "Signature valide", TOTAL_FAILED: "Signature invalide", INDETERMINATE: "Validité indéterminée",
+    jobSpeed: "Débit : {speed}", speedUnit: "Ko/s", fileError: "{name} : {error}",
+    consultationRef: "Référence", consultationTitle: "Objet", consultation: "Consultation",
+    keysTitle: "Clés de chiffrement",
+    keysIntro: "Les bi-clés de chiffrement de l'acheteur : les entreprises chiffrent leurs plis pour chacun de ces certificats (bi-clés personnels et de secours).",
+    colKeyName: "Nom", colKeyType: "Type", colKeyFingerprint: "Empreinte SHA-256", colKeyExpires: "Expire le",
+    keyPersonal: "Personnelle", keySecours: "Secours", keysEmpty: "Aucune clé de chiffrement n'est enregistrée.",
+    keyAddTitle: "Ajouter un bi-clé", keyNameLabel: "Nom du bi-clé", keySecoursLabel: "Bi-clé de secours",
+    keyAdd: "Ajouter un bi-clé", keyNameMissing: "Saisissez le nom du bi-clé.",
+    keyDone: "Le bi-clé « {name} » a été créé et enregistré sur la plateforme.",
+    keyNotRegistered: "Le bi-clé « {name} » a été créé mais n'a pas été enregistré sur la plateforme : {error}",
+    keyLocation: "Emplacement : {location}",
+    depotTitle: "Déposer une offre",
+    depotIntro: "Compagnon chiffre vos fichiers sur votre poste avec les clés de chiffrement de l'acheteur, puis les dépose : seul l'acheteur pourra les ouvrir.",
+    companyLabel: "Nom de l'entreprise", depotFilesLabel: "Fichiers de votre offre", depotSend: "Chiffrer et déposer",
+    companyMissing: "Saisissez le nom de l'entreprise.",
+    noRecipients: "Aucune clé de chiffrement n'est enregistrée pour cette consultation.",
+    depotDone: "Votre pli a été chiffré et déposé.", depotFailed: "Le dépôt de votre pli a échoué.",
+    depotFileDone: "{source} → {output} : déposé",
+    openTitle: "Ouverture et analyse", colSelect: "Sélection", colPli: "N° du pli", colCompany: "Entreprise",
+    colContent: "Contenu (en ligne)", colEnvelopeStatus: "Statut enveloppe", sealed: "chiffré", opened: "déchiffré",
+    envelopeClosed: "Fermée", envelopeOpened: "Ouverte en ligne", selectPli: "Sélectionner {label}",
+    openOnline: "Ouvrir en ligne", downloadSealed: "Télécharger les plis chiffrés",
+    plisEmpty: "Aucun pli n'a été déposé pour cette consultation.",
+    openJobTitle: "Ouverture et déchiffrement en ligne", downloadJobTitle: "Téléchargement des plis chiffrés",
+    jobReference: "Référence de la consultation concernée : {reference}",
+    jobEnvelopes: "Nombre d'enveloppes à ouvrir/déchiffrer : {n}", jobPlis: "Nombre de plis à télécharger : {n}",
+    openDone: "Ouverture terminée : {n} fichier(s) déchiffré(s) et transmis à la plateforme.",
+    openNotUploaded: "{n} fichier(s) déchiffré(s) mais non transmis à la plateforme.",
+    downloadDone: "Plis téléchargés dans {folder}",
   },
   en: {
     title: "Public procurement demo platform", agentState: "Compagnon status:",
@@ -46,7 +76,8 @@ const TEXT = {
     certRun: "Show my certificates", colCert: "Available certificate(s)", colConf: "Compliance",
     certEmpty: "No certificate with a private key was found on this workstation.",
     suitable: "Suitable for public procurement", notSuitable: "Not suitable", issuer: "Issuer", expires: "Expiry date",
-    navHome: "Home", navSign: "Sign a document",
+    navHome: "Home", navSign: "Sign", navDepot: "Submit a bid", navKeys: "Encryption keys",
+    navOpen: "Opening and analysis",
     signTitle: "Sign a document", signIntro: "Before using the signing tool, check that your signing certificate is available. Then choose the files to sign.",
     colFile: "File(s) to sign", colFormat: "Signature format", colActions: "Actions", addFile: "Add a file", remove: "Remove",
     chooseCert: "Choose the certificate", signRun: "Sign", signing: "Electronic signature of file {i} of {n}",
@@ -60,6 +91,35 @@ const TEXT = {
     signedFile: "Signed file", contentFile: "Original file (detached signature)", verifyRun: "Verify the signature",
     openReport: "Open the report", verifying: "Verifying…",
     TOTAL_PASSED: "Valid signature", TOTAL_FAILED: "Invalid signature", INDETERMINATE: "Indeterminate",
+    jobSpeed: "Speed: {speed}", speedUnit: "KB/s", fileError: "{name}: {error}",
+    consultationRef: "Reference", consultationTitle: "Subject", consultation: "Consultation",
+    keysTitle: "Encryption keys",
+    keysIntro: "The buyer's encryption key pairs: companies encrypt their bids for each of these certificates (personal and backup key pairs).",
+    colKeyName: "Name", colKeyType: "Type", colKeyFingerprint: "SHA-256 fingerprint", colKeyExpires: "Expires on",
+    keyPersonal: "Personal", keySecours: "Backup", keysEmpty: "No encryption key is registered.",
+    keyAddTitle: "Add a key pair", keyNameLabel: "Key pair name", keySecoursLabel: "Backup key pair",
+    keyAdd: "Add a key pair", keyNameMissing: "Enter the key pair's name.",
+    keyDone: "The key pair “{name}” was created and registered with the platform.",
+    keyNotRegistered: "The key pair “{name}” was created but not registered with the platform: {error}",
+    keyLocation: "Location: {location}",
+    depotTitle: "Submit a bid",
+    depotIntro: "Compagnon encrypts your files on your workstation with the buyer's encryption keys, then submits them: only the buyer can open them.",
+    companyLabel: "Company name", depotFilesLabel: "Files of your bid", depotSend: "Encrypt and submit",
+    companyMissing: "Enter the company name.",
+    noRecipients: "No encryption key is registered for this consultation.",
+    depotDone: "Your bid was encrypted and submitted.", depotFailed: "Submitting your bid failed.",
+    depotFileDone: "{source} → {output}: submitted",
+    openTitle: "Opening and analysis", colSelect: "Selection", colPli: "Bid no.", colCompany: "Company",
+    colContent: "Content (online)", colEnvelopeStatus: "Envelope status", sealed: "encrypted", opened: "decrypted",
+    envelopeClosed: "Closed", envelopeOpened: "Opened online", selectPli: "Select {label}",
+    openOnline: "Open online", downloadSealed: "Download the sealed bids",
+    plisEmpty: "No bid has been submitted for this consultation.",
+    openJobTitle: "Online opening and decryption", downloadJobTitle: "Downloading the sealed bids",
+    jobReference: "Consultation concerned: {reference}",
+    jobEnvelopes: "Number of envelopes to open/decrypt: {n}", jobPlis: "Number of bids to download: {n}",
+    openDone: "Opening complete: {n} file(s) decrypted and sent to the platform.",
+    openNotUploaded: "{n} file(s) decrypted but not sent to the platform.",
+    downloadDone: "Bids downloaded to {folder}",
   },
 };
 
@@ -142,12 +202,154 @@ export function renderCertificates(tbody, certificates, { selectable = false } =
   }));
 }
 
+/** A number in the page's language ("1 234,5" in French), at most `digits` decimals. */
+export function formatNumber(value, digits = 1) {
+  return value.toLocaleString(locale === "en" ? "en-GB" : "fr-FR", { maximumFractionDigits: digits });
+}
+
+/** A size as the reference platform shows it: "96 Ko", "1,5 Mo" (French units and decimals). */
 export function formatSize(bytes) {
   const units = locale === "en" ? ["B", "KB", "MB", "GB"] : ["o", "Ko", "Mo", "Go"];
   let value = bytes;
   let unit = 0;
   while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
-  return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
+  return `${formatNumber(value, unit ? 1 : 0)} ${units[unit]}`;
+}
+
+/** A transfer speed (bytes per second) in Ko/s. */
+export function formatSpeed(bytesPerSecond) {
+  return `${formatNumber(bytesPerSecond / 1024)} ${t("speedUnit")}`;
+}
+
+/** True when the agent is online and no page action is running (buttons may be enabled). */
+export function agentAvailable() {
+  return client.online && busy.size === 0;
+}
+
+/**
+ * Fetch JSON from the platform (the demo's own back end), with a bearer `token` and a `json`
+ * body when given; throws an Error carrying the platform's `error` message on a failure status.
+ */
+export async function fetchJson(url, { method = "GET", token, json } = {}) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let body;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  }
+  const response = await fetch(url, { method, headers, body, cache: "no-store" });
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new Error((data && data.error) || `HTTP ${response.status}`);
+  return data;
+}
+
+/**
+ * A short-lived bearer token from the platform, for its API and for the agent's jobs: the
+ * consultation's own token when `consultation` is given, else a general one.
+ */
+export async function platformToken(consultation) {
+  const url = consultation ? `/api/consultations/${encodeURIComponent(consultation)}/token` : "/api/token";
+  return (await fetchJson(url, { method: "POST" })).token;
+}
+
+const CHUNK = 384 * 1024; // base64 of it fits well under the agent's 1 MiB frame limit
+
+function base64(bytes) {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+/** Hand a browser File over to the agent in chunks (`files.put`); resolves with its handle. */
+export async function uploadFile(file) {
+  let handle = null;
+  const size = file.size;
+  for (let start = 0; start < Math.max(size, 1); start += CHUNK) {
+    const bytes = new Uint8Array(await file.slice(start, start + CHUNK).arrayBuffer());
+    const params = { data: base64(bytes), final: start + CHUNK >= size };
+    if (handle) params.handle = handle; else params.name = file.name;
+    handle = (await client.call("files.put", params, { timeout: 60000 })).handle;
+  }
+  return handle;
+}
+
+function element(tag, props = {}, ...children) {
+  const el = Object.assign(document.createElement(tag), props);
+  el.append(...children);
+  return el;
+}
+
+/**
+ * The live display of a job inside `container` (ids prefixed with the container's id): the
+ * steps with their state (done ✓, running with its %, pending) in `#<id>-steps`, the overall
+ * progress bar and its % in `#<id>-progress`, the speed in `#<id>-speed`, the job's message in
+ * `#<id>-message`, and a cancel button `#<id>-cancel` while it runs.
+ */
+export class JobView {
+  constructor(container) {
+    const id = container.id;
+    this.container = container;
+    this.job = null;
+    this.steps = element("ol", { id: `${id}-steps`, className: "job-steps" });
+    this.bar = element("progress", { max: 100, value: 0 });
+    this.percent = element("span", { className: "job-percent", textContent: "0 %" });
+    this.progress = element("div", { id: `${id}-progress`, className: "job-progress" }, this.bar, " ", this.percent);
+    this.speed = element("p", { id: `${id}-speed`, className: "note", hidden: true });
+    this.message = element("p", { id: `${id}-message`, className: "job-message" });
+    this.cancel = element("button", { id: `${id}-cancel`, type: "button", hidden: true, textContent: t("cancel") });
+    this.cancel.dataset.i18n = "cancel";
+    this.cancel.addEventListener("click", () => {
+      if (this.job) client.cancelJob(this.job.id).catch(() => {});
+    });
+    container.replaceChildren(this.steps, this.progress, this.speed, this.message, this.cancel);
+    container.hidden = true;
+  }
+
+  /** Show `text` (e.g. the files being handed to the agent) before the job starts. */
+  note(text) {
+    this.job = null;
+    this.container.hidden = false;
+    this.steps.replaceChildren();
+    this.bar.value = 0;
+    this.percent.textContent = "0 %";
+    this.speed.hidden = true;
+    this.cancel.hidden = true;
+    this.message.textContent = text;
+  }
+
+  /** Render a job snapshot (the `onUpdate` of `client.runJob`). */
+  update(job) {
+    this.job = job;
+    this.container.hidden = false;
+    this.container.dataset.state = job.state;
+    this.bar.value = job.progress;
+    this.percent.textContent = `${job.progress} %`;
+    this.steps.replaceChildren(...job.steps.map((step) => {
+      const li = element("li", {}, element("span", { className: "step-label", textContent: step.label }));
+      li.dataset.state = step.state;
+      li.dataset.step = step.id;
+      if (step.state === "running") li.append(element("span", { className: "step-percent", textContent: ` ${step.progress} %` }));
+      return li;
+    }));
+    const moving = typeof job.speed === "number" && job.speed > 0 && job.state === "running";
+    this.speed.hidden = !moving;
+    this.speed.textContent = moving ? t("jobSpeed", { speed: formatSpeed(job.speed) }) : "";
+    this.message.textContent = job.message || "";
+    this.cancel.hidden = !["queued", "running"].includes(job.state);
+  }
+}
+
+/** Show a verdict in `el`: a success (green) or an error message (red). */
+export function showVerdict(el, text, ok = true) {
+  el.textContent = text;
+  el.className = ok ? "verdict" : "error";
+  el.hidden = !text;
+}
+
+/** The error message of a job that did not succeed. */
+export function jobError(job) {
+  return (job.error && job.error.message) || job.message || job.state;
 }
 
 export function startPage() {

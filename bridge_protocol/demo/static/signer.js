@@ -1,8 +1,7 @@
 // Bidder page "Signer un document": files with a format each, the certificate, live progress,
 // and the generated files, as on the reference platform.
-import { $, client, formatSize, renderCertificates, setBusy, startPage, t } from "./common.js";
+import { $, client, formatSize, renderCertificates, setBusy, startPage, t, uploadFile } from "./common.js";
 
-const CHUNK = 384 * 1024; // base64 of it fits well under the agent's 1 MiB frame limit
 const files = [];
 
 function defaultFormat(name) {
@@ -40,24 +39,6 @@ function renderFiles() {
     tr.append(name, format, actions);
     return tr;
   }));
-}
-
-function base64(bytes) {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
-
-async function upload(file) {
-  let handle = null;
-  const size = file.size;
-  for (let start = 0; start < Math.max(size, 1); start += CHUNK) {
-    const bytes = new Uint8Array(await file.slice(start, start + CHUNK).arrayBuffer());
-    const params = { data: base64(bytes), final: start + CHUNK >= size };
-    if (handle) params.handle = handle; else params.name = file.name;
-    handle = (await client.call("files.put", params, { timeout: 60000 })).handle;
-  }
-  return handle;
 }
 
 async function download(handle, name) {
@@ -141,7 +122,7 @@ async function sign() {
     for (const [index, entry] of files.entries()) {
       $("sign-progress").hidden = false;
       $("sign-current").textContent = t("uploading", { i: index + 1, n: files.length });
-      refs.push({ handle: await upload(entry.file), format: entry.format });
+      refs.push({ handle: await uploadFile(entry.file), format: entry.format });
     }
     const job = await client.runJob("sign", { files: refs, certificate: chosen.value }, renderProgress, { timeout: 300000 });
     if (job.state !== "succeeded") throw new Error(job.message || job.state);
@@ -177,8 +158,8 @@ async function verify() {
   try {
     $("verify-progress").hidden = false;
     $("verify-progress").textContent = t("verifying");
-    const params = { handle: await upload(file) };
-    if (content) params.content_handle = await upload(content);
+    const params = { handle: await uploadFile(file) };
+    if (content) params.content_handle = await uploadFile(content);
     const job = await client.runJob("verify", params, (snapshot) => {
       $("verify-progress").textContent = `${t("verifying")} ${snapshot.progress} %`;
     }, { timeout: 300000 });

@@ -1,0 +1,77 @@
+// Bidder page "Déposer une offre": the agent seals the chosen files (encrypt job, AES-256-GCM) to
+// the buyer's registered encryption keys and deposits them on the consultation.
+import {
+  $, JobView, client, fetchJson, jobError, platformToken, setBusy, showVerdict, startPage, t, uploadFile,
+} from "./common.js";
+
+const CONSULTATION = $("depot").dataset.consultation;
+const API = `/api/consultations/${encodeURIComponent(CONSULTATION)}`;
+const view = new JobView($("depot-job"));
+
+/** A random deposit id: every file sent with it goes into the same new pli. */
+function depotId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function showConsultation() {
+  try {
+    const consultation = await fetchJson(API, { token: await platformToken() });
+    $("depot-reference").textContent = consultation.reference || consultation.id;
+    $("depot-title").textContent = consultation.title;
+  } catch (_) {
+    /* the reference shown by the page stays */
+  }
+}
+
+function renderOutputs(files) {
+  $("depot-outputs").replaceChildren(...files.map((item) => {
+    const li = document.createElement("li");
+    const ok = item.status === "encrypted" && item.uploaded;
+    li.className = ok ? "pass" : "fail";
+    li.dataset.source = item.source;
+    li.textContent = ok
+      ? `✓ ${t("depotFileDone", { source: item.source, output: item.output })}`
+      : `✗ ${t("fileError", { name: item.source, error: item.error ? item.error.message : item.status })}`;
+    return li;
+  }));
+}
+
+async function send() {
+  const company = $("depot-company").value.trim();
+  const files = [...$("depot-files").files];
+  $("depot-outputs").replaceChildren();
+  if (!company || !files.length) {
+    showVerdict($("depot-verdict"), t(company ? "noFile" : "companyMissing"), false);
+    return;
+  }
+  showVerdict($("depot-verdict"), "");
+  setBusy("depot", true);
+  try {
+    const token = await platformToken();
+    const { certificates } = await fetchJson(`${API}/recipients`, { token });
+    if (!certificates.length) throw new Error(t("noRecipients"));
+    const refs = [];
+    for (const [index, file] of files.entries()) {
+      view.note(t("uploading", { i: index + 1, n: files.length }));
+      refs.push({ handle: await uploadFile(file) });
+    }
+    const query = new URLSearchParams({ depot: depotId(), company });
+    const params = {
+      files: refs, recipients: certificates, algorithm: "aes-256-gcm", upload_url: `${API}/plis?${query}`, token,
+    };
+    const job = await client.runJob("encrypt", params, (snapshot) => view.update(snapshot), { timeout: 300000 });
+    if (job.state !== "succeeded") throw new Error(jobError(job));
+    renderOutputs(job.result.files);
+    const ok = job.result.files.length > 0 && job.result.files.every((f) => f.status === "encrypted" && f.uploaded);
+    showVerdict($("depot-verdict"), t(ok ? "depotDone" : "depotFailed"), ok);
+    if (ok) $("depot-files").value = "";
+  } catch (err) {
+    showVerdict($("depot-verdict"), err.message, false);
+  } finally {
+    setBusy("depot", false);
+  }
+}
+
+$("depot-send").addEventListener("click", send);
+startPage();
+showConsultation();

@@ -1,0 +1,184 @@
+// Buyer page "Ouverture et analyse": the plis of a consultation, "Ouvrir en ligne" (bids.open:
+// fetched, decrypted with the buyer's key and sent back opened) and "Télécharger les plis
+// chiffrés" (bids.download), each with the live display of its job.
+import {
+  $, JobView, agentAvailable, client, fetchJson, formatSize, jobError, platformToken, setBusy, showVerdict,
+  startPage, t,
+} from "./common.js";
+
+const DEFAULT_CONSULTATION = "DEMO-2026-002";
+const view = new JobView($("job"));
+let consultation = null; // the descriptor shown
+let opened = new Set(); // "pli/envelope/file" of the opened results received by the platform
+let loading = 0;
+let shown = null; // the job shown: {kind, reference, count, job}, rendered again after a language change
+
+const apiUrl = (id) => `/api/consultations/${encodeURIComponent(id)}`;
+const filesOf = (pli) => pli.envelopes.flatMap((e) => e.files.map((f) => ({ envelope: e, file: f })));
+const isOpened = (pli, envelope, file) => opened.has(`${pli.id}/${envelope.id}/${file.id}`);
+
+async function loadConsultations() {
+  try {
+    const { consultations } = await fetchJson("/api/consultations", { token: await platformToken() });
+    const wanted = new URLSearchParams(location.search).get("consultation") || DEFAULT_CONSULTATION;
+    $("consultation").replaceChildren(...consultations.map((c) => {
+      const option = document.createElement("option");
+      option.value = c.id;
+      option.textContent = `${c.reference || c.id} — ${c.title}`;
+      option.selected = c.id === wanted;
+      return option;
+    }));
+    await loadConsultation();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+/** Fetch the chosen consultation's descriptor and opened results, then show them. */
+async function loadConsultation() {
+  const id = $("consultation").value;
+  if (!id) return;
+  const mine = ++loading;
+  try {
+    const token = await platformToken();
+    const [descriptor, results] = await Promise.all([
+      fetchJson(apiUrl(id), { token }), fetchJson(`${apiUrl(id)}/results`, { token })]);
+    if (mine !== loading) return; // another consultation was chosen meanwhile
+    consultation = descriptor;
+    opened = new Set(results.map((r) => `${r.pli_id}/${r.envelope_id}/${r.file_id}`));
+    $("pli-error").hidden = true;
+    renderPlis();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function showError(err) {
+  $("pli-error").textContent = err.message;
+  $("pli-error").hidden = false;
+}
+
+function cell(...children) {
+  const td = document.createElement("td");
+  td.append(...children);
+  return td;
+}
+
+function renderPlis() {
+  if (!consultation) return;
+  $("consultation-reference").textContent = consultation.reference || consultation.id;
+  $("consultation-title").textContent = consultation.title;
+  const checked = new Set(selectedPlis() || []);
+  $("pli-rows").replaceChildren(...consultation.plis.map((pli) => {
+    const tr = document.createElement("tr");
+    tr.dataset.pli = pli.id;
+    const select = document.createElement("input");
+    select.type = "checkbox";
+    select.className = "pli-select";
+    select.value = pli.id;
+    select.checked = checked.has(pli.id);
+    select.setAttribute("aria-label", t("selectPli", { label: pli.label }));
+    const files = filesOf(pli);
+    const content = files.map(({ envelope, file }) => {
+      const div = document.createElement("div");
+      div.className = "file";
+      div.dataset.envelope = envelope.id;
+      div.dataset.file = file.id;
+      div.title = envelope.label;
+      const state = isOpened(pli, envelope, file) ? "opened" : "sealed";
+      div.dataset.state = state;
+      div.textContent = `${file.name} (${formatSize(file.size)}) - ${t(state)} -`;
+      return div;
+    });
+    const open = files.length > 0 && files.every(({ envelope, file }) => isOpened(pli, envelope, file));
+    const status = cell(t(open ? "envelopeOpened" : "envelopeClosed"));
+    status.className = open ? "pass" : "";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "open-pli";
+    button.dataset.pli = pli.id;
+    button.dataset.needsAgent = "";
+    button.disabled = !agentAvailable();
+    button.textContent = t("openOnline");
+    button.addEventListener("click", () => run("bids.open", [pli.id]));
+    tr.append(cell(select), cell(pli.label), cell(pli.company || "—"), cell(...content), status, cell(button));
+    return tr;
+  }));
+  $("pli-table").hidden = consultation.plis.length === 0;
+  $("pli-empty").hidden = consultation.plis.length !== 0;
+}
+
+/** The checked plis, or null (meaning all of them) when none is checked. */
+function selectedPlis() {
+  const ids = [...document.querySelectorAll(".pli-select:checked")].map((box) => box.value);
+  return ids.length ? ids : null;
+}
+
+/** The job section's heading lines ("Référence de la consultation concernée", the count) and verdict. */
+function renderJobTexts() {
+  if (!shown) return;
+  const { kind, reference, count, job } = shown;
+  $("job-title").dataset.i18n = kind === "bids.open" ? "openJobTitle" : "downloadJobTitle";
+  $("job-title").textContent = t($("job-title").dataset.i18n);
+  $("job-reference").textContent = t("jobReference", { reference });
+  $("job-count").textContent = t(kind === "bids.open" ? "jobEnvelopes" : "jobPlis", { n: count });
+  if (job) renderOutcome(kind, job);
+}
+
+function renderOutcome(kind, job) {
+  const result = job.result;
+  const failures = (result && result.files ? result.files : []).filter((f) => f.status === "failed");
+  $("job-files").replaceChildren(...failures.map((f) => {
+    const li = document.createElement("li");
+    li.className = "fail";
+    li.textContent = t("fileError", { name: f.source || f.name || f.file, error: f.error ? f.error.message : f.status });
+    return li;
+  }));
+  if (job.state !== "succeeded") {
+    showVerdict($("job-verdict"), jobError(job), false);
+  } else if (kind === "bids.download") {
+    showVerdict($("job-verdict"), t("downloadDone", { folder: result.folder }));
+  } else {
+    let text = t("openDone", { n: result.uploaded });
+    if (result.opened > result.uploaded) text += ` ${t("openNotUploaded", { n: result.opened - result.uploaded })}`;
+    showVerdict($("job-verdict"), text, result.failed === 0 && result.opened === result.uploaded);
+  }
+}
+
+/** Run bids.open or bids.download on the shown consultation (`plis`: ids, or null for all). */
+async function run(kind, plis) {
+  if (!consultation) return;
+  const target = consultation;
+  const chosen = target.plis.filter((p) => !plis || plis.includes(p.id));
+  const count = kind === "bids.open"
+    ? chosen.reduce((n, p) => n + p.envelopes.filter((e) => e.files.length).length, 0) : chosen.length;
+  shown = { kind, reference: target.reference || target.id, count, job: null };
+  $("job-section").hidden = false;
+  renderJobTexts();
+  showVerdict($("job-verdict"), "");
+  $("job-files").replaceChildren();
+  view.note("");
+  setBusy("opening", true);
+  try {
+    const params = { url: apiUrl(target.id), token: await platformToken(target.id) };
+    if (plis) params.plis = plis;
+    const job = await client.runJob(kind, params, (snapshot) => view.update(snapshot), { timeout: 300000 });
+    shown.job = job;
+    renderOutcome(kind, job);
+  } catch (err) {
+    showVerdict($("job-verdict"), err.message, false);
+  } finally {
+    setBusy("opening", false);
+    if (kind === "bids.open") await loadConsultation();
+  }
+}
+
+$("consultation").addEventListener("change", loadConsultation);
+$("open-online").addEventListener("click", () => run("bids.open", selectedPlis()));
+$("download-sealed").addEventListener("click", () => run("bids.download", selectedPlis()));
+document.addEventListener("agent-status", () => { // button states, and texts after a language change
+  renderPlis();
+  renderJobTexts();
+});
+startPage();
+loadConsultations();

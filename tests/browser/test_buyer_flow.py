@@ -1,0 +1,143 @@
+"""The buyer's sealed-bid flow end to end in Debian chromium, against a real agent process:
+
+1. "Clés de chiffrement": "Ajouter un bi-clé" runs ``keygen`` (consent and the new file's password
+   typed in the agent's terminal prompt), and the platform lists the registered certificate;
+2. "Déposer une offre": a bidder's files are sealed by the agent (``encrypt``) to the registered
+   key and uploaded to the consultation;
+3. "Ouverture et analyse": "Télécharger les plis chiffrés" (``bids.download``) then "Ouvrir en
+   ligne" (``bids.open``, consent and password again), with the live progress in the page
+   ("Déchiffrement de l'enveloppe 1 sur 1", percentages); the envelope ends "Ouverte en ligne".
+
+Then, independently of Compagnon: ``openssl cms -decrypt`` opens the sealed file with the key of
+the PKCS#12 file the agent created, and what the platform received is byte-exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pexpect
+import pytest
+from aiohttp import web
+from playwright.async_api import Browser, Page, expect
+
+from bridge_protocol.demo.app import DemoState, create_demo_app
+from bridge_protocol.demo.consultations import CONSULTATIONS_KEY, DemoConsultations
+from tests.browser.test_demo_page import browser  # noqa: F401  (fixture)
+from tests.support.agent_process import ROOT, free_port, isolated_env, write_config
+
+pytestmark = pytest.mark.browser
+
+CONSULTATION = "DEMO-2026-002"
+PASSWORD = "Bi-cle de test 7351"
+
+
+@pytest.fixture
+async def demo() -> AsyncIterator[tuple[str, DemoConsultations]]:
+    port = free_port()
+    app = create_demo_app(DemoState())
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}", app[CONSULTATIONS_KEY]
+    await runner.cleanup()
+
+
+async def record(page: Page, *ids: str) -> None:
+    """Keep every text the elements ``ids`` show, to check the progress moved in front of the user."""
+    await page.evaluate("""(ids) => { window.seen = window.seen || {}; for (const id of ids) {
+        const el = document.getElementById(id); window.seen[id] = [];
+        new MutationObserver(() => window.seen[id].push(el.textContent)).observe(
+            el, {childList: true, characterData: true, subtree: true}); } }""", list(ids))
+
+
+async def test_bicle_sealed_bid_download_and_online_opening(home: Path, tmp_path: Path, browser: Browser,  # noqa: F811
+                                                            demo: tuple[str, DemoConsultations]) -> None:
+    site, platform = demo
+    write_config(home, allowed=[site], preapproved=[site], consent="prompt",
+                 extra=f'\n[signing]\noutput_dir = "{home / "Documents" / "Compagnon"}"\n')
+    port = free_port()
+    agent = pexpect.spawn(sys.executable, ["-m", "agent", "serve", "--port", str(port)], cwd=str(ROOT),
+                          env=isolated_env(home), encoding="utf-8", timeout=60)
+
+    async def consent_with_password() -> str:
+        await asyncio.to_thread(agent.expect, r"tapez ([A-Z]{4}) puis")
+        shown = agent.before
+        agent.sendline(agent.match.group(1))
+        await asyncio.to_thread(agent.expect, "Code PIN")
+        agent.sendline(PASSWORD)
+        return shown
+
+    bid = {"Memoire technique.pdf": b"%PDF-1.4 memoire technique\n" * 20_000,
+           "Bordereau des prix.xlsx": bytes(range(256)) * 2_000}
+    for name, data in bid.items():
+        (tmp_path / name).write_bytes(data)
+    try:
+        agent.expect("en écoute sur")
+        page = await browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+        # 1. A bi-clé, created by the agent and registered with the platform.
+        await page.goto(f"{site}/cles?agent_ports={port}")
+        await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=10_000)
+        await page.locator("#key-name").fill("Marie ACHETEUSE")
+        await page.locator("#key-add").click()
+        shown = await consent_with_password()
+        assert "Marie ACHETEUSE" in shown
+        await expect(page.locator("#key-rows tr", has_text="Marie ACHETEUSE")).to_have_count(1, timeout=60_000)
+        p12_files = list(home.rglob("*.p12"))
+        assert len(p12_files) == 1 and p12_files[0].stat().st_mode & 0o077 == 0
+
+        # 2. A bidder seals two files to it and deposits them.
+        await page.goto(f"{site}/depot?agent_ports={port}")
+        await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=10_000)
+        await page.locator("#depot-company").fill("ENTREPRISE TEST")
+        await page.locator("#depot-files").set_input_files([str(tmp_path / n) for n in bid])
+        await page.locator("#depot-send").click()
+        await expect(page.locator("#depot-verdict")).to_have_text("Votre pli a été chiffré et déposé.",
+                                                                   timeout=60_000)
+        (pli,) = platform.consultations[CONSULTATION].plis
+        sealed = [f for e in pli.envelopes for f in e.files]
+        assert sorted(f.name for f in sealed) == sorted(f"{n}.p7m" for n in bid)
+
+        # 3. The buyer downloads, then opens online, following the progress live.
+        await page.goto(f"{site}/ouverture?agent_ports={port}")
+        await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=10_000)
+        row = page.locator("#pli-rows tr", has_text="ENTREPRISE TEST")
+        await expect(row).to_contain_text("Fermée")
+        await expect(row).to_contain_text("- chiffré -")
+        await record(page, "job-message", "job-progress")
+        await page.locator("#download-sealed").click()
+        await expect(page.locator("#job-verdict")).to_contain_text("Plis téléchargés", timeout=60_000)
+        await record(page, "job-message", "job-progress", "job-steps")
+        await page.locator("#open-online").click()
+        shown = await consent_with_password()
+        assert all(f.name in shown and f.sha256 in shown for f in sealed)  # promise 4: names and SHA-256
+        await expect(page.locator("#job-verdict")).to_contain_text(
+            "Ouverture terminée : 2 fichier(s) déchiffré(s) et transmis à la plateforme.", timeout=60_000)
+        await expect(row).to_contain_text("Ouverte en ligne", timeout=10_000)
+        await expect(row).to_contain_text("- déchiffré -")
+        seen = await page.evaluate("window.seen")
+        assert any("Déchiffrement de l'enveloppe 1 sur 1" in text for text in seen["job-steps"] + seen["job-message"]), seen
+        assert len(set(seen["job-progress"])) >= 2, seen  # the percentage moved
+        assert not errors, errors
+    finally:
+        agent.terminate(force=True)
+
+    # What the platform received is what the bidder had.
+    received = {r["name"]: r["path"].read_bytes() for r in platform.results}
+    assert received == bid
+    # Independently: openssl opens the sealed file with the key the agent created.
+    key_pem = tmp_path / "cle.pem"
+    subprocess.run(["openssl", "pkcs12", "-in", str(p12_files[0]), "-nocerts", "-nodes", "-out", str(key_pem),
+                    "-passin", f"pass:{PASSWORD}"], check=True, capture_output=True)
+    folder = home / "Documents" / "Compagnon" / "Plis"
+    sealed_path = next(folder.rglob("Memoire technique.pdf.p7m"))
+    opened = subprocess.run(["openssl", "cms", "-decrypt", "-binary", "-inform", "DER", "-in", str(sealed_path),
+                             "-inkey", str(key_pem)], check=True, capture_output=True).stdout
+    assert opened == bid["Memoire technique.pdf"]
