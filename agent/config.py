@@ -17,6 +17,7 @@ Example ``config.toml``::
     [consent]
     policy = "prompt"          # "prompt" | "deny" | "approve-all-for-tests"
     timeout_seconds = 120
+    max_prompts_per_minute = 6 # per site; and one prompt of a site on screen at a time
 
     [keystores]
     pkcs11_modules = ["/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"]   # besides the usual paths
@@ -106,6 +107,8 @@ class Settings:
     jobs_keep: int = 500
     consent_policy: ConsentPolicy = "prompt"
     consent_timeout: float = 120.0
+    #: Consent prompts one origin may cause per minute (agent.consent.limits).
+    consent_max_prompts_per_minute: int = 6
     state_dir: Path = field(default_factory=lambda: Path(platformdirs.user_state_dir(APP_NAME, appauthor=False)))
     log_dir: Path = field(default_factory=lambda: Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)))
     config_path: Path | None = None
@@ -193,6 +196,10 @@ def load_settings(config_path: Path | None = None) -> Settings:
         kwargs["consent_policy"] = v
     if (v := _get(consent, "timeout_seconds", (int, float), "consent")) is not None:
         kwargs["consent_timeout"] = float(v)
+    if (v := _get(consent, "max_prompts_per_minute", int, "consent")) is not None:
+        if v < 1:
+            raise ConfigError("consent.max_prompts_per_minute : au moins 1")
+        kwargs["consent_max_prompts_per_minute"] = v
     for table, key, name, where in (
         (keystores, "pkcs11_modules", "pkcs11_modules", "keystores"),
         (trust, "roots", "trust_roots", "trust"),

@@ -26,7 +26,9 @@ from .bridge.server import create_app
 from .config import Settings
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
+from .audit import AuditLog
 from .consent import ConsentProvider, ConsentRequest, PolicyConsent
+from .consent.limits import RateLimitedConsent
 from .consent.terminal import TerminalConsent
 from .files import FileRegistry
 from .fsutil import atomic_write_bytes
@@ -78,15 +80,21 @@ class AgentService:
     connections: set[Connection] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        # Every prompt a page causes goes through the per-origin limits (one on screen at a time,
+        # a few per minute), whichever provider answers: terminal, policy or a desktop UI.
+        if not isinstance(self.consent, RateLimitedConsent):
+            self.consent = RateLimitedConsent(self.consent, self.settings.consent_max_prompts_per_minute)
         state = self.settings.state_dir
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.pairings = Pairings(state / "pairings.json", self.settings.preapproved_origins, self.consent)
+        self.audit = AuditLog.in_state_dir(state)
+        self.pairings = Pairings(state / "pairings.json", self.settings.preapproved_origins, self.consent, self.audit)
         self.keystores = KeyStoreRegistry(self.settings)
         self.files = FileRegistry(state / "uploads", self.settings.max_upload_bytes)
         self.services = JobServices(settings=self.settings, consent=self.consent, files=self.files,
                                     keystores=self.keystores)
         self.jobs = JobManager(
-            self.services, JobStore(state / "jobs", self.settings.jobs_keep), self.settings.max_concurrent_jobs
+            self.services, JobStore(state / "jobs", self.settings.jobs_keep), self.settings.max_concurrent_jobs,
+            audit=self.audit,
         )
         self.jobs.add_listener(self._broadcast)
         self._certificates_allowed: set[str] = set()

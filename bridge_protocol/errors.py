@@ -32,6 +32,7 @@ class ErrorCode(str, Enum):
     USER_CANCELLED = "USER_CANCELLED"
     USER_TIMEOUT = "USER_TIMEOUT"
     CONSENT_UNAVAILABLE = "CONSENT_UNAVAILABLE"
+    CONSENT_RATE_LIMITED = "CONSENT_RATE_LIMITED"
     # Jobs.
     UNKNOWN_JOB_KIND = "UNKNOWN_JOB_KIND"
     JOB_NOT_FOUND = "JOB_NOT_FOUND"
@@ -108,6 +109,13 @@ ERRORS: dict[ErrorCode, ErrorInfo] = {
         -32013,
         "Compagnon ne peut pas demander l'accord de l'utilisateur (aucune fenêtre ni terminal).",
         "Compagnon cannot ask for the user's consent (no window nor terminal).",
+    ),
+    ErrorCode.CONSENT_RATE_LIMITED: ErrorInfo(
+        -32014,
+        "Trop de demandes d'autorisation de ce site : une demande est déjà affichée ou la limite par "
+        "minute est atteinte. Réessayez plus tard.",
+        "Too many authorisation requests from this site: one is already shown or the limit per minute "
+        "was reached. Try again later.",
     ),
     ErrorCode.UNKNOWN_JOB_KIND: ErrorInfo(
         -32020, "Type de traitement inconnu.", "Unknown job kind."

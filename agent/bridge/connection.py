@@ -3,6 +3,11 @@
 Answers are queued in order. Job notifications are coalesced per job: while the page is slow to
 read, a newer snapshot replaces an unsent older one, so a slow page never slows a job and always
 receives the final state.
+
+Answers waiting to be sent are bounded (``MAX_QUEUED_BYTES``): past that, the server stops reading
+the page's requests (``writable``) until the page reads its answers, so a page that sends requests
+and never reads (each ``files.get`` answer is ~700 KB) cannot grow the agent's memory without bound;
+TCP back-pressure then slows the page itself.
 """
 
 from __future__ import annotations
@@ -18,8 +23,26 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 
+#: Bytes of answers queued for one connection beyond which its requests are no longer read.
+MAX_QUEUED_BYTES = 4 * 1024 * 1024
+
+
 def dumps(message: Any) -> str:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    """``message`` as one JSON text frame, always encodable as UTF-8.
+
+    A lone surrogate (``"\\ud800"`` is valid JSON, and pages or platforms may send it: a method name,
+    a parameter name echoed in ``data.path``, a file or key name in a job snapshot) cannot be sent
+    raw in a text frame: that frame is written with ASCII escapes instead, which every JSON parser
+    reads back to the same string. (Before, the UTF-8 encoding failed inside the writer task, which
+    died, leaving the connection open but mute.)
+    """
+    text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(message, ensure_ascii=True, separators=(",", ":"))
+    return text
 
 
 class Connection:
@@ -30,16 +53,27 @@ class Connection:
         self.locale = "fr"
         self.client: dict[str, str] | None = None
         self._answers: deque[str] = deque()
+        self._queued_bytes = 0
         self._job_updates: dict[str, dict[str, Any]] = {}
         self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
         self._closed = False
         self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{peer}")
 
     def send(self, message: Any) -> None:
         """Queue an answer (sent in order)."""
         if not self._closed:
-            self._answers.append(dumps(message))
+            frame = dumps(message)
+            self._answers.append(frame)
+            self._queued_bytes += len(frame)
+            if self._queued_bytes > MAX_QUEUED_BYTES:
+                self._room.clear()
             self._wake.set()
+
+    async def writable(self) -> None:
+        """Return once the queued answers are under the limit (at once when closed)."""
+        await self._room.wait()
 
     def job_updated(self, snapshot: dict[str, Any]) -> None:
         """Queue a ``jobs.updated`` notification, replacing any unsent one for the same job."""
@@ -56,6 +90,9 @@ class Connection:
                 while self._answers or self._job_updates:
                     if self._answers:
                         frame = self._answers.popleft()
+                        self._queued_bytes -= len(frame)
+                        if self._queued_bytes <= MAX_QUEUED_BYTES:
+                            self._room.set()
                     else:
                         job_id = next(iter(self._job_updates))
                         snapshot = self._job_updates.pop(job_id)
@@ -65,8 +102,14 @@ class Connection:
             pass
         except Exception:
             log.exception("websocket writer failed for %s", self.peer)
+        finally:
+            # Nothing will drain the queue any more: queue nothing more, and never hold the reader.
+            self._closed = True
+            self._answers.clear()
+            self._room.set()
 
     async def close(self) -> None:
         self._closed = True
+        self._room.set()
         self._writer.cancel()
         await asyncio.gather(self._writer, return_exceptions=True)

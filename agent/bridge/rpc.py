@@ -136,7 +136,8 @@ class Dispatcher:
             raise ProtocolError(ErrorCode.PROTOCOL_UNSUPPORTED, supported=[PROTOCOL_VERSION])
         conn.locale = pick_locale(params.locale, conn.locale)
         if conn.client is None:
-            log.info("hello from %s (%s %s)", conn.origin, params.client.name[:100], params.client.version[:50])
+            # %r: a page's text never starts a line of its own in the log (no forged entries).
+            log.info("hello from %s (%r %r)", conn.origin, params.client.name[:100], params.client.version[:50])
         conn.client = {"name": params.client.name, "version": params.client.version}
         return HelloResult(
             product=PRODUCT,

@@ -45,7 +45,7 @@ def _forbidden(request: web.Request, reason: str) -> web.Response:
 @web.middleware
 async def host_guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
     service: AgentService = request.app[SERVICE_KEY]  # type: ignore[assignment]
-    reason = host_refusal(request.headers, service.port)
+    reason = host_refusal(request.headers, service.port, request.raw_path)
     if reason is not None:
         return _forbidden(request, reason)
     return await handler(request)
@@ -75,6 +75,7 @@ async def bridge_handler(request: web.Request) -> web.StreamResponse:
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
+                await conn.writable()  # a page that does not read its answers is not read either
                 await in_flight.acquire()
                 task = asyncio.create_task(handle(message.data))
                 tasks.add(task)

@@ -318,7 +318,12 @@ def _plan(ctx: JobContext, consultation: Consultation, selected: list[str] | Non
 
 
 def _absolute(ctx: JobContext, base: URL, url: str) -> str:
-    return str(ctx.platform.resolve(str(base.join(URL(url)))))  # ORIGIN_NOT_ALLOWED if elsewhere
+    """``url`` of the descriptor, absolute; ORIGIN_NOT_ALLOWED if elsewhere or malformed."""
+    try:
+        joined = str(base.join(URL(url)))
+    except (ValueError, TypeError):
+        raise ProtocolError(ErrorCode.ORIGIN_NOT_ALLOWED) from None
+    return str(ctx.platform.resolve(joined))
 
 
 # -- fetching ------------------------------------------------------------------------------------

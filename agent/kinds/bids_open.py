@@ -124,7 +124,9 @@ class BidsOpen(JobKind):
             if refused:
                 names = ", ".join(f.name or f.source for f in refused[:3]) + ("…" if len(refused) > 3 else "")
                 first_error = refused[0].error
-                raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, ctx.t(
+                code = (ErrorCode.ORIGIN_NOT_ALLOWED if first_error and first_error.code == ErrorCode.ORIGIN_NOT_ALLOWED.value
+                        else ErrorCode.PLATFORM_UNREACHABLE)  # a redirect elsewhere is promise 6's refusal
+                raise ProtocolError(code, ctx.t(
                     NOT_SENT, n=len(refused), folder=folder_label(ctx, plan.folder), names=names,
                     first=first_error.message if first_error else ""))
             ctx.set_message(ctx.t(DONE, opened=len(opened), total=len(files),

@@ -243,6 +243,8 @@ class Encrypt(JobKind):
         if not params.files or not params.recipients:
             raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="fichiers et destinataires requis")
         with ctx.step("prepare"):
+            if params.upload_url:
+                ctx.platform.resolve(params.upload_url)  # promise 6, before any work
             try:
                 certificates = [c for pem in params.recipients for c in x509.load_pem_x509_certificates(pem.encode())]
             except ValueError as exc:

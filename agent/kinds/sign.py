@@ -153,6 +153,8 @@ class Sign(JobKind):
 
         # 1. Files: resolve, measure and hash (shown in the consent).
         with ctx.step("prepare"):
+            if params.upload_url:
+                ctx.platform.resolve(params.upload_url)  # promise 6, before the consent and the work
             located: list[tuple[SignFileParams, Path, str, Path | None, Path | None]] = []
             for index, file in enumerate(params.files, 1):
                 ctx.set_current(ctx.t(FILE_LABEL), index, len(params.files))

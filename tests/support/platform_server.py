@@ -26,6 +26,12 @@ class PlatformServer:
     keys: list[dict[str, object]] = field(default_factory=list)
     #: The status POST /keys answers with (tests set an error status to see a refusal).
     keys_status: int = 201
+    #: Any method on /redirect/<name> answers ``redirect_status`` with ``Location: redirects[name]``
+    #: (or, for a ``(status, location)`` pair, that status).
+    redirects: dict[str, str | tuple[int, str]] = field(default_factory=dict)
+    redirect_status: int = 302
+    #: Every request received, as "METHOD /path?query" (to prove a request was, or was not, made).
+    requests: list[str] = field(default_factory=list)
     _runner: web.AppRunner | None = None
 
     @property
@@ -75,13 +81,26 @@ class PlatformServer:
         self.keys.append({"body": body, "json": parsed})
         return web.json_response({"ok": self.keys_status < 300}, status=self.keys_status)
 
+    async def _redirect(self, request: web.Request) -> web.Response:
+        target = self.redirects.get(request.match_info["name"])
+        if target is None:
+            return web.Response(status=404)
+        status, location = target if isinstance(target, tuple) else (self.redirect_status, target)
+        return web.Response(status=status, headers={"Location": location})
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler):  # type: ignore[no-untyped-def]
+        self.requests.append(f"{request.method} {request.path_qs}")
+        return await handler(request)
+
     async def start(self) -> PlatformServer:
         self.gate.set()
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._record])
         app.router.add_get("/", self._root)
         app.router.add_get("/documents/{name}", self._document)
         app.router.add_post("/signatures", self._signatures)
         app.router.add_post("/keys", self._keys)
+        app.router.add_route("*", "/redirect/{name}", self._redirect)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
