@@ -4,6 +4,8 @@
     compagnon demo  [--port N] [--demo-port N] [--config FILE]
     compagnon diagnose [--platform URL] [--json]
     compagnon bids download|open URL [--token-stdin] ...   (see agent/cli_bids.py)
+    compagnon audit [show [--json] [--last N] | verify | export FILE]   (see agent/cli_admin.py)
+    compagnon doctor [--platform URL] [--bundle [FILE.zip]]
 """
 
 from __future__ import annotations
@@ -144,6 +146,10 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_bids.add_parsers(sub, common)
 
+    from . import cli_admin
+
+    cli_admin.add_parsers(sub, common)
+
     diag = sub.add_parser("diagnose", help="tester la configuration du poste")
     common(diag)
     diag.add_argument("--platform", metavar="URL", help="plateforme à joindre (origine http(s))")
@@ -155,6 +161,12 @@ def _bids(args: argparse.Namespace, settings: Settings) -> int:
     from . import cli_bids
 
     return cli_bids.run(args, settings)
+
+
+def _admin(args: argparse.Namespace, settings: Settings) -> int:
+    from . import cli_admin
+
+    return cli_admin.run(args, settings)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -192,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         "encrypt": _encrypt,
         "keygen": _keygen,
         "bids": _bids,
+        "audit": _admin,
+        "doctor": _admin,
     }
     return commands[args.command](args, settings)
 
@@ -276,11 +290,15 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run_job(services: Any, kind: str, params: dict[str, Any], locale: str = "fr",
              show_progress: bool = False, origin: str = "cli:") -> dict[str, Any]:
-    """Run one job of ``kind`` in this process (the same kinds the bridge starts); its final snapshot."""
+    """Run one job of ``kind`` in this process (the same kinds the bridge starts); its final snapshot.
+
+    Signatures, decryptions and key generations go to the same audit journal as the agent's.
+    """
+    from .audit import AuditLog
     from .jobs.manager import JobManager
 
     async def run() -> dict[str, Any]:
-        manager = JobManager(services)
+        manager = JobManager(services, audit=AuditLog.in_state_dir(services.settings.state_dir))
         if show_progress:
             manager.add_listener(_print_progress)
         job = manager.start(origin, kind, params, locale)
@@ -628,11 +646,13 @@ def _print_verification(report: dict[str, Any], indent: str = "") -> None:
 
 
 def _pairings(args: argparse.Namespace, settings: Settings) -> int:
+    from .audit import AuditLog
     from .config import normalize_origin
     from .consent import PolicyConsent
     from .pairing import Pairings
 
-    pairings = Pairings(settings.state_dir / "pairings.json", settings.preapproved_origins, PolicyConsent(False))
+    pairings = Pairings(settings.state_dir / "pairings.json", settings.preapproved_origins, PolicyConsent(False),
+                        AuditLog.in_state_dir(settings.state_dir))
     if args.action == "revoke":
         if not args.origin:
             print("compagnon : indiquez le site à révoquer", file=sys.stderr)

@@ -1,5 +1,6 @@
 """Paired sites (DESIGN.md promise 3): a site allowed to connect is paired once by the user, or
-pre-approved by configuration. Pairings are listed, persisted and revocable."""
+pre-approved by configuration. Pairings are listed, persisted and revocable; each decision
+(approved, denied, revoked) goes to the audit journal when one is given."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
@@ -14,6 +16,9 @@ from .consent import ConsentProvider, ConsentRequest
 from .fsutil import atomic_write_bytes
 from .i18n import Text
 from .jobs.model import utc_now
+
+if TYPE_CHECKING:
+    from .audit import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +31,12 @@ _SUMMARY = Text(
 class Pairings:
     """The approved sites, in ``state_dir/pairings.json``."""
 
-    def __init__(self, path: Path, preapproved: tuple[str, ...], consent: ConsentProvider) -> None:
+    def __init__(self, path: Path, preapproved: tuple[str, ...], consent: ConsentProvider,
+                 audit: AuditLog | None = None) -> None:
         self.path = path
         self.preapproved = frozenset(preapproved)
         self.consent = consent
+        self.audit = audit
         self._mtime: float | None = None
         self._approved: dict[str, str] = {}
         self._refresh()
@@ -74,6 +81,8 @@ class Pairings:
             return False
         self._write()
         log.info("pairing revoked for %s", origin)
+        if self.audit is not None:
+            self.audit.record_pairing("pairing.revoked", origin)
         return True
 
     async def ensure(self, origin: str, locale: str = "fr") -> None:
@@ -89,8 +98,12 @@ class Pairings:
             )
             if not decision.approved:
                 log.info("pairing refused for %s", origin)
+                if self.audit is not None:
+                    self.audit.record_pairing("pairing.denied", origin)
                 raise ProtocolError(ErrorCode.PAIRING_REFUSED)
             self._refresh()
             self._approved[origin] = utc_now()
             self._write()
             log.info("pairing approved for %s", origin)
+            if self.audit is not None:
+                self.audit.record_pairing("pairing.approved", origin)

@@ -7,6 +7,8 @@
   state and step transitions; a listener only ever sees the newest snapshot, and always the last.
 * State transitions are written to the store atomically; on shutdown running jobs become
   ``interrupted``, exactly as after a crash.
+* When an audit journal is given, the end of each audited job (signature, decryption, key
+  generation) is recorded there, here and nowhere else (agent.jobs.audit says what is kept).
 """
 
 from __future__ import annotations
@@ -15,15 +17,20 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge_protocol.errors import ErrorCode, ProtocolError, error_message
 from bridge_protocol.typed import ParseError, parse, to_json
 
+from ..i18n import Text
 from ..kinds import JobKind, load_kind
+from .audit import JobWitness
 from .context import JobCancelled, JobContext, JobServices
 from .model import Job, StepRecord, new_job_id, utc_now
 from .store import JobStore
+
+if TYPE_CHECKING:
+    from ..audit import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +38,29 @@ log = logging.getLogger(__name__)
 PUBLISH_INTERVAL = 0.1
 
 Listener = Callable[[str, dict[str, Any]], None]
+
+#: What the token said about the PIN tries left (PIN_INCORRECT's detail): a job's error has only a
+#: code and a message, so the message tells the user before the PIN locks.
+_PIN_LAST_TRY = Text("Attention : dernier essai avant le blocage du code PIN.",
+                     "Warning: last try before the PIN locks.")
+_PIN_TRIES_LEFT = Text("Attention : il reste {n} essai(s) avant le blocage du code PIN.",
+                       "Warning: {n} tries left before the PIN locks.")
+_PIN_COUNT_LOW = Text("Attention : il reste peu d'essais avant le blocage du code PIN.",
+                      "Warning: few tries left before the PIN locks.")
+
+
+def job_error_message(exc: ProtocolError, locale: str) -> str:
+    """The message of a failed job: the error's, plus the tries left after a wrong PIN."""
+    message = exc.message(locale)
+    if exc.code is ErrorCode.PIN_INCORRECT:
+        tries = exc.detail.get("tries_left")
+        if tries == 1:
+            message += " " + _PIN_LAST_TRY.render(locale)
+        elif isinstance(tries, int):
+            message += " " + _PIN_TRIES_LEFT.render(locale, n=tries)
+        elif exc.detail.get("count_low"):
+            message += " " + _PIN_COUNT_LOW.render(locale)
+    return message
 
 
 def _platform_client(origin: str):  # type: ignore[no-untyped-def]
@@ -43,9 +73,11 @@ def _platform_client(origin: str):  # type: ignore[no-untyped-def]
 class JobManager:
     """Owns every job of this agent process."""
 
-    def __init__(self, services: JobServices, store: JobStore | None = None, max_concurrent: int = 4) -> None:
+    def __init__(self, services: JobServices, store: JobStore | None = None, max_concurrent: int = 4,
+                 audit: AuditLog | None = None) -> None:
         self.services = services
         self.store = store
+        self.audit = audit
         self._slots = asyncio.Semaphore(max_concurrent)
         self._jobs: dict[str, Job] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -95,14 +127,18 @@ class JobManager:
             steps=[StepRecord(s.id, s.label.render(locale), weight=s.weight) for s in kind.steps],
         )
         self._jobs[job.id] = job
-        ctx = JobContext(job, self.services, self._changed, lambda: _platform_client(origin))
+        witness = JobWitness.for_kind(self.audit, kind.name)
+        services = witness.services(self.services) if witness is not None else self.services
+        ctx = JobContext(job, services, self._changed, lambda: _platform_client(origin))
         self._contexts[job.id] = ctx
         self._changed(job, True)
-        self._tasks[job.id] = asyncio.create_task(self._run(job, kind, ctx, typed_params), name=f"job-{job.id}")
+        self._tasks[job.id] = asyncio.create_task(self._run(job, kind, ctx, typed_params, witness),
+                                                  name=f"job-{job.id}")
         log.info("job %s (%s) queued for %s", job.id, job.kind, origin)
         return job
 
-    async def _run(self, job: Job, kind: JobKind, ctx: JobContext, params: Any) -> None:
+    async def _run(self, job: Job, kind: JobKind, ctx: JobContext, params: Any,
+                   witness: JobWitness | None = None) -> None:
         try:
             async with self._slots:
                 job.state = "running"
@@ -118,7 +154,7 @@ class JobManager:
                 self._finish_interrupted(job)
         except ProtocolError as exc:
             job.state = "failed"
-            job.error = {"code": exc.code.value, "message": exc.message(job.locale)}
+            job.error = {"code": exc.code.value, "message": job_error_message(exc, job.locale)}
             job.message = job.error["message"]
             log.info("job %s failed: %s", job.id, exc.code.value)
         except Exception:
@@ -138,6 +174,8 @@ class JobManager:
             self._tasks.pop(job.id, None)
             self._contexts.pop(job.id, None)
             self._user_cancelled.discard(job.id)
+            if witness is not None:
+                witness.record(job, params)  # before the final state is published: never raises
             self._changed(job, True)
             self._prune()
             log.info("job %s ended: %s", job.id, job.state)

@@ -1,0 +1,186 @@
+"""``compagnon audit`` and ``compagnon doctor``: the audit journal and the workstation's health.
+
+    compagnon audit [show] [--json] [--last N]   the journal as a table (or JSON), then its state
+    compagnon audit verify                       "Journal intact (N entrées)", exit 0; or
+                                                 "Journal altéré à l'entrée N : <raison>", exit 1
+    compagnon audit export FICHIER               a verified copy (written atomically, 0600)
+    compagnon doctor [--platform URL]            the workstation test (the ``diagnose`` job) and
+                                                 the journal's state, in French
+    compagnon doctor --bundle [FICHIER.zip]      a ZIP for IT support, without keys, PINs, tokens
+                                                 or personal data (agent.doctor)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from .audit import AuditLog
+from .config import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+ACTIONS_FR = {
+    "pairing.approved": "Site autorisé",
+    "pairing.denied": "Site refusé",
+    "pairing.revoked": "Autorisation retirée",
+    "sign": "Signature",
+    "cosign": "Co-signature",
+    "countersign": "Contre-signature",
+    "decrypt": "Déchiffrement",
+    "bids.open": "Ouverture des plis",
+    "keygen": "Création de bi-clé",
+    "key.update": "Mise à jour de clé",
+}
+RESULTS_FR = {"succeeded": "réussi", "failed": "échoué", "cancelled": "annulé", "interrupted": "interrompu"}
+_DEFAULT_BUNDLE = "\0default"
+
+
+def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """``audit`` and ``doctor`` under ``sub``."""
+    audit = sub.add_parser("audit", help="journal d'audit : afficher, vérifier, exporter")
+    common(audit)
+    audit.add_argument("action", nargs="?", choices=["show", "verify", "export"], default="show")
+    audit.add_argument("file", nargs="?", type=Path, metavar="FICHIER", help="export : fichier de destination")
+    audit.add_argument("--json", action="store_true", help="show : les entrées en JSON")
+    audit.add_argument("--last", type=int, metavar="N", help="show : seulement les N dernières entrées")
+
+    doctor = sub.add_parser("doctor", help="état du poste ; --bundle : fichier de diagnostic pour l'assistance")
+    common(doctor)
+    doctor.add_argument("--platform", metavar="URL", help="plateforme à joindre (origine http(s))")
+    doctor.add_argument("--bundle", nargs="?", const=_DEFAULT_BUNDLE, metavar="FICHIER.zip",
+                        help="écrire un fichier ZIP de diagnostic (défaut : ~/Documents ou ~/"
+                             "Compagnon-diagnostic-<date>.zip)")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "doctor":
+        return _doctor(args, settings)
+    journal = AuditLog.in_state_dir(settings.state_dir)
+    if args.action == "verify":
+        result = journal.verify()
+        print(result.message(), file=sys.stdout if result.intact else sys.stderr)
+        if result.intact and result.entries:
+            print(f"Dernière empreinte : {result.last_digest}")
+        return EXIT_OK if result.intact else EXIT_FAILED
+    if args.action == "export":
+        return _export(journal, args.file)
+    if args.file is not None:
+        print("compagnon : « audit show » ne prend pas de fichier", file=sys.stderr)
+        return EXIT_USAGE
+    return _show(journal, args.json, args.last)
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+
+def _show(journal: AuditLog, as_json: bool, last: int | None) -> int:
+    entries: Iterable[dict[str, Any]] = journal.entries()
+    if last is not None:
+        entries = deque(entries, maxlen=max(0, last))
+    if as_json:
+        print("[", end="")
+        for index, entry in enumerate(entries):
+            print(("," if index else "") + "\n  " + json.dumps(entry, ensure_ascii=False), end="")
+        print("\n]")
+        return EXIT_OK
+    shown = 0
+    for entry in entries:
+        if not shown:
+            print(f"{'N°':>5}  {'Date (UTC)':<19}  {'Action':<22}  {'Site':<32}  Résultat")
+        shown += 1
+        _print_entry(entry)
+    if not shown:
+        print("Aucune entrée dans le journal d'audit.")
+    result = journal.verify()
+    print(f"\n{result.message()}", file=sys.stdout if result.intact else sys.stderr)
+    return EXIT_OK
+
+
+def _short(sha: Any) -> str:
+    return f"{sha[:16]}…" if isinstance(sha, str) and len(sha) > 16 else str(sha or "—")
+
+
+def _print_entry(entry: dict[str, Any]) -> None:
+    when = str(entry.get("time", ""))[:19].replace("T", " ")
+    action = ACTIONS_FR.get(str(entry.get("action")), str(entry.get("action")))
+    origin = "ligne de commande" if entry.get("origin") == "cli:" else str(entry.get("origin"))
+    result = RESULTS_FR.get(str(entry.get("result")), str(entry.get("result")))
+    if entry.get("error"):
+        result += f" ({entry['error']})"
+    print(f"{entry.get('seq', '?'):>5}  {when:<19}  {action:<22}  {origin:<32}  {result}")
+    indent = " " * 7
+    for item in entry.get("inputs") or []:
+        print(f"{indent}fichier      {item.get('name')}  SHA-256 {_short(item.get('sha256'))}")
+    for item in entry.get("outputs") or []:
+        if item.get("status") == "failed":
+            print(f"{indent}  échec      {item.get('source')} : {item.get('error')}")
+        elif item.get("name"):
+            digest = f"  SHA-256 {_short(item['sha256'])}" if item.get("sha256") else ""
+            print(f"{indent}  résultat   {item['name']}{digest}")
+    certificate = entry.get("certificate")
+    if certificate:
+        print(f"{indent}certificat   {certificate.get('subject')}  SHA-256 {_short(certificate.get('sha256'))}")
+    if entry.get("job"):
+        print(f"{indent}traitement   {entry['job']}")
+
+
+def _export(journal: AuditLog, target: Path | None) -> int:
+    from .fsutil import atomic_output
+
+    if target is None:
+        print("compagnon : indiquez le fichier de destination : compagnon audit export FICHIER", file=sys.stderr)
+        return EXIT_USAGE
+    target = target.expanduser()
+    if not journal.path.exists():
+        print("Aucun journal d'audit : rien à exporter.", file=sys.stderr)
+        return EXIT_FAILED
+    if target.resolve() == journal.path.resolve():
+        print("compagnon : la copie doit être un autre fichier que le journal", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        result = journal.export(target, lambda path: atomic_output(path, mode=0o600))
+    except OSError as exc:
+        print(f"compagnon : export impossible : {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if not result.intact:
+        print(f"{result.message()} — copie écrite pour examen : {target}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{result.message()} — copie : {target}")
+    return EXIT_OK
+
+
+# -- doctor --------------------------------------------------------------------------------------
+
+
+def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from .cli import _diagnose, _run_job
+
+    if args.bundle is None:
+        status = _diagnose(argparse.Namespace(platform=args.platform, json=False), settings)
+        print(f"Journal d'audit : {AuditLog.in_state_dir(settings.state_dir).verify().message()}")
+        print("Pour l'assistance : compagnon doctor --bundle (fichier ZIP sans clé, code PIN ni jeton).")
+        return status
+
+    from .consent import PolicyConsent
+    from .doctor import default_bundle_path, write_bundle
+    from .jobs.context import JobServices
+
+    target = default_bundle_path() if args.bundle == _DEFAULT_BUNDLE else Path(args.bundle).expanduser()
+    snapshot = _run_job(JobServices(settings=settings, consent=PolicyConsent(approve=False)), "diagnose", {})
+    diagnose = snapshot["result"] if snapshot["state"] == "succeeded" else \
+        {"state": snapshot["state"], "error": snapshot["error"]}
+    try:
+        members = write_bundle(settings, target, diagnose)
+    except OSError as exc:
+        print(f"compagnon : fichier de diagnostic impossible à écrire : {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(target)
+    print(f"Fichier de diagnostic écrit ({len(members)} éléments, sans clé, code PIN, jeton ni adresse "
+          "électronique). Relisez-le avant de l'envoyer.", file=sys.stderr)
+    return EXIT_OK
