@@ -7,6 +7,7 @@ A late answer to an earlier prompt can therefore never approve a later one.
 from __future__ import annotations
 
 import asyncio
+import os
 import contextlib
 import secrets
 import string
@@ -48,6 +49,25 @@ class TerminalConsent(ConsentProvider):
         self._lock = asyncio.Lock()
         self._reader: asyncio.StreamReader | None = None
 
+    async def _say(self, text: str) -> None:
+        """Write ``text`` whole. Once stdin is read through asyncio, the terminal is non-blocking
+        (stdin and stdout share it): a long prompt (a batch of 1000 files) would be cut short by
+        a plain ``write``, and the user would never see the code."""
+        try:
+            fd = self.output.fileno()
+        except (AttributeError, OSError, ValueError):  # not a file (tests' StringIO)
+            self.output.write(text)
+            self.output.flush()
+            return
+        self.output.flush()
+        encoding = getattr(self.output, "encoding", None) or "utf-8"
+        data = memoryview(text.encode(encoding, errors="replace"))
+        while data:
+            try:
+                data = data[os.write(fd, data):]
+            except BlockingIOError:
+                await asyncio.sleep(0.005)
+
     async def _line_reader(self) -> asyncio.StreamReader:
         if self._reader is None:
             loop = asyncio.get_running_loop()
@@ -64,10 +84,9 @@ class TerminalConsent(ConsentProvider):
             )
             if request.certificate:
                 details += _CERT.render(self.locale, cert=request.certificate)
-            self.output.write(
+            await self._say(
                 _PROMPT.render(self.locale, origin=request.origin, summary=request.summary, details=details, code=code)
             )
-            self.output.flush()
             try:
                 reader = await self._line_reader()
             except (OSError, ValueError) as exc:
@@ -75,8 +94,7 @@ class TerminalConsent(ConsentProvider):
             try:
                 line = await asyncio.wait_for(reader.readline(), self.timeout)
             except TimeoutError:
-                self.output.write(_TIMEOUT.render(self.locale))
-                self.output.flush()
+                await self._say(_TIMEOUT.render(self.locale))
                 raise ProtocolError(ErrorCode.USER_TIMEOUT) from None
             if not line:
                 raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)
@@ -89,8 +107,7 @@ class TerminalConsent(ConsentProvider):
         """The terminal's picker: paths typed by the user (the page never sees them)."""
         async with self._lock:
             accepted = ", ".join(accept) or "*"
-            self.output.write(_PICK.render(self.locale, origin=origin, plural="s" if multiple else "", accept=accepted))
-            self.output.flush()
+            await self._say(_PICK.render(self.locale, origin=origin, plural="s" if multiple else "", accept=accepted))
             reader = await self._line_reader()
             chosen: list[Path] = []
             while True:
@@ -103,8 +120,7 @@ class TerminalConsent(ConsentProvider):
                     return chosen
                 path = Path(text).expanduser()
                 if not path.is_file() or (accept and path.suffix.lower() not in accept):
-                    self.output.write(_NOT_FOUND.render(self.locale, path=text))
-                    self.output.flush()
+                    await self._say(_NOT_FOUND.render(self.locale, path=text))
                     continue
                 chosen.append(path.resolve())
                 if not multiple:
@@ -112,15 +128,13 @@ class TerminalConsent(ConsentProvider):
 
     async def _read_pin(self, reader: asyncio.StreamReader) -> Secret:
         """One line typed with the terminal's echo off; it never reaches a log or the screen."""
-        self.output.write(_PIN.render(self.locale))
-        self.output.flush()
+        await self._say(_PIN.render(self.locale))
         with _echo_off(self.input):
             try:
                 line = await asyncio.wait_for(reader.readline(), self.timeout)
             except TimeoutError:
                 raise ProtocolError(ErrorCode.USER_TIMEOUT) from None
-        self.output.write("\n")
-        self.output.flush()
+        await self._say("\n")
         return Secret(line.decode(errors="replace").rstrip("\r\n"))
 
 
