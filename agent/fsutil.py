@@ -23,8 +23,12 @@ def temporary_sibling(path: Path) -> Path:
 
 
 @contextmanager
-def atomic_output(path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
-    """Open a temporary sibling of ``path`` for writing; on success fsync and rename it to ``path``."""
+def atomic_output(path: Path, mode: int = 0o600, durable: bool = True) -> Iterator[BinaryIO]:
+    """Open a temporary sibling of ``path`` for writing; on success fsync and rename it to ``path``.
+
+    With ``durable=False`` the rename is still atomic (a crash of the process leaves the old or the
+    new content, never a mix) but nothing waits for the disk: for records rewritten often whose
+    latest version may be lost in a power cut (a job's step progress)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(path)
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
@@ -32,17 +36,19 @@ def atomic_output(path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "w+b") as stream:
             yield stream
             stream.flush()
-            os.fsync(stream.fileno())
+            if durable:
+                os.fsync(stream.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
-def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` atomically."""
-    with atomic_output(path, mode) as stream:
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically (see ``atomic_output`` for ``durable``)."""
+    with atomic_output(path, mode, durable) as stream:
         stream.write(data)
 
 

@@ -24,14 +24,21 @@ class JobStore:
     def __init__(self, folder: Path, keep: int = 500) -> None:
         self.folder = folder
         self.keep = keep
+        #: The state of each job as last written (a state change is written durably).
+        self._saved_states: dict[str, str] = {}
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def _path(self, job_id: str) -> Path:
         return self.folder / f"{job_id}.json"
 
     def save(self, job: Job) -> None:
+        """Write the job's record. A change of state (queued, running, a final state) waits for
+        the disk, so a crash finds every started job and every ended one as it ended; a step
+        change only is written without waiting (the bridge's event loop stays responsive)."""
         data = json.dumps(job.to_record(), ensure_ascii=False, separators=(",", ":")).encode()
-        atomic_write_bytes(self._path(job.id), data)
+        durable = self._saved_states.get(job.id) != job.state
+        atomic_write_bytes(self._path(job.id), data, durable=durable)
+        self._saved_states[job.id] = job.state
 
     def load(self) -> list[Job]:
         """All stored jobs, oldest first; jobs left running are marked interrupted and saved."""
@@ -74,4 +81,5 @@ class JobStore:
         dropped = {j.id for j in finished[:excess]}
         for job_id in dropped:
             self._path(job_id).unlink(missing_ok=True)
+            self._saved_states.pop(job_id, None)
         return [j for j in jobs if j.id not in dropped]
