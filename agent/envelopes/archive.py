@@ -3,11 +3,14 @@
 * Nothing lands outside ``out_dir``: absolute names, drive letters, ``..`` components, backslash
   tricks and symbolic-link entries are refused, and every parent folder is resolved and checked
   (a symlink already inside ``out_dir`` cannot be followed out).
-* ZIP bombs stop early: the entry count is read from the end-of-central-directory record before
-  the directory is loaded; sizes and ratios are counted on the bytes actually decompressed,
-  while streaming, never taken from the headers (which only serve for an early refusal).
+* ZIP bombs stop early: the entry count and the size of the central directory are read from the
+  end records before the directory is loaded (``zipfile`` loads it by its size, whatever the count
+  says: a lying count cannot make it build millions of entries); sizes and ratios are counted on
+  the bytes actually decompressed, while streaming, never taken from the headers (which only serve
+  for an early refusal).
 * Files are written under temporary names and renamed once complete (``OutputBatch``); if
-  extraction fails, every file and folder it created is removed.
+  extraction fails, every file and folder it created is removed, ``out_dir`` itself included when
+  it did not exist before: a refused archive leaves no folder that looks like an extraction.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ from .ber import CHUNK, EnvelopeError
 #: Ratios are not judged on entries smaller than this (a short text compresses very well).
 RATIO_FLOOR = 1024 * 1024
 _EOCD = b"PK\x05\x06"
+_EOCD64 = b"PK\x06\x06"
+_LOCATOR64 = b"PK\x06\x07"
+#: Central-directory octets allowed per permitted entry: a record is 46 octets plus its name, extra
+#: field and comment (APPNOTE 4.3.12); real archives stay well under a few hundred.
+CENTRAL_BYTES_PER_ENTRY = 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -36,18 +44,30 @@ def _unreadable() -> EnvelopeError:
     return EnvelopeError("FORMAT_FAILURE", "Archive ZIP illisible ou endommagée.")
 
 
-def _declared_entries(zip_path: Path) -> int | None:
-    """Total entries of the end-of-central-directory record (APPNOTE 4.3.16), None if ZIP64/absent."""
+def _central_directory(zip_path: Path) -> tuple[int, int] | None:
+    """(entries, octets) of the central directory as the end records announce them, None without an
+    end record (``zipfile`` then refuses the file).
+
+    The end-of-central-directory record (APPNOTE 4.3.16) is the last one in the final 64 KiB; a
+    ZIP64 end record (4.3.14) and its locator (4.3.15) right before it replace its values, read
+    where :mod:`zipfile` reads them, so the figures are the ones it is about to trust.
+    """
     with zip_path.open("rb") as stream:
         size = stream.seek(0, 2)
         tail = min(size, 22 + 0xFFFF)
         stream.seek(size - tail)
         data = stream.read(tail)
-    at = data.rfind(_EOCD)
-    if at < 0 or at + 22 > len(data):
-        return None
-    (total,) = struct.unpack_from("<H", data, at + 10)
-    return None if total == 0xFFFF else total
+        at = data.rfind(_EOCD)
+        if at < 0 or at + 22 > len(data):
+            return None
+        total, central_size = struct.unpack_from("<HI", data, at + 10)
+        record_at = size - tail + at - 20 - 56
+        if record_at >= 0:
+            stream.seek(record_at)
+            zip64 = stream.read(76)
+            if zip64[56:60] == _LOCATOR64 and zip64[:4] == _EOCD64:
+                total, central_size = struct.unpack_from("<QQ", zip64, 32)
+    return total, central_size
 
 
 def _parts(name: str) -> list[str]:
@@ -77,24 +97,27 @@ def extract_zip(zip_path: Path, out_dir: Path, *, max_total: int, max_ratio: flo
     whole archive). Raises EnvelopeError ARCHIVE_UNSAFE, FORMAT_FAILURE or UNSUPPORTED_ALGORITHM
     (encrypted entries, unknown compression); on failure nothing extracted is left behind.
     """
+    created_files: list[Path] = []
+    created_dirs = _missing_folders(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     root = out_dir.resolve(strict=True)
-    try:
-        archive_size = zip_path.stat().st_size
-        declared = _declared_entries(zip_path)
-    except OSError:
-        raise _unreadable() from None
-    if declared is not None and declared > max_entries:
-        raise _unsafe(f"trop d'entrées ({declared}, au plus {max_entries})")
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        raise _unreadable() from None
-
-    created_files: list[Path] = []
-    created_dirs: list[Path] = []
     batch = OutputBatch()
     try:
+        try:
+            archive_size = zip_path.stat().st_size
+            directory = _central_directory(zip_path)
+        except OSError:
+            raise _unreadable() from None
+        if directory is not None:
+            declared, central_size = directory
+            if declared > max_entries:
+                raise _unsafe(f"trop d'entrées ({declared}, au plus {max_entries})")
+            if central_size > max_entries * CENTRAL_BYTES_PER_ENTRY:
+                raise _unsafe(f"répertoire central démesuré ({central_size} octets, au plus {max_entries} entrées)")
+        try:
+            archive = zipfile.ZipFile(zip_path)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            raise _unreadable() from None
         with archive:
             entries = archive.infolist()
             if len(entries) > max_entries:
@@ -119,6 +142,16 @@ def extract_zip(zip_path: Path, out_dir: Path, *, max_total: int, max_ratio: flo
             raise EnvelopeError("UNSUPPORTED_ALGORITHM", "Méthode de compression non prise en charge.") from None
         raise
     return created_files
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, outermost first."""
+    missing: list[Path] = []
+    probe = folder.absolute()
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    return missing[::-1]
 
 
 def _make_dirs(root: Path, folder: Path, created_dirs: list[Path]) -> None:

@@ -30,6 +30,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hashlib
+import os
+import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -221,6 +223,35 @@ def _stamp_style(text: str) -> TextStampStyle:
 # --- streams and progress --------------------------------------------------------------------
 
 
+#: How far from the end the trailer is looked for (pyHanko itself gives up after 1 KiB of lines).
+TRAILER_WINDOW = 2048
+#: ``startxref``, the offset of the last cross-reference section and ``%%EOF`` (ISO 32000-1 section
+#: 7.5.5), the keyword at the start of a line, as pyHanko reads them (offset on the same line or not).
+_TRAILER = re.compile(rb"[\r\n]startxref[ \t\r\n]*\d+[ \t]*[\r\n]+%%EOF")
+
+
+def pdf_trailer_problem(stream: BinaryIO) -> str | None:
+    """Why the PDF in ``stream`` cannot be opened from its end, or None (position restored).
+
+    ISO 32000-1 section 7.5.5: a PDF ends with ``startxref``, the offset of the last cross-reference
+    section and ``%%EOF``, each on a line of its own. pyHanko looks for them reading backwards one
+    octet at a time and checks its 1 KiB limit only between lines: a file whose end holds megabytes
+    without a line break would be walked octet by octet to its start (about half a second per MiB,
+    hours for a few GiB). Checked here in one read of the last ``TRAILER_WINDOW`` octets: when the
+    trailer is there, every line pyHanko reads backwards lies inside that window.
+    """
+    here = stream.tell()
+    try:
+        size = stream.seek(0, os.SEEK_END)
+        stream.seek(max(0, size - TRAILER_WINDOW))
+        tail = stream.read(TRAILER_WINDOW)
+    finally:
+        stream.seek(here)
+    if _TRAILER.search(tail) is None:
+        return "fin de fichier PDF absente (startxref et %%EOF attendus à la fin du fichier)"
+    return None
+
+
 class _ChunkedWriter(IncrementalPdfFileWriter):
     """pyHanko's incremental writer, copying the original revision in 1 MiB chunks (not 4 KiB)."""
 
@@ -349,6 +380,9 @@ def sign_pdf(source: BinaryIO, output: BinaryIO, key: SigningKey, *, level: str 
     if progress is not None:
         progress(0, total)
 
+    problem = pdf_trailer_problem(source)
+    if problem is not None:
+        raise ValueError(f"ce fichier n'est pas un PDF lisible ({problem})")
     try:
         writer = _ChunkedWriter(source, strict=False)
     except PdfError as exc:

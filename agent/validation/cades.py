@@ -30,12 +30,13 @@ from datetime import datetime
 from pathlib import Path
 
 from asn1crypto import cms, core, crl as asn1_crl, ocsp as asn1_ocsp, tsp, x509 as asn1_x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.x509 import InvalidVersion
 from pyhanko.sign.general import check_ess_certid
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
 from ..signing.base import CHUNK, Progress
-from ..signing.cades import CadesError, find_certificate, load_signature
+from ..signing.cades import MAX_ATTACHED_IN_MEMORY, CadesError, find_certificate, load_signature
 from .chain import (
     ChainResult,
     Environment,
@@ -59,13 +60,19 @@ from .model import (
     warning,
 )
 
-__all__ = ["CmsMaterial", "TimestampOutcome", "find_detached_content", "format_failure", "hash_file",
-           "material_of", "verify_cms", "verify_signer_info", "verify_timestamp"]
+__all__ = ["MAX_CMS_SIZE", "CmsMaterial", "TimestampOutcome", "find_detached_content", "format_failure",
+           "hash_file", "material_of", "verify_cms", "verify_signer_info", "verify_timestamp"]
 
 OID_ARCHIVE_TIME_STAMP_V3 = "0.4.0.1733.2.4"
 OID_TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
-#: Parse errors asn1crypto and our readers raise on malformed input.
-PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
+#: Parse errors asn1crypto and our readers raise on malformed input; ``cryptography`` raises
+#: ``UnsupportedAlgorithm`` for a garbled public-key algorithm and ``InvalidVersion`` for a garbled
+#: certificate version (RFC 5280 section 4.1.2.1) instead of ``ValueError``.
+PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError,
+                UnsupportedAlgorithm, InvalidVersion)
+#: CMS files are parsed in memory (asn1crypto): bigger ones are refused before being read, as the
+#: co-signing engine refuses them (a 4 GiB file, sparse or not, must not be loaded to be judged).
+MAX_CMS_SIZE = MAX_ATTACHED_IN_MEMORY
 _DETACHED_SUFFIXES = (".p7s", ".xp7s", ".pkcs7", ".sig")
 #: ``rule(info, counter=, timestamped=, long_term=) -> (level, "baseline_level" check)``.
 LevelRule = Callable[..., tuple[str | None, Check]]
@@ -261,7 +268,8 @@ def _verify_value(info: cms.SignerInfo, cert: asn1_x509.Certificate, data: bytes
         if type(exc) is InvalidSignature:
             return False, None
         return False, f"{type(exc).__name__}: {exc}"
-    except (ValueError, TypeError, AssertionError, NotImplementedError) as exc:
+    except (ValueError, TypeError, AssertionError, NotImplementedError, UnsupportedAlgorithm) as exc:
+        # UnsupportedAlgorithm: a public key cryptography cannot load (e.g. a garbled algorithm OID).
         return False, f"algorithme non pris en charge / unsupported algorithm: {exc}"
     return True, None
 
@@ -565,7 +573,11 @@ async def countersignatures(env: Environment, info: cms.SignerInfo, parent_id: s
 
 async def verify_cms(env: Environment, path: Path, content: Path | None, progress: Progress | None
                      ) -> list[SignatureReport]:
-    """Every SignerInfo of a ``.p7s``/``.p7m``/``.xp7s`` (DER, BER or PEM)."""
+    """Every SignerInfo of a ``.p7s``/``.p7m``/``.xp7s`` (DER, BER or PEM), up to ``MAX_CMS_SIZE``."""
+    if path.stat().st_size > MAX_CMS_SIZE:
+        return [format_failure(env, "S1", "CMS", env.t(
+            "Fichier CMS/CAdES trop volumineux pour être vérifié (plus de {n} Mio).",
+            "CMS/CAdES file too large to be verified (more than {n} MiB).", n=MAX_CMS_SIZE // 2**20))]
     try:
         parsed = load_signature(path.read_bytes())
         signer_infos = list(parsed.signer_infos)

@@ -108,7 +108,13 @@ def asn1_cert(cert: x509.Certificate | asn1_x509.Certificate) -> asn1_x509.Certi
 
 
 def crypto_cert(cert: asn1_x509.Certificate) -> x509.Certificate:
-    return x509.load_der_x509_certificate(cert.dump())
+    """The ``cryptography`` form of ``cert``; ``ValueError`` for any certificate it cannot load,
+    including a version other than v1-v3 (RFC 5280 section 4.1.2.1), which it reports as
+    ``InvalidVersion`` (not a ``ValueError``): callers treat every unreadable certificate alike."""
+    try:
+        return x509.load_der_x509_certificate(cert.dump())
+    except x509.InvalidVersion as exc:
+        raise ValueError(f"version de certificat invalide / invalid certificate version: {exc}") from None
 
 
 def _name(cert: asn1_x509.Certificate) -> str:

@@ -44,6 +44,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from ..signing.base import Progress
+from ..signing.pades import pdf_trailer_problem
 from .cades import (
     PARSE_ERRORS,
     CmsMaterial,
@@ -61,7 +62,10 @@ __all__ = ["verify_pdf"]
 PADES = "/ETSI.CAdES.detached"
 PKCS7 = "/adbe.pkcs7.detached"
 RFC3161 = "/ETSI.RFC3161"
-READ_ERRORS = (PdfError, *PARSE_ERRORS)
+#: What pyHanko raises on a malformed file: also ``OSError`` for a seek to an offset the file's own
+#: cross-reference data puts before its start (``startxref`` near 0), and ``AssertionError`` for a
+#: signature field whose ``/V`` is no dictionary: content, not an I/O failure nor a bug of ours.
+READ_ERRORS = (PdfError, OSError, AssertionError, *PARSE_ERRORS)
 
 
 @dataclass
@@ -243,6 +247,10 @@ async def verify_pdf(env: Environment, path: Path, progress: Progress | None) ->
     if progress is not None:
         progress(0, size)
     with path.open("rb") as stream:
+        problem = pdf_trailer_problem(stream)  # before pyHanko, which can take hours to say it
+        if problem is not None:
+            return [format_failure(env, "PDF", "PDF", env.t("PDF illisible : {e}", "Unreadable PDF: {e}", e=env.t(
+                problem, "no end of PDF file (startxref and %%EOF expected at the end of the file)")))]
         try:
             reader = PdfFileReader(stream, strict=False)
             if reader.encrypted:

@@ -39,7 +39,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from asn1crypto import algos, cms, crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
@@ -233,8 +233,9 @@ def _check_target(env: Environment, target: etree._Element, signature: etree._El
             "The counter-signature does not cover the counter-signed signature value."))
     if _is_ancestor(target, signature) or target is signature.getroottree().getroot() and target is not signature:
         return
-    if signature.getparent() is None and any(_is_ancestor(o, target) for o in signature.findall("ds:Object", NS)):
-        return  # enveloping signature: the data is inside the signature document itself
+    if signature.getparent() is None and any(o is target or _is_ancestor(o, target)
+                                             for o in signature.findall("ds:Object", NS)):
+        return  # enveloping signature (XMLDSig section 2.1): its own ds:Object, or an element inside one
     raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
         "La référence {r} désigne un élément qui ne contient pas la signature : les données affichées peuvent "
         "différer des données signées (emballage de signature, « XML signature wrapping »).",
@@ -343,8 +344,8 @@ def _verify_value(signature: etree._Element, cert: asn1_x509.Certificate) -> boo
     try:
         DefaultSignatureValidator().validate_signature(value, data, cert.public_key, asn1_algorithm,
                                                        SignatureValidationContext(contextual_md_algorithm=hash_name))
-    except (InvalidSignature, ValueError, TypeError, AssertionError):
-        return False
+    except (InvalidSignature, ValueError, TypeError, AssertionError, UnsupportedAlgorithm):
+        return False  # UnsupportedAlgorithm: a KeyInfo certificate whose key cannot be loaded
     return True
 
 
@@ -670,4 +671,6 @@ async def verify_xml(env: Environment, path: Path, content: Path | None, progres
 def _english_refusal(message: str) -> str:
     if "DOCTYPE" in message:
         return "XML document refused: DOCTYPE declarations (DTD, internal or external entities) are not accepted."
+    if "nœuds" in message:
+        return "XML document refused: too many elements and attributes to be loaded safely."
     return "Unreadable XML document: " + message.split(":", 1)[-1].strip()
