@@ -20,7 +20,7 @@ from aiohttp import web
 from bridge_protocol.messages import PORTS
 
 from . import __version__
-from .bridge.connection import Connection
+from .bridge.connection import Connection, JobUpdate
 from .bridge.rpc import Dispatcher
 from .bridge.server import create_app
 from .config import Settings
@@ -103,9 +103,10 @@ class AgentService:
 
     def _broadcast(self, origin: str, snapshot: dict[str, Any]) -> None:
         """Send a job's change to the connections of its own origin only (promise 7)."""
+        update = JobUpdate(snapshot)  # encoded once for all of them
         for conn in self.connections:
             if conn.origin == origin:
-                conn.job_updated(snapshot)
+                conn.job_updated(update)
 
     async def consent_certificates(self, origin: str, locale: str) -> None:
         """Ask once per site and per run before releasing the certificate list (promise 4)."""

@@ -45,6 +45,22 @@ def dumps(message: Any) -> str:
     return text
 
 
+class JobUpdate:
+    """One ``jobs.updated`` notification, shared by every connection of the job's origin: its
+    frame is encoded once, by the first connection that sends it (not once per page)."""
+
+    __slots__ = ("snapshot", "_frame")
+
+    def __init__(self, snapshot: dict[str, Any]) -> None:
+        self.snapshot = snapshot
+        self._frame: str | None = None
+
+    def frame(self) -> str:
+        if self._frame is None:
+            self._frame = dumps({"jsonrpc": "2.0", "method": "jobs.updated", "params": {"job": self.snapshot}})
+        return self._frame
+
+
 class Connection:
     def __init__(self, ws: web.WebSocketResponse, origin: str, peer: str) -> None:
         self.ws = ws
@@ -54,7 +70,7 @@ class Connection:
         self.client: dict[str, str] | None = None
         self._answers: deque[str] = deque()
         self._queued_bytes = 0
-        self._job_updates: dict[str, dict[str, Any]] = {}
+        self._job_updates: dict[str, JobUpdate] = {}
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -75,11 +91,14 @@ class Connection:
         """Return once the queued answers are under the limit (at once when closed)."""
         await self._room.wait()
 
-    def job_updated(self, snapshot: dict[str, Any]) -> None:
+    def job_updated(self, update: JobUpdate | dict[str, Any]) -> None:
         """Queue a ``jobs.updated`` notification, replacing any unsent one for the same job."""
         if not self._closed:
-            self._job_updates.pop(snapshot["id"], None)
-            self._job_updates[snapshot["id"]] = snapshot
+            if not isinstance(update, JobUpdate):
+                update = JobUpdate(update)
+            job_id = update.snapshot["id"]
+            self._job_updates.pop(job_id, None)
+            self._job_updates[job_id] = update
             self._wake.set()
 
     async def _write_loop(self) -> None:
@@ -95,8 +114,7 @@ class Connection:
                             self._room.set()
                     else:
                         job_id = next(iter(self._job_updates))
-                        snapshot = self._job_updates.pop(job_id)
-                        frame = dumps({"jsonrpc": "2.0", "method": "jobs.updated", "params": {"job": snapshot}})
+                        frame = self._job_updates.pop(job_id).frame()
                     await self.ws.send_str(frame)
         except (ConnectionError, RuntimeError, asyncio.CancelledError):
             pass
