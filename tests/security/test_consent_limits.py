@@ -129,11 +129,11 @@ async def test_one_pending_prompt_per_origin_in_the_terminal(home: Path, platfor
             await asyncio.sleep(0.5)
             assert not second.done()  # B waits for the terminal, it is not refused
             child.sendline(code_a)
-            assert (await first)["certificates"] == []
+            assert isinstance((await first)["certificates"], list)  # approved (a token may be present)
             await asyncio.to_thread(child.expect, r"Site : (\S+)\r?\n.*?tapez ([A-Z]{4}) puis")
             assert child.match.group(1) == OTHER_ORIGIN
             child.sendline(child.match.group(2))
-            assert (await second)["certificates"] == []
+            assert isinstance((await second)["certificates"], list)
             # After its prompt was answered, A may be asked again (a new operation): not refused.
             again = asyncio.create_task(a.call("files.pick", {}, timeout=60))
             await asyncio.to_thread(child.expect, "choix de fichiers")
