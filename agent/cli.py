@@ -1,11 +1,14 @@
 """``compagnon``: the command line. A thin shell over the same service and job kinds as the bridge.
 
     compagnon serve [--port N] [--allow-origin ORIGIN ...] [--config FILE]
+    compagnon tray  [--port N] [--config FILE]     the agent with its icon and local console
+    compagnon console [--section SECTION]          open the running agent's console
     compagnon demo  [--port N] [--demo-port N] [--config FILE]
     compagnon diagnose [--platform URL] [--json]
     compagnon bids download|open URL [--token-stdin] ...   (see agent/cli_bids.py)
     compagnon audit [show [--json] [--last N] | verify | export FILE]   (see agent/cli_admin.py)
     compagnon doctor [--platform URL] [--bundle [FILE.zip]]
+    compagnon update [check | apply | status] [--json]   signed updates (see agent/cli_update.py)
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +41,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port d'écoute (défaut 47230, puis jusqu'à 47233)")
     serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                        help="site autorisé à se connecter, ex. https://marches.example.fr (répétable)")
+
+    tray = sub.add_parser("tray", help="lancer l'agent avec son icône et sa console locale")
+    common(tray)
+    tray.add_argument("--port", type=int, help="port d'écoute (défaut 47230, puis jusqu'à 47233)")
+
+    console = sub.add_parser("console", help="ouvrir la console de l'agent lancé")
+    common(console)
+    console.add_argument("--section", choices=["accueil", "applications", "traitements", "sites", "journal", "about"],
+                         help="rubrique à afficher")
 
     demo = sub.add_parser("demo", help="lancer l'agent et la plateforme de démonstration")
     common(demo)
@@ -150,6 +161,10 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_admin.add_parsers(sub, common)
 
+    from . import cli_update
+
+    cli_update.add_parsers(sub, common)
+
     diag = sub.add_parser("diagnose", help="tester la configuration du poste")
     common(diag)
     diag.add_argument("--platform", metavar="URL", help="plateforme à joindre (origine http(s))")
@@ -169,6 +184,12 @@ def _admin(args: argparse.Namespace, settings: Settings) -> int:
     return cli_admin.run(args, settings)
 
 
+def _update(args: argparse.Namespace, settings: Settings) -> int:
+    from . import cli_update
+
+    return cli_update.run(args, settings)
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.config)
     if getattr(args, "port", None):
@@ -176,6 +197,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
         settings = replace(settings, port=args.port)
     if getattr(args, "allow_origin", None):
+        if "bridge.allowed_origins" in settings.policy_locks:
+            print(f"compagnon : --allow-origin ignoré : la politique d'administration ({settings.policy_path}) "
+                  "fixe les sites autorisés", file=sys.stderr)
         settings = settings.with_origins(args.allow_origin)
     return settings
 
@@ -189,9 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from .logs import setup_logging
 
-    setup_logging(settings.log_dir, verbose=args.verbose, console=args.command in ("serve", "demo") or args.verbose)
+    setup_logging(settings.log_dir, verbose=args.verbose,
+                  console=args.command in ("serve", "demo", "tray") or args.verbose)
     commands: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
         "serve": _serve,
+        "tray": _tray,
+        "console": _console,
         "demo": _demo,
         "diagnose": _diagnose,
         "pairings": _pairings,
@@ -206,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         "bids": _bids,
         "audit": _admin,
         "doctor": _admin,
+        "update": _update,
     }
     return commands[args.command](args, settings)
 
@@ -217,6 +245,10 @@ async def _run_until_signal(settings: Settings, on_started: Callable[[int], Any]
                             extra_start: Callable[[], Any] | None = None) -> int:
     from .service import AgentService, PortsUnavailable, make_consent
 
+    if settings.consent_policy == "console":
+        from .desktop.runtime import run_headless
+
+        return await run_headless(settings, on_started)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     service = AgentService(settings, make_consent(settings, interactive))
     try:
@@ -224,20 +256,10 @@ async def _run_until_signal(settings: Settings, on_started: Callable[[int], Any]
     except PortsUnavailable as exc:
         print(f"compagnon : aucun port libre ({exc})", file=sys.stderr)
         return EXIT_FAILED
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except NotImplementedError:  # Windows
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
-    print(f"Compagnon {__version__} en écoute sur ws://127.0.0.1:{port}/bridge", flush=True)
-    if not settings.allowed_origins:
-        print("Attention : aucun site autorisé (--allow-origin ou bridge.allowed_origins).", flush=True)
-    if on_started is not None:
-        await on_started(port)
+    from .runloop import serve_until_stopped
+
     try:
-        await stop.wait()
+        await serve_until_stopped(settings, port, asyncio.Event(), on_started)
     finally:
         await service.stop()
     return EXIT_OK
@@ -245,6 +267,28 @@ async def _run_until_signal(settings: Settings, on_started: Callable[[int], Any]
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(_run_until_signal(settings))
+
+
+def _tray(args: argparse.Namespace, settings: Settings) -> int:
+    """The agent with its icon; consent in the local console unless the configuration says otherwise."""
+    from dataclasses import replace
+
+    from .desktop import tray
+
+    if not settings.consent_policy_explicit:
+        settings = replace(settings, consent_policy="console")
+    return tray.main(settings)
+
+
+def _console(args: argparse.Namespace, settings: Settings) -> int:
+    """Ask the running desktop agent (``tray``, or ``serve`` with the console policy) to open its console."""
+    from .desktop import instance
+
+    answer = instance.send(settings.state_dir, "open", wait=2.0, section=args.section)
+    if answer is None or not answer.get("ok"):
+        print("compagnon : aucun agent avec console n'est lancé (compagnon tray).", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

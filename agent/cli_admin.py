@@ -36,6 +36,10 @@ ACTIONS_FR = {
     "bids.open": "Ouverture des plis",
     "keygen": "Création de bi-clé",
     "key.update": "Mise à jour de clé",
+    "update.staged": "Mise à jour préparée",
+    "update.applied": "Mise à jour appliquée",
+    "update.rolled_back": "Mise à jour annulée (retour à la version précédente)",
+    "update.refused": "Mise à jour refusée",
 }
 RESULTS_FR = {"succeeded": "réussi", "failed": "échoué", "cancelled": "annulé", "interrupted": "interrompu"}
 _DEFAULT_BUNDLE = "\0default"
@@ -115,6 +119,9 @@ def _print_entry(entry: dict[str, Any]) -> None:
         result += f" ({entry['error']})"
     print(f"{entry.get('seq', '?'):>5}  {when:<19}  {action:<22}  {origin:<32}  {result}")
     indent = " " * 7
+    if str(entry.get("action", "")).startswith("update.") and entry.get("version"):  # agent/update
+        reason = f" : {entry['reason']}" if entry.get("reason") else ""
+        print(f"{indent}version      {entry.get('from_version') or '?'} → {entry['version']}{reason}")
     for item in entry.get("inputs") or []:
         print(f"{indent}fichier      {item.get('name')}  SHA-256 {_short(item.get('sha256'))}")
     for item in entry.get("outputs") or []:

@@ -15,9 +15,13 @@ Example ``config.toml``::
     keep = 500
 
     [consent]
-    policy = "prompt"          # "prompt" | "deny" | "approve-all-for-tests"
+    policy = "prompt"          # "prompt" | "console" | "deny" | "approve-all-for-tests"
+                               # (default: "prompt" for compagnon serve, "console" for compagnon tray)
     timeout_seconds = 120
     max_prompts_per_minute = 6 # per site; and one prompt of a site on screen at a time
+
+    [console]
+    port = 0                   # the local console's loopback port (0: any free port)
 
     [keystores]
     pkcs11_modules = ["/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"]   # besides the usual paths
@@ -40,6 +44,15 @@ Example ``config.toml``::
     state_dir = "/custom/state"   # jobs, pairings
     log_dir = "/custom/log"
 
+    [update]                      # signed updates (agent/update/config.py); off without keys
+    url = "https://editeur.example.fr/compagnon/manifest.json"
+    public_keys = ["<base64 Ed25519 public key>"]
+    health_timeout_seconds = 30
+
+An administrator's policy file (``/etc/compagnon/policy.toml``, see agent/policy.py) is merged over
+these settings: it adds (or, locked, fixes) allowed and pre-approved origins and PKCS#11 modules,
+and sets the update source and consent limits.
+
 The folders default to platformdirs' per-user folders, so a test run with its own ``HOME`` (and
 XDG variables) never touches the user's real settings.
 """
@@ -58,8 +71,8 @@ from bridge_protocol.messages import DEFAULT_PORT, MAX_FRAME_BYTES
 
 APP_NAME = "compagnon"
 
-ConsentPolicy = Literal["prompt", "deny", "approve-all-for-tests"]
-CONSENT_POLICIES: tuple[str, ...] = ("prompt", "deny", "approve-all-for-tests")
+ConsentPolicy = Literal["prompt", "console", "deny", "approve-all-for-tests"]
+CONSENT_POLICIES: tuple[str, ...] = ("prompt", "console", "deny", "approve-all-for-tests")
 
 
 class ConfigError(ValueError):
@@ -106,9 +119,14 @@ class Settings:
     max_concurrent_jobs: int = 4
     jobs_keep: int = 500
     consent_policy: ConsentPolicy = "prompt"
+    #: Whether the configuration file chose the policy (else each command uses its own default:
+    #: ``prompt`` for ``compagnon serve``, ``console`` for ``compagnon tray``).
+    consent_policy_explicit: bool = False
     consent_timeout: float = 120.0
     #: Consent prompts one origin may cause per minute (agent.consent.limits).
     consent_max_prompts_per_minute: int = 6
+    #: The local console's loopback port (agent.desktop.console); 0 lets the system choose.
+    console_port: int = 0
     state_dir: Path = field(default_factory=lambda: Path(platformdirs.user_state_dir(APP_NAME, appauthor=False)))
     log_dir: Path = field(default_factory=lambda: Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)))
     config_path: Path | None = None
@@ -130,9 +148,23 @@ class Settings:
     pes_policy_uri: str | None = None
     output_dir: Path = field(default_factory=lambda: Path(platformdirs.user_documents_dir()) / "Compagnon")
     max_upload_bytes: int = 4 * 1024**3
+    #: Where updates come from and the SHA-256 of their signing key (agent.update; an admin policy sets them).
+    update_url: str | None = None
+    update_key_fingerprint: str | None = None
+    #: Pinned Ed25519 public keys (base64, raw 32 bytes) of the update manifests, the launcher's
+    #: health timeout and the install layout (agent.update.config; ``[update]`` of config.toml).
+    update_public_keys: tuple[str, ...] = ()
+    update_health_timeout: float = 30.0
+    update_app_dir: Path | None = None
+    #: The administrator's policy file applied (agent.policy), and the lists it locked
+    #: ("bridge.allowed_origins", "pairing.preapproved"): ``with_origins`` adds nothing to those.
+    policy_path: Path | None = None
+    policy_locks: tuple[str, ...] = ()
 
     def with_origins(self, allowed: list[str], preapproved: list[str] | None = None) -> Settings:
-        """A copy with more allowed (and pre-approved) origins."""
+        """A copy with more allowed (and pre-approved) origins, except where an admin policy locked the list."""
+        allowed = [] if "bridge.allowed_origins" in self.policy_locks else allowed
+        preapproved = [] if "pairing.preapproved" in self.policy_locks else preapproved
         allowed_n = tuple(dict.fromkeys([*self.allowed_origins, *map(normalize_origin, allowed)]))
         pre_n = tuple(
             dict.fromkeys([*self.preapproved_origins, *map(normalize_origin, preapproved or [])])
@@ -194,12 +226,18 @@ def load_settings(config_path: Path | None = None) -> Settings:
         if v not in CONSENT_POLICIES:
             raise ConfigError(f"consent.policy : une valeur parmi {', '.join(CONSENT_POLICIES)}")
         kwargs["consent_policy"] = v
+        kwargs["consent_policy_explicit"] = True
     if (v := _get(consent, "timeout_seconds", (int, float), "consent")) is not None:
         kwargs["consent_timeout"] = float(v)
     if (v := _get(consent, "max_prompts_per_minute", int, "consent")) is not None:
         if v < 1:
             raise ConfigError("consent.max_prompts_per_minute : au moins 1")
         kwargs["consent_max_prompts_per_minute"] = v
+    console = data.get("console", {})
+    if (v := _get(console, "port", int, "console")) is not None:
+        if not 0 <= v <= 65535:
+            raise ConfigError("console.port : hors de 0-65535")
+        kwargs["console_port"] = v
     for table, key, name, where in (
         (keystores, "pkcs11_modules", "pkcs11_modules", "keystores"),
         (trust, "roots", "trust_roots", "trust"),
@@ -235,4 +273,9 @@ def load_settings(config_path: Path | None = None) -> Settings:
     for key in ("state_dir", "log_dir"):
         if (v := _get(paths, key, str, "paths")) is not None:
             kwargs[key] = Path(v).expanduser()
-    return Settings(**kwargs)
+    from .update.config import parse_update_table  # [update]: url, public_keys, … (agent/update/config.py)
+
+    kwargs.update(parse_update_table(data.get("update", {})))
+    from .policy import with_admin_policy  # the machine's admin policy wins (agent/policy.py)
+
+    return with_admin_policy(Settings(**kwargs))

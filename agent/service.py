@@ -38,6 +38,7 @@ from .i18n import Text
 from .jobs.store import JobStore
 from .keystores.registry import KeyStoreRegistry
 from .pairing import Pairings
+from .update.runtime import clear_ready, write_ready
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +57,17 @@ class PortsUnavailable(OSError):
 
 
 def make_consent(settings: Settings, interactive: bool) -> ConsentProvider:
-    """The consent provider a headless agent uses (the desktop UI plugs in its own)."""
+    """The consent provider a headless agent uses (the desktop UI plugs in its own).
+
+    ``console`` is answered by agent.desktop (its runtime passes a ConsoleConsent); a bare
+    service without the console cannot ask, and says so (CONSENT_UNAVAILABLE).
+    """
     if settings.consent_policy == "approve-all-for-tests":
         log.warning("consent policy approve-all-for-tests: every request is approved WITHOUT asking")
         return PolicyConsent(approve=True)
     if settings.consent_policy == "prompt" and interactive:
         return TerminalConsent(settings.consent_timeout)
-    return _NoPrompt() if settings.consent_policy == "prompt" else PolicyConsent(approve=False)
+    return _NoPrompt() if settings.consent_policy in ("prompt", "console") else PolicyConsent(approve=False)
 
 
 class _NoPrompt(ConsentProvider):
@@ -149,6 +154,7 @@ class AgentService:
             raise PortsUnavailable(f"no free port among {self.candidate_ports()}: {last_error}")
         self.services.port = self.port
         self._write_runtime_file()
+        write_ready(self.settings.state_dir, self.port)  # health signal for the update launcher
         log.info("Compagnon %s listening on ws://127.0.0.1:%d/bridge", __version__, self.port)
         return self.port
 
@@ -165,3 +171,4 @@ class AgentService:
             await self._runner.cleanup()
             self._runner = None
         (self.settings.state_dir / "agent.json").unlink(missing_ok=True)
+        clear_ready(self.settings.state_dir)

@@ -132,10 +132,13 @@ class BridgeClient:
         """Send a frame as is (tests of malformed traffic)."""
         await self.ws.send_str(text)
 
-    async def hello(self, name: str = "compagnon-python", version: str = "1", locale: str | None = None) -> dict[str, Any]:
+    async def hello(self, name: str = "compagnon-python", version: str = "1", locale: str | None = None,
+                    min_version: str | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"protocol": PROTOCOL_VERSION, "client": {"name": name, "version": version}}
         if locale:
             params["locale"] = locale
+        if min_version:
+            params["min_version"] = min_version
         return await self.call("agent.hello", params)
 
     async def start_job(self, kind: str, params: dict[str, Any] | None = None, locale: str | None = None) -> dict[str, Any]:

@@ -38,24 +38,36 @@ class ClientInfo:
     version: str = field(metadata={"maxLength": 50})
 
 
+#: A semantic version (https://semver.org), e.g. ``0.2.0`` or ``1.0.0-rc.1``.
+SEMVER_PATTERN = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
+
+
 @dataclass
 class HelloParams:
-    """``agent.hello`` request: the protocol version the page speaks and, optionally, its language."""
+    """``agent.hello`` request: the protocol version the page speaks and, optionally, its language
+    and the oldest agent version it works with (``min_version``: "mise à jour requise" below it)."""
 
     protocol: int
     client: ClientInfo
     locale: Locale | None = None
+    min_version: str | None = field(default=None, metadata={"maxLength": 64, "pattern": SEMVER_PATTERN})
 
 
 @dataclass
 class HelloResult:
-    """``agent.hello`` answer. ``capabilities`` names what this agent can do (``job:<kind>``, methods)."""
+    """``agent.hello`` answer. ``capabilities`` names what this agent can do (``job:<kind>``, methods).
+
+    ``update_required``: the page's ``min_version`` is above this agent's version.
+    ``update_available``: the newer version the agent's last update check found, else null.
+    """
 
     product: Literal["compagnon"]
     version: str
     protocol: int
     capabilities: list[str]
     paired: bool = False
+    update_required: bool = False
+    update_available: str | None = None
 
 
 @dataclass

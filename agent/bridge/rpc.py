@@ -42,6 +42,8 @@ from bridge_protocol.typed import ParseError, parse, to_json
 from .. import __version__
 from ..i18n import pick_locale
 from ..kinds import kind_names, load_kind
+from ..update.config import app_dir_of
+from ..update.runtime import hello_hints
 from .connection import Connection
 
 if TYPE_CHECKING:
@@ -139,6 +141,8 @@ class Dispatcher:
             # %r: a page's text never starts a line of its own in the log (no forged entries).
             log.info("hello from %s (%r %r)", conn.origin, params.client.name[:100], params.client.version[:50])
         conn.client = {"name": params.client.name, "version": params.client.version}
+        # "Mise à jour requise": the page needs a newer agent (agent.update.runtime).
+        update_required, update_available = hello_hints(app_dir_of(self.service.settings), params.min_version)
         return HelloResult(
             product=PRODUCT,
             version=__version__,
@@ -146,6 +150,8 @@ class Dispatcher:
             capabilities=["agent.pair", "certificates.list", "files.pick", "files.put", "files.get",
                           *(f"job:{name}" for name in kind_names())],
             paired=self.service.pairings.is_paired(conn.origin),
+            update_required=update_required,
+            update_available=update_available,
         )
 
     async def pair(self, conn: Connection, params: PairParams) -> PairResult:

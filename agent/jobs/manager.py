@@ -111,9 +111,23 @@ class JobManager:
         jobs.sort(key=lambda j: j.created_at, reverse=True)
         return jobs[:limit]
 
+    def all_jobs(self, limit: int = 100) -> list[Job]:
+        """Every origin's jobs, newest first: for the agent's own console only, never for a page."""
+        jobs = sorted(self._jobs.values(), key=lambda j: j.created_at, reverse=True)
+        return jobs[:limit]
+
+    def active(self) -> int:
+        """How many jobs are queued or running (all origins)."""
+        return sum(1 for j in self._jobs.values() if not j.terminal)
+
     # -- lifecycle ------------------------------------------------------------------------------
-    def start(self, origin: str, kind_name: str, params: dict[str, Any], locale: str = "fr") -> Job:
-        """Validate and queue a job; it runs as soon as a slot is free."""
+    def start(self, origin: str, kind_name: str, params: dict[str, Any], locale: str = "fr",
+              services: JobServices | None = None) -> Job:
+        """Validate and queue a job; it runs as soon as a slot is free.
+
+        ``services`` replaces the manager's for this job: the local console starts jobs whose
+        services allow local paths (``local=True``), as the command line does.
+        """
         kind = load_kind(kind_name)
         try:
             typed_params = parse(kind.params_type, params, "/params")
@@ -128,7 +142,8 @@ class JobManager:
         )
         self._jobs[job.id] = job
         witness = JobWitness.for_kind(self.audit, kind.name)
-        services = witness.services(self.services) if witness is not None else self.services
+        base = services if services is not None else self.services
+        services = witness.services(base) if witness is not None else base
         ctx = JobContext(job, services, self._changed, lambda: _platform_client(origin))
         self._contexts[job.id] = ctx
         self._changed(job, True)

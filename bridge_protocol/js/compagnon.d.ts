@@ -15,6 +15,10 @@ export interface HelloResult {
   protocol: number;
   capabilities: string[];
   paired: boolean;
+  /** The page's minVersion is above this agent's version: "mise à jour requise". */
+  update_required: boolean;
+  /** The newer version the agent's last update check found, or null. */
+  update_available: string | null;
 }
 
 export interface Step {
@@ -167,6 +171,8 @@ export interface ClientOptions {
   clientName?: string;
   clientVersion?: string;
   locale?: Locale;
+  /** Oldest agent version the page works with (sent as agent.hello min_version). */
+  minVersion?: string;
   /** Call timeout in ms (default 15000). */
   timeout?: number;
   /** Per-port connection timeout in ms (default 1500). */

@@ -56,6 +56,7 @@ export class CompagnonClient extends EventTarget {
     this.host = options.host || "127.0.0.1";
     this.client = { name: options.clientName || "page", version: options.clientVersion || "1" };
     this.locale = options.locale || "fr";
+    this.minVersion = options.minVersion || null;
     this.timeout = options.timeout ?? 15000;
     this.probeTimeout = options.probeTimeout ?? 1500;
     this.reconnectDelay = options.reconnectDelay ?? 1000;
@@ -123,7 +124,9 @@ export class CompagnonClient extends EventTarget {
           }
           this._attach(ws, port);
           try {
-            this.info = await this.call("agent.hello", { protocol: PROTOCOL, client: this.client, locale: this.locale });
+            const hello = { protocol: PROTOCOL, client: this.client, locale: this.locale };
+            if (this.minVersion) hello.min_version = this.minVersion;
+            this.info = await this.call("agent.hello", hello);
           } catch (_) {
             ws.close();
             continue;

@@ -37,7 +37,8 @@ def isolated_env(home: Path) -> dict[str, str]:
 
 
 def write_config(home: Path, *, allowed: list[str], preapproved: list[str] | None = None,
-                 consent: str = "approve-all-for-tests", max_concurrent: int = 4, extra: str = "") -> Path:
+                 consent: str = "approve-all-for-tests", max_concurrent: int = 4, extra: str = "",
+                 consent_timeout: float = 5) -> Path:
     path = home / ".config" / "compagnon" / "config.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     quoted = lambda items: "[" + ", ".join(f'"{i}"' for i in items) + "]"  # noqa: E731
@@ -45,7 +46,7 @@ def write_config(home: Path, *, allowed: list[str], preapproved: list[str] | Non
         f"[bridge]\nallowed_origins = {quoted(allowed)}\n\n"
         f"[pairing]\npreapproved = {quoted(preapproved or [])}\n\n"
         f"[jobs]\nmax_concurrent = {max_concurrent}\n\n"
-        f'[consent]\npolicy = "{consent}"\ntimeout_seconds = 5\n{extra}',
+        f'[consent]\npolicy = "{consent}"\ntimeout_seconds = {consent_timeout}\n{extra}',
         encoding="utf-8",
     )
     return path
@@ -56,6 +57,8 @@ class AgentProcess:
     home: Path
     port: int
     args: list[str] = field(default_factory=list)
+    #: More environment variables for the agent (e.g. COMPAGNON_BROWSER for the console's tests).
+    extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[str] | None = None
     lines: list[str] = field(default_factory=list)
     started_at: float = 0.0
@@ -73,7 +76,7 @@ class AgentProcess:
         cmd = [sys.executable, "-m", "agent", "serve", "--port", str(self.port), *self.args]
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=isolated_env(self.home), stdin=subprocess.DEVNULL,
+            cmd, cwd=ROOT, env={**isolated_env(self.home), **self.extra_env}, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
         )
         ready = threading.Event()

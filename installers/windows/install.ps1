@@ -1,0 +1,174 @@
+﻿<#
+.SYNOPSIS
+    Compagnon : installation pour l'utilisateur courant, sans droits d'administrateur (Windows).
+
+.DESCRIPTION
+    The same layout as Linux and macOS (installers/README.md), under %LOCALAPPDATA%\Compagnon:
+
+        app\versions\<version>\venv       the version's Python environment
+        app\current, app\previous         directory junctions (no privilege needed) to versions
+        bin\compagnon.cmd, bin\launcher.py  the launcher (bin is added to the user's PATH)
+
+    and the value « Compagnon » of HKCU\Software\Microsoft\Windows\CurrentVersion\Run, which
+    starts « compagnon tray » without a console window at each logon. Run it again to upgrade
+    or repair. Needs Python 3.11 or later (python.org, installed « for me only » is enough).
+
+.EXAMPLE
+    powershell -ExecutionPolicy Bypass -File installers\windows\install.ps1
+    powershell -ExecutionPolicy Bypass -File install.ps1 -Wheel compagnon-0.2.0-py3-none-any.whl
+#>
+[CmdletBinding()]
+param(
+    [string]$From,                # a folder of the project (default: the repository around this script)
+    [string]$Wheel,               # or a compagnon-<version>-*.whl
+    [string]$Python,              # python.exe to use (default: the « py -3 » launcher, else python)
+    [switch]$SystemSitePackages,  # the environment sees the interpreter's packages
+    [switch]$NoDeps               # no dependency, no isolated build environment
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+
+$Root = Join-Path $env:LOCALAPPDATA 'Compagnon'
+$App = Join-Path $Root 'app'
+$Bin = Join-Path $Root 'bin'
+$RunKey = 'HKCU:\Software\Microsoft\Windows\CurrentVersion\Run'
+$RunValue = 'Compagnon'
+
+function Invoke-Checked([string]$Exe, [string[]]$Arguments, [string]$What) {
+    & $Exe @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "install.ps1 : $What a échoué (code $LASTEXITCODE)" }
+}
+
+function Set-Junction([string]$Link, [string]$Target) {
+    # Directory.Delete without recursion removes a junction, never what it points to.
+    if (Test-Path -LiteralPath $Link) { [System.IO.Directory]::Delete($Link, $false) }
+    New-Item -ItemType Junction -Path $Link -Target $Target | Out-Null
+}
+
+function Get-JunctionTarget([string]$Link) {
+    $item = Get-Item -LiteralPath $Link -ErrorAction SilentlyContinue
+    if ($null -ne $item -and $item.LinkType) { return [string](@($item.Target)[0]) }
+    return $null
+}
+
+function Stop-Agent {
+    # This user's agent processes started from the install folder (their files can't be replaced).
+    $procs = @(Get-CimInstance Win32_Process -Filter "Name LIKE 'python%' OR Name LIKE 'compagnon%'" -ErrorAction SilentlyContinue |
+        Where-Object { $_.CommandLine -and $_.CommandLine -like "*$Root*" })
+    foreach ($proc in $procs) { Stop-Process -Id $proc.ProcessId -Force -ErrorAction SilentlyContinue }
+    return $procs.Count -gt 0
+}
+
+# -- which Python, which version ------------------------------------------------------------------
+if ($Python) { $PyExe = $Python; $PyPre = @() }
+elseif (Get-Command py -ErrorAction SilentlyContinue) { $PyExe = 'py'; $PyPre = @('-3') }
+elseif (Get-Command python -ErrorAction SilentlyContinue) { $PyExe = 'python'; $PyPre = @() }
+else { throw 'install.ps1 : Python 3.11 ou plus est nécessaire (python.org, installation « pour moi seulement »).' }
+& $PyExe @PyPre -c 'import sys; sys.exit(sys.version_info < (3, 11))'
+if ($LASTEXITCODE -ne 0) { throw "install.ps1 : Python 3.11 ou plus est nécessaire ($PyExe) : indiquez-le avec -Python" }
+
+if ($Wheel -and $From) { throw 'install.ps1 : -From et -Wheel s''excluent' }
+if ($Wheel) {
+    $Wheel = (Resolve-Path -LiteralPath $Wheel).Path
+    if ((Split-Path -Leaf $Wheel) -notmatch '^compagnon-([^-]+)-.*\.whl$') { throw "install.ps1 : pas une roue compagnon : $Wheel" }
+    $Version = $Matches[1]
+} else {
+    if (-not $From) { $From = Join-Path $PSScriptRoot '..\..' }
+    $From = (Resolve-Path -LiteralPath $From).Path
+    $init = Join-Path $From 'agent\__init__.py'
+    if (-not (Test-Path -LiteralPath (Join-Path $From 'pyproject.toml')) -or -not (Test-Path -LiteralPath $init)) {
+        throw "install.ps1 : pas un dossier du projet Compagnon : $From"
+    }
+    $found = Select-String -LiteralPath $init -Pattern '^__version__ = "([^"]+)"' | Select-Object -First 1
+    if (-not $found) { throw "install.ps1 : version introuvable dans $init" }
+    $Version = $found.Matches[0].Groups[1].Value
+}
+if ($Version -notmatch '^[A-Za-z0-9][A-Za-z0-9.+_-]*$') { throw "install.ps1 : version incorrecte : $Version" }
+
+# -- the version's environment (a failed build puts back the one that was there) -----------------
+$Target = Join-Path $App "versions\$Version"
+$Aside = Join-Path $App "versions\.install-old-$Version-$PID"
+$Venv = Join-Path $Target 'venv'
+New-Item -ItemType Directory -Force -Path (Join-Path $App 'versions'), $Bin | Out-Null
+$Stage = $null
+$wasRunning = Stop-Agent
+try {
+    if (Test-Path -LiteralPath $Target) { Move-Item -LiteralPath $Target -Destination $Aside }
+    Write-Host "Compagnon $Version : création de l'environnement Python dans $Venv"
+    $venvArgs = @('-m', 'venv', '--clear')
+    if ($SystemSitePackages) { $venvArgs += '--system-site-packages' }
+    Invoke-Checked $PyExe ($PyPre + $venvArgs + @($Venv)) 'python -m venv'
+    $pipArgs = @('-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--quiet')
+    if ($NoDeps) { $pipArgs += @('--no-deps', '--no-build-isolation') }
+    if ($Wheel) { $pipArgs += $Wheel } else {
+        # Build from a copy: the source folder stays as it was.
+        $Stage = Join-Path ([System.IO.Path]::GetTempPath()) "compagnon-install-$PID"
+        robocopy $From $Stage /E /NFL /NDL /NJH /NJS /NP /XD .git build dist tests __pycache__ .venv '*.egg-info' | Out-Null
+        if ($LASTEXITCODE -ge 8) { throw "install.ps1 : copie de $From impossible (robocopy $LASTEXITCODE)" }
+        $pipArgs += $Stage
+    }
+    Write-Host 'Installation du paquet (pip)...'
+    Invoke-Checked (Join-Path $Venv 'Scripts\python.exe') $pipArgs 'pip install'
+    $installed = & (Join-Path $Venv 'Scripts\compagnon.exe') --version
+    if ($installed -ne "compagnon $Version") { throw "install.ps1 : version installée inattendue : $installed (attendu $Version)" }
+    if (Test-Path -LiteralPath $Aside) { Remove-Item -LiteralPath $Aside -Recurse -Force }
+} catch {
+    if (Test-Path -LiteralPath $Target) { Remove-Item -LiteralPath $Target -Recurse -Force }
+    if (Test-Path -LiteralPath $Aside) { Move-Item -LiteralPath $Aside -Destination $Target }
+    throw
+} finally {
+    if ($Stage -and (Test-Path -LiteralPath $Stage)) { Remove-Item -LiteralPath $Stage -Recurse -Force }
+}
+
+# -- app\current and app\previous; only those two versions are kept ------------------------------
+$current = Join-Path $App 'current'
+$previous = Join-Path $App 'previous'
+$old = Get-JunctionTarget $current
+if ($old -and ((Split-Path -Leaf $old) -ne $Version) -and (Test-Path -LiteralPath $old)) { Set-Junction $previous $old }
+Set-Junction $current $Target
+$keep = @($Version)
+$prev = Get-JunctionTarget $previous
+if ($prev) { $keep += (Split-Path -Leaf $prev) }
+Get-ChildItem -LiteralPath (Join-Path $App 'versions') -Directory -Force |
+    Where-Object { $keep -notcontains $_.Name } |
+    ForEach-Object { Remove-Item -LiteralPath $_.FullName -Recurse -Force }
+
+# -- launchers ------------------------------------------------------------------------------------
+$updateLauncher = Join-Path $PSScriptRoot '..\common\launcher.py'
+if (Test-Path -LiteralPath $updateLauncher) { Copy-Item -LiteralPath $updateLauncher -Destination (Join-Path $Bin 'launcher.py') -Force }
+$cmd = @'
+@echo off
+rem Compagnon launcher (installers/windows/install.ps1): runs the active version, app\current.
+setlocal
+set "ROOT=%~dp0.."
+if not exist "%ROOT%\bin\launcher.py" goto direct
+set "COMPAGNON_APP_DIR=%ROOT%\app"
+"%ROOT%\app\current\venv\Scripts\python.exe" "%ROOT%\bin\launcher.py" %*
+exit /b %ERRORLEVEL%
+:direct
+"%ROOT%\app\current\venv\Scripts\compagnon.exe" %*
+exit /b %ERRORLEVEL%
+'@
+Set-Content -LiteralPath (Join-Path $Bin 'compagnon.cmd') -Value $cmd -Encoding ASCII
+
+# bin on the user's PATH (HKCU\Environment), for « compagnon » in a new terminal.
+$userPath = [Environment]::GetEnvironmentVariable('Path', 'User')
+$parts = @(if ($userPath) { $userPath -split ';' | Where-Object { $_ } })
+if ($parts -notcontains $Bin) { [Environment]::SetEnvironmentVariable('Path', (($parts + $Bin) -join ';'), 'User') }
+
+# -- start at logon: HKCU Run, no console window (pythonw) ----------------------------------------
+$pythonw = Join-Path $current 'venv\Scripts\pythonw.exe'
+$launcherPy = Join-Path $Bin 'launcher.py'
+if (Test-Path -LiteralPath $launcherPy) { $runCommand = "`"$pythonw`" `"$launcherPy`" tray" }
+else { $runCommand = "`"$pythonw`" -m agent tray" }
+New-Item -Path $RunKey -Force | Out-Null
+Set-ItemProperty -Path $RunKey -Name $RunValue -Value $runCommand
+
+Write-Host "Compagnon $Version installé dans $Root."
+if ($wasRunning) {
+    # It was running: start the new version now, as the Run value would.
+    if (Test-Path -LiteralPath $launcherPy) { Start-Process -FilePath $pythonw -ArgumentList "`"$launcherPy`"", 'tray' }
+    else { Start-Process -FilePath $pythonw -ArgumentList '-m', 'agent', 'tray' }
+} else {
+    Write-Host 'Il démarrera à chaque ouverture de session ; pour le lancer maintenant : compagnon tray (nouveau terminal).'
+}
