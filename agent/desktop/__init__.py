@@ -1,0 +1,10 @@
+"""The desktop side of the agent: the tray icon, the local console and its consent prompts.
+
+    console.py   the console's HTTP server on its own loopback port (one-time codes, session tokens)
+    consent.py   ConsoleConsent: consent, PIN and file prompts answered in the console
+    runtime.py   agent service + console + consent + handover (``compagnon serve`` with the console policy)
+    tray.py      ``compagnon tray``: the runtime plus a pystray icon whose picture says the state
+    instance.py  one desktop agent per user: lock file and handover to the running one
+    opener.py    opening the console in the browser (``COMPAGNON_BROWSER`` for tests)
+    static/      the console page (French first, English; texts.json holds both)
+"""

@@ -1,0 +1,283 @@
+"""``compagnon tray``: the agent with its notification-area icon (pystray) and local console.
+
+* The agent (bridge, jobs, console; agent.desktop.runtime) runs in an asyncio loop on a thread of
+  its own; the icon runs on the main thread (macOS requires it).
+* The icon's picture says the state: ready (green, a tick), job running (blue, three dots),
+  attention needed (orange, "!": a consent or pairing prompt waits in the console).
+* The menu: Ouvrir la console, Traitements en cours, Sites autorisés, Journal, Diagnostic,
+  À propos, Quitter. Each item is a plain method of ``Tray`` that hands the runtime's
+  ``menu_action`` to the agent's loop: the tests call them, or the same actions through the
+  handover endpoint of a running process, without clicking. Where the system shows no menu (the
+  plain X11 back end), a left click opens the console.
+* One instance per user (agent.desktop.instance): a second launch asks the first to open its
+  console and exits 0.
+* Without a display (no ``DISPLAY``, no notification area back end) the agent still runs, with its
+  console, and says so on its standard output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..config import Settings
+from . import instance
+from .runtime import MENU, STATE_LABELS, DesktopRuntime
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+#: Picture of each state: background colour and the mark drawn on it.
+STATE_COLOURS = {"ready": (46, 139, 87), "busy": (30, 100, 200), "attention": (230, 120, 0)}
+
+
+def icon_image(state: str, size: int = 64):  # type: ignore[no-untyped-def]
+    """The tray picture of ``state`` ("ready", "busy" or "attention"): a Pillow RGBA image."""
+    from PIL import Image, ImageDraw
+
+    colour = STATE_COLOURS.get(state, STATE_COLOURS["attention"])
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    s = size / 64
+    draw.ellipse((2 * s, 2 * s, 62 * s, 62 * s), fill=colour + (255,), outline=(255, 255, 255, 255), width=max(1, int(2 * s)))
+    white = (255, 255, 255, 255)
+    if state == "ready":  # a tick
+        draw.line([(18 * s, 33 * s), (28 * s, 44 * s), (47 * s, 21 * s)], fill=white, width=max(2, int(7 * s)), joint="curve")
+    elif state == "busy":  # three dots
+        for x in (18, 32, 46):
+            draw.ellipse(((x - 5) * s, 27 * s, (x + 5) * s, 37 * s), fill=white)
+    else:  # "!"
+        draw.rounded_rectangle((28 * s, 13 * s, 36 * s, 40 * s), radius=3 * s, fill=white)
+        draw.ellipse((27 * s, 44 * s, 37 * s, 54 * s), fill=white)
+    return image
+
+
+class AgentThread:
+    """The desktop runtime in an asyncio loop on its own thread."""
+
+    def __init__(self, settings: Settings, runtime_factory: Callable[[], DesktopRuntime] | None = None) -> None:
+        self.settings = settings
+        self._factory = runtime_factory or (lambda: DesktopRuntime(settings))
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.runtime: DesktopRuntime | None = None
+        self.port = 0
+        self.error: str | None = None
+        self.ready = threading.Event()
+        self.done = threading.Event()
+        self._on_stopped: list[Callable[[], None]] = []
+        self._thread = threading.Thread(target=self._run, name="compagnon-agent", daemon=True)
+
+    def start(self, timeout: float = 60.0) -> bool:
+        """Start the agent; True once it listens (False: ``error`` says why)."""
+        self._thread.start()
+        if not self.ready.wait(timeout):
+            self.error = self.error or "timeout"
+        return self.error is None
+
+    def on_stopped(self, callback: Callable[[], None]) -> None:
+        self._on_stopped.append(callback)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except Exception as exc:
+            log.exception("agent thread failed")
+            self.error = self.error or type(exc).__name__
+        finally:
+            self.ready.set()
+            self.done.set()
+            for callback in self._on_stopped:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("stop callback failed")
+
+    async def _main(self) -> None:
+        from ..service import PortsUnavailable
+
+        self.loop = asyncio.get_running_loop()
+        runtime = self._factory()
+        self.runtime = runtime
+        try:
+            self.port = await runtime.start()
+        except (PortsUnavailable, OSError) as exc:
+            self.error = f"aucun port libre ({exc})"
+            return
+        self.ready.set()
+        try:
+            await runtime.quit.wait()
+        finally:
+            await runtime.stop()
+
+    def call(self, function: Callable[..., Any], *args: Any) -> None:
+        """Run ``function(*args)`` on the agent's loop (from any thread)."""
+        if self.loop is not None and not self.done.is_set():
+            self.loop.call_soon_threadsafe(function, *args)
+
+    def request_quit(self) -> None:
+        if self.runtime is not None:
+            self.call(self.runtime.quit.set)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+
+class Tray:
+    """The icon and its menu over a running ``AgentThread``."""
+
+    def __init__(self, agent: AgentThread, locale: str = "fr") -> None:
+        self.agent = agent
+        self.locale = locale
+        self.icon: Any = None
+        self.state = "ready"
+
+    # -- the menu's actions: plain functions ------------------------------------------------------
+    def action(self, name: str) -> None:
+        """Do menu item ``name`` (see runtime.MENU) on the agent's loop."""
+        runtime = self.agent.runtime
+        if runtime is not None:
+            self.agent.call(runtime.menu_action, name)
+
+    def open_console(self) -> None:
+        self.action("open")
+
+    def open_jobs(self) -> None:
+        self.action("jobs")
+
+    def open_pairings(self) -> None:
+        self.action("pairings")
+
+    def open_journal(self) -> None:
+        self.action("journal")
+
+    def diagnose(self) -> None:
+        self.action("diagnose")
+
+    def about(self) -> None:
+        self.action("about")
+
+    def quit(self) -> None:
+        self.action("quit")
+
+    # -- the icon -------------------------------------------------------------------------------
+    def _label(self, fr: str, en: str) -> str:
+        return en if self.locale == "en" else fr
+
+    def menu(self, pystray: Any) -> Any:
+        items = []
+        for name, fr, en in MENU:
+            items.append(pystray.MenuItem(self._label(fr, en), self._menu_handler(name), default=name == "open"))
+            if name in ("journal", "about"):
+                items.append(pystray.Menu.SEPARATOR)
+        return pystray.Menu(*items)
+
+    def _menu_handler(self, name: str) -> Callable[[Any, Any], None]:
+        return lambda icon, item: self.action(name)
+
+    def show_state(self, state: str) -> None:
+        """Change the picture and the title to ``state`` (from any thread)."""
+        self.state = state
+        if self.agent.runtime is not None:
+            self.agent.runtime.icon_state = state
+        if self.icon is not None:
+            self.icon.icon = icon_image(state)
+            self.icon.title = self._label(*STATE_LABELS[state])
+
+    def run(self) -> int:
+        """Show the icon until Quitter (or a signal, or the handover's quit); returns the exit code."""
+        runtime = self.agent.runtime
+        assert runtime is not None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self.quit())
+        try:
+            import pystray
+
+            logging.getLogger("pystray").setLevel(logging.CRITICAL)  # "failed to dock" without a tray area
+            self.icon = pystray.Icon("compagnon", icon_image(runtime.state), self._label(*STATE_LABELS[runtime.state]),
+                                     menu=self.menu(pystray))
+        except Exception as exc:  # no display, no back end
+            log.warning("no tray icon: %s", exc)
+            print(f"Icône de notification indisponible ({type(exc).__name__}) : la console reste accessible "
+                  "(« compagnon console »).", flush=True)
+            self.icon = None
+            self.agent.call(runtime.add_state_listener, self.show_state)
+            while not self.agent.done.wait(0.5):
+                pass
+            return EXIT_OK if self.agent.error is None else EXIT_FAILED
+        runtime.icon_state = runtime.state
+        self.agent.call(runtime.add_state_listener, self.show_state)
+        shown = threading.Event()
+        icon = self.icon
+
+        def stop_icon() -> None:
+            # pystray's setup thread waits for the icon's loop to show the icon: stopping the loop
+            # before that would leave the thread waiting for ever (and the process with it).
+            shown.wait(10)
+            icon.stop()
+
+        self.agent.on_stopped(stop_icon)
+        if self.agent.done.is_set():
+            return EXIT_OK
+        print("Icône de notification : active", flush=True)
+
+        def setup(icon: Any) -> None:
+            try:
+                icon.visible = True
+            finally:
+                shown.set()
+
+        try:
+            self.icon.run(setup=setup)
+        except Exception:  # the display went away: the agent carries on without its icon
+            log.exception("the tray icon stopped")
+            self.icon = None
+            while not self.agent.done.wait(0.5):
+                pass
+        # The icon is gone (Quitter, or the agent stopped): make sure the agent stops too.
+        self.agent.request_quit()
+        self.agent.done.wait(30)
+        return EXIT_OK if self.agent.error is None else EXIT_FAILED
+
+
+def main(settings: Settings) -> int:
+    """``compagnon tray``."""
+    from .. import __version__
+
+    lock = instance.InstanceLock(settings.state_dir / instance.LOCK_FILE)
+    if not lock.acquire():
+        answer = instance.send(settings.state_dir, "open")
+        if answer is None or not answer.get("ok"):
+            print("compagnon : Compagnon est déjà lancé mais ne répond pas.", file=sys.stderr)
+            return EXIT_FAILED
+        print("Compagnon est déjà lancé : sa console s'ouvre.", flush=True)
+        return EXIT_OK
+    try:
+        agent = AgentThread(settings)
+        if not agent.start():
+            print(f"compagnon : {agent.error}", file=sys.stderr)
+            return EXIT_FAILED
+        assert agent.runtime is not None
+        print(f"Console locale : {agent.runtime.console.base_url()}", flush=True)
+        print(f"Compagnon {__version__} en écoute sur ws://127.0.0.1:{agent.port}/bridge", flush=True)
+        if not settings.allowed_origins:
+            print("Attention : aucun site autorisé (bridge.allowed_origins).", flush=True)
+        code = Tray(agent).run()
+        agent.join(30)
+        print("Compagnon arrêté.", flush=True)
+    finally:
+        lock.release()
+    stuck = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+    if stuck:  # a back end's thread that never returns must not keep a stopped agent alive
+        log.warning("threads still running at exit: %s", ", ".join(t.name for t in stuck))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

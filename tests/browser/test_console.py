@@ -1,0 +1,446 @@
+"""The local console (agent.desktop) in Debian chromium, against a real agent process.
+
+The agent runs as ``compagnon serve`` with ``[consent] policy = "console"`` (what ``compagnon
+tray`` uses, without the icon: tests/integration/test_tray.py covers the icon). The console URL,
+with its one-time code, is what the agent hands the browser: ``COMPAGNON_BROWSER`` records it.
+
+* Without the code (or with a spent one) the page shows nothing of the agent and the API answers
+  403; a page of another origin can neither read the API (no CORS) nor act through it (its
+  requests carry its own ``Origin``: 403), even with a valid session token.
+* Pairing from the demo page (``agent.pair``): approved, then denied for another origin, in the
+  console; the approved site is revoked from "Sites autorisés"; the journal shows the three.
+* Signing from the demo ``/signer`` page: the consent in the console shows the files (size,
+  SHA-256) and the certificate; the token's PIN is typed in the console's PIN field; refusal and
+  timeout reach the page as USER_CANCELLED / USER_TIMEOUT. Then the PIN is nowhere: not in the
+  agent's log or output, the job records, the audit journal or any file of the user's folders,
+  nor in any WebSocket frame the demo page sent or received.
+* Applications: a local file named by its path is signed from the console (origin ``console:``,
+  the same ``sign`` job and consent), next to its source; openssl checks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from playwright.async_api import Browser, Page, expect
+
+from bridge_protocol.demo.app import DemoState, create_demo_app
+from tests.browser.test_demo_page import browser  # noqa: F401  (fixture)
+from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
+from tests.support.console import RecordingBrowser, code_of, console_origin, http
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+async def demo_port() -> AsyncIterator[int]:
+    """The demo platform (reachable as http://127.0.0.1:PORT and http://localhost:PORT)."""
+    port = free_port()
+    runner = web.AppRunner(create_demo_app(DemoState()))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield port
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def foreign_site() -> AsyncIterator[str]:
+    """Another local web site, with no CSP of its own to get in the way of its scripts."""
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="<!doctype html><title>autre site</title><p>autre site</p>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+def start_agent(home: Path, tmp_path: Path, *, allowed: list[str], preapproved: list[str] | None = None,
+                timeout: float = 60, extra: str = "") -> tuple[AgentProcess, RecordingBrowser]:
+    write_config(home, allowed=allowed, preapproved=preapproved, consent="console", consent_timeout=timeout,
+                 extra=extra)
+    recorder = RecordingBrowser(tmp_path / "browser")
+    agent = AgentProcess(home, free_port(), extra_env=recorder.env).start()
+    if "Console locale : http://127.0.0.1:" not in agent.output():
+        agent.stop()
+        raise AssertionError(f"no console:\n{agent.output()}")
+    return agent, recorder
+
+
+def console_url(agent: AgentProcess, recorder: RecordingBrowser, section: str | None = None) -> str:
+    """``compagnon console``: the running agent opens its console; the URL it handed the browser."""
+    count = len(recorder.urls())
+    args = ["--section", section] if section else []
+    subprocess.run([sys.executable, "-m", "agent", "console", *args], cwd=ROOT, env=isolated_env(agent.home),
+                   check=True, timeout=30)
+    return recorder.wait_for(count + 1)
+
+
+async def open_console(browser: Browser, url: str) -> Page:  # noqa: F811
+    page = await browser.new_page()
+    await page.goto(url)
+    await expect(page.locator("#state-badge")).to_have_text("Prêt", timeout=15_000)
+    return page
+
+
+async def call_pair(page: Page) -> None:
+    """``agent.pair`` from the demo page's own client; the outcome lands in ``window.pairResult``."""
+    await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=15_000)
+    await page.evaluate("""() => { window.pairResult = null;
+        import('/static/common.js').then((m) => m.client.call('agent.pair', {}, {timeout: 120000}))
+          .then((r) => { window.pairResult = {result: r}; }, (e) => { window.pairResult = {code: e.code}; }); }""")
+
+
+async def pair_result(page: Page) -> dict:
+    # Polled with evaluate: the demo page's CSP forbids the eval wait_for_function uses for a string.
+    for _ in range(300):
+        result = await page.evaluate("() => window.pairResult")
+        if result is not None:
+            return result
+        await asyncio.sleep(0.1)
+    raise AssertionError("agent.pair did not answer")
+
+
+def assert_headers(headers: dict[str, str]) -> None:
+    lower = {k.lower(): v for k, v in headers.items()}
+    csp = lower["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert lower["x-frame-options"] == "DENY"
+    assert "access-control-allow-origin" not in lower
+
+
+async def test_the_console_is_refused_without_its_secret(home: Path, tmp_path: Path, browser: Browser) -> None:  # noqa: F811
+    agent, recorder = start_agent(home, tmp_path, allowed=["https://marches.example.fr"])
+    try:
+        url = console_url(agent, recorder)
+        origin = console_origin(url)
+        assert url.startswith(f"{origin}/console/#k=") and origin.startswith("http://127.0.0.1:")
+        assert f":{agent.port}" not in origin  # its own port, not the bridge's
+
+        # The API without a session, with a made-up one, or with the code itself: 403.
+        for path in ("state", "pairings", "audit", "certificates?purpose=signing"):
+            for headers in ({}, {"X-Compagnon-Console": "A" * 43}, {"X-Compagnon-Console": code_of(url)}):
+                status, answer_headers, _ = http("GET", f"{origin}/console/api/{path}", headers)
+                assert status == 403, (path, headers)
+                assert_headers(answer_headers)
+        status, _, _ = http("POST", f"{origin}/console/api/session", {"Origin": origin, "X-Compagnon-Code": "forged"})
+        assert status == 403
+        status, _, _ = http("POST", f"{origin}/console/api/prompts/x", {"Origin": origin}, {"approved": True})
+        assert status == 403
+
+        # The page without the code: how to open the console, nothing of the agent.
+        page = await browser.new_page()
+        response = await page.goto(f"{origin}/console/")
+        assert response is not None
+        assert_headers(await response.all_headers())
+        await expect(page.locator("#locked-message")).to_contain_text("Ouvrez la console depuis l'icône de Compagnon")
+        await expect(page.locator("#app")).to_be_hidden()
+        shown = await page.locator("body").inner_text()
+        assert "marches.example.fr" not in shown and "ws://" not in shown and "0.1.0" not in shown
+
+        # The real link: the code is swapped for a session and leaves the address bar.
+        console = await open_console(browser, url)
+        await expect(console.locator("#home-origins")).to_have_text("https://marches.example.fr")
+        assert "k=" not in console.url
+        await console.get_by_role("button", name="English").click()
+        await expect(console.locator("#state-badge")).to_have_text("Ready")
+        await expect(console.locator("#nav-traitements")).to_have_text("Remote jobs")
+
+        # Spent: the same link again shows nothing, and the code no longer opens a session.
+        again = await browser.new_page()
+        await again.goto(url)
+        await expect(again.locator("#locked-message")).to_contain_text("a expiré ou a déjà servi")
+        await expect(again.locator("#app")).to_be_hidden()
+        status, _, _ = http("POST", f"{origin}/console/api/session", {"Origin": origin, "X-Compagnon-Code": code_of(url)})
+        assert status == 403
+    finally:
+        agent.stop()
+    assert "console: refused GET /console/api/state: no console session" in agent.log_file.read_text()
+
+
+async def test_a_foreign_origin_cannot_call_the_console(home: Path, tmp_path: Path, browser: Browser,  # noqa: F811
+                                                      demo_port: int, foreign_site: str) -> None:
+    site = f"http://127.0.0.1:{demo_port}"
+    pairings = home / ".local/state/compagnon/pairings.json"
+    pairings.parent.mkdir(parents=True)
+    pairings.write_text(json.dumps({"approved": {site: "2026-11-23T10:00:00.000Z"}}))
+    agent, recorder = start_agent(home, tmp_path, allowed=[site])
+    try:
+        url = console_url(agent, recorder)
+        origin = console_origin(url)
+        console = await open_console(browser, url)
+        token = await console.evaluate("sessionStorage.getItem('compagnon-console')")
+        assert token and token not in url
+
+        # A page of another origin, even holding the session token: it cannot read the API (no
+        # CORS: the preflight is refused), and what it sends anyway carries its Origin: refused.
+        foreign = await browser.new_page()
+        await foreign.goto(foreign_site)
+        outcome = await foreign.evaluate("""async ([origin, token, site]) => {
+            const out = {};
+            const attempt = async (name, request) => {
+              try { const r = await request(); out[name] = r.type === 'opaque' ? 'opaque' : `read ${r.status} ${await r.text()}`; }
+              catch (e) { out[name] = `blocked ${e.name}`; }
+            };
+            await attempt('state', () => fetch(`${origin}/console/api/state`, {headers: {'X-Compagnon-Console': token}}));
+            await attempt('plain', () => fetch(`${origin}/console/api/pairings`));
+            await attempt('revoke', () => fetch(`${origin}/console/api/pairings/revoke`, {method: 'POST', mode: 'no-cors',
+              headers: {'Content-Type': 'text/plain'}, body: JSON.stringify({origin: site})}));
+            await attempt('job', () => fetch(`${origin}/console/api/jobs`, {method: 'POST', mode: 'no-cors',
+              headers: {'Content-Type': 'text/plain'}, body: JSON.stringify({kind: 'diagnose', params: {}})}));
+            return out; }""", [origin, token, site])
+        assert outcome["state"].startswith("blocked"), outcome
+        assert outcome["plain"].startswith("blocked"), outcome
+        assert outcome["revoke"] in ("opaque",) or outcome["revoke"].startswith("blocked"), outcome
+
+        # Direct requests with a valid token but a foreign Origin (or a cross-site fetch): 403.
+        good = {"X-Compagnon-Console": token, "Origin": origin}
+        for bad in ({"Origin": foreign_site}, {"Origin": "https://evil.example"}, {"Origin": "null"},
+                    {"Origin": site}, {"Sec-Fetch-Site": "cross-site", "Origin": origin}):
+            status, headers, _ = http("GET", f"{origin}/console/api/pairings", good | bad)
+            assert status == 403, bad
+            assert_headers(headers)
+            status, _, _ = http("POST", f"{origin}/console/api/pairings/revoke", good | bad, {"origin": site})
+            assert status == 403, bad
+        status, _, _ = http("POST", f"{origin}/console/api/pairings/revoke", {"X-Compagnon-Console": token}, {"origin": site})
+        assert status == 403  # a state change without the console's Origin
+        status, headers, _ = http("OPTIONS", f"{origin}/console/api/state", {"Origin": foreign_site,
+                                  "Access-Control-Request-Method": "GET",
+                                  "Access-Control-Request-Headers": "x-compagnon-console"})
+        assert status == 403 and "access-control-allow-origin" not in {k.lower() for k in headers}
+        # The control path (second launch) refuses any request from a browser (it has an Origin).
+        status, _, _ = http("POST", f"{origin}/console/control", {"Origin": origin}, {"action": "quit"})
+        assert status == 403
+
+        # Nothing happened: the site is still paired, no job was started, and the console works.
+        status, _, body = http("GET", f"{origin}/console/api/pairings", good)
+        assert status == 200 and [p["origin"] for p in json.loads(body)["pairings"]] == [site]
+        status, _, body = http("GET", f"{origin}/console/api/state", good)
+        assert status == 200 and json.loads(body)["jobs"] == []
+    finally:
+        agent.stop()
+    log = agent.log_file.read_text()
+    assert "console: refused OPTIONS /console/api/state: no CORS" in log
+    assert "console: refused POST /console/api/pairings/revoke: foreign Origin" in log
+
+
+async def test_pairing_approved_and_denied_in_the_console(home: Path, tmp_path: Path, browser: Browser,  # noqa: F811
+                                                         demo_port: int) -> None:
+    site_a, site_b = f"http://127.0.0.1:{demo_port}", f"http://localhost:{demo_port}"
+    agent, recorder = start_agent(home, tmp_path, allowed=[site_a, site_b])
+    try:
+        console = await open_console(browser, console_url(agent, recorder))
+        prompts = console.locator("#prompts .prompt")
+
+        page_a = await browser.new_page()
+        await page_a.goto(f"{site_a}/?agent_ports={agent.port}")
+        await call_pair(page_a)
+        prompt = console.locator('.prompt[data-action="pair"]')
+        await expect(prompt).to_have_count(1, timeout=10_000)
+        await expect(prompt.locator(".prompt-origin")).to_have_text(site_a)
+        await expect(prompt.locator("h3")).to_have_text("Autoriser un nouveau site à utiliser Compagnon ?")
+        await expect(console.locator("#state-badge")).to_have_text("Attention requise")
+        await prompt.get_by_role("button", name="Autoriser").click()
+        assert await pair_result(page_a) == {"result": {"paired": True}}
+        await expect(prompts).to_have_count(0)
+
+        page_b = await browser.new_page()
+        await page_b.goto(f"{site_b}/?agent_ports={agent.port}")
+        await call_pair(page_b)
+        prompt = console.locator('.prompt[data-action="pair"]')
+        await expect(prompt.locator(".prompt-origin")).to_have_text(site_b, timeout=10_000)
+        await prompt.get_by_role("button", name="Refuser").click()
+        assert await pair_result(page_b) == {"code": "PAIRING_REFUSED"}
+
+        # Sites autorisés: site A, not B; revoked from the console.
+        await console.get_by_role("link", name="Sites autorisés").click()
+        rows = console.locator("#sites-rows tr")
+        await expect(rows).to_have_count(1)
+        await expect(rows.first).to_contain_text(site_a)
+        await console.get_by_role("button", name=f"Révoquer {site_a}").click()
+        await expect(rows).to_have_count(0)
+        await expect(console.locator("#sites-none")).to_have_text("Aucun site autorisé.")
+
+        # The journal: the three decisions, chained and intact.
+        await console.get_by_role("link", name="Journal").click()
+        await expect(console.locator("#audit-state")).to_have_text("Journal intact (3 entrées)")
+        journal = console.locator("#audit-rows")
+        for text in ("Site autorisé", "Site refusé", "Autorisation retirée"):
+            await expect(journal).to_contain_text(text)
+        # The console was open all along: no prompt opened another one.
+        assert len(recorder.urls()) == 1
+    finally:
+        agent.stop()
+    assert json.loads((agent.state_dir / "pairings.json").read_text())["approved"] == {}
+
+
+async def test_a_prompt_opens_the_console_when_none_is_open(home: Path, tmp_path: Path, browser: Browser,  # noqa: F811
+                                                           demo_port: int) -> None:
+    site = f"http://127.0.0.1:{demo_port}"
+    agent, recorder = start_agent(home, tmp_path, allowed=[site])
+    try:
+        page = await browser.new_page()
+        await page.goto(f"{site}/?agent_ports={agent.port}")
+        await call_pair(page)
+        url = recorder.wait_for(1)  # the agent opened its console by itself
+        console = await browser.new_page()
+        await console.goto(url)
+        prompt = console.locator('.prompt[data-action="pair"]')
+        await expect(prompt.locator(".prompt-origin")).to_have_text(site, timeout=10_000)
+        await prompt.get_by_role("button", name="Autoriser").click()
+        assert await pair_result(page) == {"result": {"paired": True}}
+    finally:
+        agent.stop()
+
+
+async def test_signing_consent_pin_refusal_and_timeout_in_the_console(
+    home: Path, tmp_path: Path, browser: Browser, demo_port: int, test_pki, token  # type: ignore[no-untyped-def]  # noqa: F811
+) -> None:
+    from tests.integration.test_certificates_bridge import keystore_config
+
+    site = f"http://127.0.0.1:{demo_port}"
+    out_dir = home / "Documents signés"
+    timeout = 12
+    agent, recorder = start_agent(home, tmp_path, allowed=[site], preapproved=[site], timeout=timeout,
+                                  extra=keystore_config(test_pki, token) + f'\n[signing]\noutput_dir = "{out_dir}"\n')
+    sources = {"Offre technique.pdf": _pdf(), "Annexe financière.txt": "Prix : 1 000 €\n".encode() * 50}
+    for name, data in sources.items():
+        (tmp_path / name).write_bytes(data)
+    frames: list[str] = []
+    try:
+        console = await open_console(browser, console_url(agent, recorder))
+        page = await browser.new_page()
+        page.on("websocket", lambda ws: (ws.on("framesent", lambda payload: frames.append(str(payload))),
+                                         ws.on("framereceived", lambda payload: frames.append(str(payload)))))
+        await page.goto(f"{site}/signer?agent_ports={agent.port}")
+        await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=15_000)
+        await page.locator("#file-input").set_input_files([str(tmp_path / n) for n in sources])
+
+        # The certificate list needs a consent too.
+        await page.get_by_role("button", name="Afficher mes certificats").click()
+        listing = console.locator('.prompt[data-action="certificates"]')
+        await expect(listing.locator(".prompt-origin")).to_have_text(site, timeout=10_000)
+        await expect(listing.locator("input[type=password]")).to_have_count(0)
+        await listing.get_by_role("button", name="Autoriser").click()
+        row = page.locator("#cert-rows tr", has_text="Jeanne TITULAIRE — ENTREPRISE EXEMPLE")
+        await row.locator('input[type="radio"]').check(timeout=30_000)
+
+        # 1. Approved with the token's PIN, typed in the console.
+        await page.get_by_role("button", name="Signer", exact=True).click()
+        prompt = console.locator('.prompt[data-action="sign"]')
+        await expect(prompt).to_have_count(1, timeout=30_000)
+        await expect(prompt.locator(".prompt-origin")).to_have_text(site)
+        for name, data in sources.items():
+            file_row = prompt.locator(f'tr[data-file="{name}"]')
+            await expect(file_row).to_contain_text(hashlib.sha256(data).hexdigest())
+            assert str(len(data)) == await file_row.locator("td").nth(1).get_attribute("title")
+        await expect(prompt.locator(".prompt-certificate")).to_contain_text("Jeanne TITULAIRE")
+        await prompt.get_by_role("button", name="Autoriser").click()  # no PIN yet: refused in the console
+        await expect(prompt.locator(".prompt-error")).to_have_text("Saisissez le code PIN pour autoriser.")
+        await prompt.get_by_label("Code PIN").fill(token.pin)
+        await prompt.get_by_role("button", name="Autoriser").click()
+        await expect(page.locator("#sign-verdict")).to_have_text(
+            "La signature électronique des fichiers sélectionnés s'est terminée avec succès.", timeout=60_000)
+        await expect(page.locator("#count-signed")).to_have_text("2")
+        # Traitements distants: the job, its launch date and its steps, all done.
+        await console.get_by_role("link", name="Traitements distants").click()
+        job = console.locator('.job[data-kind="sign"]').first
+        await expect(job).to_have_attribute("data-state", "succeeded")
+        await expect(job.locator(".job-start")).to_contain_text("Date de lancement de ce traitement : ")
+        await expect(job.locator('.job-steps li[data-state="succeeded"]')).to_have_count(4)
+        await expect(job.locator(".job-steps .mark").first).to_have_text("✓")
+
+        # 2. Refused: USER_CANCELLED reaches the page.
+        await page.get_by_role("button", name="Signer", exact=True).click()
+        prompt = console.locator('.prompt[data-action="sign"]')
+        await expect(prompt).to_have_count(1, timeout=30_000)
+        await prompt.get_by_role("button", name="Refuser").click()
+        await expect(page.locator("#sign-error")).to_have_text("Opération refusée par l'utilisateur.", timeout=30_000)
+
+        # 3. No answer: USER_TIMEOUT reaches the page, and the prompt leaves the console.
+        await page.get_by_role("button", name="Signer", exact=True).click()
+        await expect(console.locator('.prompt[data-action="sign"]')).to_have_count(1, timeout=30_000)
+        await expect(page.locator("#sign-error")).to_have_text("L'utilisateur n'a pas répondu à temps.",
+                                                               timeout=(timeout + 30) * 1000)
+        await expect(console.locator('.prompt[data-action="sign"]')).to_have_count(0)
+        codes = [json.loads(f)["params"]["job"]["error"]["code"] for f in frames
+                 if '"jobs.updated"' in f and '"error":{' in f]
+        assert "USER_CANCELLED" in codes and "USER_TIMEOUT" in codes, codes
+    finally:
+        agent.stop()
+
+    signed = [p.name for p in out_dir.iterdir()]
+    assert any(n.startswith("Offre technique - ") and n.endswith(".pdf") for n in signed), signed
+    # The PIN is nowhere: log, output, job records, audit journal, any file of the user; no frame.
+    pin = token.pin.encode()
+    assert pin not in agent.output().encode()
+    checked = 0
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert pin not in path.read_bytes(), path
+            checked += 1
+    assert (agent.state_dir / "audit" / "audit.jsonl").is_file() and any((agent.state_dir / "jobs").iterdir())
+    assert agent.log_file.is_file() and checked > 5
+    assert frames and not [f for f in frames if token.pin in f]
+    audit = (agent.state_dir / "audit" / "audit.jsonl").read_text().splitlines()
+    assert [json.loads(line)["result"] for line in audit if json.loads(line)["action"] == "sign"] == \
+        ["succeeded", "failed", "failed"]
+
+
+async def test_applications_sign_a_local_file_from_the_console(
+    home: Path, tmp_path: Path, browser: Browser, test_pki, token  # type: ignore[no-untyped-def]  # noqa: F811
+) -> None:
+    from tests.integration.test_certificates_bridge import keystore_config
+    from tests.support.verifiers import openssl_cms_ok
+
+    agent, recorder = start_agent(home, tmp_path, allowed=["https://marches.example.fr"],
+                                  extra=keystore_config(test_pki, token))
+    source = tmp_path / "Mémoire technique.txt"
+    source.write_bytes("Mémoire technique du lot 2\n".encode() * 40)
+    try:
+        console = await open_console(browser, console_url(agent, recorder, "applications"))
+        form = console.locator("#app-sign")
+        await expect(form).to_be_visible()
+        jeanne = form.locator("#sign-certificate option", has_text="Jeanne TITULAIRE").first
+        await expect(jeanne).to_have_count(1, timeout=30_000)  # the certificates are listed without any prompt
+        await form.get_by_label("Fichier(s) à signer (un chemin par ligne)").fill(str(source))
+        await form.get_by_label("Format de signature").select_option("cades")
+        await form.locator("#sign-certificate").select_option(await jeanne.get_attribute("value"))
+        await form.get_by_role("button", name="Signer", exact=True).click()
+
+        # The same consent as for a site, from "cette console", with the PIN typed here.
+        prompt = console.locator('.prompt[data-action="sign"]')
+        await expect(prompt.locator(".prompt-origin")).to_have_text("cette console", timeout=30_000)
+        await expect(prompt.locator(f'tr[data-file="{source.name}"]')).to_contain_text(
+            hashlib.sha256(source.read_bytes()).hexdigest())
+        await prompt.get_by_label("Code PIN").fill(token.pin)
+        await prompt.get_by_role("button", name="Autoriser").click()
+        job = console.locator('.job[data-kind="sign"]').first
+        await expect(job).to_have_attribute("data-state", "succeeded", timeout=60_000)
+        await expect(job.locator(".job-origin")).to_have_text("cette console")
+        await expect(job.locator(".job-outputs")).to_contain_text(f"{source.name} - ")
+    finally:
+        agent.stop()
+    (signed,) = [p for p in tmp_path.iterdir() if p.name.startswith(f"{source.name} - ") and p.suffix == ".p7s"]
+    assert openssl_cms_ok(signed, source, test_pki)  # written next to its source, as on the command line
+    record = json.loads((agent.state_dir / "audit" / "audit.jsonl").read_text().splitlines()[-1])
+    assert (record["action"], record["origin"], record["result"]) == ("sign", "console:", "succeeded")
+    assert token.pin.encode() not in agent.log_file.read_bytes()
+
+
+def _pdf() -> bytes:
+    from tests.support.pdf import make_pdf
+
+    return make_pdf(pages=1, title="Offre technique")
