@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from bridge_protocol.errors import ErrorCode, ProtocolError, error_message
@@ -77,6 +78,8 @@ class JobManager:
                  audit: AuditLog | None = None) -> None:
         self.services = services
         self.store = store
+        #: One thread writes the job records, in the order of the changes.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-store") if store else None
         self.audit = audit
         self._slots = asyncio.Semaphore(max_concurrent)
         self._jobs: dict[str, Job] = {}
@@ -196,11 +199,13 @@ class JobManager:
             log.info("job %s ended: %s", job.id, job.state)
 
     def _prune(self) -> None:
-        if self.store is None:
+        if self.store is None or self._writer is None:
             return
-        kept = {j.id for j in self.store.prune(sorted(self._jobs.values(), key=lambda j: j.created_at))}
-        for job_id in [i for i in self._jobs if i not in kept]:
+        kept, dropped = self.store.plan_prune(sorted(self._jobs.values(), key=lambda j: j.created_at))
+        for job_id in dropped:
             del self._jobs[job_id]
+        if dropped:  # in the writer's queue: after any pending write of the same records
+            self._writer.submit(self.store.remove, dropped)
 
     def _finish_cancelled(self, job: Job) -> None:
         job.state = "cancelled"
@@ -233,7 +238,14 @@ class JobManager:
         task = self._tasks.get(job_id)
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)
+        await self._written()
         return self._jobs[job_id]
+
+    async def _written(self) -> None:
+        """Return once every record queued so far is written (and its change published)."""
+        if self._writer is not None:
+            await asyncio.get_running_loop().run_in_executor(self._writer, lambda: None)
+            await asyncio.sleep(0)  # let the publications scheduled by those writes run
 
     async def shutdown(self) -> None:
         """Stop every job; those still running are recorded as interrupted."""
@@ -244,16 +256,19 @@ class JobManager:
         for handle in self._deferred.values():
             handle.cancel()
         self._deferred.clear()
+        await self._written()
 
     # -- publication ----------------------------------------------------------------------------
     def _changed(self, job: Job, urgent: bool) -> None:
         job.updated_at = utc_now()
         if urgent:
-            if self.store is not None:
-                try:
-                    self.store.save(job)
-                except OSError:
-                    log.exception("cannot save job %s", job.id)
+            if self.store is not None and self._writer is not None:
+                # Written by the store's own thread (an fsync never stalls the bridge), in order;
+                # published once on disk, so no page learns of a state a crash would undo.
+                data = self.store.encode(job)
+                write = asyncio.get_running_loop().run_in_executor(self._writer, self._save, job.id, job.state, data)
+                write.add_done_callback(lambda _: self._publish(job))
+                return
             self._publish(job)
             return
         if job.id in self._deferred:
@@ -263,6 +278,12 @@ class JobManager:
             self._publish(job)
         else:
             self._deferred[job.id] = asyncio.get_running_loop().call_later(wait, self._publish, job)
+
+    def _save(self, job_id: str, state: str, data: bytes) -> None:
+        try:
+            self.store.write(job_id, state, data)  # type: ignore[union-attr]
+        except OSError:
+            log.exception("cannot save job %s", job_id)
 
     def _publish(self, job: Job) -> None:
         handle = self._deferred.pop(job.id, None)

@@ -32,13 +32,26 @@ class JobStore:
         return self.folder / f"{job_id}.json"
 
     def save(self, job: Job) -> None:
-        """Write the job's record. A change of state (queued, running, a final state) waits for
-        the disk, so a crash finds every started job and every ended one as it ended; a step
-        change only is written without waiting (the bridge's event loop stays responsive)."""
-        data = json.dumps(job.to_record(), ensure_ascii=False, separators=(",", ":")).encode()
-        durable = self._saved_states.get(job.id) != job.state
-        atomic_write_bytes(self._path(job.id), data, durable=durable)
-        self._saved_states[job.id] = job.state
+        """Write the job's record now (see ``write``)."""
+        self.write(job.id, job.state, self.encode(job))
+
+    @staticmethod
+    def encode(job: Job) -> bytes:
+        """The record of ``job`` as it is now (taken on the event loop, written later by a thread)."""
+        return json.dumps(job.to_record(), ensure_ascii=False, separators=(",", ":")).encode()
+
+    def write(self, job_id: str, state: str, data: bytes) -> None:
+        """Replace the record of ``job_id`` atomically. A change of state (queued, running, a final
+        state) waits for the disk, so a crash finds every started job and every ended one as it
+        ended; a step change only is written without waiting for the disk."""
+        durable = self._saved_states.get(job_id) != state
+        atomic_write_bytes(self._path(job_id), data, durable=durable)
+        self._saved_states[job_id] = state
+
+    def remove(self, job_ids: set[str]) -> None:
+        for job_id in job_ids:
+            self._path(job_id).unlink(missing_ok=True)
+            self._saved_states.pop(job_id, None)
 
     def load(self) -> list[Job]:
         """All stored jobs, oldest first; jobs left running are marked interrupted and saved."""
@@ -79,7 +92,11 @@ class JobStore:
         if excess <= 0:
             return jobs
         dropped = {j.id for j in finished[:excess]}
-        for job_id in dropped:
-            self._path(job_id).unlink(missing_ok=True)
-            self._saved_states.pop(job_id, None)
+        self.remove(dropped)
         return [j for j in jobs if j.id not in dropped]
+
+    def plan_prune(self, jobs: list[Job]) -> tuple[list[Job], set[str]]:
+        """The jobs ``prune`` would keep, and the ids it would remove (without removing them)."""
+        finished = [j for j in jobs if j.terminal]
+        dropped = {j.id for j in finished[: max(0, len(finished) - self.keep)]}
+        return [j for j in jobs if j.id not in dropped], dropped
