@@ -13,8 +13,9 @@
 * ``/static/compagnon.js``: the browser client, served from ``bridge_protocol/js``.
 
 The agent ports the page probes come from ``?agent_ports=`` or, by default, from the app's
-state (set by ``compagnon demo``), else the protocol's standard ports. Every page gets the same
-navigation bar in place of ``{{NAV}}``.
+state (set by ``compagnon demo``), else the protocol's standard ports. Every page is its own
+sections (``static/<page>.html``) inside the frame all pages share (``static/layout.html``: the
+header, the navigation bar, the agent's status).
 """
 
 from __future__ import annotations
@@ -77,9 +78,14 @@ NAV = (
     ("/cles", "nav-keys", "navKeys", "Clés de chiffrement"),
     ("/ouverture", "nav-open", "navOpen", "Ouverture et analyse"),
 )
-#: The pages: path and file under ``static/``.
-PAGES = {"/": "index.html", "/signer": "signer.html", "/depot": "depot.html", "/cles": "cles.html",
-         "/ouverture": "ouverture.html"}
+#: The pages: path -> (its sections under ``static/``, its title, its script under ``static/``).
+PAGES = {
+    "/": ("index.html", "Plateforme de démonstration", "demo.js"),
+    "/signer": ("signer.html", "Signer un document", "signer.js"),
+    "/depot": ("depot.html", "Déposer une offre", "depot.js"),
+    "/cles": ("cles.html", "Clés de chiffrement", "cles.js"),
+    "/ouverture": ("ouverture.html", "Ouverture et analyse", "ouverture.js"),
+}
 
 
 def _nav(path: str) -> str:
@@ -91,15 +97,18 @@ def _nav(path: str) -> str:
     return "<nav>" + " · ".join(links) + "</nav>"
 
 
-def _page(name: str):  # type: ignore[no-untyped-def]
+def _page(name: str, title: str, script: str):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
-        return _render(request, name)
+        return _render(request, name, title, script)
 
     return handler
 
 
-def _render(request: web.Request, name: str) -> web.Response:
-    page = (STATIC / name).read_text(encoding="utf-8")
+def _render(request: web.Request, name: str, title: str, script: str) -> web.Response:
+    """``name``'s sections in the shared frame, with this request's agent ports and navigation."""
+    page = (STATIC / "layout.html").read_text(encoding="utf-8")
+    page = page.replace("{{TITLE}}", html.escape(title)).replace("{{SCRIPT}}", script)
+    page = page.replace("{{CONTENT}}", (STATIC / name).read_text(encoding="utf-8").rstrip("\n"))
     page = page.replace("{{AGENT_PORTS}}", html.escape(json.dumps(_ports(request))))
     page = page.replace("{{NAV}}", _nav(request.path))
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
@@ -117,8 +126,8 @@ def create_demo_app(state: DemoState | None = None) -> web.Application:
     (consultations, sealed deposits, opened results, encryption keys)."""
     app = web.Application(middlewares=[security_headers])
     app[STATE_KEY] = state or DemoState()
-    for path, name in PAGES.items():
-        app.router.add_get(path, _page(name))
+    for path, (name, title, script) in PAGES.items():
+        app.router.add_get(path, _page(name, title, script))
     app.router.add_get("/js/{name}", client_js)
     app.router.add_static("/static/", STATIC)
     add_consultation_routes(app)

@@ -32,8 +32,18 @@ def test_page_keys_exist_in_both_languages() -> None:
     assert used <= fr, used - fr
 
 
-def test_every_page_has_the_navigation_bar() -> None:
-    pages = sorted(p.name for p in STATIC.glob("*.html"))
-    assert pages == ["cles.html", "depot.html", "index.html", "ouverture.html", "signer.html"]
-    for name in pages:
-        assert "{{NAV}}" in (STATIC / name).read_text(encoding="utf-8"), name
+def test_every_page_is_served_in_the_shared_frame_with_the_navigation_bar() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from bridge_protocol.demo.app import PAGES, DemoState, STATE_KEY, _render
+
+    files = sorted(p.name for p in STATIC.glob("*.html"))
+    assert files == sorted(["layout.html", *(name for name, _, _ in PAGES.values())])
+    for path, (name, title, script) in PAGES.items():
+        assert "<html" not in (STATIC / name).read_text(encoding="utf-8"), name  # sections only
+        request = make_mocked_request("GET", path, app={STATE_KEY: DemoState()})  # type: ignore[arg-type]
+        page = _render(request, name, title, script).text or ""
+        assert "{{" not in page, (path, page[:200])
+        assert f"<title>{title} — Compagnon</title>" in page and f'src="/static/{script}"' in page
+        assert f'href="{path}" aria-current="page"' in page and page.count("<nav>") == 1
+        assert 'id="agent-state"' in page and page.rstrip().endswith("</html>")
