@@ -91,11 +91,9 @@ class Connection:
         """Return once the queued answers are under the limit (at once when closed)."""
         await self._room.wait()
 
-    def job_updated(self, update: JobUpdate | dict[str, Any]) -> None:
+    def job_updated(self, update: JobUpdate) -> None:
         """Queue a ``jobs.updated`` notification, replacing any unsent one for the same job."""
         if not self._closed:
-            if not isinstance(update, JobUpdate):
-                update = JobUpdate(update)
             job_id = update.snapshot["id"]
             self._job_updates.pop(job_id, None)
             self._job_updates[job_id] = update

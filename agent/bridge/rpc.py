@@ -66,6 +66,8 @@ class Dispatcher:
 
     def __init__(self, service: AgentService) -> None:
         self.service = service
+        #: The install layout's folder, where the last update check is recorded (for hello).
+        self._app_dir = app_dir_of(service.settings)
         self._handlers: dict[str, Handler] = {
             "agent.hello": self.hello,
             "agent.pair": self.pair,
@@ -142,7 +144,7 @@ class Dispatcher:
             log.info("hello from %s (%r %r)", conn.origin, params.client.name[:100], params.client.version[:50])
         conn.client = {"name": params.client.name, "version": params.client.version}
         # "Mise à jour requise": the page needs a newer agent (agent.update.runtime).
-        update_required, update_available = hello_hints(app_dir_of(self.service.settings), params.min_version)
+        update_required, update_available = hello_hints(self._app_dir, params.min_version)
         return HelloResult(
             product=PRODUCT,
             version=__version__,

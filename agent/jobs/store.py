@@ -87,13 +87,9 @@ class JobStore:
 
     def prune(self, jobs: list[Job]) -> list[Job]:
         """Drop the oldest finished jobs beyond ``keep``; returns the jobs kept, oldest first."""
-        finished = [j for j in jobs if j.terminal]
-        excess = len(finished) - self.keep
-        if excess <= 0:
-            return jobs
-        dropped = {j.id for j in finished[:excess]}
+        kept, dropped = self.plan_prune(jobs)
         self.remove(dropped)
-        return [j for j in jobs if j.id not in dropped]
+        return kept
 
     def plan_prune(self, jobs: list[Job]) -> tuple[list[Job], set[str]]:
         """The jobs ``prune`` would keep, and the ids it would remove (without removing them)."""
