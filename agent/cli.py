@@ -245,7 +245,7 @@ async def _run_until_signal(settings: Settings, on_started: Callable[[int], Any]
                             extra_start: Callable[[], Any] | None = None) -> int:
     from .service import AgentService, PortsUnavailable, make_consent
 
-    if settings.consent_policy == "console":
+    if settings.consent_policy in ("console", "native"):
         from .desktop.runtime import run_headless
 
         return await run_headless(settings, on_started)

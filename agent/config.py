@@ -15,9 +15,12 @@ Example ``config.toml``::
     keep = 500
 
     [consent]
-    policy = "prompt"          # "prompt" | "console" | "deny" | "approve-all-for-tests"
-                               # (default: "prompt" for compagnon serve, "console" for compagnon tray)
+    policy = "prompt"          # "prompt" | "console" | "native" | "deny" | "approve-all-for-tests"
+                               # (default: "prompt" for compagnon serve, "console" for compagnon tray;
+                               # "native": the agent's own windows, no browser window)
     timeout_seconds = 120
+    file_picker = "auto"       # files.pick with the console: "auto" (the system's chooser when a
+                               # display is there) | "native" | "console" (a path field)
     max_prompts_per_minute = 6 # per site; and one prompt of a site on screen at a time
 
     [console]
@@ -71,8 +74,10 @@ from bridge_protocol.messages import DEFAULT_PORT, MAX_FRAME_BYTES
 
 APP_NAME = "compagnon"
 
-ConsentPolicy = Literal["prompt", "console", "deny", "approve-all-for-tests"]
-CONSENT_POLICIES: tuple[str, ...] = ("prompt", "console", "deny", "approve-all-for-tests")
+ConsentPolicy = Literal["prompt", "console", "native", "deny", "approve-all-for-tests"]
+CONSENT_POLICIES: tuple[str, ...] = ("prompt", "console", "native", "deny", "approve-all-for-tests")
+FilePicker = Literal["auto", "native", "console"]
+FILE_PICKERS: tuple[str, ...] = ("auto", "native", "console")
 
 
 class ConfigError(ValueError):
@@ -125,6 +130,8 @@ class Settings:
     consent_timeout: float = 120.0
     #: Consent prompts one origin may cause per minute (agent.consent.limits).
     consent_max_prompts_per_minute: int = 6
+    #: Who answers ``files.pick`` under the console policy (agent.desktop.dialogs).
+    consent_file_picker: FilePicker = "auto"
     #: The local console's loopback port (agent.desktop.console); 0 lets the system choose.
     console_port: int = 0
     state_dir: Path = field(default_factory=lambda: Path(platformdirs.user_state_dir(APP_NAME, appauthor=False)))
@@ -233,6 +240,10 @@ def load_settings(config_path: Path | None = None) -> Settings:
         if v < 1:
             raise ConfigError("consent.max_prompts_per_minute : au moins 1")
         kwargs["consent_max_prompts_per_minute"] = v
+    if (v := _get(consent, "file_picker", str, "consent")) is not None:
+        if v not in FILE_PICKERS:
+            raise ConfigError(f"consent.file_picker : une valeur parmi {', '.join(FILE_PICKERS)}")
+        kwargs["consent_file_picker"] = v
     console = data.get("console", {})
     if (v := _get(console, "port", int, "console")) is not None:
         if not 0 <= v <= 65535:

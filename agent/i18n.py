@@ -26,3 +26,18 @@ def pick_locale(*candidates: str | None) -> str:
         if value in LOCALES:
             return value
     return DEFAULT_LOCALE
+
+
+def system_locale() -> str:
+    """The user's language as the system gives it (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``,
+    ``LANG``, then the C library's), for the agent's own windows: English when it says English,
+    else French."""
+    import locale
+    import os
+
+    names = [os.environ.get(name, "") for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")]
+    names.append(locale.getlocale()[0] or "")
+    for name in names:
+        if name and name not in ("C", "POSIX") and not name.startswith("C."):
+            return "en" if name.lower().startswith("en") else DEFAULT_LOCALE
+    return DEFAULT_LOCALE

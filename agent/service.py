@@ -60,13 +60,18 @@ def make_consent(settings: Settings, interactive: bool) -> ConsentProvider:
     """The consent provider a headless agent uses (the desktop UI plugs in its own).
 
     ``console`` is answered by agent.desktop (its runtime passes a ConsoleConsent); a bare
-    service without the console cannot ask, and says so (CONSENT_UNAVAILABLE).
+    service without the console cannot ask, and says so (CONSENT_UNAVAILABLE). ``native`` shows
+    the agent's own windows (agent.desktop.dialogs).
     """
     if settings.consent_policy == "approve-all-for-tests":
         log.warning("consent policy approve-all-for-tests: every request is approved WITHOUT asking")
         return PolicyConsent(approve=True)
     if settings.consent_policy == "prompt" and interactive:
         return TerminalConsent(settings.consent_timeout)
+    if settings.consent_policy == "native":
+        from .desktop.dialogs import NativeConsent
+
+        return NativeConsent(settings.consent_timeout)
     return _NoPrompt() if settings.consent_policy in ("prompt", "console") else PolicyConsent(approve=False)
 
 

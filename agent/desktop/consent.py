@@ -11,6 +11,8 @@ answers with Autoriser / Refuser, or the configured consent timeout passes (``US
 * The PIN arrives from the console page over loopback (authenticated by the console's session
   token) and is wrapped in ``agent.secret.Secret`` by the console before it reaches here; it is
   never logged, stored or sent back (``pending()`` has no PIN in it).
+* ``picker``, when given, answers ``pick_files`` instead of the console: the system's file chooser
+  (agent.desktop.dialogs); the console's path field is the fallback where no window can be shown.
 * ``on_prompt`` is called when a prompt appears: the desktop runtime opens the console when no
   console page is open (a no-op hook in tests).
 """
@@ -86,9 +88,11 @@ class ConsoleConsent(ConsentProvider):
     """Prompts shown in the local console; several sites' prompts may be pending at once (the
     per-site limits of ``RateLimitedConsent`` keep it to one per site)."""
 
-    def __init__(self, timeout: float, on_prompt: Callable[[], None] | None = None) -> None:
+    def __init__(self, timeout: float, on_prompt: Callable[[], None] | None = None,
+                 picker: ConsentProvider | None = None) -> None:
         self.timeout = timeout
         self.on_prompt = on_prompt
+        self.picker = picker
         self._pending: dict[str, PendingPrompt] = {}
         self._listeners: list[Callable[[], None]] = []
 
@@ -145,6 +149,8 @@ class ConsoleConsent(ConsentProvider):
         return decision
 
     async def pick_files(self, origin: str, multiple: bool, accept: tuple[str, ...]) -> list[Path]:
+        if self.picker is not None:
+            return await self.picker.pick_files(origin, multiple, accept)
         paths: list[Path] = await self._wait(self._new("pick", origin, multiple=multiple, accept=accept))
         return paths
 

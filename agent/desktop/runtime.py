@@ -1,6 +1,7 @@
 """The desktop agent without its icon: the agent service, the local console, console consent and
 the single-instance handover, wired together. ``compagnon tray`` adds the icon (agent.desktop.tray);
-``compagnon serve`` with ``[consent] policy = "console"`` runs this alone.
+``compagnon serve`` with ``[consent] policy = "console"`` (or ``"native"``: the agent's own windows
+ask, agent.desktop.dialogs) runs this alone.
 
 The actions of the tray's menu are methods here (``menu_action``), so that the menu, the handover
 of a second launch and the tests all go through the same functions.
@@ -19,6 +20,7 @@ from ..runloop import serve_until_stopped
 from ..service import AgentService, make_consent
 from . import instance
 from .consent import ConsoleConsent
+from .dialogs import NativeConsent, native_dialogs_available
 from .console import SECTIONS, ConsoleServer
 from .opener import open_url
 
@@ -51,6 +53,16 @@ STATE_LABELS = {
 }
 
 
+def native_picker(settings: Settings) -> NativeConsent | None:
+    """The system's file chooser for ``files.pick`` under the console policy, unless the
+    configuration asks for the console's path field (``file_picker = "console"``), or says
+    ``auto`` where no window can be shown (no display, no tkinter)."""
+    choice = settings.consent_file_picker
+    if choice == "console" or (choice == "auto" and not native_dialogs_available()):
+        return None
+    return NativeConsent(settings.consent_timeout)
+
+
 class DesktopRuntime:
     """Create inside the event loop that will run it."""
 
@@ -60,7 +72,8 @@ class DesktopRuntime:
         self.opener = opener
         self.consent: ConsoleConsent | None = None
         if settings.consent_policy == "console":
-            self.consent = ConsoleConsent(settings.consent_timeout, on_prompt=self._prompted)
+            self.consent = ConsoleConsent(settings.consent_timeout, on_prompt=self._prompted,
+                                          picker=native_picker(settings))
             provider: Any = self.consent
         else:
             provider = make_consent(settings, interactive)

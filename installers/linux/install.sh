@@ -145,6 +145,8 @@ fi
 "$PYTHON" -m venv "$@" "$TARGET/venv" ||
     die "python -m venv a échoué (Debian/Ubuntu : le paquet python3-venv est nécessaire)"
 VENV_PY=$TARGET/venv/bin/python
+"$VENV_PY" -c "import tkinter" >/dev/null 2>&1 ||
+    note "Tk pour Python est absent : les fenêtres natives (consent.policy = \"native\", sélecteur de fichiers) ne seront pas disponibles ; la console les remplace (Debian/Ubuntu : python3-tk)."
 
 set -- install --disable-pip-version-check --no-input --quiet
 if [ "$NO_DEPS" -eq 1 ]; then set -- "$@" --no-deps --no-build-isolation; fi

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,34 +32,15 @@ from agent.desktop import instance
 from bridge_protocol.client import AgentUnreachable, BridgeClient
 from tests.support.agent_process import ROOT, free_port, isolated_env, write_config
 from tests.support.console import RecordingBrowser, console_origin, http, open_session
+from tests.support.display import xvfb_display
 
 SITE = "https://marches.example.fr"
 
 
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
-    """A display of our own: Xvfb on the first free display number (``-displayfd``)."""
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        pytest.fail("Xvfb is missing: install the Debian package xvfb (tests/run_all.sh installs it)")
-    read, write = os.pipe()
-    proc = subprocess.Popen([xvfb, "-displayfd", str(write), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    number = b""
-    deadline = time.monotonic() + 20
-    while not number.endswith(b"\n") and time.monotonic() < deadline:
-        chunk = os.read(read, 16)
-        if not chunk:
-            break
-        number += chunk
-    os.close(read)
-    if not number.strip().isdigit():
-        proc.kill()
-        pytest.fail(f"Xvfb did not start (exit {proc.poll()})")
-    yield f":{number.decode().strip()}"
-    proc.terminate()
-    proc.wait(10)
+    with xvfb_display("640x480x24") as name:
+        yield name
 
 
 @dataclass
