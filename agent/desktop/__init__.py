@@ -2,6 +2,8 @@
 
     console.py   the console's HTTP server on its own loopback port (one-time codes, session tokens)
     consent.py   ConsoleConsent: consent, PIN and file prompts answered in the console
+    dialogs.py   NativeConsent: the same prompts, and the system's file chooser, in native windows
+    dialog_window.py  those windows (tkinter), each run in a child process
     runtime.py   agent service + console + consent + handover (``compagnon serve`` with the console policy)
     tray.py      ``compagnon tray``: the runtime plus a pystray icon whose picture says the state
     instance.py  one desktop agent per user: lock file and handover to the running one
