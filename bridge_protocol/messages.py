@@ -125,6 +125,15 @@ class Current:
 
 
 @dataclass
+class JobSubject:
+    """What a job works on, known before it ends: the consultation a ``bids.download`` or a
+    ``bids.open`` is for (its reference, e.g. "DEMO-2026-001", and its title)."""
+
+    reference: str | None = field(default=None, metadata={"maxLength": 200})
+    title: str | None = field(default=None, metadata={"maxLength": 500})
+
+
+@dataclass
 class JobError:
     """Why a job failed: a stable ``code`` (see errors) and a message for the user."""
 
@@ -151,6 +160,7 @@ class JobSnapshot:
     created_at: str
     updated_at: str
     speed: float | None = None
+    subject: JobSubject | None = None
 
 
 @dataclass

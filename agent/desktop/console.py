@@ -511,6 +511,11 @@ def job_view(snapshot: dict[str, Any], origin: str) -> dict[str, Any]:
         checks = result.get("checks")
         if isinstance(checks, list):
             summary["checks"] = checks[:20]
+    subject = snapshot.get("subject")
+    if isinstance(subject, dict):  # known while the job runs; the result may say more at its end
+        for key in ("reference", "title"):
+            if isinstance(subject.get(key), str):
+                summary.setdefault(key, subject[key])
     view["summary"] = summary
     return view
 

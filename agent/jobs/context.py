@@ -148,6 +148,14 @@ class JobContext:
         self.job.current = {"label": label, "index": index, "total": total}
         self._changed(self.job, False)
 
+    def set_subject(self, reference: str | None, title: str | None = None) -> None:
+        """What the job works on, as soon as it is known (the consultation's reference and title):
+        the console's "Traitements distants" and the page show it while the job runs."""
+        subject = {k: v for k, v in (("reference", reference), ("title", title)) if v}
+        if subject and subject != self.job.subject:
+            self.job.subject = subject
+            self._changed(self.job, True)
+
     def set_message(self, message: str | None) -> None:
         self.job.message = message
         self._changed(self.job, False)

@@ -54,6 +54,9 @@ class Job:
     result: Any = None
     error: dict[str, str] | None = None
     speed: float | None = None
+    #: What the job works on, once known and before it ends: ``{"reference", "title"}`` of a
+    #: consultation (``JobSubject`` in bridge_protocol.messages).
+    subject: dict[str, str] | None = None
     created_at: str = field(default_factory=utc_now)
     updated_at: str = field(default_factory=utc_now)
 
@@ -89,6 +92,7 @@ class Job:
             "progress": self.progress,
             "steps": [s.snapshot() for s in self.steps],
             "current": self.current,
+            "subject": self.subject,
             "message": self.message,
             "result": self.result,
             "error": self.error,
@@ -115,6 +119,7 @@ class Job:
             steps=[StepRecord(**s) for s in record.get("steps", [])],
             state=record["state"],
             current=record.get("current"),
+            subject=record.get("subject"),
             message=record.get("message"),
             result=record.get("result"),
             error=record.get("error"),

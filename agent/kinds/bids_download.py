@@ -160,6 +160,7 @@ async def plan_consultation(ctx: JobContext, url: str, token: str | None, *, out
                             reason="dossier local refusé : les plis vont dans le dossier de Compagnon")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     consultation, base = await _descriptor(ctx, url, headers)
+    ctx.set_subject(consultation.reference or consultation.id, consultation.title)
     folder = _folder(ctx, out_dir, consultation)
     return ConsultationPlan(consultation, base, folder, headers, _plan(ctx, consultation, plis, envelopes, base, folder))
 

@@ -145,6 +145,11 @@ async def test_downloads_every_pli_with_checked_hashes_and_live_progress(bids_ag
     running = [s for s in seen if s["state"] == "running"]
     assert any(s["speed"] for s in running), "no speed reported"
     assert any(0 < s["progress"] < 100 for s in running)
+    # The consultation is named while the job runs (the console's "Traitements distants"), not
+    # only in the result: the flaky platform's descriptor has no reference, so its id stands in.
+    assert any(s["subject"] == {"reference": cid, "title": "Travaux de voirie"} and s["steps"][2]["state"] == "running"
+               for s in running)
+    assert final["subject"] == {"reference": cid, "title": "Travaux de voirie"}
     assert any(s["message"] == "pli 2 sur 2, enveloppe 1 sur 3, fichier 3 sur 3"
                and s["current"] == {"label": "pli", "index": 2, "total": 2} for s in running), \
         [s["message"] for s in running]

@@ -131,3 +131,15 @@ def test_console_policy_in_the_configuration(tmp_path: Path) -> None:
     path.write_text("[consent]\ntimeout_seconds = 30\n", encoding="utf-8")
     settings = load_settings(path)
     assert settings.consent_policy == "prompt" and not settings.consent_policy_explicit  # serve's default
+
+
+def test_traitements_distants_names_the_consultation_while_the_job_runs() -> None:
+    from agent.desktop.console import job_view
+
+    running = {"id": "j1", "kind": "bids.open", "state": "running", "progress": 40, "steps": [], "current": None,
+               "subject": {"reference": "DEMO-2026-002", "title": "Fournitures"}, "message": None, "result": None,
+               "error": None, "created_at": "", "updated_at": "", "speed": None}
+    assert job_view(running, "https://marches.example.fr")["summary"] == {"reference": "DEMO-2026-002",
+                                                                          "title": "Fournitures"}
+    done = running | {"state": "succeeded", "result": {"reference": "DEMO-2026-002", "opened": 3}}
+    assert job_view(done, "https://marches.example.fr")["summary"]["opened"] == 3
