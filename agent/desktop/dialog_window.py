@@ -14,6 +14,8 @@ Views and answers:
   countdown. Answers ``{"approved": true, "pin": "..."}``, ``{"approved": false}`` (Refuser,
   Escape, the window closed) or ``{"timeout": true}``. The PIN leaves only through stdout, a pipe
   read by the agent.
+* ``{"type": "menu", ...}`` — the tray's menu as a popup at the pointer, where the icon's back end
+  shows none (plain X11). Answers ``{"action": name}`` or ``{"action": null}``.
 * ``{"type": "pick", ...}`` — the system's file chooser (Tk's own on X11, the native one on
   Windows and macOS), filtered to the accepted types. Answers ``{"paths": [...]}`` (empty when
   cancelled) or ``{"timeout": true}``.
@@ -181,6 +183,38 @@ def pick_window(view: dict[str, Any]) -> dict[str, Any]:
     return {"paths": [str(p) for p in chosen]}
 
 
+def menu_window(view: dict[str, Any]) -> dict[str, Any]:
+    """A popup menu at the pointer; returns ``{"action": name}``, or ``{"action": null}`` when the
+    user clicked elsewhere or pressed Escape."""
+    import tkinter as tk
+
+    root = tk.Tk(className="compagnon")
+    root.withdraw()
+    chosen: dict[str, Any] = {"action": None}
+
+    def choose(action: str) -> None:
+        chosen["action"] = action
+        root.after(0, root.destroy)
+
+    menu = tk.Menu(root, tearoff=False, title=view["title"])
+    for item in view["items"]:
+        if item is None:
+            menu.add_separator()
+        else:
+            menu.add_command(label=item[1], command=lambda action=item[0]: choose(action))
+
+    def unposted(_: object) -> None:
+        # Tk unposts the menu before it runs the chosen entry's command: wait for it.
+        root.after(300, lambda: root.destroy() if chosen["action"] is None else None)
+
+    menu.bind("<Unmap>", unposted)
+    root.after(int(view["timeout"] * 1000), root.destroy)
+    x, y = root.winfo_pointerxy()
+    root.after(50, lambda: (menu.tk_popup(x, y), menu.focus_force()))
+    root.mainloop()
+    return chosen
+
+
 def main() -> int:
     """Read the view, show the window, print the answer. Exit 2 on a malformed view."""
     raw = sys.stdin.buffer.read(MAX_VIEW_BYTES + 1)
@@ -188,7 +222,7 @@ def main() -> int:
         if len(raw) > MAX_VIEW_BYTES:
             raise ValueError("view too large")
         view = json.loads(raw)
-        window = {"consent": consent_window, "pick": pick_window}[view["type"]]
+        window = {"consent": consent_window, "pick": pick_window, "menu": menu_window}[view["type"]]
     except (ValueError, KeyError, TypeError) as exc:
         print(f"native dialog: bad view ({type(exc).__name__})", file=sys.stderr)
         return 2

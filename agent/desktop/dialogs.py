@@ -36,7 +36,8 @@ from ..i18n import system_locale
 from ..platform_http.download import human_size
 from ..secret import Secret
 
-__all__ = ["NativeConsent", "consent_view", "dialog_command", "native_dialogs_available", "pick_view"]
+__all__ = ["NativeConsent", "consent_view", "dialog_command", "menu_view", "native_dialogs_available", "pick_view",
+           "show_window"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,13 @@ def consent_view(request: ConsentRequest, locale: str, timeout: float) -> dict[s
     }
 
 
+def menu_view(items: list[tuple[str, str] | None], title: str, timeout: float) -> dict[str, Any]:
+    """The tray's menu as a popup at the pointer, for icon back ends that show no menu of their
+    own (plain X11): ``items`` are (action, label) pairs, None for a separator."""
+    return {"type": "menu", "title": title, "items": [list(item) if item else None for item in items],
+            "timeout": int(timeout)}
+
+
 def pick_view(origin: str, multiple: bool, accept: tuple[str, ...], locale: str, timeout: float) -> dict[str, Any]:
     """What the file chooser shows: its title names the site; the filter holds the accepted types."""
     patterns = [f"*{suffix}" for suffix in accept]
@@ -126,7 +134,7 @@ class NativeConsent(ConsentProvider):
         self.command = command or dialog_command()
 
     async def ask(self, request: ConsentRequest) -> ConsentDecision:
-        answer = await self._show(consent_view(request, self.locale, self.timeout))
+        answer = await show_window(self.command, consent_view(request, self.locale, self.timeout), self.timeout)
         approved = answer.get("approved") is True
         pin = answer.get("pin")
         if approved and request.needs_pin and not (isinstance(pin, str) and pin):
@@ -135,7 +143,7 @@ class NativeConsent(ConsentProvider):
         return ConsentDecision(approved=approved, pin=Secret(pin) if approved and request.needs_pin else None)
 
     async def pick_files(self, origin: str, multiple: bool, accept: tuple[str, ...]) -> list[Path]:
-        answer = await self._show(pick_view(origin, multiple, accept, self.locale, self.timeout))
+        answer = await show_window(self.command, pick_view(origin, multiple, accept, self.locale, self.timeout), self.timeout)
         paths = answer.get("paths")
         if not isinstance(paths, list):
             raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)
@@ -150,41 +158,43 @@ class NativeConsent(ConsentProvider):
                 log.info("native picker for %s: a chosen file was not accepted", origin)
         return chosen if multiple else chosen[:1]
 
-    async def _show(self, view: dict[str, Any]) -> dict[str, Any]:
-        """Run one window; its answer. USER_TIMEOUT when it outlives the timeout (the child is
-        killed), CONSENT_UNAVAILABLE when no window could be shown."""
-        if not native_dialogs_available():
-            log.warning("native dialog: no display or no tkinter")
-            raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)
-        try:
-            child = await asyncio.create_subprocess_exec(
-                *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE)
-        except OSError as exc:
-            log.warning("native dialog could not start: %s", exc)
-            raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE) from None
-        try:
-            out, err = await asyncio.wait_for(child.communicate(json.dumps(view).encode()), self.timeout + GRACE)
-        except TimeoutError:
-            log.info("native dialog: no answer in time")
-            raise ProtocolError(ErrorCode.USER_TIMEOUT) from None
-        finally:
-            if child.returncode is None:  # timed out, or the job was cancelled: close the window
-                with contextlib.suppress(ProcessLookupError):
-                    child.kill()
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(child.wait())
-        if child.returncode != 0 or not out or len(out) > MAX_ANSWER_BYTES:
-            # stderr is the child's own diagnostics (tkinter errors); it never holds the answer.
-            log.warning("native dialog failed (exit %s): %s", child.returncode,
-                        err.decode(errors="replace").strip().splitlines()[-1:] or "")
-            raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)
-        try:
-            answer = json.loads(out)
-        except ValueError:
-            raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE) from None
-        if not isinstance(answer, dict):
-            raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)
-        if answer.get("timeout") is True:
-            raise ProtocolError(ErrorCode.USER_TIMEOUT)
-        return answer
+
+async def show_window(command: list[str], view: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run one window (agent.desktop.dialog_window) and return its answer. USER_TIMEOUT when it
+    outlives ``timeout`` (the child is killed), CONSENT_UNAVAILABLE when no window could be shown;
+    cancelling the caller closes the window."""
+    if not native_dialogs_available():
+        log.warning("native dialog: no display or no tkinter")
+        raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)
+    try:
+        child = await asyncio.create_subprocess_exec(
+            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+    except OSError as exc:
+        log.warning("native dialog could not start: %s", exc)
+        raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE) from None
+    try:
+        out, err = await asyncio.wait_for(child.communicate(json.dumps(view).encode()), timeout + GRACE)
+    except TimeoutError:
+        log.info("native dialog: no answer in time")
+        raise ProtocolError(ErrorCode.USER_TIMEOUT) from None
+    finally:
+        if child.returncode is None:  # timed out, or the caller was cancelled: close the window
+            with contextlib.suppress(ProcessLookupError):
+                child.kill()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(child.wait())
+    if child.returncode != 0 or not out or len(out) > MAX_ANSWER_BYTES:
+        # stderr is the child's own diagnostics (tkinter errors); it never holds the answer.
+        log.warning("native dialog failed (exit %s): %s", child.returncode,
+                    err.decode(errors="replace").strip().splitlines()[-1:] or "")
+        raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)
+    try:
+        answer = json.loads(out)
+    except ValueError:
+        raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE) from None
+    if not isinstance(answer, dict):
+        raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)
+    if answer.get("timeout") is True:
+        raise ProtocolError(ErrorCode.USER_TIMEOUT)
+    return answer

@@ -15,12 +15,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bridge_protocol.errors import ProtocolError
+
 from ..config import Settings
+from ..i18n import system_locale
 from ..runloop import serve_until_stopped
 from ..service import AgentService, make_consent
 from . import instance
 from .consent import ConsoleConsent
-from .dialogs import NativeConsent, native_dialogs_available
+from .dialogs import NativeConsent, dialog_command, menu_view, native_dialogs_available, show_window
 from .console import SECTIONS, ConsoleServer
 from .opener import open_url
 
@@ -37,6 +40,10 @@ MENU: tuple[tuple[str, str, str], ...] = (
     ("about", "À propos", "About"),
     ("quit", "Quitter", "Quit"),
 )
+#: The menu's separators come after these items.
+MENU_SEPARATORS_AFTER = ("journal", "about")
+#: Seconds the popup menu (plain X11) stays without a choice.
+POPUP_MENU_TIMEOUT = 60.0
 #: Menu action -> console section it opens.
 MENU_SECTIONS = {"open": None, "jobs": "traitements", "pairings": "sites", "journal": "journal", "about": "about",
                  "diagnose": "traitements"}
@@ -88,6 +95,7 @@ class DesktopRuntime:
         self._last_auto_open = -AUTO_OPEN_INTERVAL
         #: How many times the console was opened (for the handover's status and the tests).
         self.opened = 0
+        self._menu_shown = False
 
     # -- life -----------------------------------------------------------------------------------
     async def start(self) -> int:
@@ -156,6 +164,32 @@ class DesktopRuntime:
         if action in MENU_SECTIONS:
             return {"ok": True, "section": self.open_console(MENU_SECTIONS[action])}
         return {"ok": False, "error": "unknown action"}
+
+    async def popup_menu(self, locale: str | None = None) -> str | None:
+        """The menu as a popup at the pointer (agent.desktop.dialogs), for icon back ends that show
+        no menu of their own (plain X11); does the chosen item. Returns its action, or None when
+        the user chose nothing. Without a window system to show it, opens the console."""
+        if self._menu_shown:
+            return None
+        locale = locale or system_locale()
+        items: list[tuple[str, str] | None] = []
+        for name, fr, en in MENU:
+            items.append((name, en if locale == "en" else fr))
+            if name in MENU_SEPARATORS_AFTER:
+                items.append(None)
+        self._menu_shown = True
+        try:
+            answer = await show_window(dialog_command(), menu_view(items, "Compagnon", POPUP_MENU_TIMEOUT),
+                                       POPUP_MENU_TIMEOUT)
+        except ProtocolError:
+            answer = {"action": "open"}
+        finally:
+            self._menu_shown = False
+        action = answer.get("action")
+        if not any(action == name for name, _, _ in MENU):
+            return None
+        self.menu_action(action)
+        return str(action)
 
     async def control(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
         """The handover endpoint: a second launch (``open``), the menu's actions, and ``status``."""

@@ -7,8 +7,9 @@
 * The menu: Ouvrir la console, Traitements en cours, Sites autorisés, Journal, Diagnostic,
   À propos, Quitter. Each item is a plain method of ``Tray`` that hands the runtime's
   ``menu_action`` to the agent's loop: the tests call them, or the same actions through the
-  handover endpoint of a running process, without clicking. Where the system shows no menu (the
-  plain X11 back end), a left click opens the console.
+  handover endpoint of a running process, without clicking. Where the back end shows no menu
+  (plain X11, without an AppIndicator host), a left click shows the same menu as a popup window
+  of the agent's own (agent.desktop.dialogs); without Tk, the click opens the console.
 * One instance per user (agent.desktop.instance): a second launch asks the first to open its
   console and exits 0.
 * Without a display (no ``DISPLAY``, no notification area back end) the agent still runs, with its
@@ -28,7 +29,9 @@ from typing import Any
 
 from ..config import Settings
 from . import instance
-from .runtime import MENU, STATE_LABELS, DesktopRuntime
+from ..i18n import system_locale
+from .dialogs import native_dialogs_available
+from .runtime import MENU, MENU_SEPARATORS_AFTER, STATE_LABELS, DesktopRuntime
 
 log = logging.getLogger(__name__)
 
@@ -171,12 +174,22 @@ class Tray:
         return en if self.locale == "en" else fr
 
     def menu(self, pystray: Any) -> Any:
+        """The icon's menu; where the back end shows none (plain X11), a click shows the same
+        menu as a popup window of the agent's own (``popup_menu``)."""
+        if not getattr(pystray.Icon, "HAS_MENU", True) and native_dialogs_available():
+            return pystray.Menu(pystray.MenuItem("Compagnon", lambda icon, item: self.popup_menu(), default=True))
         items = []
         for name, fr, en in MENU:
             items.append(pystray.MenuItem(self._label(fr, en), self._menu_handler(name), default=name == "open"))
-            if name in ("journal", "about"):
+            if name in MENU_SEPARATORS_AFTER:
                 items.append(pystray.Menu.SEPARATOR)
         return pystray.Menu(*items)
+
+    def popup_menu(self) -> None:
+        """Show the menu at the pointer (from the icon's thread; the window runs on the agent's loop)."""
+        runtime, loop = self.agent.runtime, self.agent.loop
+        if runtime is not None and loop is not None and not self.agent.done.is_set():
+            asyncio.run_coroutine_threadsafe(runtime.popup_menu(self.locale), loop)
 
     def _menu_handler(self, name: str) -> Callable[[Any, Any], None]:
         return lambda icon, item: self.action(name)
@@ -202,6 +215,7 @@ class Tray:
             logging.getLogger("pystray").setLevel(logging.CRITICAL)  # "failed to dock" without a tray area
             self.icon = pystray.Icon("compagnon", icon_image(runtime.state), self._label(*STATE_LABELS[runtime.state]),
                                      menu=self.menu(pystray))
+            _listen_for_clicks(self.icon)
         except Exception as exc:  # no display, no back end
             log.warning("no tray icon: %s", exc)
             print(f"Icône de notification indisponible ({type(exc).__name__}) : la console reste accessible "
@@ -246,6 +260,17 @@ class Tray:
         return EXIT_OK if self.agent.error is None else EXIT_FAILED
 
 
+def _listen_for_clicks(icon: Any) -> None:
+    """pystray 0.19's X11 back end handles ButtonPress but never selects it on its window, so a
+    click on the icon reaches nobody (pystray issue #151): select it. Other back ends: nothing."""
+    if type(icon).__module__ != "pystray._xorg":
+        return
+    from Xlib import X
+
+    icon._window.change_attributes(event_mask=X.ExposureMask | X.StructureNotifyMask | X.ButtonPressMask)
+    icon._display.flush()
+
+
 def main(settings: Settings) -> int:
     """``compagnon tray``."""
     from .. import __version__
@@ -268,7 +293,7 @@ def main(settings: Settings) -> int:
         print(f"Compagnon {__version__} en écoute sur ws://127.0.0.1:{agent.port}/bridge", flush=True)
         if not settings.allowed_origins:
             print("Attention : aucun site autorisé (bridge.allowed_origins).", flush=True)
-        code = Tray(agent).run()
+        code = Tray(agent, system_locale()).run()
         agent.join(30)
         print("Compagnon arrêté.", flush=True)
     finally:

@@ -1,6 +1,8 @@
 """``compagnon tray``: a real process with its pystray icon on an Xvfb display.
 
-It starts, shows its icon, answers ``agent.hello`` on the bridge; its menu's actions (the same
+It starts, shows its icon, answers ``agent.hello`` on the bridge; docked in a system tray on the
+same display (tests/support/systray.py), a real click on the icon shows the menu, whose items work;
+its menu's actions (the same
 runtime functions the menu items call, reached through the process's handover endpoint) open the
 console at the right section — the browser is ``COMPAGNON_BROWSER``, a script that records the
 URL — or start a diagnosis; the icon's picture turns to "attention" while a pairing prompt waits
@@ -32,7 +34,8 @@ from agent.desktop import instance
 from bridge_protocol.client import AgentUnreachable, BridgeClient
 from tests.support.agent_process import ROOT, free_port, isolated_env, write_config
 from tests.support.console import RecordingBrowser, console_origin, http, open_session
-from tests.support.display import xvfb_display
+from tests.support.display import XDoTool, xvfb_display
+from tests.support.systray import SystrayManager
 
 SITE = "https://marches.example.fr"
 
@@ -181,6 +184,37 @@ async def test_tray_starts_its_menu_works_a_second_launch_hands_over_and_quit_st
     assert not (tray.state_dir / instance.INFO_FILE).exists()
     with pytest.raises(AgentUnreachable):  # the bridge is gone with it
         await BridgeClient.connect(SITE, ports=[tray.port], timeout=1)
+
+
+async def test_a_click_on_the_icon_shows_the_menu_and_its_items_work(
+    home: Path, tray_env: tuple[dict[str, str], RecordingBrowser], display: str
+) -> None:
+    """Plain X11 (pystray's xorg back end) shows no menu of its own: a real click on the docked
+    icon shows the agent's popup menu, and its items, chosen with the keyboard, do their work."""
+    env, recorder = tray_env
+    screen = XDoTool(display)
+    with SystrayManager(display) as systray:
+        tray = Tray(home, env, free_port()).start()
+        try:
+            icon = systray.wait_icon()
+            screen.click(icon)
+            screen.wait_class("Menu")
+            screen.key("Down", "Down", "Return")  # the second item: Traitements en cours
+            assert _section(recorder.wait_for(1)) == "traitements"
+
+            screen.click(icon)
+            screen.wait_class("Menu")
+            screen.key("Escape")  # nothing chosen: nothing done, and the menu comes again on a click
+            time.sleep(1)
+            assert len(recorder.urls()) == 1 and tray.proc is not None and tray.proc.poll() is None
+
+            screen.click(icon)
+            screen.wait_class("Menu")
+            screen.key(*["Down"] * 7, "Return")  # the last item, past both separators: Quitter
+            assert tray.wait_exit() == 0, tray.output()
+        finally:
+            tray.kill()
+    assert "Compagnon arrêté." in tray.output()
 
 
 async def test_tray_stops_cleanly_on_sigterm_and_starts_again(home: Path, tray_env: tuple[dict[str, str], RecordingBrowser]) -> None:

@@ -83,3 +83,18 @@ class XDoTool:
 
     def key(self, *keys: str) -> None:
         self._run("key", *keys)
+
+    def click(self, window: int | str, x: int = 12, y: int = 12) -> None:
+        """A left click at (x, y) of ``window``."""
+        self._run("mousemove", "--window", str(window), str(x), str(y), "click", "1")
+
+    def wait_class(self, window_class: str, timeout: float = 20) -> str:
+        """A visible window of class ``window_class`` (Tk's popup menus are "Menu")."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self._run("search", "--onlyvisible", "--class", window_class).split()
+            if found:
+                time.sleep(0.4)
+                return found[-1]
+            time.sleep(0.1)
+        raise AssertionError(f"no window of class {window_class!r} appeared in {timeout} s")
