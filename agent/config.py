@@ -162,6 +162,8 @@ class Settings:
     #: health timeout and the install layout (agent.update.config; ``[update]`` of config.toml).
     update_public_keys: tuple[str, ...] = ()
     update_health_timeout: float = 30.0
+    #: Seconds between the desktop agent's automatic checks (agent.update.scheduler); 0: only on demand.
+    update_check_interval: float = 24 * 3600.0
     update_app_dir: Path | None = None
     #: The administrator's policy file applied (agent.policy), and the lists it locked
     #: ("bridge.allowed_origins", "pairing.preapproved"): ``with_origins`` adds nothing to those.

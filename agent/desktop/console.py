@@ -66,6 +66,7 @@ from ..secret import Secret
 from .consent import AnswerError, ConsoleConsent
 
 if TYPE_CHECKING:
+    from ..update.scheduler import UpdateScheduler
     from ..service import AgentService
 
 log = logging.getLogger(__name__)
@@ -132,8 +133,9 @@ class ConsoleServer:
     """The console's HTTP server, bound to one agent service and its console consent."""
 
     def __init__(self, service: AgentService, consent: ConsoleConsent | None, *,
-                 control: ControlHandler | None = None, port: int = 0) -> None:
+                 control: ControlHandler | None = None, port: int = 0, updates: UpdateScheduler | None = None) -> None:
         self.service = service
+        self.updates = updates
         self.consent = consent
         self.control = control
         self.requested_port = port
@@ -252,6 +254,7 @@ class ConsoleServer:
         r.add_get("/console/api/certificates", self._api_certificates)
         r.add_post("/console/api/jobs", self._api_start_job)
         r.add_post("/console/api/jobs/{id}/cancel", self._api_cancel_job)
+        r.add_post("/console/api/update/check", self._api_update_check)
         return app
 
     @web.middleware
@@ -362,7 +365,7 @@ class ConsoleServer:
         return web.json_response(self.state())
 
     def status(self) -> dict[str, Any]:
-        """Accueil: version, state, bridge, and the update placeholder."""
+        """Accueil: version, state, bridge, and the automatic updates (agent.update.scheduler)."""
         prompts = self.consent.count if self.consent is not None else 0
         active = self.service.jobs.active()
         state = "attention" if prompts else "busy" if active else "ready"
@@ -377,7 +380,7 @@ class ConsoleServer:
             "allowed_origins": list(settings.allowed_origins),
             "consent_policy": settings.consent_policy,
             "consent_timeout": settings.consent_timeout,
-            "update": {"status": "not_configured"},
+            "update": self.updates.view() if self.updates is not None else {"status": "disabled", "enabled": False},
         }
 
     def state(self) -> dict[str, Any]:
@@ -447,6 +450,14 @@ class ConsoleServer:
         from bridge_protocol.typed import to_json
 
         return web.json_response({"certificates": to_json(infos)})
+
+    async def _api_update_check(self, request: web.Request) -> web.Response:
+        """"Rechercher une mise à jour": check and stage now; the new update view."""
+        if self.updates is None:
+            return web.json_response({"status": "disabled", "enabled": False})
+        view = await self.updates.run_now()
+        self.changed()
+        return web.json_response(view)
 
     async def _api_start_job(self, request: web.Request) -> web.Response:
         body = await _json(request)

@@ -21,6 +21,7 @@ from ..config import Settings
 from ..i18n import system_locale
 from ..runloop import serve_until_stopped
 from ..service import AgentService, make_consent
+from ..update.scheduler import UpdateScheduler
 from . import instance
 from .consent import ConsoleConsent
 from .dialogs import NativeConsent, dialog_command, menu_view, native_dialogs_available, show_window
@@ -85,7 +86,9 @@ class DesktopRuntime:
         else:
             provider = make_consent(settings, interactive)
         self.service = AgentService(settings, provider)
-        self.console = ConsoleServer(self.service, self.consent, control=self.control, port=settings.console_port)
+        self.updates = UpdateScheduler(settings, self.service.audit)
+        self.console = ConsoleServer(self.service, self.consent, control=self.control, port=settings.console_port,
+                                     updates=self.updates)
         self.console.add_listener(self._refresh_state)
         self.quit = asyncio.Event()
         self.state = "ready"
@@ -107,9 +110,11 @@ class DesktopRuntime:
             await self.service.stop()
             raise
         instance.write_info(self.settings.state_dir, self.console.port, self.console.control_token)
+        self.updates.start()
         return port
 
     async def stop(self) -> None:
+        await self.updates.stop()
         instance.remove_info(self.settings.state_dir)
         await self.console.stop()
         await self.service.stop()

@@ -7,6 +7,8 @@
 - agent.update.installer  building ``app/versions/<version>/venv`` (injectable)
 - agent.update.updater    check / stage / status (``compagnon update …``, agent/cli_update.py)
 - agent.update.runtime    the running agent's side: ``ready.json`` and ``agent.hello``'s hints
+- agent.update.scheduler  the desktop agent's own checks (after start, then every interval, and
+                          the console's "Rechercher une mise à jour")
 
 The switch itself, and the rollback when the new version does not come up, are done by the
 standard-library launcher ``installers/common/launcher.py`` at the next start of the agent.

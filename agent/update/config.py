@@ -168,7 +168,7 @@ def parse_update_table(table: Any) -> dict[str, Any]:
 
     if not isinstance(table, dict):
         raise ConfigError("update : table attendue")
-    unknown = set(table) - {"url", "public_keys", "health_timeout_seconds", "app_dir"}
+    unknown = set(table) - {"url", "public_keys", "health_timeout_seconds", "app_dir", "check_interval_hours"}
     if unknown:
         raise ConfigError(f"update.{sorted(unknown)[0]} : clé inconnue")
     kwargs: dict[str, Any] = {}
@@ -192,6 +192,11 @@ def parse_update_table(table: Any) -> dict[str, Any]:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 1 <= timeout <= 600:
             raise ConfigError("update.health_timeout_seconds : entre 1 et 600")
         kwargs["update_health_timeout"] = float(timeout)
+    interval = table.get("check_interval_hours")
+    if interval is not None:
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 <= interval <= 24 * 30:
+            raise ConfigError("update.check_interval_hours : entre 0 (sur demande seulement) et 720")
+        kwargs["update_check_interval"] = float(interval) * 3600
     app_dir = table.get("app_dir")
     if app_dir is not None:
         if not isinstance(app_dir, str):

@@ -444,3 +444,35 @@ def _pdf() -> bytes:
     from tests.support.pdf import make_pdf
 
     return make_pdf(pages=1, title="Offre technique")
+
+
+async def test_accueil_looks_for_an_update_on_demand(home: Path, tmp_path: Path, browser: Browser) -> None:  # noqa: F811
+    """Accueil's "Rechercher une mise à jour" (agent.update.scheduler): a newer signed version is
+    found; a manifest signed by an unknown key is refused, with its reason on screen."""
+    from tests.support.update import ManifestServer, Publisher, make_wheel
+
+    server = ManifestServer().start()
+    publisher = Publisher()
+    name, wheel = make_wheel("0.2.0")
+    server.publish(publisher, "0.2.0", {name: wheel})
+    extra = (f'\n[update]\nurl = "{server.manifest_url}"\npublic_keys = ["{publisher.public_b64}"]\n'
+             f'check_interval_hours = 0\napp_dir = "{tmp_path / "pas installé"}"\n')
+    agent, recorder = start_agent(home, tmp_path, allowed=["https://marches.example.fr"], extra=extra)
+    try:
+        console = await open_console(browser, console_url(agent, recorder))
+        status = console.locator("#home-update")
+        await expect(status).to_have_text("Pas encore vérifiées depuis le démarrage.")
+        assert server.hits == []  # no automatic check with check_interval_hours = 0
+        await console.get_by_role("button", name="Rechercher une mise à jour").click()
+        await expect(status).to_have_text("La version 0.2.0 est disponible.", timeout=30_000)
+        await expect(console.locator("#home-update-checked")).to_contain_text("dernière recherche")
+
+        server.publish(publisher, "0.3.0", {name: wheel}, signer=Publisher())
+        await console.get_by_role("button", name="Rechercher une mise à jour").click()
+        await expect(status).to_have_attribute("data-status", "failed", timeout=30_000)
+        await expect(status).to_contain_text("Échec de la dernière recherche : ")
+    finally:
+        agent.stop()
+        server.stop()
+    journal = (agent.state_dir / "audit" / "audit.jsonl").read_text()
+    assert '"update.refused"' in journal

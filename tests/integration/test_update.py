@@ -4,6 +4,7 @@ by the launcher (installers/common/launcher.py), and ``agent.hello``'s ``min_ver
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import jsonschema
@@ -21,6 +22,7 @@ from agent.audit import AuditLog
 from agent.config import Settings
 from agent.update.layout import InstallLayout
 from agent.update.manifest import UpdateRefused
+from agent.update.scheduler import UpdateScheduler
 from agent.update.updater import Updater
 from bridge_protocol.client import BridgeClient, BridgeError
 from bridge_protocol.documents import json_schema_document
@@ -276,6 +278,43 @@ def test_an_unchanged_version_is_up_to_date_not_refused(install: Install) -> Non
     assert install.actions() == []
     assert install.layout.read_state().get("pending") is None
     assert not any(hit.startswith("/compagnon/files/") for hit in install.server.hits)
+
+
+async def test_the_desktop_agent_stages_by_itself_and_says_so(install: Install) -> None:
+    """agent.update.scheduler: a little after start, then every interval, the running agent checks
+    and stages on its own; what it found survives a restart (the next agent shows it pending)."""
+    name, wheel = make_wheel("0.2.0")
+    install.server.publish(install.publisher, "0.2.0", {name: wheel}, dependencies_unchanged=True)
+    settings = replace(install.settings(), update_check_interval=3600.0)
+    installer = FakeInstaller(install.ready_file)
+    scheduler = UpdateScheduler(settings, install.audit, installer=installer, first_delay=0.2)
+    assert scheduler.view()["status"] == "not_checked" and scheduler.view()["enabled"]
+    scheduler.start()
+    try:
+        for _ in range(300):
+            if scheduler.view()["status"] in ("staged", "failed"):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await scheduler.stop()
+    view = scheduler.view()
+    assert (view["status"], view["version"], view["running"]) == ("staged", "0.2.0", "0.1.0"), view
+    assert view["checked_at"] and install.layout.read_state()["pending"]["version"] == "0.2.0"
+    assert len(installer.calls) == 1 and [a["action"] for a in install.actions()] == ["update.staged"]
+    assert install.actions()[0]["origin"] == "agent"
+    # On demand ("Rechercher une mise à jour"): the same signed manifest is already pending.
+    assert (await scheduler.run_now())["status"] == "staged" and len(installer.calls) == 1
+    # The next start of the agent knows it, before any check.
+    assert UpdateScheduler(settings, install.audit).view()["status"] == "staged"
+    # A refused manifest is reported with its reason, and nothing more is staged.
+    install.server.publish(install.publisher, "0.3.0", {name: wheel}, signer=Publisher())
+    failed = await scheduler.run_now()
+    assert failed["status"] == "failed" and "signature" in failed["reason"].lower(), failed
+    assert install.layout.read_state()["pending"]["version"] == "0.2.0"
+    # Off without a URL: no task, nothing checked.
+    off = UpdateScheduler(Settings(state_dir=install.state_dir, update_app_dir=install.app), install.audit)
+    off.start()
+    assert off.view()["status"] == "disabled" and (await off.run_now())["status"] == "disabled"
 
 
 def test_no_pinned_key_means_no_update(install: Install) -> None:

@@ -44,7 +44,7 @@ def test_every_text_the_page_uses_exists() -> None:
         "result_": tuple(RESULTS_FR),
         "action_": tuple(ACTIONS_FR),
         "indication_": ("TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"),
-        "update_": ("not_configured",),
+        "update_": ("disabled", "not_checked", "checking", "up_to_date", "available", "staged", "failed"),
     }
     for prefix, members in families.items():
         assert f"`{prefix}$" in script or f"\"{prefix}\"" in script or f"`{prefix}" in script, prefix

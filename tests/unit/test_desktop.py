@@ -90,7 +90,7 @@ def test_three_different_pictures() -> None:
     assert centre == {"ready": (46, 139, 87), "busy": (30, 100, 200), "attention": (230, 120, 0)}
 
 
-def test_menu_items_and_their_plain_functions() -> None:
+def test_menu_items_and_their_plain_functions(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [fr for _, fr, _ in MENU] == ["Ouvrir la console", "Traitements en cours", "Sites autorisés", "Journal",
                                          "Diagnostic", "À propos", "Quitter"]
     done: list[str] = []
@@ -114,13 +114,21 @@ def test_menu_items_and_their_plain_functions() -> None:
         def __init__(self, *items: object) -> None:
             self.items = items
 
-    menu = tray.menu(SimpleNamespace(MenuItem=Item, Menu=Menu))
+    menu = tray.menu(SimpleNamespace(MenuItem=Item, Menu=Menu, Icon=SimpleNamespace(HAS_MENU=True)))
     items = [i for i in menu.items if i is not Menu.SEPARATOR]
     assert [i.text for i in items] == [fr for _, fr, _ in MENU]
     assert [i.text for i in items if i.default] == ["Ouvrir la console"]
     done.clear()
     items[-1].action(None, None)  # what a click on "Quitter" runs
     assert done == ["quit"]
+    # A back end without menus (plain X11): one default item, the popup of the agent's own.
+    monkeypatch.setattr("agent.desktop.tray.native_dialogs_available", lambda: True)
+    popups: list[bool] = []
+    monkeypatch.setattr(tray, "popup_menu", lambda: popups.append(True))
+    (only,) = tray.menu(SimpleNamespace(MenuItem=Item, Menu=Menu, Icon=SimpleNamespace(HAS_MENU=False))).items
+    assert only.default
+    only.action(None, None)
+    assert popups == [True]
 
 
 def test_console_policy_in_the_configuration(tmp_path: Path) -> None:

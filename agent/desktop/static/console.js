@@ -111,8 +111,27 @@ function renderStatus(status) {
   $("home-state").dataset.state = status.state;
   $("home-bridge").textContent = status.bridge;
   $("home-origins").textContent = status.allowed_origins.length ? status.allowed_origins.join(", ") : t("homeNoOrigins");
-  $("home-update").textContent = t(`update_${status.update.status}`);
+  renderUpdate(status.update);
   document.title = (status.prompts ? `(${status.prompts}) ` : "") + t("pageTitle");
+}
+
+function renderUpdate(update) {
+  $("home-update").textContent = t(`update_${update.status}`, { version: update.version || "", reason: update.reason || "" });
+  $("home-update").dataset.status = update.status;
+  $("home-update-checked").textContent = update.checked_at ? t("updateCheckedAt", { date: formatDate(update.checked_at) }) : "";
+  $("update-check").hidden = !update.enabled;
+  $("update-check").disabled = update.status === "checking";
+}
+
+async function checkForUpdate() {
+  $("update-check").disabled = true;
+  $("home-update").textContent = t("update_checking");
+  try {
+    renderUpdate(await api("/console/api/update/check", { method: "POST", body: {} }));
+  } catch (err) {
+    $("home-update").textContent = err.message;
+    $("update-check").disabled = false;
+  }
 }
 
 function promptTitle(prompt) {
@@ -360,6 +379,7 @@ async function startJob(kind, params, statusId, problem = null) {
 }
 
 function setupApplications() {
+  $("update-check").addEventListener("click", checkForUpdate);
   $("load-certificates").addEventListener("click", loadCertificates);
   $("sign-run").addEventListener("click", () => {
     const files = lines("sign-files").map((path) => ({ path, format: $("sign-format").value }));
