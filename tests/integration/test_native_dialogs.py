@@ -1,7 +1,7 @@
 """The agent's native windows (agent.desktop.dialogs) on an Xvfb screen, answered with real
 keyboard input (xdotool): consent approved with a PIN, refused, timed out and cancelled; the
 system's file chooser behind ``files.pick``; and, end to end, an agent with ``[consent] policy =
-"native"`` that lists certificates, picks a file and signs it on the SoftHSM token with the PIN
+"native"`` that pairs a new site, lists certificates, picks a file and signs it on the SoftHSM token with the PIN
 typed in its window — the signature checked by openssl, the PIN found nowhere.
 
 Xvfb and xdotool are required (tests/run_all.sh installs them): without them these tests fail.
@@ -165,7 +165,7 @@ async def test_an_agent_with_native_consent_lists_picks_and_signs(
     screen = XDoTool(display)
     document = home / "Mémoire technique.pdf"
     document.write_bytes(b"%PDF-1.4 memoire technique " * 500)
-    write_config(home, allowed=[platform.origin], preapproved=[platform.origin], consent="native", consent_timeout=40,
+    write_config(home, allowed=[platform.origin], consent="native", consent_timeout=40,
                  extra=keystore_config(test_pki, token))
     agent = AgentProcess(home, free_port(), extra_env={"DISPLAY": display, "LANG": "fr_FR.UTF-8"}).start()
     frames: list[str] = []
@@ -175,7 +175,10 @@ async def test_an_agent_with_native_consent_lists_picks_and_signs(
             client._dispatch = lambda item: (frames.append(json.dumps(item)), dispatch(item))[1]  # type: ignore[method-assign]
             listing = asyncio.create_task(client.call("certificates.list", {"purpose": "signing"}, timeout=60))
             await asyncio.to_thread(screen.wait_window, CONSENT_TITLE)
-            await asyncio.to_thread(screen.key, "Return")  # no PIN for a list
+            await asyncio.to_thread(screen.key, "Return")  # the pairing of this new site
+            await asyncio.to_thread(screen.wait_gone, CONSENT_TITLE)
+            await asyncio.to_thread(screen.wait_window, CONSENT_TITLE)
+            await asyncio.to_thread(screen.key, "Return")  # the certificate list (no PIN for it)
             certificates = (await listing)["certificates"]
             cert = next(c for c in certificates if c["subject"] == "Jeanne TITULAIRE")
 
@@ -209,6 +212,7 @@ async def test_an_agent_with_native_consent_lists_picks_and_signs(
     signature = document.parent / item["output"]
     assert openssl_ok(test_pki, signature, document)
     assert hashlib.sha256(document.read_bytes()).hexdigest() in (agent.state_dir / "audit" / "audit.jsonl").read_text()
+    assert platform.origin in (agent.state_dir / "pairings.json").read_text()
     pin = token.pin.encode()
     assert pin not in agent.output().encode()
     for path in home.rglob("*"):
