@@ -28,6 +28,18 @@ def pick_locale(*candidates: str | None) -> str:
     return DEFAULT_LOCALE
 
 
+def human_size(count: float, locale: str = "fr") -> str:
+    """``1,5 Mo`` / ``1.5 MB`` (decimal multiples of the octet, as users read them)."""
+    units = ("o", "Ko", "Mo", "Go", "To") if locale != "en" else ("B", "KB", "MB", "GB", "TB")
+    value, unit = float(count), units[0]
+    for unit in units:
+        if abs(value) < 1000 or unit == units[-1]:
+            break
+        value /= 1000
+    text = f"{value:.0f}" if unit == units[0] else f"{value:.1f}"
+    return f"{text.replace('.', ',') if locale != 'en' else text} {unit}"
+
+
 def system_locale() -> str:
     """The user's language as the system gives it (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``,
     ``LANG``, then the C library's), for the agent's own windows: English when it says English,

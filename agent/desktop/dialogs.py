@@ -32,8 +32,7 @@ from typing import Any
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
 from ..consent import ConsentDecision, ConsentProvider, ConsentRequest
-from ..i18n import system_locale
-from ..platform_http.download import human_size
+from ..i18n import human_size, system_locale
 from ..secret import Secret
 
 __all__ = ["NativeConsent", "consent_view", "dialog_command", "menu_view", "native_dialogs_available", "pick_view",

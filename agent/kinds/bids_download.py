@@ -40,14 +40,13 @@ from bridge_protocol.typed import ParseError
 
 from ..files import safe_file_name
 from ..fsutil import atomic_write_bytes
-from ..i18n import Text
+from ..i18n import Text, human_size
 from ..jobs.context import JobCancelled, JobContext
 from ..platform_http.download import (
     DownloadTarget,
     Downloader,
     Piece,
     check_free_space,
-    human_size,
     part_path,
     part_size,
 )

@@ -38,7 +38,7 @@ import aiohttp
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
 from ..fsutil import PART_SUFFIX, fsync_dir
-from ..i18n import Text
+from ..i18n import Text, human_size
 from .client import OriginBoundClient
 
 log = logging.getLogger(__name__)
@@ -147,18 +147,6 @@ def part_size(final: Path) -> int:
         return part_path(final).stat().st_size
     except OSError:
         return 0
-
-
-def human_size(count: float, locale: str = "fr") -> str:
-    """``1,5 Mo`` / ``1.5 MB`` (decimal multiples of the octet, as users read them)."""
-    units = ("o", "Ko", "Mo", "Go", "To") if locale != "en" else ("B", "KB", "MB", "GB", "TB")
-    value, unit = float(count), units[0]
-    for unit in units:
-        if abs(value) < 1000 or unit == units[-1]:
-            break
-        value /= 1000
-    text = f"{value:.0f}" if unit == units[0] else f"{value:.1f}"
-    return f"{text.replace('.', ',') if locale != 'en' else text} {unit}"
 
 
 def free_space(folder: Path) -> int:
@@ -631,7 +619,6 @@ __all__ = [
     "Piece",
     "check_free_space",
     "free_space",
-    "human_size",
     "is_disk_full",
     "part_path",
     "part_size",
