@@ -10,7 +10,7 @@
   the ``keygen`` job, which registers the new certificate with the platform.
 * ``/ouverture``: the buyer's "Ouverture et analyse": the plis of a consultation, "Ouvrir en ligne"
   (``bids.open``) and "Télécharger les plis chiffrés" (``bids.download``) with live progress.
-* ``/static/compagnon.js``: the browser client, served from ``bridge_protocol/js``.
+* ``/js/compagnon.js``: the browser client, served from ``bridge_protocol/js``.
 
 The agent ports the page probes come from ``?agent_ports=`` or, by default, from the app's
 state (set by ``compagnon demo``), else the protocol's standard ports. Every page is its own
