@@ -45,10 +45,12 @@ allowed as on the command line), ``POST jobs/{id}/cancel``, ``POST bye`` (the pa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
 import secrets
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -251,6 +253,7 @@ class ConsoleServer:
         r.add_get("/console/api/pairings", self._api_pairings)
         r.add_post("/console/api/pairings/revoke", self._api_revoke)
         r.add_get("/console/api/audit", self._api_audit)
+        r.add_get("/console/api/audit/export", self._api_audit_export)
         r.add_get("/console/api/certificates", self._api_certificates)
         r.add_post("/console/api/jobs", self._api_start_job)
         r.add_post("/console/api/jobs/{id}/cancel", self._api_cancel_job)
@@ -441,6 +444,28 @@ class ConsoleServer:
             return {"verification": verification.to_json(), "entries": [audit_view(e) for e in reversed(entries)]}
 
         return web.json_response(await asyncio.to_thread(read))
+
+    async def _api_audit_export(self, request: web.Request) -> web.StreamResponse:
+        """"Exporter le journal": the journal's exact bytes (JSON Lines), copied while its chain is
+        verified (AuditLog.export); ``X-Compagnon-Audit`` says ``intact`` or ``broken``."""
+        spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+        try:
+            verification = await asyncio.to_thread(
+                self.service.audit.export, Path("journal"), lambda _target: contextlib.nullcontext(spool))
+            spool.seek(0)
+            day = time.strftime("%Y-%m-%d")
+            response = web.StreamResponse(headers={
+                "Content-Type": "application/x-ndjson",
+                "Content-Disposition": f'attachment; filename="journal-compagnon-{day}.jsonl"',
+                "X-Compagnon-Audit": "intact" if verification.intact else "broken",
+            })
+            await response.prepare(request)
+            while chunk := await asyncio.to_thread(spool.read, 256 * 1024):
+                await response.write(chunk)
+            await response.write_eof()
+            return response
+        finally:
+            spool.close()
 
     async def _api_certificates(self, request: web.Request) -> web.Response:
         purpose = request.query.get("purpose", "signing")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -32,6 +33,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Browser, Page, expect
 
+from agent.audit import verify_lines
 from bridge_protocol.demo.app import DemoState, create_demo_app
 from tests.browser.test_demo_page import browser  # noqa: F401  (fixture)
 from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
@@ -130,7 +132,7 @@ async def test_the_console_is_refused_without_its_secret(home: Path, tmp_path: P
         assert f":{agent.port}" not in origin  # its own port, not the bridge's
 
         # The API without a session, with a made-up one, or with the code itself: 403.
-        for path in ("state", "pairings", "audit", "certificates?purpose=signing"):
+        for path in ("state", "pairings", "audit", "audit/export", "certificates?purpose=signing"):
             for headers in ({}, {"X-Compagnon-Console": "A" * 43}, {"X-Compagnon-Console": code_of(url)}):
                 status, answer_headers, _ = http("GET", f"{origin}/console/api/{path}", headers)
                 assert status == 403, (path, headers)
@@ -138,6 +140,8 @@ async def test_the_console_is_refused_without_its_secret(home: Path, tmp_path: P
         status, _, _ = http("POST", f"{origin}/console/api/session", {"Origin": origin, "X-Compagnon-Code": "forged"})
         assert status == 403
         status, _, _ = http("POST", f"{origin}/console/api/prompts/x", {"Origin": origin}, {"approved": True})
+        assert status == 403
+        status, _, _ = http("POST", f"{origin}/console/api/update/check", {"Origin": origin}, {})
         assert status == 403
 
         # The page without the code: how to open the console, nothing of the agent.
@@ -279,6 +283,15 @@ async def test_pairing_approved_and_denied_in_the_console(home: Path, tmp_path: 
         journal = console.locator("#audit-rows")
         for text in ("Site autorisé", "Site refusé", "Autorisation retirée"):
             await expect(journal).to_contain_text(text)
+        # Exported: the journal's very bytes, a chain any reader can check again.
+        async with console.expect_download() as downloading:
+            await console.get_by_role("button", name="Exporter le journal").click()
+        download = await downloading.value
+        assert re.fullmatch(r"journal-compagnon-\d{4}-\d{2}-\d{2}\.jsonl", download.suggested_filename)
+        exported = Path(await download.path()).read_bytes()
+        assert exported == (agent.state_dir / "audit" / "audit.jsonl").read_bytes()
+        assert verify_lines(exported.splitlines(keepends=True)).intact
+        await expect(console.locator("#audit-export-status")).to_contain_text("chaîne intacte")
         # The console was open all along: no prompt opened another one.
         assert len(recorder.urls()) == 1
     finally:

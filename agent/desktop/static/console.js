@@ -334,6 +334,26 @@ async function loadJournal() {
   } catch (_) { /* locked */ }
 }
 
+async function exportJournal() {
+  const status = $("audit-export-status");
+  status.textContent = "";
+  try {
+    const response = await fetch("/console/api/audit/export", {
+      headers: { "X-Compagnon-Console": token }, cache: "no-store", credentials: "omit" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "")?.[1] || "journal-compagnon.jsonl";
+    const url = URL.createObjectURL(await response.blob());
+    const link = el("a", { href: url, download: name });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    status.textContent = t(response.headers.get("X-Compagnon-Audit") === "intact" ? "auditExported" : "auditExportedBroken", { name });
+  } catch (err) {
+    status.textContent = err.message;
+  }
+}
+
 // -- applications --------------------------------------------------------------------------------------
 
 async function loadCertificates() {
@@ -380,6 +400,7 @@ async function startJob(kind, params, statusId, problem = null) {
 
 function setupApplications() {
   $("update-check").addEventListener("click", checkForUpdate);
+  $("audit-export").addEventListener("click", exportJournal);
   $("load-certificates").addEventListener("click", loadCertificates);
   $("sign-run").addEventListener("click", () => {
     const files = lines("sign-files").map((path) => ({ path, format: $("sign-format").value }));
