@@ -14,7 +14,8 @@ from typing import Literal
 
 from ..secret import Secret
 
-__all__ = ["Action", "ConsentDecision", "ConsentProvider", "ConsentRequest", "FileSummary", "PolicyConsent", "Secret"]
+__all__ = ["Action", "ConsentDecision", "ConsentProvider", "ConsentRequest", "FileSummary", "PolicyConsent", "Secret",
+           "accepted_file"]
 
 Action = Literal["pair", "certificates", "sign", "decrypt", "keygen"]
 
@@ -57,6 +58,12 @@ class ConsentProvider(ABC):
         from bridge_protocol.errors import ErrorCode, ProtocolError
 
         raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)
+
+
+def accepted_file(path: Path, accept: tuple[str, ...]) -> bool:
+    """Whether a file the user chose may be handed to the page: an existing regular file whose
+    suffix is among ``accept`` (lower-case, with the dot; empty: any)."""
+    return path.is_file() and (not accept or path.suffix.lower() in accept)
 
 
 class PolicyConsent(ConsentProvider):

@@ -19,7 +19,7 @@ from typing import TextIO
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
 from ..i18n import Text
-from . import ConsentDecision, ConsentProvider, ConsentRequest, Secret
+from . import ConsentDecision, ConsentProvider, ConsentRequest, Secret, accepted_file
 
 _PROMPT = Text(
     fr="\n=== Compagnon : demande d'autorisation ===\nSite : {origin}\n{summary}\n{details}"
@@ -119,7 +119,7 @@ class TerminalConsent(ConsentProvider):
                 if not text:
                     return chosen
                 path = Path(text).expanduser()
-                if not path.is_file() or (accept and path.suffix.lower() not in accept):
+                if not accepted_file(path, accept):
                     await self._say(_NOT_FOUND.render(self.locale, path=text))
                     continue
                 chosen.append(path.resolve())

@@ -32,7 +32,7 @@ from bridge_protocol.errors import ErrorCode, ProtocolError
 
 from ..jobs.model import utc_now
 from ..secret import Secret
-from ..consent import ConsentDecision, ConsentProvider, ConsentRequest
+from ..consent import ConsentDecision, ConsentProvider, ConsentRequest, accepted_file
 
 __all__ = ["AnswerError", "ConsoleConsent", "PendingPrompt"]
 
@@ -187,7 +187,7 @@ class ConsoleConsent(ConsentProvider):
             if not text:
                 continue
             path = Path(text).expanduser()
-            if not path.is_file() or (prompt.accept and path.suffix.lower() not in prompt.accept):
+            if not accepted_file(path, prompt.accept):
                 wrong.append(text)
             else:
                 chosen.append(path.resolve())

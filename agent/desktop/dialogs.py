@@ -31,7 +31,7 @@ from typing import Any
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
-from ..consent import ConsentDecision, ConsentProvider, ConsentRequest
+from ..consent import ConsentDecision, ConsentProvider, ConsentRequest, accepted_file
 from ..i18n import human_size, system_locale
 from ..secret import Secret
 
@@ -151,7 +151,7 @@ class NativeConsent(ConsentProvider):
             if not isinstance(text, str) or not text:
                 continue
             path = Path(text)
-            if path.is_file() and (not accept or path.suffix.lower() in accept):
+            if accepted_file(path, accept):
                 chosen.append(path.resolve())
             else:
                 log.info("native picker for %s: a chosen file was not accepted", origin)
