@@ -1,8 +1,10 @@
 """One page's WebSocket: its origin, its language and a writer that never blocks a job.
 
-Answers are queued in order. Job notifications are coalesced per job: while the page is slow to
-read, a newer snapshot replaces an unsent older one, so a slow page never slows a job and always
-receives the final state.
+Answers keep their order: one goes out at once when nothing is queued or being written
+(``answer``), else it waits behind the others. Job notifications are coalesced per job: while the
+page is slow to read, a newer snapshot replaces an unsent older one, so a slow page never slows a
+job and always receives the final state; the writer sends one per loop round, so a change that
+reaches fifty pages is a series of short rounds between which the pages' requests are read.
 
 Answers waiting to be sent are bounded (``MAX_QUEUED_BYTES``): past that, the server stops reading
 the page's requests (``writable``) until the page reads its answers, so a page that sends requests
@@ -75,6 +77,8 @@ class Connection:
         self._room = asyncio.Event()
         self._room.set()
         self._closed = False
+        #: True while a frame is being written (by the writer task or ``answer``).
+        self._sending = False
         self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{peer}")
 
     def send(self, message: Any) -> None:
@@ -86,6 +90,22 @@ class Connection:
             if self._queued_bytes > MAX_QUEUED_BYTES:
                 self._room.clear()
             self._wake.set()
+
+    async def answer(self, message: Any) -> None:
+        """Send an answer now when nothing is queued or being written (one loop round sooner than
+        through the writer task), else queue it behind the others: answers keep their order."""
+        if self._closed or self._sending or self._answers:
+            self.send(message)
+            return
+        self._sending = True
+        try:
+            await self.ws.send_str(dumps(message))
+        except (ConnectionError, RuntimeError):
+            self._closed = True
+        finally:
+            self._sending = False
+            if self._answers or self._job_updates:
+                self._wake.set()
 
     async def writable(self) -> None:
         """Return once the queued answers are under the limit (at once when closed)."""
@@ -104,7 +124,8 @@ class Connection:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                while self._answers or self._job_updates:
+                while (self._answers or self._job_updates) and not self._sending:
+                    notification = not self._answers
                     if self._answers:
                         frame = self._answers.popleft()
                         self._queued_bytes -= len(frame)
@@ -113,7 +134,15 @@ class Connection:
                     else:
                         job_id = next(iter(self._job_updates))
                         frame = self._job_updates.pop(job_id).frame()
-                    await self.ws.send_str(frame)
+                    self._sending = True
+                    try:
+                        await self.ws.send_str(frame)
+                    finally:
+                        self._sending = False
+                    if notification:
+                        # One notification per loop round and page: a tick that moved several jobs
+                        # reaches fifty pages as short rounds, between which requests are read.
+                        await asyncio.sleep(0)
         except (ConnectionError, RuntimeError, asyncio.CancelledError):
             pass
         except Exception:

@@ -95,11 +95,11 @@ class Dispatcher:
                 return
             answers = [a for a in [await self._call(conn, m) for m in message] if a is not None]
             if answers:
-                conn.send(answers)
+                await conn.answer(answers)
             return
         answer = await self._call(conn, message)
         if answer is not None:
-            conn.send(answer)
+            await conn.answer(answer)
 
     async def _call(self, conn: Connection, message: Any) -> dict[str, Any] | None:
         if not isinstance(message, dict):

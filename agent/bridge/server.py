@@ -8,6 +8,7 @@ Frames larger than the limit close the socket with 1009 (promise 8).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,9 @@ async def bridge_handler(request: web.Request) -> web.StreamResponse:
             if message.type == WSMsgType.TEXT:
                 await conn.writable()  # a page that does not read its answers is not read either
                 await in_flight.acquire()
+                if _answered_from_memory(message.data):
+                    await handle(message.data)  # no task: its answer goes out a loop round sooner
+                    continue
                 task = asyncio.create_task(handle(message.data))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -90,6 +94,19 @@ async def bridge_handler(request: web.Request) -> web.StreamResponse:
             task.cancel()
         await conn.close()
     return ws
+
+
+def _answered_from_memory(text: str) -> bool:
+    """A single ``agent.hello``: answered from memory at once (pages poll it), so the reading
+    task answers it itself instead of starting a task. Anything else, batches included, runs in
+    a task of its own and never holds up the reading of the next request."""
+    if len(text) > 4096 or '"agent.hello"' not in text:
+        return False
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(message, dict) and message.get("method") == "agent.hello"
 
 
 def create_app(service: AgentService) -> web.Application:

@@ -94,7 +94,7 @@ MAX_SESSIONS = 32
 POLL_SECONDS = 20.0
 #: A page that polled within this many seconds is taken as open.
 OPEN_GRACE = POLL_SECONDS + 10.0
-#: Minimum interval between two answers to one page's polls (progress comes every 100 ms per job).
+#: Minimum interval between two answers to one page's polls (progress comes every 250 ms per job).
 MIN_POLL_INTERVAL = 0.25
 #: Jobs the console lists (newest first).
 MAX_JOBS = 40
