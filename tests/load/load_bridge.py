@@ -2,8 +2,8 @@
 """Load on the bridge: many page clients polling ``agent.hello`` while jobs run and publish progress.
 
     python tests/load/load_bridge.py [--clients 50] [--rate 10] [--jobs 4] [--seconds 30]
-                                     [--kind download|diagnose] [--workers 4] [--pin | --no-pin]
-                                     [--keep-awake] [--split-origin] [--probe-agent]
+                                     [--kind download|diagnose] [--job-seconds 15] [--workers 4]
+                                     [--pin | --no-pin] [--keep-awake] [--split-origin] [--probe-agent]
                                      [--p99-ms 5] [--json]
 
 One real agent process (``python -m agent serve`` in a temporary HOME, under ``$TMPDIR``) and the
@@ -11,8 +11,10 @@ load generator:
 
 * the controller (this process) runs a platform on loopback (tests/support/flaky_server.py, in a
   thread) serving consultations, and one WebSocket connection of that platform's origin that keeps
-  ``--jobs`` jobs running for the whole run: ``bids.download`` of a throttled consultation (about
-  2 s each, progress published every 250 ms to every connection of the origin) or ``diagnose``;
+  ``--jobs`` jobs running for the whole run: ``bids.download`` of a throttled consultation
+  (``--job-seconds`` each: 15 by default, four downloads running the whole time; 2 makes it a new
+  job every half second, job start-ups included; progress published every 250 ms to every
+  connection of the origin) or ``diagnose``;
 * ``--workers`` worker processes (spawned, each with its own event loop) share ``--clients`` page
   clients of the same origin (tests/load/wsclient.py: a lean WebSocket client on a plain socket);
   each calls ``agent.hello`` ``--rate`` times a second (one call in flight per client) for
@@ -82,8 +84,8 @@ from tests.support.flaky_server import FlakyEnvelope, FlakyFile, FlakyPli, Flaky
 
 TOKEN = "jeton-de-charge"
 HELLO = {"protocol": 1, "client": {"name": "load_bridge", "version": "1"}}
-#: One download job: this many bytes at this rate (bytes per second): about two seconds.
-DOWNLOAD_BYTES = 4 * 1024 * 1024
+#: The platform serves each download at this rate (bytes per second); a job's size is this rate
+#: times ``--job-seconds``.
 DOWNLOAD_RATE = 2 * 1024 * 1024
 #: Worker processes for the page clients when not told (never more than the clients).
 DEFAULT_WORKERS = 4
@@ -339,6 +341,8 @@ class Report:
     kind: str
     seconds: float
     workers: int = 0
+    #: Seconds each download job lasts (its bytes at the platform's throttled rate).
+    job_seconds: float = 2.0
     calls: int = 0
     call_errors: int = 0
     p50_ms: float = 0.0
@@ -466,7 +470,7 @@ def split_clients(clients: int, workers: int) -> list[int]:
 async def run_load(clients: int = 50, rate: float = 10.0, jobs: int = 4, seconds: float = 30.0,
                    kind: str = "download", grace: float = 5.0, workers: int | None = None,
                    pin: bool = False, probe_agent: bool = False, keep_awake: bool = False,
-                   split_origin: bool = False) -> Report:
+                   split_origin: bool = False, job_seconds: float = 2.0) -> Report:
     """Start an agent, a platform and the worker processes, run the load, stop them all; returns
     the figures. ``pin`` pins the agent to the first CPU and this process and the workers to the
     others (this process's affinity is restored on return); ``probe_agent`` loads
@@ -476,7 +480,7 @@ async def run_load(clients: int = 50, rate: float = 10.0, jobs: int = 4, seconds
     the agent their work but not their fan-out to the pollers)."""
     shares = split_clients(clients, DEFAULT_WORKERS if workers is None else workers)
     report = Report(clients, rate, jobs, kind, seconds, workers=len(shares), keep_awake=keep_awake,
-                    split_origin=split_origin)
+                    split_origin=split_origin, job_seconds=job_seconds)
     report.loadavg_before = list(os.getloadavg()) if hasattr(os, "getloadavg") else []
     original_affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     agent_cpus: set[int] | None = None
@@ -488,7 +492,7 @@ async def run_load(clients: int = 50, rate: float = 10.0, jobs: int = 4, seconds
         os.sched_setaffinity(0, generator_cpus)
         report.agent_cpus, report.generator_cpus = sorted(agent_cpus), sorted(generator_cpus)
 
-    data = os.urandom(DOWNLOAD_BYTES)  # one payload, shared by every consultation
+    data = os.urandom(max(1, int(DOWNLOAD_RATE * job_seconds)))  # one payload, shared by every consultation
     counter = itertools.count(1)
     context = multiprocessing.get_context("spawn")  # a fresh interpreter each: no inherited threads or loop
     processes: list[multiprocessing.process.BaseProcess] = []
@@ -726,7 +730,8 @@ def print_report(report: Report, p99_limit: float) -> None:
     load = " ".join(f"{x:.2f}" for x in report.loadavg_before) if report.loadavg_before else "?"
     print(f"load_bridge — {time.strftime('%Y-%m-%d %H:%M')} — {machine()} — load average before: {load}")
     print(f"{report.clients} clients x agent.hello {report.rate:g}/s in {report.workers} worker process(es), "
-          f"{report.jobs} {report.kind} job(s) at a time, {report.seconds:g} s")
+          f"{report.jobs} {report.kind} job(s) at a time"
+          + (f" ({report.job_seconds:g} s each)" if report.kind == "download" else "") + f", {report.seconds:g} s")
     if report.agent_cpus is not None:
         print(f"pinned: agent on CPU(s) {report.agent_cpus}, generator (controller, platform, workers) on CPU(s) "
               f"{report.generator_cpus}\n")
@@ -787,6 +792,8 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=4, help="jobs running at any time")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--kind", choices=("download", "diagnose"), default="download")
+    parser.add_argument("--job-seconds", type=float, default=15.0,
+                        help="how long each download job lasts (2: a new job every half second)")
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                         help="worker processes sharing the page clients")
     parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=can_pin(),
@@ -807,7 +814,8 @@ def main() -> int:
         parser.error("--keep-awake needs Linux (SCHED_IDLE)")
     report = asyncio.run(run_load(args.clients, args.rate, args.jobs, args.seconds, args.kind,
                                   workers=args.workers, pin=args.pin, probe_agent=args.probe_agent,
-                                  keep_awake=args.keep_awake, split_origin=args.split_origin))
+                                  keep_awake=args.keep_awake, split_origin=args.split_origin,
+                                  job_seconds=args.job_seconds))
     ok = report.ok(args.p99_ms)
     if args.json:
         print(json.dumps({**asdict(report), "p99_target_ms": args.p99_ms, "ok": ok}, indent=2))

@@ -22,7 +22,7 @@ from tests.load.wsclient import PageClient
 
 
 async def test_no_final_state_is_lost_and_the_agent_stays_responsive() -> None:
-    report = await run_load(clients=10, rate=10, jobs=4, seconds=3)
+    report = await run_load(clients=10, rate=10, jobs=4, seconds=3, job_seconds=2)
     assert report.worker_failures == 0, report.errors
     assert report.jobs_started >= 4 and report.jobs_finished == report.jobs_started, report
     assert report.job_states == {"succeeded": report.jobs_started}, report.job_states
