@@ -258,6 +258,7 @@ class ConsoleServer:
         r.add_post("/console/api/jobs", self._api_start_job)
         r.add_post("/console/api/jobs/{id}/cancel", self._api_cancel_job)
         r.add_post("/console/api/update/check", self._api_update_check)
+        r.add_post("/console/api/diagnostic-bundle", self._api_diagnostic_bundle)
         return app
 
     @web.middleware
@@ -483,6 +484,23 @@ class ConsoleServer:
         view = await self.updates.run_now()
         self.changed()
         return web.json_response(view)
+
+    async def _api_diagnostic_bundle(self, request: web.Request) -> web.Response:
+        """"Créer le fichier de diagnostic": the workstation test, then the ZIP for IT support
+        (agent.doctor: no key, PIN, token or personal data) in the user's Documents folder."""
+        from ..doctor import default_bundle_path, write_bundle
+
+        job = self.start_job("diagnose", {}, _locale(request))
+        done = await self.service.jobs.wait(job.id)
+        diagnose = done.result if done.state == "succeeded" else {"state": done.state, "error": done.error}
+        target = default_bundle_path()
+        try:
+            members = await asyncio.to_thread(write_bundle, self.service.settings, target, diagnose)
+        except OSError as exc:
+            log.warning("diagnostic bundle not written: %s", exc)
+            return web.json_response({"error": "not_written", "message": str(exc.strerror or exc)}, status=500)
+        log.info("diagnostic bundle written (%d parts)", len(members))
+        return web.json_response({"path": str(target), "members": members})
 
     async def _api_start_job(self, request: web.Request) -> web.Response:
         body = await _json(request)

@@ -489,3 +489,28 @@ async def test_accueil_looks_for_an_update_on_demand(home: Path, tmp_path: Path,
         server.stop()
     journal = (agent.state_dir / "audit" / "audit.jsonl").read_text()
     assert '"update.refused"' in journal
+
+
+async def test_accueil_creates_the_diagnostic_file_in_one_click(home: Path, tmp_path: Path, browser: Browser) -> None:  # noqa: F811
+    """Accueil's "Créer le fichier de diagnostic": the workstation test runs, and the ZIP for IT
+    support (agent.doctor) is written in the user's Documents folder, its path shown."""
+    import zipfile
+
+    (home / "Documents").mkdir()
+    agent, recorder = start_agent(home, tmp_path, allowed=["https://marches.example.fr"])
+    try:
+        console = await open_console(browser, console_url(agent, recorder))
+        await console.get_by_role("button", name="Créer le fichier de diagnostic").click()
+        status = console.locator("#bundle-status")
+        await expect(status).to_contain_text("Fichier de diagnostic créé : ", timeout=60_000)
+        shown = (await status.text_content() or "").split(" : ", 1)[1].split(" (", 1)[0]
+    finally:
+        agent.stop()
+    bundle = Path(shown)
+    assert bundle.parent == home / "Documents" and bundle.name.startswith("Compagnon-diagnostic-"), shown
+    assert oct(bundle.stat().st_mode & 0o777) == "0o600"
+    with zipfile.ZipFile(bundle) as archive:
+        names = set(archive.namelist())
+        assert {"LISEZMOI.txt", "versions.json", "system.json", "diagnose.json"} <= names, names
+        checks = json.loads(archive.read("diagnose.json"))["checks"]
+    assert len(checks) == 8

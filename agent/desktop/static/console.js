@@ -354,6 +354,19 @@ async function exportJournal() {
   }
 }
 
+async function createBundle() {
+  $("bundle-create").disabled = true;
+  $("bundle-status").textContent = t("bundleRunning");
+  try {
+    const { path } = await api("/console/api/diagnostic-bundle", { method: "POST", body: {} });
+    $("bundle-status").textContent = t("bundleWritten", { path });
+  } catch (err) {
+    $("bundle-status").textContent = err.message;
+  } finally {
+    $("bundle-create").disabled = false;
+  }
+}
+
 // -- applications --------------------------------------------------------------------------------------
 
 async function loadCertificates() {
@@ -401,6 +414,7 @@ async function startJob(kind, params, statusId, problem = null) {
 function setupApplications() {
   $("update-check").addEventListener("click", checkForUpdate);
   $("audit-export").addEventListener("click", exportJournal);
+  $("bundle-create").addEventListener("click", createBundle);
   $("load-certificates").addEventListener("click", loadCertificates);
   $("sign-run").addEventListener("click", () => {
     const files = lines("sign-files").map((path) => ({ path, format: $("sign-format").value }));
