@@ -183,6 +183,7 @@ class DesktopRuntime:
             if name in MENU_SEPARATORS_AFTER:
                 items.append(None)
         self._menu_shown = True
+        log.info("tray menu shown")
         try:
             answer = await show_window(dialog_command(), menu_view(items, "Compagnon", POPUP_MENU_TIMEOUT),
                                        POPUP_MENU_TIMEOUT)
@@ -191,6 +192,7 @@ class DesktopRuntime:
         finally:
             self._menu_shown = False
         action = answer.get("action")
+        log.info("tray menu: %s", action or "nothing chosen")
         if not any(action == name for name, _, _ in MENU):
             return None
         self.menu_action(action)

@@ -188,6 +188,7 @@ class Tray:
     def popup_menu(self) -> None:
         """Show the menu at the pointer (from the icon's thread; the window runs on the agent's loop)."""
         runtime, loop = self.agent.runtime, self.agent.loop
+        log.info("tray icon clicked")
         if runtime is not None and loop is not None and not self.agent.done.is_set():
             asyncio.run_coroutine_threadsafe(runtime.popup_menu(self.locale), loop)
 
@@ -209,6 +210,8 @@ class Tray:
         assert runtime is not None
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.quit())
+        if hasattr(signal, "SIGUSR1"):
+            signal.signal(signal.SIGUSR1, _raise_interrupted)
         try:
             import pystray
 
@@ -228,13 +231,22 @@ class Tray:
         runtime.icon_state = runtime.state
         self.agent.call(runtime.add_state_listener, self.show_state)
         shown = threading.Event()
+        icon_ended = threading.Event()
         icon = self.icon
 
         def stop_icon() -> None:
             # pystray's setup thread waits for the icon's loop to show the icon: stopping the loop
             # before that would leave the thread waiting for ever (and the process with it).
             shown.wait(10)
-            icon.stop()
+            # pystray's stop waits, without a limit, for the icon's loop to run it: if that loop
+            # has already died (its display went away), the agent's thread must not wait with it.
+            stopper = threading.Thread(target=icon.stop, name="tray-stop", daemon=True)
+            stopper.start()
+            stopper.join(5)
+            # pystray's X11 loop sometimes misses the end of its own window and waits for events
+            # for ever (about once in thirty quits here): interrupt it, the agent has stopped.
+            if not icon_ended.wait(3) and _interrupt_main_thread():
+                log.warning("the tray icon's loop did not end: interrupted")
 
         self.agent.on_stopped(stop_icon)
         if self.agent.done.is_set():
@@ -249,15 +261,38 @@ class Tray:
 
         try:
             self.icon.run(setup=setup)
+        except _IconLoopInterrupted:
+            pass
         except Exception:  # the display went away: the agent carries on without its icon
             log.exception("the tray icon stopped")
             self.icon = None
             while not self.agent.done.wait(0.5):
                 pass
+        finally:
+            if hasattr(signal, "SIGUSR1"):
+                signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # the loop is over: nothing to interrupt
+            icon_ended.set()
         # The icon is gone (Quitter, or the agent stopped): make sure the agent stops too.
         self.agent.request_quit()
         self.agent.done.wait(30)
         return EXIT_OK if self.agent.error is None else EXIT_FAILED
+
+
+class _IconLoopInterrupted(Exception):
+    """Raised in the main thread to end an icon loop that outlived the agent."""
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise _IconLoopInterrupted
+
+
+def _interrupt_main_thread() -> bool:
+    """Raise _IconLoopInterrupted in the main thread, where the icon's loop runs (POSIX only:
+    SIGUSR1, whose handler Tray.run installs)."""
+    if not hasattr(signal, "pthread_kill") or not hasattr(signal, "SIGUSR1"):
+        return False
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)  # type: ignore[arg-type]
+    return True
 
 
 def _listen_for_clicks(icon: Any) -> None:

@@ -189,27 +189,30 @@ async def test_tray_starts_its_menu_works_a_second_launch_hands_over_and_quit_st
 async def test_a_click_on_the_icon_shows_the_menu_and_its_items_work(
     home: Path, tray_env: tuple[dict[str, str], RecordingBrowser], display: str
 ) -> None:
-    """Plain X11 (pystray's xorg back end) shows no menu of its own: a real click on the docked
-    icon shows the agent's popup menu, and its items, chosen with the keyboard, do their work."""
+    """Plain X11 (pystray's xorg back end) shows no menu of its own: a click on the docked icon
+    (a ButtonPress sent to its window, delivered only because the agent selects it) shows the
+    agent's popup menu, and its items, chosen with the keyboard (real key events), do their work."""
     env, recorder = tray_env
     screen = XDoTool(display)
     with SystrayManager(display) as systray:
         tray = Tray(home, env, free_port()).start()
         try:
             icon = systray.wait_icon()
-            screen.click(icon)
-            screen.wait_class("Menu")
+
+            def show_menu() -> None:
+                systray.click(icon)
+                screen.wait_class("Menu")
+
+            show_menu()
             screen.key("Down", "Down", "Return")  # the second item: Traitements en cours
             assert _section(recorder.wait_for(1)) == "traitements"
 
-            screen.click(icon)
-            screen.wait_class("Menu")
+            show_menu()
             screen.key("Escape")  # nothing chosen: nothing done, and the menu comes again on a click
             time.sleep(1)
             assert len(recorder.urls()) == 1 and tray.proc is not None and tray.proc.poll() is None
 
-            screen.click(icon)
-            screen.wait_class("Menu")
+            show_menu()
             screen.key(*["Down"] * 7, "Return")  # the last item, past both separators: Quitter
             assert tray.wait_exit() == 0, tray.output()
         finally:

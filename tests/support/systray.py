@@ -22,6 +22,7 @@ ICON_SIZE = 24
 
 class SystrayManager:
     def __init__(self, display_name: str) -> None:
+        self.display_name = display_name
         self.display = display.Display(display_name)
         screen = self.display.screen()
         self.window = screen.root.create_window(0, 0, 8 * ICON_SIZE, ICON_SIZE, 0, screen.root_depth,
@@ -58,13 +59,40 @@ class SystrayManager:
                 self.icons.append(icon.id)
 
     def wait_icon(self, timeout: float = 20) -> int:
-        """The first docked icon's window id."""
+        """The first docked icon's window id, once it is viewable (a click can reach it)."""
         deadline = time.monotonic() + timeout
         while not self.icons:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no icon docked in {timeout} s")
             time.sleep(0.05)
-        return self.icons[0]
+        icon = self.icons[0]
+        probe = display.Display(self.display_name)  # a connection of its own: the serving thread owns the other
+        try:
+            window = probe.create_resource_object("window", icon)
+            while window.get_attributes().map_state != X.IsViewable:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the docked icon is not viewable after {timeout} s")
+                time.sleep(0.05)
+        finally:
+            probe.close()
+        return icon
+
+    def click(self, icon: int) -> None:
+        """A left-button press on ``icon``, sent to the window itself (XSendEvent with
+        ButtonPressMask): it reaches the icon only if the icon's client selected ButtonPress on
+        its window, as the X server's own delivery of a real click requires, and it does not
+        depend on where the pointer is or on a grab another client may hold."""
+        sender = display.Display(self.display_name)
+        try:
+            window = sender.create_resource_object("window", icon)
+            root = sender.screen().root
+            press = event.ButtonPress(time=X.CurrentTime, root=root, window=window, same_screen=1, child=X.NONE,
+                                      root_x=12, root_y=12, event_x=12, event_y=12, state=0, detail=1)
+            window.send_event(press, event_mask=X.ButtonPressMask)
+            sender.flush()
+            sender.sync()
+        finally:
+            sender.close()
 
     def close(self) -> None:
         self._stop.set()
