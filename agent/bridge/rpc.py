@@ -61,6 +61,15 @@ def _error(request_id: Any, exc: ProtocolError, locale: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": exc.to_rpc_error(locale)}
 
 
+#: What ``Dispatcher.decode`` returns for a frame that is not JSON (already answered).
+NOT_JSON = object()
+
+
+def is_hello(message: Any) -> bool:
+    """A single ``agent.hello`` request (pages poll it; it is answered from memory)."""
+    return isinstance(message, dict) and message.get("method") == "agent.hello"
+
+
 class Dispatcher:
     """Turns request frames into answers, using the agent's services."""
 
@@ -82,13 +91,16 @@ class Dispatcher:
         }
         assert set(self._handlers) == set(METHODS), "every protocol method has a handler"
 
-    async def handle_frame(self, conn: Connection, text: str) -> None:
-        """Answer one text frame (a request, a notification or a batch)."""
+    def decode(self, conn: Connection, text: str) -> Any:
+        """One text frame's JSON, or ``NOT_JSON`` once the PARSE_ERROR answer is queued."""
         try:
-            message = json.loads(text)
+            return json.loads(text)
         except (ValueError, RecursionError):
             conn.send(_error(None, ProtocolError(ErrorCode.PARSE_ERROR), conn.locale))
-            return
+            return NOT_JSON
+
+    async def handle_message(self, conn: Connection, message: Any) -> None:
+        """Answer one decoded frame (a request, a notification or a batch)."""
         if isinstance(message, list):
             if not message or len(message) > MAX_BATCH:
                 conn.send(_error(None, ProtocolError(ErrorCode.INVALID_REQUEST, max_batch=MAX_BATCH), conn.locale))

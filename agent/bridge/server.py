@@ -8,15 +8,15 @@ Frames larger than the limit close the socket with 1009 (promise 8).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
 from bridge_protocol.messages import BRIDGE_PATH
 
 from .connection import Connection
+from .rpc import NOT_JSON, is_hello
 from .guards import host_refusal, origin_refusal
 
 if TYPE_CHECKING:
@@ -67,9 +67,9 @@ async def bridge_handler(request: web.Request) -> web.StreamResponse:
     in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
     tasks: set[asyncio.Task[None]] = set()
 
-    async def handle(text: str) -> None:
+    async def handle(payload: Any) -> None:
         try:
-            await service.dispatcher.handle_frame(conn, text)
+            await service.dispatcher.handle_message(conn, payload)
         finally:
             in_flight.release()
 
@@ -78,10 +78,17 @@ async def bridge_handler(request: web.Request) -> web.StreamResponse:
             if message.type == WSMsgType.TEXT:
                 await conn.writable()  # a page that does not read its answers is not read either
                 await in_flight.acquire()
-                if _answered_from_memory(message.data):
-                    await handle(message.data)  # no task: its answer goes out a loop round sooner
+                payload = service.dispatcher.decode(conn, message.data)
+                if payload is NOT_JSON:
+                    in_flight.release()
                     continue
-                task = asyncio.create_task(handle(message.data))
+                if is_hello(payload):
+                    # Answered from memory: by this task, without one of its own, so the answer
+                    # goes out a loop round sooner. Everything else, batches included, runs in a
+                    # task of its own and never holds up the reading of the next request.
+                    await handle(payload)
+                    continue
+                task = asyncio.create_task(handle(payload))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             elif message.type == WSMsgType.BINARY:
@@ -94,19 +101,6 @@ async def bridge_handler(request: web.Request) -> web.StreamResponse:
             task.cancel()
         await conn.close()
     return ws
-
-
-def _answered_from_memory(text: str) -> bool:
-    """A single ``agent.hello``: answered from memory at once (pages poll it), so the reading
-    task answers it itself instead of starting a task. Anything else, batches included, runs in
-    a task of its own and never holds up the reading of the next request."""
-    if len(text) > 4096 or '"agent.hello"' not in text:
-        return False
-    try:
-        message = json.loads(text)
-    except (ValueError, RecursionError):
-        return False
-    return isinstance(message, dict) and message.get("method") == "agent.hello"
 
 
 def create_app(service: AgentService) -> web.Application:

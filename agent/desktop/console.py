@@ -384,7 +384,7 @@ class ConsoleServer:
             "allowed_origins": list(settings.allowed_origins),
             "consent_policy": settings.consent_policy,
             "consent_timeout": settings.consent_timeout,
-            "update": self.updates.view() if self.updates is not None else {"status": "disabled", "enabled": False},
+            "update": self._update_view(),
         }
 
     def state(self) -> dict[str, Any]:
@@ -480,10 +480,14 @@ class ConsoleServer:
     async def _api_update_check(self, request: web.Request) -> web.Response:
         """"Rechercher une mise à jour": check and stage now; the new update view."""
         if self.updates is None:
-            return web.json_response({"status": "disabled", "enabled": False})
+            return web.json_response(self._update_view())
         view = await self.updates.run_now()
         self.changed()
         return web.json_response(view)
+
+    def _update_view(self) -> dict[str, Any]:
+        """The automatic updates as Accueil shows them (off without a scheduler: tests, tools)."""
+        return self.updates.view() if self.updates is not None else {"status": "disabled", "enabled": False}
 
     async def _api_diagnostic_bundle(self, request: web.Request) -> web.Response:
         """"Créer le fichier de diagnostic": the workstation test, then the ZIP for IT support

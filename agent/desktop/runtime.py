@@ -61,6 +61,17 @@ STATE_LABELS = {
 }
 
 
+def menu_entries(locale: str) -> list[tuple[str, str] | None]:
+    """MENU in ``locale``: (action, label) pairs, None where a separator goes (the icon's menu and
+    the popup of plain X11 show the same)."""
+    entries: list[tuple[str, str] | None] = []
+    for name, fr, en in MENU:
+        entries.append((name, en if locale == "en" else fr))
+        if name in MENU_SEPARATORS_AFTER:
+            entries.append(None)
+    return entries
+
+
 def native_picker(settings: Settings) -> NativeConsent | None:
     """The system's file chooser for ``files.pick`` under the console policy, unless the
     configuration asks for the console's path field (``file_picker = "console"``), or says
@@ -176,12 +187,7 @@ class DesktopRuntime:
         the user chose nothing. Without a window system to show it, opens the console."""
         if self._menu_shown:
             return None
-        locale = locale or system_locale()
-        items: list[tuple[str, str] | None] = []
-        for name, fr, en in MENU:
-            items.append((name, en if locale == "en" else fr))
-            if name in MENU_SEPARATORS_AFTER:
-                items.append(None)
+        items = menu_entries(locale or system_locale())
         self._menu_shown = True
         log.info("tray menu shown")
         try:
@@ -193,7 +199,7 @@ class DesktopRuntime:
             self._menu_shown = False
         action = answer.get("action")
         log.info("tray menu: %s", action or "nothing chosen")
-        if not any(action == name for name, _, _ in MENU):
+        if action not in MENU_SECTIONS and action != "quit":
             return None
         self.menu_action(action)
         return str(action)

@@ -31,7 +31,7 @@ from ..config import Settings
 from . import instance
 from ..i18n import system_locale
 from .dialogs import native_dialogs_available
-from .runtime import MENU, MENU_SEPARATORS_AFTER, STATE_LABELS, DesktopRuntime
+from .runtime import STATE_LABELS, DesktopRuntime, menu_entries
 
 log = logging.getLogger(__name__)
 
@@ -178,11 +178,9 @@ class Tray:
         menu as a popup window of the agent's own (``popup_menu``)."""
         if not getattr(pystray.Icon, "HAS_MENU", True) and native_dialogs_available():
             return pystray.Menu(pystray.MenuItem("Compagnon", lambda icon, item: self.popup_menu(), default=True))
-        items = []
-        for name, fr, en in MENU:
-            items.append(pystray.MenuItem(self._label(fr, en), self._menu_handler(name), default=name == "open"))
-            if name in MENU_SEPARATORS_AFTER:
-                items.append(pystray.Menu.SEPARATOR)
+        items = [pystray.Menu.SEPARATOR if entry is None else
+                 pystray.MenuItem(entry[1], self._menu_handler(entry[0]), default=entry[0] == "open")
+                 for entry in menu_entries(self.locale)]
         return pystray.Menu(*items)
 
     def popup_menu(self) -> None:
