@@ -62,7 +62,7 @@ async def bridge_handler(request: web.Request) -> web.StreamResponse:
         return web.Response(status=400, text="WebSocket upgrade expected\n")
     await ws.prepare(request)
     origin = request.headers["Origin"]
-    conn = Connection(ws, origin, str(request.remote))
+    conn = Connection(ws, origin, str(request.remote), request.transport)
     service.connections.add(conn)
     in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
     tasks: set[asyncio.Task[None]] = set()
