@@ -7,12 +7,14 @@ test holds back (``platform.gate``).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 
 from bridge_protocol.client import BridgeClient
 from tests.support.agent_process import AgentProcess
 from tests.support.platform_server import PlatformServer
+from tests.support.rawws import TEXT, RawWebSocket
 
 
 async def _wait_state(client: BridgeClient, job_id: str, state: str, timeout: float = 10) -> dict:
@@ -146,3 +148,56 @@ async def test_a_slow_reader_does_not_slow_jobs_and_gets_the_final_state(
                             break
                         await asyncio.sleep(0.5)  # a slow page
     assert last is not None and last["state"] == "succeeded" and last["progress"] == 100
+
+
+async def test_notifications_behind_unread_answers_keep_frames_whole_and_the_final_state(
+    agent: AgentProcess, platform: PlatformServer
+) -> None:
+    """A page that keeps up gets a round's notifications in one write of prebuilt frames; a page
+    whose socket is full gets them from its writer, behind its answers. Both paths on one socket:
+    the page stops reading while ~14 MB of answers are due and its job ends, then reads it all.
+    Every frame parses (by the test's own RFC 6455 reader), every answer comes, and the job's
+    last notification is its final state."""
+    platform.gate.clear()
+    chunk = base64.b64encode(b"\x00" * 512 * 1024).decode()
+
+    def request(request_id: object, method: str, params: object) -> bytes:
+        return json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}).encode()
+
+    def answer_of(ws: RawWebSocket, request_id: object) -> dict:
+        while True:
+            message = json.loads(ws.receive(timeout=30).text)
+            if message.get("id") == request_id:
+                return message
+
+    with RawWebSocket(agent.port, platform.origin, timeout=60) as ws:
+        ws.send_text(request("put", "files.put", {"name": "gros.bin", "data": chunk, "final": True}))
+        handle = (await asyncio.to_thread(answer_of, ws, "put"))["result"]["handle"]
+        ws.send_text(request("start", "jobs.start", {"kind": "diagnose", "params": {}}))
+        job_id = (await asyncio.to_thread(answer_of, ws, "start"))["result"]["id"]
+        async with await BridgeClient.connect(platform.origin, ports=[agent.port]) as client:
+            await _wait_platform_step(client, job_id)
+            # 20 answers of ~700 KB, unread: the agent's socket to this page fills up.
+            await asyncio.to_thread(ws.sock.sendall, b"".join(
+                RawWebSocket.frame(TEXT, request(n, "files.get", {"handle": handle})) for n in range(20)))
+            await asyncio.sleep(1)
+            platform.gate.set()  # the job ends while this page reads nothing
+            await client.wait_job(job_id, timeout=20)
+
+        def read_all() -> tuple[list[object], list[dict]]:
+            answers: list[object] = []
+            updates: list[dict] = []
+            while len(answers) < 20 or not updates or updates[-1]["state"] != "succeeded":
+                message = json.loads(ws.receive(timeout=30).text)
+                if message.get("method") == "jobs.updated":
+                    if message["params"]["job"]["id"] == job_id:
+                        updates.append(message["params"]["job"])
+                else:
+                    assert message["result"]["eof"] is True
+                    answers.append(message["id"])
+            return answers, updates
+
+        answers, updates = await asyncio.to_thread(read_all)
+    assert sorted(answers) == list(range(20))  # each request runs in a task of its own: any order
+    assert updates[-1]["state"] == "succeeded" and updates[-1]["progress"] == 100
+    assert [u["state"] for u in updates].count("succeeded") == 1
