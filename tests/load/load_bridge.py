@@ -785,6 +785,30 @@ def print_report(report: Report, p99_limit: float) -> None:
         print(f"  lost (client, job): {report.lost}")
 
 
+def max_steal(report: Report) -> float:
+    """The largest share of a CPU the hypervisor took during the load window (%)."""
+    return max((usage["steal"] for usage in report.cpu_usage.values()), default=0.0)
+
+
+def print_series(reports: list[Report], p99_limit: float) -> None:
+    """``--repeat``: one row per run, then how many runs met the target, in all and among those in
+    which the hypervisor took no CPU time (steal under 1 %: the figure is then the agent's, not the
+    host's; the other runs are counted too, never dropped)."""
+    print("| run | p99 (ms) | wire p99 (ms) | max (ms) | generator lag p99 (ms) | steal max (%) | finals | target |")
+    print("|---|---|---|---|---|---|---|---|")
+    for index, report in enumerate(reports, 1):
+        wire = f"{report.wire_p99_ms:.2f}" if report.wire_p99_ms is not None else "-"
+        print(f"| {index} | {report.p99_ms:.2f} | {wire} | {report.max_ms:.2f} | {report.generator_lag_p99_ms:.2f} | "
+              f"{max_steal(report):.0f} | {report.finals_received}/{report.finals_expected} | "
+              f"{'ok' if report.ok(p99_limit) else 'MISSED'} |")
+    quiet = [r for r in reports if max_steal(r) < 1.0]
+    p99s = sorted(r.p99_ms for r in reports)
+    print(f"\n{sum(r.ok(p99_limit) for r in reports)} of {len(reports)} runs met p99 <= {p99_limit:g} ms "
+          f"(median p99 {p99s[len(p99s) // 2]:.2f} ms); without steal: "
+          f"{sum(r.ok(p99_limit) for r in quiet)} of {len(quiet)}; "
+          f"final states lost in all: {sum(r.finals_lost for r in reports)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=50)
@@ -806,21 +830,28 @@ def main() -> int:
     parser.add_argument("--split-origin", action="store_true",
                         help="the pollers are pages of another origin: no jobs.updated fan-out to them")
     parser.add_argument("--p99-ms", type=float, default=5.0, help="target for the p99 of agent.hello")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the load this many times and print one row per run, then a summary")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.pin and not can_pin():
         parser.error("--pin needs Linux and two CPUs or more")
     if args.keep_awake and not hasattr(os, "SCHED_IDLE"):
         parser.error("--keep-awake needs Linux (SCHED_IDLE)")
-    report = asyncio.run(run_load(args.clients, args.rate, args.jobs, args.seconds, args.kind,
-                                  workers=args.workers, pin=args.pin, probe_agent=args.probe_agent,
-                                  keep_awake=args.keep_awake, split_origin=args.split_origin,
-                                  job_seconds=args.job_seconds))
-    ok = report.ok(args.p99_ms)
+    reports = []
+    for _ in range(max(1, args.repeat)):
+        reports.append(asyncio.run(run_load(args.clients, args.rate, args.jobs, args.seconds, args.kind,
+                                            workers=args.workers, pin=args.pin, probe_agent=args.probe_agent,
+                                            keep_awake=args.keep_awake, split_origin=args.split_origin,
+                                            job_seconds=args.job_seconds)))
+    ok = all(report.ok(args.p99_ms) for report in reports)
     if args.json:
-        print(json.dumps({**asdict(report), "p99_target_ms": args.p99_ms, "ok": ok}, indent=2))
+        runs = [{**asdict(report), "p99_target_ms": args.p99_ms, "ok": report.ok(args.p99_ms)} for report in reports]
+        print(json.dumps(runs[0] if len(runs) == 1 else runs, indent=2))
+    elif len(reports) == 1:
+        print_report(reports[0], args.p99_ms)
     else:
-        print_report(report, args.p99_ms)
+        print_series(reports, args.p99_ms)
     return 0 if ok else 1
 
 

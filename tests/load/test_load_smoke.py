@@ -17,7 +17,9 @@ import json
 import socket
 from typing import Any
 
-from tests.load.load_bridge import HELLO, run_load
+import pytest
+
+from tests.load.load_bridge import HELLO, Report, print_series, run_load
 from tests.load.wsclient import PageClient
 
 
@@ -61,3 +63,19 @@ async def test_the_client_shortcut_never_misses_a_final_state() -> None:
     finally:
         await page.close(timeout=0.1)
         theirs.close()
+
+
+def test_a_series_counts_every_run_and_tells_the_steal_apart(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--repeat``: a run the hypervisor slowed is shown and counted, never dropped."""
+
+    def run(p99: float, steal: float) -> Report:
+        report = Report(50, 10, 4, "download", 30, calls=15000, p99_ms=p99, finals_expected=408, finals_received=408,
+                        jobs_started=8, jobs_finished=8, hello_after_ms=1.0)
+        report.cpu_usage = {"cpu0": {"busy": 20, "softirq": 1, "steal": steal},
+                            "cpu1": {"busy": 25, "softirq": 2, "steal": steal / 2}}
+        return report
+
+    print_series([run(2.4, 0.0), run(9.2, 14.0), run(3.1, 0.4)], 5.0)
+    out = capsys.readouterr().out
+    assert "| 2 | 9.20 | - | 0.00 | 0.00 | 14 | 408/408 | MISSED |" in out
+    assert "2 of 3 runs met p99 <= 5 ms (median p99 3.10 ms); without steal: 2 of 2; final states lost in all: 0" in out
