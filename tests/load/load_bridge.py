@@ -799,7 +799,7 @@ def print_series(reports: list[Report], p99_limit: float) -> None:
     for index, report in enumerate(reports, 1):
         wire = f"{report.wire_p99_ms:.2f}" if report.wire_p99_ms is not None else "-"
         print(f"| {index} | {report.p99_ms:.2f} | {wire} | {report.max_ms:.2f} | {report.generator_lag_p99_ms:.2f} | "
-              f"{max_steal(report):.0f} | {report.finals_received}/{report.finals_expected} | "
+              f"{max_steal(report):.1f} | {report.finals_received}/{report.finals_expected} | "
               f"{'ok' if report.ok(p99_limit) else 'MISSED'} |")
     quiet = [r for r in reports if max_steal(r) < 1.0]
     p99s = sorted(r.p99_ms for r in reports)

@@ -77,5 +77,5 @@ def test_a_series_counts_every_run_and_tells_the_steal_apart(capsys: pytest.Capt
 
     print_series([run(2.4, 0.0), run(9.2, 14.0), run(3.1, 0.4)], 5.0)
     out = capsys.readouterr().out
-    assert "| 2 | 9.20 | - | 0.00 | 0.00 | 14 | 408/408 | MISSED |" in out
+    assert "| 2 | 9.20 | - | 0.00 | 0.00 | 14.0 | 408/408 | MISSED |" in out
     assert "2 of 3 runs met p99 <= 5 ms (median p99 3.10 ms); without steal: 2 of 2; final states lost in all: 0" in out
