@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, get_args, get_origin
 
-from .typed import ParseError, parse
+from .typed import ParseError, field_map, parse, type_hints
 
 #: Identifiers chosen by the platform: plain tokens (they end up in folder and file names).
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -128,8 +128,7 @@ def _known_members(tp: Any, value: Any) -> Any:
         inner = [a for a in get_args(tp) if a is not type(None)]
         return _known_members(inner[0], value) if len(inner) == 1 else value
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
-        hints = get_type_hints(tp)
-        names = {f.name for f in dataclasses.fields(tp)}
+        hints, names = type_hints(tp), field_map(tp)
         return {k: _known_members(hints[k], v) for k, v in value.items() if k in names}
     return value
 

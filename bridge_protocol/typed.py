@@ -28,13 +28,14 @@ class ParseError(ValueError):
 
 
 @functools.cache
-def _hints(tp: type) -> dict[str, Any]:
+def type_hints(tp: type) -> dict[str, Any]:
     """Resolved annotations of a dataclass (cached: ``get_type_hints`` evaluates strings)."""
     return get_type_hints(tp)
 
 
 @functools.cache
-def _fields(tp: type) -> dict[str, dataclasses.Field[Any]]:
+def field_map(tp: type) -> dict[str, dataclasses.Field[Any]]:
+    """A dataclass's fields by name (cached)."""
     return {f.name: f for f in dataclasses.fields(tp)}
 
 
@@ -78,7 +79,7 @@ def _schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
         name = tp.__name__
         if name not in defs:
             defs[name] = {}  # placeholder against recursion
-            hints = _hints(tp)
+            hints = type_hints(tp)
             properties: dict[str, Any] = {}
             required: list[str] = []
             for f in dataclasses.fields(tp):
@@ -157,8 +158,8 @@ def _parse(tp: Any, value: Any, path: str) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ParseError(path, "objet attendu")
-        hints = _hints(tp)
-        fields = _fields(tp)
+        hints = type_hints(tp)
+        fields = field_map(tp)
         for key in value:
             if key not in fields:
                 raise ParseError(f"{path}/{_escape(key)}", "membre inconnu")
