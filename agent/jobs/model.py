@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from bridge_protocol.messages import TERMINAL_STATES
@@ -13,9 +13,19 @@ from bridge_protocol.messages import TERMINAL_STATES
 _DONE_STEP_STATES = frozenset({"succeeded", "skipped", "failed"})
 
 
+#: (second, its "YYYY-MM-DDTHH:MM:SS" text): a job's progress stamps several times a second.
+_second_text: tuple[int, str] = (-1, "")
+
+
 def utc_now() -> str:
-    """RFC 3339 UTC timestamp with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """RFC 3339 UTC timestamp with milliseconds (``2026-12-02T03:12:46.123Z``). Each progress
+    change is stamped, so the text of the current second is reused."""
+    global _second_text
+    millis = time.time_ns() // 1_000_000
+    second, milli = divmod(millis, 1000)
+    if _second_text[0] != second:
+        _second_text = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{_second_text[1]}.{milli:03d}Z"
 
 
 def new_job_id() -> str:

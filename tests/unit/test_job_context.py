@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from agent.jobs.context import JobCancelled, JobContext, JobServices
-from agent.jobs.model import Job, StepRecord
+from agent.jobs.model import Job, StepRecord, utc_now
 
 
 def _context() -> tuple[JobContext, list[tuple[str, bool]]]:
@@ -55,3 +56,18 @@ def test_current_and_speed() -> None:
     assert speed is not None
     # about 64 KiB per 10 ms, i.e. in the order of 6 MB/s (bounded loosely: this is no timing test)
     assert 1_000_000 < speed < 20_000_000
+
+
+def test_timestamps_are_rfc3339_utc_milliseconds_and_never_go_back() -> None:
+    stamps = []
+    deadline = time.monotonic() + 1.2  # across at least one change of second
+    while time.monotonic() < deadline:
+        before = datetime.now(UTC)
+        stamp = utc_now()
+        after = datetime.now(UTC)
+        parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        assert len(stamp) == 24 and stamp.endswith("Z")
+        assert before - timedelta(milliseconds=1) <= parsed <= after
+        stamps.append(stamp)
+        time.sleep(0.003)
+    assert stamps == sorted(stamps) and len({s[:19] for s in stamps}) >= 2
