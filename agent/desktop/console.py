@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hmac
 import json
 import logging
@@ -502,7 +503,10 @@ class ConsoleServer:
             members = await asyncio.to_thread(write_bundle, self.service.settings, target, diagnose)
         except OSError as exc:
             log.warning("diagnostic bundle not written: %s", exc)
-            return web.json_response({"error": "not_written", "message": str(exc.strerror or exc)}, status=500)
+            # Stable codes: the console says it in the user's language (texts.json, bundleNotWritten).
+            return web.json_response({"error": "not_written", "reason": _write_failure(exc),
+                                      "code": errno.errorcode.get(exc.errno or 0, "?"), "folder": str(target.parent)},
+                                     status=500)
         log.info("diagnostic bundle written (%d parts)", len(members))
         return web.json_response({"path": str(target), "members": members})
 
@@ -539,6 +543,15 @@ async def _json(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="JSON object expected")
     return body
+
+
+def _write_failure(exc: OSError) -> str:
+    """Why a file could not be written, as the console names it: disk_full, denied or other."""
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG):
+        return "disk_full"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "denied"
+    return "other"
 
 
 def _locale(request: web.Request) -> str:

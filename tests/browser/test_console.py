@@ -514,3 +514,22 @@ async def test_accueil_creates_the_diagnostic_file_in_one_click(home: Path, tmp_
         assert {"LISEZMOI.txt", "versions.json", "system.json", "diagnose.json"} <= names, names
         checks = json.loads(archive.read("diagnose.json"))["checks"]
     assert len(checks) == 8
+
+
+async def test_a_diagnostic_file_that_cannot_be_written_is_said_in_french(home: Path, tmp_path: Path,
+                                                                         browser: Browser) -> None:  # noqa: F811
+    """The folder refuses the file (here Documents leads into /proc, where nobody creates files, not
+    even root): the console says so in the user's language, with the folder, and nothing is left."""
+    (home / "Documents").symlink_to("/proc/self")
+    agent, recorder = start_agent(home, tmp_path, allowed=["https://marches.example.fr"])
+    try:
+        console = await open_console(browser, console_url(agent, recorder))
+        await console.get_by_role("button", name="Créer le fichier de diagnostic").click()
+        status = console.locator("#bundle-status")
+        await expect(status).to_contain_text("Le fichier de diagnostic n'a pas pu être écrit dans ", timeout=60_000)
+        text = await status.text_content() or ""
+        await expect(console.get_by_role("button", name="Créer le fichier de diagnostic")).to_be_enabled()
+    finally:
+        agent.stop()
+    assert str(home / "Documents") in text and text.endswith(" : erreur du système (ENOENT)."), text
+    assert not list(home.glob("Compagnon-diagnostic-*"))

@@ -361,7 +361,10 @@ async function createBundle() {
     const { path } = await api("/console/api/diagnostic-bundle", { method: "POST", body: {} });
     $("bundle-status").textContent = t("bundleWritten", { path });
   } catch (err) {
-    $("bundle-status").textContent = err.message;
+    const data = err.data || {};
+    $("bundle-status").textContent = data.error === "not_written"
+      ? t("bundleNotWritten", { folder: data.folder, reason: t(`bundleReason_${data.reason}`, { code: data.code }) })
+      : err.message;
   } finally {
     $("bundle-create").disabled = false;
   }
