@@ -6,6 +6,7 @@ over the final name only once complete and flushed to disk; a failure removes th
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import threading
@@ -15,6 +16,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 PART_SUFFIX = ".part"
+
+
+def is_disk_full(exc: OSError) -> bool:
+    """True when a write failed for want of room: disk full, quota reached, file too large."""
+    return exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
 
 
 def temporary_sibling(path: Path) -> Path:

@@ -65,6 +65,7 @@ from bridge_protocol.errors import ProtocolError
 from .. import __version__
 from ..bridge.guards import host_refusal
 from ..config import ConfigError, normalize_origin
+from ..fsutil import is_disk_full
 from ..secret import Secret
 from .consent import AnswerError, ConsoleConsent
 
@@ -547,7 +548,7 @@ async def _json(request: web.Request) -> dict[str, Any]:
 
 def _write_failure(exc: OSError) -> str:
     """Why a file could not be written, as the console names it: disk_full, denied or other."""
-    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG):
+    if is_disk_full(exc):
         return "disk_full"
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return "denied"

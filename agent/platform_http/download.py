@@ -19,7 +19,6 @@ ENOSPC on the way) is ``FILE_TOO_LARGE``; a wrong SHA-256 ``FILE_UNREADABLE``; a
 from __future__ import annotations
 
 import asyncio
-import errno
 import hashlib
 import logging
 import os
@@ -37,7 +36,7 @@ import aiohttp
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
-from ..fsutil import PART_SUFFIX, fsync_dir
+from ..fsutil import PART_SUFFIX, fsync_dir, is_disk_full
 from ..i18n import Text, human_size
 from .client import OriginBoundClient
 
@@ -163,10 +162,6 @@ def check_free_space(folder: Path, needed: int, locale: str = "fr", margin: int 
     if needed > 0 and free < needed + margin:
         message = DISK_FULL.render(locale, needed=human_size(needed, locale), free=human_size(free, locale))
         raise ProtocolError(ErrorCode.FILE_TOO_LARGE, message, needed=needed, free=free)
-
-
-def is_disk_full(exc: OSError) -> bool:
-    return exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
 
 
 def _write_all(fd: int, chunks: list[bytes]) -> int:
