@@ -1,4 +1,4 @@
-"""Files that are either complete or absent (DESIGN.md promise 9).
+"""Files that are either complete or absent (docs/SECURITY.md promise 9).
 
 Everything Compagnon writes goes to a temporary name in the destination folder and is renamed
 over the final name only once complete and flushed to disk; a failure removes the temporary file.

@@ -1,4 +1,4 @@
-"""Paired sites (DESIGN.md promise 3): a site allowed to connect is paired once by the user, or
+"""Paired sites (docs/SECURITY.md promise 3): a site allowed to connect is paired once by the user, or
 pre-approved by configuration. Pairings are listed, persisted and revocable; each decision
 (approved, denied, revoked) goes to the audit journal when one is given."""
 

@@ -1,6 +1,6 @@
 """The running agent: settings, consent, pairings, jobs and the bridge server, wired together.
 
-Binding (DESIGN.md promise 1): the bridge listens on 127.0.0.1 and, when the system has IPv6, on
+Binding (docs/SECURITY.md promise 1): the bridge listens on 127.0.0.1 and, when the system has IPv6, on
 ::1, never on a wildcard address. The port is the configured one or, when it is taken and
 fallback is on, the next free one up to 47233.
 """

@@ -27,7 +27,7 @@ class ErrorCode(str, Enum):
     # Session and protocol.
     PROTOCOL_UNSUPPORTED = "PROTOCOL_UNSUPPORTED"
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
-    # Pairing and consent (DESIGN.md promises 3 and 4).
+    # Pairing and consent (docs/SECURITY.md promises 3 and 4).
     PAIRING_REFUSED = "PAIRING_REFUSED"
     USER_CANCELLED = "USER_CANCELLED"
     USER_TIMEOUT = "USER_TIMEOUT"
@@ -53,7 +53,7 @@ class ErrorCode(str, Enum):
     FILE_NOT_FOUND = "FILE_NOT_FOUND"
     FILE_TOO_LARGE = "FILE_TOO_LARGE"
     FILE_UNREADABLE = "FILE_UNREADABLE"
-    # Platform access (DESIGN.md promise 6).
+    # Platform access (docs/SECURITY.md promise 6).
     ORIGIN_NOT_ALLOWED = "ORIGIN_NOT_ALLOWED"
     PLATFORM_UNREACHABLE = "PLATFORM_UNREACHABLE"
 

@@ -1,4 +1,4 @@
-"""Files as pages see them: opaque handles, never local paths (DESIGN.md promise 5)."""
+"""Files as pages see them: opaque handles, never local paths (docs/SECURITY.md promise 5)."""
 
 from __future__ import annotations
 

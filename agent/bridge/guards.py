@@ -1,4 +1,4 @@
-"""Handshake guards (DESIGN.md promise 2), as pure functions over the request headers.
+"""Handshake guards (docs/SECURITY.md promise 2), as pure functions over the request headers.
 
 * ``Origin`` must be byte-for-byte one of the configured platform origins (RFC 6454
   serialisation). Missing, ``null``, look-alikes (other port, scheme, suffix, case) are refused,

@@ -1,7 +1,7 @@
 """The aiohttp server behind ``ws://127.0.0.1:47230/bridge``.
 
 Every HTTP request first passes the ``Host`` guard; the bridge path also passes the ``Origin``
-guard, and both refusals are an HTTP 403 before any WebSocket upgrade (DESIGN.md promise 2).
+guard, and both refusals are an HTTP 403 before any WebSocket upgrade (docs/SECURITY.md promise 2).
 Frames larger than the limit close the socket with 1009 (promise 8).
 """
 

@@ -1,4 +1,4 @@
-"""Consent and pairing prompts (DESIGN.md promises 3 and 4).
+"""Consent and pairing prompts (docs/SECURITY.md promises 3 and 4).
 
 The bridge and the job kinds ask a ``ConsentProvider``; which one answers is the agent's choice:
 the desktop UI (a later addition), a terminal prompt when ``compagnon serve`` runs in a terminal,

@@ -1,4 +1,4 @@
-"""Consent in the agent's local console (DESIGN.md promises 3 and 4).
+"""Consent in the agent's local console (docs/SECURITY.md promises 3 and 4).
 
 ``ConsoleConsent`` is a ``ConsentProvider``: each ``ask`` (pairing, certificate list, signature,
 decryption, key generation) and each ``pick_files`` becomes a *pending prompt* that the console

@@ -1,4 +1,4 @@
-"""Native windows for consent and file choice (DESIGN.md promises 3, 4 and 5), for users who want
+"""Native windows for consent and file choice (docs/SECURITY.md promises 3, 4 and 5), for users who want
 no browser window (``[consent] policy = "native"``), and the system's file chooser behind
 ``files.pick`` (``[consent] file_picker``).
 

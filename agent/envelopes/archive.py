@@ -1,4 +1,4 @@
-"""Safe extraction of the ZIP archives inside sealed bids (APPNOTE 6.3.x; DESIGN.md promise 8).
+"""Safe extraction of the ZIP archives inside sealed bids (APPNOTE 6.3.x; docs/SECURITY.md promise 8).
 
 * Nothing lands outside ``out_dir``: absolute names, drive letters, ``..`` components, backslash
   tricks and symbolic-link entries are refused, and every parent folder is resolved and checked

@@ -1,4 +1,4 @@
-"""The Job record and its snapshot (bridge protocol section "Snapshot", DESIGN.md section 3)."""
+"""The Job record and its snapshot (bridge protocol section "Snapshot", bridge_protocol/PROTOCOL.md)."""
 
 from __future__ import annotations
 

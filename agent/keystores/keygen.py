@@ -1,4 +1,4 @@
-"""Encryption key pairs for sealed bids ("bi-clés de chiffrement"), DESIGN.md promise 10.
+"""Encryption key pairs for sealed bids ("bi-clés de chiffrement"), docs/SECURITY.md promise 10.
 
 Three ways to get one, each ending with a self-signed encryption certificate:
 

@@ -7,7 +7,7 @@ The four steps of the reference screen ("Ouverture et déchiffrement en ligne"):
    checked against its SHA-256; a cut download resumes with HTTP Range).
 2. "Récupération de la clé privée dans votre magasin de certificats": the decryption key the user
    holds that the envelopes are sealed to (personal or secours), the user's consent and PIN in the
-   agent's own UI (DESIGN.md promise 4), showing every sealed file with its size and SHA-256.
+   agent's own UI (docs/SECURITY.md promise 4), showing every sealed file with its size and SHA-256.
 3. "Déchiffrement de l'enveloppe x sur y": each sealed file opened in a stream (RFC 5652 section 6
    EnvelopedData, RFC 5083 AuthEnvelopedData) beside it, renamed only once complete and, for
    AES-GCM, its tag checked (promise 9); then, when the descriptor gives a ``result_url``, sent

@@ -46,7 +46,7 @@ MIN_BROWSERS = {"Chrome": 109, "Edge": 109, "Opera": 95, "Firefox": 115, "Safari
 #: Clock skew limits in seconds: beyond the first a warning, beyond the second a failure
 #: (signing times and timestamps would be visibly wrong).
 CLOCK_WARN, CLOCK_FAIL = 60, 300
-#: Minimum cryptography release (DESIGN.md pitfalls: older ones have a Bleichenbacher oracle).
+#: Minimum cryptography release (docs/ARCHITECTURE.md, known pitfalls: older ones have a Bleichenbacher oracle).
 MIN_CRYPTOGRAPHY = 50
 
 

@@ -1,5 +1,5 @@
 """Where a job's files come from: a handle (uploaded or picked), a same-origin URL, or — for the
-command line only — a local path (DESIGN.md promises 5 and 6)."""
+command line only — a local path (docs/SECURITY.md promises 5 and 6)."""
 
 from __future__ import annotations
 

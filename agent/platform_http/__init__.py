@@ -1,4 +1,4 @@
-"""HTTP to the platform that started a job, and to nothing else (DESIGN.md promise 6)."""
+"""HTTP to the platform that started a job, and to nothing else (docs/SECURITY.md promise 6)."""
 
 from .client import OriginBoundClient, same_origin
 

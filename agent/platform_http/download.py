@@ -1,4 +1,4 @@
-"""Resumable, streaming downloads from the platform of a job (DESIGN.md promises 6 and 9).
+"""Resumable, streaming downloads from the platform of a job (docs/SECURITY.md promises 6 and 9).
 
 A file is fetched into a hidden ``.<name>.part`` beside its final name, with HTTP Range requests
 that start from what the part already holds: after a network cut (retried with backoff, a bounded

@@ -1,7 +1,7 @@
 """XML plumbing of the XAdES engine: namespaces, algorithm URIs, a safe parser and canonicalisation.
 
 * Untrusted XML is parsed without DTD loading, entity expansion or network access, and any document
-  carrying a DOCTYPE is refused outright (DESIGN.md promise 8): no internal subset, no entity, no
+  carrying a DOCTYPE is refused outright (docs/SECURITY.md promise 8): no internal subset, no entity, no
   external file read. A document with more markup than ``MAX_XML_NODES`` is refused before any
   tree is built: libxml2 spends 100 to 250 bytes per node, so without entities a flood of tiny
   elements or attributes is the remaining way to make a small file cost gigabytes.

@@ -2,7 +2,7 @@
 
 The consent's four-letter code and the PIN are typed in that terminal (the ``prompt`` policy), as
 tests/browser/test_demo_page.py does; a test may ``kill -9`` the agent and start it again on the
-same HOME and port, to see what a crash leaves behind (DESIGN.md promise 9, PROTOCOL.md section 4:
+same HOME and port, to see what a crash leaves behind (docs/SECURITY.md promise 9, PROTOCOL.md section 4:
 ``interrupted``).
 """
 

@@ -1,4 +1,4 @@
-"""``kill -9`` of the agent in the middle of a job, then a restart (DESIGN.md promise 9; PROTOCOL.md
+"""``kill -9`` of the agent in the middle of a job, then a restart (docs/SECURITY.md promise 9; PROTOCOL.md
 section 4, state ``interrupted``).
 
 Each test runs the real agent in a pseudo-terminal, answers its consent there (code, then PIN or

@@ -1,4 +1,4 @@
-"""The fixed core of the bridge protocol (DESIGN.md section 3) against a real agent process."""
+"""The fixed core of the bridge protocol (bridge_protocol/PROTOCOL.md) against a real agent process."""
 
 from __future__ import annotations
 

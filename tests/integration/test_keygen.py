@@ -1,4 +1,4 @@
-"""Encryption key pairs ("bi-clés"), DESIGN.md promises 4, 6 and 10: generated non-exportable on
+"""Encryption key pairs ("bi-clés"), docs/SECURITY.md promises 4, 6 and 10: generated non-exportable on
 a fresh SoftHSM token, or in a PKCS#12 file (AES-256-CBC, PBKDF2, 0600) that openssl reads; the
 self-signed certificates verify and say keyEncipherment; each key opens what ``openssl cms
 -encrypt`` made for its certificate; "secours" keys are marked; ``from_certificate`` keeps the

@@ -1,4 +1,4 @@
-"""The bridge under abusive traffic (DESIGN.md promises 2 and 8): after each abuse the agent
+"""The bridge under abusive traffic (docs/SECURITY.md promises 2 and 8): after each abuse the agent
 process is alive and answers ``agent.hello``, and nothing it sent back (answers, close reasons)
 reveals its internals: no traceback, no source path, no home path, no Python exception name.
 

@@ -1,4 +1,4 @@
-"""Cross-site WebSocket hijacking (DESIGN.md promise 2) in a real browser.
+"""Cross-site WebSocket hijacking (docs/SECURITY.md promise 2) in a real browser.
 
 Two sites serve the same page, whose script opens ``ws://127.0.0.1:PORT/bridge`` (and the
 ``localhost`` and ``[::1]`` spellings), sends ``agent.hello`` once open, and records every event.

@@ -1,4 +1,4 @@
-"""DESIGN.md promises 1 and 2: loopback only; Origin and Host checked before any upgrade."""
+"""docs/SECURITY.md promises 1 and 2: loopback only; Origin and Host checked before any upgrade."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DESIGN.md promise 2 under attack: well over a hundred forged WebSocket handshakes.
+"""docs/SECURITY.md promise 2 under attack: well over a hundred forged WebSocket handshakes.
 
 Every request is written by hand on a raw socket, so that nothing (a client library's
 normalisation, its refusal to send odd bytes) stands between the attack and the agent. The agent

@@ -1,4 +1,4 @@
-"""Malicious files (issue "Hardening"): DESIGN.md promises 8 and 9 against hostile input.
+"""Malicious files (issue "Hardening"): docs/SECURITY.md promises 8 and 9 against hostile input.
 
 Every hostile input is generated here (``tests.support.malicious``) and fed to the agent's real
 code. Inputs that could cost time or memory go to the ``compagnon`` command (verify, sign, decrypt

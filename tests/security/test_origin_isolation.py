@@ -1,4 +1,4 @@
-"""Isolation between two allowed, paired origins (DESIGN.md promises 5 and 7).
+"""Isolation between two allowed, paired origins (docs/SECURITY.md promises 5 and 7).
 
 The agent of ``tests/conftest.py`` allows the platform's origin (A) and OTHER_ORIGIN (B), and the
 test consent policy pairs both. Beyond ``test_other_origin_neither_sees_nor_cancels_jobs`` (B's

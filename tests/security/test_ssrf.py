@@ -1,4 +1,4 @@
-"""DESIGN.md promise 6: the agent fetches and uploads only to the origin that started the job.
+"""docs/SECURITY.md promise 6: the agent fetches and uploads only to the origin that started the job.
 
 A "foreign" HTTP server on loopback (127.0.0.1, 127.0.0.2 and ::1, one port) stands for the
 intranet and counts every request it receives. For every job parameter that takes a URL, and
