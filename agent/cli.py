@@ -205,6 +205,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .process_guard import forbid_core_dumps
+
+    forbid_core_dumps()
     args = _parser().parse_args(argv)
     try:
         settings = _settings(args)

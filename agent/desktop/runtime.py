@@ -10,9 +10,11 @@ of a second launch and the tests all go through the same functions.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bridge_protocol.errors import ProtocolError
@@ -26,7 +28,7 @@ from . import instance
 from .consent import ConsoleConsent
 from .dialogs import NativeConsent, dialog_command, menu_view, native_dialogs_available, show_window
 from .console import SECTIONS, ConsoleServer
-from .opener import open_url
+from .opener import open_url, prune_redirect_pages
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +87,10 @@ def native_picker(settings: Settings) -> NativeConsent | None:
 class DesktopRuntime:
     """Create inside the event loop that will run it."""
 
-    def __init__(self, settings: Settings, *, opener: Callable[[str], None] = open_url,
+    def __init__(self, settings: Settings, *, opener: Callable[[str], None] | None = None,
                  interactive: bool = False) -> None:
         self.settings = settings
-        self.opener = opener
+        self.opener = opener or functools.partial(open_url, folder=self.redirect_folder)
         self.consent: ConsoleConsent | None = None
         if settings.consent_policy == "console":
             self.consent = ConsoleConsent(settings.consent_timeout, on_prompt=self._prompted,
@@ -129,6 +131,12 @@ class DesktopRuntime:
         instance.remove_info(self.settings.state_dir)
         await self.console.stop()
         await self.service.stop()
+        prune_redirect_pages(self.redirect_folder)
+
+    @property
+    def redirect_folder(self) -> Path:
+        """Where the console's redirect pages are written (agent.desktop.opener)."""
+        return self.settings.state_dir / "console"
 
     # -- state ----------------------------------------------------------------------------------
     def add_state_listener(self, listener: Callable[[str], None]) -> None:

@@ -1,7 +1,8 @@
 """Helpers for the local console's tests: a recording "browser" and a console session.
 
-``COMPAGNON_BROWSER`` (agent.desktop.opener) points at a script that appends each URL the agent
-would open to a file; the tests read the console URL (with its one-time code) from there.
+``COMPAGNON_BROWSER`` (agent.desktop.opener) points at a script that appends each address the agent
+gives the browser to a file. The agent gives a ``file://`` redirect page (its code never goes on a
+command line); ``urls()`` follows it to the console URL (with its one-time code), as a browser would.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
+
+from agent.desktop.opener import redirect_target
 
 
 class RecordingBrowser:
@@ -28,11 +31,17 @@ class RecordingBrowser:
     def env(self) -> dict[str, str]:
         return {"COMPAGNON_BROWSER": str(self.program)}
 
-    def urls(self) -> list[str]:
+    def addresses(self) -> list[str]:
+        """What the browser was given, as it was given."""
         try:
             return [line for line in self.log.read_text(encoding="utf-8").splitlines() if line]
         except FileNotFoundError:
             return []
+
+    def urls(self) -> list[str]:
+        """The URLs the browser was sent to, redirect pages followed."""
+        return [redirect_target(Path(unquote(urlsplit(a).path))) if a.startswith("file://") else a
+                for a in self.addresses()]
 
     def wait_for(self, count: int, timeout: float = 15.0) -> str:
         """The ``count``-th URL opened (1-based), waiting for it."""
