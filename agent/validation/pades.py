@@ -27,19 +27,17 @@ document time-stamp over the DSS). ``adbe.pkcs7.detached`` signatures are verifi
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from asn1crypto import cms, crl as asn1_crl, ocsp as asn1_ocsp
-from pyhanko.pdf_utils.decode_limits import DecodePurpose
+from asn1crypto import cms
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
-from pyhanko.sign.validation.dss import DocumentSecurityStore
-from pyhanko.sign.validation.errors import NoDSSFoundError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
@@ -47,17 +45,28 @@ from ..signing.base import Progress
 from ..signing.pades import pdf_trailer_problem
 from .cades import (
     PARSE_ERRORS,
-    CmsMaterial,
     format_failure,
-    material_of,
     verify_signer,
     verify_timestamp,
     _attr_count,
 )
 from .chain import Environment, signer_identity
-from .model import Check, SignatureReport, SubIndication, not_applicable, passed, total_failed, warning
+from .model import (
+    Check,
+    SignatureReport,
+    SubIndication,
+    indeterminate,
+    not_applicable,
+    passed,
+    total_failed,
+    warning,
+)
+from .pdf_dss import DssContent, read_dss
+from .validation_material import Skipped, material_from_signed_data, skipped_check
 
 __all__ = ["verify_pdf"]
+
+log = logging.getLogger(__name__)
 
 PADES = "/ETSI.CAdES.detached"
 PKCS7 = "/adbe.pkcs7.detached"
@@ -74,35 +83,13 @@ class _Document:
 
     reader: PdfFileReader
     revisions: int
-    dss: CmsMaterial = field(default_factory=CmsMaterial)
-    dss_revision: int | None = None
+    dss: DssContent = field(default_factory=DssContent)
     #: (signed revision, time) of every valid document time-stamp.
     doc_timestamps: list[tuple[int, datetime]] = field(default_factory=list)
 
-
-def _read_dss(reader: PdfFileReader) -> tuple[CmsMaterial, int | None]:
-    found = CmsMaterial()
-    try:
-        dss = DocumentSecurityStore.read_dss(reader)
-    except (NoDSSFoundError, *READ_ERRORS):
-        return found, None
-    try:
-        found.certificates = list(dss.load_certs())
-        for ref in dss.ocsps:
-            found.ocsps.append(asn1_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE)))
-        for ref in dss.crls:
-            found.crls.append(asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)))
-    except READ_ERRORS:
-        pass
-    revision = None
-    for index in range(reader.xrefs.total_revisions):
-        try:
-            if "/DSS" in reader.get_historical_root(index):
-                revision = index
-                break
-        except READ_ERRORS:
-            continue
-    return found, revision
+    @property
+    def dss_revision(self) -> int | None:
+        return self.dss.revision
 
 
 def _coverage(env: Environment, emb: EmbeddedPdfSignature, doc: _Document) -> Check:
@@ -213,8 +200,10 @@ async def _doc_timestamp(env: Environment, emb: EmbeddedPdfSignature, doc: _Docu
     report.add(passed("format", env.t("Horodatage de document RFC 3161 (ETSI.RFC3161).",
                                       "RFC 3161 document time-stamp (ETSI.RFC3161).")))
     report.add(*_integrity_info(env, emb, doc))
+    if doc.dss.skipped:
+        report.add(skipped_check(env, doc.dss.skipped))
     outcome = await verify_timestamp(env, cms.ContentInfo.load(cms_bytes), lambda name: emb.compute_digest(name),
-                                     extra=doc.dss)
+                                     extra=doc.dss.material)
     report.signer = signer_identity(outcome.tsa)
     report.signing_time = outcome.time
     report.signing_time_source = "timestamp" if outcome.time else None
@@ -230,8 +219,12 @@ async def _signature(env: Environment, emb: EmbeddedPdfSignature, doc: _Document
     fmt = "PAdES" if subfilter == PADES else "PDF"
     label = env.t("Signature PDF {s} (ISO 32000).", "PDF signature {s} (ISO 32000).", s=subfilter.lstrip("/"))
     pdf_checks = [passed("format", label), *_integrity_info(env, emb, doc)]
-    found = material_of(emb.signed_data)
-    found.extend(doc.dss)
+    skipped = Skipped()
+    skipped.extend(doc.dss.skipped)
+    found = material_from_signed_data(emb.signed_data, "signature", skipped)
+    found.extend(doc.dss.material)
+    if skipped:
+        pdf_checks.append(skipped_check(env, skipped))
     covering = [t for revision, t in doc.doc_timestamps if revision > emb.signed_revision]
     claimed = emb.self_reported_timestamp
     report = await verify_signer(env, emb.signer_info, emb.field_name, found, emb.compute_digest(),
@@ -260,8 +253,7 @@ async def verify_pdf(env: Environment, path: Path, progress: Progress | None) ->
             revisions = reader.xrefs.total_revisions
         except READ_ERRORS as exc:
             return [format_failure(env, "PDF", "PDF", env.t("PDF illisible : {e}", "Unreadable PDF: {e}", e=exc))]
-        dss, dss_revision = _read_dss(reader)
-        doc = _Document(reader, revisions, dss, dss_revision)
+        doc = _Document(reader, revisions, read_dss(reader))
         items: list[tuple[int, str, Any]] = []
         broken: list[SignatureReport] = []
         for name, sig_object, sig_field in fields:
@@ -272,6 +264,8 @@ async def verify_pdf(env: Environment, path: Path, progress: Progress | None) ->
             except READ_ERRORS as exc:
                 broken.append(format_failure(env, str(name), "PDF", env.t(
                     "Signature « {n} » illisible : {e}", "Unreadable signature \"{n}\": {e}", n=name, e=exc)))
+            except Exception as exc:  # noqa: BLE001 (one signature's failure is its own entry, never the file's)
+                broken.append(_not_checked(env, str(name), exc))
         reports: dict[int, SignatureReport] = {}
         # Document time-stamps first, latest first: each gives a POE to the revisions before it.
         order = sorted(range(len(items)), key=lambda i: -items[i][0])
@@ -294,6 +288,16 @@ async def verify_pdf(env: Environment, path: Path, progress: Progress | None) ->
     return [reports[i] for i in ordered] + broken
 
 
+def _not_checked(env: Environment, name: str, exc: BaseException) -> SignatureReport:
+    """INDETERMINATE/GENERIC for one signature whose validation could not finish (EN 319 102-1 table 5)."""
+    log.warning("validation of PDF signature %s failed: %s: %s", name, type(exc).__name__, exc)
+    report = SignatureReport(id=name, format="PDF")
+    report.add(indeterminate("format", env.t("Vérification de cette signature impossible : {e}",
+                                             "This signature could not be verified: {e}",
+                                             e=f"{type(exc).__name__}: {exc}"), SubIndication.GENERIC))
+    return report
+
+
 async def _guarded(env: Environment, emb: EmbeddedPdfSignature, make: Any) -> SignatureReport:
     try:
         return await make()
@@ -301,3 +305,5 @@ async def _guarded(env: Environment, emb: EmbeddedPdfSignature, make: Any) -> Si
         return format_failure(env, emb.field_name, "PDF", env.t("Signature mal formée : {e}",
                                                                 "Malformed signature: {e}",
                                                                 e=exc))
+    except Exception as exc:  # noqa: BLE001 (one signature's failure is its own entry, never the file's)
+        return _not_checked(env, emb.field_name, exc)

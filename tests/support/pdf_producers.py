@@ -1,0 +1,199 @@
+"""PDFs signed and updated by producers other than Compagnon: pyHanko used directly, and poppler's pdfsig.
+
+Each helper reads one PDF and writes a new one with one more incremental update (ISO 32000-1
+section 7.5.6), the way real documents reach a verifier: signed, then validation data added
+(``add_validation_info``: DSS and VRI, EN 319 142-1 section 5.4), a document time-stamp
+(``PdfTimeStamper``), a form field filled, an annotation added, another signature added by
+``pdfsig -add-signature``. ``replace_page_content`` is the forgery a verifier must catch.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name, pdf_string
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers, timestamps
+from pyhanko.sign.validation import add_validation_info
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko_certvalidator import ValidationContext
+from asn1crypto import pem, x509 as asn1_x509
+
+from tests.support.pdf import make_pdf
+from tests.support.pki import TestPki
+
+__all__ = [
+    "add_annotation", "add_dss", "add_doc_timestamp", "add_text_field", "fill_text_field", "nss_signing_database",
+    "pdfsig_add_signature", "pyhanko_sign", "replace_page_content", "source_pdf",
+]
+
+
+def _cert(path: Path) -> asn1_x509.Certificate:
+    data = path.read_bytes()
+    if pem.detect(data):
+        _, _, data = pem.unarmor(data)
+    return asn1_x509.Certificate.load(data)
+
+
+def source_pdf(path: Path, pages: int = 2) -> Path:
+    path.write_bytes(make_pdf(pages=pages))
+    return path
+
+
+def _update(src: Path, dst: Path, change) -> Path:  # type: ignore[no-untyped-def]
+    with src.open("rb") as f:
+        writer = IncrementalPdfFileWriter(f, strict=False)
+        change(writer)
+        with dst.open("wb") as out:
+            writer.write(out)
+    return dst
+
+
+def pyhanko_sign(src: Path, dst: Path, pki: TestPki, *, field: str = "Signature1", signer_name: str = "qualified",
+                 subfilter: fields.SigSeedSubFilter = fields.SigSeedSubFilter.PADES,
+                 certify: fields.MDPPerm | None = None, timestamp: bool = False) -> Path:
+    """Sign with pyHanko's SimpleSigner (the test PKI's key), optionally certifying (DocMDP) and time-stamped."""
+    signer = signers.SimpleSigner.load(str(pki.key_pem(signer_name)), str(pki.cert_pem(signer_name)),
+                                       ca_chain_files=(str(pki.intermediate_pem),))
+    assert signer is not None
+    meta = signers.PdfSignatureMetadata(field_name=field, subfilter=subfilter, certify=certify is not None,
+                                        docmdp_permissions=certify or fields.MDPPerm.FILL_FORMS)
+    stamper = timestamps.HTTPTimeStamper(pki.tsa_url) if timestamp else None
+    with src.open("rb") as f, dst.open("wb") as out:
+        signers.sign_pdf(IncrementalPdfFileWriter(f, strict=False), meta, signer=signer, timestamper=stamper,
+                         output=out)
+    return dst
+
+
+def _validation_context(pki: TestPki) -> ValidationContext:
+    return ValidationContext(trust_roots=[_cert(pki.root_pem)], other_certs=[_cert(pki.intermediate_pem)],
+                             allow_fetching=True)
+
+
+def add_dss(src: Path, dst: Path, pki: TestPki, field: str = "Signature1") -> Path:
+    """pyHanko's ``add_validation_info``: DSS (certificates, OCSP, CRLs) and a VRI entry for ``field``."""
+    with src.open("rb") as f:
+        reader = PdfFileReader(f, strict=False)
+        emb = next(s for s in reader.embedded_signatures if s.field_name == field)
+        with dst.open("wb") as out:
+            add_validation_info(emb, _validation_context(pki), output=out)
+    return dst
+
+
+def add_doc_timestamp(src: Path, dst: Path, pki: TestPki, field: str = "Horodatage") -> Path:
+    """pyHanko's ``PdfTimeStamper`` against the test PKI's TSA (ETSI.RFC3161 document time-stamp)."""
+    stamper = signers.PdfTimeStamper(timestamps.HTTPTimeStamper(pki.tsa_url), field_name=field)
+    with src.open("rb") as f, dst.open("wb") as out:
+        stamper.timestamp_pdf(IncrementalPdfFileWriter(f, strict=False), "sha256",
+                              validation_context=_validation_context(pki), output=out)
+    return dst
+
+
+def add_text_field(src: Path, dst: Path, name: str = "Montant") -> Path:
+    """An unsigned revision adding an empty text field (widget on page 1) to the AcroForm."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        page_ref = writer.find_page_for_modification(0)[0]
+        page = page_ref.get_object()
+        field_dict = generic.DictionaryObject({
+            pdf_name("/Type"): pdf_name("/Annot"), pdf_name("/Subtype"): pdf_name("/Widget"),
+            pdf_name("/FT"): pdf_name("/Tx"), pdf_name("/T"): pdf_string(name),
+            pdf_name("/Rect"): generic.ArrayObject([generic.NumberObject(n) for n in (72, 600, 272, 620)]),
+            pdf_name("/F"): generic.NumberObject(4), pdf_name("/P"): page_ref,
+        })
+        field_ref = writer.add_object(field_dict)
+        page[pdf_name("/Annots")] = generic.ArrayObject([field_ref])
+        writer.update_container(page)
+        root = writer.root
+        root[pdf_name("/AcroForm")] = writer.add_object(generic.DictionaryObject({
+            pdf_name("/Fields"): generic.ArrayObject([field_ref]),
+        }))
+        writer.update_root()
+
+    return _update(src, dst, change)
+
+
+def fill_text_field(src: Path, dst: Path, value: str, name: str = "Montant") -> Path:
+    """Fill a text field: new /V and a normal appearance stream (what a PDF reader's form filling writes)."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        form = writer.root["/AcroForm"]
+        for ref in form["/Fields"]:
+            field = ref.get_object()
+            if field.get("/T") == name:
+                field[pdf_name("/V")] = pdf_string(value)
+                text = f"BT /Helv 12 Tf 2 5 Td ({value}) Tj ET".encode("latin-1")
+                appearance = generic.StreamObject({
+                    pdf_name("/Type"): pdf_name("/XObject"), pdf_name("/Subtype"): pdf_name("/Form"),
+                    pdf_name("/BBox"): generic.ArrayObject([generic.NumberObject(n) for n in (0, 0, 200, 20)]),
+                }, stream_data=text)
+                field[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): writer.add_object(appearance)})
+                writer.update_container(field)
+                return
+        raise KeyError(name)
+
+    return _update(src, dst, change)
+
+
+def add_annotation(src: Path, dst: Path, page: int = 0) -> Path:
+    """A sticky note (/Text annotation, ISO 32000-1 section 12.5.6.4) added to a page's /Annots."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        page_ref = writer.find_page_for_modification(page)[0]
+        page_dict = page_ref.get_object()
+        note = writer.add_object(generic.DictionaryObject({
+            pdf_name("/Type"): pdf_name("/Annot"), pdf_name("/Subtype"): pdf_name("/Text"),
+            pdf_name("/Rect"): generic.ArrayObject([generic.NumberObject(n) for n in (400, 700, 420, 720)]),
+            pdf_name("/Contents"): pdf_string("Vu, conforme."), pdf_name("/P"): page_ref,
+        }))
+        annots = page_dict.get("/Annots")
+        if isinstance(annots, generic.IndirectObject):
+            annots = annots.get_object()
+        items = list(annots) if annots is not None else []
+        page_dict[pdf_name("/Annots")] = generic.ArrayObject([*items, note])
+        writer.update_container(page_dict)
+
+    return _update(src, dst, change)
+
+
+def replace_page_content(src: Path, dst: Path, page: int = 0, text: str = "Montant : 1 000 000 EUR") -> Path:
+    """The forgery: a signed page's content stream replaced in an incremental update."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        page_ref = writer.find_page_for_modification(page)[0]
+        page_dict = page_ref.get_object()
+        stream = generic.StreamObject(stream_data=f"BT /F1 24 Tf 72 770 Td ({text}) Tj ET".encode("latin-1"))
+        page_dict[pdf_name("/Contents")] = writer.add_object(stream)
+        writer.update_container(page_dict)
+
+    return _update(src, dst, change)
+
+
+def nss_signing_database(folder: Path, pki: TestPki, signer_name: str = "qualified") -> tuple[Path, str]:
+    """An NSS database holding the test PKI's root (trusted) and ``signer_name``'s key: (folder, nickname)."""
+    from tests.support.verifiers import nss_database
+
+    nss_database(folder, pki.root_pem)
+    p12 = pki.p12(signer_name, "pw")
+    subprocess.run(["pk12util", "-i", str(p12), "-d", f"sql:{folder}", "-W", "pw", "-K", ""], check=True,
+                   capture_output=True)
+    subprocess.run(["certutil", "-A", "-d", f"sql:{folder}", "-n", "intermediaire", "-t", ",,",
+                    "-i", str(pki.intermediate_pem)], check=True, capture_output=True)
+    listing = subprocess.run(["certutil", "-L", "-d", f"sql:{folder}"], check=True, capture_output=True,
+                             text=True).stdout
+    nick = next(line.rsplit(None, 1)[0].strip() for line in listing.splitlines() if line.rstrip().endswith("u,u,u"))
+    return folder, nick
+
+
+def pdfsig_add_signature(src: Path, dst: Path, nss: Path, nick: str, field: str = "SignaturePoppler",
+                         etsi: bool = True) -> Path:
+    """``pdfsig -add-signature``: poppler (NSS) adds a new signature field and signs it."""
+    cmd = ["pdfsig", "-nssdir", f"sql:{nss}", "-add-signature", "-nick", nick, "-new-signature-field-name", field]
+    if etsi:
+        cmd.append("-etsi")
+    result = subprocess.run([*cmd, str(src), str(dst)], capture_output=True, text=True)
+    assert result.returncode == 0 and dst.is_file(), result.stdout + result.stderr
+    return dst
