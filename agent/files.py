@@ -2,6 +2,10 @@
 
 A handle belongs to the origin that created it (promise 7); pages never see or name a local path
 (promise 5). Uploads are written under the state folder as hidden ``.part`` files until complete.
+
+A handle names a file, not a path: the identity of the file it was given for (device, inode, and
+the change time and size, since a file system reuses a freed inode number at once) is kept, and a later file at the same path (the user deleted an output, another job wrote the same
+name) is never served through the old handle.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class FileEntry:
     complete: bool
     #: Uploads live in the agent's folder and are deleted with the handle; outputs are the user's.
     owned: bool
+    #: ``_identity`` of the complete file this handle was given for.
+    identity: tuple[int, ...] | None = None
 
     def info(self) -> FileInfo:
         return FileInfo(self.handle, self.name, self.size, self.sha256, self.complete)
@@ -57,9 +63,18 @@ class FileRegistry:
         upload_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def get(self, origin: str, handle: str) -> FileEntry:
+        """The entry of ``handle`` for ``origin``; FILE_NOT_FOUND if it is another site's, unknown,
+        or if its path no longer holds the file the handle was given for."""
         entry = self._entries.get(handle)
         if entry is None or entry.origin != origin:
             raise ProtocolError(ErrorCode.FILE_NOT_FOUND)
+        if entry.identity is not None:
+            try:
+                still = _identity(entry.path.stat()) == entry.identity
+            except OSError:
+                still = False
+            if not still:
+                raise ProtocolError(ErrorCode.FILE_NOT_FOUND)
         return entry
 
     def put(self, origin: str, handle: str | None, name: str | None, data: bytes, final: bool) -> FileEntry:
@@ -79,7 +94,7 @@ class FileRegistry:
                 if entry.complete:
                     raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="fichier déjà terminé")
             if entry.size + len(data) > self.max_bytes:
-                self.discard(origin, entry.handle)
+                self._forget(entry)
                 raise ProtocolError(ErrorCode.FILE_TOO_LARGE)
             with entry.path.open("ab") as stream:
                 stream.write(data)
@@ -90,11 +105,14 @@ class FileRegistry:
                 final_path = self.upload_dir / entry.handle
                 os.replace(entry.path, final_path)
                 entry.path, entry.complete = final_path, True
+                entry.identity = _identity(final_path.stat())
             return entry
 
     def register(self, origin: str, path: Path, sha256: str | None = None) -> FileEntry:
         """Give a site a handle on a file the agent wrote for it (a job's output)."""
-        entry = FileEntry(secrets.token_hex(16), origin, path.name, path, path.stat().st_size, sha256, True, False)
+        status = path.stat()
+        entry = FileEntry(secrets.token_hex(16), origin, path.name, path, status.st_size, sha256, True, False,
+                          _identity(status))
         with self._lock:
             self._entries[entry.handle] = entry
         return entry
@@ -104,14 +122,27 @@ class FileRegistry:
         if not entry.complete:
             raise ProtocolError(ErrorCode.FILE_NOT_FOUND)
         with entry.path.open("rb") as stream:
+            if _identity(os.fstat(stream.fileno())) != entry.identity:  # replaced since ``get``
+                raise ProtocolError(ErrorCode.FILE_NOT_FOUND)
             stream.seek(offset)
             data = stream.read(length)
         return data, offset + len(data) >= entry.size
 
     def discard(self, origin: str, handle: str) -> None:
-        entry = self.get(origin, handle)
+        entry = self._entries.get(handle)
+        if entry is None or entry.origin != origin:
+            raise ProtocolError(ErrorCode.FILE_NOT_FOUND)
         with self._lock:
-            self._entries.pop(handle, None)
-            self._hashers.pop(handle, None)
+            self._forget(entry)
+
+    def _forget(self, entry: FileEntry) -> None:
+        """Drop ``entry`` (and its file, if the agent owns it); the caller holds the lock."""
+        self._entries.pop(entry.handle, None)
+        self._hashers.pop(entry.handle, None)
         if entry.owned:
             entry.path.unlink(missing_ok=True)
+
+
+def _identity(status: os.stat_result) -> tuple[int, ...]:
+    """What tells one file from a later one at the same path (an inode number alone is reused)."""
+    return status.st_dev, status.st_ino, status.st_ctime_ns, status.st_mtime_ns, status.st_size
