@@ -10,8 +10,30 @@ the canonical ``ds:SignedInfo``.
   (URL-escaped, relative: the token sits next to the file) with the digest of its raw bytes,
   hashed in ``CHUNK`` pieces in constant memory.
 * ``sign_enveloped``: the signature goes inside the XML document (``URI=""`` with the
-  enveloped-signature transform); with ``pes=True`` the PES V2 profile signs each ``Bordereau``
-  carrying an ``Id`` (``URI="#Id"``, signature as its last child), or else ``PES_Aller``.
+  enveloped-signature transform); with ``pes=True`` the PES V2 profile below.
+
+PES V2 profile (``pes=True``), as Hélios receives flows from the local authorities' parapheurs:
+
+* placement: one signature per ``Bordereau`` (``URI="#Id"``, enveloped-signature then exclusive
+  C14N, the signature as the Bordereau's last child); a flow whose Bordereaux do not all carry an
+  ``Id`` is signed once, on ``PES_Aller`` itself;
+* XAdES 1.1.1 (``http://uri.etsi.org/01903/v1.1.1#``, prefix ``xad``): ``SigningTime`` in UTC
+  (``Z``), ``SigningCertificate`` (digest and ``IssuerSerial``), ``SignaturePolicyIdentifier``
+  (the DGFiP policy, built in: ``xades_policy``), ``SignatureProductionPlace`` (City, PostalCode,
+  CountryName) and ``SignerRole/ClaimedRoles`` (the ``sign`` job requires both; the engine writes
+  what it is given); SignedProperties referenced with the 1.1.1 type and exclusive C14N;
+* Exclusive C14N 1.0 for ``ds:SignedInfo`` and every reference: the DGFiP checker accepts only
+  ``xml-exc-c14n#`` (with or without comments) and reports inclusive C14N 1.0 as "Le(s)
+  algorithme(s) de canonisation ne sont pas corrects";
+* level B-B only (the field's signatures carry no time-stamp; 1.1.1 time-stamps differ in form).
+
+Sources for the profile: the DGFiP's PES producer and checker (Axyus ``com.axyus.signature.pes``,
+copy in SICTIAM/stela ``pes-service/src/main/java/fr/sictiam/signature/pes/producer/SignatureGenerator.java``
+and ``.../verifier/XMLDsigSignatureAndReferencesProcessor.java``), Libriciel's i-Parapheur signer
+(libriciel/i-Parapheur-iOS ``iParapheur/Crypto/XadesEnvSigner.swift``) and LiberSign's PES parameters
+(libriciel/s2low, libriciel/pastell). Both producers digest with SHA-1 and sign RSA-SHA1; this
+engine keeps SHA-256 digests and the key's own SHA-2 signature method, which the DGFiP checker
+reads (its ``DigestUtils`` maps ``xmlenc#sha256``) and which no longer counts as a weak algorithm.
 
 Engines write only to ``output``; inputs are parsed without DTDs or entities (``xades_xml``).
 """
@@ -27,8 +49,9 @@ from urllib.parse import quote
 from lxml import etree
 
 from .base import CHUNK, Progress, SigningKey, Timestamper
-from .xades_build import PLACE_FIELDS, DataObject, SignedAttributes, new_signature, seal
+from .xades_build import BASELINE, PES, PLACE_FIELDS, DataObject, SignedAttributes, new_signature, seal
 from .xades_policy import (
+    DGFIP_PES_POLICY,
     DGFIP_PES_POLICY_DESCRIPTION,
     DGFIP_PES_POLICY_OID,
     DGFIP_PES_POLICY_URI,
@@ -38,12 +61,15 @@ from .xades_policy import (
 from .xades_xml import ENVELOPED, EXC_C14N, XadesError, XmlRefused, c14n, find_by_id, parse_untrusted
 
 __all__ = [
-    "DGFIP_PES_POLICY_DESCRIPTION", "DGFIP_PES_POLICY_OID", "DGFIP_PES_POLICY_URI", "LEVELS", "SignaturePolicy",
-    "XadesError", "XmlRefused", "dgfip_pes_policy", "guess_mime_type", "sign_detached", "sign_enveloped",
+    "DGFIP_PES_POLICY", "DGFIP_PES_POLICY_DESCRIPTION", "DGFIP_PES_POLICY_OID", "DGFIP_PES_POLICY_URI", "LEVELS", "PES_PLACE_FIELDS",
+    "SignaturePolicy", "XadesError", "XmlRefused", "dgfip_pes_policy", "guess_mime_type", "missing_pes_fields", "pes_targets",
+    "sign_detached", "sign_enveloped",
 ]
 
 LEVELS = ("B-B", "B-T")
 MIME_TYPES = {".zip": "application/zip", ".pdf": "application/pdf", ".xml": "text/xml"}
+#: The production place a PES V2 signature carries (the parapheurs' City, PostalCode, CountryName).
+PES_PLACE_FIELDS = ("City", "PostalCode", "CountryName")
 _PLACE_ALIASES = {"city": "City", "street_address": "StreetAddress", "state_or_province": "StateOrProvince",
                   "postal_code": "PostalCode", "country_name": "CountryName", "country": "CountryName"}
 
@@ -77,29 +103,48 @@ def sign_detached(source: BinaryIO, source_name: str, output: BinaryIO, key: Sig
 def sign_enveloped(source: BinaryIO, output: BinaryIO, key: SigningKey, *, level: str = "B-B",
                    timestamper: Timestamper | None = None, policy: SignaturePolicy | None = None,
                    claimed_role: str | None = None, production_place: dict[str, str] | None = None,
-                   pes: bool = False) -> None:
+                   pes: bool = False, progress: Progress | None = None) -> None:
     """Write to ``output`` the XML document of ``source`` with enveloped XAdES signature(s).
 
     ``policy`` adds ``SignaturePolicyIdentifier`` (EN 319 132-1 section 5.2.9), ``claimed_role``
     ``SignerRoleV2/ClaimedRoles`` (5.2.6, e.g. "Ordonnateur"), ``production_place``
     ``SignatureProductionPlaceV2`` (5.2.5; keys City, StreetAddress, StateOrProvince, PostalCode,
-    CountryName, or their snake_case forms). ``pes`` applies the PES V2 (Hélios) placement.
+    CountryName, or their snake_case forms). ``pes`` applies the PES V2 profile (module docstring):
+    level B-B, and ``policy`` defaults to the DGFiP's (``missing_pes_fields`` says what a complete
+    PES signature still lacks).
+    ``progress(done, total)`` is called after each signature (each Bordereau of a PES).
     """
     _check_level(level, timestamper)
-    attributes = SignedAttributes(signing_time=datetime.now(UTC), policy=policy,
-                                  claimed_role=(claimed_role or "").strip() or None,
-                                  production_place=_place(production_place or {}))
+    role = (claimed_role or "").strip() or None
+    place = _place(production_place or {})
+    if pes and level != "B-B":
+        raise XadesError("Le profil PES V2 (Hélios) se signe au niveau B-B, sans horodatage, comme le font "
+                         "les parapheurs.")
+    attributes = SignedAttributes(signing_time=datetime.now(UTC), policy=policy or (DGFIP_PES_POLICY if pes else None),
+                                  claimed_role=role, production_place=place)
+    profile = PES if pes else BASELINE
     tree = parse_untrusted(source)
-    for parent, uri in (_pes_targets(tree) if pes else [(tree.getroot(), "")]):
+    targets = pes_targets(tree) if pes else [(tree.getroot(), "")]
+    for done, (parent, uri) in enumerate(targets, 1):
         node = tree if uri == "" else find_by_id(tree, uri[1:])
         # Taken before our signature enters the tree: what the enveloped-signature transform gives back.
         digest = hashlib.sha256(c14n(node)).digest()
         data = DataObject(uri=uri, digest=digest, mime_type="text/xml", transforms=(ENVELOPED, EXC_C14N))
-        seal(new_signature(parent, [data], key, attributes), key, level, timestamper)
+        seal(new_signature(parent, [data], key, attributes, profile), key, level, timestamper, profile)
+        if progress is not None:
+            progress(done, len(targets))
     info = tree.docinfo
     # standalone="yes" is kept; "no" or absent mean the same without a DTD, so nothing is written.
     tree.write(output, encoding=info.encoding or "UTF-8", xml_declaration=True,
                standalone=True if info.standalone else None)
+
+
+def missing_pes_fields(claimed_role: str | None, production_place: dict[str, str] | None) -> list[str]:
+    """What a PES V2 signature lacks among the role and City, PostalCode, CountryName (the DGFiP
+    checker reports a missing role as "Rôle du signataire : NON_RENSEIGNE")."""
+    place = dict(_place(production_place or {}))
+    missing = [] if (claimed_role or "").strip() else ["claimed_role"]
+    return missing + [name for name in PES_PLACE_FIELDS if name not in place]
 
 
 def _check_level(level: str, timestamper: Timestamper | None) -> None:
@@ -145,14 +190,18 @@ def _local(element: etree._Element) -> str:
     return etree.QName(element).localname
 
 
-def _pes_targets(tree: etree._ElementTree) -> list[tuple[etree._Element, str]]:
-    """PES V2 placement: each Bordereau with an Id, else PES_Aller (``""`` if root, else its Id)."""
+def pes_targets(tree: etree._ElementTree) -> list[tuple[etree._Element, str]]:
+    """PES V2 placement: (parent, reference URI) of each signature to make.
+
+    Each ``Bordereau`` when all of them carry an ``Id``; else ``PES_Aller`` itself (``""`` if it is
+    the root, else its ``Id``), so that no Bordereau is left unsigned.
+    """
     root = tree.getroot()
     pes = root if _local(root) == "PES_Aller" else next(root.iter("{*}PES_Aller"), None)
     if pes is None:
         raise XadesError("Ce document n'est pas un flux PES V2 : élément PES_Aller introuvable.")
-    bordereaux = [b for b in pes.iter("{*}Bordereau") if b.get("Id")]
-    if bordereaux:
+    bordereaux = list(pes.iter("{*}Bordereau"))
+    if bordereaux and all(b.get("Id") for b in bordereaux):
         return [(b, f"#{b.get('Id')}") for b in bordereaux]
     if pes is root:
         return [(root, "")]

@@ -14,6 +14,10 @@ taken in place): it digests ``SignedProperties``, canonicalises ``ds:SignedInfo`
 sign the digest, converts ECDSA signatures to the raw ``r || s`` that XMLDSig wants (RFC 4050,
 XMLDSig 1.1 section 6.4.3), checks the value against the certificate, and for B-T adds the
 ``SignatureTimeStamp`` over the canonicalised ``ds:SignatureValue`` element (section 5.3).
+
+A ``Profile`` chooses the XAdES version the properties are written in: ``BASELINE`` (1.3.2, the
+V2 properties above) or ``PES`` (1.1.1, as PES V2 flows are signed for Hélios: ``SigningCertificate``
+with ``IssuerSerial``, ``SignatureProductionPlace``, ``SignerRole``; see ``agent.signing.xades``).
 """
 
 from __future__ import annotations
@@ -37,22 +41,48 @@ from .base import SigningKey, Timestamper
 from .xades_policy import SignaturePolicy
 from .xades_xml import (
     DIGEST_URIS,
+    DS,
     EXC_C14N,
-    NSMAP,
     SIGNATURE_URIS,
     SIGNED_PROPERTIES_TYPE,
+    SIGNED_PROPERTIES_TYPE_111,
+    XADES,
+    XADES111,
     XadesError,
     b64,
     c14n,
     ds,
     sub,
-    xades,
 )
 
 #: Elements of SignatureProductionPlaceV2 in schema order (EN 319 132-1 section 5.2.5).
 PLACE_FIELDS = ("City", "StreetAddress", "StateOrProvince", "PostalCode", "CountryName")
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"sha256": hashes.SHA256, "sha384": hashes.SHA384,
                                                    "sha512": hashes.SHA512}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How the qualifying properties are written: XAdES version, prefix and property forms."""
+
+    namespace: str
+    prefix: str
+    signed_properties_type: str
+    #: EN 319 132-1 V2 forms (SigningCertificateV2, SignerRoleV2, SignatureProductionPlaceV2); else
+    #: the TS 101 903 V1.1.1 forms (SigningCertificate with IssuerSerial, SignerRole, SignatureProductionPlace).
+    v2: bool
+
+    def tag(self, name: str) -> str:
+        return f"{{{self.namespace}}}{name}"
+
+    def digest_tag(self, name: str) -> str:
+        """``DigestMethod``/``DigestValue`` of DigestAlgAndValueType: ``ds:`` elements from XAdES 1.2.2
+        on; local elements of the XAdES namespace in the V1.1.1 schema."""
+        return f"{{{DS if self.v2 else self.namespace}}}{name}"
+
+
+BASELINE = Profile(XADES, "xades", SIGNED_PROPERTIES_TYPE, v2=True)
+PES = Profile(XADES111, "xad", SIGNED_PROPERTIES_TYPE_111, v2=False)
 
 
 @dataclass(frozen=True)
@@ -83,8 +113,10 @@ def new_id(prefix: str) -> str:
 
 
 def new_signature(parent: etree._Element | None, objects: Sequence[DataObject], key: SigningKey,
-                  attributes: SignedAttributes) -> etree._Element:
+                  attributes: SignedAttributes, profile: Profile = BASELINE) -> etree._Element:
     """An unsigned ``ds:Signature``, last child of ``parent`` (or the root of a new document)."""
+    xades = profile.tag
+    nsmap = {"ds": DS, profile.prefix: profile.namespace}
     try:
         method = SIGNATURE_URIS[(key.scheme, key.hash_name)]
     except KeyError:
@@ -92,9 +124,9 @@ def new_signature(parent: etree._Element | None, objects: Sequence[DataObject], 
     sig_id = new_id("xades-id")
     props_id = f"{sig_id}-signedprops"
     if parent is None:
-        signature = etree.Element(ds("Signature"), {"Id": sig_id}, nsmap=NSMAP)
+        signature = etree.Element(ds("Signature"), {"Id": sig_id}, nsmap=nsmap)
     else:
-        signature = etree.SubElement(parent, ds("Signature"), {"Id": sig_id}, nsmap=NSMAP)
+        signature = etree.SubElement(parent, ds("Signature"), {"Id": sig_id}, nsmap=nsmap)
         signature.tail = None
     signed_info = sub(signature, ds("SignedInfo"))
     sub(signed_info, ds("CanonicalizationMethod"), Algorithm=EXC_C14N)
@@ -103,14 +135,14 @@ def new_signature(parent: etree._Element | None, objects: Sequence[DataObject], 
     for index, obj in enumerate(objects):
         ref_ids.append(f"{sig_id}-ref-{index}")
         _reference(signed_info, obj.uri, obj.transforms, obj.digest, Id=ref_ids[-1])
-    _reference(signed_info, f"#{props_id}", (EXC_C14N,), None, Type=SIGNED_PROPERTIES_TYPE)
+    _reference(signed_info, f"#{props_id}", (EXC_C14N,), None, Type=profile.signed_properties_type)
     sub(signature, ds("SignatureValue"), Id=f"{sig_id}-sigvalue")
     x509_data = sub(sub(signature, ds("KeyInfo")), ds("X509Data"))
     for cert in ordered_chain(key.certificate, key.chain):
         sub(x509_data, ds("X509Certificate"), b64(cert.public_bytes(serialization.Encoding.DER)))
     qualifying = sub(sub(signature, ds("Object")), xades("QualifyingProperties"), Target=f"#{sig_id}")
     signed_props = sub(qualifying, xades("SignedProperties"), Id=props_id)
-    _signed_signature_properties(sub(signed_props, xades("SignedSignatureProperties")), key, attributes)
+    _signed_signature_properties(sub(signed_props, xades("SignedSignatureProperties")), key, attributes, profile)
     data_props = sub(signed_props, xades("SignedDataObjectProperties"))
     for obj, ref_id in zip(objects, ref_ids, strict=True):
         data_format = sub(data_props, xades("DataObjectFormat"), ObjectReference=f"#{ref_id}")
@@ -131,39 +163,51 @@ def _reference(signed_info: etree._Element, uri: str, transforms: Sequence[str],
     sub(reference, ds("DigestValue"), b64(digest) if digest is not None else "")
 
 
-def _digest_alg_and_value(parent: etree._Element, data: bytes) -> None:
+def _digest_alg_and_value(parent: etree._Element, data: bytes, profile: Profile) -> None:
     """DigestAlgAndValueType (EN 319 132-1 section 5.1.3), SHA-256."""
-    sub(parent, ds("DigestMethod"), Algorithm=DIGEST_URIS["sha256"])
-    sub(parent, ds("DigestValue"), b64(hashlib.sha256(data).digest()))
+    sub(parent, profile.digest_tag("DigestMethod"), Algorithm=DIGEST_URIS["sha256"])
+    sub(parent, profile.digest_tag("DigestValue"), b64(hashlib.sha256(data).digest()))
 
 
-def _signed_signature_properties(parent: etree._Element, key: SigningKey, attributes: SignedAttributes) -> None:
+def _signed_signature_properties(parent: etree._Element, key: SigningKey, attributes: SignedAttributes,
+                                 profile: Profile) -> None:
+    """SignedSignatureProperties in schema order; V2 forms or the TS 101 903 V1.1.1 ones."""
+    xades, v2 = profile.tag, "V2" if profile.v2 else ""
     sub(parent, xades("SigningTime"), attributes.signing_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    cert = sub(sub(parent, xades("SigningCertificateV2")), xades("Cert"))
+    cert = sub(sub(parent, xades(f"SigningCertificate{v2}")), xades("Cert"))
     der = key.certificate.public_bytes(serialization.Encoding.DER)
-    _digest_alg_and_value(sub(cert, xades("CertDigest")), der)
-    sub(cert, xades("IssuerSerialV2"), b64(issuer_serial_v2(der)))
+    _digest_alg_and_value(sub(cert, xades("CertDigest")), der, profile)
+    if profile.v2:
+        sub(cert, xades("IssuerSerialV2"), b64(issuer_serial_v2(der)))
+    else:
+        # ds:X509IssuerSerialType (XMLDSig section 4.4.4): RFC 4514 issuer name, decimal serial number.
+        issuer_serial = sub(cert, xades("IssuerSerial"))
+        sub(issuer_serial, ds("X509IssuerName"), key.certificate.issuer.rfc4514_string())
+        sub(issuer_serial, ds("X509SerialNumber"), str(key.certificate.serial_number))
     if attributes.policy is not None:
-        _policy(sub(parent, xades("SignaturePolicyIdentifier")), attributes.policy)
+        _policy(sub(parent, xades("SignaturePolicyIdentifier")), attributes.policy, profile)
     if attributes.production_place:
-        place = sub(parent, xades("SignatureProductionPlaceV2"))
+        place = sub(parent, xades(f"SignatureProductionPlace{v2}"))
         for name, value in attributes.production_place:
             sub(place, xades(name), value)
     if attributes.claimed_role:
-        roles = sub(sub(parent, xades("SignerRoleV2")), xades("ClaimedRoles"))
+        roles = sub(sub(parent, xades(f"SignerRole{v2}")), xades("ClaimedRoles"))
         sub(roles, xades("ClaimedRole"), attributes.claimed_role)
 
 
-def _policy(parent: etree._Element, policy: SignaturePolicy) -> None:
+def _policy(parent: etree._Element, policy: SignaturePolicy, profile: Profile) -> None:
     """SignaturePolicyId (EN 319 132-1 sections 5.2.9.1 and 5.2.9.2): OID as URN, hash, SPURI."""
+    xades = profile.tag
     policy_id = sub(parent, xades("SignaturePolicyId"))
     sig_policy_id = sub(policy_id, xades("SigPolicyId"))
-    sub(sig_policy_id, xades("Identifier"), f"urn:oid:{policy.oid}", Qualifier="OIDAsURN")
+    identifier = sub(sig_policy_id, xades("Identifier"), f"urn:oid:{policy.oid}")
+    if profile.v2:
+        identifier.set("Qualifier", "OIDAsURN")
     if policy.description:
         sub(sig_policy_id, xades("Description"), policy.description)
     policy_hash = sub(policy_id, xades("SigPolicyHash"))
-    sub(policy_hash, ds("DigestMethod"), Algorithm=DIGEST_URIS["sha256"])
-    sub(policy_hash, ds("DigestValue"), b64(policy.digest_sha256))
+    sub(policy_hash, profile.digest_tag("DigestMethod"), Algorithm=DIGEST_URIS[policy.digest_algorithm])
+    sub(policy_hash, profile.digest_tag("DigestValue"), b64(policy.digest))
     if policy.uri:
         qualifier = sub(sub(policy_id, xades("SigPolicyQualifiers")), xades("SigPolicyQualifier"))
         sub(qualifier, xades("SPURI"), policy.uri)
@@ -200,11 +244,14 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def seal(signature: etree._Element, key: SigningKey, level: str, timestamper: Timestamper | None) -> None:
+def seal(signature: etree._Element, key: SigningKey, level: str, timestamper: Timestamper | None,
+         profile: Profile = BASELINE) -> None:
     """Digest the SignedProperties, sign ``ds:SignedInfo`` with ``key``; add the B-T timestamp."""
+    xades = profile.tag
     qualifying = _child(signature, f"{ds('Object')}/{xades('QualifyingProperties')}")
     signed_info = _child(signature, ds("SignedInfo"))
-    props_digest = _child(signed_info, f"{ds('Reference')}[@Type='{SIGNED_PROPERTIES_TYPE}']/{ds('DigestValue')}")
+    props_digest = _child(signed_info,
+                          f"{ds('Reference')}[@Type='{profile.signed_properties_type}']/{ds('DigestValue')}")
     props_digest.text = b64(hashlib.sha256(c14n(_child(qualifying, xades("SignedProperties")))).digest())
     digest = hashlib.new(key.hash_name, c14n(signed_info)).digest()
     value = key.sign_digest(digest, key.hash_name)
@@ -219,6 +266,8 @@ def seal(signature: etree._Element, key: SigningKey, level: str, timestamper: Ti
     if level == "B-T":
         if timestamper is None:
             raise XadesError("Le niveau B-T exige un service d'horodatage.")
+        if not profile.v2:
+            raise XadesError("Le profil XAdES 1.1.1 (PES V2) est signé au niveau B-B.")
         add_signature_timestamp(qualifying, signature_value, timestamper)
 
 
@@ -261,6 +310,7 @@ def add_signature_timestamp(qualifying: etree._Element, signature_value: etree._
         matches = False
     if not matches:
         raise XadesError("Le jeton d'horodatage reçu ne porte pas sur cette signature.")
+    xades = BASELINE.tag
     unsigned = sub(sub(qualifying, xades("UnsignedProperties")), xades("UnsignedSignatureProperties"))
     stamp = sub(unsigned, xades("SignatureTimeStamp"), Id=new_id("xades-ts"))
     sub(stamp, ds("CanonicalizationMethod"), Algorithm=EXC_C14N)

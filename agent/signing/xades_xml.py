@@ -24,14 +24,19 @@ from lxml import etree
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
+#: XAdES 1.1.1 (ETSI TS 101 903 V1.1.1), the namespace of PES V2 signatures in the field.
+XADES111 = "http://uri.etsi.org/01903/v1.1.1#"
 NSMAP = {"ds": DS, "xades": XADES}
 
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 SIGNED_PROPERTIES_TYPE = "http://uri.etsi.org/01903#SignedProperties"
+#: The SignedProperties reference type of XAdES 1.1.1 (TS 101 903 V1.1.1 section 6.2.1).
+SIGNED_PROPERTIES_TYPE_111 = XADES111 + "SignedProperties"
 
 #: Digest method URIs (XMLDSig 1.1 section 6.2, RFC 6931 section 2.1).
 DIGEST_URIS = {
+    "sha1": "http://www.w3.org/2000/09/xmldsig#sha1",
     "sha256": "http://www.w3.org/2001/04/xmlenc#sha256",
     "sha384": "http://www.w3.org/2001/04/xmldsig-more#sha384",
     "sha512": "http://www.w3.org/2001/04/xmlenc#sha512",

@@ -63,7 +63,10 @@ __all__ = ["verify_xml", "MAX_XML_SIZE"]
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
 XADES141 = "http://uri.etsi.org/01903/v1.4.1#"
+#: XAdES 1.1.1 (ETSI TS 101 903 V1.1.1): PES V2 flows signed for Hélios use it.
+XADES111 = "http://uri.etsi.org/01903/v1.1.1#"
 NS = {"ds": DS, "xades": XADES, "xades141": XADES141}
+NS111 = {**NS, "xades": XADES111}
 MAX_XML_SIZE = 256 * 1024 * 1024
 
 C14N10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
@@ -75,6 +78,8 @@ BASE64 = DS + "base64"
 CANONICALIZATIONS = {C14N10, C14N10 + WITH_COMMENTS, C14N11, C14N11 + WITH_COMMENTS, EXC_C14N,
                      EXC_C14N + "WithComments"}
 SIGNED_PROPERTIES = "http://uri.etsi.org/01903#SignedProperties"
+#: Reference types naming SignedProperties: XAdES 1.2.2 on, and XAdES 1.1.1 (TS 101 903 V1.1.1 section 6.2.1).
+SIGNED_PROPERTIES_TYPES = {SIGNED_PROPERTIES, XADES111 + "SignedProperties"}
 COUNTERSIGNED = "http://uri.etsi.org/01903#CountersignedSignature"
 
 DIGESTS = {
@@ -111,6 +116,17 @@ class _Refused(Exception):
 
 def _ds(tag: str) -> str:
     return f"{{{DS}}}{tag}"
+
+
+def _ns(element: etree._Element | None) -> dict[str, str]:
+    """The prefixes for a XAdES element's own version: 1.1.1 properties are read like 1.3.2 ones."""
+    return NS111 if element is not None and etree.QName(element).namespace == XADES111 else NS
+
+
+def qualifying_properties(signature: etree._Element) -> etree._Element | None:
+    """``ds:Object/QualifyingProperties`` of a signature, XAdES 1.3.2 (EN 319 132-1) or 1.1.1."""
+    found = signature.find("ds:Object/xades:QualifyingProperties", NS)
+    return found if found is not None else signature.find("ds:Object/xades:QualifyingProperties", NS111)
 
 
 def _text(element: etree._Element | None) -> str:
@@ -219,7 +235,8 @@ def _check_target(env: Environment, target: etree._Element, signature: etree._El
                   countersigned: etree._Element | None) -> None:
     """Signature-wrapping defence: where a same-document reference may point."""
     if ref_type == SIGNED_PROPERTIES:
-        expected = signature.find("ds:Object/xades:QualifyingProperties/xades:SignedProperties", NS)
+        qualifying = qualifying_properties(signature)
+        expected = qualifying.find("xades:SignedProperties", _ns(qualifying)) if qualifying is not None else None
         if target is not expected:
             raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
                 "La référence SignedProperties ne désigne pas les propriétés de cette signature.",
@@ -246,7 +263,7 @@ def _check_target(env: Environment, target: etree._Element, signature: etree._El
 def _process_reference(env: Environment, ref: etree._Element, signature: etree._Element, doc: _Document,
                        externals: int, countersigned: etree._Element | None, progress: Progress | None) -> _Reference:
     uri = ref.get("URI")
-    ref_type = ref.get("Type")
+    ref_type = SIGNED_PROPERTIES if ref.get("Type") in SIGNED_PROPERTIES_TYPES else ref.get("Type")
     method = ref.find("ds:DigestMethod", NS)
     digest_name = DIGESTS.get(method.get("Algorithm", "") if method is not None else "")
     if digest_name is None:
@@ -379,12 +396,13 @@ def _certificates(signature: etree._Element) -> tuple[list[asn1_x509.Certificate
 def _signing_certificate(env: Environment, properties: etree._Element | None, candidates: list[asn1_x509.Certificate],
                          signature: etree._Element) -> tuple[asn1_x509.Certificate | None, Check]:
     """EN 319 102-1 section 5.2.3 with XAdES SigningCertificateV2/SigningCertificate (EN 319 132-1 5.2.2)."""
-    ssp = properties.find("xades:SignedSignatureProperties", NS) if properties is not None else None
+    ns = _ns(properties)
+    ssp = properties.find("xades:SignedSignatureProperties", ns) if properties is not None else None
     cert_ref = None
     label = ""
     if ssp is not None:
         for name in ("SigningCertificateV2", "SigningCertificate"):
-            cert_ref = ssp.find(f"xades:{name}/xades:Cert", NS)
+            cert_ref = ssp.find(f"xades:{name}/xades:Cert", ns)
             if cert_ref is not None:
                 label = name
                 break
@@ -403,10 +421,12 @@ def _signing_certificate(env: Environment, properties: etree._Element | None, ca
         return None, indeterminate("signing_certificate", env.t("Aucun certificat X.509 dans la signature.",
                                                                 "No X.509 certificate in the signature."),
                                    SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
-    digest_name = DIGESTS.get(cert_ref.find("xades:CertDigest/ds:DigestMethod", NS).get("Algorithm", "")
-                              if cert_ref.find("xades:CertDigest/ds:DigestMethod", NS) is not None else "")
+    # XAdES 1.1.1 declares CertDigest's DigestMethod and DigestValue in its own namespace.
+    digest_ns = "ds" if cert_ref.find("xades:CertDigest/ds:DigestValue", ns) is not None else "xades"
+    method = cert_ref.find(f"xades:CertDigest/{digest_ns}:DigestMethod", ns)
+    digest_name = DIGESTS.get(method.get("Algorithm", "") if method is not None else "")
     try:
-        expected = _b64(cert_ref.find("xades:CertDigest/ds:DigestValue", NS))
+        expected = _b64(cert_ref.find(f"xades:CertDigest/{digest_ns}:DigestValue", ns))
     except ValueError:
         expected = b""
     for cert in candidates:
@@ -422,7 +442,7 @@ def _signing_certificate(env: Environment, properties: etree._Element | None, ca
 def _claimed_time(properties: etree._Element | None) -> datetime | None:
     if properties is None:
         return None
-    text = properties.findtext("xades:SignedSignatureProperties/xades:SigningTime", namespaces=NS)
+    text = properties.findtext("xades:SignedSignatureProperties/xades:SigningTime", namespaces=_ns(properties))
     if not text:
         return None
     try:
@@ -463,22 +483,23 @@ async def _timestamps(env: Environment, signature: etree._Element, found: CmsMat
 def _level(env: Environment, signature: etree._Element, properties: etree._Element | None, data_refs: list[_Reference],
            timestamped: bool, found: CmsMaterial, chain: ChainResult, counter: bool) -> tuple[str | None, Check]:
     missing = []
+    ns = _ns(properties)
     if properties is None:
         missing.append(env.t("propriétés signées XAdES", "signed XAdES properties"))
     else:
-        ssp = properties.find("xades:SignedSignatureProperties", NS)
-        if ssp is None or ssp.find("xades:SigningTime", NS) is None:
+        ssp = properties.find("xades:SignedSignatureProperties", ns)
+        if ssp is None or ssp.find("xades:SigningTime", ns) is None:
             missing.append("SigningTime")
-        if ssp is None or (ssp.find("xades:SigningCertificateV2", NS) is None and ssp.find("xades:SigningCertificate",
-                                                                                           NS)
+        if ssp is None or (ssp.find("xades:SigningCertificateV2", ns) is None and ssp.find("xades:SigningCertificate",
+                                                                                           ns)
                            is None):
             missing.append("SigningCertificateV2")
         if not counter:
             formats = {f.get("ObjectReference"): f for f in properties.iterfind(
-                "xades:SignedDataObjectProperties/xades:DataObjectFormat", NS)}
+                "xades:SignedDataObjectProperties/xades:DataObjectFormat", ns)}
             for ref in data_refs:
                 fmt = formats.get(f"#{ref.id}") if ref.id else None
-                if fmt is None or not fmt.findtext("xades:MimeType", namespaces=NS):
+                if fmt is None or not fmt.findtext("xades:MimeType", namespaces=ns):
                     missing.append(env.t("DataObjectFormat/MimeType de {c}", "DataObjectFormat/MimeType of {c}",
                                          c=ref.covers))
     if missing:
@@ -540,8 +561,8 @@ async def _verify_signature(env: Environment, signature: etree._Element, doc: _D
         report.add(total_failed("format", refused.message, refused.sub))
         return report
     report.add(passed("format", env.t("Signature XMLDSig lisible.", "Readable XMLDSig signature.")))
-    qualifying = signature.find("ds:Object/xades:QualifyingProperties", NS)
-    properties = qualifying.find("xades:SignedProperties", NS) if qualifying is not None else None
+    qualifying = qualifying_properties(signature)
+    properties = qualifying.find("xades:SignedProperties", _ns(qualifying)) if qualifying is not None else None
     refs = signature.findall("ds:SignedInfo/ds:Reference", NS)
     externals = sum(1 for r in refs if r.get("URI") is None or not (r.get("URI") == "" or r.get("URI",
                                                                                                 "").startswith("#")))
@@ -551,7 +572,8 @@ async def _verify_signature(env: Environment, signature: etree._Element, doc: _D
         try:
             processed.append(_process_reference(env, ref, signature, doc, externals,
                                                 countersigned if ref.get("Type") == COUNTERSIGNED or
-                                                (counter and ref.get("Type") != SIGNED_PROPERTIES) else None, progress))
+                                                (counter and ref.get("Type") not in SIGNED_PROPERTIES_TYPES) else None,
+                                                progress))
         except _Refused as refused:
             problem = problem or (total_failed("coverage", refused.message, refused.sub)
                                   if refused.sub is SubIndication.FORMAT_FAILURE

@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote
 import pytest
 from asn1crypto import tsp
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from agent.consent import Secret
@@ -303,69 +304,153 @@ def test_enveloped_xml(tmp_path: Path, test_pki: TestPki, signer: SigningKey, le
     assert_invalid(xmlsec_verify(signed, test_pki))
 
 
-@pytest.mark.parametrize("level", LEVELS)
-def test_pes_v2_two_bordereaux(tmp_path: Path, test_pki: TestPki, signer: SigningKey, level: str) -> None:
-    policy = xades.dgfip_pes_policy(xml_samples.policy_document())
+# PES V2 profile, as documented in agent.signing.xades from the DGFiP's producer and checker
+# (SICTIAM/stela copy of com.axyus.signature.pes) and Libriciel's i-Parapheur signer.
+XAD = "http://uri.etsi.org/01903/v1.1.1#"
+PES_NS = {"ds": DS, "xad": XAD}
+PES_PLACE = {"City": "Montpellier", "PostalCode": "34000", "CountryName": "France"}
+
+
+def _sign_pes(document: bytes, key: SigningKey, path: Path, **options: object) -> list[etree._Element]:
+    options = {"claimed_role": "Ordonnateur", "production_place": PES_PLACE, **options}
+    with path.open("wb") as output:
+        xades.sign_enveloped(io.BytesIO(document), output, key, pes=True, **options)  # type: ignore[arg-type]
+    return signatures(path)
+
+
+def check_pes_profile(signature: etree._Element, key: SigningKey, uri: str) -> None:
+    """Each property and algorithm of the PES V2 profile, element by element."""
+    exc = "http://www.w3.org/2001/10/xml-exc-c14n#"
+    sha256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+    signed_info = signature.find("ds:SignedInfo", NS)
+    assert signed_info.find("ds:CanonicalizationMethod", NS).get("Algorithm") == exc
+    assert signed_info.find("ds:SignatureMethod", NS).get("Algorithm").endswith(f"-{key.hash_name}")
+    data_ref, props_ref = signed_info.findall("ds:Reference", NS)
+    assert data_ref.get("URI") == uri and data_ref.get("Type") is None
+    assert [t.get("Algorithm") for t in data_ref.findall("ds:Transforms/ds:Transform", NS)] == [
+        "http://www.w3.org/2000/09/xmldsig#enveloped-signature", exc]
+    assert props_ref.get("Type") == XAD + "SignedProperties"
+    assert [t.get("Algorithm") for t in props_ref.findall("ds:Transforms/ds:Transform", NS)] == [exc]
+    assert {r.find("ds:DigestMethod", NS).get("Algorithm") for r in (data_ref, props_ref)} == {sha256}
+    qualifying = signature.find("ds:Object/xad:QualifyingProperties", PES_NS)
+    assert qualifying is not None and qualifying.get("Target") == f"#{signature.get('Id')}"
+    assert signature.find(".//{http://uri.etsi.org/01903/v1.3.2#}SignedProperties") is None
+    props = qualifying.find("xad:SignedProperties", PES_NS)
+    assert props_ref.get("URI") == f"#{props.get('Id')}"
+    assert etree.QName(signature.find("ds:Object/*", NS)).namespace == XAD
+    ssp = props.find("xad:SignedSignatureProperties", PES_NS)
+    assert [etree.QName(e).localname for e in ssp] == [
+        "SigningTime", "SigningCertificate", "SignaturePolicyIdentifier", "SignatureProductionPlace", "SignerRole"]
+    signing_time = ssp.findtext("xad:SigningTime", namespaces=PES_NS)
+    assert signing_time.endswith("Z") and len(signing_time) == 20  # strict UTC, no offset, no fraction
+    cert = ssp.find("xad:SigningCertificate/xad:Cert", PES_NS)
+    der = key.certificate.public_bytes(serialization.Encoding.DER)
+    assert cert.find("xad:CertDigest/xad:DigestMethod", PES_NS).get("Algorithm") == sha256  # 1.1.1 schema
+    assert base64.b64decode(cert.findtext("xad:CertDigest/xad:DigestValue", namespaces=PES_NS)) == \
+        hashlib.sha256(der).digest()
+    assert cert.findtext("xad:IssuerSerial/ds:X509IssuerName", namespaces=PES_NS) == \
+        key.certificate.issuer.rfc4514_string()
+    assert cert.findtext("xad:IssuerSerial/ds:X509SerialNumber", namespaces=PES_NS) == \
+        str(key.certificate.serial_number)
+    policy = ssp.find("xad:SignaturePolicyIdentifier/xad:SignaturePolicyId", PES_NS)
+    assert policy.findtext("xad:SigPolicyId/xad:Identifier", namespaces=PES_NS) == \
+        "urn:oid:1.2.250.1.131.1.5.18.21.1.4"
+    assert policy.findtext("xad:SigPolicyId/xad:Description", namespaces=PES_NS) == \
+        "Politique de signature Helios de la DGFiP"
+    assert policy.find("xad:SigPolicyHash/xad:DigestMethod", PES_NS).get("Algorithm") == \
+        "http://www.w3.org/2000/09/xmldsig#sha1"
+    assert policy.findtext("xad:SigPolicyHash/xad:DigestValue", namespaces=PES_NS) == "Jkdb+aba0Hz6+ZPKmKNhPByzQ+Q="
+    assert policy.findtext("xad:SigPolicyQualifiers/xad:SigPolicyQualifier/xad:SPURI", namespaces=PES_NS) == \
+        "https://portail.dgfip.finances.gouv.fr/documents/PS_Helios_DGFiP.pdf"
+    place = ssp.find("xad:SignatureProductionPlace", PES_NS)
+    assert [(etree.QName(e).localname, e.text) for e in place] == list(PES_PLACE.items())
+    assert ssp.findtext("xad:SignerRole/xad:ClaimedRoles/xad:ClaimedRole", namespaces=PES_NS) == "Ordonnateur"
+    assert qualifying.find("xad:UnsignedProperties", PES_NS) is None
+    assert base64.b64decode(props_ref.findtext("ds:DigestValue", namespaces=NS)) == hashlib.sha256(
+        etree.tostring(props, method="c14n", exclusive=True)).digest()
+
+
+def test_pes_v2_bordereaux_signed_as_helios_expects(tmp_path: Path, test_pki: TestPki, signer: SigningKey) -> None:
+    ids = ("BORD-2024-001", "BORD-2024-002", "BORD-2024-003")
     signed = tmp_path / "PESALR2-signe.xml"
-    with signed.open("wb") as output:
-        xades.sign_enveloped(io.BytesIO(xml_samples.pes_aller()), output, signer, level=level,
-                             timestamper=_timestamper(level, test_pki), policy=policy,
-                             claimed_role="Ordonnateur", production_place=PLACE, pes=True)
+    seen: list[tuple[int, int]] = []
+    sigs = _sign_pes(xml_samples.pes_aller(ids), signer, signed, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
     assert signed.read_bytes().startswith(b"<?xml version='1.0' encoding='ISO-8859-1'?>")
-    sigs = signatures(signed)
-    assert len(sigs) == 2
-    for signature, bordereau_id in zip(sigs, ("BORD-2024-001", "BORD-2024-002"), strict=True):
+    assert len(sigs) == 3
+    for signature, bordereau_id in zip(sigs, ids, strict=True):
         bordereau = signature.getparent()
         assert etree.QName(bordereau).localname == "Bordereau" and bordereau.get("Id") == bordereau_id
         assert bordereau[-1] is signature
-        assert signature.find("ds:SignedInfo/ds:Reference[@Id]", NS).get("URI") == f"#{bordereau_id}"
-        check_structure(signature, signer, "text/xml")
-        ssp = signature.find(".//xades:SignedSignatureProperties", NS)
-        assert ssp.findtext("xades:SignerRoleV2/xades:ClaimedRoles/xades:ClaimedRole", namespaces=NS) == "Ordonnateur"
-        place = ssp.find("xades:SignatureProductionPlaceV2", NS)
-        assert [(etree.QName(e).localname, e.text) for e in place] == list(PLACE.items())
-        policy_id = ssp.find("xades:SignaturePolicyIdentifier/xades:SignaturePolicyId", NS)
-        assert policy_id.findtext("xades:SigPolicyId/xades:Identifier", namespaces=NS) == \
-            f"urn:oid:{xades.DGFIP_PES_POLICY_OID}"
+        check_pes_profile(signature, signer, f"#{bordereau_id}")
         assert_valid(pes_verify(signed, test_pki, signature.get("Id")))
-    if level == "B-T":
-        assert check_timestamps(signed, test_pki, tmp_path) == 2
     # A changed amount in the second Bordereau breaks its signature only.
     tamper(signed, b'<MtBordHT V="2000.50"/>', b'<MtBordHT V="2900.50"/>')
     assert_valid(pes_verify(signed, test_pki, sigs[0].get("Id")))
     assert_invalid(pes_verify(signed, test_pki, sigs[1].get("Id")))
+    assert_valid(pes_verify(signed, test_pki, sigs[2].get("Id")))
+
+
+def test_pes_signed_properties_are_covered(tmp_path: Path, test_pki: TestPki, p12_key: SigningKey) -> None:
+    signed = tmp_path / "pes.xml"
+    (first, _) = _sign_pes(xml_samples.pes_aller(), p12_key, signed)
+    original = signed.read_bytes()
+    for old, new in ((b">Ordonnateur<", b">Comptable<"), (b">34000<", b">34070<")):
+        signed.write_bytes(original)
+        tamper(signed, old, new)
+        assert_invalid(pes_verify(signed, test_pki, first.get("Id")))
 
 
 def test_pes_without_bordereau_ids_signs_pes_aller(tmp_path: Path, test_pki: TestPki, p12_key: SigningKey) -> None:
-    signed = tmp_path / "pes.xml"
-    with signed.open("wb") as output:
-        xades.sign_enveloped(io.BytesIO(xml_samples.pes_aller((None, None))), output, p12_key, pes=True)
-    (signature,) = signatures(signed)
-    assert etree.QName(signature.getparent()).localname == "PES_Aller"
-    assert signature.find("ds:SignedInfo/ds:Reference[@Id]", NS).get("URI") == ""
-    assert_valid(xmlsec_verify(signed, test_pki))
-    tamper(signed, b'<IdBord V="2"/>', b'<IdBord V="3"/>')
-    assert_invalid(xmlsec_verify(signed, test_pki))
+    for ids in ((None, None), ("BORD-1", None)):  # a Bordereau without Id: the whole flow is signed once
+        signed = tmp_path / "pes.xml"
+        (signature,) = _sign_pes(xml_samples.pes_aller(ids), p12_key, signed)
+        assert etree.QName(signature.getparent()).localname == "PES_Aller"
+        check_pes_profile(signature, p12_key, "")
+        assert_valid(xmlsec_verify(signed, test_pki))
+        tamper(signed, b'<IdBord V="2"/>', b'<IdBord V="3"/>')
+        assert_invalid(xmlsec_verify(signed, test_pki))
+
+
+def test_pes_is_b_b_and_says_what_it_lacks(tmp_path: Path, test_pki: TestPki, p12_key: SigningKey) -> None:
+    output = io.BytesIO()
+    with pytest.raises(xades.XadesError, match="B-B"):
+        xades.sign_enveloped(io.BytesIO(xml_samples.pes_aller()), output, p12_key, pes=True, level="B-T",
+                             timestamper=http_timestamper(test_pki.tsa_url), claimed_role="Ordonnateur",
+                             production_place=PES_PLACE)
+    assert output.getvalue() == b""
+    assert xades.missing_pes_fields("Ordonnateur", PES_PLACE) == []
+    assert xades.missing_pes_fields("  ", {"city": "Montpellier", "CountryName": " "}) == [
+        "claimed_role", "PostalCode", "CountryName"]
+    assert xades.missing_pes_fields(None, None) == ["claimed_role", "City", "PostalCode", "CountryName"]
 
 
 def test_pes_refuses_other_documents_and_duplicate_ids(p12_key: SigningKey) -> None:
+    options = {"claimed_role": "Ordonnateur", "production_place": PES_PLACE}
     with pytest.raises(xades.XadesError, match="PES_Aller"):
-        xades.sign_enveloped(io.BytesIO(xml_samples.plain_xml()), io.BytesIO(), p12_key, pes=True)
+        xades.sign_enveloped(io.BytesIO(xml_samples.plain_xml()), io.BytesIO(), p12_key, pes=True, **options)
     twice = xml_samples.pes_aller(("BORD-1", "BORD-1"))
     with pytest.raises(xades.XadesError, match="BORD-1"):
-        xades.sign_enveloped(io.BytesIO(twice), io.BytesIO(), p12_key, pes=True)
+        xades.sign_enveloped(io.BytesIO(twice), io.BytesIO(), p12_key, pes=True, **options)
 
 
 # -------------------------------------------------------------------------------- policy and options
 
 
 def test_policy_hash_comes_from_the_document_given(tmp_path: Path, p12_key: SigningKey) -> None:
+    built_in = xades.dgfip_pes_policy()
+    assert (built_in.oid, built_in.digest_algorithm, base64.b64encode(built_in.digest)) == (
+        "1.2.250.1.131.1.5.18.21.1.4", "sha1", b"Jkdb+aba0Hz6+ZPKmKNhPByzQ+Q=")
     document = xml_samples.policy_document(1)
-    policy = xades.dgfip_pes_policy(document)
-    assert policy.oid == xades.DGFIP_PES_POLICY_OID == "1.2.250.1.131.1.5.18.21.1.7"
-    assert policy.digest_sha256 == hashlib.sha256(document).digest()
+    policy = xades.dgfip_pes_policy(document)  # an administrator's copy of the document overrides it
+    assert policy.oid == xades.DGFIP_PES_POLICY_OID
+    assert (policy.digest_algorithm, policy.digest) == ("sha256", hashlib.sha256(document).digest())
     other = xades.dgfip_pes_policy(xml_samples.policy_document(2))
-    assert other.digest_sha256 != policy.digest_sha256  # not a hard-coded constant
+    assert other.digest != policy.digest  # not a hard-coded constant
+    signed = tmp_path / "pes.xml"
+    (signature, _) = _sign_pes(xml_samples.pes_aller(), p12_key, signed, policy=policy)
+    assert base64.b64decode(signature.findtext(".//xad:SigPolicyHash/xad:DigestValue", namespaces=PES_NS)) == \
+        hashlib.sha256(document).digest()
     custom = xades.SignaturePolicy.from_document("1.2.3.4.5", "https://politiques.example/ps.pdf", b"ma politique")
     output = io.BytesIO()
     xades.sign_enveloped(io.BytesIO(xml_samples.plain_xml()), output, p12_key, policy=custom)

@@ -437,9 +437,10 @@ def _duplicate_id(signed: bytes, attribute: str) -> bytes:
 def _duplicate_signed_properties(signed: bytes) -> bytes:
     """A second SignedProperties with the same Id and a forged SigningTime, placed first."""
     root, _, signature = _pes_parts(signed)
-    properties = signature.find("ds:Object/xades:QualifyingProperties/xades:SignedProperties", NS)
+    # Any XAdES version: PES signatures carry 1.1.1 properties.
+    properties = signature.find("ds:Object/{*}QualifyingProperties/{*}SignedProperties", NS)
     forged = copy.deepcopy(properties)
-    forged.find(".//xades:SigningTime", NS).text = "2001-01-01T00:00:00Z"
+    forged.find(".//{*}SigningTime").text = "2001-01-01T00:00:00Z"
     properties.addprevious(forged)
     return _serialize(root)
 
