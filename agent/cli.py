@@ -669,11 +669,19 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
-        _print_verification(report)
+        _print_verification(report, locale=args.lang)
     return {"TOTAL_PASSED": EXIT_OK, "TOTAL_FAILED": EXIT_FAILED}.get(result["indication"], EXIT_INDETERMINATE)
 
 
-def _print_verification(report: dict[str, Any], indent: str = "") -> None:
+#: What a check that is not plainly passed is called in the text report (as in the HTML report).
+CHECK_STATUS_WORDS = {
+    "fr": {"failed": "non conforme", "warning": "à vérifier", "not_checked": "non vérifié"},
+    "en": {"failed": "failed", "warning": "to check", "not_checked": "not checked"},
+}
+
+
+def _print_verification(report: dict[str, Any], indent: str = "", locale: str = "fr") -> None:
+    words = CHECK_STATUS_WORDS["en" if locale == "en" else "fr"]
     signatures = report.get("signatures") or report.get("countersignatures") or []
     if not indent:
         print(f"{report.get('file')} : {len(signatures)} signature(s)")
@@ -683,10 +691,10 @@ def _print_verification(report: dict[str, Any], indent: str = "") -> None:
         print(f"{indent}- [{signature.get('indication')}{sub}] {signer.get('name')} "
               f"({signature.get('format')} {signature.get('level') or ''}, {signature.get('signing_time') or '—'})")
         for check in signature.get("checks", []):
-            if check.get("status") in ("failed", "warning"):
-                print(f"{indent}    {check['status']} {check['name']} : {check.get('message')}")
+            if check.get("status") in words:
+                print(f"{indent}    {words[check['status']]} {check['name']} : {check.get('message')}")
         if signature.get("countersignatures"):
-            _print_verification({"countersignatures": signature["countersignatures"]}, indent + "    ")
+            _print_verification({"countersignatures": signature["countersignatures"]}, indent + "    ", locale)
 
 
 # -- pairings -------------------------------------------------------------------------------------

@@ -28,7 +28,11 @@ Mapping (Compagnon's reading of EN 319 102-1, tables 4 and 5):
 * claimed time or POE before the certificate's notBefore: NOT_YET_VALID (TOTAL_FAILED with a POE,
   INDETERMINATE with only a claim);
 * no path to an anchor: INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND;
-* revocation status unobtainable (offline, responder down, stale data): INDETERMINATE/TRY_LATER;
+* revocation status unobtainable (no CRL distribution point nor OCSP address, offline, responder
+  down, stale data): the "revocation" check is ``not_checked`` ("non vérifiée"), never "non
+  révoqué", with the reason (which certificate, which URL failed and how, until when the file's
+  data was usable), and the signature INDETERMINATE/TRY_LATER (EN 319 102-1 section 5.2.5: no
+  acceptable revocation data; section 5.2.6: the status is unknown);
 * weak algorithm in the chain: INDETERMINATE/CRYPTO_CONSTRAINTS_FAILURE; other constraint
   violations: CHAIN_CONSTRAINTS_FAILURE or CERTIFICATE_CHAIN_GENERAL_FAILURE.
 
@@ -58,16 +62,30 @@ from pyhanko_certvalidator.errors import (
     PathError,
     PathValidationError,
     RevokedError,
+    StaleRevinfoError,
     ValidationError,
 )
 from pyhanko_certvalidator.fetchers.api import Fetchers, FetchLimits
 from pyhanko_certvalidator.fetchers.common_utils import FetchBudget
-from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+from pyhanko_certvalidator.fetchers.requests_fetchers.cert_fetch_client import RequestsCertificateFetcher
+from pyhanko_certvalidator.fetchers.requests_fetchers.crl_client import RequestsCRLFetcher
+from pyhanko_certvalidator.fetchers.requests_fetchers.ocsp_client import RequestsOCSPFetcher
 from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy, RevocationCheckingRule
 
 from ..i18n import Text
 from ..keystores.facts import OID_ORGANIZATION_IDENTIFIER, QUALIFIED_POLICIES, qc_statements
-from .model import Check, Signer, SubIndication, indeterminate, not_applicable, passed, total_failed, warning
+from .model import (
+    Check,
+    Indication,
+    Signer,
+    SubIndication,
+    indeterminate,
+    not_applicable,
+    not_checked,
+    passed,
+    total_failed,
+    warning,
+)
 from .trusted_lists import TrustedListSet, category_from_trusted_lists
 
 __all__ = [
@@ -125,6 +143,53 @@ def _name(cert: asn1_x509.Certificate) -> str:
 # -- fetchers -----------------------------------------------------------------------------------
 
 
+class _RecordingOCSPFetcher(RequestsOCSPFetcher):
+    """An OCSP fetcher that remembers, per URL, why a request failed (for the report's reason)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.failures: dict[str, BaseException] = {}
+
+    async def _fetch_single(self, ocsp_url, ocsp_request):  # type: ignore[no-untyped-def]
+        try:
+            return await super()._fetch_single(ocsp_url, ocsp_request)
+        except Exception as exc:
+            self.failures[ocsp_url] = exc.__cause__ or exc
+            raise
+
+
+class _RecordingCRLFetcher(RequestsCRLFetcher):
+    """A CRL fetcher that remembers, per URL, why a download failed."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.failures: dict[str, BaseException] = {}
+
+    async def _fetch_single(self, url):  # type: ignore[no-untyped-def]
+        try:
+            return await super()._fetch_single(url)
+        except Exception as exc:
+            self.failures[url] = exc.__cause__ or exc
+            raise
+
+
+def _new_fetchers(timeout: float) -> Fetchers:
+    """What ``RequestsFetcherBackend.get_fetchers`` builds, with fetchers that record failures."""
+    budget = FetchBudget(FETCH_LIMITS)
+    return Fetchers(ocsp_fetcher=_RecordingOCSPFetcher(per_request_timeout=timeout, budget=budget),
+                    crl_fetcher=_RecordingCRLFetcher(per_request_timeout=timeout, budget=budget),
+                    cert_fetcher=RequestsCertificateFetcher(per_request_timeout=timeout, budget=budget))
+
+
+def fetch_failures(fetchers: Fetchers | None) -> dict[str, BaseException]:
+    """Every OCSP/CRL URL these fetchers failed to get, with the error."""
+    found: dict[str, BaseException] = {}
+    if fetchers is not None:
+        for fetcher in (fetchers.ocsp_fetcher, fetchers.crl_fetcher):
+            found.update(getattr(fetcher, "failures", {}))
+    return found
+
+
 class FetcherPool:
     """OCSP/CRL/certificate fetchers with timeouts, whose cache is reused for ``CACHE_SECONDS``.
 
@@ -149,8 +214,7 @@ class FetcherPool:
                 if hasattr(fetcher, "_budget"):
                     fetcher._budget = budget  # noqa: SLF001 (a fresh budget per verification)
             return idle
-        backend = RequestsFetcherBackend(per_request_timeout=self.timeout, limits=FETCH_LIMITS)
-        return time.monotonic(), backend.get_fetchers()
+        return time.monotonic(), _new_fetchers(self.timeout)
 
     def release(self, item: tuple[float, Fetchers], reusable: bool = True) -> None:
         if reusable and time.monotonic() - item[0] < self.ttl:
@@ -398,10 +462,13 @@ def _no_chain(env: Environment, dates: str, reason: str) -> ChainResult:
         indeterminate("chain", env.t("Chaîne de confiance introuvable : {r}.", "No certificate chain found: {r}.",
                                      r=reason),
                       SubIndication.NO_CERTIFICATE_CHAIN_FOUND),
-        not_applicable("validity", env.t("Certificat {d} ; non évalué sans chaîne de confiance.",
-                                         "Certificate {d}; not assessed without a trusted chain.", d=dates)),
-        not_applicable("revocation", env.t("Non vérifiée sans chaîne de confiance.",
-                                           "Not checked without a trusted chain.")),
+        not_checked("validity", env.t("Non vérifiée : certificat {d}, non évalué sans chaîne de confiance.",
+                                      "Not checked: certificate {d}, not assessed without a trusted chain.",
+                                      d=dates)),
+        not_checked("revocation", env.t("Non vérifiée : sans chaîne de confiance, aucune donnée de révocation ne "
+                                        "peut être authentifiée.",
+                                        "Not checked: without a trusted chain no revocation data can be "
+                                        "authenticated.")),
     ])
 
 
@@ -428,6 +495,11 @@ def _success(env: Environment, cert: asn1_x509.Certificate, path: list[asn1_x509
     else:
         checks.append(passed("validity", env.t("Certificat {d} ; valide à l'heure de signature {t}.",
                                                "Certificate {d}; valid at signing time {t}.", d=dates, t=when)))
+    unchecked = [_name(c) for c in path[1:-1] if not revocation_urls(c)]
+    if unchecked:  # RFC 5280 leaves a CA without CRL/OCSP unchecked: say so, never imply it was
+        note += env.t(" ; révocation non vérifiée pour l'autorité {a} (ni CRL ni OCSP déclaré)",
+                      "; revocation not checked for the authority {a} (no CRL nor OCSP declared)",
+                      a=", ".join(f"« {n} »" if env.locale != "en" else f"“{n}”" for n in unchecked))
     if at is None:
         checks.append(passed("revocation", env.t("Non révoqué (vérifié le {n} ; {s}){x}.",
                                                  "Not revoked (checked on {n}; {s}){x}.", n=env.when(env.now),
@@ -498,29 +570,25 @@ async def _judge(env: Environment, cert: asn1_x509.Certificate, others: list[asn
                 "Out of its validity period ({w}) and no proof (time-stamp) that the signature existed before.",
                 w=what),
                 SubIndication.OUT_OF_BOUNDS_NO_POE)
-        return ChainResult([chain_found, check, not_applicable("revocation", env.t(
-            "Non vérifiée pour un certificat hors période de validité.",
-            "Not checked for a certificate out of validity."))],
+        return ChainResult([chain_found, check, not_checked("revocation", env.t(
+            "Non vérifiée : le certificat est hors de sa période de validité.",
+            "Not checked: the certificate is out of its validity period."))],
             path)
 
     if isinstance(error, NotYetValidError):
         check = indeterminate("validity", env.t("Pas encore valide : certificat {d}.",
                                                 "Not yet valid: certificate {d}.",
                                                 d=dates), SubIndication.NOT_YET_VALID)
-        return ChainResult([chain_found, check, not_applicable("revocation", env.t("Non vérifiée.", "Not checked."))],
+        return ChainResult([chain_found, check, not_checked("revocation", env.t(
+            "Non vérifiée : le certificat n'est pas encore valide.", "Not checked: the certificate is not valid yet."))],
                            path)
 
     if isinstance(error, InsufficientRevinfoError):
         if allow_past and times.poe is not None and (crls or ocsps):
             return await at_poe(env.t(" ; données de révocation du fichier, à la date de l'horodatage",
                                       "; revocation data from the file, at the time-stamp's date"))
-        detail = error.failure_msg if isinstance(error, ValidationError) else str(error)
-        offline = "" if env.allow_fetching else env.t(" (vérification hors ligne)", " (offline check)")
-        check = indeterminate("revocation", env.t(
-            "Statut de révocation indisponible{o} : {e}. Réessayer plus tard.",
-            "Revocation status unavailable{o}: {e}. Try again later.", o=offline, e=detail), SubIndication.TRY_LATER)
         return ChainResult([chain_found, passed("validity", env.t("Certificat {d}.", "Certificate {d}.", d=dates)),
-                            check],
+                            _revocation_unknown(env, error, crls, ocsps)],
                            path)
 
     detail = error.failure_msg if isinstance(error, ValidationError) else str(error)
@@ -537,9 +605,141 @@ async def _judge(env: Environment, cert: asn1_x509.Certificate, others: list[asn
     return ChainResult([
         indeterminate("chain", env.t("Chaîne de confiance invalide : {e}", "Invalid certificate chain: {e}", e=detail),
                       sub),
-        not_applicable("validity", env.t("Certificat {d}.", "Certificate {d}.", d=dates)),
-        not_applicable("revocation", env.t("Non vérifiée.", "Not checked.")),
+        not_checked("validity", env.t("Non vérifiée : certificat {d}, chaîne de confiance invalide.",
+                                      "Not checked: certificate {d}, invalid certificate chain.", d=dates)),
+        not_checked("revocation", env.t("Non vérifiée : chaîne de confiance invalide.",
+                                        "Not checked: invalid certificate chain.")),
     ], path)
+
+
+# -- revocation not established ---------------------------------------------------------------------
+
+
+def revocation_urls(cert: asn1_x509.Certificate) -> list[str]:
+    """The OCSP addresses (RFC 5280 section 4.2.2.1) then the CRL distribution points (section
+    4.2.1.13) a certificate declares."""
+    urls: list[str] = []
+    try:
+        urls += [str(u) for u in cert.ocsp_urls]
+        urls += [str(p.url) for p in cert.crl_distribution_points if p.url]
+    except (ValueError, TypeError, KeyError):
+        pass
+    return list(dict.fromkeys(urls))
+
+
+def _stale_in_file(env: Environment, cert: asn1_x509.Certificate, crls: Sequence[object],
+                   ocsps: Sequence[object]) -> datetime | None:
+    """The latest ``nextUpdate`` already past among the file's CRLs from ``cert``'s issuer and OCSP
+    answers about ``cert`` (RFC 5280 section 5.1.2.5, RFC 6960 section 4.2.1), else None."""
+    found: list[datetime] = []
+    for item in crls:
+        try:
+            tbs = item["tbs_cert_list"]  # type: ignore[index]
+            if tbs["issuer"] == cert.issuer and tbs["next_update"].native is not None:
+                found.append(tbs["next_update"].native)
+        except (KeyError, ValueError, TypeError, AttributeError):
+            continue
+    for item in ocsps:
+        try:
+            basic = item["response_bytes"]["response"].parsed  # type: ignore[index]
+            for single in basic["tbs_response_data"]["responses"]:
+                if single["cert_id"]["serial_number"].native == cert.serial_number and \
+                        single["next_update"].native is not None:
+                    found.append(single["next_update"].native)
+        except (KeyError, ValueError, TypeError, AttributeError):
+            continue
+    if not found or max(found) >= env.now:
+        return None
+    return max(found)
+
+
+def _transport_reason(env: Environment, url: str, exc: BaseException) -> str:
+    """Why ``url`` gave nothing, as a reader can act on it."""
+    import requests
+
+    text = str(exc)
+    lowered = text.lower()
+    if isinstance(exc, requests.Timeout):
+        why = env.t("pas de réponse dans le délai", "no answer in time")
+    elif isinstance(exc, requests.ConnectionError):
+        if "refused" in lowered:
+            why = env.t("connexion refusée", "connection refused")
+        elif any(k in lowered for k in ("name or service not known", "nameresolution", "getaddrinfo", "nodename")):
+            why = env.t("nom de serveur inconnu", "unknown server name")
+        else:
+            why = env.t("connexion impossible", "cannot connect")
+        return env.t("{u} injoignable ({w})", "{u} unreachable ({w})", u=url, w=why)
+    elif isinstance(exc, requests.RequestException) and lowered.startswith("status code"):
+        why = env.t("réponse HTTP {c}", "HTTP answer {c}", c=text.split()[-1])
+    elif isinstance(exc, ValueError):
+        why = env.t("réponse illisible", "unreadable answer")
+    else:
+        why = f"{type(exc).__name__}: {text[:200]}"
+    return env.t("{u} : {w}", "{u}: {w}", u=url, w=why)
+
+
+def _revocation_unknown(env: Environment, error: InsufficientRevinfoError,
+                        crls: Sequence[object], ocsps: Sequence[object]) -> Check:
+    """The "revocation" check when no acceptable revocation data was found: ``not_checked`` with
+    the reason, INDETERMINATE/TRY_LATER (EN 319 102-1 sections 5.2.5 and 5.2.6)."""
+    try:
+        path = error.current_path
+        certs = list(path.iter_certs(include_root=False))
+        leaf = path.leaf
+    except (AttributeError, ValueError, TypeError):
+        certs, leaf = [], None
+    leaf = leaf if isinstance(leaf, asn1_x509.Certificate) else None
+    if error.is_ee_cert and leaf is not None:
+        subjects = [leaf]
+    else:
+        cas = [c for c in certs if isinstance(c, asn1_x509.Certificate) and c is not leaf]
+        subjects = [c for c in cas if revocation_urls(c)] or cas
+    failures = fetch_failures(env.fetchers) if env.allow_fetching else {}
+    in_file = bool(crls or ocsps)
+    stale = error.time_cutoff if isinstance(error, StaleRevinfoError) else None
+    later = False
+    pieces: list[str] = []
+    for cert in subjects:
+        name = _name(cert)
+        urls = revocation_urls(cert)
+        old = _stale_in_file(env, cert, crls, ocsps)
+        if old is not None and (stale is None or old > stale):
+            stale = old
+        if not urls:
+            piece = env.t("le certificat « {n} » n'indique ni point de distribution de CRL ni service OCSP",
+                          "the certificate “{n}” names neither a CRL distribution point nor an OCSP service", n=name)
+            if in_file:
+                piece += env.t(", et les données de révocation du fichier ne le couvrent pas",
+                               ", and the revocation data in the file does not cover it")
+        elif not env.allow_fetching:
+            later = True
+            piece = env.t("vérification hors ligne : {u} non interrogé(s) pour « {n} »",
+                          "offline check: {u} not queried for “{n}”", u=", ".join(urls), n=name)
+        else:
+            reasons = [_transport_reason(env, url, failures[url]) for url in urls if url in failures]
+            later = later or bool(reasons)
+            if not reasons:
+                reasons.append(env.t("aucune réponse exploitable de {u}", "no usable answer from {u}",
+                                     u=", ".join(urls)))
+            piece = env.t("pour « {n} », {r}", "for “{n}”, {r}", n=name, r=", ".join(reasons))
+        pieces.append(piece)
+    if stale is not None:
+        if in_file:
+            pieces.append(env.t("les données de révocation du fichier sont trop anciennes (utilisables jusqu'au {t})",
+                                "the revocation data in the file is too old (usable until {t})", t=env.when(stale)))
+        else:
+            pieces.append(env.t("les données de révocation obtenues sont trop anciennes (utilisables jusqu'au {t})",
+                                "the revocation data obtained is too old (usable until {t})", t=env.when(stale)))
+        later = True
+    if not pieces:
+        pieces.append(env.t("aucune donnée de révocation acceptable", "no acceptable revocation data"))
+    if env.allow_fetching is False and not any("hors ligne" in p or "offline" in p for p in pieces):
+        pieces.append(env.t("vérification hors ligne", "offline check"))
+    message = env.t("Non vérifiée : {p}.", "Not checked: {p}.", p=" ; ".join(pieces) if env.locale != "en"
+                    else "; ".join(pieces))
+    if later:
+        message += env.t(" Réessayer plus tard.", " Try again later.")
+    return not_checked("revocation", message, Indication.INDETERMINATE, SubIndication.TRY_LATER)
 
 
 def is_weak_digest(name: str) -> bool:

@@ -13,6 +13,8 @@ FAILED cryptographic result wins over an INDETERMINATE chain, as section 5.3 ste
     {"file": ..., "signatures": [{"id", "format", "level", "signer": {"name", "organization",
       "certificate_sha256"}, "signing_time", "signing_time_source", "indication", "sub_indication",
       "checks": [{"name", "status", "message"}], "countersignatures": [...same shape...]}]}
+
+where ``status`` is one of ``passed``, ``failed``, ``warning``, ``not_checked``, ``not_applicable``.
 """
 
 from __future__ import annotations
@@ -62,9 +64,17 @@ class SubIndication(StrEnum):
 
 
 class CheckStatus(StrEnum):
+    """What became of one check. ``not_checked`` ("non vérifié") is an honest third answer beside
+    passed and failed: the check could not be made (no revocation source, a service out of reach,
+    no trusted chain to judge by…) and its message says why; when EN 319 102-1 makes the missing
+    answer decide the signature (revocation status unknown: INDETERMINATE/TRY_LATER, section
+    5.2.5), the check carries that indication. ``not_applicable`` ("sans objet") is for a check
+    that has nothing to judge (no time-stamp in a B-B signature)."""
+
     PASSED = "passed"
     FAILED = "failed"
     WARNING = "warning"
+    NOT_CHECKED = "not_checked"
     NOT_APPLICABLE = "not_applicable"
 
 
@@ -102,6 +112,12 @@ def warning(name: str, message: str) -> Check:
 
 def not_applicable(name: str, message: str) -> Check:
     return Check(name, CheckStatus.NOT_APPLICABLE, message)
+
+
+def not_checked(name: str, message: str, indication: Indication | None = None,
+                sub_indication: SubIndication | None = None) -> Check:
+    """A check that could not be made; ``message`` says why."""
+    return Check(name, CheckStatus.NOT_CHECKED, message, indication, sub_indication)
 
 
 def failed(name: str, message: str, indication: Indication | None = None,

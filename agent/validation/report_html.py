@@ -40,6 +40,7 @@ TEXTS = {
     "passed": T("conforme", "passed"),
     "failed": T("non conforme", "failed"),
     "warning": T("à vérifier", "to check"),
+    "not_checked": T("non vérifié", "not checked"),
     "not_applicable": T("sans objet", "not applicable"),
     "legal": T(
         "Contrôles prévus par l'article 5 de l'arrêté du 22 mars 2019 relatif à la signature électronique des "
@@ -79,6 +80,7 @@ dd { margin: 0; word-break: break-all; }
 table { border-collapse: collapse; width: 100%; margin-top: .5rem; } th, td { border: 1px solid #d0d5dc; padding: .3rem .5rem;
 text-align: left; vertical-align: top; }
 td.passed { color: #1e8449; } td.failed { color: #c0392b; } td.warning { color: #b9770e; }
+td.not_checked { color: #b9770e; font-style: italic; }
 .counter { margin-left: 2rem; }
 footer { color: #555; font-size: .85rem; margin-top: 2rem; }
 @media print { body { margin: 0; } }

@@ -146,7 +146,7 @@ export interface SignatureReport {
   signing_time_source: "timestamp" | "claimed" | null;
   indication: Indication;
   sub_indication: string | null;
-  checks: Array<{ name: string; status: "passed" | "failed" | "warning" | "not_applicable"; message: string }>;
+  checks: Array<{ name: string; status: "passed" | "failed" | "warning" | "not_checked" | "not_applicable"; message: string }>;
   countersignatures: SignatureReport[];
 }
 
