@@ -152,6 +152,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--report", type=Path, metavar="RAPPORT.html", help="écrire le rapport HTML")
     verify.add_argument("--json", action="store_true", help="rapport JSON sur la sortie standard")
     verify.add_argument("--lang", choices=["fr", "en"], default="fr")
+    verify.add_argument("--extract", type=Path, metavar="SORTIE",
+                        help="écrire le document contenu dans une signature enveloppante (.p7m)")
 
     from . import cli_bids
 
@@ -670,7 +672,32 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         _print_verification(report, locale=args.lang)
+    if args.extract and not _extract_content(args.file, args.extract, args.lang):
+        return EXIT_FAILED
     return {"TOTAL_PASSED": EXIT_OK, "TOTAL_FAILED": EXIT_FAILED}.get(result["indication"], EXIT_INDETERMINATE)
+
+
+def _extract_content(signature: Path, out: Path, lang: str) -> bool:
+    """``verify --extract OUT``: the document an attached CAdES (``.p7m``) holds, written whole or not at all."""
+    from .fsutil import atomic_output
+    from .i18n import Text
+    from .validation.cades import extract_content
+    from .validation.cms_stream import CmsFormatError
+
+    try:
+        with atomic_output(out, 0o644) as stream:
+            size = extract_content(signature, stream)
+    except CmsFormatError as exc:
+        print(Text("compagnon : extraction impossible : {e}", "compagnon: cannot extract: {e}").render(lang, e=exc),
+              file=sys.stderr)
+        return False
+    except OSError as exc:
+        print(Text("compagnon : extraction impossible vers {p} : {e}", "compagnon: cannot extract to {p}: {e}")
+              .render(lang, p=out, e=exc.strerror or exc), file=sys.stderr)
+        return False
+    print(Text("Document extrait : {p} ({n} octets)", "Document extracted: {p} ({n} bytes)").render(lang, p=out, n=size),
+          file=sys.stderr)
+    return True
 
 
 #: What a check that is not plainly passed is called in the text report (as in the HTML report).
@@ -695,6 +722,10 @@ def _print_verification(report: dict[str, Any], indent: str = "", locale: str = 
                 print(f"{indent}    {words[check['status']]} {check['name']} : {check.get('message')}")
         if signature.get("countersignatures"):
             _print_verification({"countersignatures": signature["countersignatures"]}, indent + "    ", locale)
+    for inner in report.get("contents") or []:
+        label = "enclosed document" if locale == "en" else "document contenu"
+        print(f"{indent}  {inner.get('file')} ({label}) : {len(inner.get('signatures') or [])} signature(s)")
+        _print_verification({"signatures": inner.get("signatures") or []}, indent + "    ", locale)
 
 
 # -- pairings -------------------------------------------------------------------------------------

@@ -32,9 +32,18 @@ STEPS = (
 )
 
 
+def _indications(report: dict) -> list[str | None]:
+    """The indication of every signature of the report and of the documents it encapsulates."""
+    found = [s.get("indication") for s in report.get("signatures", [])]
+    for inner in report.get("contents", []):
+        found += _indications(inner)
+    return found
+
+
 def overall(report: dict) -> str:
-    """TOTAL_FAILED if any signature failed, TOTAL_PASSED if all passed, else INDETERMINATE."""
-    indications = [s.get("indication") for s in report.get("signatures", [])]
+    """TOTAL_FAILED if any signature failed (those of an encapsulated document too), TOTAL_PASSED if all
+    passed, else INDETERMINATE."""
+    indications = _indications(report)
     if "TOTAL_FAILED" in indications:
         return "TOTAL_FAILED"
     if indications and all(i == "TOTAL_PASSED" for i in indications):

@@ -21,6 +21,7 @@ content is hashed once, in chunks, for every digest algorithm in use. The shared
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import re
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from asn1crypto import cms, core, crl as asn1_crl, ocsp as asn1_ocsp, tsp, x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -36,7 +38,7 @@ from pyhanko.sign.general import check_ess_certid
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
 from ..signing.base import CHUNK, Progress
-from ..signing.cades import MAX_ATTACHED_IN_MEMORY, CadesError, find_certificate, load_signature
+from ..signing.cades import find_certificate
 from .chain import (
     ChainResult,
     Environment,
@@ -49,6 +51,7 @@ from .chain import (
     signer_identity,
     validate_certificate,
 )
+from .cms_stream import CmsFormatError, cms_source, read_signed_data
 from .model import (
     Check,
     SignatureReport,
@@ -60,8 +63,8 @@ from .model import (
     warning,
 )
 
-__all__ = ["MAX_CMS_SIZE", "CmsMaterial", "TimestampOutcome", "find_detached_content", "format_failure",
-           "hash_file", "material_of", "verify_cms", "verify_signer_info", "verify_timestamp"]
+__all__ = ["CmsMaterial", "CmsVerification", "TimestampOutcome", "extract_content", "find_detached_content",
+           "format_failure", "hash_file", "material_of", "verify_cms", "verify_signer_info", "verify_timestamp"]
 
 OID_ARCHIVE_TIME_STAMP_V3 = "0.4.0.1733.2.4"
 OID_TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
@@ -70,9 +73,6 @@ OID_TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
 #: certificate version (RFC 5280 section 4.1.2.1) instead of ``ValueError``.
 PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError,
                 UnsupportedAlgorithm, InvalidVersion)
-#: CMS files are parsed in memory (asn1crypto): bigger ones are refused before being read, as the
-#: co-signing engine refuses them (a 4 GiB file, sparse or not, must not be loaded to be judged).
-MAX_CMS_SIZE = MAX_ATTACHED_IN_MEMORY
 _DETACHED_SUFFIXES = (".p7s", ".xp7s", ".pkcs7", ".sig")
 #: ``rule(info, counter=, timestamped=, long_term=) -> (level, "baseline_level" check)``.
 LevelRule = Callable[..., tuple[str | None, Check]]
@@ -571,40 +571,61 @@ async def countersignatures(env: Environment, info: cms.SignerInfo, parent_id: s
 # -- the file -------------------------------------------------------------------------------------
 
 
-async def verify_cms(env: Environment, path: Path, content: Path | None, progress: Progress | None
-                     ) -> list[SignatureReport]:
-    """Every SignerInfo of a ``.p7s``/``.p7m``/``.xp7s`` (DER, BER or PEM), up to ``MAX_CMS_SIZE``."""
-    if path.stat().st_size > MAX_CMS_SIZE:
-        return [format_failure(env, "S1", "CMS", env.t(
-            "Fichier CMS/CAdES trop volumineux pour être vérifié (plus de {n} Mio).",
-            "CMS/CAdES file too large to be verified (more than {n} MiB).", n=MAX_CMS_SIZE // 2**20))]
+@dataclass
+class CmsVerification:
+    """The reports of every SignerInfo of a CMS file and, when asked, where its attached content was copied."""
+
+    signatures: list[SignatureReport]
+    #: The spool file holding the attached content, when ``spool_if`` accepted it.
+    content: Path | None = None
+
+
+def _content_digests(path: Path, names: set[str]) -> dict[str, bytes]:
+    """A second pass over an attached content, for digest algorithms ``digestAlgorithms`` did not announce."""
+    with path.open("rb") as raw:
+        return read_signed_data(cms_source(raw), digest_names=names).digests
+
+
+async def verify_cms(env: Environment, path: Path, content: Path | None, progress: Progress | None, *,
+                     spool: Path | None = None, spool_if: Callable[[bytes], bool] | None = None) -> CmsVerification:
+    """Every SignerInfo of a ``.p7s``/``.p7m``/``.xp7s`` (DER, BER, PEM or bare base64), any size.
+
+    The attached content is streamed (``cms_stream``): hashed in chunks and, if ``spool_if`` accepts
+    its first piece, copied to ``spool`` so that the caller can verify the document it is.
+    """
+    total = path.stat().st_size
+
+    def content_progress(done: int) -> None:
+        if progress is not None:
+            progress(min(done, total), total)
+
     try:
-        parsed = load_signature(path.read_bytes())
+        with path.open("rb") as raw, (spool.open("wb") if spool is not None else contextlib.nullcontext()) as sink:
+            parsed = read_signed_data(cms_source(raw), sink=sink, sink_if=spool_if, progress=content_progress)
         signer_infos = list(parsed.signer_infos)
-        econtent_type = parsed.signed_data["encap_content_info"]["content_type"].native
+        econtent_type = parsed.content_type
         found = material_of(parsed.signed_data)
-    except (CadesError, *PARSE_ERRORS) as exc:
-        return [format_failure(env, "S1", "CMS", env.t("Fichier illisible comme signature CMS/CAdES : {e}",
-                                                        "File unreadable as a CMS/CAdES signature: {e}", e=exc))]
+    except (CmsFormatError, *PARSE_ERRORS) as exc:
+        return CmsVerification([format_failure(env, "S1", "CMS", env.t(
+            "Fichier illisible comme signature CMS/CAdES : {e}", "File unreadable as a CMS/CAdES signature: {e}",
+            e=exc))])
     if not signer_infos:
-        return [format_failure(env, "S1", "CMS", env.t("Aucun signataire dans ce fichier CMS.",
-                                                        "No signer in this CMS file."))]
-    algorithms = set()
-    for info in signer_infos:
-        try:
-            algorithms.add(info["digest_algorithm"]["algorithm"].native)
-        except PARSE_ERRORS:
-            continue
+        return CmsVerification([format_failure(env, "S1", "CMS", env.t("Aucun signataire dans ce fichier CMS.",
+                                                                        "No signer in this CMS file."))])
+    algorithms = parsed.digest_names()
     digests: dict[str, bytes] = {}
     missing: str | None = None
-    if parsed.attached_content is not None:
-        for name in algorithms:
+    spooled = spool if spool is not None and spool.is_file() and spool.stat().st_size else None
+    if parsed.attached:
+        digests = dict(parsed.digests)
+        unannounced = {name for name in algorithms - digests.keys() if _hash_known(name)}
+        if unannounced:
             try:
-                digests[name] = hashlib.new(name, parsed.attached_content).digest()
-            except (ValueError, TypeError):
-                continue
-        if progress is not None:
-            progress(len(parsed.attached_content), len(parsed.attached_content))
+                digests.update(_content_digests(path, unannounced))
+            except (CmsFormatError, *PARSE_ERRORS):
+                pass
+        missing = env.t("Algorithme d'empreinte non pris en charge.", "Unsupported digest algorithm.")
+        content_progress(total)
     else:
         source = content if content is not None else find_detached_content(path)
         if source is None or not source.is_file():
@@ -621,4 +642,23 @@ async def verify_cms(env: Environment, path: Path, content: Path | None, progres
             digest_name = ""
         reports.append(await verify_signer(env, info, f"S{index}", found, digests.get(digest_name),
                                            content_type=econtent_type, fmt="CAdES", content_missing=missing))
-    return reports
+    return CmsVerification(reports, spooled)
+
+
+def _hash_known(name: str) -> bool:
+    try:
+        hashlib.new(name)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def extract_content(path: Path, output: BinaryIO) -> int:
+    """Copy the attached content of the CMS SignedData at ``path`` to ``output``, streamed; its size.
+
+    Raises ``CmsFormatError`` for a file that is no readable SignedData or a detached signature."""
+    with path.open("rb") as raw:
+        parsed = read_signed_data(cms_source(raw), sink=output)
+    if not parsed.attached:
+        raise CmsFormatError("signature détachée : le fichier ne contient pas le document signé")
+    return parsed.content_size

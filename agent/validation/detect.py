@@ -1,8 +1,19 @@
 """Format detection and the ``verify_file`` entry point (ETSI EN 319 102-1 validation of every signature).
 
-The format comes from the file's first bytes, never from its name: ``%PDF-`` (within the first KiB,
-ISO 32000-1 section 7.5.2) is a PDF, ``<`` after an optional BOM and white space is XML, a DER
-SEQUENCE or a PEM armour is CMS. Anything else is reported as FORMAT_FAILURE.
+The format comes from the file's first bytes, never from its name, in this order:
+
+1. CMS, recognised by structure (``cms_stream.looks_like_cms``: a DER/BER SEQUENCE whose first element
+   is a PKCS #7 content type, or the same in PEM armour or bare base64). First, because an attached
+   CAdES around a PDF (``offre.pdf.p7m``) holds ``%PDF-`` within its first KiB.
+2. PDF when ``%PDF-`` opens the file (ISO 32000-1 section 7.5.2).
+3. Any other binary SEQUENCE or PEM armour: CMS (reported as an unreadable signature, not as a PDF).
+4. XML: ``<`` after an optional BOM and white space (or UTF-16 ``<``).
+5. PDF when ``%PDF-`` starts a line within the first KiB: readers tolerate that much leading
+   garbage (ISO 32000-2 section 7.5.2 lets the header follow arbitrary bytes; Acrobat accepts up
+   to 1024), which mail gateways and some platforms add.
+
+Anything else is reported as FORMAT_FAILURE. An attached CAdES whose content is a PDF has that PDF
+verified too: its report is an entry of ``VerificationReport.contents``.
 
 ``verify_file`` is synchronous, to be called from a worker thread: it runs its own event loop for
 pyhanko-certvalidator (from a helper thread if the calling thread already runs one). It never
@@ -15,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import re
+import tempfile
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +38,7 @@ from ..signing.base import Progress
 from .trusted_lists import TrustedListSet
 from .cades import format_failure, verify_cms
 from .chain import DEFAULT_POOL, Environment, asn1_cert
+from .cms_stream import looks_like_cms
 from .model import Check, CheckStatus, Indication, SignatureReport, SubIndication, VerificationReport
 from .pades import verify_pdf
 from .xades import verify_xml
@@ -35,17 +49,42 @@ log = logging.getLogger(__name__)
 
 
 def detect_format(head: bytes) -> str | None:
-    """``"pdf"``, ``"xml"``, ``"cms"`` or None, from the first bytes of a file."""
-    if b"%PDF-" in head[:1024]:
+    """``"pdf"``, ``"xml"``, ``"cms"`` or None, from the first bytes of a file (order: module docstring)."""
+    if looks_like_cms(head):
+        return "cms"
+    if head.startswith(b"%PDF-"):
         return "pdf"
     stripped = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head[:1] == b"\x30" or stripped.startswith(b"-----BEGIN"):
+        return "cms"
     if stripped.startswith(b"<"):
         return "xml"
     if head.startswith(b"\xff\xfe<") or head.startswith(b"\xfe\xff\x00<"):
         return "xml"
-    if head[:1] == b"\x30" or stripped.startswith(b"-----BEGIN"):
-        return "cms"
+    if re.search(rb"(?:^|[\r\n])%PDF-", head[:1024]):
+        return "pdf"
     return None
+
+
+def _wrapped_name(path: Path) -> str:
+    """The name the document had before it was signed: ``offre.pdf.p7m`` -> ``offre.pdf``."""
+    if path.suffix.lower() in (".p7m", ".p7s", ".p7", ".pkcs7", ".xp7s") and "." in path.stem:
+        return path.stem
+    return f"{path.stem}.pdf"
+
+
+async def _verify_cms_file(env: Environment, path: Path, content: Path | None,
+                           progress: Progress | None) -> tuple[list[SignatureReport], list[VerificationReport]]:
+    """An attached CAdES whose content is a PDF: its signers, then the PDF's own signatures (PAdES)."""
+    with tempfile.TemporaryDirectory(prefix="compagnon-verify-") as folder:
+        spool = Path(folder) / "content.pdf"
+        outcome = await verify_cms(env, path, content, progress, spool=spool,
+                                   spool_if=lambda first: first.startswith(b"%PDF-"))
+        if outcome.content is None:
+            return outcome.signatures, []
+        inner = VerificationReport(file=_wrapped_name(path))
+        inner.signatures = await verify_pdf(env, outcome.content, None)
+        return outcome.signatures, [inner]
 
 
 def _run(coroutine_factory):  # type: ignore[no-untyped-def]
@@ -89,7 +128,8 @@ def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequenc
         if kind == "xml":
             return await verify_xml(env, path, content, progress)
         if kind == "cms":
-            return await verify_cms(env, path, content, progress)
+            signatures, report.contents = await _verify_cms_file(env, path, content, progress)
+            return signatures
         message = env.t("Format non reconnu : ni PDF, ni XML, ni signature CMS/CAdES.",
                         "Unknown format: neither PDF, XML nor a CMS/CAdES signature.") if head else \
             env.t("Fichier vide.", "Empty file.")

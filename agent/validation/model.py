@@ -12,9 +12,13 @@ FAILED cryptographic result wins over an INDETERMINATE chain, as section 5.3 ste
 
     {"file": ..., "signatures": [{"id", "format", "level", "signer": {"name", "organization",
       "certificate_sha256"}, "signing_time", "signing_time_source", "indication", "sub_indication",
-      "checks": [{"name", "status", "message"}], "countersignatures": [...same shape...]}]}
+      "checks": [{"name", "status", "message"}], "countersignatures": [...same shape...]}],
+     "contents": [{"file", "signatures": [...], ...same shape...}]}
 
-where ``status`` is one of ``passed``, ``failed``, ``warning``, ``not_checked``, ``not_applicable``.
+``contents`` is present only when the file encapsulates a document whose own signatures were verified
+too — an attached CAdES (``offre.pdf.p7m``) around a signed PDF: each entry is the report of that
+document, under the name it had before it was wrapped. Its signatures count in ``exit_code``.
+A check's ``status`` is one of ``passed``, ``failed``, ``warning``, ``not_checked``, ``not_applicable``.
 """
 
 from __future__ import annotations
@@ -203,9 +207,11 @@ class VerificationReport:
 
     file: str
     signatures: list[SignatureReport] = field(default_factory=list)
+    #: Reports of the documents this file encapsulates (the PDF inside an attached CAdES).
+    contents: list[VerificationReport] = field(default_factory=list)
 
     def all_signatures(self) -> list[SignatureReport]:
-        """Signatures and, depth first, their counter-signatures."""
+        """Signatures and, depth first, their counter-signatures, then those of the encapsulated documents."""
         out: list[SignatureReport] = []
 
         def walk(items: list[SignatureReport]) -> None:
@@ -214,6 +220,8 @@ class VerificationReport:
                 walk(item.countersignatures)
 
         walk(self.signatures)
+        for inner in self.contents:
+            out.extend(inner.all_signatures())
         return out
 
     @property
@@ -229,4 +237,7 @@ class VerificationReport:
         return 2
 
     def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "signatures": [s.to_json() for s in self.signatures]}
+        document: dict[str, Any] = {"file": self.file, "signatures": [s.to_json() for s in self.signatures]}
+        if self.contents:
+            document["contents"] = [c.to_json() for c in self.contents]
+        return document

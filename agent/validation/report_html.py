@@ -22,6 +22,10 @@ TEXTS = {
     "none": T("Aucune signature n'a été trouvée dans ce fichier.", "No signature was found in this file."),
     "signature": T("Signature {n}", "Signature {n}"),
     "countersignature": T("Contre-signature", "Counter-signature"),
+    "contents": T("Document contenu dans la signature : {f}", "Document inside the signature: {f}"),
+    "contents_help": T(
+        "Ce document est enveloppé dans le fichier vérifié ; ses propres signatures sont vérifiées ci-dessous.",
+        "This document is wrapped in the verified file; its own signatures are checked below."),
     "signer": T("Signataire", "Signer"),
     "organization": T("Organisation", "Organisation"),
     "certificate": T("Empreinte SHA-256 du certificat", "Certificate SHA-256 fingerprint"),
@@ -82,6 +86,7 @@ text-align: left; vertical-align: top; }
 td.passed { color: #1e8449; } td.failed { color: #c0392b; } td.warning { color: #b9770e; }
 td.not_checked { color: #b9770e; font-style: italic; }
 .counter { margin-left: 2rem; }
+.contents { margin-left: 1rem; padding-left: 1rem; border-left: 2px dashed #9aa5b1; }
 footer { color: #555; font-size: .85rem; margin-top: 2rem; }
 @media print { body { margin: 0; } }
 """
@@ -136,6 +141,18 @@ def _signature_block(signature: dict[str, Any], title: str, locale: str, nested:
     )
 
 
+def _contents_block(inner: dict[str, Any], locale: str) -> str:
+    """An encapsulated document (the PDF inside a ``.p7m``) and its own signatures."""
+    t = lambda key, **kw: TEXTS[key].render(locale, **kw)  # noqa: E731
+    signatures = inner.get("signatures", [])
+    blocks = "".join(
+        _signature_block(s, t("signature", n=i), locale) for i, s in enumerate(signatures, 1)
+    ) or f"<p>{t('none')}</p>"
+    nested = "".join(_contents_block(c, locale) for c in inner.get("contents", []))
+    return (f'<section class="contents"><h2>{t("contents", f=_e(inner.get("file")))}</h2>'
+            f'<p class=meta>{t("contents_help")} — {t("count", n=len(signatures))}</p>{blocks}{nested}</section>')
+
+
 def render_report(report: dict[str, Any], locale: str = "fr", version: str = "", now: datetime | None = None) -> str:
     """A standalone HTML page (no script, no external resource) for a JSON verification report."""
     t = lambda key, **kw: TEXTS[key].render(locale, **kw)  # noqa: E731
@@ -144,6 +161,7 @@ def render_report(report: dict[str, Any], locale: str = "fr", version: str = "",
     blocks = "".join(
         _signature_block(s, t("signature", n=i), locale) for i, s in enumerate(signatures, 1)
     ) or f"<p>{t('none')}</p>"
+    blocks += "".join(_contents_block(c, locale) for c in report.get("contents", []))
     return (
         f'<!doctype html><html lang="{"en" if locale == "en" else "fr"}"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">'

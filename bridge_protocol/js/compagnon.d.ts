@@ -150,8 +150,15 @@ export interface SignatureReport {
   countersignatures: SignatureReport[];
 }
 
+export interface VerificationReport {
+  file: string;
+  signatures: SignatureReport[];
+  /** Documents the file encapsulates (the PDF inside an attached CAdES .p7m), each with its own signatures. */
+  contents?: VerificationReport[];
+}
+
 export interface VerifyResult {
-  report: { file: string; signatures: SignatureReport[] };
+  report: VerificationReport;
   indication: Indication;
   report_name: string;
   /** Read the HTML report with files.get. */
