@@ -19,6 +19,7 @@ import pytest
 from cryptography import x509
 
 from agent.validation import Indication, SubIndication, VerificationReport, detect_format, verify_file
+from agent.validation.report_html import render_report
 from tests.support.bounded import compagnon
 from tests.support.pdf import make_pdf
 from tests.support.pki import TestPki
@@ -80,6 +81,8 @@ def assert_cades_around_pades(report: VerificationReport) -> None:
     document = report.to_json()
     assert document["contents"][0]["signatures"][0]["format"] == "PAdES"
     assert report.exit_code == 0
+    page = render_report(document, "fr")
+    assert "Document contenu dans la signature : offre.pdf" in page and page.count('class="signature ') == 2
 
 
 @pytest.fixture(scope="module")
