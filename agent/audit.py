@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from .fsutil import fsync_dir
+from .fsutil import fsync_dir, private_folder
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ class AuditLog:
                      "inputs": [], "outputs": [], "certificate": None})
 
     def _ensure_folder(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_folder(self.folder, own=True)
         if os.name == "posix":
             os.chmod(self.folder, 0o700)
 

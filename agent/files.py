@@ -22,6 +22,8 @@ from pathlib import Path
 from bridge_protocol.errors import ErrorCode, ProtocolError
 from bridge_protocol.files import FileInfo
 
+from .fsutil import private_folder
+
 _UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
 
 
@@ -60,7 +62,7 @@ class FileRegistry:
         self._hashers: dict[str, "hashlib._Hash"] = {}
         self._lock = threading.Lock()
         shutil.rmtree(upload_dir, ignore_errors=True)  # uploads of a previous run are gone with it
-        upload_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_folder(upload_dir, own=True)
 
     def get(self, origin: str, handle: str) -> FileEntry:
         """The entry of ``handle`` for ``origin``; FILE_NOT_FOUND if it is another site's, unknown,

@@ -23,6 +23,33 @@ def is_disk_full(exc: OSError) -> bool:
     return exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
 
 
+def private_folder(path: Path, *, own: bool = False) -> Path:
+    """``path`` as a folder, every component this call creates made 0700 (docs/SECURITY.md promise
+    11: other users of the machine must not even list what the agent keeps or writes).
+
+    With ``own`` the folder is one of the agent's own (state, logs, reports, sealed bids) and is
+    made 0700 even if it existed with a wider mode; a folder the user made is otherwise left as the
+    user set it.
+    """
+    missing: list[Path] = []
+    current = path
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            continue
+    if own and os.name == "posix":
+        status = path.stat()
+        if status.st_mode & 0o077 and status.st_uid == os.geteuid():
+            os.chmod(path, 0o700)
+    elif not path.is_dir():
+        raise NotADirectoryError(str(path))
+    return path
+
+
 def temporary_sibling(path: Path) -> Path:
     """A hidden, unique name beside ``path`` that no finished file ever carries."""
     return path.with_name(f".{path.name}.{secrets.token_hex(4)}{PART_SUFFIX}")
@@ -35,7 +62,7 @@ def atomic_output(path: Path, mode: int = 0o600, durable: bool = True) -> Iterat
     With ``durable=False`` the rename is still atomic (a crash of the process leaves the old or the
     new content, never a mix) but nothing waits for the disk: for records rewritten often whose
     latest version may be lost in a power cut (a job's step progress)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     tmp = temporary_sibling(path)
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
     try:
@@ -89,7 +116,7 @@ class OutputBatch:
     @contextmanager
     def output(self, path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
         if path.parent not in self._folders:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(path.parent)
             self._folders.add(path.parent)
         tmp = temporary_sibling(path)
         # Readable as well: engines such as pyHanko read back what they wrote (or else buffer it all).

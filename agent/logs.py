@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import re
 from pathlib import Path
+
+from .fsutil import private_folder
 
 LOG_FILE = "compagnon.log"
 MAX_BYTES = 1024 * 1024
@@ -44,16 +47,26 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files are created 0600 (and made so if an older one was wider)."""
+
+    def _open(self):  # type: ignore[no-untyped-def]  # logging.FileHandler's own signature
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        if os.name == "posix":
+            os.fchmod(fd, 0o600)
+        return os.fdopen(fd, self.mode if "b" in self.mode else "a", encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(log_dir: Path, *, verbose: bool = False, console: bool = True) -> Path:
     """Log to ``log_dir/compagnon.log`` (rotated at 1 MiB, 5 backups) and, if asked, to stderr."""
-    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_folder(log_dir, own=True)
     path = log_dir / LOG_FILE
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for handler in list(root.handlers):
         root.removeHandler(handler)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = PrivateRotatingFileHandler(
         path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
     )
     handlers: list[logging.Handler] = [file_handler]

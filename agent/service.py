@@ -31,7 +31,7 @@ from .consent import ConsentProvider, ConsentRequest, PolicyConsent
 from .consent.limits import RateLimitedConsent
 from .consent.terminal import TerminalConsent
 from .files import FileRegistry
-from .fsutil import atomic_write_bytes
+from .fsutil import atomic_write_bytes, private_folder
 from .jobs.context import JobServices
 from .jobs.manager import JobManager
 from .i18n import Text
@@ -110,7 +110,7 @@ class AgentService:
         if not isinstance(self.consent, RateLimitedConsent):
             self.consent = RateLimitedConsent(self.consent, self.settings.consent_max_prompts_per_minute)
         state = self.settings.state_dir
-        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_folder(state, own=True)
         self.audit = AuditLog.in_state_dir(state)
         self.pairings = Pairings(state / "pairings.json", self.settings.preapproved_origins, self.consent, self.audit)
         self.keystores = KeyStoreRegistry(self.settings)

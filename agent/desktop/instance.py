@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
-from ..fsutil import atomic_write_bytes
+from ..fsutil import atomic_write_bytes, private_folder
 
 LOCK_FILE = "desktop.lock"
 INFO_FILE = "desktop.json"
@@ -33,7 +33,7 @@ class InstanceLock:
 
     def acquire(self) -> bool:
         """True when this process now holds the lock; False when another one does."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_folder(self.path.parent, own=True)
         stream = open(self.path, "a+b")  # noqa: SIM115 - held open for the process's life
         try:
             if os.name == "nt":

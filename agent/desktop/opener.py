@@ -24,6 +24,8 @@ import time
 import webbrowser
 from pathlib import Path
 
+from ..fsutil import private_folder
+
 log = logging.getLogger(__name__)
 
 ENV_BROWSER = "COMPAGNON_BROWSER"
@@ -32,16 +34,9 @@ KEEP_SECONDS = 600
 _PAGE_PREFIX = "console-"
 
 
-def private_folder(folder: Path) -> Path:
-    """``folder``, created if needed, owned by this user and closed to everyone else (0700)."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(folder, 0o700)
-    return folder
-
-
 def redirect_page(url: str, folder: Path) -> Path:
     """Write a 0600 page in ``folder`` that sends the browser to ``url``; returns its path."""
-    private_folder(folder)
+    private_folder(folder, own=True)
     prune_redirect_pages(folder, older_than=KEEP_SECONDS)
     path = folder / f"{_PAGE_PREFIX}{secrets.token_hex(8)}.html"
     attribute = html.escape(url, quote=True)

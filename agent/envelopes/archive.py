@@ -22,7 +22,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from ..fsutil import OutputBatch
+from ..fsutil import OutputBatch, private_folder
 from .ber import CHUNK, EnvelopeError
 
 #: Ratios are not judged on entries smaller than this (a short text compresses very well).
@@ -99,7 +99,7 @@ def extract_zip(zip_path: Path, out_dir: Path, *, max_total: int, max_ratio: flo
     """
     created_files: list[Path] = []
     created_dirs = _missing_folders(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(out_dir)
     root = out_dir.resolve(strict=True)
     batch = OutputBatch()
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bridge_protocol.errors import ErrorCode, error_message
 
-from ..fsutil import PART_SUFFIX, atomic_write_bytes
+from ..fsutil import PART_SUFFIX, atomic_write_bytes, private_folder
 from .model import Job, utc_now
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ class JobStore:
         self.keep = keep
         #: The state of each job as last written (a state change is written durably).
         self._saved_states: dict[str, str] = {}
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_folder(folder, own=True)
 
     def _path(self, job_id: str) -> Path:
         return self.folder / f"{job_id}.json"

@@ -39,7 +39,7 @@ from bridge_protocol.platform import Consultation, Envelope, Pli, SealedFile, or
 from bridge_protocol.typed import ParseError
 
 from ..files import safe_file_name
-from ..fsutil import atomic_write_bytes
+from ..fsutil import atomic_write_bytes, private_folder
 from ..i18n import Text, human_size
 from ..jobs.context import JobCancelled, JobContext
 from ..platform_http.download import (
@@ -353,7 +353,7 @@ def _prepare(folder: Path, items: list[PlannedFile], origin: str, consultation_i
         previous = old_files.get(item.rel)
         if previous is not None and previous != files[item.rel]:
             part_path(item.target.path).unlink(missing_ok=True)
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder, own=True)
     record = {"version": 1, "origin": origin, "consultation": consultation_id, "files": files}
     atomic_write_bytes(folder / RECORD_NAME, json.dumps(record, ensure_ascii=False, indent=1).encode(), 0o600)
     return True

@@ -12,33 +12,17 @@ world-readable, and a console code read there opens the user's console (pairings
 from __future__ import annotations
 
 import resource
-import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterator
 import sys
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import pytest
 
 from agent.desktop.opener import redirect_target
 from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
 from tests.support.console import code_of
-from tests.support.os_users import os_user
-
-
-@pytest.fixture
-def open_home() -> Iterator[Path]:
-    """A HOME that other users can traverse (0755, under /tmp), as real homes often are, so that
-    only the agent's own permissions stand between another user and its files."""
-    base = Path(tempfile.mkdtemp(prefix="compagnon-home-", dir="/tmp"))
-    base.chmod(0o755)
-    try:
-        yield base
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+from tests.support.os_users import open_home, os_user  # noqa: F401  (fixture)
 
 
 def _processes_holding(secret: bytes) -> list[str]:

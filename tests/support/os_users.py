@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 
 @dataclass(frozen=True)
@@ -36,3 +41,15 @@ def os_user(name: str) -> OsUser:
                        check=True, capture_output=True)
         entry = pwd.getpwnam(name)
     return OsUser(name, entry.pw_uid, entry.pw_gid)
+
+
+@pytest.fixture
+def open_home() -> Iterator[Path]:
+    """A HOME that other users can traverse (0755, under /tmp), as real homes often are, so that
+    only the agent's own permissions stand between another user and its files."""
+    base = Path(tempfile.mkdtemp(prefix="compagnon-home-", dir="/tmp"))
+    base.chmod(0o755)
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
