@@ -6,13 +6,12 @@ pyHanko's reader and difference analysis:
 
 * **coverage** — which bytes the signature covers (the whole file, or a complete earlier revision
   followed by incremental updates); a non-standard ``/ByteRange`` is refused;
-* **modification** — pyHanko's modification analysis of everything appended after the signed
-  revision (``modification_level``): validation data (DSS, document time-stamps), new signatures and
-  form filling are accepted; annotations are reported; anything else — a page appended after
-  signing, changed content — means the document shown is not the document signed, and the
-  signature is TOTAL_FAILED/FORMAT_FAILURE (in EN 319 102-1 terms the PDF fails format checking,
-  section 5.2.2, as the EU DSS reference validator reports PDF modification findings); pdfsig
-  does not see these changes, this check does;
+* **modification** — what was appended after the signed revision, judged by ``pdf_changes`` as the
+  EU validation policy does: validation data, document time-stamps, other signatures and permitted
+  form filling pass; annotations pass with a warning; unclassified changes warn; what the signer's
+  DocMDP/FieldMDP forbids and any change to a signed page's content are TOTAL_FAILED/FORMAT_FAILURE
+  (EN 319 102-1 section 5.2.2: the PDF fails format checking); an analysis that cannot finish is
+  INDETERMINATE. pdfsig does not see these changes, this check does;
 * **document time-stamps** (``/DocTimeStamp``, ISO 32000-2 section 12.8.5) are reported as entries of
   their own and give a proof of existence to the signatures of earlier revisions (B-T through a
   document time-stamp, B-LTA over the DSS);
@@ -36,7 +35,6 @@ from typing import Any
 from asn1crypto import cms
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
@@ -61,6 +59,7 @@ from .model import (
     total_failed,
     warning,
 )
+from .pdf_changes import changes_check
 from .pdf_dss import DssContent, read_dss
 from .validation_material import Skipped, material_from_signed_data, skipped_check
 
@@ -110,49 +109,21 @@ def _coverage(env: Environment, emb: EmbeddedPdfSignature, doc: _Document) -> Ch
         SubIndication.FORMAT_FAILURE)
 
 
-_LEVEL_TEXT = {
-    ModificationLevel.NONE: ("Aucune modification après la signature.", "No change after signing."),
-    ModificationLevel.LTA_UPDATES: ("Ajouts après la signature limités aux données de validation (DSS, horodatages).",
-                                    "Additions after signing limited to validation data (DSS, time-stamps)."),
-    ModificationLevel.FORM_FILLING: ("Ajouts après la signature limités à d'autres signatures et au remplissage "
-                                     "de champs de formulaire.",
-                                     "Additions after signing limited to other signatures and form filling."),
-}
-
-
-def _modification(env: Environment, emb: EmbeddedPdfSignature) -> Check:
-    result = emb.diff_result
-    docmdp = emb.docmdp_level
-    shown = env.t("le document affiché n'est pas celui qui a été signé", "the document shown is not the one signed")
-    if isinstance(result, SuspiciousModification) or result is None:
-        detail = str(result).strip().splitlines()[0][:200] if result is not None else \
-            env.t("analyse impossible", "analysis impossible")
-        return total_failed("modification", env.t(
-            "Le document a été modifié après la signature ({d}) : {s}.",
-            "The document was changed after signing ({d}): {s}.", d=detail, s=shown), SubIndication.FORMAT_FAILURE)
-    assert isinstance(result, DiffResult)
-    level = result.modification_level
-    if level == ModificationLevel.OTHER or (docmdp is not None and level.value > docmdp.value):
-        return total_failed("modification", env.t(
-            "Le document a été modifié après la signature (pages ou contenu ajoutés ou changés) : {s}.",
-            "The document was changed after signing (pages or content added or changed): {s}.", s=shown),
-            SubIndication.FORMAT_FAILURE)
-    if level == ModificationLevel.ANNOTATIONS:
-        return warning("modification", env.t("Annotations ajoutées après la signature (permises).",
-                                             "Annotations added after signing (allowed)."))
-    fr, en = _LEVEL_TEXT.get(level, _LEVEL_TEXT[ModificationLevel.FORM_FILLING])
-    return passed("modification", env.t(fr, en))
-
-
 def _integrity_info(env: Environment, emb: EmbeddedPdfSignature, doc: _Document) -> list[Check]:
+    """Coverage (ISO 32000-1 section 12.8.1 /ByteRange) and the changes made after signing (``pdf_changes``)."""
     try:
-        emb.compute_integrity_info(diff_policy=DEFAULT_DIFF_POLICY)
-    except (SuspiciousModification, *READ_ERRORS,
-            Exception) as exc:  # noqa: BLE001 (pyHanko's analysis of hostile files)
-        return [total_failed("modification", env.t("Analyse des modifications impossible : {e}",
-                                                   "Modification analysis failed: {e}", e=exc),
-                                                   SubIndication.FORMAT_FAILURE)]
-    return [_coverage(env, emb, doc), _modification(env, emb)]
+        emb.compute_integrity_info(skip_diff=True)
+    except Exception as exc:  # noqa: BLE001 (pyHanko's reading of hostile files raises anything)
+        return [indeterminate("coverage", env.t("Analyse de la plage signée impossible : {e}",
+                                                "The signed range could not be analysed: {e}", e=exc),
+                              SubIndication.GENERIC)]
+    coverage = _coverage(env, emb, doc)
+    if emb.coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        return [coverage, passed("modification", env.t("Aucune modification après la signature.",
+                                                       "No change after signing."))]
+    if emb.coverage != SignatureCoverageLevel.ENTIRE_REVISION:
+        return [coverage]
+    return [coverage, changes_check(env, doc.reader, emb.signed_revision, emb.docmdp_level, emb.fieldmdp)]
 
 
 def _pades_level(env: Environment, emb: EmbeddedPdfSignature, doc: _Document, subfilter: str):

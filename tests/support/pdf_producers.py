@@ -10,6 +10,7 @@ section 7.5.6), the way real documents reach a verifier: signed, then validation
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from pyhanko.pdf_utils import generic
@@ -19,15 +20,16 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.validation import add_validation_info
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
-from pyhanko_certvalidator import ValidationContext
 from asn1crypto import pem, x509 as asn1_x509
+from pyhanko_certvalidator import ValidationContext
 
 from tests.support.pdf import make_pdf
 from tests.support.pki import TestPki
 
 __all__ = [
-    "add_annotation", "add_dss", "add_doc_timestamp", "add_text_field", "fill_text_field", "nss_signing_database",
-    "pdfsig_add_signature", "pyhanko_sign", "replace_page_content", "source_pdf",
+    "PyhankoJudgement", "add_annotation", "add_dss", "add_doc_timestamp", "add_piece_info", "add_text_field",
+    "fill_text_field", "nss_signing_database", "pdfsig_add_signature", "pdfsig_signatures", "pyhanko_judgement",
+    "pyhanko_sign", "replace_page_content", "set_page_mode", "source_pdf",
 ]
 
 
@@ -188,12 +190,67 @@ def nss_signing_database(folder: Path, pki: TestPki, signer_name: str = "qualifi
     return folder, nick
 
 
-def pdfsig_add_signature(src: Path, dst: Path, nss: Path, nick: str, field: str = "SignaturePoppler",
-                         etsi: bool = True) -> Path:
-    """``pdfsig -add-signature``: poppler (NSS) adds a new signature field and signs it."""
+def pdfsig_add_signature(src: Path, dst: Path, nss: Path, nick: str, field: str = "SignaturePoppler") -> Path:
+    """``pdfsig -add-signature``: poppler (NSS) adds a new signature field and signs it (adbe.pkcs7.detached:
+    poppler 22.12 refuses ``-etsi`` with ``-add-signature``)."""
     cmd = ["pdfsig", "-nssdir", f"sql:{nss}", "-add-signature", "-nick", nick, "-new-signature-field-name", field]
-    if etsi:
-        cmd.append("-etsi")
     result = subprocess.run([*cmd, str(src), str(dst)], capture_output=True, text=True)
     assert result.returncode == 0 and dst.is_file(), result.stdout + result.stderr
     return dst
+
+
+def add_piece_info(src: Path, dst: Path) -> Path:
+    """A page-piece dictionary (ISO 32000-1 section 14.5) added to page 1 and to the catalog."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        private = writer.add_object(generic.DictionaryObject({
+            pdf_name("/LastModified"): pdf_string("D:20240311091502Z"),
+            pdf_name("/Private"): pdf_string("donnees privees de l'editeur"),
+        }))
+        pieces = generic.DictionaryObject({pdf_name("/CompagnonTest"): private})
+        page_ref = writer.find_page_for_modification(0)[0]
+        page = page_ref.get_object()
+        page[pdf_name("/PieceInfo")] = pieces
+        writer.update_container(page)
+        writer.root[pdf_name("/PieceInfo")] = generic.DictionaryObject({pdf_name("/CompagnonTest"): private})
+        writer.update_root()
+
+    return _update(src, dst, change)
+
+
+def set_page_mode(src: Path, dst: Path) -> Path:
+    """A catalog change no rule classifies (``/PageMode``, ISO 32000-1 table 28): display only."""
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        writer.root[pdf_name("/PageMode")] = pdf_name("/UseOutlines")
+        writer.update_root()
+
+    return _update(src, dst, change)
+
+
+@dataclass
+class PyhankoJudgement:
+    """pyHanko's own validation of one signature (its ``PdfSignatureStatus``)."""
+
+    intact: bool
+    valid: bool
+    trusted: bool
+    docmdp_ok: bool | None
+    modification_level: object
+
+
+def pyhanko_judgement(path: Path, pki: TestPki, field: str) -> PyhankoJudgement:
+    """What pyHanko's validator says of ``field`` (the test root trusted, revocation fetched)."""
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    with path.open("rb") as f:
+        reader = PdfFileReader(f, strict=False)
+        emb = next(s for s in reader.embedded_signatures if s.field_name == field)
+        status = validate_pdf_signature(emb, _validation_context(pki))
+    return PyhankoJudgement(status.intact, status.valid, status.trusted, status.docmdp_ok, status.modification_level)
+
+
+def pdfsig_signatures(path: Path, nss: Path) -> list[str]:
+    """pdfsig's per-signature validation lines ("Signature is Valid." ...), in file order."""
+    out = subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", str(path)], capture_output=True, text=True).stdout
+    return [line.split(":", 1)[1].strip() for line in out.splitlines() if "Signature Validation:" in line]
