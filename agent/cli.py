@@ -143,10 +143,12 @@ def _parser() -> argparse.ArgumentParser:
     keygen.add_argument("--pin-stdin", action="store_true", help="lire le code PIN / mot de passe sur l'entrée standard")
     keygen.add_argument("--cert-out", type=Path, metavar="FICHIER.pem", help="écrire aussi le certificat public (PEM)")
 
-    verify = sub.add_parser("verify", help="vérifier les signatures d'un fichier, avec un rapport")
+    verify = sub.add_parser("verify", help="vérifier les signatures de fichiers ou de dossiers (un pli), avec un rapport")
     common(verify)
-    verify.add_argument("file", type=Path, metavar="FICHIER")
-    verify.add_argument("--content", type=Path, metavar="FICHIER", help="fichier signé (signature détachée)")
+    verify.add_argument("files", nargs="+", type=Path, metavar="FICHIER",
+                        help="fichier ou dossier (parcouru) ; plusieurs : un seul rapport pour l'ensemble")
+    verify.add_argument("--content", type=Path, metavar="FICHIER",
+                        help="fichier signé (signature détachée ; un seul FICHIER)")
     verify.add_argument("--trust", action="append", default=[], type=Path, metavar="PEM",
                         help="racine de confiance supplémentaire (répétable)")
     verify.add_argument("--report", type=Path, metavar="RAPPORT.html", help="écrire le rapport HTML")
@@ -642,7 +644,9 @@ EXIT_INDETERMINATE = 2
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
-    """Exit 0 when every signature is TOTAL_PASSED, 1 when any is TOTAL_FAILED, 2 otherwise."""
+    """Exit 0 when every signature is TOTAL_PASSED, 1 when any is TOTAL_FAILED, 2 otherwise (an
+    indeterminate signature, an unreadable file, no signature at all). Several files or a folder:
+    one report for all of them, and the worst exit code."""
     from dataclasses import replace
 
     from . import __version__
@@ -650,12 +654,25 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     from .fsutil import atomic_write_bytes
     from .jobs.context import JobServices
     from .keystores.registry import KeyStoreRegistry
-    from .validation.report_html import render_report
 
+    batch = len(args.files) > 1 or args.files[0].is_dir()
+    if batch and (args.content or args.extract):
+        print("compagnon : --content et --extract vont avec un seul FICHIER (les signatures détachées d'un "
+              "ensemble sont associées à leur fichier par leur nom).", file=sys.stderr)
+        return EXIT_USAGE
     settings = replace(settings, trust_roots=(*settings.trust_roots, *args.trust))
-    params: dict[str, Any] = {"path": str(args.file)}
-    if args.content:
-        params["content_path"] = str(args.content)
+    params: dict[str, Any]
+    if batch:
+        from .validation.batch import collect
+
+        params = {"files": [{"path": str(item.path), "name": item.label} for item in collect(args.files)]}
+        if not params["files"]:
+            print("compagnon : aucun fichier à vérifier.", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        params = {"path": str(args.files[0])}
+        if args.content:
+            params["content_path"] = str(args.content)
 
     services = JobServices(settings=settings, consent=PolicyConsent(False),
                            keystores=KeyStoreRegistry(settings, discover=False), local=True)
@@ -667,12 +684,17 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     result = snapshot["result"]
     report = result["report"]
     if args.report:
-        atomic_write_bytes(args.report, render_report(report, args.lang, __version__).encode("utf-8"), 0o644)
+        from .validation.report_html import render_batch_report, render_report
+
+        render = render_batch_report if batch else render_report
+        atomic_write_bytes(args.report, render(report, args.lang, __version__).encode("utf-8"), 0o644)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
+    elif batch:
+        _print_batch(report, args.lang)
     else:
         _print_verification(report, locale=args.lang)
-    if args.extract and not _extract_content(args.file, args.extract, args.lang):
+    if args.extract and not _extract_content(args.files[0], args.extract, args.lang):
         return EXIT_FAILED
     return {"TOTAL_PASSED": EXIT_OK, "TOTAL_FAILED": EXIT_FAILED}.get(result["indication"], EXIT_INDETERMINATE)
 
@@ -700,6 +722,28 @@ def _extract_content(signature: Path, out: Path, lang: str) -> bool:
     return True
 
 
+def _print_batch(report: dict[str, Any], locale: str) -> None:
+    """One line per file (its verdict, or why it has none), its signatures under it, the counts last."""
+    from .validation.report_html import BATCH_TEXTS, count_phrase
+
+    en = locale == "en"
+    for entry in report["files"]:
+        if entry["status"] == "error":
+            verdict = f"{entry['error']['code']} : {entry['error']['message']}"
+        elif entry["indication"]:
+            verdict = entry["indication"]
+        elif entry["signed_by"]:
+            verdict = ("signed by " if en else "signé par ") + ", ".join(entry["signed_by"])
+        else:
+            verdict = "no signature" if en else "sans signature"
+        content = f" (content: {entry['content']})" if en else f" (contenu : {entry['content']})"
+        print(f"{entry['file']} : {verdict}{content if entry['content'] else ''}")
+        if entry["signatures"]:
+            _print_verification({"signatures": entry["signatures"]}, "    ", locale)
+    summary = report["summary"]
+    print(", ".join(count_phrase(int(summary[key]), *BATCH_TEXTS[key], locale) for key in BATCH_TEXTS))
+
+
 #: What a check that is not plainly passed is called in the text report (as in the HTML report).
 CHECK_STATUS_WORDS = {
     "fr": {"failed": "non conforme", "warning": "à vérifier", "not_checked": "non vérifié"},
@@ -710,7 +754,7 @@ CHECK_STATUS_WORDS = {
 def _print_verification(report: dict[str, Any], indent: str = "", locale: str = "fr") -> None:
     words = CHECK_STATUS_WORDS["en" if locale == "en" else "fr"]
     signatures = report.get("signatures") or report.get("countersignatures") or []
-    if not indent:
+    if "file" in report:
         print(f"{report.get('file')} : {len(signatures)} signature(s)")
     for signature in signatures:
         signer = signature.get("signer") or {}

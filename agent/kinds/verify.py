@@ -1,5 +1,7 @@
-"""``verify``: every signature of a file checked as the arrêté du 22 mars 2019 (art. 5) requires,
-with a JSON report and an HTML report the page can open ("Ouvrir le rapport")."""
+"""``verify``: every signature of a file — or of every file of a pli (``files``) — checked as the
+arrêté du 22 mars 2019 (art. 5) requires, with a JSON report and an HTML report the page can open
+("Ouvrir le rapport"). In a batch, one bad file never stops the others: it is an entry with its
+error, and progress says "fichier 5 sur 8"."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ import logging
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
-from bridge_protocol.kinds import VerifyParams, VerifyResult
+from bridge_protocol.kinds import VerifyFileRef, VerifyParams, VerifyResult, VerifySummary
 
 from .. import __version__
 from ..config import Settings
@@ -30,6 +33,7 @@ STEPS = (
     StepSpec("verify", T("Vérification des signatures", "Verifying the signatures"), 6),
     StepSpec("report", T("Rapport", "Report"), 1),
 )
+FILE_LABEL = T("fichier", "file")
 
 
 def _indications(report: dict) -> list[str | None]:
@@ -87,6 +91,11 @@ class Verify(JobKind):
         return local, name
 
     async def run(self, ctx: JobContext, params: VerifyParams) -> VerifyResult:
+        if params.files is not None:
+            if params.handle or params.url or params.path or params.content_handle or params.content_url \
+                    or params.content_path or not params.files:
+                raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="files (non vide) ou un seul fichier, pas les deux")
+            return await self._run_batch(ctx, params.files, params.token)
         from ..validation import verify_file
         from ..validation.report_html import render_report
 
@@ -133,6 +142,85 @@ class Verify(JobKind):
                                   n=len(data.get("signatures", []))))
         return VerifyResult(report=data, indication=overall(data), report_name=str(target) if ctx.services.local
                             else target.name, report_handle=handle)  # type: ignore[arg-type]
+
+    async def _items(self, ctx: JobContext, refs: list[VerifyFileRef], token: str | None) -> list[Any]:
+        """Each reference located (a bad one becomes an entry with its error), then each detached
+        token paired with the batch's file it signs."""
+        from ..validation.batch import BatchItem, pair_detached
+
+        items = []
+        for index, ref in enumerate(refs, 1):
+            ctx.check_cancelled()
+            label = ref.name or ref.handle or (ref.path and Path(ref.path).name) or ref.url or "?"
+            try:
+                located = await self._locate(ctx, ref.handle, ref.url, ref.path, token)
+                if located is None:
+                    raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="handle, url ou path requis")
+                path, name = located
+                # Local files pair within their folder; the page's files form one set.
+                item = BatchItem(label=ref.name or name, path=path, name=name,
+                                 group=str(path.parent) if ref.path is not None else "")
+                content = await self._locate(ctx, ref.content_handle, ref.content_url, ref.content_path, token)
+                if content is not None:
+                    item.content, item.content_label = content
+            except ProtocolError as exc:
+                item = BatchItem(label=label, path=None, error=(exc.code.value, exc.message(ctx.locale)))
+            items.append(item)
+            ctx.step_progress("read", index, len(refs))
+        pair_detached(items)
+        return items
+
+    async def _run_batch(self, ctx: JobContext, refs: list[VerifyFileRef], token: str | None) -> VerifyResult:
+        from ..validation.batch import BatchReport, verify_item
+        from ..validation.report_html import render_batch_report
+
+        ctx.relabel_step("read", ctx.t(T("Lecture des fichiers", "Reading the files")))
+        with ctx.step("read"):
+            items = await self._items(ctx, refs, token)
+            keystores = ctx.services.keystores
+            anchors = keystores.anchors if keystores is not None else None
+
+        batch = BatchReport()
+        with ctx.step("verify"):
+            loop = asyncio.get_running_loop()
+            settings = ctx.services.settings
+            lists, list_anchors = await asyncio.to_thread(_trusted_lists, settings)
+            options: dict[str, Any] = {
+                "trust_roots": (*(anchors.roots if anchors else ()), *list_anchors), "trusted_lists": lists,
+                "intermediates": tuple(anchors.intermediates) if anchors else (),
+                "rgs_policies": settings.rgs_policies, "allow_fetching": True, "locale": ctx.locale,
+            }
+            total = len(items)
+            for index, item in enumerate(items, 1):
+                ctx.check_cancelled()
+                ctx.set_current(ctx.t(FILE_LABEL), index, total)
+
+                def progress(done: int, size: int, base: int = index - 1) -> None:
+                    share = done / size if size > 0 else 0.0
+                    loop.call_soon_threadsafe(ctx.step_progress, "verify", base + share, total)
+
+                batch.add(await asyncio.to_thread(verify_item, item, progress=progress, **options))
+                ctx.step_progress("verify", index, total)
+            data = batch.to_json()
+        del items
+
+        with ctx.step("report"):
+            summary = data["summary"]
+            page = render_batch_report(data, ctx.locale, __version__)
+            stamp = datetime.now().strftime("%Y%m%d%H%M%S")
+            label = "Rapport de vérification" if ctx.locale != "en" else "Verification report"
+            files = ctx.t(T("{n} fichiers", "{n} files"), n=summary["files"])
+            target = settings.state_dir / "reports" / f"{label} - {files} - {stamp}.html"
+            await asyncio.to_thread(atomic_write_bytes, target, page.encode("utf-8"), 0o600)
+            handle = None
+            if ctx.services.files is not None and not ctx.services.local:
+                handle = ctx.services.files.register(ctx.origin, target).handle
+            ctx.set_message(ctx.t(T("{f} fichier(s), {n} signature(s) vérifiée(s).",
+                                    "{f} file(s), {n} signature(s) verified."),
+                                  f=summary["files"], n=summary["signatures"]))
+        return VerifyResult(report=data, indication=summary["indication"],
+                            report_name=str(target) if ctx.services.local else target.name, report_handle=handle,
+                            summary=VerifySummary(**summary))
 
 
 KIND = Verify()

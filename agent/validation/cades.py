@@ -63,7 +63,8 @@ from .model import (
     warning,
 )
 
-__all__ = ["CmsMaterial", "CmsVerification", "TimestampOutcome", "extract_content", "find_detached_content",
+__all__ = ["CmsMaterial", "CmsVerification", "TimestampOutcome", "detached_content_name", "extract_content",
+           "find_detached_content",
            "format_failure", "hash_file", "material_of", "verify_cms", "verify_signer_info", "verify_timestamp"]
 
 OID_ARCHIVE_TIME_STAMP_V3 = "0.4.0.1733.2.4"
@@ -135,19 +136,27 @@ def _attr_count(attributes: cms.CMSAttributes | core.Void, name: str) -> int:
 # -- detached content -----------------------------------------------------------------------------
 
 
-def find_detached_content(token: Path) -> Path | None:
-    """The signed file next to a detached token: ``x.pdf.p7s`` -> ``x.pdf``, and our output names
-    ``x.pdf - 20240311091502 - Signature 1.p7s`` -> ``x.pdf``. Never anything outside the folder."""
-    match = _OUTPUT_NAME.match(token.name)
+def detached_content_name(token_name: str) -> str | None:
+    """The name of the file a detached token signs: ``x.pdf.p7s`` -> ``x.pdf``, and our output
+    names ``x.pdf - 20240311091502 - Signature 1.p7s`` -> ``x.pdf``; None for any other name."""
+    match = _OUTPUT_NAME.match(token_name)
     if match:
-        candidate = token.with_name(match.group("name"))
-    elif token.suffix.lower() in _DETACHED_SUFFIXES:
-        candidate = token.with_name(token.stem)
+        name = match.group("name")
+    elif Path(token_name).suffix.lower() in _DETACHED_SUFFIXES:
+        name = Path(token_name).stem
     else:
         return None
-    if candidate.name in ("", ".", "..") or candidate == token or not candidate.is_file():
+    return None if name in ("", ".", "..") or "/" in name or name == token_name else name
+
+
+def find_detached_content(token: Path) -> Path | None:
+    """The signed file next to a detached token (named by :func:`detached_content_name`). Never
+    anything outside the folder."""
+    name = detached_content_name(token.name)
+    if name is None:
         return None
-    return candidate
+    candidate = token.with_name(name)
+    return candidate if candidate.is_file() else None
 
 
 def hash_file(path: Path, algorithms: Iterable[str], progress: Progress | None = None) -> dict[str, bytes]:

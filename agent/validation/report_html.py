@@ -87,6 +87,9 @@ td.passed { color: #1e8449; } td.failed { color: #c0392b; } td.warning { color: 
 td.not_checked { color: #b9770e; font-style: italic; }
 .counter { margin-left: 2rem; }
 .contents { margin-left: 1rem; padding-left: 1rem; border-left: 2px dashed #9aa5b1; }
+.summary, .file { border-top: 2px solid #d0d5dc; margin-top: 1.5rem; padding-top: .5rem; }
+td.TOTAL_PASSED { color: #1e8449; } td.TOTAL_FAILED, td.error { color: #c0392b; } td.INDETERMINATE { color: #b9770e; }
+h3 { font-size: 1rem; margin: 0 0 .5rem; }
 footer { color: #555; font-size: .85rem; margin-top: 2rem; }
 @media print { body { margin: 0; } }
 """
@@ -107,7 +110,8 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _signature_block(signature: dict[str, Any], title: str, locale: str, nested: bool = False) -> str:
+def _signature_block(signature: dict[str, Any], title: str, locale: str, nested: bool = False,
+                     heading: str = "h2") -> str:
     t = lambda key, **kw: TEXTS[key].render(locale, **kw)  # noqa: E731
     indication = signature.get("indication") or "INDETERMINATE"
     signer = signature.get("signer") or {}
@@ -125,11 +129,12 @@ def _signature_block(signature: dict[str, Any], title: str, locale: str, nested:
         for c in signature.get("checks", [])
     )
     counters = "".join(
-        _signature_block(c, t("countersignature"), locale, nested=True) for c in signature.get("countersignatures", [])
+        _signature_block(c, t("countersignature"), locale, nested=True, heading=heading)
+        for c in signature.get("countersignatures", [])
     )
     return (
         f'<section class="signature {_e(indication)}{" counter" if nested else ""}" data-signature="{_e(signature.get("id"))}">'
-        f"<h2>{_e(title)} — {_e(signer.get('name') or '?')}</h2>"
+        f"<{heading}>{_e(title)} — {_e(signer.get('name') or '?')}</{heading}>"
         f'<p class="verdict">{t("verdict")} : {_e(verdict)}</p>'
         f"<dl><dt>{t('signer')}</dt><dd>{_e(signer.get('name'))}</dd>"
         f"<dt>{t('organization')}</dt><dd>{_e(signer.get('organization') or '—')}</dd>"
@@ -153,21 +158,126 @@ def _contents_block(inner: dict[str, Any], locale: str) -> str:
             f'<p class=meta>{t("contents_help")} — {t("count", n=len(signatures))}</p>{blocks}{nested}</section>')
 
 
+def _page(locale: str, title: str, body: str) -> str:
+    return (
+        f'<!doctype html><html lang="{"en" if locale == "en" else "fr"}"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">'
+        f"<title>{title}</title><style>{STYLE}</style></head><body>{body}"
+        f"<footer>{TEXTS['legal'].render(locale)}</footer></body></html>"
+    )
+
+
+def _moment(now: datetime | None, locale: str) -> str:
+    return (now or datetime.now()).strftime("%d/%m/%Y %H:%M" if locale != "en" else "%Y-%m-%d %H:%M")
+
+
 def render_report(report: dict[str, Any], locale: str = "fr", version: str = "", now: datetime | None = None) -> str:
     """A standalone HTML page (no script, no external resource) for a JSON verification report."""
     t = lambda key, **kw: TEXTS[key].render(locale, **kw)  # noqa: E731
     signatures = report.get("signatures", [])
-    moment = (now or datetime.now()).strftime("%d/%m/%Y %H:%M" if locale != "en" else "%Y-%m-%d %H:%M")
     blocks = "".join(
         _signature_block(s, t("signature", n=i), locale) for i, s in enumerate(signatures, 1)
     ) or f"<p>{t('none')}</p>"
     blocks += "".join(_contents_block(c, locale) for c in report.get("contents", []))
-    return (
-        f'<!doctype html><html lang="{"en" if locale == "en" else "fr"}"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">'
-        f"<title>{t('title')} — {_e(report.get('file'))}</title><style>{STYLE}</style></head><body>"
+    return _page(locale, f"{t('title')} — {_e(report.get('file'))}", (
         f"<h1>{t('title')}</h1>"
         f"<p><strong>{t('file')} :</strong> {_e(report.get('file'))}<br>"
-        f"<span class=meta>{t('generated', date=moment, version=_e(version))} — {t('count', n=len(signatures))}</span></p>"
-        f"{blocks}<footer>{t('legal')}</footer></body></html>"
+        f"<span class=meta>{t('generated', date=_moment(now, locale), version=_e(version))} — "
+        f"{t('count', n=len(signatures))}</span></p>{blocks}"
+    ))
+
+
+def count_phrase(n: int, one: Text, many: Text, locale: str) -> str:
+    """``n`` with the noun agreed: French takes the singular for 0 and 1, English for 1 only."""
+    singular = n == 1 if locale == "en" else n <= 1
+    return (one if singular else many).render(locale, n=n)
+
+
+BATCH_TEXTS = {
+    "files": (T("{n} fichier", "{n} file"), T("{n} fichiers", "{n} files")),
+    "valid": (T("{n} signature valide", "{n} valid signature"), T("{n} signatures valides", "{n} valid signatures")),
+    "invalid": (T("{n} signature invalide", "{n} invalid signature"),
+                T("{n} signatures invalides", "{n} invalid signatures")),
+    "indeterminate": (T("{n} signature de validité indéterminée", "{n} indeterminate signature"),
+                      T("{n} signatures de validité indéterminée", "{n} indeterminate signatures")),
+    "unsigned": (T("{n} fichier sans signature", "{n} file without signature"),
+                 T("{n} fichiers sans signature", "{n} files without signature")),
+    "errors": (T("{n} fichier illisible", "{n} unreadable file"), T("{n} fichiers illisibles", "{n} unreadable files")),
+}
+FILE_TEXTS = {
+    "title": T("Rapport de vérification d'un ensemble de fichiers", "Verification report for a set of files"),
+    "summary": T("Synthèse", "Summary"),
+    "verdict_TOTAL_PASSED": T("Toutes les signatures sont valides.", "Every signature is valid."),
+    "verdict_TOTAL_FAILED": T("Au moins une signature est invalide.", "At least one signature is invalid."),
+    "verdict_INDETERMINATE": T("La validité d'au moins une signature n'a pas pu être établie.",
+                               "The validity of at least one signature could not be established."),
+    "file": T("Fichier", "File"),
+    "result": T("Résultat", "Result"),
+    "unsigned": T("Aucune signature dans ce fichier.", "No signature in this file."),
+    "signed_by": T("Signé par la signature détachée : {names}", "Signed by the detached signature: {names}"),
+    "content": T("Signature détachée de : {name}", "Detached signature of: {name}"),
+    "error": T("Fichier non vérifié : {message} ({code})", "File not checked: {message} ({code})"),
+    "short_unsigned": T("sans signature", "no signature"),
+    "short_content": T("signé par signature détachée", "signed by a detached signature"),
+    "short_error": T("illisible", "unreadable"),
+}
+
+
+def _file_verdict(entry: dict[str, Any], locale: str) -> str:
+    f = lambda key, **kw: FILE_TEXTS[key].render(locale, **kw)  # noqa: E731
+    if entry.get("status") == "error":
+        return f("short_error")
+    if entry.get("indication"):
+        return TEXTS.get(entry["indication"], TEXTS["INDETERMINATE"]).render(locale)
+    return f("short_content") if entry.get("signed_by") else f("short_unsigned")
+
+
+def _file_block(index: int, entry: dict[str, Any], locale: str) -> str:
+    t = lambda key, **kw: TEXTS[key].render(locale, **kw)  # noqa: E731
+    f = lambda key, **kw: FILE_TEXTS[key].render(locale, **kw)  # noqa: E731
+    notes = []
+    if entry.get("content"):
+        notes.append(f("content", name=_e(entry["content"])))
+    if entry.get("signed_by"):
+        notes.append(f("signed_by", names=", ".join(_e(n) for n in entry["signed_by"])))
+    error = entry.get("error")
+    if error:
+        notes.append(f("error", message=_e(error.get("message")), code=_e(error.get("code"))))
+    elif entry.get("status") == "unsigned":
+        notes.append(f("unsigned"))
+    signatures = entry.get("signatures") or []
+    blocks = "".join(_signature_block(s, t("signature", n=i), locale, heading="h3") for i, s in enumerate(signatures, 1))
+    blocks += "".join(_contents_block(c, locale) for c in entry.get("contents") or [])
+    state = _e(entry.get("indication") or entry.get("status"))
+    return (
+        f'<section class="file {state}" id="file-{index}" data-file="{_e(entry.get("file"))}">'
+        f"<h2>{index}. {_e(entry.get('file'))}</h2>"
+        f'<p class="verdict">{_e(_file_verdict(entry, locale))}</p>'
+        + "".join(f"<p>{note}</p>" for note in notes) + blocks + "</section>"
     )
+
+
+def render_batch_report(report: dict[str, Any], locale: str = "fr", version: str = "",
+                        now: datetime | None = None) -> str:
+    """One standalone HTML page for a multi-file report (``agent.validation.batch``): the counts
+    and each file's verdict at the top, then each file and its signatures."""
+    f = lambda key, **kw: FILE_TEXTS[key].render(locale, **kw)  # noqa: E731
+    summary = report.get("summary") or {}
+    entries = report.get("files") or []
+    counts = "".join(
+        f"<li>{count_phrase(int(summary.get(key) or 0), *BATCH_TEXTS[key], locale)}</li>" for key in BATCH_TEXTS
+        if key in ("files", "valid", "invalid", "indeterminate") or summary.get(key))
+    indication = summary.get("indication") or "INDETERMINATE"
+    rows = "".join(
+        f'<tr><td><a href="#file-{i}">{_e(e.get("file"))}</a></td>'
+        f'<td class="{_e(e.get("indication") or e.get("status"))}">{_e(_file_verdict(e, locale))}</td></tr>'
+        for i, e in enumerate(entries, 1))
+    return _page(locale, f("title"), (
+        f"<h1>{f('title')}</h1>"
+        f"<p class=meta>{TEXTS['generated'].render(locale, date=_moment(now, locale), version=_e(version))}</p>"
+        f'<section class="summary {_e(indication)}"><h2>{f("summary")}</h2>'
+        f'<p class="verdict">{f("verdict_" + indication) if "verdict_" + indication in FILE_TEXTS else _e(indication)}</p>'
+        f"<ul>{counts}</ul>"
+        f"<table><thead><tr><th>{f('file')}</th><th>{f('result')}</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"</section>" + "".join(_file_block(i, e, locale) for i, e in enumerate(entries, 1))
+    ))

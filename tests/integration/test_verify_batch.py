@@ -1,0 +1,196 @@
+"""Verifying a whole pli at once: ``compagnon verify FOLDER FILE...`` and the ``verify`` job with
+several files, one report (text, JSON, HTML) listing each file with its verdict.
+
+The pli is made by independent producers: the pyhanko command line (PAdES), ``openssl cms -sign
+-cades`` (detached CAdES beside its content, in a sub-folder), ``xmlsec1 --sign`` (XAdES, then
+tampered), plus a plain text file and a broken link (unreadable). openssl and xmlsec1 judge the
+same files and must agree with the report.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from bridge_protocol.client import BridgeClient
+from bridge_protocol.documents import json_schema_document
+from bridge_protocol.errors import ErrorCode
+from tests.integration.test_sign_job import download
+from tests.integration.test_verify import _xmlsec_template
+from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
+from tests.support.pdf import make_pdf_file
+from tests.support.pki import TestPki
+from tests.support.platform_server import PlatformServer
+from tests.support.verifiers import openssl_cms_ok, xmlsec_ok
+
+REPORT_KEYS = {"file", "status", "format", "content", "signed_by", "indication", "signatures", "contents", "error"}
+SUMMARY_KEYS = {"files", "signatures", "valid", "invalid", "indeterminate", "unsigned", "errors", "indication"}
+
+
+def _verify(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agent", "verify", *args], cwd=ROOT, env=isolated_env(home),
+                          capture_output=True, text=True, timeout=300)
+
+
+def make_pli(folder: Path, pki: TestPki) -> Path:
+    """A pli: a valid PAdES, a valid detached CAdES with its content (sub-folder), a tampered
+    XAdES, a text file, a broken link and a file whose reading fails."""
+    folder.mkdir(parents=True)
+    source = make_pdf_file(folder.parent / "source.pdf", pages=1)
+    made = subprocess.run(["pyhanko", "sign", "addsig", "--field", "Sig1", "--use-pades", "pemder",
+                           "--key", str(pki.key_pem("qualified")), "--cert", str(pki.cert_pem("qualified")),
+                           "--chain", str(pki.intermediate_pem), "--no-pass", str(source), str(folder / "acte.pdf")],
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    annexes = folder / "annexes"
+    annexes.mkdir()
+    (annexes / "annexe.zip").write_bytes(b"PK\x03\x04 annexe technique " * 300)
+    signed = subprocess.run(["openssl", "cms", "-sign", "-cades", "-binary", "-outform", "DER",
+                             "-in", str(annexes / "annexe.zip"), "-out", str(annexes / "annexe.zip.p7s"),
+                             "-signer", str(pki.cert_pem("qualified")), "-inkey", str(pki.key_pem("qualified")),
+                             "-certfile", str(pki.intermediate_pem), "-md", "sha256"], capture_output=True)
+    assert signed.returncode == 0, signed.stderr
+    template = folder.parent / "template.xml"
+    template.write_bytes(_xmlsec_template(pki))
+    subprocess.run(["xmlsec1", "--sign", "--privkey-pem", str(pki.key_pem("qualified")), "--id-attr:Id",
+                    "SignedProperties", "--output", str(folder / "offre.xml"), str(template)],
+                   check=True, capture_output=True)
+    assert xmlsec_ok(folder / "offre.xml", pki)
+    (folder / "offre.xml").write_bytes((folder / "offre.xml").read_bytes().replace(b"125000.00", b"125900.00"))
+    (folder / "lisez-moi.txt").write_text("Pli de la société Exemple.\n", encoding="utf-8")
+    (folder / "perdu.pdf").symlink_to(folder / "absent.pdf")
+    # A file that opens but whose first read fails (EIO), as a failing disk gives, even to root.
+    (folder / "illisible.pdf").symlink_to("/proc/self/mem")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pli(tmp_path_factory: pytest.TempPathFactory, test_pki: TestPki) -> Path:
+    return make_pli(tmp_path_factory.mktemp("pli") / "pli", test_pki)
+
+
+def test_a_folder_is_one_report_with_each_file_and_the_worst_exit_code(tmp_path: Path, pli: Path,
+                                                                        test_pki: TestPki) -> None:
+    # Independent judges first: openssl accepts the CAdES, xmlsec1 refuses the tampered XAdES.
+    assert openssl_cms_ok(pli / "annexes" / "annexe.zip.p7s", pli / "annexes" / "annexe.zip", test_pki)
+    assert not xmlsec_ok(pli / "offre.xml", test_pki)
+
+    page = tmp_path / "rapport.html"
+    result = _verify(tmp_path, str(pli), "--trust", str(test_pki.root_pem), "--json", "--report", str(page))
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    entries = {e["file"]: e for e in report["files"]}
+    assert list(entries) == ["acte.pdf", "annexes/annexe.zip", "annexes/annexe.zip.p7s", "illisible.pdf",
+                             "lisez-moi.txt", "offre.xml", "perdu.pdf"]
+    assert all(set(e) == REPORT_KEYS for e in report["files"]) and set(report["summary"]) == SUMMARY_KEYS
+
+    acte = entries["acte.pdf"]
+    assert (acte["status"], acte["indication"]) == ("signed", "TOTAL_PASSED")
+    assert acte["signatures"][0]["format"].startswith("PAdES")
+    token = entries["annexes/annexe.zip.p7s"]
+    assert (token["status"], token["indication"], token["content"]) == ("signed", "TOTAL_PASSED", "annexes/annexe.zip")
+    assert token["signatures"][0]["signer"]["name"] == "Jeanne TITULAIRE"
+    content = entries["annexes/annexe.zip"]
+    assert (content["status"], content["signed_by"], content["indication"]) == ("unsigned", ["annexes/annexe.zip.p7s"], None)
+    xml = entries["offre.xml"]
+    assert (xml["status"], xml["indication"]) == ("signed", "TOTAL_FAILED")
+    assert xml["signatures"][0]["sub_indication"] == "HASH_FAILURE"
+    text = entries["lisez-moi.txt"]
+    assert (text["status"], text["signatures"], text["signed_by"]) == ("unsigned", [], [])
+    lost = entries["perdu.pdf"]
+    assert (lost["status"], lost["indication"]) == ("error", "INDETERMINATE")
+    assert lost["error"]["code"] == ErrorCode.FILE_NOT_FOUND.value and "introuvable" in lost["error"]["message"]
+    broken = entries["illisible.pdf"]
+    assert (broken["status"], broken["indication"]) == ("error", "INDETERMINATE")
+    assert broken["error"] == {"code": ErrorCode.FILE_UNREADABLE.value,
+                               "message": "Fichier illisible : erreur de lecture du support"}
+
+    assert report["summary"] == {"files": 7, "signatures": 3, "valid": 2, "invalid": 1, "indeterminate": 0,
+                                 "unsigned": 1, "errors": 2, "indication": "TOTAL_FAILED"}
+
+    # One HTML document: the summary at the top, then each file and its signatures.
+    html = page.read_text(encoding="utf-8")
+    assert html.count("<!doctype html>") == 1
+    top = html.index('class="summary ')
+    assert top < html.index('data-file="acte.pdf"') < html.index('data-file="perdu.pdf"')
+    for name in entries:
+        assert f'data-file="{name}"' in html
+    assert "7 fichiers" in html and "2 signatures valides" in html and "1 signature invalide" in html
+    assert "1 fichier sans signature" in html and "2 fichiers illisibles" in html
+    assert html.count('class="signature TOTAL_PASSED') == 2 and html.count('class="signature TOTAL_FAILED') == 1
+
+    # The text report names every file with its verdict, and the same exit code.
+    plain = _verify(tmp_path, str(pli), "--trust", str(test_pki.root_pem))
+    assert plain.returncode == 1
+    lines = plain.stdout.splitlines()
+    assert any(line.startswith("acte.pdf") and "TOTAL_PASSED" in line for line in lines)
+    assert any(line.startswith("offre.xml") and "TOTAL_FAILED" in line for line in lines)
+    assert any(line.startswith("perdu.pdf") and "FILE_NOT_FOUND" in line for line in lines)
+    assert any(line.startswith("illisible.pdf") and "FILE_UNREADABLE" in line for line in lines)
+    assert any(line.startswith("lisez-moi.txt") and "sans signature" in line for line in lines)
+    assert "7 fichiers" in plain.stdout
+
+
+def test_only_valid_files_exit_0_and_english(tmp_path: Path, pli: Path, test_pki: TestPki) -> None:
+    """Files and folders mixed on the command line; all valid: exit 0; English report."""
+    page = tmp_path / "report.html"
+    result = _verify(tmp_path, str(pli / "acte.pdf"), str(pli / "annexes"), "--trust", str(test_pki.root_pem),
+                     "--lang", "en", "--report", str(page), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert [e["file"] for e in report["files"]] == ["acte.pdf", "annexe.zip", "annexe.zip.p7s"]
+    assert report["summary"]["indication"] == "TOTAL_PASSED" and report["summary"]["unsigned"] == 0
+    html = page.read_text(encoding="utf-8")
+    assert "3 files" in html and "2 valid signatures" in html
+
+
+async def test_verify_job_with_several_handles_reports_each_file(home: Path, platform: PlatformServer, pli: Path,
+                                                                 test_pki: TestPki) -> None:
+    """The ``verify`` kind through a real agent: uploaded files (a detached token paired with its
+    content by name), a bad handle that fails alone, progress "fichier i sur n"."""
+    write_config(home, allowed=[platform.origin], preapproved=[platform.origin],
+                 extra=f'\n[trust]\nroots = ["{test_pki.root_pem}"]\nsystem = false\n')
+    agent = AgentProcess(home, free_port()).start()
+    names = ["acte.pdf", "annexes/annexe.zip.p7s", "annexes/annexe.zip", "offre.xml", "lisez-moi.txt"]
+    try:
+        async with await BridgeClient.connect(platform.origin, ports=[agent.port]) as client:
+            handles = []
+            for name in names:
+                data = (pli / name).read_bytes()
+                info = await client.call("files.put", {"name": Path(name).name, "data": base64.b64encode(data).decode(),
+                                                       "final": True})
+                handles.append(info["handle"])
+            refs = [{"handle": h} for h in handles] + [{"handle": "f-inconnu"}]
+            job = await client.start_job("verify", {"files": refs})
+            seen: list[dict] = []
+            final = await client.wait_job(job["id"], timeout=120, on_update=seen.append)
+            assert final["state"] == "succeeded", final
+            page = await download(client, final["result"]["report_handle"])
+    finally:
+        agent.stop()
+    schema = json_schema_document()
+    jsonschema.Draft202012Validator({"$ref": "#/$defs/VerifyResult", "$defs": schema["$defs"]}).validate(final["result"])
+    result = final["result"]
+    assert result["indication"] == "TOTAL_FAILED"
+    entries = result["report"]["files"]
+    assert [e["file"] for e in entries] == ["acte.pdf", "annexe.zip.p7s", "annexe.zip", "offre.xml", "lisez-moi.txt",
+                                            "f-inconnu"]
+    verdicts = [(e["status"], e["indication"]) for e in entries]
+    assert verdicts == [("signed", "TOTAL_PASSED"), ("signed", "TOTAL_PASSED"), ("unsigned", None),
+                        ("signed", "TOTAL_FAILED"), ("unsigned", None), ("error", "INDETERMINATE")]
+    assert entries[1]["content"] == "annexe.zip" and entries[2]["signed_by"] == ["annexe.zip.p7s"]
+    assert entries[5]["error"]["code"] == ErrorCode.FILE_NOT_FOUND.value
+    assert result["summary"] == {"files": 6, "signatures": 3, "valid": 2, "invalid": 1, "indeterminate": 0,
+                                 "unsigned": 1, "errors": 1, "indication": "TOTAL_FAILED"}
+    # "fichier i sur 6" in jobs.updated (published at most every few hundred ms), in order, to the last.
+    currents = [u["current"] for u in seen if u.get("current")]
+    assert currents and {(c["label"], c["total"]) for c in currents} == {("fichier", 6)}
+    indexes = [c["index"] for c in currents]
+    assert indexes == sorted(indexes) and indexes[-1] == 6 and final["current"]["index"] == 6
+    assert page.count(b"data-file=") == 6 and b'class="summary ' in page
