@@ -157,12 +157,51 @@ export interface VerificationReport {
   contents?: VerificationReport[];
 }
 
+/** One file of a multi-file verification (verify with `files`). */
+export interface VerifiedFile {
+  file: string;
+  /** "unsigned": no signature in the file (it may still be the content of a detached signature: `signed_by`). */
+  status: "signed" | "unsigned" | "error";
+  format: string | null;
+  /** The content a detached signature was checked against. */
+  content: string | null;
+  /** The detached signatures of the batch that sign this file. */
+  signed_by: string[];
+  indication: Indication | null;
+  signatures: SignatureReport[];
+  /** Documents the file encapsulates (the PDF inside a .p7m), each with its own signatures. */
+  contents: VerificationReport[];
+  error: { code: string; message: string } | null;
+}
+
+export interface VerifySummary {
+  files: number;
+  signatures: number;
+  valid: number;
+  invalid: number;
+  indeterminate: number;
+  /** Files without any signature, not counting a file a detached signature of the batch signs. */
+  unsigned: number;
+  errors: number;
+  indication: Indication;
+}
+
 export interface VerifyResult {
-  report: VerificationReport;
+  /** One file: its VerificationReport; with `files`: `{summary, files}`. */
+  report: VerificationReport | { summary: VerifySummary; files: VerifiedFile[] };
   indication: Indication;
   report_name: string;
   /** Read the HTML report with files.get. */
   report_handle: string | null;
+  /** With `files` only. */
+  summary: VerifySummary | null;
+}
+
+export interface VerifyFileRef {
+  handle?: string;
+  url?: string;
+  content_handle?: string;
+  content_url?: string;
 }
 
 export declare class CompagnonError extends Error {
@@ -212,7 +251,8 @@ export declare class CompagnonClient extends EventTarget {
     Promise<{ data: string; offset: number; eof: boolean; file: FileInfo }>;
   runJob(kind: "sign", params: SignParams, onUpdate?: (job: JobSnapshot<SignResult>) => void):
     Promise<JobSnapshot<SignResult>>;
-  runJob(kind: "verify", params: { handle?: string; url?: string; content_handle?: string; content_url?: string },
+  runJob(kind: "verify", params: { handle?: string; url?: string; content_handle?: string; content_url?: string;
+                                   files?: VerifyFileRef[]; token?: string },
     onUpdate?: (job: JobSnapshot<VerifyResult>) => void): Promise<JobSnapshot<VerifyResult>>;
   listJobs(limit?: number): Promise<JobSnapshot[]>;
   addEventListener(type: "online", listener: (event: CustomEvent<HelloResult>) => void): void;
