@@ -143,7 +143,8 @@ def _parser() -> argparse.ArgumentParser:
     keygen.add_argument("--pin-stdin", action="store_true", help="lire le code PIN / mot de passe sur l'entrée standard")
     keygen.add_argument("--cert-out", type=Path, metavar="FICHIER.pem", help="écrire aussi le certificat public (PEM)")
 
-    verify = sub.add_parser("verify", help="vérifier les signatures de fichiers ou de dossiers (un pli), avec un rapport")
+    verify = sub.add_parser("verify", help="vérifier les signatures de fichiers ou de dossiers (un pli), "
+                                           "avec un rapport")
     common(verify)
     verify.add_argument("files", nargs="+", type=Path, metavar="FICHIER",
                         help="fichier ou dossier (parcouru) ; plusieurs : un seul rapport pour l'ensemble")

@@ -94,7 +94,8 @@ class Verify(JobKind):
         if params.files is not None:
             if params.handle or params.url or params.path or params.content_handle or params.content_url \
                     or params.content_path or not params.files:
-                raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="files (non vide) ou un seul fichier, pas les deux")
+                raise ProtocolError(ErrorCode.INVALID_PARAMS,
+                                    reason="files (non vide) ou un seul fichier, pas les deux")
             return await self._run_batch(ctx, params.files, params.token)
         from ..validation import verify_file
         from ..validation.report_html import render_report

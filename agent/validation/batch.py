@@ -165,7 +165,8 @@ class FileEntry:
             return None
         if str(Indication.TOTAL_FAILED) in found:
             return str(Indication.TOTAL_FAILED)
-        return str(Indication.TOTAL_PASSED) if found == {str(Indication.TOTAL_PASSED)} else str(Indication.INDETERMINATE)
+        passed = found == {str(Indication.TOTAL_PASSED)}
+        return str(Indication.TOTAL_PASSED if passed else Indication.INDETERMINATE)
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "status": self.status, "format": self.format, "content": self.content,

@@ -246,7 +246,8 @@ def _file_block(index: int, entry: dict[str, Any], locale: str) -> str:
     elif entry.get("status") == "unsigned":
         notes.append(f("unsigned"))
     signatures = entry.get("signatures") or []
-    blocks = "".join(_signature_block(s, t("signature", n=i), locale, heading="h3") for i, s in enumerate(signatures, 1))
+    blocks = "".join(_signature_block(s, t("signature", n=i), locale, heading="h3")
+                     for i, s in enumerate(signatures, 1))
     blocks += "".join(_contents_block(c, locale) for c in entry.get("contents") or [])
     state = _e(entry.get("indication") or entry.get("status"))
     return (
@@ -268,6 +269,7 @@ def render_batch_report(report: dict[str, Any], locale: str = "fr", version: str
         f"<li>{count_phrase(int(summary.get(key) or 0), *BATCH_TEXTS[key], locale)}</li>" for key in BATCH_TEXTS
         if key in ("files", "valid", "invalid", "indeterminate") or summary.get(key))
     indication = summary.get("indication") or "INDETERMINATE"
+    verdict = f("verdict_" + indication) if "verdict_" + indication in FILE_TEXTS else _e(indication)
     rows = "".join(
         f'<tr><td><a href="#file-{i}">{_e(e.get("file"))}</a></td>'
         f'<td class="{_e(e.get("indication") or e.get("status"))}">{_e(_file_verdict(e, locale))}</td></tr>'
@@ -276,7 +278,7 @@ def render_batch_report(report: dict[str, Any], locale: str = "fr", version: str
         f"<h1>{f('title')}</h1>"
         f"<p class=meta>{TEXTS['generated'].render(locale, date=_moment(now, locale), version=_e(version))}</p>"
         f'<section class="summary {_e(indication)}"><h2>{f("summary")}</h2>'
-        f'<p class="verdict">{f("verdict_" + indication) if "verdict_" + indication in FILE_TEXTS else _e(indication)}</p>'
+        f'<p class="verdict">{verdict}</p>'
         f"<ul>{counts}</ul>"
         f"<table><thead><tr><th>{f('file')}</th><th>{f('result')}</th></tr></thead><tbody>{rows}</tbody></table>"
         f"</section>" + "".join(_file_block(i, e, locale) for i, e in enumerate(entries, 1))

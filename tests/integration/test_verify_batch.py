@@ -39,8 +39,9 @@ def _verify(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def make_pli(folder: Path, pki: TestPki) -> Path:
-    """A pli: a valid PAdES, a valid detached CAdES with its content (sub-folder), a tampered
-    XAdES, a text file, a broken link and a file whose reading fails."""
+    """A pli: a valid PAdES, the same wrapped in an attached CAdES (``.p7m``), a valid detached
+    CAdES with its content (sub-folder), a tampered XAdES, a text file, a broken link and a file
+    whose reading fails."""
     folder.mkdir(parents=True)
     source = make_pdf_file(folder.parent / "source.pdf", pages=1)
     made = subprocess.run(["pyhanko", "sign", "addsig", "--field", "Sig1", "--use-pades", "pemder",
@@ -48,6 +49,11 @@ def make_pli(folder: Path, pki: TestPki) -> Path:
                            "--chain", str(pki.intermediate_pem), "--no-pass", str(source), str(folder / "acte.pdf")],
                           capture_output=True, text=True, timeout=120)
     assert made.returncode == 0, made.stderr
+    wrapped = subprocess.run(["openssl", "cms", "-sign", "-cades", "-binary", "-nodetach", "-outform", "DER",
+                              "-in", str(folder / "acte.pdf"), "-out", str(folder / "acte.pdf.p7m"),
+                              "-signer", str(pki.cert_pem("qualified")), "-inkey", str(pki.key_pem("qualified")),
+                              "-certfile", str(pki.intermediate_pem), "-md", "sha256"], capture_output=True)
+    assert wrapped.returncode == 0, wrapped.stderr
     annexes = folder / "annexes"
     annexes.mkdir()
     (annexes / "annexe.zip").write_bytes(b"PK\x03\x04 annexe technique " * 300)
@@ -86,18 +92,23 @@ def test_a_folder_is_one_report_with_each_file_and_the_worst_exit_code(tmp_path:
     assert result.returncode == 1, result.stdout + result.stderr
     report = json.loads(result.stdout)
     entries = {e["file"]: e for e in report["files"]}
-    assert list(entries) == ["acte.pdf", "annexes/annexe.zip", "annexes/annexe.zip.p7s", "illisible.pdf",
-                             "lisez-moi.txt", "offre.xml", "perdu.pdf"]
+    assert list(entries) == ["acte.pdf", "acte.pdf.p7m", "annexes/annexe.zip", "annexes/annexe.zip.p7s",
+                             "illisible.pdf", "lisez-moi.txt", "offre.xml", "perdu.pdf"]
     assert all(set(e) == REPORT_KEYS for e in report["files"]) and set(report["summary"]) == SUMMARY_KEYS
 
     acte = entries["acte.pdf"]
     assert (acte["status"], acte["indication"]) == ("signed", "TOTAL_PASSED")
     assert acte["signatures"][0]["format"].startswith("PAdES")
+    wrapped = entries["acte.pdf.p7m"]  # the CAdES signer, and the PAdES of the PDF it holds
+    assert (wrapped["status"], wrapped["indication"], wrapped["content"]) == ("signed", "TOTAL_PASSED", None)
+    assert [d["file"] for d in wrapped["contents"]] == ["acte.pdf"]
+    assert wrapped["contents"][0]["signatures"][0]["format"].startswith("PAdES")
     token = entries["annexes/annexe.zip.p7s"]
     assert (token["status"], token["indication"], token["content"]) == ("signed", "TOTAL_PASSED", "annexes/annexe.zip")
     assert token["signatures"][0]["signer"]["name"] == "Jeanne TITULAIRE"
     content = entries["annexes/annexe.zip"]
-    assert (content["status"], content["signed_by"], content["indication"]) == ("unsigned", ["annexes/annexe.zip.p7s"], None)
+    assert (content["status"], content["signed_by"]) == ("unsigned", ["annexes/annexe.zip.p7s"])
+    assert content["indication"] is None
     xml = entries["offre.xml"]
     assert (xml["status"], xml["indication"]) == ("signed", "TOTAL_FAILED")
     assert xml["signatures"][0]["sub_indication"] == "HASH_FAILURE"
@@ -111,7 +122,7 @@ def test_a_folder_is_one_report_with_each_file_and_the_worst_exit_code(tmp_path:
     assert broken["error"] == {"code": ErrorCode.FILE_UNREADABLE.value,
                                "message": "Fichier illisible : erreur de lecture du support"}
 
-    assert report["summary"] == {"files": 7, "signatures": 3, "valid": 2, "invalid": 1, "indeterminate": 0,
+    assert report["summary"] == {"files": 8, "signatures": 5, "valid": 4, "invalid": 1, "indeterminate": 0,
                                  "unsigned": 1, "errors": 2, "indication": "TOTAL_FAILED"}
 
     # One HTML document: the summary at the top, then each file and its signatures.
@@ -121,9 +132,9 @@ def test_a_folder_is_one_report_with_each_file_and_the_worst_exit_code(tmp_path:
     assert top < html.index('data-file="acte.pdf"') < html.index('data-file="perdu.pdf"')
     for name in entries:
         assert f'data-file="{name}"' in html
-    assert "7 fichiers" in html and "2 signatures valides" in html and "1 signature invalide" in html
+    assert "8 fichiers" in html and "4 signatures valides" in html and "1 signature invalide" in html
     assert "1 fichier sans signature" in html and "2 fichiers illisibles" in html
-    assert html.count('class="signature TOTAL_PASSED') == 2 and html.count('class="signature TOTAL_FAILED') == 1
+    assert html.count('class="signature TOTAL_PASSED') == 4 and html.count('class="signature TOTAL_FAILED') == 1
 
     # The text report names every file with its verdict, and the same exit code.
     plain = _verify(tmp_path, str(pli), "--trust", str(test_pki.root_pem))
@@ -134,7 +145,7 @@ def test_a_folder_is_one_report_with_each_file_and_the_worst_exit_code(tmp_path:
     assert any(line.startswith("perdu.pdf") and "FILE_NOT_FOUND" in line for line in lines)
     assert any(line.startswith("illisible.pdf") and "FILE_UNREADABLE" in line for line in lines)
     assert any(line.startswith("lisez-moi.txt") and "sans signature" in line for line in lines)
-    assert "7 fichiers" in plain.stdout
+    assert "8 fichiers" in plain.stdout
 
 
 def test_only_valid_files_exit_0_and_english(tmp_path: Path, pli: Path, test_pki: TestPki) -> None:
@@ -179,7 +190,8 @@ async def test_verify_job_with_several_handles_reports_each_file(home: Path, pla
     finally:
         agent.stop()
     schema = json_schema_document()
-    jsonschema.Draft202012Validator({"$ref": "#/$defs/VerifyResult", "$defs": schema["$defs"]}).validate(final["result"])
+    validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/VerifyResult", "$defs": schema["$defs"]})
+    validator.validate(final["result"])
     result = final["result"]
     assert result["indication"] == "TOTAL_FAILED"
     entries = result["report"]["files"]
