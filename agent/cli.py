@@ -86,11 +86,16 @@ def _parser() -> argparse.ArgumentParser:
 
     sign = sub.add_parser("sign", help="signer des fichiers (PAdES, CAdES, XAdES)")
     common(sign)
-    sign.add_argument("files", nargs="+", type=Path, metavar="FICHIER")
+    sign.add_argument("files", nargs="+", type=Path, metavar="FICHIER",
+                      help="fichiers à signer ; un dossier : ses fichiers .xml (flux PES), en une fois")
     sign.add_argument("--format", choices=["pades", "cades", "xades"], required=True)
     sign.add_argument("--attached", action="store_true", help="CAdES attaché (.p7m) au lieu de détaché (.p7s)")
     sign.add_argument("--enveloped", action="store_true", help="XAdES enveloppé dans le XML signé")
     sign.add_argument("--pes", action="store_true", help="profil PES V2 (Hélios) : une signature par Bordereau")
+    sign.add_argument("--role", metavar="RÔLE", help="XAdES : rôle du signataire (PES : requis, ex. Ordonnateur)")
+    sign.add_argument("--city", metavar="VILLE", help="XAdES : ville du lieu de signature (PES : requis)")
+    sign.add_argument("--postal-code", metavar="CODE", help="XAdES : code postal du lieu de signature (PES : requis)")
+    sign.add_argument("--country", metavar="PAYS", help="XAdES : pays du lieu de signature (PES : requis, ex. France)")
     sign.add_argument("--stamp-page", type=int, metavar="N", help="PAdES : cachet visible sur la page N (-1 : dernière)")
     sign.add_argument("--reason", metavar="TEXTE", help="PAdES : motif de la signature")
     key_options(sign)
@@ -478,6 +483,18 @@ def _select_key(args: argparse.Namespace, settings: Settings):  # type: ignore[n
     return registry, keys[0], None
 
 
+def _expand_folders(paths: list[Path]) -> list[Path]:
+    """Each folder given becomes its ``.xml`` files (not recursive, sorted by name): a folder of PES
+    flows is signed in one job, with one consent and one PIN."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() == ".xml" and p.is_file()))
+        else:
+            files.append(path)
+    return files
+
+
 def _sign(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
@@ -494,7 +511,7 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "sign":
         files = [{"path": str(f), "format": args.format, "attached": args.attached, "enveloped": args.enveloped,
                   "pes": args.pes, **({"stamp": {"page": args.stamp_page}} if args.stamp_page else {})}
-                 for f in args.files]
+                 for f in _expand_folders(args.files)]
         mode, signer = "sign", None
     else:
         entry: dict[str, Any] = {"path": str(args.signature), "format": "cades"}
@@ -506,6 +523,13 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
         params["signer"] = signer
     if getattr(args, "reason", None):
         params["reason"] = args.reason
+    if getattr(args, "role", None):
+        params["claimed_role"] = args.role
+    place = {name: value for name, value in (("City", getattr(args, "city", None)),
+                                             ("PostalCode", getattr(args, "postal_code", None)),
+                                             ("CountryName", getattr(args, "country", None))) if value}
+    if place:
+        params["production_place"] = place
     if args.out_dir:
         params["out_dir"] = str(args.out_dir)
 

@@ -86,7 +86,9 @@ class SignParams:
     upload_url: str | None = field(default=None, metadata={"maxLength": 2048})
     #: Short-lived bearer token for ``url`` and ``upload_url``; kept in memory only, never stored.
     token: str | None = field(default=None, metadata={"maxLength": 4096})
-    #: XAdES options: claimed role (e.g. "Ordonnateur") and production place.
+    #: XAdES options: claimed role (e.g. "Ordonnateur") and production place ({"City", "PostalCode",
+    #: "CountryName"}). PES V2 files need both; missing fields are taken from the values the user last
+    #: signed a PES flow with, else the job fails with INVALID_PARAMS before the consent.
     claimed_role: str | None = field(default=None, metadata={"maxLength": 200})
     #: PAdES reason (also shown in a stamp), e.g. "Dépôt de l'offre".
     reason: str | None = field(default=None, metadata={"maxLength": 200})

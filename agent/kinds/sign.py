@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from bridge_protocol.errors import ErrorCode, ProtocolError, error_message
 from bridge_protocol.kinds import SignedFile, SignFileParams, SignParams, SignResult
@@ -36,6 +36,9 @@ from ..signing.naming import OutputNames
 from . import JobKind, StepSpec
 from .sources import display_folder, fetch_document, hash_files, resolve_file, upload_file
 
+if TYPE_CHECKING:
+    from .pes_signer import PesSigner
+
 log = logging.getLogger(__name__)
 
 T = Text
@@ -46,10 +49,18 @@ STEPS = (
     StepSpec("done", T("Terminé", "Done"), 0.1),
 )
 FILE_LABEL = T("fichier", "file")
+BORDEREAU_LABEL = T("bordereau", "bordereau")
+SIGNING_BORDEREAU = T("Signature du bordereau {i} sur {n}", "Signing bordereau {i} of {n}")
 #: Files signed at the same time in a batch (this workplace's machines have two cores).
 SIGNING_THREADS = 2
 CERTIFICATE = T("{who} (émis par {issuer}) — SHA-256 {sha}", "{who} (issued by {issuer}) — SHA-256 {sha}")
 SIGNING_FILE = T("Signature du fichier {i} sur {n}", "Signing file {i} of {n}")
+PES_SUMMARY = T("Flux PES V2 (Hélios) : rôle du signataire « {role} », lieu de signature {place}.",
+                "PES V2 (Hélios) flows: signer's role \"{role}\", place of signing {place}.")
+PES_MISSING = T("Signature PES V2 : {fields} requis (rôle « Ordonnateur », ville, code postal, pays).",
+                "PES V2 signature: {fields} required (role \"Ordonnateur\", city, postal code, country).")
+PES_FIELDS = {"claimed_role": T("rôle du signataire", "signer's role"), "City": T("ville", "city"),
+              "PostalCode": T("code postal", "postal code"), "CountryName": T("pays", "country")}
 SUMMARY = {
     "sign": T("Signer {n} fichier(s) avec le certificat de {who}.", "Sign {n} file(s) with {who}'s certificate."),
     "cosign": T("Co-signer {n} fichier(s) avec le certificat de {who}.", "Co-sign {n} file(s) with {who}'s certificate."),
@@ -67,6 +78,8 @@ class _Source:
     content: Path | None = None
     #: Where outputs go when the source has no folder of the user's (an upload).
     out_dir: Path | None = None
+    #: Signatures a PES V2 flow will get (its Bordereaux), 0 for other files.
+    signatures: int = 0
 
 
 def _output_extension(params: SignFileParams, source: Path, mode: str) -> tuple[str, bool]:
@@ -83,12 +96,17 @@ def _output_extension(params: SignFileParams, source: Path, mode: str) -> tuple[
 class _Reporter:
     """Tells the event loop what the signing thread does: at most every 100 ms (each report wakes
     the loop thread, which a batch of small files cannot afford), and always the first and last
-    file. Raises JobCancelled in the thread once the job was asked to stop."""
+    file. Raises JobCancelled in the thread once the job was asked to stop.
 
-    def __init__(self, ctx: JobContext, loop: asyncio.AbstractEventLoop, total: int) -> None:
+    A batch of PES V2 flows counts bordereaux instead ("bordereau 3 sur 12"): ``units`` is the
+    number of signatures expected in each flow, corrected by what the engine reports."""
+
+    def __init__(self, ctx: JobContext, loop: asyncio.AbstractEventLoop, total: int,
+                 units: int = 0) -> None:
         self.ctx, self.loop, self.total = ctx, loop, total
         self.index, self.fraction = 0, 0.0
         self.file_done, self.moved = 0, 0
+        self.units_total, self.units_done = units, 0
         self.last = 0.0
         self._lock = threading.Lock()  # several signing threads report through one reporter
 
@@ -101,6 +119,12 @@ class _Reporter:
 
     def _update(self, index: int, fraction: float, moved: int) -> None:
         ctx = self.ctx
+        if self.units_total:
+            done, total = self.units_done, self.units_total
+            ctx.set_current(ctx.t(BORDEREAU_LABEL), max(1, done), total)
+            ctx.set_message(ctx.t(SIGNING_BORDEREAU, i=max(1, done), n=total))
+            ctx.step_progress("sign", done, total)
+            return
         ctx.set_current(ctx.t(FILE_LABEL), index, self.total)
         ctx.set_message(ctx.t(SIGNING_FILE, i=index, n=self.total))
         if moved:
@@ -126,9 +150,25 @@ class _Reporter:
             self.fraction = min(1.0, done / size) if size else 1.0
             self._post()
 
+    def signatures(self, expected: int) -> Callable[[int, int], None]:
+        """Progress callback for one PES flow: ``(signatures made, signatures in the flow)``."""
+        seen = [0, expected]
+
+        def report(done: int, total: int) -> None:
+            if self.ctx.cancelled:
+                raise JobCancelled()
+            with self._lock:
+                self.units_total += total - seen[1]  # the estimate, corrected
+                self.units_done += done - seen[0]
+                seen[:] = [done, total]
+                self._post(force=self.units_done in (1, self.units_total))
+
+        return report
+
     def finish(self) -> None:
         with self._lock:
             self.index, self.fraction = self.total, 1.0
+            self.units_done = self.units_total
             self._post(force=True)
 
 
@@ -171,15 +211,24 @@ class Sign(JobKind):
             sources = [_Source(file, path, name, size, sha, content, out_dir)
                        for (file, path, name, content, out_dir), (size, sha) in zip(located, digests, strict=True)]
             store, key = await asyncio.to_thread(keystores.find, params.certificate)
+            pes_who = None
+            if any(f.pes for f in params.files):
+                pes_who = await asyncio.to_thread(self._pes_signer, ctx, params)
+                await asyncio.to_thread(_count_signatures, sources)
 
         # 2. One consent and one PIN for the whole batch (promise 4).
         with ctx.step("consent"):
             who = cert_label(key.certificate)
             issuer = name_label(key.certificate.issuer)
+            summary = ctx.t(SUMMARY[params.mode], n=len(sources), who=who)
+            if pes_who is not None:
+                place = pes_who.production_place
+                summary += " " + ctx.t(PES_SUMMARY, role=pes_who.claimed_role,
+                                       place=f"{place['City']} ({place['PostalCode']}), {place['CountryName']}")
             decision = await ctx.services.consent.ask(ConsentRequest(
                 origin=ctx.origin,
                 action="sign",
-                summary=ctx.t(SUMMARY[params.mode], n=len(sources), who=who),
+                summary=summary,
                 files=tuple(FileSummary(s.name, s.size, s.sha256) for s in sources),
                 certificate=ctx.t(CERTIFICATE, who=who, issuer=issuer, sha=key.sha256),
                 needs_pin=store.needs_pin,
@@ -199,15 +248,16 @@ class Sign(JobKind):
                     level=params.level,
                     timestamper=self._timestamper(ctx, params.level),
                     trust_roots=tuple(keystores.anchors.roots) if long_term else (),
-                    claimed_role=params.claimed_role,
-                    production_place=params.production_place,
+                    claimed_role=pes_who.claimed_role if pes_who else params.claimed_role,
+                    production_place=pes_who.production_place if pes_who else params.production_place,
                     reason=params.reason,
                     pes_policy=await asyncio.to_thread(_pes_policy, settings)
                     if any(f.pes for f in params.files) else None,
                 )
                 loop = asyncio.get_running_loop()
                 work = loop.run_in_executor(
-                    None, self._sign_all, ctx, _Reporter(ctx, loop, len(sources)), params, sources, signing_key, options
+                    None, self._sign_all, ctx, _Reporter(ctx, loop, len(sources), sum(s.signatures for s in sources)),
+                    params, sources, signing_key, options
                 )
                 try:
                     signed = await asyncio.shield(work)
@@ -219,6 +269,11 @@ class Sign(JobKind):
             await asyncio.to_thread(session.close)
         results = [result for result, _ in signed]
         targets = [target for _, target in signed]
+        if pes_who is not None and any(r.status == "signed" for r, s in zip(results, sources, strict=True)
+                                       if s.params.pes):
+            from .pes_signer import remember
+
+            await asyncio.to_thread(remember, ctx.services.settings.state_dir, pes_who)
         self._register_outputs(ctx, results, targets)
 
         with ctx.step("done"):
@@ -243,6 +298,21 @@ class Sign(JobKind):
             if error is not None:
                 result.error = JobError(code=error.code.value, message=error.message(ctx.locale))
 
+    @staticmethod
+    def _pes_signer(ctx: JobContext, params: SignParams) -> PesSigner:
+        """Role and place of the PES V2 signatures: given, else this user's last ones; required."""
+        from ..signing.xades import XadesError
+        from . import pes_signer
+
+        try:
+            signer = pes_signer.resolve(ctx.services.settings.state_dir, params.claimed_role, params.production_place)
+        except XadesError as exc:
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, str(exc)) from None
+        if signer.missing:
+            fields = ", ".join(ctx.t(PES_FIELDS[name]) for name in signer.missing)
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, ctx.t(PES_MISSING, fields=fields))
+        return signer
+
     def _timestamper(self, ctx: JobContext, level: str) -> Timestamper | None:
         if level == "B-B":
             return None
@@ -264,7 +334,8 @@ class Sign(JobKind):
 
         def one(item: tuple[_Source, Path]) -> tuple[SignedFile, Path | None]:
             reporter.start_file()
-            return self._sign_file(ctx, params, item[0], item[1], key, options, outputs, reporter.progress)
+            progress = reporter.signatures(item[0].signatures) if item[0].signatures else reporter.progress
+            return self._sign_file(ctx, params, item[0], item[1], key, options, outputs, progress)
 
         workers = min(SIGNING_THREADS, len(plan))
         pool = ThreadPoolExecutor(workers, thread_name_prefix="sign") if workers > 1 else None
@@ -402,7 +473,8 @@ def _xades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key
         _engine("xades", "sign_enveloped")(stream, out, key, level=options.level, timestamper=options.timestamper,
                                            pes=file.pes, claimed_role=options.claimed_role,
                                            production_place=options.production_place,
-                                           policy=options.pes_policy if file.pes else None)
+                                           policy=options.pes_policy if file.pes else None,
+                                           progress=progress if file.pes else None)
     else:
         _engine("xades", "sign_detached")(stream, name, out, key, level=options.level,
                                           timestamper=options.timestamper, progress=progress)
@@ -411,18 +483,38 @@ def _xades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key
 ENGINES: dict[str, Callable[..., None]] = {"cades": _cades, "pades": _pades, "xades": _xades}
 
 
+def _count_signatures(sources: list[_Source]) -> None:
+    """Bordereaux of each PES V2 flow (one signature each, or one for the flow), for "bordereau i sur n"."""
+    from ..signing.xades import count_pes_signatures
+
+    for source in sources:
+        if source.params.format == "xades" and source.params.pes:
+            try:
+                with source.path.open("rb") as stream:
+                    source.signatures = count_pes_signatures(stream)
+            except OSError:
+                source.signatures = 1  # the signing step reports the file's own error
+
+
 def _pes_policy(settings: Settings) -> object | None:
-    """The PES V2 signature policy: its hash always computed from the configured document."""
+    """A PES V2 signature policy document the administrator configured (its hash computed from it,
+    overriding the DGFiP policy built into the engine); None: the built-in one."""
     if settings.pes_policy_document is None:
         return None
-    from ..signing.xades_policy import DGFIP_PES_POLICY_OID, DGFIP_PES_POLICY_URI, SignaturePolicy
+    from ..signing.xades_policy import (
+        DGFIP_PES_POLICY_DESCRIPTION,
+        DGFIP_PES_POLICY_OID,
+        DGFIP_PES_POLICY_URI,
+        SignaturePolicy,
+    )
 
     try:
         document = settings.pes_policy_document.read_bytes()
     except OSError as exc:
         raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Politique de signature illisible : {exc.strerror}") from exc
     return SignaturePolicy.from_document(settings.pes_policy_oid or DGFIP_PES_POLICY_OID,
-                                         settings.pes_policy_uri or DGFIP_PES_POLICY_URI, document)
+                                         settings.pes_policy_uri or DGFIP_PES_POLICY_URI, document,
+                                         DGFIP_PES_POLICY_DESCRIPTION if not settings.pes_policy_oid else None)
 
 
 KIND = Sign()

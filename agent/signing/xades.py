@@ -41,6 +41,7 @@ Engines write only to ``output``; inputs are parsed without DTDs or entities (``
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import BinaryIO
@@ -61,8 +62,8 @@ from .xades_policy import (
 from .xades_xml import ENVELOPED, EXC_C14N, XadesError, XmlRefused, c14n, find_by_id, parse_untrusted
 
 __all__ = [
-    "DGFIP_PES_POLICY", "DGFIP_PES_POLICY_DESCRIPTION", "DGFIP_PES_POLICY_OID", "DGFIP_PES_POLICY_URI", "LEVELS", "PES_PLACE_FIELDS",
-    "SignaturePolicy", "XadesError", "XmlRefused", "dgfip_pes_policy", "guess_mime_type", "missing_pes_fields", "pes_targets",
+    "DGFIP_PES_POLICY", "DGFIP_PES_POLICY_DESCRIPTION", "DGFIP_PES_POLICY_OID", "DGFIP_PES_POLICY_URI", "LEVELS", "PES_PLACE_FIELDS", "count_pes_signatures",
+    "SignaturePolicy", "XadesError", "XmlRefused", "dgfip_pes_policy", "guess_mime_type", "missing_pes_fields", "normalize_place", "pes_targets",
     "sign_detached", "sign_enveloped",
 ]
 
@@ -137,6 +138,40 @@ def sign_enveloped(source: BinaryIO, output: BinaryIO, key: SigningKey, *, level
     # standalone="yes" is kept; "no" or absent mean the same without a DTD, so nothing is written.
     tree.write(output, encoding=info.encoding or "UTF-8", xml_declaration=True,
                standalone=True if info.standalone else None)
+
+
+_BORDEREAU_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?Bordereau(?=[\s/>])([^<>]*)>")
+_ID_ATTRIBUTE = re.compile(rb"\sId\s*=")
+_TAG_WINDOW = 64 * 1024
+
+
+def count_pes_signatures(source: BinaryIO) -> int:
+    """How many signatures ``sign_enveloped(pes=True)`` will make in ``source``, read in ``CHUNK``
+    pieces without parsing (for progress only: each Bordereau start tag with an ``Id``, or 1)."""
+    with_id = without_id = 0
+    tail = b""
+    while True:
+        data = source.read(CHUNK)
+        buffer = tail + data
+        end = len(buffer) if not data else max(0, len(buffer) - _TAG_WINDOW)
+        last = 0
+        for match in _BORDEREAU_TAG.finditer(buffer, 0, end):
+            if _ID_ATTRIBUTE.search(match.group(1)):
+                with_id += 1
+            else:
+                without_id += 1
+            last = match.end()
+        if not data:
+            break
+        cut = buffer.rfind(b"<", last, end)  # a start tag cut by the window boundary is read again
+        tail = buffer[end if cut < 0 or len(buffer) - cut > 4 * _TAG_WINDOW else cut:]
+    return with_id if with_id and not without_id else 1
+
+
+def normalize_place(place: dict[str, str]) -> dict[str, str]:
+    """Production place with schema names (``city`` → ``City``…), in schema order, empty values
+    dropped; an unknown field raises XadesError."""
+    return dict(_place(place))
 
 
 def missing_pes_fields(claimed_role: str | None, production_place: dict[str, str] | None) -> list[str]:

@@ -303,6 +303,7 @@ def test_hostile_xml_refused_by_the_xades_signer(name: str, tmp_path: Path, home
     path.write_bytes(malicious.hostile_xml(canary.file, canary.url)[name])
     out = tmp_path / "signes"
     result = compagnon(home, "sign", str(path), "--format", "xades", "--pes", "--p12", str(signing_p12),
+                       "--role", "Ordonnateur", "--city", "Montpellier", "--postal-code", "34000", "--country", "France",
                        "--pin-stdin", "--out-dir", str(out), stdin=PASSWORD + "\n")
     assert_bounded(result)
     assert result.returncode == 1, result.describe()
@@ -323,6 +324,7 @@ def test_xinclude_is_signed_as_text_never_included(tmp_path: Path, home: Path, c
     path.write_bytes(malicious.hostile_xml(canary.file, canary.url)["xinclude"])
     out = tmp_path / "signes"
     result = compagnon(home, "sign", str(path), "--format", "xades", "--pes", "--p12", str(signing_p12),
+                       "--role", "Ordonnateur", "--city", "Montpellier", "--postal-code", "34000", "--country", "France",
                        "--pin-stdin", "--out-dir", str(out), stdin=PASSWORD + "\n")
     assert_bounded(result)
     assert result.returncode == 0, result.describe()
