@@ -26,6 +26,7 @@ document time-stamp over the DSS). ``adbe.pkcs7.detached`` signatures are verifi
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from asn1crypto import cms
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.crypt.api import AuthStatus
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
@@ -61,6 +64,15 @@ from .model import (
 )
 from .pdf_changes import changes_check
 from .pdf_dss import DssContent, read_dss
+from .pdf_legacy import (
+    LEGACY_FORMAT,
+    PKCS7_SHA1,
+    X509_RSA_SHA1,
+    RawPdfSignature,
+    legacy_warning,
+    pkcs7_sha1_content,
+    verify_x509_rsa_sha1,
+)
 from .validation_material import Skipped, material_from_signed_data, skipped_check
 
 __all__ = ["verify_pdf"]
@@ -68,6 +80,8 @@ __all__ = ["verify_pdf"]
 log = logging.getLogger(__name__)
 
 PADES = "/ETSI.CAdES.detached"
+#: The level reported for ISO 32000-1 signatures that are not PAdES (adbe.pkcs7.detached).
+PDF_LEVEL = "PDF (ISO 32000-1)"
 PKCS7 = "/adbe.pkcs7.detached"
 RFC3161 = "/ETSI.RFC3161"
 #: What pyHanko raises on a malformed file: also ``OSError`` for a seek to an offset the file's own
@@ -130,10 +144,18 @@ def _pades_level(env: Environment, emb: EmbeddedPdfSignature, doc: _Document, su
     """EN 319 142-1 section 6 baseline levels (a closure over the document for ``verify_signer``)."""
 
     def rule(info: cms.SignerInfo, *, counter: bool, timestamped: bool, long_term: bool) -> tuple[str | None, Check]:
+        if subfilter == PKCS7_SHA1:
+            return "PDF legacy (adbe.pkcs7.sha1)", not_applicable("baseline_level", env.t(
+                "Signature PDF ancienne (adbe.pkcs7.sha1) : pas de niveau PAdES.",
+                "Legacy PDF signature (adbe.pkcs7.sha1): no PAdES level."))
+        if subfilter != PADES:
+            return PDF_LEVEL, not_applicable("baseline_level", env.t(
+                "Signature PDF ISO 32000-1 ({s}) : ce n'est pas une signature PAdES (SubFilter ETSI.CAdES.detached "
+                "attendu pour un niveau B-B à B-LTA).",
+                "ISO 32000-1 PDF signature ({s}): not a PAdES signature (SubFilter ETSI.CAdES.detached is needed for "
+                "the B-B to B-LTA levels).", s=subfilter.lstrip("/")))
         attrs = info["signed_attrs"]
         missing = []
-        if subfilter != PADES:
-            missing.append(env.t("SubFilter ETSI.CAdES.detached", "SubFilter ETSI.CAdES.detached"))
         for name, label in (("content_type", "content-type"), ("message_digest", "message-digest")):
             if _attr_count(attrs, name) != 1:
                 missing.append(label)
@@ -187,9 +209,17 @@ async def _doc_timestamp(env: Environment, emb: EmbeddedPdfSignature, doc: _Docu
 
 
 async def _signature(env: Environment, emb: EmbeddedPdfSignature, doc: _Document, subfilter: str) -> SignatureReport:
-    fmt = "PAdES" if subfilter == PADES else "PDF"
+    fmt = "PAdES" if subfilter == PADES else LEGACY_FORMAT if subfilter == PKCS7_SHA1 else "PDF"
     label = env.t("Signature PDF {s} (ISO 32000).", "PDF signature {s} (ISO 32000).", s=subfilter.lstrip("/"))
-    pdf_checks = [passed("format", label), *_integrity_info(env, emb, doc)]
+    pdf_checks = [passed("format", label)]
+    actual_digest: bytes | None = None
+    if subfilter == PKCS7_SHA1:
+        pdf_checks.append(legacy_warning(env, subfilter))
+        byte_range, actual_digest = pkcs7_sha1_content(env, emb)
+        pdf_checks.append(byte_range)
+    else:
+        actual_digest = emb.compute_digest()
+    pdf_checks += _integrity_info(env, emb, doc)
     skipped = Skipped()
     skipped.extend(doc.dss.skipped)
     found = material_from_signed_data(emb.signed_data, "signature", skipped)
@@ -198,11 +228,50 @@ async def _signature(env: Environment, emb: EmbeddedPdfSignature, doc: _Document
         pdf_checks.append(skipped_check(env, skipped))
     covering = [t for revision, t in doc.doc_timestamps if revision > emb.signed_revision]
     claimed = emb.self_reported_timestamp
-    report = await verify_signer(env, emb.signer_info, emb.field_name, found, emb.compute_digest(),
+    report = await verify_signer(env, emb.signer_info, emb.field_name, found, actual_digest,
                                  content_type="data", fmt=fmt, claimed=claimed,
                                  extra_poe=min(covering) if covering else None,
                                  pdf_checks=pdf_checks, level_rule=_pades_level(env, emb, doc, subfilter))
+    report.format = fmt
+    vri = await _vri_timestamp_checks(env, emb, doc)
+    if vri:
+        at = next((i for i, c in enumerate(report.checks) if c.name == "timestamp"), len(report.checks))
+        report.checks[at + 1:at + 1] = vri
     return report
+
+
+async def _vri_timestamp_checks(env: Environment, emb: EmbeddedPdfSignature, doc: _Document) -> list[Check]:
+    """The ``/TS`` of this signature's VRI entry (EN 319 142-1 section 5.4.2.2): a time-stamp over the
+    signature value, reported on its own ("vri_timestamp"); it neither raises nor lowers the level."""
+    keys = {hashlib.sha1(emb.pkcs7_content).hexdigest().upper()}
+    try:
+        keys.add(hashlib.sha1(cms.ContentInfo.load(emb.pkcs7_content, strict=False).dump()).hexdigest().upper())
+        value = emb.signer_info["signature"].native
+    except PARSE_ERRORS:
+        return []
+    checks = []
+    for entry in doc.dss.vri_timestamps:
+        if entry.key not in keys:
+            continue
+        outcome = await verify_timestamp(env, entry.token, _digest_of(value), extra=doc.dss.material)
+        if outcome.ok:
+            checks.append(passed("vri_timestamp", env.t(
+                "Horodatage du dictionnaire VRI (/TS) : {m}.", "VRI dictionary time-stamp (/TS): {m}.", m=outcome.message)))
+        else:
+            checks.append(warning("vri_timestamp", env.t(
+                "Horodatage du dictionnaire VRI (/TS) ignoré, {m}.", "VRI dictionary time-stamp (/TS) ignored, {m}.",
+                m=outcome.message)))
+    return checks
+
+
+def _digest_of(data: bytes) -> Any:
+    def expected(name: str) -> bytes | None:
+        try:
+            return hashlib.new(name, data).digest()
+        except (ValueError, TypeError):
+            return None
+
+    return expected
 
 
 async def verify_pdf(env: Environment, path: Path, progress: Progress | None) -> list[SignatureReport]:
@@ -217,9 +286,8 @@ async def verify_pdf(env: Environment, path: Path, progress: Progress | None) ->
                 problem, "no end of PDF file (startxref and %%EOF expected at the end of the file)")))]
         try:
             reader = PdfFileReader(stream, strict=False)
-            if reader.encrypted:
-                return [format_failure(env, "PDF", "PDF", env.t("PDF chiffré : vérification non prise en charge.",
-                                                                 "Encrypted PDF: verification not supported."))]
+            if reader.encrypted and not _opens_without_password(reader):
+                return [_password_needed(env)]
             fields = list(enumerate_sig_fields(reader, filled_status=True))
             revisions = reader.xrefs.total_revisions
         except READ_ERRORS as exc:
@@ -227,10 +295,19 @@ async def verify_pdf(env: Environment, path: Path, progress: Progress | None) ->
         doc = _Document(reader, revisions, read_dss(reader))
         items: list[tuple[int, str, Any]] = []
         broken: list[SignatureReport] = []
+        seen: set[object] = set()
         for name, sig_object, sig_field in fields:
+            # ISO 32000-1 section 12.7.4.5: a signature dictionary two fields share is one signature.
+            key = sig_object.reference if isinstance(sig_object, generic.IndirectObject) else id(sig_object)
+            if key in seen:
+                continue
+            seen.add(key)
             try:
-                emb = EmbeddedPdfSignature(reader, sig_field, name)
                 subfilter = str(sig_object.get_object().get("/SubFilter", ""))
+                if subfilter == X509_RSA_SHA1:
+                    emb = RawPdfSignature(reader, sig_field, name)
+                else:
+                    emb = EmbeddedPdfSignature(reader, sig_field, name)
                 items.append((emb.signed_revision, subfilter, emb))
             except READ_ERRORS as exc:
                 broken.append(format_failure(env, str(name), "PDF", env.t(
@@ -248,7 +325,10 @@ async def verify_pdf(env: Environment, path: Path, progress: Progress | None) ->
             revision, subfilter, emb = items[index]
             if index in reports:
                 continue
-            if subfilter not in (PADES, PKCS7):
+            if subfilter == X509_RSA_SHA1:
+                reports[index] = await _guarded(env, emb, lambda e=emb: _raw_signature(env, e, doc))
+                continue
+            if subfilter not in (PADES, PKCS7, PKCS7_SHA1):
                 reports[index] = format_failure(env, emb.field_name, "PDF", env.t(
                     "SubFilter {s} non pris en charge.", "Unsupported SubFilter {s}.", s=subfilter or "?"))
                 continue
@@ -257,6 +337,30 @@ async def verify_pdf(env: Environment, path: Path, progress: Progress | None) ->
         progress(size, size)
     ordered = sorted(range(len(items)), key=lambda i: items[i][0])
     return [reports[i] for i in ordered] + broken
+
+
+def _opens_without_password(reader: PdfFileReader) -> bool:
+    """ISO 32000-1 section 7.6.3.3: a document whose user password is empty opens for anyone."""
+    try:
+        return reader.decrypt("").status != AuthStatus.FAILED
+    except Exception:  # noqa: BLE001 (an unknown security handler: not readable here)
+        return False
+
+
+def _password_needed(env: Environment) -> SignatureReport:
+    report = SignatureReport(id="PDF", format="PDF")
+    report.add(indeterminate("format", env.t(
+        "PDF chiffré protégé par un mot de passe d'ouverture : ses signatures ne peuvent pas être vérifiées sans "
+        "ce mot de passe.",
+        "Encrypted PDF protected by an open password: its signatures cannot be verified without that password."),
+        SubIndication.GENERIC))
+    return report
+
+
+async def _raw_signature(env: Environment, emb: RawPdfSignature, doc: _Document) -> SignatureReport:
+    covering = [t for revision, t in doc.doc_timestamps if revision > emb.signed_revision]
+    return await verify_x509_rsa_sha1(env, emb, _integrity_info(env, emb, doc), doc.dss.material, doc.dss.skipped,
+                                      min(covering) if covering else None)
 
 
 def _not_checked(env: Environment, name: str, exc: BaseException) -> SignatureReport:

@@ -623,7 +623,7 @@ def test_pyhanko_signed_pdf_and_a_page_appended_after_signing(tmp_path: Path, te
 
     legacy = only(verify(_pyhanko_signed(tmp_path, test_pki, "ADOBE_PKCS7_DETACHED"), root))
     assert_verdict(legacy, PASSED)
-    assert (legacy.format, legacy.level) == ("PDF", None)  # adbe.pkcs7.detached: valid, not PAdES baseline
+    assert (legacy.format, legacy.level) == ("PDF", "PDF (ISO 32000-1)")  # adbe.pkcs7.detached: not PAdES
 
     data = bytearray(signed.read_bytes())
     data[data.index(b"(Page 2)") + 1] ^= 0x01

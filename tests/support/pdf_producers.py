@@ -254,3 +254,25 @@ def pdfsig_signatures(path: Path, nss: Path) -> list[str]:
     """pdfsig's per-signature validation lines ("Signature is Valid." ...), in file order."""
     out = subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", str(path)], capture_output=True, text=True).stdout
     return [line.split(":", 1)[1].strip() for line in out.splitlines() if "Signature Validation:" in line]
+
+
+def encrypted_signed(src: Path, dst: Path, pki: TestPki, user_password: str = "", owner_password: str = "proprio"
+                     ) -> Path:
+    """pyHanko encrypts ``src`` (standard security handler, AES-256) then signs it in an incremental update."""
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+
+    plain = dst.with_suffix(".chiffre.pdf")
+    with src.open("rb") as f:
+        writer = copy_into_new_writer(PdfFileReader(f, strict=False))
+        writer.encrypt(owner_password, user_password)
+        with plain.open("wb") as out:
+            writer.write(out)
+    signer = signers.SimpleSigner.load(str(pki.key_pem("qualified")), str(pki.cert_pem("qualified")),
+                                       ca_chain_files=(str(pki.intermediate_pem),))
+    assert signer is not None
+    with plain.open("rb") as f, dst.open("wb") as out:
+        incremental = IncrementalPdfFileWriter(f, strict=False)
+        incremental.encrypt(owner_password)
+        signers.sign_pdf(incremental, signers.PdfSignatureMetadata(field_name="Signature1"), signer=signer,
+                         output=out)
+    return dst
