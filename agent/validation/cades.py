@@ -52,6 +52,7 @@ from .chain import (
     validate_certificate,
 )
 from .cms_stream import CmsFormatError, cms_source, read_signed_data
+from .rsa_pkcs1 import hash_for, verify_pkcs1_v15
 from .model import (
     Check,
     SignatureReport,
@@ -243,6 +244,9 @@ def verify_signer_info(env: Environment, info: cms.SignerInfo, cert: asn1_x509.C
     else:
         checks.append(passed("integrity", env.t("Empreinte {a} des données signées conforme.",
                                                 "{a} digest of the signed data matches.", a=digest_name)))
+    protection = algorithm_protection_check(env, info)
+    if protection is not None:
+        checks.append(protection)
     ok, problem = _verify_value(info, cert, b"\x31" + signed_attrs.dump()[1:], prehashed=False)
     if ok:
         algorithm = info["signature_algorithm"]["algorithm"].native
@@ -265,9 +269,81 @@ def verify_signer_info(env: Environment, info: cms.SignerInfo, cert: asn1_x509.C
     return checks
 
 
+def _algorithm_parameters(identifier: core.Sequence) -> bytes:
+    """The parameters' DER, absent and NULL alike (RFC 5754 section 2: both encodings occur)."""
+    parameters = identifier["parameters"]
+    if isinstance(parameters, (core.Void, core.Null)) or parameters.native is None:
+        return b""
+    return bytes(parameters.dump())
+
+
+def _same_algorithm(protected: core.Sequence, used: core.Sequence) -> bool:
+    return (protected["algorithm"].dotted == used["algorithm"].dotted
+            and _algorithm_parameters(protected) == _algorithm_parameters(used))
+
+
+def algorithm_protection_check(env: Environment, info: cms.SignerInfo) -> Check | None:
+    """RFC 6211 section 3: the CMSAlgorithmProtection signed attribute, when present, must name the
+    SignerInfo's own digestAlgorithm and signatureAlgorithm (and no macAlgorithm). A mismatch means
+    the algorithms the verifier is told to use are not those the signer signed: an algorithm
+    substitution, TOTAL_FAILED. Absent, there is nothing to check (the attribute is optional)."""
+    signed_attrs = info["signed_attrs"]
+    if not _attr_count(signed_attrs, "cms_algorithm_protection"):
+        return None
+    values = _attrs(signed_attrs, "cms_algorithm_protection")
+    if _attr_count(signed_attrs, "cms_algorithm_protection") > 1 or len(values) != 1:
+        return total_failed("algorithm_protection", env.t(
+            "Attribut CMSAlgorithmProtection (RFC 6211) répété.",
+            "Repeated CMSAlgorithmProtection attribute (RFC 6211)."), SubIndication.FORMAT_FAILURE)
+    try:
+        value = values[0]
+        protected_digest = value["digest_algorithm"]  # type: ignore[index]
+        protected_signature = value["signature_algorithm"]  # type: ignore[index]
+        has_mac = not isinstance(value["mac_algorithm"], core.Void)  # type: ignore[index]
+        if isinstance(protected_signature, core.Void) or has_mac:
+            return total_failed("algorithm_protection", env.t(
+                "Attribut CMSAlgorithmProtection (RFC 6211) sans signatureAlgorithm ou avec un macAlgorithm.",
+                "CMSAlgorithmProtection attribute (RFC 6211) without signatureAlgorithm or with a macAlgorithm."),
+                SubIndication.FORMAT_FAILURE)
+        mismatches = []
+        if not _same_algorithm(protected_digest, info["digest_algorithm"]):
+            mismatches.append(env.t("empreinte {p} signée, {u} annoncée", "digest {p} signed, {u} stated",
+                                    p=protected_digest["algorithm"].native, u=info["digest_algorithm"]["algorithm"].native))
+        if not _same_algorithm(protected_signature, info["signature_algorithm"]):
+            mismatches.append(env.t("signature {p} signée, {u} annoncée", "signature {p} signed, {u} stated",
+                                    p=protected_signature["algorithm"].native,
+                                    u=info["signature_algorithm"]["algorithm"].native))
+    except PARSE_ERRORS as exc:
+        return total_failed("algorithm_protection", env.t(
+            "Attribut CMSAlgorithmProtection (RFC 6211) illisible : {e}",
+            "Unreadable CMSAlgorithmProtection attribute (RFC 6211): {e}", e=exc), SubIndication.FORMAT_FAILURE)
+    if mismatches:
+        return total_failed("algorithm_protection", env.t(
+            "Les algorithmes de la signature ne sont pas ceux que protège l'attribut signé CMSAlgorithmProtection "
+            "(RFC 6211) : {m}. Substitution d'algorithme.",
+            "The signature's algorithms are not those the signed CMSAlgorithmProtection attribute (RFC 6211) "
+            "protects: {m}. Algorithm substitution.", m="; ".join(mismatches)), SubIndication.SIG_CRYPTO_FAILURE)
+    return passed("algorithm_protection", env.t(
+        "Algorithmes d'empreinte et de signature protégés (RFC 6211) et conformes.",
+        "Digest and signature algorithms protected (RFC 6211) and matching."))
+
+
 def _verify_value(info: cms.SignerInfo, cert: asn1_x509.Certificate, data: bytes, *, prehashed: bool
                   ) -> tuple[bool, str | None]:
-    """(valid, problem): problem is set when the algorithm cannot be used at all."""
+    """(valid, problem): problem is set when the algorithm cannot be used at all.
+
+    RSA PKCS #1 v1.5 goes through ``rsa_pkcs1`` (SHA-3, DigestInfo without NULL); anything else
+    (ECDSA, RSASSA-PSS, EdDSA, DSA) through pyhanko-certvalidator's verifier."""
+    digest_name = info["digest_algorithm"]["algorithm"].native
+    pkcs1_hash = hash_for(info["signature_algorithm"], digest_name)
+    if pkcs1_hash is not None:
+        try:
+            if prehashed and pkcs1_hash != digest_name:
+                return False, f"algorithme non pris en charge / unsupported algorithm: {pkcs1_hash} ≠ {digest_name}"
+            return verify_pkcs1_v15(info["signature"].native, data, cert.public_key, pkcs1_hash,
+                                    prehashed=prehashed), None
+        except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
+            return False, f"algorithme non pris en charge / unsupported algorithm: {exc}"
     try:
         _VALIDATOR.validate_signature(
             info["signature"].native, data, cert.public_key, info["signature_algorithm"],

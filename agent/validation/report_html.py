@@ -66,6 +66,7 @@ CHECK_NAMES = {
     "modification": T("Modifications après signature", "Changes after signing"),
     "coverage": T("Partie du document couverte", "Part of the document covered"),
     "timestamp": T("Horodatage", "Timestamp"),
+    "algorithm_protection": T("Protection des algorithmes (RFC 6211)", "Algorithm protection (RFC 6211)"),
     "signing_certificate": T("Certificat du signataire (attribut signé)", "Signer's certificate (signed attribute)"),
 }
 
