@@ -12,7 +12,9 @@ Example ``config.toml``::
 
     [jobs]
     max_concurrent = 4
-    keep = 500
+    max_per_site = 3           # jobs of one site running at once (default: max_concurrent - 1 from 3 on)
+    max_pending_per_site = 50  # jobs of one site queued or running; more are refused (TOO_MANY_REQUESTS)
+    keep = 500                 # finished jobs kept, per site
 
     [consent]
     policy = "prompt"          # "prompt" | "console" | "native" | "deny" | "approve-all-for-tests"
@@ -122,6 +124,11 @@ class Settings:
     preapproved_origins: tuple[str, ...] = ()
     max_frame_bytes: int = MAX_FRAME_BYTES
     max_concurrent_jobs: int = 4
+    #: Jobs of one site running at once (None: agent.jobs.slots.default_per_site).
+    max_jobs_per_site: int | None = None
+    #: Jobs of one site queued or running at once; more are refused with TOO_MANY_REQUESTS.
+    max_pending_jobs_per_site: int = 50
+    #: Finished jobs kept, per site.
     jobs_keep: int = 500
     consent_policy: ConsentPolicy = "prompt"
     #: Whether the configuration file chose the policy (else each command uses its own default:
@@ -231,6 +238,11 @@ def load_settings(config_path: Path | None = None) -> Settings:
         kwargs["max_concurrent_jobs"] = v
     if (v := _get(jobs, "keep", int, "jobs")) is not None:
         kwargs["jobs_keep"] = max(1, v)
+    for key, name in (("max_per_site", "max_jobs_per_site"), ("max_pending_per_site", "max_pending_jobs_per_site")):
+        if (v := _get(jobs, key, int, "jobs")) is not None:
+            if v < 1:
+                raise ConfigError(f"jobs.{key} : au moins 1")
+            kwargs[name] = v
     if (v := _get(consent, "policy", str, "consent")) is not None:
         if v not in CONSENT_POLICIES:
             raise ConfigError(f"consent.policy : une valeur parmi {', '.join(CONSENT_POLICIES)}")

@@ -119,7 +119,8 @@ class AgentService:
                                     keystores=self.keystores)
         self.jobs = JobManager(
             self.services, JobStore(state / "jobs", self.settings.jobs_keep), self.settings.max_concurrent_jobs,
-            audit=self.audit,
+            audit=self.audit, per_site=self.settings.max_jobs_per_site,
+            max_pending_per_site=self.settings.max_pending_jobs_per_site,
         )
         self.jobs.add_listener(self._broadcast)
         self._certificates_allowed: set[str] = set()

@@ -28,6 +28,7 @@ from ..kinds import JobKind, load_kind
 from .audit import JobWitness
 from .context import JobCancelled, JobContext, JobServices
 from .model import Job, StepRecord, new_job_id, utc_now
+from .slots import FairSlots
 from .store import JobStore
 
 if TYPE_CHECKING:
@@ -79,13 +80,15 @@ class JobManager:
     """Owns every job of this agent process."""
 
     def __init__(self, services: JobServices, store: JobStore | None = None, max_concurrent: int = 4,
-                 audit: AuditLog | None = None) -> None:
+                 audit: AuditLog | None = None, per_site: int | None = None,
+                 max_pending_per_site: int = 50) -> None:
         self.services = services
         self.store = store
         #: One thread writes the job records, in the order of the changes.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-store") if store else None
         self.audit = audit
-        self._slots = asyncio.Semaphore(max_concurrent)
+        self._slots = FairSlots(max_concurrent, per_site)
+        self.max_pending_per_site = max_pending_per_site
         self._jobs: dict[str, Job] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._contexts: dict[str, JobContext] = {}
@@ -140,6 +143,10 @@ class JobManager:
         services allow local paths (``local=True``), as the command line does.
         """
         kind = load_kind(kind_name)
+        pending = sum(1 for j in self._jobs.values() if j.origin == origin and not j.terminal)
+        if pending >= self.max_pending_per_site:
+            log.warning("job refused for %s: %d jobs already queued or running", origin, pending)
+            raise ProtocolError(ErrorCode.TOO_MANY_REQUESTS, reason="jobs_pending", limit=self.max_pending_per_site)
         try:
             typed_params = parse(kind.params_type, params, "/params")
         except ParseError as exc:
@@ -166,7 +173,7 @@ class JobManager:
     async def _run(self, job: Job, kind: JobKind, ctx: JobContext, params: Any,
                    witness: JobWitness | None = None) -> None:
         try:
-            async with self._slots:
+            async with self._slots.hold(job.origin):
                 job.state = "running"
                 self._changed(job, True)
                 result = await kind.run(ctx, params)

@@ -93,6 +93,9 @@ class JobStore:
 
     def plan_prune(self, jobs: list[Job]) -> tuple[list[Job], set[str]]:
         """The jobs ``prune`` would keep, and the ids it would remove (without removing them)."""
-        finished = [j for j in jobs if j.terminal]
-        dropped = {j.id for j in finished[: max(0, len(finished) - self.keep)]}
+        finished: dict[str, list[Job]] = {}
+        for job in jobs:
+            if job.terminal:
+                finished.setdefault(job.origin, []).append(job)
+        dropped = {j.id for mine in finished.values() for j in mine[: max(0, len(mine) - self.keep)]}
         return [j for j in jobs if j.id not in dropped], dropped

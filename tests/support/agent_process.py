@@ -38,14 +38,14 @@ def isolated_env(home: Path) -> dict[str, str]:
 
 def write_config(home: Path, *, allowed: list[str], preapproved: list[str] | None = None,
                  consent: str = "approve-all-for-tests", max_concurrent: int = 4, extra: str = "",
-                 consent_timeout: float = 5) -> Path:
+                 consent_timeout: float = 5, jobs: str = "") -> Path:
     path = home / ".config" / "compagnon" / "config.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     quoted = lambda items: "[" + ", ".join(f'"{i}"' for i in items) + "]"  # noqa: E731
     path.write_text(
         f"[bridge]\nallowed_origins = {quoted(allowed)}\n\n"
         f"[pairing]\npreapproved = {quoted(preapproved or [])}\n\n"
-        f"[jobs]\nmax_concurrent = {max_concurrent}\n\n"
+        f"[jobs]\nmax_concurrent = {max_concurrent}\n{jobs}\n"
         f'[consent]\npolicy = "{consent}"\ntimeout_seconds = {consent_timeout}\n{extra}',
         encoding="utf-8",
     )
