@@ -94,6 +94,13 @@ async def test_jobs_survive_kill_9_and_running_ones_become_interrupted(
         platform.gate.clear()
         running = await client.start_job("diagnose", {})
         await _wait_platform_step(client, running["id"])
+        # jobs.get shows the job in memory; a jobs.updated frame is sent only once its record is on
+        # disk, which is what survives a kill -9.
+        deadline = time.monotonic() + 10
+        while not any(s["id"] == "platform" and s["state"] == "running"
+                      for s in client._jobs.get(running["id"], {}).get("steps", [])):
+            assert time.monotonic() < deadline, "no jobs.updated frame with the platform step running"
+            await asyncio.sleep(0.02)
     agent.kill()
     # Nothing half-written is left in the state folder.
     job_files = list((agent.state_dir / "jobs").iterdir())
