@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
 
     certs = sub.add_parser("certs", help="lister les certificats utilisables (signature ou déchiffrement)")
     common(certs)
-    certs.add_argument("--purpose", choices=["signing", "decryption"], default="signing")
+    certs.add_argument("--purpose", choices=["signing", "decryption", "all"], default="signing",
+                       help="usage recherché (all : tous, avec l'usage de chacun)")
     certs.add_argument("--pkcs11", action="append", default=[], type=Path, metavar="MODULE",
                        help="module PKCS#11 en plus des chemins habituels (répétable)")
     certs.add_argument("--p12", action="append", default=[], type=Path, metavar="FICHIER",
@@ -394,6 +395,15 @@ def _fail(exc: Exception, locale: str = "fr") -> int:
 # -- certs ---------------------------------------------------------------------------------------
 
 
+#: A certificate's purposes (RFC 5280 key usage, see agent/keystores/usage.py) as ``certs`` prints them.
+USAGE_LABELS = {
+    ("signing",): {"fr": "signature", "en": "signature"},
+    ("decryption",): {"fr": "chiffrement", "en": "encryption"},
+    ("signing", "decryption"): {"fr": "signature et chiffrement", "en": "signature and encryption"},
+    (): {"fr": "ni signature ni chiffrement", "en": "neither signature nor encryption"},
+}
+
+
 def _certs(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
@@ -413,7 +423,7 @@ def _certs(args: argparse.Namespace, settings: Settings) -> int:
             return _fail(exc, args.lang)
         picked.append(store)
     registry = KeyStoreRegistry(settings, extra_modules=args.pkcs11, p12=picked)
-    infos = registry.certificate_infos(args.purpose, args.lang)
+    infos = registry.certificate_infos(None if args.purpose == "all" else args.purpose, args.lang)
     if args.json:
         print(json.dumps(to_json(infos), ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -427,6 +437,7 @@ def _certs(args: argparse.Namespace, settings: Settings) -> int:
               + (f" (SIREN {info.siren})" if info.siren else ""))
         print(f"    {info.key_type}, émis par {info.issuer}, valide jusqu'au {info.not_after[:10]}, "
               f"{info.source.label}, SHA-256 {info.sha256[:16]}…, id {info.id}")
+        print(("    usage: " if args.lang == "en" else "    usage : ") + USAGE_LABELS[tuple(info.purposes)][args.lang])
         for reason in info.reasons:
             print(f"    - {reason}")
     return EXIT_OK
@@ -451,8 +462,10 @@ class _CliConsent:
         return ConsentDecision(approved=True, pin=pin)  # type: ignore[arg-type]
 
 
-def _select_key(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
-    """The registry and the key the options name; the PKCS#12 password when it was needed."""
+def _select_key(args: argparse.Namespace, settings: Settings, purpose: str | None = None):  # type: ignore[no-untyped-def]
+    """The registry and the key the options name; the PKCS#12 password when it was needed. For
+    ``purpose="signing"``, a PKCS#12 whose published certificate cannot sign is refused before its
+    password is asked (the sign job itself refuses any such key before the consent and the PIN)."""
     from bridge_protocol.errors import ErrorCode, ProtocolError
 
     from .keystores.pkcs12_store import Pkcs12FileStore
@@ -462,6 +475,13 @@ def _select_key(args: argparse.Namespace, settings: Settings):  # type: ignore[n
         raise ProtocolError(ErrorCode.INVALID_PARAMS, "Indiquez --p12 FICHIER ou --pkcs11 MODULE --token LIBELLÉ.")
     if args.p12:
         store = Pkcs12FileStore(args.p12)
+        if purpose == "signing":
+            from .keystores.usage import usage_refusal
+
+            for published in store.keys():  # a certificate published beside the file: judged before the password
+                refusal = usage_refusal(published.certificate, "signing")
+                if refusal is not None:
+                    raise ProtocolError(ErrorCode.KEY_USAGE_NOT_SIGNING, refusal)
         secret = read_secret(f"Mot de passe de {args.p12.name} : ", args.pin_stdin)
         (key,) = store.unlock(secret) or [None]
         if key is None:
@@ -505,7 +525,7 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
     if args.tsa:
         settings = replace(settings, tsa_url=args.tsa)
     try:
-        registry, key, secret = _select_key(args, settings)
+        registry, key, secret = _select_key(args, settings, "signing")
     except ProtocolError as exc:
         return _fail(exc)
     if args.command == "sign":

@@ -44,6 +44,8 @@ class ErrorCode(str, Enum):
     TOKEN_REMOVED = "TOKEN_REMOVED"
     NO_SUCH_CERTIFICATE = "NO_SUCH_CERTIFICATE"
     KEY_NOT_USABLE = "KEY_NOT_USABLE"
+    KEY_USAGE_NOT_SIGNING = "KEY_USAGE_NOT_SIGNING"
+    KEY_USAGE_NOT_ENCRYPTION = "KEY_USAGE_NOT_ENCRYPTION"
     # Sealed bids (envelopes).
     NO_MATCHING_RECIPIENT = "NO_MATCHING_RECIPIENT"
     DECRYPTION_FAILED = "DECRYPTION_FAILED"
@@ -155,6 +157,16 @@ ERRORS: dict[ErrorCode, ErrorInfo] = {
         -32045,
         "La clé privée de ce certificat ne permet pas cette opération.",
         "This certificate's private key cannot perform this operation.",
+    ),
+    ErrorCode.KEY_USAGE_NOT_SIGNING: ErrorInfo(
+        -32046,
+        "Ce certificat ne permet pas de signer : son usage de clé le réserve à autre chose (chiffrement…).",
+        "This certificate cannot sign: its key usage reserves it for something else (encryption…).",
+    ),
+    ErrorCode.KEY_USAGE_NOT_ENCRYPTION: ErrorInfo(
+        -32047,
+        "Ce certificat ne permet pas de chiffrer pour son titulaire : son usage de clé le réserve à la signature.",
+        "This certificate cannot receive encrypted content: its key usage reserves it for signing.",
     ),
     ErrorCode.NO_MATCHING_RECIPIENT: ErrorInfo(
         -32060,

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
 ErrorKind = Literal[
-    "FORMAT_FAILURE", "NO_MATCHING_RECIPIENT", "DECRYPTION_FAILED", "UNSUPPORTED_ALGORITHM", "ARCHIVE_UNSAFE"
+    "FORMAT_FAILURE", "NO_MATCHING_RECIPIENT", "DECRYPTION_FAILED", "UNSUPPORTED_ALGORITHM", "ARCHIVE_UNSAFE",
+    "KEY_USAGE_NOT_ENCRYPTION",
 ]
 
 
@@ -33,7 +34,8 @@ class EnvelopeError(ValueError):
     Codes: ``FORMAT_FAILURE`` (not a well-formed CMS envelope / ZIP), ``NO_MATCHING_RECIPIENT``
     (no key held for any recipient), ``DECRYPTION_FAILED`` (wrong key, bad padding or bad tag:
     one code for all, no oracle), ``UNSUPPORTED_ALGORITHM``, ``ARCHIVE_UNSAFE`` (a ZIP entry
-    that would escape the output folder, or limits against ZIP bombs exceeded).
+    that would escape the output folder, or limits against ZIP bombs exceeded),
+    ``KEY_USAGE_NOT_ENCRYPTION`` (a recipient certificate whose key usage does not allow it).
     """
 
     def __init__(self, code: ErrorKind, message: str) -> None:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from ..keystores.usage import usage_refusal
 from .ber import CHUNK, EOC, EnvelopeError, der_header, source_size, tlv
 from .decrypt import (
     CONTENT_ALGORITHMS,
@@ -113,6 +114,10 @@ def encrypt(source: BinaryIO, output: BinaryIO, recipients: Sequence[x509.Certif
         raise EnvelopeError("UNSUPPORTED_ALGORITHM", f"Algorithme de chiffrement inconnu : {algorithm}.")
     if not recipients:
         raise ValueError("at least one recipient certificate is needed")
+    for certificate in recipients:  # RFC 5280 section 4.2.1.3: never seal for a signing-only key
+        refusal = usage_refusal(certificate, "decryption")
+        if refusal is not None:
+            raise EnvelopeError("KEY_USAGE_NOT_ENCRYPTION", refusal)
     size = None if ber_stream else source_size(source)
     if not ber_stream and size is None:
         raise ValueError("DER output needs a seekable source of known size; use ber_stream=True")

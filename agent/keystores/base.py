@@ -22,6 +22,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from ..secret import Secret
+from .usage import key_purposes
+
+__all__ = ["KeySession", "KeyStore", "StoredKey", "cert_label", "certificate_sha256", "key_purposes", "name_label",
+           "stored_key_id"]
 
 Purpose = Literal["signing", "decryption"]
 SignScheme = Literal["pkcs1v15", "pss", "ecdsa"]
@@ -74,20 +78,6 @@ def name_label(name: x509.Name) -> str:
 
 def stored_key_id(store_identity: str, certificate: x509.Certificate) -> str:
     return hashlib.sha256(f"{store_identity}\0{certificate_sha256(certificate)}".encode()).hexdigest()[:32]
-
-
-def key_purposes(certificate: x509.Certificate) -> list[Purpose]:
-    """What a certificate's key usage allows (RFC 5280 section 4.2.1.3); all when absent."""
-    try:
-        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return ["signing", "decryption"]
-    purposes: list[Purpose] = []
-    if usage.digital_signature or usage.content_commitment:
-        purposes.append("signing")
-    if usage.key_encipherment or (usage.key_agreement and not usage.digital_signature):
-        purposes.append("decryption")
-    return purposes
 
 
 class KeySession(ABC):

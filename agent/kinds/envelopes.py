@@ -33,6 +33,7 @@ from ..fsutil import atomic_output
 from ..i18n import Text
 from ..jobs.context import JobCancelled, JobContext
 from ..keystores.base import KeyStore, StoredKey, cert_label
+from ..keystores.usage import usage_refusal
 from . import JobKind, StepSpec
 from .sources import display_folder, fetch_document, hash_files, resolve_file, upload_file
 
@@ -49,6 +50,7 @@ _ENGINE_CODES = {
     "DECRYPTION_FAILED": ErrorCode.DECRYPTION_FAILED,
     "UNSUPPORTED_ALGORITHM": ErrorCode.UNSUPPORTED_ALGORITHM,
     "ARCHIVE_UNSAFE": ErrorCode.ARCHIVE_UNSAFE,
+    "KEY_USAGE_NOT_ENCRYPTION": ErrorCode.KEY_USAGE_NOT_ENCRYPTION,
     "FORMAT_FAILURE": ErrorCode.FILE_UNREADABLE,
 }
 
@@ -249,6 +251,10 @@ class Encrypt(JobKind):
                 certificates = [c for pem in params.recipients for c in x509.load_pem_x509_certificates(pem.encode())]
             except ValueError as exc:
                 raise ProtocolError(ErrorCode.INVALID_PARAMS, path="/params/recipients", reason="certificat PEM attendu") from exc
+            for certificate in certificates:  # RFC 5280 key usage, before anything is sealed
+                refusal = usage_refusal(certificate, "decryption", ctx.locale)
+                if refusal is not None:
+                    raise ProtocolError(ErrorCode.KEY_USAGE_NOT_ENCRYPTION, refusal)
             sources = [await _locate(ctx, ref, params.token) for ref in params.files]
         results: list[EncryptedFile] = []
         with ctx.step("encrypt"):

@@ -31,6 +31,7 @@ from ..fsutil import OutputBatch
 from ..i18n import Text
 from ..jobs.context import JobCancelled, JobContext
 from ..keystores.base import cert_label, name_label
+from ..keystores.usage import usage_refusal
 from ..signing.base import SigningKey, Timestamper
 from ..signing.naming import OutputNames
 from . import JobKind, StepSpec
@@ -211,6 +212,11 @@ class Sign(JobKind):
             sources = [_Source(file, path, name, size, sha, content, out_dir)
                        for (file, path, name, content, out_dir), (size, sha) in zip(located, digests, strict=True)]
             store, key = await asyncio.to_thread(keystores.find, params.certificate)
+            # RFC 5280 key usage: a key reserved for encryption signs nothing, and the user is not
+            # asked to consent nor to type a PIN for it.
+            refusal = usage_refusal(key.certificate, "signing", ctx.locale)
+            if refusal is not None:
+                raise ProtocolError(ErrorCode.KEY_USAGE_NOT_SIGNING, refusal)
             pes_who = None
             if any(f.pes for f in params.files):
                 pes_who = await asyncio.to_thread(self._pes_signer, ctx, params)

@@ -59,6 +59,7 @@ from .model import (
     SubIndication,
     indeterminate,
     not_applicable,
+    not_checked,
     passed,
     total_failed,
     warning,
@@ -203,8 +204,8 @@ def verify_signer_info(env: Environment, info: cms.SignerInfo, cert: asn1_x509.C
             return [indeterminate("integrity", content_missing or env.t("Données signées introuvables.",
                                                                         "Signed data not found."),
                                   SubIndication.SIGNED_DATA_NOT_FOUND),
-                    not_applicable("signature_value", env.t("Non vérifiable sans les données signées.",
-                                                            "Cannot be checked without the signed data."))]
+                    not_checked("signature_value", env.t("Non vérifiée : impossible sans les données signées.",
+                                                         "Not checked: impossible without the signed data."))]
         ok, problem = _verify_value(info, cert, actual_digest, prehashed=True)
         if ok:
             return [passed("integrity", env.t("Empreinte des données conforme.", "Data digest matches.")),

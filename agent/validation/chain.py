@@ -74,6 +74,7 @@ from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationChec
 
 from ..i18n import Text
 from ..keystores.facts import OID_ORGANIZATION_IDENTIFIER, QUALIFIED_POLICIES, qc_statements
+from ..keystores.usage import extended_key_usage_allows, extended_key_usage_names, key_usage_allows, key_usage_names
 from .model import (
     Check,
     Indication,
@@ -90,6 +91,7 @@ from .trusted_lists import TrustedListSet, category_from_trusted_lists
 
 __all__ = [
     "ChainResult", "Environment", "FetcherPool", "SigningTimes", "certificate_category", "crypto_cert",
+    "key_usage_check",
     "asn1_cert", "describe_time", "signer_identity", "tr", "validate_certificate",
 ]
 
@@ -441,7 +443,56 @@ async def validate_certificate(env: Environment, cert: asn1_x509.Certificate,
                                others: Iterable[asn1_x509.Certificate], times: SigningTimes, *,
                                crls: Sequence[asn1_crl.CertificateList] = (),
                                ocsps: Sequence[asn1_ocsp.OCSPResponse] = ()) -> ChainResult:
-    """The "chain", "validity" and "revocation" checks of ``cert`` (see the module docstring)."""
+    """The "chain", "key_usage", "validity" and "revocation" checks of ``cert`` (see the module
+    docstring and :func:`key_usage_check`)."""
+    result = await _validate(env, cert, others, times, crls, ocsps)
+    result.checks.insert(1, key_usage_check(env, cert, times))
+    return result
+
+
+def key_usage_check(env: Environment, cert: asn1_x509.Certificate, times: SigningTimes) -> Check:
+    """The signing certificate's key usage, a constraint of the X.509 certificate validation
+    building block (EN 319 102-1 section 5.2.6: X.509 validation constraints).
+
+    RFC 5280 section 4.2.1.3: a key that signs needs digitalSignature or nonRepudiation when the
+    extension is present; section 4.2.1.12: an extendedKeyUsage, when present, must name a signing
+    purpose (the rule of ``agent.keystores.usage``; a time-stamping unit's timeStamping purpose is
+    checked by the time-stamp's own validation, RFC 3161 section 2.3). A violation is
+    INDETERMINATE/CHAIN_CONSTRAINTS_FAILURE, not TOTAL_FAILED: the signature value may be sound and
+    only this validation policy refuses the certificate for signing (section 5.2.6 maps a failed
+    constraint of the building block so; EU DSS's key-usage constraint on a signing certificate
+    answers the same).
+    """
+    try:
+        crypto = crypto_cert(cert)
+        usage = key_usage_names(crypto)
+        allows = key_usage_allows(crypto, "signing")
+        eku_ok = times.claimed_by == "tsa" or extended_key_usage_allows(crypto, "signing")
+        eku = extended_key_usage_names(crypto)
+    except ValueError:
+        return not_checked("key_usage", env.t("Non vérifié : certificat illisible.",
+                                              "Not checked: unreadable certificate."))
+    if not allows:
+        return indeterminate("key_usage", env.t(
+            "Usage de la clé incompatible avec la signature : {u} (ni digitalSignature ni nonRepudiation, "
+            "RFC 5280 §4.2.1.3).",
+            "Key usage does not allow signing: {u} (neither digitalSignature nor nonRepudiation, "
+            "RFC 5280 §4.2.1.3).", u=", ".join(usage)), SubIndication.CHAIN_CONSTRAINTS_FAILURE)
+    if not eku_ok:
+        return indeterminate("key_usage", env.t(
+            "Usage étendu de la clé incompatible avec la signature : {u} (RFC 5280 §4.2.1.12).",
+            "Extended key usage does not allow signing: {u} (RFC 5280 §4.2.1.12).", u=", ".join(eku)),
+            SubIndication.CHAIN_CONSTRAINTS_FAILURE)
+    if not usage:
+        return passed("key_usage", env.t("Aucune restriction d'usage de la clé (extension keyUsage absente).",
+                                         "No key usage restriction (no keyUsage extension)."))
+    return passed("key_usage", env.t("Usage de la clé compatible avec la signature ({u}).",
+                                     "Key usage allows signing ({u}).", u=", ".join(usage)))
+
+
+async def _validate(env: Environment, cert: asn1_x509.Certificate, others: Iterable[asn1_x509.Certificate],
+                    times: SigningTimes, crls: Sequence[asn1_crl.CertificateList],
+                    ocsps: Sequence[asn1_ocsp.OCSPResponse]) -> ChainResult:
     others = [c for c in [*others, *env.intermediates] if c.dump() != cert.dump()]
     crls, ocsps = list(crls), list(ocsps)
     dates = _dates(cert, env)

@@ -59,6 +59,7 @@ CHECK_NAMES = {
     "integrity": T("Intégrité du document signé", "Integrity of the signed document"),
     "signature_value": T("Valeur de la signature", "Signature value"),
     "chain": T("Chaîne de certification", "Certificate chain"),
+    "key_usage": T("Usage de la clé du certificat", "Certificate key usage"),
     "certificate_category": T("Catégorie du certificat", "Certificate category"),
     "validity": T("Validité du certificat à la date de signature", "Certificate validity at signing time"),
     "revocation": T("Révocation du certificat", "Certificate revocation"),

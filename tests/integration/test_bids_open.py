@@ -33,6 +33,7 @@ from agent.keystores.pkcs12_store import Pkcs12FileStore
 from agent.keystores.registry import KeyStoreRegistry
 from bridge_protocol.demo.consultations import DemoConsultations, DemoEnvelope, DemoFile, DemoPli, add_consultation_routes
 from tests.support.agent_process import ROOT, isolated_env
+from tests.support.leaf_certs import issue_leaf
 from tests.support.pki import TestPki
 from tests.support.softhsm import ProvisionedToken
 
@@ -111,7 +112,8 @@ async def run(manager: JobManager, platform: Platform, **params: object) -> tupl
 
 async def test_opens_every_envelope_and_sends_each_opened_file_back(tmp_path: Path, test_pki: TestPki,
                                                                      platform: Platform) -> None:
-    mine, secours = test_pki.cert_pem("encryption"), test_pki.cert_pem("plain")
+    mine = test_pki.cert_pem("encryption")
+    secours = issue_leaf(test_pki, tmp_path / "secours", "Cle de SECOURS", key_usage={"key_encipherment"}).cert_pem
     candidature = b"PK\x03\x04 dossier de candidature " + os.urandom(50_000)
     offre = b"%PDF-1.4 offre " + os.urandom(700_000)
     annexe = b"Annexe financiere\n" * 10_000

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 from tests.support.agent_process import ROOT, isolated_env
+from tests.support.leaf_certs import issue_leaf
 from tests.support.pki import TestPki
 from tests.support.softhsm import ProvisionedToken
 
@@ -91,10 +92,11 @@ def test_refusals_leave_no_output(tmp_path: Path, test_pki: TestPki) -> None:
 def test_encrypt_opens_with_openssl(tmp_path: Path, test_pki: TestPki) -> None:
     bid = tmp_path / "offre finale.zip"
     data = _bid_zip(bid)
+    other = issue_leaf(test_pki, tmp_path / "autre", "Autre DESTINATAIRE", key_usage={"key_encipherment"})
     for algorithm in ("aes-256-cbc", "aes-256-gcm"):
         out = tmp_path / algorithm
         result = _run(tmp_path, "encrypt", str(bid), "--to", str(test_pki.cert_pem("encryption")),
-                      "--to", str(test_pki.cert_pem("plain")), "--algorithm", algorithm, "--out-dir", str(out))
+                      "--to", str(other.cert_pem), "--algorithm", algorithm, "--out-dir", str(out))
         assert result.returncode == 0, result.stderr
         sealed = Path(result.stdout.strip())
         assert sealed == out / "offre finale.zip.p7m"

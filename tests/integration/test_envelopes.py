@@ -31,6 +31,7 @@ from agent.envelopes.decrypt import GcmParameters
 from agent.fsutil import atomic_output
 from agent.keystores.pkcs12_store import Pkcs12FileStore
 from agent.keystores.registry import KeyStoreRegistry
+from tests.support.leaf_certs import issue_leaf
 from tests.support.pki import TestPki
 from tests.support.softhsm import ProvisionedToken
 
@@ -68,6 +69,13 @@ def _openssl_encrypt(pki: TestPki, source: Path, target: Path, before: list[str]
 def _openssl_decrypt(pki: TestPki, envelope: Path, out: Path) -> subprocess.CompletedProcess[bytes]:
     return _run("openssl", "cms", "-decrypt", "-binary", "-inform", "DER", "-in", str(envelope), "-out", str(out),
                 "-recip", str(pki.cert_pem("encryption")), "-inkey", str(pki.key_pem("encryption")))
+
+
+@pytest.fixture(scope="module")
+def other_recipient(test_pki: TestPki, tmp_path_factory: pytest.TempPathFactory) -> x509.Certificate:
+    """A second encryption certificate (keyEncipherment) among the recipients, before ours."""
+    return issue_leaf(test_pki, tmp_path_factory.mktemp("recipient"), "Autre DESTINATAIRE",
+                      key_usage={"key_encipherment"}).cert
 
 
 def _cert(pki: TestPki, name: str) -> x509.Certificate:
@@ -199,10 +207,10 @@ def test_recipients_are_listed_without_decrypting(openssl_envelopes: dict[str, P
     ("aes-128-gcm", "rsa-pkcs1v15", False),
 ])
 def test_our_envelopes_open_with_openssl(algorithm: str, key_transport: str, ber: bool, work: Path, plaintext: Path,
-                                         test_pki: TestPki, p12_unwrap: Unwrap) -> None:
+                                         test_pki: TestPki, p12_unwrap: Unwrap, other_recipient: x509.Certificate) -> None:
     envelope = work / f"ours-{algorithm}-{key_transport}-{ber}.p7m"
     with plaintext.open("rb") as source, envelope.open("wb") as output:
-        encrypt(source, output, [_cert(test_pki, "plain"), _cert(test_pki, "encryption")], algorithm=algorithm,
+        encrypt(source, output, [other_recipient, _cert(test_pki, "encryption")], algorithm=algorithm,
                 key_transport=key_transport, ber_stream=ber)
     out = work / f"{envelope.name}.out"
     result = _openssl_decrypt(test_pki, envelope, out)

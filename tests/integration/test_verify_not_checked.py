@@ -178,3 +178,23 @@ def test_revocation_data_in_the_file_too_old(tmp_path: Path, test_pki: TestPki, 
     assert status == "not_checked", signature.to_json()
     assert "trop anciennes" in message and f"127.0.0.1:{port}/ca.crl injoignable" in message, message
     assert (signature.indication, signature.sub_indication) == (Indication.INDETERMINATE, SubIndication.TRY_LATER)
+
+
+def test_signature_value_without_the_signed_data_is_not_checked(tmp_path: Path, test_pki: TestPki,
+                                                                 root: x509.Certificate) -> None:
+    """A CMS signature without signed attributes signs the content itself (RFC 5652 section 5.4):
+    without the content its value cannot be checked, and the report says so."""
+    content = tmp_path / "piece.bin"
+    content.write_bytes(b"piece jointe " * 50)
+    token = tmp_path / "piece.bin.p7s"
+    subprocess.run(["openssl", "cms", "-sign", "-noattr", "-binary", "-outform", "DER", "-in", str(content), "-out",
+                    str(token), "-signer", str(test_pki.cert_pem("plain")), "-inkey", str(test_pki.key_pem("plain")),
+                    "-certfile", str(test_pki.intermediate_pem), "-md", "sha256"], check=True, capture_output=True)
+    assert only(token, root).check("signature_value").status == "passed"  # type: ignore[union-attr]
+    content.unlink()
+    signature = only(token, root)
+    value = signature.check("signature_value")
+    assert value is not None and value.status == "not_checked", signature.to_json()
+    assert value.message.startswith("Non vérifiée") and "données signées" in value.message
+    assert (signature.indication, signature.sub_indication) == (Indication.INDETERMINATE,
+                                                                SubIndication.SIGNED_DATA_NOT_FOUND)
