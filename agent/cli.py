@@ -796,6 +796,14 @@ CHECK_STATUS_WORDS = {
 }
 
 
+_PROPERTY_LABELS = {
+    "location": ("emplacement", "location"), "claimed_role": ("rôle", "role"),
+    "production_place": ("lieu", "place"), "signing_time_declared": ("date déclarée", "declared time"),
+    "signature_policy": ("politique", "policy"), "signature_policy_description": ("description", "description"),
+    "signature_policy_hash": ("empreinte de la politique", "policy hash"), "signature_policy_uri": ("SPURI", "SPURI"),
+}
+
+
 def _print_verification(report: dict[str, Any], indent: str = "", locale: str = "fr") -> None:
     words = CHECK_STATUS_WORDS["en" if locale == "en" else "fr"]
     signatures = report.get("signatures") or report.get("countersignatures") or []
@@ -806,9 +814,17 @@ def _print_verification(report: dict[str, Any], indent: str = "", locale: str = 
         sub = f" / {signature['sub_indication']}" if signature.get("sub_indication") else ""
         print(f"{indent}- [{signature.get('indication')}{sub}] {signer.get('name')} "
               f"({signature.get('format')} {signature.get('level') or ''}, {signature.get('signing_time') or '—'})")
+        for key, value in (signature.get("properties") or {}).items():
+            print(f"{indent}    {_PROPERTY_LABELS.get(key, (key, key))[1 if locale == 'en' else 0]} : {value}")
         for check in signature.get("checks", []):
             if check.get("status") in words:
                 print(f"{indent}    {words[check['status']]} {check['name']} : {check.get('message')}")
+        conformance = signature.get("conformance")
+        if conformance:
+            title = "conformance" if locale == "en" else "conformité"
+            print(f"{indent}    {title} {conformance['profile']} : {conformance['result']}")
+            for rule in conformance["rules"]:
+                print(f"{indent}      {rule['result']:<3} {rule['name']} : {rule['message']}")
         if signature.get("countersignatures"):
             _print_verification({"countersignatures": signature["countersignatures"]}, indent + "    ", locale)
     for inner in report.get("contents") or []:

@@ -41,6 +41,7 @@ from .chain import DEFAULT_POOL, Environment, asn1_cert
 from .cms_stream import looks_like_cms
 from .model import Check, CheckStatus, Indication, SignatureReport, SubIndication, VerificationReport
 from .pades import verify_pdf
+from .pes import annotate_pes, looks_like_pes
 from .xades import verify_xml
 
 __all__ = ["detect_format", "verify_file"]
@@ -126,7 +127,10 @@ def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequenc
         if kind == "pdf":
             return await verify_pdf(env, path, progress)
         if kind == "xml":
-            return await verify_xml(env, path, content, progress)
+            signatures = await verify_xml(env, path, content, progress)
+            if looks_like_pes(head):
+                return await asyncio.to_thread(annotate_pes, env, path, signatures)
+            return signatures
         if kind == "cms":
             signatures, report.contents = await _verify_cms_file(env, path, content, progress)
             return signatures

@@ -159,6 +159,13 @@ class SignatureReport:
     signing_time_source: str | None = None  # "timestamp" | "claimed" | None
     checks: list[Check] = field(default_factory=list)
     countersignatures: list[SignatureReport] = field(default_factory=list)
+    #: What the signer declared in signed properties (role, place, policy…) and where the signature
+    #: sits (``location``): facts for the reader, judged by no check.
+    properties: dict[str, str] = field(default_factory=dict)
+    #: A profile's own rules beside the ETSI indication (e.g. "PES V2 (DGFiP)"): OK/NOK each, never
+    #: part of the verdict.
+    conformance_profile: str | None = None
+    conformance: list[Check] = field(default_factory=list)
 
     def add(self, *checks: Check) -> None:
         self.checks.extend(checks)
@@ -197,7 +204,21 @@ class SignatureReport:
             "sub_indication": str(sub) if sub is not None else None,
             "checks": [c.to_json() for c in self.checks],
             "countersignatures": [c.to_json() for c in self.countersignatures],
+            **({"properties": dict(self.properties)} if self.properties else {}),
+            **({"conformance": self.conformance_json()} if self.conformance_profile else {}),
         }
+
+    def conformance_json(self) -> dict[str, Any]:
+        """``{"profile", "result": "OK"|"NOK", "rules": [{"name", "result", "status", "message"}]}``:
+        a rule is NOK when it failed, OK otherwise (a warning is an OK with a recommendation)."""
+        def result(check: Check) -> str:
+            return "NOK" if check.status is CheckStatus.FAILED else (
+                "NOT_CHECKED" if check.status is CheckStatus.NOT_CHECKED else "OK")
+
+        rules = [{"name": c.name, "result": result(c), "status": str(c.status), "message": c.message}
+                 for c in self.conformance]
+        return {"profile": self.conformance_profile,
+                "result": "NOK" if any(r["result"] == "NOK" for r in rules) else "OK", "rules": rules}
 
 
 @dataclass

@@ -46,6 +46,16 @@ TEXTS = {
     "warning": T("à vérifier", "to check"),
     "not_checked": T("non vérifié", "not checked"),
     "not_applicable": T("sans objet", "not applicable"),
+    "prop_location": T("Emplacement", "Location"),
+    "prop_claimed_role": T("Rôle du signataire", "Signer's role"),
+    "prop_production_place": T("Lieu de signature", "Place of signing"),
+    "prop_signing_time_declared": T("Date déclarée", "Declared time"),
+    "prop_signature_policy": T("Politique de signature", "Signature policy"),
+    "prop_signature_policy_description": T("Description de la politique", "Policy description"),
+    "prop_signature_policy_hash": T("Empreinte de la politique", "Policy hash"),
+    "prop_signature_policy_uri": T("Adresse de la politique (SPURI)", "Policy address (SPURI)"),
+    "conformance": T("Conformité {p} : {r}", "{p} conformance: {r}"),
+    "rule": T("Règle", "Rule"),
     "legal": T(
         "Contrôles prévus par l'article 5 de l'arrêté du 22 mars 2019 relatif à la signature électronique des "
         "contrats de la commande publique ; indication selon ETSI EN 319 102-1.",
@@ -69,6 +79,8 @@ CHECK_NAMES = {
     "timestamp": T("Horodatage", "Timestamp"),
     "algorithm_protection": T("Protection des algorithmes (RFC 6211)", "Algorithm protection (RFC 6211)"),
     "signing_certificate": T("Certificat du signataire (attribut signé)", "Signer's certificate (signed attribute)"),
+    "pes_sha1": T("SHA-1 de la politique PES (DGFiP)", "SHA-1 of the PES policy (DGFiP)"),
+    "pes_sha1_reference": T("Empreinte des données signées (PES)", "Digest of the signed data (PES)"),
 }
 
 STYLE = """
@@ -134,6 +146,20 @@ def _signature_block(signature: dict[str, Any], title: str, locale: str, nested:
         _signature_block(c, t("countersignature"), locale, nested=True, heading=heading)
         for c in signature.get("countersignatures", [])
     )
+    facts = "".join(
+        f"<dt>{_e(TEXTS['prop_' + k].render(locale) if 'prop_' + k in TEXTS else k)}</dt><dd>{_e(v)}</dd>"
+        for k, v in (signature.get("properties") or {}).items()
+    )
+    conformance = signature.get("conformance")
+    profile = ""
+    if conformance:
+        rules = "".join(
+            f"<tr><td>{_e(r.get('name'))}</td><td class={_e(r.get('status'))}>{_e(r.get('result'))}</td>"
+            f"<td>{_e(r.get('message'))}</td></tr>" for r in conformance.get("rules", []))
+        profile = (f'<div class="conformance" data-result="{_e(conformance.get("result"))}">'
+                   f"<h3>{_e(t('conformance', p=conformance.get('profile'), r=conformance.get('result')))}</h3>"
+                   f"<table><thead><tr><th>{t('rule')}</th><th>{t('status')}</th><th>{t('detail')}</th></tr></thead>"
+                   f"<tbody>{rules}</tbody></table></div>")
     return (
         f'<section class="signature {_e(indication)}{" counter" if nested else ""}" data-signature="{_e(signature.get("id"))}">'
         f"<{heading}>{_e(title)} — {_e(signer.get('name') or '?')}</{heading}>"
@@ -142,9 +168,9 @@ def _signature_block(signature: dict[str, Any], title: str, locale: str, nested:
         f"<dt>{t('organization')}</dt><dd>{_e(signer.get('organization') or '—')}</dd>"
         f"<dt>{t('certificate')}</dt><dd><code>{_e(signer.get('certificate_sha256'))}</code></dd>"
         f"<dt>{t('format')}</dt><dd>{_e(signature.get('format'))} {_e(signature.get('level') or '')}</dd>"
-        f"<dt>{t('signing_time')}</dt><dd>{when}</dd></dl>"
+        f"<dt>{t('signing_time')}</dt><dd>{when}</dd>{facts}</dl>"
         f"<table><thead><tr><th>{t('check')}</th><th>{t('status')}</th><th>{t('detail')}</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>{counters}</section>"
+        f"<tbody>{rows}</tbody></table>{profile}{counters}</section>"
     )
 
 
