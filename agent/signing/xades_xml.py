@@ -15,9 +15,7 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
-from collections.abc import Iterator
 from typing import BinaryIO
 
 from lxml import etree
@@ -167,51 +165,3 @@ def find_by_id(tree: etree._ElementTree, value: str) -> etree._Element:
         raise XadesError(f"L'identifiant {value!r} doit désigner un et un seul élément du document "
                          f"({len(found)} trouvé(s)).")
     return found[0]
-
-#: The ``xml:`` namespace (XML Namespaces section 3).
-XML_NS = "http://www.w3.org/XML/1998/namespace"
-
-
-@contextlib.contextmanager
-def without_signature(signature: etree._Element | None) -> Iterator[None]:
-    """The enveloped-signature transform: the signature element out of the tree, its tail kept."""
-    parent = signature.getparent() if signature is not None else None
-    if signature is None or parent is None:
-        yield
-        return
-    index = parent.index(signature)
-    tail, previous = signature.tail, signature.getprevious()
-    saved = previous.tail if previous is not None else parent.text
-    if tail:
-        if previous is not None:
-            previous.tail = (previous.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-    signature.tail = None
-    parent.remove(signature)
-    try:
-        yield
-    finally:
-        parent.insert(index, signature)
-        signature.tail = tail
-        if previous is not None:
-            previous.tail = saved
-        else:
-            parent.text = saved
-
-
-@contextlib.contextmanager
-def inherited_xml_attributes(element: etree._Element, exclusive: bool) -> Iterator[None]:
-    """Inclusive C14N 1.0 copies the ancestors' xml:* attributes onto the apex element."""
-    added: list[str] = []
-    if not exclusive and not isinstance(element, etree._ElementTree):
-        for ancestor in element.iterancestors():
-            for key, value in ancestor.attrib.items():
-                if key.startswith(f"{{{XML_NS}}}") and key not in element.attrib and key != f"{{{XML_NS}}}id":
-                    element.set(key, value)
-                    added.append(key)
-    try:
-        yield
-    finally:
-        for key in added:
-            del element.attrib[key]

@@ -8,7 +8,10 @@ enveloped-signature transform). XMLDSig core validation (XMLDSig 1.1 section 3.2
 * exactly one ``ds:Signature`` in the document, a child of the root; every reference is a
   same-document reference to the list itself or to a part of the signature (``SignedProperties``,
   ``KeyInfo``); an identifier carried by two elements is refused (no signature wrapping); a
-  reference to anything else, an external URI, XPath/XSLT transforms are refused;
+  reference to anything else or to an external URI is refused; the transforms are those of
+  ``agent.validation.xml_references`` (enveloped-signature, C14N, the XPath forms that leave the
+  signature out), computed over copies so that the list itself is never modified; the reference
+  to the list must leave its signature out;
 * digests and signature methods of the SHA-2 family only (SHA-1 is refused);
 * the ``ds:SignatureValue`` must verify with the key of one of the *allowed* certificates — pinned
   for the LOTL, given by the LOTL pointer for a Member State list (clause 5.3.13). ``KeyInfo`` is
@@ -39,18 +42,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from lxml import etree
 
-from ..signing.xades_xml import XML_NS, inherited_xml_attributes, without_signature
 from .trusted_lists_model import DS_NS, XADES_NS, ListRefused, message
+from .xml_references import CANONICALIZATIONS, EXC_C14N, Misplaced, Unsupported, canonicalize, digest_input, id_index
 
 __all__ = ["ListSignature", "verify_list_signature"]
 
 NS = {"ds": DS_NS, "xades": XADES_NS}
 C14N10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
-C14N11 = "http://www.w3.org/2006/12/xml-c14n11"
-EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
-ENVELOPED = DS_NS + "enveloped-signature"
-CANONICALIZATIONS = {C14N10, C14N10 + "#WithComments", C14N11, C14N11 + "#WithComments", EXC_C14N,
-                     EXC_C14N + "WithComments"}
 SIGNED_PROPERTIES = "http://uri.etsi.org/01903#SignedProperties"
 
 _MORE = "http://www.w3.org/2001/04/xmldsig-more#"
@@ -87,6 +85,11 @@ class ListSignature:
     signing_time: datetime | None
 
 
+def _literal(text: str) -> str:
+    """``text`` as a message template that renders to itself."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def _refuse(fr: str, en: str, **fields: object) -> ListRefused:
     return ListRefused(message(fr, en, **fields))
 
@@ -117,11 +120,7 @@ def _subject(cert: x509.Certificate) -> str:
 
 def _canonicalize(node: etree._Element | etree._ElementTree, algorithm: str, prefixes: list[str] | None,
                   comments_allowed: bool) -> bytes:
-    exclusive = algorithm.startswith(EXC_C14N)
-    with_comments = comments_allowed and algorithm.endswith("WithComments")
-    with inherited_xml_attributes(node, exclusive):
-        return etree.tostring(node, method="c14n", exclusive=exclusive, with_comments=with_comments,
-                              inclusive_ns_prefixes=prefixes if exclusive else None)
+    return canonicalize(node, algorithm, prefixes=prefixes, comments=comments_allowed)
 
 
 def _method(element: etree._Element | None) -> tuple[str, list[str] | None]:
@@ -133,16 +132,6 @@ def _method(element: etree._Element | None) -> tuple[str, list[str] | None]:
 
 
 # -- references -------------------------------------------------------------------------------------
-
-
-def _ids(root: etree._Element) -> dict[str, list[etree._Element]]:
-    ids: dict[str, list[etree._Element]] = {}
-    for element in root.iter(etree.Element):
-        for attribute in ("Id", "ID", "id", f"{{{XML_NS}}}id"):
-            value = element.get(attribute)
-            if value is not None:
-                ids.setdefault(value, []).append(element)
-    return ids
 
 
 def _inside(element: etree._Element, container: etree._Element) -> bool:
@@ -182,24 +171,22 @@ def _reference(ref: etree._Element, tree: etree._ElementTree, signature: etree._
         raise _refuse("Signature de la liste : algorithme d'empreinte absent, faible ou inconnu ({a}).",
                       "List signature: missing, weak or unknown digest algorithm ({a}).",
                       a=method.get("Algorithm", "?") if method is not None else "?")
-    enveloped = False
-    octets: bytes | None = None
-    for transform in ref.findall("ds:Transforms/ds:Transform", NS):
-        algorithm = transform.get("Algorithm", "")
-        if algorithm == ENVELOPED and octets is None:
-            enveloped = True
-        elif algorithm in CANONICALIZATIONS and octets is None:
-            _, prefixes = _method(transform)
-            octets = _digest_input(tree if whole else target, signature, enveloped, algorithm, prefixes)
-        else:
-            raise _refuse("Signature de la liste : transformation non admise ({a}).",
-                          "List signature: transform not allowed ({a}).", a=algorithm or "?")
-    if target is root and not enveloped:
+    try:
+        computed = digest_input(tree, None if whole else target, signature,
+                                ref.findall("ds:Transforms/ds:Transform", NS), comments=False, ids=ids)
+    except Unsupported as unsupported:
+        raise _refuse("Signature de la liste : transformation non admise ({a}).",
+                      "List signature: transform not allowed ({a}).", a=message(_literal(unsupported.fr),
+                                                                                   _literal(unsupported.en))) from None
+    except Misplaced:
+        raise _refuse("Signature de la liste : la signature n'est pas dans les données qu'elle dit envelopper "
+                      "(emballage de signature refusé).", "List signature: the signature is not inside the data it "
+                      "claims to envelop (signature wrapping refused).") from None
+    if target is root and not computed.signature_removed:
         raise _refuse("Signature de la liste : la référence à la liste n'a pas la transformation "
                       "« enveloped-signature ».", "List signature: the reference to the list lacks the "
                       "enveloped-signature transform.")
-    if octets is None:
-        octets = _digest_input(tree if whole else target, signature, enveloped, C14N10, None)
+    octets = computed.octets
     expected = _b64(ref.find("ds:DigestValue", NS))
     if hashlib.new(digest_name, octets).digest() != expected:
         what = message("la liste", "the list") if target is root else message(
@@ -207,15 +194,6 @@ def _reference(ref: etree._Element, tree: etree._ElementTree, signature: etree._
         raise _refuse("Liste modifiée après sa signature : l'empreinte de {w} ne correspond pas.",
                       "List changed after it was signed: the digest of {w} does not match.", w=what)
     return target
-
-
-def _digest_input(node: etree._Element | etree._ElementTree, signature: etree._Element, enveloped: bool,
-                  algorithm: str, prefixes: list[str] | None) -> bytes:
-    """Canonical octets of a referenced node; ``""`` and ``#id`` references never keep comments."""
-    if enveloped:
-        with without_signature(signature):
-            return _canonicalize(node, algorithm, prefixes, comments_allowed=False)
-    return _canonicalize(node, algorithm, prefixes, comments_allowed=False)
 
 
 # -- signature value ------------------------------------------------------------------------------
@@ -324,7 +302,7 @@ def verify_list_signature(tree: etree._ElementTree, allowed: Sequence[x509.Certi
     references = signed_info.findall("ds:Reference", NS)
     if not references:
         raise _refuse("Signature de la liste sans référence.", "List signature without a reference.")
-    ids = _ids(root)
+    ids = id_index(root)
     covered = [_reference(ref, tree, signature, ids) for ref in references]
     if not any(target is root for target in covered):
         raise _refuse("La signature ne couvre pas la liste entière.", "The signature does not cover the whole list.")

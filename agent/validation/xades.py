@@ -45,7 +45,7 @@ from lxml import etree
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
 from ..signing.base import Progress
-from ..signing.xades_xml import XML_NS, XmlRefused, inherited_xml_attributes, parse_untrusted, without_signature
+from ..signing.xades_xml import XmlRefused, parse_untrusted
 from .cades import (
     PARSE_ERRORS,
     CmsMaterial,
@@ -57,6 +57,16 @@ from .cades import (
 )
 from .chain import ChainResult, Environment, SigningTimes, certificate_category, signer_identity, validate_certificate
 from .model import Check, SignatureReport, SubIndication, indeterminate, passed, total_failed, warning
+from .xml_references import (
+    C14N10,
+    CANONICALIZATIONS,
+    EXC_C14N,
+    Misplaced,
+    Unsupported,
+    canonicalize,
+    digest_input,
+    id_index,
+)
 
 __all__ = ["verify_xml", "MAX_XML_SIZE"]
 
@@ -69,14 +79,6 @@ NS = {"ds": DS, "xades": XADES, "xades141": XADES141}
 NS111 = {**NS, "xades": XADES111}
 MAX_XML_SIZE = 256 * 1024 * 1024
 
-C14N10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
-C14N11 = "http://www.w3.org/2006/12/xml-c14n11"
-EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
-WITH_COMMENTS = "#WithComments"
-ENVELOPED = DS + "enveloped-signature"
-BASE64 = DS + "base64"
-CANONICALIZATIONS = {C14N10, C14N10 + WITH_COMMENTS, C14N11, C14N11 + WITH_COMMENTS, EXC_C14N,
-                     EXC_C14N + "WithComments"}
 SIGNED_PROPERTIES = "http://uri.etsi.org/01903#SignedProperties"
 #: Reference types naming SignedProperties: XAdES 1.2.2 on, and XAdES 1.1.1 (TS 101 903 V1.1.1 section 6.2.1).
 SIGNED_PROPERTIES_TYPES = {SIGNED_PROPERTIES, XADES111 + "SignedProperties"}
@@ -152,13 +154,7 @@ class _Document:
 
     @classmethod
     def load(cls, tree: etree._ElementTree, token: Path, content: Path | None) -> _Document:
-        ids: dict[str, list[etree._Element]] = {}
-        for element in tree.getroot().iter(etree.Element):
-            for attribute in ("Id", "ID", "id", f"{{{XML_NS}}}id"):
-                value = element.get(attribute)
-                if value is not None:
-                    ids.setdefault(value, []).append(element)
-        return cls(tree, token, content, ids)
+        return cls(tree, token, content, id_index(tree.getroot()))
 
     def by_id(self, value: str, env: Environment) -> etree._Element:
         found = self.ids.get(value, [])
@@ -172,11 +168,7 @@ class _Document:
 
 def _canonicalize(node: etree._Element | etree._ElementTree, algorithm: str, *, comments_allowed: bool,
                   prefixes: list[str] | None = None) -> bytes:
-    exclusive = algorithm.startswith(EXC_C14N)
-    with_comments = comments_allowed and algorithm.endswith("WithComments")
-    with inherited_xml_attributes(node, exclusive):  # type: ignore[arg-type]
-        return etree.tostring(node, method="c14n", exclusive=exclusive, with_comments=with_comments,
-                              inclusive_ns_prefixes=prefixes if exclusive else None)
+    return canonicalize(node, algorithm, prefixes=prefixes, comments=comments_allowed)
 
 
 def _c14n_of(method: etree._Element | None) -> tuple[str, list[str] | None]:
@@ -201,6 +193,9 @@ class _Reference:
     covers: str
     target: etree._Element | None = None
     external: Path | None = None
+    #: "data" (the signed data objects), "properties" (this signature's SignedProperties),
+    #: "key_info" (its own KeyInfo), "own" (a ds:Object, Manifest... of this signature) or "countersigned".
+    role: str = "data"
 
 
 def _is_ancestor(candidate: etree._Element, element: etree._Element) -> bool:
@@ -211,6 +206,116 @@ def _describe(element: etree._Element) -> str:
     name = etree.QName(element).localname
     ident = element.get("Id") or element.get("ID") or element.get("id")
     return f"<{name} Id={ident}>" if ident else f"<{name}>"
+
+
+def _own_properties(signature: etree._Element) -> etree._Element | None:
+    qualifying = qualifying_properties(signature)
+    return qualifying.find("xades:SignedProperties", _ns(qualifying)) if qualifying is not None else None
+
+
+def _role(env: Environment, target: etree._Element, signature: etree._Element, ref_type: str | None,
+          countersigned: etree._Element | None) -> str:
+    """Signature-wrapping defence: what a same-document reference designates, or a refusal.
+
+    Accepted: the document or an element containing the signature (enveloped); this signature's own
+    ``SignedProperties`` (with or without ``Type``), ``KeyInfo``, ``ds:Object`` or ``Manifest``; an
+    element elsewhere in the document named by a unique Id (detached same-document data). A
+    reference whose transforms remove its signature must contain it (checked in ``digest_input``);
+    ``SignedProperties``/``CountersignedSignature`` references must designate this signature's.
+    """
+    properties = _own_properties(signature)
+    if target is properties and properties is not None:
+        return "properties"
+    if ref_type == SIGNED_PROPERTIES:
+        raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
+            "La référence SignedProperties ne désigne pas les propriétés de cette signature.",
+            "The SignedProperties reference does not designate this signature's properties."))
+    if countersigned is not None:
+        if target is countersigned:
+            return "countersigned"
+        raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
+            "La contre-signature ne porte pas sur la valeur de la signature contre-signée.",
+            "The counter-signature does not cover the counter-signed signature value."))
+    if _is_ancestor(signature, target):
+        key_info = signature.find("ds:KeyInfo", NS)
+        if key_info is not None and (target is key_info or _is_ancestor(key_info, target)):
+            return "key_info"
+        if any(o is target or _is_ancestor(o, target) for o in signature.findall("ds:Object", NS)):
+            return "own"
+        raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
+            "La référence {r} désigne une partie de la signature elle-même.",
+            "Reference {r} designates a part of the signature itself.", r=_describe(target)))
+    return "data"
+
+
+def _unsupported(env: Environment, refused: Unsupported) -> _Refused:
+    return _Refused(SubIndication.SIGNED_DATA_NOT_FOUND, env.t(
+        "Données signées non calculables ici ({m}) : intégrité non vérifiée.",
+        "Signed data cannot be computed here ({m}): integrity not checked.", m=env.t(refused.fr, refused.en)))
+
+
+def _wrapped(env: Environment, target: etree._Element | None) -> _Refused:
+    where = _describe(target) if target is not None else env.t("le document", "the document")
+    return _Refused(SubIndication.FORMAT_FAILURE, env.t(
+        "La référence à {r} retire une signature enveloppée qui n'est plus à l'intérieur : les données affichées "
+        "peuvent différer des données signées (emballage de signature, « XML signature wrapping »).",
+        "The reference to {r} removes an enveloped signature that is no longer inside it: the data shown may differ "
+        "from the data signed (XML signature wrapping).", r=where))
+
+
+def _process_reference(env: Environment, ref: etree._Element, signature: etree._Element, doc: _Document,
+                       externals: int, countersigned: etree._Element | None, progress: Progress | None) -> _Reference:
+    uri = ref.get("URI")
+    ref_type = SIGNED_PROPERTIES if ref.get("Type") in SIGNED_PROPERTIES_TYPES else ref.get("Type")
+    method = ref.find("ds:DigestMethod", NS)
+    digest_name = DIGESTS.get(method.get("Algorithm", "") if method is not None else "")
+    if digest_name is None:
+        raise _Refused(SubIndication.FORMAT_FAILURE, env.t("Méthode d'empreinte inconnue.", "Unknown digest method."))
+    expected = _b64(ref.find("ds:DigestValue", NS))
+    transforms = ref.findall("ds:Transforms/ds:Transform", NS)
+    # Dereference (XMLDSig section 4.4.3.3).
+    target: etree._Element | None = None
+    whole = False
+    comments = False
+    if uri is None or not (uri == "" or uri.startswith("#")):
+        if transforms:
+            raise _unsupported(env, Unsupported("transformations sur des données externes",
+                                                "transforms over external data"))
+        path = _external_path(uri, doc, externals, env)
+        digest = hash_file(path, [digest_name], progress)[digest_name]
+        size = path.stat().st_size
+        return _Reference(uri, ref_type, ref.get("Id"), digest == expected,
+                          env.t("fichier « {n} » ({s} octets)", "file \"{n}\" ({s} bytes)", n=path.name, s=size),
+                          external=path)
+    if uri == "":
+        whole = True
+    elif uri == "#xpointer(/)":
+        whole, comments = True, True
+    elif uri.startswith("#xpointer(id(") and uri.endswith("))"):
+        target, comments = doc.by_id(uri[len("#xpointer(id("):-2].strip("'\""), env), True
+    elif uri.startswith("#xpointer("):
+        raise _unsupported(env, Unsupported(f"XPointer {uri}", f"XPointer {uri}"))
+    else:
+        target = doc.by_id(uri[1:], env)
+    role = "data" if target is None else _role(env, target, signature, ref_type, countersigned)
+    try:
+        octets = digest_input(doc.tree, target, signature, transforms, comments=comments, ids=doc.ids).octets
+    except Unsupported as unsupported:
+        raise _unsupported(env, unsupported) from None
+    except Misplaced:
+        raise _wrapped(env, target) from None
+    digest = hashlib.new(digest_name, octets).digest()
+    if whole:
+        covers = env.t("document entier", "whole document")
+    elif role == "properties":
+        covers = env.t("propriétés signées XAdES", "XAdES signed properties")
+    elif role == "countersigned":
+        covers = env.t("valeur de la signature contre-signée", "counter-signed signature value")
+    elif role == "key_info":
+        covers = env.t("informations de clé de la signature (KeyInfo)", "the signature's key information (KeyInfo)")
+    else:
+        covers = env.t("élément {e}", "element {e}", e=_describe(target))  # type: ignore[arg-type]
+    return _Reference(uri, ref_type, ref.get("Id"), digest == expected, covers, target=target, role=role)
 
 
 def _external_path(uri: str | None, doc: _Document, externals: int, env: Environment) -> Path:
@@ -229,106 +334,6 @@ def _external_path(uri: str | None, doc: _Document, externals: int, env: Environ
         "Signed data \"{u}\" not found next to the signature (no address is ever downloaded); "
         "give the file explicitly.",
         u=uri or ""))
-
-
-def _check_target(env: Environment, target: etree._Element, signature: etree._Element, ref_type: str | None,
-                  countersigned: etree._Element | None) -> None:
-    """Signature-wrapping defence: where a same-document reference may point."""
-    if ref_type == SIGNED_PROPERTIES:
-        qualifying = qualifying_properties(signature)
-        expected = qualifying.find("xades:SignedProperties", _ns(qualifying)) if qualifying is not None else None
-        if target is not expected:
-            raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
-                "La référence SignedProperties ne désigne pas les propriétés de cette signature.",
-                "The SignedProperties reference does not designate this signature's properties."))
-        return
-    if countersigned is not None:
-        if target is countersigned:
-            return
-        raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
-            "La contre-signature ne porte pas sur la valeur de la signature contre-signée.",
-            "The counter-signature does not cover the counter-signed signature value."))
-    if _is_ancestor(target, signature) or target is signature.getroottree().getroot() and target is not signature:
-        return
-    if signature.getparent() is None and any(o is target or _is_ancestor(o, target)
-                                             for o in signature.findall("ds:Object", NS)):
-        return  # enveloping signature (XMLDSig section 2.1): its own ds:Object, or an element inside one
-    raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
-        "La référence {r} désigne un élément qui ne contient pas la signature : les données affichées peuvent "
-        "différer des données signées (emballage de signature, « XML signature wrapping »).",
-        "Reference {r} designates an element that does not contain the signature: the data shown may differ from the "
-        "data signed (XML signature wrapping).", r=_describe(target)))
-
-
-def _process_reference(env: Environment, ref: etree._Element, signature: etree._Element, doc: _Document,
-                       externals: int, countersigned: etree._Element | None, progress: Progress | None) -> _Reference:
-    uri = ref.get("URI")
-    ref_type = SIGNED_PROPERTIES if ref.get("Type") in SIGNED_PROPERTIES_TYPES else ref.get("Type")
-    method = ref.find("ds:DigestMethod", NS)
-    digest_name = DIGESTS.get(method.get("Algorithm", "") if method is not None else "")
-    if digest_name is None:
-        raise _Refused(SubIndication.FORMAT_FAILURE, env.t("Méthode d'empreinte inconnue.", "Unknown digest method."))
-    expected = _b64(ref.find("ds:DigestValue", NS))
-    transforms = [(t.get("Algorithm", ""), t) for t in ref.findall("ds:Transforms/ds:Transform", NS)]
-    # Dereference (XMLDSig section 4.4.3.3).
-    target: etree._Element | None = None
-    whole = False
-    comments = False
-    if uri is None or not (uri == "" or uri.startswith("#")):
-        if transforms:
-            raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
-                "Transformations sur des données externes non prises en charge.",
-                "Transforms over external data are not supported."))
-        path = _external_path(uri, doc, externals, env)
-        digest = hash_file(path, [digest_name], progress)[digest_name]
-        size = path.stat().st_size
-        return _Reference(uri, ref_type, ref.get("Id"), digest == expected,
-                          env.t("fichier « {n} » ({s} octets)", "file \"{n}\" ({s} bytes)", n=path.name, s=size),
-                          external=path)
-    if uri == "":
-        whole = True
-    elif uri == "#xpointer(/)":
-        whole, comments = True, True
-    elif uri.startswith("#xpointer(id(") and uri.endswith("))"):
-        target, comments = doc.by_id(uri[len("#xpointer(id("):-2].strip("'\""), env), True
-    elif uri.startswith("#xpointer("):
-        raise _Refused(SubIndication.FORMAT_FAILURE, env.t("XPointer non pris en charge : {u}",
-                                                           "Unsupported XPointer: {u}",
-                                                           u=uri))
-    else:
-        target = doc.by_id(uri[1:], env)
-    if target is not None:
-        _check_target(env, target, signature, ref_type, countersigned)
-    node: etree._Element | etree._ElementTree = doc.tree if whole else target  # type: ignore[assignment]
-    enveloped = False
-    octets: bytes | None = None
-    for algorithm, element in transforms:
-        if algorithm == ENVELOPED and octets is None:
-            enveloped = True
-        elif algorithm in CANONICALIZATIONS and octets is None:
-            _, prefixes = _c14n_of(element)
-            with without_signature(signature if enveloped else None):
-                octets = _canonicalize(node, algorithm, comments_allowed=comments, prefixes=prefixes)
-        elif algorithm == BASE64:
-            if octets is None:
-                octets = _text(node.getroot() if whole else node).encode()  # type: ignore[union-attr]
-            octets = base64.b64decode(b"".join(octets.split()))
-        else:
-            raise _Refused(SubIndication.FORMAT_FAILURE, env.t(
-                "Transformation non prise en charge : {a}", "Unsupported transform: {a}", a=algorithm or "?"))
-    if octets is None:
-        with without_signature(signature if enveloped else None):
-            octets = _canonicalize(node, C14N10, comments_allowed=comments)
-    digest = hashlib.new(digest_name, octets).digest()
-    if whole:
-        covers = env.t("document entier", "whole document")
-    elif ref_type == SIGNED_PROPERTIES:
-        covers = env.t("propriétés signées XAdES", "XAdES signed properties")
-    elif countersigned is not None:
-        covers = env.t("valeur de la signature contre-signée", "counter-signed signature value")
-    else:
-        covers = env.t("élément {e}", "element {e}", e=_describe(target))  # type: ignore[arg-type]
-    return _Reference(uri, ref_type, ref.get("Id"), digest == expected, covers, target=target)
 
 
 # -- signature value ------------------------------------------------------------------------------
@@ -550,6 +555,20 @@ def _structure(env: Environment, signature: etree._Element) -> None:
                                                            "SignatureValue or references missing."))
 
 
+def _may_sign_own_objects(signature: etree._Element, processed: list[_Reference]) -> bool:
+    """An enveloping signature (XMLDSig section 2.1) signs its own ``ds:Object``: it is the document, or
+    one of the signatures of a signature container (a root holding only ``ds:Signature`` elements, as
+    ODF ``document-signatures`` or ASiC ``XAdESSignatures``), or it also signs the document or an
+    element containing it."""
+    parent = signature.getparent()
+    if parent is None:
+        return True
+    if parent.getparent() is None and all(c.tag == _ds("Signature") for c in parent if isinstance(c.tag, str)):
+        return True
+    return any(r.role == "data" and r.external is None and (r.target is None or _is_ancestor(r.target, signature))
+               for r in processed)
+
+
 async def _verify_signature(env: Environment, signature: etree._Element, doc: _Document, id_: str,
                             progress: Progress | None, countersigned: etree._Element | None = None) -> SignatureReport:
     report = SignatureReport(id=signature.get("Id") or id_, format="XAdES")
@@ -561,8 +580,10 @@ async def _verify_signature(env: Environment, signature: etree._Element, doc: _D
         report.add(total_failed("format", refused.message, refused.sub))
         return report
     report.add(passed("format", env.t("Signature XMLDSig lisible.", "Readable XMLDSig signature.")))
-    qualifying = qualifying_properties(signature)
-    properties = qualifying.find("xades:SignedProperties", _ns(qualifying)) if qualifying is not None else None
+    qualifyings = [q for namespaces in (NS, NS111)
+                   for q in signature.findall("ds:Object/xades:QualifyingProperties", namespaces)]
+    qualifying = qualifyings[0] if qualifyings else None
+    properties = _own_properties(signature)
     refs = signature.findall("ds:SignedInfo/ds:Reference", NS)
     externals = sum(1 for r in refs if r.get("URI") is None or not (r.get("URI") == "" or r.get("URI",
                                                                                                 "").startswith("#")))
@@ -581,20 +602,34 @@ async def _verify_signature(env: Environment, signature: etree._Element, doc: _D
         except PARSE_ERRORS as exc:
             problem = problem or total_failed("format", env.t("Référence illisible : {e}", "Unreadable reference: {e}",
                                                               e=exc), SubIndication.FORMAT_FAILURE)
-    props_signed = properties is not None and any(
-        r.type == SIGNED_PROPERTIES and r.target is properties for r in processed)
+    props_signed = properties is not None and any(r.role == "properties" for r in processed)
+    repeated = qualifying is not None and len(qualifying.findall("xades:SignedProperties", _ns(qualifying))) > 1
+    if len(qualifyings) > 1 or repeated:
+        problem = problem or total_failed("format", env.t(
+            "Propriétés XAdES en plusieurs exemplaires : refusées (emballage de signature).",
+            "XAdES properties given more than once: refused (signature wrapping)."), SubIndication.FORMAT_FAILURE)
     if properties is not None and qualifying.get("Target") not in (f"#{signature.get('Id')}", None):
         problem = problem or total_failed("format", env.t("QualifyingProperties ne vise pas cette signature.",
                                                           "QualifyingProperties does not target this signature."),
                                           SubIndication.FORMAT_FAILURE)
-    data_refs = [r for r in processed if r.type != SIGNED_PROPERTIES]
+    own = [r for r in processed if r.role == "own"]
+    if own and problem is None and not _may_sign_own_objects(signature, processed):
+        problem = total_failed("coverage", env.t(
+            "La signature porte sur son propre contenu ({c}) alors qu'elle est insérée dans un autre document, "
+            "qui n'est pas signé : les données affichées peuvent différer des données signées (emballage de "
+            "signature, « XML signature wrapping »).",
+            "The signature covers its own content ({c}) while it sits inside another document, which is not signed: "
+            "the data shown may differ from the data signed (XML signature wrapping).",
+            c=", ".join(r.covers for r in own)), SubIndication.FORMAT_FAILURE)
+    data_refs = [r for r in processed if r.role in ("data", "own", "countersigned")]
     # Coverage: what the signature covers (the data shown must be the data signed).
     if problem is not None and problem.name == "coverage":
         report.add(problem)
     elif data_refs:
         covered = ", ".join(r.covers for r in data_refs)
-        partial = [r for r in data_refs if r.target is not None and r.target is not doc.tree.getroot()
-                   and countersigned is None and signature.getparent() is not None]
+        partial = [r for r in data_refs if r.role == "data" and r.target is not None
+                   and r.target is not doc.tree.getroot() and countersigned is None
+                   and signature.getparent() is not None]
         if partial:
             report.add(warning("coverage", env.t(
                 "La signature couvre : {c} ; le reste du document n'est pas couvert par cette signature.",
