@@ -78,6 +78,7 @@ CHECK_NAMES = {
     "coverage": T("Partie du document couverte", "Part of the document covered"),
     "timestamp": T("Horodatage", "Timestamp"),
     "algorithm_protection": T("Protection des algorithmes (RFC 6211)", "Algorithm protection (RFC 6211)"),
+    "content_timestamp": T("Horodatage du contenu", "Content time-stamp"),
     "signing_certificate": T("Certificat du signataire (attribut signé)", "Signer's certificate (signed attribute)"),
     "pes_sha1": T("SHA-1 de la politique PES (DGFiP)", "SHA-1 of the PES policy (DGFiP)"),
     "pes_sha1_reference": T("Empreinte des données signées (PES)", "Digest of the signed data (PES)"),

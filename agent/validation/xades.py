@@ -10,21 +10,31 @@ Hostile input is refused with FORMAT_FAILURE, never fetched or expanded:
 
 * DOCTYPE (DTD, entities, billion laughs) refused before the internal subset is read
   (``agent.signing.xades_xml.parse_untrusted``), no network, no huge trees;
-* only the transforms a baseline signature needs (enveloped-signature, C14N 1.0/1.1, exclusive
-  C14N, base64); XPath and XSLT are refused;
+* transforms and canonicalisation are those of ``agent.validation.xml_references``, computed over
+  copies (enveloped-signature, C14N 1.0/1.1, exclusive C14N, base64, the XPath forms producers use,
+  XPath Filter 2.0 within a bounded subset); another transform leaves the signed data unknown:
+  INDETERMINATE/SIGNED_DATA_NOT_FOUND with the reason (EN 319 102-1 section 5.2.7), never a failure;
 * references: ``""`` (the document), ``#id`` (one element; an id carried by more than one element is
   refused), ``#xpointer(/)``/``#xpointer(id('x'))``, or a *plain file name* resolved next to the
   token or taken from the content given explicitly. A URI naming a scheme or a path (``http:``,
   ``file:``, ``../``) is never fetched;
-* signature wrapping: a same-document data reference must designate the document, an element that
-  contains the signature (enveloped, e.g. a PES ``Bordereau``) or, for a signature that is the
-  document itself, its own ``ds:Object`` (enveloping). A reference resolving to an element elsewhere
-  — the data shown is not the data signed — fails with TOTAL_FAILED/FORMAT_FAILURE.
+* signature wrapping: the node whose digest is checked is the node used. A same-document reference
+  may designate the document, an element containing the signature (enveloped, e.g. a PES
+  ``Bordereau``), another element named by a unique Id (reported as the only part covered), or
+  this signature's own ``SignedProperties`` (with or without ``Type``: the properties read are the
+  ones digested), ``KeyInfo``, ``ds:Object`` or ``Manifest``. Refused with TOTAL_FAILED/
+  FORMAT_FAILURE: an enveloped transform whose signature is no longer inside the referenced data
+  (the signed data was moved), properties given twice, and a signature embedded in a foreign
+  document that signs only its own objects (the data shown is not the data signed).
 
-Baseline levels (ETSI EN 319 132-1 section 6): B-B (signed ``SignedProperties`` with
+Levels: the EN 319 132-1 baseline levels (section 6): B-B (signed ``SignedProperties`` with
 ``SigningTime``, ``SigningCertificateV2`` and a ``DataObjectFormat``/``MimeType`` for every signed
 data object), B-T (valid ``SignatureTimeStamp`` over the canonical ``ds:SignatureValue``), B-LT
-(``CertificateValues`` and ``RevocationValues``), B-LTA (``ArchiveTimeStamp``: reported, not verified).
+(``CertificateValues`` and ``RevocationValues``), B-LTA (``ArchiveTimeStamp``: reported, not
+verified); else the ETSI TS 101 903 form (BES, EPES, T, C, X, X-L, A); plain XMLDSig without signed
+XAdES properties. Content time-stamps (``AllDataObjectsTimeStamp``,
+``IndividualDataObjectsTimeStamp``, EN 319 132-1 section 5.2.8) are verified over the referenced
+data and reported in a ``content_timestamp`` check.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -69,6 +80,8 @@ from .xml_references import (
 )
 
 __all__ = ["verify_xml", "MAX_XML_SIZE"]
+
+CONTENT_CHUNK = 1024 * 1024
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
@@ -196,6 +209,8 @@ class _Reference:
     #: "data" (the signed data objects), "properties" (this signature's SignedProperties),
     #: "key_info" (its own KeyInfo), "own" (a ds:Object, Manifest... of this signature) or "countersigned".
     role: str = "data"
+    element: etree._Element | None = None  # the ds:Reference
+    comments: bool = False
 
 
 def _is_ancestor(candidate: etree._Element, element: etree._Element) -> bool:
@@ -286,7 +301,7 @@ def _process_reference(env: Environment, ref: etree._Element, signature: etree._
         size = path.stat().st_size
         return _Reference(uri, ref_type, ref.get("Id"), digest == expected,
                           env.t("fichier « {n} » ({s} octets)", "file \"{n}\" ({s} bytes)", n=path.name, s=size),
-                          external=path)
+                          external=path, element=ref)
     if uri == "":
         whole = True
     elif uri == "#xpointer(/)":
@@ -315,7 +330,8 @@ def _process_reference(env: Environment, ref: etree._Element, signature: etree._
         covers = env.t("informations de clé de la signature (KeyInfo)", "the signature's key information (KeyInfo)")
     else:
         covers = env.t("élément {e}", "element {e}", e=_describe(target))  # type: ignore[arg-type]
-    return _Reference(uri, ref_type, ref.get("Id"), digest == expected, covers, target=target, role=role)
+    return _Reference(uri, ref_type, ref.get("Id"), digest == expected, covers, target=target, role=role, element=ref,
+                      comments=comments)
 
 
 def _external_path(uri: str | None, doc: _Document, externals: int, env: Environment) -> Path:
@@ -485,8 +501,110 @@ async def _timestamps(env: Environment, signature: etree._Element, found: CmsMat
     return (min(valid, key=lambda o: o.time) if valid else None), outcomes  # type: ignore[arg-type, return-value]
 
 
+def _content_digest(refs: list[_Reference], doc: _Document, signature: etree._Element, algorithm: str,
+                    prefixes: list[str] | None) -> Callable[[str], bytes | None]:
+    """``expected(hash_name)`` of a XAdES content time-stamp: the hash of the concatenated data objects of
+    ``refs`` after their transforms, a node-set canonicalised with the time-stamp's algorithm
+    (EN 319 132-1 sections 5.2.8.1 and 5.2.8.2)."""
+
+    def expected(name: str) -> bytes | None:
+        try:
+            hasher = hashlib.new(name)
+        except ValueError:
+            return None
+        for ref in refs:
+            if ref.external is not None:
+                with ref.external.open("rb") as stream:
+                    while chunk := stream.read(CONTENT_CHUNK):
+                        hasher.update(chunk)
+                continue
+            transforms = ref.element.findall("ds:Transforms/ds:Transform", NS) if ref.element is not None else []
+            hasher.update(digest_input(doc.tree, ref.target, signature, transforms, comments=ref.comments, ids=doc.ids,
+                                       final=algorithm, final_prefixes=prefixes).octets)
+        return hasher.digest()
+
+    return expected
+
+
+async def _content_timestamps(env: Environment, signature: etree._Element, properties: etree._Element | None,
+                              processed: list[_Reference], doc: _Document, found: CmsMaterial) -> Check | None:
+    """Signed ``AllDataObjectsTimeStamp`` and ``IndividualDataObjectsTimeStamp`` (EN 319 132-1 section 5.2.8):
+    imprint over the referenced data, TSA signature and chain. A refused one is ignored, with a warning."""
+    if properties is None:
+        return None
+    ns = _ns(properties)
+    stamps = [s for s in properties.iterfind("xades:SignedDataObjectProperties/*", ns)
+              if etree.QName(s).localname in ("AllDataObjectsTimeStamp", "IndividualDataObjectsTimeStamp")]
+    if not stamps:
+        return None
+    by_uri = {f"#{r.id}": r for r in processed if r.id}
+    outcomes: list[TimestampOutcome] = []
+    for stamp in stamps:
+        algorithm, prefixes = _c14n_of(stamp.find("ds:CanonicalizationMethod", NS))
+        try:
+            if algorithm not in CANONICALIZATIONS:
+                raise ValueError(algorithm)
+            if etree.QName(stamp).localname == "AllDataObjectsTimeStamp":
+                refs = [r for r in processed if r.role != "properties"]
+            else:
+                refs = [by_uri[i.get("URI", "")] for i in stamp.findall("xades:Include", ns)]
+                if not refs:
+                    raise ValueError("Include")
+            token = cms.ContentInfo.load(_b64(stamp.find("xades:EncapsulatedTimeStamp", ns)))
+            outcomes.append(await verify_timestamp(env, token, _content_digest(refs, doc, signature, algorithm,
+                                                                               prefixes), found))
+        except (Unsupported, Misplaced, KeyError) as exc:
+            outcomes.append(TimestampOutcome(False, None, env.t(
+                "données horodatées non calculables ({e})", "time-stamped data cannot be computed ({e})", e=exc)))
+        except PARSE_ERRORS as exc:
+            outcomes.append(TimestampOutcome(False, None, env.t("horodatage illisible ({e})",
+                                                                "unreadable time-stamp ({e})", e=exc)))
+    refused = [o for o in outcomes if not o.ok]
+    if refused:
+        return warning("content_timestamp", env.t(
+            "Horodatage du contenu ignoré, {m}.", "Content time-stamp ignored, {m}.", m=refused[0].message))
+    return passed("content_timestamp", env.t("Contenu horodaté avant la signature : {m}.",
+                                             "Content time-stamped before signing: {m}.",
+                                             m="; ".join(o.message for o in outcomes)))
+
+
+def _unsigned_has(signature: etree._Element, tag: str) -> bool:
+    qualifying = qualifying_properties(signature)
+    ns = _ns(qualifying)
+    unsigned = qualifying.find("xades:UnsignedProperties/xades:UnsignedSignatureProperties", ns) \
+        if qualifying is not None else None
+    return unsigned is not None and (unsigned.find(f"xades:{tag}", ns) is not None
+                                     or unsigned.find(f"xades141:{tag}", ns) is not None)
+
+
+def _form(signature: etree._Element, properties: etree._Element | None) -> str | None:
+    """The XAdES form of ETSI TS 101 903 (EN 319 132-2 annex): BES, EPES, T, C, X, X-L or A, read from the
+    properties present (their time-stamps are judged by the other checks)."""
+    ns = _ns(properties)
+    ssp = properties.find("xades:SignedSignatureProperties", ns) if properties is not None else None
+    if ssp is None or (ssp.find("xades:SigningCertificateV2", ns) is None
+                       and ssp.find("xades:SigningCertificate", ns) is None):
+        return None
+    form = "EPES" if ssp.find("xades:SignaturePolicyIdentifier", ns) is not None else "BES"
+    if not _unsigned_has(signature, "SignatureTimeStamp"):
+        return form
+    form = "T"
+    if not ((_unsigned_has(signature, "CompleteCertificateRefs") or _unsigned_has(signature, "CompleteCertificateRefsV2"))
+            and (_unsigned_has(signature, "CompleteRevocationRefs"))):
+        return form
+    form = "C"
+    if not any(_unsigned_has(signature, tag) for tag in ("SigAndRefsTimeStamp", "SigAndRefsTimeStampV2",
+                                                          "RefsOnlyTimeStamp", "RefsOnlyTimeStampV2")):
+        return form
+    form = "X"
+    if not (_unsigned_has(signature, "CertificateValues") and _unsigned_has(signature, "RevocationValues")):
+        return form
+    return "A" if _unsigned_has(signature, "ArchiveTimeStamp") else "X-L"
+
+
 def _level(env: Environment, signature: etree._Element, properties: etree._Element | None, data_refs: list[_Reference],
            timestamped: bool, found: CmsMaterial, chain: ChainResult, counter: bool) -> tuple[str | None, Check]:
+    """The EN 319 132-1 baseline level (section 6.3), else the XAdES form (``_form``), else none (XMLDSig)."""
     missing = []
     ns = _ns(properties)
     if properties is None:
@@ -508,6 +626,12 @@ def _level(env: Environment, signature: etree._Element, properties: etree._Eleme
                     missing.append(env.t("DataObjectFormat/MimeType de {c}", "DataObjectFormat/MimeType of {c}",
                                          c=ref.covers))
     if missing:
+        form = _form(signature, properties)
+        if form is not None:
+            return form, warning("baseline_level", env.t(
+                "Forme XAdES-{f} (ETSI TS 101 903) ; pas de niveau de base EN 319 132-1 : {m} absent(s).",
+                "XAdES-{f} form (ETSI TS 101 903); no EN 319 132-1 baseline level: {m} missing.",
+                f=form, m=", ".join(missing)))
         return None, warning("baseline_level", env.t("Pas de niveau XAdES de base (EN 319 132-1) : {m} absent(s).",
                                                      "No XAdES baseline level (EN 319 132-1): {m} missing.",
                                                      m=", ".join(missing)))
@@ -515,17 +639,13 @@ def _level(env: Environment, signature: etree._Element, properties: etree._Eleme
         return "B-B", passed("baseline_level", env.t(
             "B-B : SigningTime, SigningCertificateV2 et DataObjectFormat signés.",
             "B-B: signed SigningTime, SigningCertificateV2 and DataObjectFormat."))
-    unsigned = signature.find("ds:Object/xades:QualifyingProperties/xades:UnsignedProperties/"
-                              "xades:UnsignedSignatureProperties", NS)
-    has = (lambda tag: unsigned is not None and (unsigned.find(f"xades:{tag}", NS) is not None
-                                                 or unsigned.find(f"xades141:{tag}", NS) is not None))
     present = {c.dump() for c in found.certificates}
-    long_term = has("CertificateValues") and has("RevocationValues") and bool(chain.path) \
-        and all(c.dump() in present for c in chain.path[:-1])
+    long_term = _unsigned_has(signature, "CertificateValues") and _unsigned_has(signature, "RevocationValues") \
+        and bool(chain.path) and all(c.dump() in present for c in chain.path[:-1])
     if not long_term:
         return "B-T", passed("baseline_level", env.t("B-T : B-B et horodatage de signature valide.",
                                                      "B-T: B-B and a valid signature time-stamp."))
-    if has("ArchiveTimeStamp"):
+    if _unsigned_has(signature, "ArchiveTimeStamp"):
         return "B-LT", warning("baseline_level", env.t(
             "B-LT : données de validation incluses ; horodatage d'archive présent mais non vérifié (B-LTA non évalué).",
             "B-LT: validation data included; archive time-stamp present but not verified (B-LTA not assessed)."))
@@ -603,6 +723,7 @@ async def _verify_signature(env: Environment, signature: etree._Element, doc: _D
             problem = problem or total_failed("format", env.t("Référence illisible : {e}", "Unreadable reference: {e}",
                                                               e=exc), SubIndication.FORMAT_FAILURE)
     props_signed = properties is not None and any(r.role == "properties" for r in processed)
+    report.format = "XAdES" if props_signed else "XMLDSig"
     repeated = qualifying is not None and len(qualifying.findall("xades:SignedProperties", _ns(qualifying))) > 1
     if len(qualifyings) > 1 or repeated:
         problem = problem or total_failed("format", env.t(
@@ -683,6 +804,9 @@ async def _verify_signature(env: Environment, signature: etree._Element, doc: _D
     report.add(*chain.checks)
     report.add(certificate_category(cert, env, chain.path, times.best))
     report.add(timestamp_check(env, best, outcomes))
+    content_stamped = await _content_timestamps(env, signature, properties, processed, doc, found)
+    if content_stamped is not None:
+        report.add(content_stamped)
     report.level, level_check = _level(env, signature, properties, data_refs, times.poe is not None, found, chain,
                                        counter)
     report.add(level_check)

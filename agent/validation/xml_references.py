@@ -415,10 +415,13 @@ class DigestInput:
 
 def digest_input(tree: etree._ElementTree, target: etree._Element | None, signature: etree._Element,
                  transforms: Sequence[etree._Element], *, comments: bool,
-                 ids: dict[str, list[etree._Element]] | None = None) -> DigestInput:
+                 ids: dict[str, list[etree._Element]] | None = None, final: str = C14N10,
+                 final_prefixes: Sequence[str] | None = None) -> DigestInput:
     """Apply the ``ds:Transform`` elements of a same-document reference (XMLDSig section 4.4.3.2).
 
-    ``target`` is the dereferenced element (``None``: the whole document). Raises
+    ``target`` is the dereferenced element (``None``: the whole document). A node-set left by the
+    last transform is canonicalised with ``final`` (C14N 1.0 for a digest, XMLDSig section
+    4.4.3.2; a XAdES content time-stamp names its own, EN 319 132-1 section 5.2.8). Raises
     :class:`Unsupported` or :class:`Misplaced` (see the module docstring), ``ValueError`` for
     invalid base64.
     """
@@ -452,5 +455,5 @@ def digest_input(tree: etree._ElementTree, target: etree._Element | None, signat
             raise Unsupported(f"transformation non prise en charge : {algorithm or '?'}",
                               f"unsupported transform: {algorithm or '?'}")
     if octets is None:
-        octets = selection.octets(C14N10, None)
+        octets = selection.octets(final, final_prefixes)
     return DigestInput(octets, removed_own)

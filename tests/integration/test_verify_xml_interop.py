@@ -11,7 +11,10 @@ Filter 2.0 transforms. An unsupported transform gives INDETERMINATE, never TOTAL
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from agent.tsa_client import http_timestamper
 from agent.validation import Indication, SignatureReport, SubIndication, verify_file
 from tests.support.pki import TestPki
 from tests.support.xmlsec_templates import (
@@ -227,3 +231,75 @@ def test_filter2_with_a_forbidden_function_is_indeterminate(test_pki: TestPki, r
     assert (result.indication, result.sub_indication) == (INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND), \
         _dump(result)
     assert "string-length" in result.check("integrity").message  # type: ignore[union-attr]
+
+
+def _content_stamp_template(pki: TestPki, stamps: str) -> str:
+    sig = signature([reference("", [transform(ENVELOPED), transform(EXC)], ref_id="ref-doc"),
+                     reference("#props", [transform(EXC)], ref_type=SIGNED_PROPERTIES)],
+                    key_info(pki) + signed_properties(pki, "sig", "props", "ref-doc").replace(
+                        "</xades:DataObjectFormat>", "</xades:DataObjectFormat>" + stamps))
+    return f'<Offre xmlns="urn:example:offre"><Montant>125000.00</Montant>{sig}</Offre>'
+
+
+def _xmlsec_pre_digest(path: Path, pki: TestPki) -> bytes:
+    """What xmlsec1 digested for the first reference (``--store-references``)."""
+    result = subprocess.run(["xmlsec1", "--verify", "--store-references", "--enabled-key-data", "x509",
+                             "--trusted-pem", str(pki.root_pem), "--untrusted-pem", str(pki.intermediate_pem),
+                             str(path)], capture_output=True)
+    out = result.stdout + result.stderr
+    start = out.index(b"== PreDigest data - start buffer:\n") + len(b"== PreDigest data - start buffer:\n")
+    return out[start:out.index(b"\n== PreDigest data - end buffer", start)]
+
+
+def test_content_timestamps_are_verified(test_pki: TestPki, root: x509.Certificate, tmp_path: Path) -> None:
+    """AllDataObjectsTimeStamp and IndividualDataObjectsTimeStamp (EN 319 132-1 section 5.2.8) over the data
+    xmlsec1 itself digested, time-stamped by the test PKI's TSA: verified and reported; a token over
+    other data is reported as ignored."""
+    first = xmlsec_sign(_content_stamp_template(test_pki, ""), tmp_path / "plain.xml", test_pki)
+    data = _xmlsec_pre_digest(first, test_pki)
+    assert data.startswith(b'<Offre xmlns="urn:example:offre">') and b"Signature" not in data
+    tsa = http_timestamper(test_pki.tsa_url)
+    good = base64.b64encode(tsa(hashlib.sha256(data).digest(), "sha256")).decode()
+    other = base64.b64encode(tsa(hashlib.sha256(data + b" ").digest(), "sha256")).decode()
+
+    def stamps(all_token: str, individual_token: str) -> str:
+        method = f'<ds:CanonicalizationMethod Algorithm="{EXC}"/>'
+        return (f"<xades:AllDataObjectsTimeStamp>{method}<xades:EncapsulatedTimeStamp>{all_token}"
+                "</xades:EncapsulatedTimeStamp></xades:AllDataObjectsTimeStamp>"
+                f'<xades:IndividualDataObjectsTimeStamp><xades:Include URI="#ref-doc"/>{method}'
+                f"<xades:EncapsulatedTimeStamp>{individual_token}</xades:EncapsulatedTimeStamp>"
+                "</xades:IndividualDataObjectsTimeStamp>")
+
+    signed = xmlsec_sign(_content_stamp_template(test_pki, stamps(good, good)), tmp_path / "stamped.xml", test_pki)
+    assert xmlsec_verifies(signed, test_pki)
+    result = _only(signed, root)
+    assert result.indication is PASSED, _dump(result)
+    check = result.check("content_timestamp")
+    assert check is not None and check.status == "passed", _dump(result)
+    assert result.format == "XAdES" and result.level == "B-B", _dump(result)
+
+    wrong = xmlsec_sign(_content_stamp_template(test_pki, stamps(good, other)), tmp_path / "wrong.xml", test_pki)
+    assert xmlsec_verifies(wrong, test_pki)
+    result = _only(wrong, root)
+    check = result.check("content_timestamp")
+    assert check is not None and check.status == "warning", _dump(result)
+    assert "ignored" in check.message, _dump(result)
+
+
+def test_xades_forms_are_named(test_pki: TestPki, root: x509.Certificate, tmp_path: Path) -> None:
+    """A XAdES signature that is not baseline (no DataObjectFormat) is named by its ETSI TS 101 903
+    form — BES, or EPES with a SignaturePolicyIdentifier — not reported as plain XMLDSig."""
+    bes = signature([reference("", [transform(ENVELOPED), transform(EXC)]),
+                     reference("#props", [transform(EXC)], ref_type=SIGNED_PROPERTIES)],
+                    key_info(test_pki) + signed_properties(test_pki, "sig", "props", None))
+    signed = xmlsec_sign(f"<Offre><Montant>125000.00</Montant>{bes}</Offre>", tmp_path / "bes.xml", test_pki)
+    result = _only(signed, root)
+    assert (result.indication, result.format, result.level) == (PASSED, "XAdES", "BES"), _dump(result)
+    assert "XAdES-BES" in result.check("baseline_level").message  # type: ignore[union-attr]
+
+    policy = ("<xades:SignaturePolicyIdentifier><xades:SignaturePolicyImplied/></xades:SignaturePolicyIdentifier>"
+              "</xades:SignedSignatureProperties>")
+    epes = bes.replace("</xades:SignedSignatureProperties>", policy)
+    signed = xmlsec_sign(f"<Offre><Montant>125000.00</Montant>{epes}</Offre>", tmp_path / "epes.xml", test_pki)
+    result = _only(signed, root)
+    assert (result.indication, result.format, result.level) == (PASSED, "XAdES", "EPES"), _dump(result)
