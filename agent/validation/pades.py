@@ -15,13 +15,20 @@ pyHanko's reader and difference analysis:
 * **document time-stamps** (``/DocTimeStamp``, ISO 32000-2 section 12.8.5) are reported as entries of
   their own and give a proof of existence to the signatures of earlier revisions (B-T through a
   document time-stamp, B-LTA over the DSS);
-* **DSS** (EN 319 142-1 section 5.4.2): its certificates, OCSP responses and CRLs are used for
-  validation, as the B-LT level intends.
+* **DSS** (EN 319 142-1 section 5.4.2, read by ``pdf_dss``): its certificates, OCSP responses and
+  CRLs are used for validation, as the B-LT level intends; a malformed item is skipped with a
+  warning, never fatal. The ``/TS`` time-stamp of a signature's VRI entry (section 5.4.2.2) is
+  verified over the signature value and reported ("vri_timestamp"); it gives no level;
+* every signature is reported on its own: an exception while validating one becomes that
+  signature's INDETERMINATE entry; a signature dictionary shared by two fields is one signature.
 
 Baseline levels (EN 319 142-1 section 6): B-B (SubFilter ``ETSI.CAdES.detached``, content-type,
 message-digest, signing-certificate-v2, *no* signing-time attribute: the claimed time is ``/M``),
 B-T (signature time-stamp or document time-stamp), B-LT (DSS after the signature), B-LTA (a
-document time-stamp over the DSS). ``adbe.pkcs7.detached`` signatures are verified as "PDF".
+document time-stamp over the DSS). ``adbe.pkcs7.detached`` signatures are format "PDF", level
+"PDF (ISO 32000-1)"; the legacy ``adbe.pkcs7.sha1`` and ``adbe.x509.rsa_sha1`` are "PDF-legacy"
+(``pdf_legacy``). An encrypted PDF is read when its user password is empty (ISO 32000-1 section
+7.6.3.3), else reported INDETERMINATE.
 """
 
 from __future__ import annotations
@@ -46,10 +53,10 @@ from ..signing.base import Progress
 from ..signing.pades import pdf_trailer_problem
 from .cades import (
     PARSE_ERRORS,
+    _attr_count,
     format_failure,
     verify_signer,
     verify_timestamp,
-    _attr_count,
 )
 from .chain import Environment, signer_identity
 from .model import (
@@ -243,9 +250,12 @@ async def _signature(env: Environment, emb: EmbeddedPdfSignature, doc: _Document
 async def _vri_timestamp_checks(env: Environment, emb: EmbeddedPdfSignature, doc: _Document) -> list[Check]:
     """The ``/TS`` of this signature's VRI entry (EN 319 142-1 section 5.4.2.2): a time-stamp over the
     signature value, reported on its own ("vri_timestamp"); it neither raises nor lowers the level."""
-    keys = {hashlib.sha1(emb.pkcs7_content).hexdigest().upper()}
+    # The key is the SHA-1 of the /Contents hexadecimal string (section 5.4.2.2); writers differ on its
+    # case, and older ones hashed the binary value.
+    contents = emb.pkcs7_content
+    keys = {hashlib.sha1(v).hexdigest().upper()
+            for v in (contents, contents.hex().encode(), contents.hex().upper().encode())}
     try:
-        keys.add(hashlib.sha1(cms.ContentInfo.load(emb.pkcs7_content, strict=False).dump()).hexdigest().upper())
         value = emb.signer_info["signature"].native
     except PARSE_ERRORS:
         return []
@@ -256,7 +266,8 @@ async def _vri_timestamp_checks(env: Environment, emb: EmbeddedPdfSignature, doc
         outcome = await verify_timestamp(env, entry.token, _digest_of(value), extra=doc.dss.material)
         if outcome.ok:
             checks.append(passed("vri_timestamp", env.t(
-                "Horodatage du dictionnaire VRI (/TS) : {m}.", "VRI dictionary time-stamp (/TS): {m}.", m=outcome.message)))
+                "Horodatage du dictionnaire VRI (/TS) : {m}.", "VRI dictionary time-stamp (/TS): {m}.",
+                m=outcome.message)))
         else:
             checks.append(warning("vri_timestamp", env.t(
                 "Horodatage du dictionnaire VRI (/TS) ignoré, {m}.", "VRI dictionary time-stamp (/TS) ignored, {m}.",
@@ -318,11 +329,11 @@ async def verify_pdf(env: Environment, path: Path, progress: Progress | None) ->
         # Document time-stamps first, latest first: each gives a POE to the revisions before it.
         order = sorted(range(len(items)), key=lambda i: -items[i][0])
         for index in order:
-            revision, subfilter, emb = items[index]
+            _, subfilter, emb = items[index]
             if emb.sig_object_type == "/DocTimeStamp" or subfilter == RFC3161:
                 reports[index] = await _guarded(env, emb, lambda e=emb: _doc_timestamp(env, e, doc, e.pkcs7_content))
         for index in order:
-            revision, subfilter, emb = items[index]
+            _, subfilter, emb = items[index]
             if index in reports:
                 continue
             if subfilter == X509_RSA_SHA1:

@@ -36,7 +36,6 @@ from pyhanko.sign.diff_analysis import (
     DiffResult,
     ModificationLevel,
     StandardDiffPolicy,
-    SuspiciousModification,
 )
 from pyhanko.sign.diff_analysis.commons import compare_dicts
 from pyhanko.sign.diff_analysis.constants import ROOT_EXEMPT_STRICT_COMPARISON
@@ -249,7 +248,7 @@ class _Fingerprint:
 
     def _dict(self, value: generic.DictionaryObject, depth: int, skip: frozenset[str] = frozenset()) -> bytes:
         h = hashlib.sha256()
-        for key in sorted(str(k) for k in value.keys()):
+        for key in sorted(str(k) for k in value):
             if key in skip or (isinstance(value, generic.StreamObject) and key in ("/Length", "/Filter",
                                                                                     "/DecodeParms")):
                 continue
@@ -339,7 +338,8 @@ class _Texts:
     env: Environment
 
     def shown(self) -> str:
-        return self.env.t("le document affiché n'est pas celui qui a été signé", "the document shown is not the one signed")
+        return self.env.t("le document affiché n'est pas celui qui a été signé",
+                          "the document shown is not the one signed")
 
 
 _LEVEL_TEXT = {
@@ -348,8 +348,9 @@ _LEVEL_TEXT = {
         "Ajouts après la signature limités aux données de validation (DSS, VRI, horodatages de document).",
         "Additions after signing limited to validation data (DSS, VRI, document time-stamps)."),
     ModificationLevel.FORM_FILLING: (
-        "Ajouts après la signature limités à d'autres signatures et au remplissage de champs de formulaire "
-        "permis.", "Additions after signing limited to other signatures and permitted form filling."),
+        ("Ajouts après la signature limités à d'autres signatures et au remplissage de champs de formulaire "
+         "permis."),
+        "Additions after signing limited to other signatures and permitted form filling."),
 }
 _PERMISSION_TEXT = {
     MDPPerm.NO_CHANGES: ("aucune modification", "no changes"),

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from asn1crypto import cms, crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
+from asn1crypto import cms
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -20,9 +23,6 @@ from .validation_material import Skipped, sound_certificate, sound_crl, sound_oc
 
 __all__ = ["DssContent", "read_dss"]
 
-#: Decoding a stream can fail in more ways than parsing: ``zlib.error`` for corrupt Flate data,
-#: pyHanko's own errors for unknown filters or a decoded size over its limits.
-_STREAM_ERRORS = (Exception,)
 
 
 @dataclass
@@ -52,14 +52,14 @@ def _stream_data(ref: object, purpose: DecodePurpose) -> bytes | None:
         if not isinstance(stream, generic.StreamObject):
             return None
         return stream.read_data(purpose)
-    except _STREAM_ERRORS:  # noqa: BLE001 (hostile stream: corrupt data, unknown filter, size limit)
+    except Exception:  # noqa: BLE001 (hostile stream: zlib.error, unknown filter, decoded size over limits)
         return None
 
 
 def _entries(dss: generic.DictionaryObject, key: str) -> list[object]:
     try:
         value = _resolve(dss.get(key))
-    except _STREAM_ERRORS:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 (hostile structure)
         return []
     return list(value) if isinstance(value, generic.ArrayObject) else []
 
@@ -69,7 +69,7 @@ def read_dss(reader: PdfFileReader) -> DssContent:
     found = DssContent()
     try:
         dss = _resolve(reader.root.get("/DSS"))
-    except _STREAM_ERRORS:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 (hostile structure)
         dss = None
     if not isinstance(dss, generic.DictionaryObject):
         return found
@@ -95,13 +95,13 @@ def read_dss(reader: PdfFileReader) -> DssContent:
     try:
         vri = _resolve(dss.get("/VRI"))
         vri_items = list(vri.items()) if isinstance(vri, generic.DictionaryObject) else []
-    except _STREAM_ERRORS:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 (hostile structure)
         vri_items = []
     for key, entry in vri_items:
         try:
             entry = _resolve(entry)
             ts = entry.get("/TS") if isinstance(entry, generic.DictionaryObject) else None
-        except _STREAM_ERRORS:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 (hostile structure)
             ts = None
         if ts is None:
             continue
@@ -121,6 +121,6 @@ def read_dss(reader: PdfFileReader) -> DssContent:
             if "/DSS" in reader.get_historical_root(index):
                 found.revision = index
                 break
-        except _STREAM_ERRORS:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 (hostile structure)
             continue
     return found

@@ -19,7 +19,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from asn1crypto import algos, core, x509 as asn1_x509
+from asn1crypto import algos, core
+from asn1crypto import x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pyhanko.pdf_utils import generic
@@ -148,7 +149,7 @@ def _signature_value(env: Environment, emb: RawPdfSignature, cert: asn1_x509.Cer
     try:  # /Contents is zero-padded after the DER value: parse the first TLV only
         value = core.OctetString.load(emb.pkcs7_content, strict=False).native
         if not isinstance(value, bytes):
-            raise ValueError("not an OCTET STRING")
+            raise TypeError("not an OCTET STRING")
     except PARSE_ERRORS as exc:
         return [total_failed("signature_value", env.t("/Contents illisible : {e}", "Unreadable /Contents: {e}",
                                                       e=exc), SubIndication.FORMAT_FAILURE)]

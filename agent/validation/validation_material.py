@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from asn1crypto import crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import x509 as asn1_x509
 
 from .cades import PARSE_ERRORS, CmsMaterial
 from .chain import Environment, crypto_cert

@@ -19,7 +19,8 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from asn1crypto import algos, cms, core, pem, x509 as asn1_x509
+from asn1crypto import algos, cms, core, pem
+from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -89,8 +90,8 @@ def legacy_signed_pdf(pki: TestPki, subfilter: str, out: Path, *, fields: int = 
              extra + b" /ByteRange " + _PLACEHOLDER + b" /Contents <" + b"0" * CONTENTS_HEX + b"> >>",
     }
     for index in range(fields):
-        objects[first_field + index] = (b"<< /FT /Sig /T (Signature ancienne %d) /V %d 0 R /Type /Annot /Subtype /Widget"
-                                        b" /Rect [0 0 0 0] /F 132 /P 4 0 R >>" % (index + 1, sig))
+        objects[first_field + index] = (b"<< /FT /Sig /T (Signature ancienne %d) /V %d 0 R /Type /Annot"
+                                        b" /Subtype /Widget /Rect [0 0 0 0] /F 132 /P 4 0 R >>" % (index + 1, sig))
     data = bytearray(malicious.incremental_update(pdf, objects))
     sig_start = data.index(b"%d 0 obj" % sig, len(pdf))
     start = data.index(b"/Contents <", sig_start) + len(b"/Contents ")

@@ -13,23 +13,37 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.validation import add_validation_info
-from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
-from asn1crypto import pem, x509 as asn1_x509
 from pyhanko_certvalidator import ValidationContext
 
 from tests.support.pdf import make_pdf
 from tests.support.pki import TestPki
 
 __all__ = [
-    "PyhankoJudgement", "add_annotation", "add_dss", "add_doc_timestamp", "add_piece_info", "add_text_field",
-    "fill_text_field", "nss_signing_database", "pdfsig_add_signature", "pdfsig_signatures", "pyhanko_judgement",
-    "pyhanko_sign", "replace_page_content", "set_page_mode", "source_pdf",
+    "PyhankoJudgement",
+    "add_annotation",
+    "add_doc_timestamp",
+    "add_dss",
+    "add_piece_info",
+    "add_text_field",
+    "add_vri_timestamp",
+    "encrypted_signed",
+    "fill_text_field",
+    "nss_signing_database",
+    "pdfsig_add_signature",
+    "pdfsig_signatures",
+    "pyhanko_judgement",
+    "pyhanko_sign",
+    "replace_page_content",
+    "set_page_mode",
+    "source_pdf",
 ]
 
 
@@ -85,12 +99,14 @@ def add_dss(src: Path, dst: Path, pki: TestPki, field: str = "Signature1") -> Pa
     return dst
 
 
-def add_doc_timestamp(src: Path, dst: Path, pki: TestPki, field: str = "Horodatage") -> Path:
-    """pyHanko's ``PdfTimeStamper`` against the test PKI's TSA (ETSI.RFC3161 document time-stamp)."""
+def add_doc_timestamp(src: Path, dst: Path, pki: TestPki, field: str = "Horodatage", *, with_dss: bool = True
+                      ) -> Path:
+    """pyHanko's ``PdfTimeStamper`` against the test PKI's TSA (ETSI.RFC3161 document time-stamp); with
+    ``with_dss`` pyHanko also stores the TSA's validation data in the DSS."""
     stamper = signers.PdfTimeStamper(timestamps.HTTPTimeStamper(pki.tsa_url), field_name=field)
     with src.open("rb") as f, dst.open("wb") as out:
         stamper.timestamp_pdf(IncrementalPdfFileWriter(f, strict=False), "sha256",
-                              validation_context=_validation_context(pki), output=out)
+                              validation_context=_validation_context(pki) if with_dss else None, output=out)
     return dst
 
 
@@ -194,7 +210,7 @@ def pdfsig_add_signature(src: Path, dst: Path, nss: Path, nick: str, field: str 
     """``pdfsig -add-signature``: poppler (NSS) adds a new signature field and signs it (adbe.pkcs7.detached:
     poppler 22.12 refuses ``-etsi`` with ``-add-signature``)."""
     cmd = ["pdfsig", "-nssdir", f"sql:{nss}", "-add-signature", "-nick", nick, "-new-signature-field-name", field]
-    result = subprocess.run([*cmd, str(src), str(dst)], capture_output=True, text=True)
+    result = subprocess.run([*cmd, str(src), str(dst)], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and dst.is_file(), result.stdout + result.stderr
     return dst
 
@@ -252,7 +268,7 @@ def pyhanko_judgement(path: Path, pki: TestPki, field: str) -> PyhankoJudgement:
 
 def pdfsig_signatures(path: Path, nss: Path) -> list[str]:
     """pdfsig's per-signature validation lines ("Signature is Valid." ...), in file order."""
-    out = subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", str(path)], capture_output=True, text=True).stdout
+    out = subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", str(path)], capture_output=True, text=True, check=False).stdout
     return [line.split(":", 1)[1].strip() for line in out.splitlines() if "Signature Validation:" in line]
 
 
@@ -276,3 +292,33 @@ def encrypted_signed(src: Path, dst: Path, pki: TestPki, user_password: str = ""
         signers.sign_pdf(incremental, signers.PdfSignatureMetadata(field_name="Signature1"), signer=signer,
                          output=out)
     return dst
+
+
+def add_vri_timestamp(src: Path, dst: Path, pki: TestPki, field: str = "Signature1", over: bytes | None = None
+                      ) -> Path:
+    """A ``/TS`` in ``field``'s VRI entry (EN 319 142-1 section 5.4.2.2): a token of the test TSA over the
+    signature value (or over ``over``, to make one that covers something else)."""
+    import asyncio
+    import hashlib
+
+    with src.open("rb") as f:
+        reader = PdfFileReader(f, strict=False)
+        emb = next(s for s in reader.embedded_signatures if s.field_name == field)
+        value = over if over is not None else emb.signer_info["signature"].native
+        # EN 319 142-1 section 5.4.2.2: SHA-1 of the /Contents hexadecimal string (pyHanko writes it lower-case).
+        key = "/" + hashlib.sha1(emb.pkcs7_content.hex().encode("ascii")).hexdigest().upper()
+    token = asyncio.run(timestamps.HTTPTimeStamper(pki.tsa_url).async_timestamp(
+        hashlib.sha256(value).digest(), "sha256"))
+
+    def change(writer: IncrementalPdfFileWriter) -> None:
+        dss = writer.root["/DSS"]
+        vri = dss["/VRI"]
+        entry = vri.raw_get(key)
+        target = entry.get_object() if isinstance(entry, generic.IndirectObject) else entry
+        target[pdf_name("/TS")] = writer.add_object(generic.StreamObject(stream_data=token.dump()))
+        if isinstance(entry, generic.IndirectObject):
+            writer.update_container(target)
+        else:
+            writer.update_container(vri)
+
+    return _update(src, dst, change)
