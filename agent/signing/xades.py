@@ -62,9 +62,9 @@ from .xades_policy import (
 from .xades_xml import ENVELOPED, EXC_C14N, XadesError, XmlRefused, c14n, find_by_id, parse_untrusted
 
 __all__ = [
-    "DGFIP_PES_POLICY", "DGFIP_PES_POLICY_DESCRIPTION", "DGFIP_PES_POLICY_OID", "DGFIP_PES_POLICY_URI", "LEVELS", "PES_PLACE_FIELDS", "count_pes_signatures",
-    "SignaturePolicy", "XadesError", "XmlRefused", "dgfip_pes_policy", "guess_mime_type", "missing_pes_fields", "normalize_place", "pes_targets",
-    "sign_detached", "sign_enveloped",
+    "DGFIP_PES_POLICY", "DGFIP_PES_POLICY_DESCRIPTION", "DGFIP_PES_POLICY_OID", "DGFIP_PES_POLICY_URI", "LEVELS",
+    "PES_PLACE_FIELDS", "SignaturePolicy", "XadesError", "XmlRefused", "count_pes_signatures", "dgfip_pes_policy",
+    "guess_mime_type", "missing_pes_fields", "normalize_place", "pes_targets", "sign_detached", "sign_enveloped",
 ]
 
 LEVELS = ("B-B", "B-T")

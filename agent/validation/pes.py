@@ -213,8 +213,8 @@ def _policy_rule(env: Environment, policy: etree._Element | None) -> tuple[Check
     if not identifier:
         return warning("signature_policy", env.t(
             "Pas d'identifiant de politique de signature. Il est préconisé de mettre l'OID de la PS de la DGFiP : "
-            "« urn:oid:{o} ».", "No signature policy identifier. The DGFiP policy OID is recommended: \"urn:oid:{o}\".",
-            o=oid)), facts
+            "« urn:oid:{o} ».",
+            "No signature policy identifier. The DGFiP policy OID is recommended: \"urn:oid:{o}\".", o=oid)), facts
     if identifier.removeprefix("urn:oid:") != oid:
         return warning("signature_policy", env.t(
             "Identifiant de politique de signature inconnu : {i}. Il est préconisé de mettre la politique de "
