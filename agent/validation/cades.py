@@ -25,7 +25,7 @@ import contextlib
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -51,10 +51,12 @@ from .chain import (
     signer_identity,
     validate_certificate,
 )
+from .cades_forms import OID_CONTENT_TIME_STAMP, cades_form
 from .cms_stream import CmsFormatError, cms_source, read_signed_data
 from .rsa_pkcs1 import hash_for, verify_pkcs1_v15
 from .model import (
     Check,
+    Indication,
     SignatureReport,
     SubIndication,
     indeterminate,
@@ -500,6 +502,63 @@ async def signature_timestamps(env: Environment, info: cms.SignerInfo, extra: Cm
     return best, outcomes
 
 
+def _content_timestamps(info: cms.SignerInfo) -> list[cms.ContentInfo | Exception]:
+    """The content-time-stamp tokens of a SignerInfo (EN 319 122-1 section 5.2.8), or the parse error of each."""
+    tokens: list[cms.ContentInfo | Exception] = []
+    for value in _attrs(info["signed_attrs"], OID_CONTENT_TIME_STAMP):
+        try:
+            tokens.append(cms.ContentInfo.load(value.dump()))  # type: ignore[attr-defined]
+        except PARSE_ERRORS as exc:
+            tokens.append(exc)
+    return tokens
+
+
+def content_timestamp_algorithms(info: cms.SignerInfo) -> set[str]:
+    """The imprint digest algorithms of the content-time-stamps of ``info`` (to hash the content with)."""
+    names = set()
+    for token in _content_timestamps(info):
+        try:
+            tst = token["content"]["encap_content_info"]["content"].parsed  # type: ignore[index]
+            names.add(tst["message_imprint"]["hash_algorithm"]["algorithm"].native)
+        except PARSE_ERRORS:
+            continue
+    return names
+
+
+async def content_timestamp_checks(env: Environment, info: cms.SignerInfo, found: CmsMaterial,
+                                   content_digests: Mapping[str, bytes] | None) -> list[Check]:
+    """The "content_timestamp" check of each content-time-stamp (EN 319 122-1 section 5.2.8): an RFC 3161
+    token over the signed content, signed before the signature. Its imprint is compared with the
+    content's digest and its TSA validated (``verify_timestamp``). An imprint or token signature
+    that does not hold makes the signature INDETERMINATE (the signer vouched for a false time-stamp);
+    a TSA that cannot be trusted only makes the time-stamp ignored, with a warning."""
+    checks = []
+    for token in _content_timestamps(info):
+        if isinstance(token, Exception):
+            checks.append(warning("content_timestamp", env.t(
+                "Horodatage du contenu illisible, ignoré ({e}).", "Unreadable content time-stamp, ignored ({e}).",
+                e=token)))
+            continue
+        if not content_digests:
+            checks.append(warning("content_timestamp", env.t(
+                "Horodatage du contenu non vérifié : données signées introuvables.",
+                "Content time-stamp not checked: signed data not found.")))
+            continue
+        outcome = await verify_timestamp(env, token, content_digests.get, found)
+        if outcome.ok:
+            checks.append(passed("content_timestamp", env.t("Contenu horodaté avant la signature : {m}.",
+                                                            "Content time-stamped before signing: {m}.",
+                                                            m=outcome.message)))
+        elif any(c.indication is Indication.TOTAL_FAILED for c in outcome.checks):
+            checks.append(indeterminate("content_timestamp", env.t(
+                "Horodatage du contenu faux : {m}.", "False content time-stamp: {m}.", m=outcome.message),
+                SubIndication.SIG_CONSTRAINTS_FAILURE))
+        else:
+            checks.append(warning("content_timestamp", env.t("Horodatage du contenu ignoré, {m}.",
+                                                             "Content time-stamp ignored, {m}.", m=outcome.message)))
+    return checks
+
+
 def timestamp_check(env: Environment, best: TimestampOutcome | None, outcomes: list[TimestampOutcome],
                     none_message: str | None = None) -> Check:
     """The "timestamp" check: a refused time-stamp is ignored (EN 319 102-1 section 5.5.4), with a warning."""
@@ -544,6 +603,12 @@ def cades_level(env: Environment, info: cms.SignerInfo, *, counter: bool, timest
     if _attr_count(attrs, "signing_certificate_v2") + _attr_count(attrs, "signing_certificate") != 1:
         missing.append("signing-certificate-v2")
     if missing:
+        form = cades_form(info, counter=counter)
+        if form is not None:  # named by its attributes (TS 101 733, EN 319 122-2): still CAdES
+            return form, warning("baseline_level", env.t(
+                "Forme CAdES-{f} (ETSI TS 101 733), sans niveau de base EN 319 122-1 : {m} absent(s) ou répété(s).",
+                "CAdES-{f} form (ETSI TS 101 733), no EN 319 122-1 baseline level: {m} missing or repeated.",
+                f=form, m=", ".join(missing)))
         return None, warning("baseline_level", env.t(
             "Pas de niveau CAdES de base (EN 319 122-1) : {m} absent(s) ou répété(s).",
             "No CAdES baseline level (EN 319 122-1): {m} missing or repeated.", m=", ".join(missing)))
@@ -577,15 +642,18 @@ async def verify_signer(env: Environment, info: cms.SignerInfo, id_: str, found:
                         actual_digest: bytes | None, *, content_type: str | None, fmt: str,
                         content_missing: str | None = None, claimed: datetime | None = None,
                         extra_poe: datetime | None = None, pdf_checks: Sequence[Check] = (),
-                        level_rule: LevelRule | None = None) -> SignatureReport:
+                        level_rule: LevelRule | None = None,
+                        content_digests: Mapping[str, bytes] | None = None) -> SignatureReport:
     """One SignerInfo (or counter-signature when ``content_type`` is None), its counter-signatures
     below it. PAdES passes ``claimed`` (``/M``), ``extra_poe`` (a document time-stamp), its own
-    format/coverage/modification checks (``pdf_checks``) and its baseline ``level_rule``."""
+    format/coverage/modification checks (``pdf_checks``) and its baseline ``level_rule``.
+    ``content_digests`` (hashlib name -> digest of the signed content) verify content time-stamps."""
     report = SignatureReport(id=id_, format=fmt)
     try:
         await _verify_signer(env, report, info, found, actual_digest, content_type=content_type,
                              content_missing=content_missing, claimed=claimed, extra_poe=extra_poe,
-                             pdf_checks=pdf_checks, level_rule=level_rule or functools.partial(cades_level, env))
+                             pdf_checks=pdf_checks, level_rule=level_rule or functools.partial(cades_level, env),
+                             content_digests=content_digests)
     except PARSE_ERRORS as exc:
         report.add(total_failed("format", env.t("Signature mal formée : {e}", "Malformed signature: {e}", e=exc),
                                 SubIndication.FORMAT_FAILURE))
@@ -595,7 +663,7 @@ async def verify_signer(env: Environment, info: cms.SignerInfo, id_: str, found:
 async def _verify_signer(env: Environment, report: SignatureReport, info: cms.SignerInfo, found: CmsMaterial,
                          actual_digest: bytes | None, *, content_type: str | None, content_missing: str | None,
                          claimed: datetime | None, extra_poe: datetime | None, pdf_checks: Sequence[Check],
-                         level_rule: LevelRule) -> None:
+                         level_rule: LevelRule, content_digests: Mapping[str, bytes] | None) -> None:
     counter = content_type is None
     cert, identified = identify_signing_certificate(env, info, found.certificates)
     report.signer = signer_identity(cert)
@@ -612,6 +680,8 @@ async def _verify_signer(env: Environment, report: SignatureReport, info: cms.Si
         return
     report.add(*verify_signer_info(env, info, cert, actual_digest, expected_content_type=content_type,
                                    content_missing=content_missing))
+    if not counter:
+        report.add(*await content_timestamp_checks(env, info, found, content_digests))
     best, outcomes = await signature_timestamps(env, info, found)
     times = SigningTimes(claimed=claimed if claimed is not None else claimed_signing_time(info),
                          poe=min(t for t in (best.time if best else None, extra_poe) if t is not None)
@@ -699,6 +769,8 @@ async def verify_cms(env: Environment, path: Path, content: Path | None, progres
         return CmsVerification([format_failure(env, "S1", "CMS", env.t("Aucun signataire dans ce fichier CMS.",
                                                                         "No signer in this CMS file."))])
     algorithms = parsed.digest_names()
+    for info in signer_infos:
+        algorithms |= content_timestamp_algorithms(info)
     digests: dict[str, bytes] = {}
     missing: str | None = None
     spooled = spool if spool is not None and spool.is_file() and spool.stat().st_size else None
@@ -727,7 +799,8 @@ async def verify_cms(env: Environment, path: Path, content: Path | None, progres
         except PARSE_ERRORS:
             digest_name = ""
         reports.append(await verify_signer(env, info, f"S{index}", found, digests.get(digest_name),
-                                           content_type=econtent_type, fmt="CAdES", content_missing=missing))
+                                           content_type=econtent_type, fmt="CAdES", content_missing=missing,
+                                           content_digests=digests))
     return CmsVerification(reports, spooled)
 
 

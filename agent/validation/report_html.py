@@ -77,6 +77,7 @@ CHECK_NAMES = {
     "modification": T("Modifications après signature", "Changes after signing"),
     "coverage": T("Partie du document couverte", "Part of the document covered"),
     "timestamp": T("Horodatage", "Timestamp"),
+    "content_timestamp": T("Horodatage du contenu", "Content time-stamp"),
     "algorithm_protection": T("Protection des algorithmes (RFC 6211)", "Algorithm protection (RFC 6211)"),
     "content_timestamp": T("Horodatage du contenu", "Content time-stamp"),
     "signing_certificate": T("Certificat du signataire (attribut signé)", "Signer's certificate (signed attribute)"),

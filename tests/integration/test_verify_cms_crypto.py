@@ -14,25 +14,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from asn1crypto import algos, cms
+from asn1crypto import cms
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from agent.validation import Indication, SignatureReport, SubIndication, VerificationReport, verify_file
+from tests.support.cms_resign import CONTENT, openssl_attached, openssl_says, protection, resign
 from tests.support.pki import TestPki
 
 PASSED, FAILED = Indication.TOTAL_PASSED, Indication.TOTAL_FAILED
-CONTENT = b"%PDF-1.7 offre technique et financiere\n" * 50
-HASHES = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512(),
-          "sha3_256": hashes.SHA3_256(), "sha3_384": hashes.SHA3_384(), "sha3_512": hashes.SHA3_512()}
 #: id-rsassa-pkcs1-v1_5-with-sha3-* and id-ecdsa-with-sha3-* (NIST Computer Security Objects Register).
 RSA_SHA3 = {"sha3_256": "2.16.840.1.101.3.4.3.14", "sha3_384": "2.16.840.1.101.3.4.3.15",
             "sha3_512": "2.16.840.1.101.3.4.3.16"}
@@ -52,84 +46,6 @@ def dump(report: VerificationReport | SignatureReport) -> str:
 def only(report: VerificationReport) -> SignatureReport:
     assert len(report.signatures) == 1, dump(report)
     return report.signatures[0]
-
-
-def openssl_attached(pki: TestPki, folder: Path, name: str, signer: str, md: str = "sha256") -> Path:
-    content = folder / "offre.pdf"
-    content.write_bytes(CONTENT)
-    out = folder / name
-    subprocess.run(["openssl", "cms", "-sign", "-nodetach", "-binary", "-cades", "-outform", "DER", "-in", str(content),
-                    "-out", str(out), "-signer", str(pki.cert_pem(signer)), "-inkey", str(pki.key_pem(signer)),
-                    "-certfile", str(pki.intermediate_pem), "-md", md], check=True, capture_output=True)
-    return out
-
-
-def openssl_says(path: Path, pki: TestPki) -> bool:
-    result = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(path),
-                             "-CAfile", str(pki.root_pem), "-purpose", "any", "-out", "/dev/null"],
-                            capture_output=True, text=True)
-    return "Verification successful" in result.stderr
-
-
-def private_key(pki: TestPki, name: str):  # type: ignore[no-untyped-def]
-    return serialization.load_pem_private_key(pki.key_pem(name).read_bytes(), password=None)
-
-
-def pkcs1_without_null(key: rsa.RSAPrivateKey, hash_name: str, data: bytes) -> bytes:
-    """RSASSA-PKCS1-v1_5 (RFC 8017 section 8.2.1) with a DigestInfo whose AlgorithmIdentifier has no
-    parameters, computed with the raw private key (s = m^d mod n)."""
-    digest_info = algos.DigestInfo({"digest_algorithm": {"algorithm": hash_name},
-                                    "digest": hashlib.new(hash_name, data).digest()})
-    digest_info["digest_algorithm"]["parameters"] = None
-    encoded = digest_info.dump(force=True)
-    assert b"\x05\x00" not in encoded[:20]
-    size = (key.key_size + 7) // 8
-    em = b"\x00\x01" + b"\xff" * (size - len(encoded) - 3) + b"\x00" + encoded
-    numbers = key.private_numbers()
-    value = pow(int.from_bytes(em, "big"), numbers.d, numbers.public_numbers.n)
-    return value.to_bytes(size, "big")
-
-
-def resign(source: Path, target: Path, pki: TestPki, signer: str, *, digest: str | None = None,
-           signature_algorithm: str | None = None, extra_attributes: Callable[[str, str], list] | None = None,
-           without_null: bool = False, content: bytes = CONTENT) -> Path:
-    """Rebuild the one SignerInfo of an openssl-made file with other algorithms or attributes and sign
-    it again with the signer's real key (the result is a genuine signature of what it says)."""
-    info_ci = cms.ContentInfo.load(source.read_bytes())
-    signed_data = info_ci["content"]
-    info = signed_data["signer_infos"][0]
-    digest = digest or info["digest_algorithm"]["algorithm"].native
-    sig_name = signature_algorithm or info["signature_algorithm"]["algorithm"].dotted
-    attributes = [a for a in info["signed_attrs"] if a["type"].native not in ("message_digest", "cms_algorithm_protection")]
-    attributes.append(cms.CMSAttribute({"type": "message_digest", "values": [hashlib.new(digest, content).digest()]}))
-    if extra_attributes is not None:
-        attributes += extra_attributes(digest, sig_name)
-    signed_attrs = cms.CMSAttributes(attributes)
-    to_sign = signed_attrs.dump(force=True)
-    key = private_key(pki, signer)
-    if without_null:
-        signature = pkcs1_without_null(key, digest, to_sign)
-    elif isinstance(key, rsa.RSAPrivateKey):
-        signature = key.sign(to_sign, padding.PKCS1v15(), HASHES[digest])
-    else:
-        signature = key.sign(to_sign, ec.ECDSA(HASHES[digest]))
-    info["digest_algorithm"] = {"algorithm": digest}
-    info["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": sig_name})
-    info["signed_attrs"] = signed_attrs
-    info["signature"] = signature
-    signed_data["digest_algorithms"] = [{"algorithm": digest}]
-    target.write_bytes(info_ci.dump(force=True))
-    return target
-
-
-def protection(digest: str, signature: str) -> Callable[[str, str], list]:
-    """An RFC 6211 attribute naming ``digest``/``signature`` (None: the SignerInfo's own)."""
-    def make(own_digest: str, own_signature: str) -> list:
-        value = cms.CMSAlgorithmProtection({
-            "digest_algorithm": {"algorithm": digest or own_digest},
-            "signature_algorithm": {"algorithm": signature or own_signature}})
-        return [cms.CMSAttribute({"type": "cms_algorithm_protection", "values": [value]})]
-    return make
 
 
 def changed_content(path: Path, target: Path) -> Path:
