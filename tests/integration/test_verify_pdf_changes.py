@@ -97,6 +97,17 @@ def test_form_filling_allowed_by_the_certification_passes(tmp_path: Path, test_p
     assert producers.pyhanko_judgement(refused, test_pki, "Signature1").docmdp_ok is False
 
 
+def test_a_field_the_signature_locks_cannot_be_filled_after_it(tmp_path: Path, test_pki: TestPki,
+                                                                root: x509.Certificate) -> None:
+    form = producers.add_text_field(producers.source_pdf(tmp_path / "formulaire.pdf"), tmp_path / "champ.pdf")
+    signed = producers.pyhanko_sign(form, tmp_path / "verrouille.pdf", test_pki, lock_fields=("Montant",))
+    filled = producers.fill_text_field(signed, tmp_path / "verrouille-rempli.pdf", "9 999 999,00 EUR")
+    (signature,) = verify_file(filled, trust_roots=[root]).signatures
+    assert (signature.indication, signature.sub_indication) == (FAILED, SubIndication.FORMAT_FAILURE), dump(signature)
+    assert "Montant" in signature.check("modification").message  # type: ignore[union-attr]
+    assert producers.pyhanko_judgement(filled, test_pki, "Signature1").docmdp_ok is False
+
+
 def test_an_annotation_passes_with_a_warning_unless_docmdp_forbids_it(tmp_path: Path, test_pki: TestPki,
                                                                       root: x509.Certificate, signed: Path,
                                                                       nss: tuple[Path, str]) -> None:

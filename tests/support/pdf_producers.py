@@ -70,8 +70,18 @@ def _update(src: Path, dst: Path, change) -> Path:  # type: ignore[no-untyped-de
 
 def pyhanko_sign(src: Path, dst: Path, pki: TestPki, *, field: str = "Signature1", signer_name: str = "qualified",
                  subfilter: fields.SigSeedSubFilter = fields.SigSeedSubFilter.PADES,
-                 certify: fields.MDPPerm | None = None, timestamp: bool = False) -> Path:
-    """Sign with pyHanko's SimpleSigner (the test PKI's key), optionally certifying (DocMDP) and time-stamped."""
+                 certify: fields.MDPPerm | None = None, timestamp: bool = False,
+                 lock_fields: tuple[str, ...] = ()) -> Path:
+    """Sign with pyHanko's SimpleSigner (the test PKI's key), optionally certifying (DocMDP), time-stamped, and
+    locking form fields (FieldMDP, ISO 32000-1 table 256: the signature field is created with its /Lock)."""
+    if lock_fields:
+        locked = dst.with_suffix(".champ.pdf")
+
+        def add_field(writer: IncrementalPdfFileWriter) -> None:
+            fields.append_signature_field(writer, fields.SigFieldSpec(
+                field, field_mdp_spec=fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, list(lock_fields))))
+
+        src = _update(src, locked, add_field)
     signer = signers.SimpleSigner.load(str(pki.key_pem(signer_name)), str(pki.cert_pem(signer_name)),
                                        ca_chain_files=(str(pki.intermediate_pem),))
     assert signer is not None
