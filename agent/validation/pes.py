@@ -11,8 +11,8 @@ For a PES V2 flow (root ``PES_Aller``) this module adds, per signature:
   ``pes-service/src/main/java/fr/sictiam/signature/pes/verifier/``, its report in the same project's
   ``pes-service`` tests), each OK or NOK with the checker's own message (French; English available):
 
-  ``canonicalisation``  SignedInfo and every C14N transform of every reference must be exclusive
-                        C14N (``XMLDsigSignatureAndReferencesProcessor.XMLDsigC14Algorithm``: inclusive
+  ``canonicalisation``  SignedInfo must use exclusive C14N, and no reference transform may be inclusive
+                        C14N 1.0 (``XMLDsigSignatureAndReferencesProcessor.XMLDsigC14Algorithm``: inclusive
                         C14N 1.0 is "not accepted");
   ``signed_properties`` a reference must designate the SignedProperties (1.1.1, 1.2.2 or 1.3.2), and
                         its digest must match ("Les informations Xades ont été modifiées");
@@ -43,6 +43,7 @@ from ..signing.xades_policy import DGFIP_PES_POLICY_OID, DGFIP_PES_POLICY_SHA1, 
 from ..signing.xades_xml import XmlRefused, parse_untrusted
 from .chain import Environment
 from .model import Check, CheckStatus, SignatureReport, SubIndication, failed, indeterminate, passed, warning
+from .xml_references import Misplaced, Unsupported, digest_input
 
 __all__ = ["PES_PROFILE", "annotate_pes", "looks_like_pes"]
 
@@ -50,12 +51,11 @@ DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES_NAMESPACES = ("http://uri.etsi.org/01903/v1.1.1#", "http://uri.etsi.org/01903/v1.2.2#",
                     "http://uri.etsi.org/01903/v1.3.2#")
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
-#: The DGFiP checker's accepted and refused canonicalisation algorithms.
+#: The DGFiP checker's accepted and refused canonicalisation algorithms (``XMLDsigC14Algorithm``): ds:SignedInfo
+#: must use an accepted one; a reference transform must not be a refused one.
 ACCEPTED_C14N = {EXC_C14N, EXC_C14N + "WithComments"}
-C14N_ALGORITHMS = ACCEPTED_C14N | {"http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
-                                   "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
-                                   "http://www.w3.org/2006/12/xml-c14n11",
-                                   "http://www.w3.org/2006/12/xml-c14n11#WithComments"}
+REFUSED_C14N = {"http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+                "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments"}
 SHA1 = DS + "sha1"
 _DIGESTS = {SHA1: "sha1", "http://www.w3.org/2001/04/xmlenc#sha256": "sha256",
             "http://www.w3.org/2001/04/xmldsig-more#sha384": "sha384",
@@ -121,21 +121,20 @@ def _placement(signature: etree._Element, env: Environment) -> str:
 
 
 def _digest_ok(reference: etree._Element, target: etree._Element) -> bool | None:
-    """The SignedProperties reference's digest (its C14N transform applied), None if not computable."""
+    """Whether the SignedProperties reference's digest matches (its transforms applied to a copy),
+    None when it cannot be computed here (unknown digest or transform)."""
     method = reference.find(f"{{{DS}}}DigestMethod")
     name = _DIGESTS.get(method.get("Algorithm", "") if method is not None else "")
-    transforms = [t.get("Algorithm", "") for t in reference.findall(f"{{{DS}}}Transforms/{{{DS}}}Transform")]
-    if name is None or len(transforms) > 1 or (transforms and transforms[0] not in C14N_ALGORITHMS):
+    signature = reference.getparent().getparent()  # ds:Reference < ds:SignedInfo < ds:Signature
+    if name is None or signature is None:
         return None
-    algorithm = transforms[0] if transforms else "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
-    if "c14n11" in algorithm:
-        return None
-    # Serialising a subtree does not change the tree (inclusive C14N keeps the namespaces in scope).
-    octets = etree.tostring(target, method="c14n", exclusive=algorithm.startswith(EXC_C14N),
-                            with_comments=algorithm.endswith("WithComments"))
     try:
+        octets = digest_input(target.getroottree(), target, signature,
+                              reference.findall(f"{{{DS}}}Transforms/{{{DS}}}Transform"), comments=False).octets
         expected = base64.b64decode("".join((_text(reference.find(f"{{{DS}}}DigestValue")) or "").split()),
                                     validate=True)
+    except (Unsupported, Misplaced):
+        return None
     except (binascii.Error, ValueError):
         return False
     return hashlib.new(name, octets).digest() == expected
@@ -168,17 +167,16 @@ def _certificate(signature: etree._Element, sha256: str | None) -> asn1_x509.Cer
 
 def _c14n_rule(env: Environment, signature: etree._Element) -> Check:
     method = signature.find(f"{{{DS}}}SignedInfo/{{{DS}}}CanonicalizationMethod")
-    algorithms = [method.get("Algorithm", "") if method is not None else ""]
-    algorithms += [t.get("Algorithm", "") for t in signature.iterfind(
-        f"{{{DS}}}SignedInfo/{{{DS}}}Reference/{{{DS}}}Transforms/{{{DS}}}Transform")
-        if t.get("Algorithm", "") in C14N_ALGORITHMS]
-    refused = sorted({a for a in algorithms if a not in ACCEPTED_C14N})
+    main = method.get("Algorithm", "") if method is not None else ""
+    refused = {main} if main not in ACCEPTED_C14N else set()
+    refused |= {t.get("Algorithm", "") for t in signature.iterfind(
+        f"{{{DS}}}SignedInfo/{{{DS}}}Reference/{{{DS}}}Transforms/{{{DS}}}Transform")} & REFUSED_C14N
     if refused:
         return failed("canonicalisation", env.t(
             "Le logiciel de signature n'a pas respecté les recommandations : le(s) algorithme(s) de canonisation "
             "ne sont pas corrects ({a}).",
             "The signing software did not follow the recommendations: the canonicalisation algorithm(s) are not "
-            "correct ({a}).", a=", ".join(a or "?" for a in refused)))
+            "correct ({a}).", a=", ".join(a or "?" for a in sorted(refused))))
     return passed("canonicalisation", env.t("Canonisation exclusive (xml-exc-c14n) partout.",
                                             "Exclusive canonicalisation (xml-exc-c14n) throughout."))
 

@@ -180,11 +180,18 @@ def test_our_pes_is_verified_bordereau_by_bordereau(tmp_path: Path, root: x509.C
                                                                                             "Ordonnateur")
         assert signature.properties["signature_policy"] == POLICY
         assert signature.to_json()["conformance"]["result"] == "OK"
-        assert signature.check("pes_sha1").message.endswith("SigPolicyHash, as the DGFiP signature policy uses it.") \
-            is False  # French by default
-        assert "SigPolicyHash" in signature.check("pes_sha1").message
+        assert signature.check("pes_sha1").message == \
+            "SHA-1 accepté pour SigPolicyHash, comme la politique de signature de la DGFiP l'emploie."
     english = verify(signed, root, locale="en").signatures[0]
     assert message(english, "claimed_role") == "Signer's role: Ordonnateur"
+    whole = tmp_path / "PESALR2-sans-id.xml"  # Bordereaux without Id: one signature on PES_Aller
+    with whole.open("wb") as output:
+        xades.sign_enveloped(io.BytesIO(xml_samples.pes_aller((None, None))), output, key, pes=True,
+                             claimed_role="Ordonnateur", production_place=PLACE)
+    (signature,) = verify(whole, root).signatures
+    assert_passed(signature)
+    assert signature.properties["location"] == "PES_Aller"
+    assert signature.to_json()["conformance"]["result"] == "OK"
 
 
 def test_a_flow_that_breaks_the_dgfip_rules_is_nok(tmp_path: Path, test_pki: TestPki, root: x509.Certificate) -> None:
