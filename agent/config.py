@@ -6,6 +6,7 @@ Example ``config.toml``::
     port = 47230
     allowed_origins = ["https://marches.example.fr"]
     max_frame_bytes = 1048576
+    same_user_only = true      # Linux: connections from other users' processes are closed at once
 
     [pairing]
     preapproved = ["https://marches.example.fr"]
@@ -123,6 +124,8 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     preapproved_origins: tuple[str, ...] = ()
     max_frame_bytes: int = MAX_FRAME_BYTES
+    #: Serve only this user's processes (and root's), from the kernel's socket tables (Linux).
+    same_user_only: bool = True
     max_concurrent_jobs: int = 4
     #: Jobs of one site running at once (None: agent.jobs.slots.default_per_site).
     max_jobs_per_site: int | None = None
@@ -226,6 +229,8 @@ def load_settings(config_path: Path | None = None) -> Settings:
             if v < 1024:
                 raise ConfigError(f"bridge.{key} : au moins 1024")
             kwargs[name] = v
+    if (v := _get(bridge, "same_user_only", bool, "bridge")) is not None:
+        kwargs["same_user_only"] = v
     kwargs["allowed_origins"] = tuple(
         normalize_origin(o) for o in (_get(bridge, "allowed_origins", list, "bridge") or [])
     )

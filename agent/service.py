@@ -31,6 +31,7 @@ from .consent import ConsentProvider, ConsentRequest, PolicyConsent
 from .consent.limits import RateLimitedConsent
 from .consent.terminal import TerminalConsent
 from .files import FileRegistry
+from .bridge.admission import Admission, admitting_runner, listen, raise_open_files_limit
 from .fsutil import atomic_write_bytes, private_folder
 from .jobs.context import JobServices
 from .jobs.manager import JobManager
@@ -154,20 +155,22 @@ class AgentService:
     async def start(self) -> int:
         """Listen on loopback; returns the port."""
         _settle_memory()
-        self._runner = web.AppRunner(create_app(self), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        self.admission = Admission.for_limit(raise_open_files_limit(), same_user_only=self.settings.same_user_only)
+        self._runner = admitting_runner(create_app(self), self.admission, access_log=None, handle_signals=False,
+                                        shutdown_timeout=1.0)
         await self._runner.setup()
         last_error: OSError | None = None
         for port in self.candidate_ports():
             self.port = port
             try:
-                await web.TCPSite(self._runner, "127.0.0.1", port, reuse_port=False).start()
+                await listen(self._runner, "127.0.0.1", port)
             except OSError as exc:
                 if exc.errno not in (errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEADDRINUSE", -1)):
                     raise
                 last_error = exc
                 continue
             try:
-                await web.TCPSite(self._runner, "::1", port, reuse_port=False).start()
+                await listen(self._runner, "::1", port)
             except OSError as exc:
                 log.info("not listening on [::1]:%d (%s)", port, exc.strerror)
             break

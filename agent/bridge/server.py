@@ -46,6 +46,7 @@ def _forbidden(request: web.Request, reason: str) -> web.Response:
 @web.middleware
 async def host_guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
     service: AgentService = request.app[SERVICE_KEY]  # type: ignore[assignment]
+    service.admission.request_started(request.protocol)
     reason = host_refusal(request.headers, service.port, request.raw_path)
     if reason is not None:
         return _forbidden(request, reason)
@@ -62,6 +63,7 @@ async def bridge_handler(request: web.Request) -> web.StreamResponse:
         return web.Response(status=400, text="WebSocket upgrade expected\n")
     await ws.prepare(request)
     origin = request.headers["Origin"]
+    service.admission.websocket(request.protocol, origin)
     conn = Connection(ws, origin, str(request.remote), request.transport)
     service.connections.add(conn)
     in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)

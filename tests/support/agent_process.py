@@ -59,6 +59,8 @@ class AgentProcess:
     args: list[str] = field(default_factory=list)
     #: More environment variables for the agent (e.g. COMPAGNON_BROWSER for the console's tests).
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: The open-file limit (soft and hard) the agent starts with, as a session would set it.
+    open_files: int | None = None
     proc: subprocess.Popen[str] | None = None
     lines: list[str] = field(default_factory=list)
     started_at: float = 0.0
@@ -78,6 +80,7 @@ class AgentProcess:
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, env={**isolated_env(self.home), **self.extra_env}, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+            preexec_fn=self._limit if self.open_files else None,
         )
         ready = threading.Event()
 
@@ -95,6 +98,12 @@ class AgentProcess:
             self.kill()
             raise RuntimeError(f"agent did not start:\n{output}")
         return self
+
+    def _limit(self) -> None:
+        import resource
+
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def output(self) -> str:
         return "\n".join(self.lines)
