@@ -172,7 +172,7 @@ class Verify(JobKind):
         return items
 
     async def _run_batch(self, ctx: JobContext, refs: list[VerifyFileRef], token: str | None) -> VerifyResult:
-        from ..validation.batch import BatchReport, verify_item
+        from ..validation.batch import BatchReport, prepare_certificates, verify_item
         from ..validation.report_html import render_batch_report
 
         ctx.relabel_step("read", ctx.t(T("Lecture des fichiers", "Reading the files")))
@@ -186,9 +186,11 @@ class Verify(JobKind):
             loop = asyncio.get_running_loop()
             settings = ctx.services.settings
             lists, list_anchors = await asyncio.to_thread(_trusted_lists, settings)
+            roots, intermediates = await asyncio.to_thread(lambda: (
+                prepare_certificates((*(anchors.roots if anchors else ()), *list_anchors)),
+                prepare_certificates(anchors.intermediates if anchors else ())))
             options: dict[str, Any] = {
-                "trust_roots": (*(anchors.roots if anchors else ()), *list_anchors), "trusted_lists": lists,
-                "intermediates": tuple(anchors.intermediates) if anchors else (),
+                "trust_roots": roots, "trusted_lists": lists, "intermediates": intermediates,
                 "rgs_policies": settings.rgs_policies, "allow_fetching": True, "locale": ctx.locale,
             }
             total = len(items)

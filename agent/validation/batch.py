@@ -28,14 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from ..i18n import Text
 from ..signing.base import Progress
 from .model import Indication
 
-__all__ = ["UNREADABLE", "BatchItem", "BatchReport", "FileEntry", "collect", "pair_detached", "unreadable_message",
-           "verify_item"]
+__all__ = ["UNREADABLE", "BatchItem", "BatchReport", "FileEntry", "collect", "pair_detached",
+           "prepare_certificates", "unreadable_message", "verify_item"]
 
 #: The error code of a file that cannot be read (the bridge's ``FILE_UNREADABLE``).
 UNREADABLE = "FILE_UNREADABLE"
@@ -124,6 +125,16 @@ def pair_detached(items: Sequence[BatchItem]) -> None:
             token.content, token.content_label = beside, beside.name
 
 
+def prepare_certificates(certificates: Iterable[x509.Certificate | asn1_x509.Certificate]
+                         ) -> list[asn1_x509.Certificate]:
+    """Anchors and intermediates as the validators use them, converted once for the whole batch:
+    asn1crypto keeps what it has parsed and the names it has normalised (RFC 5280 section 7.1) on
+    the object, so a system store of ~150 roots is not converted and normalised again per file."""
+    from .chain import asn1_cert
+
+    return [asn1_cert(c) for c in certificates]
+
+
 @dataclass
 class FileEntry:
     """One file of the report: ``signed`` (with its signatures' verdicts), ``unsigned`` (no
@@ -174,11 +185,14 @@ class FileEntry:
                 "contents": self.contents, "error": self.error}
 
 
-def verify_item(item: BatchItem, *, trust_roots: Sequence[x509.Certificate], locale: str = "fr",
-                allow_fetching: bool = True, progress: Progress | None = None, rgs_policies: Collection[str] = (),
-                intermediates: Sequence[x509.Certificate] = (), trusted_lists: Any = None) -> FileEntry:
+def verify_item(item: BatchItem, *, trust_roots: Sequence[x509.Certificate | asn1_x509.Certificate],
+                locale: str = "fr", allow_fetching: bool = True, progress: Progress | None = None,
+                rgs_policies: Collection[str] = (),
+                intermediates: Sequence[x509.Certificate | asn1_x509.Certificate] = (),
+                trusted_lists: Any = None) -> FileEntry:
     """Verify one file of the batch with :func:`agent.validation.detect.verify_file`; never raises
-    for the file (unreadable: an ``error`` entry)."""
+    for the file (unreadable: an ``error`` entry). Give ``trust_roots`` and ``intermediates``
+    through :func:`prepare_certificates` once per batch."""
     from .detect import detect_format, verify_file
 
     entry = FileEntry(file=item.label, status="error", content=item.content_label, signed_by=list(item.signed_by))

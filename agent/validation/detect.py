@@ -32,6 +32,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from ..signing.base import Progress
@@ -47,6 +48,7 @@ from .xades import verify_xml
 __all__ = ["detect_format", "verify_file"]
 
 log = logging.getLogger(__name__)
+Certificate = x509.Certificate | asn1_x509.Certificate
 
 
 def detect_format(head: bytes) -> str | None:
@@ -98,9 +100,9 @@ def _run(coroutine_factory):  # type: ignore[no-untyped-def]
         return pool.submit(lambda: asyncio.run(coroutine_factory())).result()
 
 
-def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequence[x509.Certificate],
+def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequence[Certificate],
                 allow_fetching: bool = True, locale: str = "fr", progress: Progress | None = None,
-                rgs_policies: Collection[str] = (), intermediates: Sequence[x509.Certificate] = (),
+                rgs_policies: Collection[str] = (), intermediates: Sequence[Certificate] = (),
                 trusted_lists: TrustedListSet | None = None) -> VerificationReport:
     """Verify every signature of ``path`` (PAdES, CAdES or XAdES) against ``trust_roots``.
 
@@ -111,6 +113,8 @@ def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequenc
     are CA certificates known to the agent (used to build paths, never trusted as anchors),
     ``rgs_policies`` the RGS policy OIDs an administrator configured, ``trusted_lists`` the
     verified EU trusted lists that decide whether a certificate was qualified at signing time.
+    Certificates may be given as asn1crypto objects: a caller verifying many files converts its
+    anchors once (:func:`agent.validation.batch.prepare_certificates`).
     """
     path = Path(path)
     with path.open("rb") as stream:  # OSError here is the caller's "unreadable input"
