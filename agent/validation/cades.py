@@ -34,7 +34,6 @@ from typing import BinaryIO
 from asn1crypto import cms, core, crl as asn1_crl, ocsp as asn1_ocsp, tsp, x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.x509 import InvalidVersion
-from pyhanko.sign.general import check_ess_certid
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
 from ..signing.base import CHUNK, Progress
@@ -366,6 +365,9 @@ def identify_signing_certificate(env: Environment, info: cms.SignerInfo,
                                  certificates: Iterable[asn1_x509.Certificate]) -> tuple[asn1_x509.Certificate | None,
                                                                                          Check]:
     """EN 319 102-1 section 5.2.3: the certificate ``sid`` names, bound by signing-certificate(-v2)."""
+    # Imported here: pyhanko.sign loads pyHanko's whole signing stack, which XAdES does not need.
+    from pyhanko.sign.general import check_ess_certid
+
     cert = find_certificate(certificates, info["sid"])
     if cert is None:
         return None, indeterminate("signing_certificate", env.t(

@@ -31,19 +31,19 @@ import tempfile
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from ..signing.base import Progress
-from .trusted_lists import TrustedListSet
-from .cades import format_failure, verify_cms
 from .chain import DEFAULT_POOL, Environment, asn1_cert
 from .cms_stream import looks_like_cms
 from .model import Check, CheckStatus, Indication, SignatureReport, SubIndication, VerificationReport
-from .pades import verify_pdf
 from .pes import annotate_pes, looks_like_pes
-from .xades import verify_xml
+
+if TYPE_CHECKING:
+    from .trusted_lists import TrustedListSet
 
 __all__ = ["detect_format", "verify_file"]
 
@@ -79,6 +79,9 @@ def _wrapped_name(path: Path) -> str:
 async def _verify_cms_file(env: Environment, path: Path, content: Path | None,
                            progress: Progress | None) -> tuple[list[SignatureReport], list[VerificationReport]]:
     """An attached CAdES whose content is a PDF: its signers, then the PDF's own signatures (PAdES)."""
+    from .cades import verify_cms
+    from .pades import verify_pdf
+
     with tempfile.TemporaryDirectory(prefix="compagnon-verify-") as folder:
         spool = Path(folder) / "content.pdf"
         outcome = await verify_cms(env, path, content, progress, spool=spool,
@@ -128,9 +131,15 @@ def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequenc
     kind = detect_format(head)
 
     async def main() -> list[SignatureReport]:
+        # Each format's validator is imported when a file needs it: pyHanko's PDF and signing
+        # modules cost most of a one-file start-up, and an XML signature needs neither.
         if kind == "pdf":
+            from .pades import verify_pdf
+
             return await verify_pdf(env, path, progress)
         if kind == "xml":
+            from .xades import verify_xml
+
             signatures = await verify_xml(env, path, content, progress)
             if looks_like_pes(head):
                 return await asyncio.to_thread(annotate_pes, env, path, signatures)
@@ -138,6 +147,8 @@ def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequenc
         if kind == "cms":
             signatures, report.contents = await _verify_cms_file(env, path, content, progress)
             return signatures
+        from .cades import format_failure
+
         message = env.t("Format non reconnu : ni PDF, ni XML, ni signature CMS/CAdES.",
                         "Unknown format: neither PDF, XML nor a CMS/CAdES signature.") if head else \
             env.t("Fichier vide.", "Empty file.")

@@ -213,3 +213,33 @@ async def test_verify_job_with_several_handles_reports_each_file(home: Path, pla
     indexes = [c["index"] for c in currents]
     assert indexes == sorted(indexes) and len(set(indexes)) >= 3, indexes
     assert page.count(b"data-file=") == 6 and b'class="summary ' in page
+
+
+def test_an_xml_signature_is_verified_without_loading_pdf_or_cms_modules(tmp_path: Path, test_pki: TestPki) -> None:
+    """Each format's validator is imported when a file needs it: verifying a XAdES file loads
+    neither pyHanko's signing stack (and aiohttp behind it) nor the PDF validator."""
+    import io
+
+    from agent.signing import xades
+    from tests.integration.test_sign_cades import p12_key
+    from tests.support import xml_samples
+
+    signed = tmp_path / "flux.xml"
+    with p12_key(test_pki) as key, signed.open("wb") as out:
+        xades.sign_enveloped(io.BytesIO(xml_samples.plain_xml()), out, key)
+    probe = (
+        "import sys, json\n"
+        "from pathlib import Path\n"
+        "from cryptography import x509\n"
+        "from agent.validation import verify_file\n"
+        f"root = x509.load_pem_x509_certificate(Path({str(test_pki.root_pem)!r}).read_bytes())\n"
+        f"report = verify_file(Path({str(signed)!r}), trust_roots=[root])\n"
+        "print(json.dumps({'indication': report.signatures[0].indication,\n"
+        "                  'loaded': sorted(m for m in ('pyhanko.sign', 'aiohttp', 'agent.validation.pades',\n"
+        "                                               'pyhanko.pdf_utils') if m in sys.modules)}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=isolated_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome == {"indication": "TOTAL_PASSED", "loaded": []}
