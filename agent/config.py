@@ -26,6 +26,11 @@ Example ``config.toml``::
                                # display is there) | "native" | "console" (a path field)
     max_prompts_per_minute = 6 # per site; and one prompt of a site on screen at a time
 
+    [files]
+    max_file_mb = 4096         # one upload
+    site_total_mb = 8192       # everything one site uploads or has encrypted, while the agent runs
+    site_files = 1000          # files one site uploads or has encrypted, while the agent runs
+
     [console]
     port = 0                   # the local console's loopback port (0: any free port)
 
@@ -165,6 +170,10 @@ class Settings:
     pes_policy_uri: str | None = None
     output_dir: Path = field(default_factory=lambda: Path(platformdirs.user_documents_dir()) / "Compagnon")
     max_upload_bytes: int = 4 * 1024**3
+    #: What one site may upload and have written without consent, in all (default: twice
+    #: ``max_upload_bytes``), and in files (agent.files).
+    site_upload_bytes: int | None = None
+    site_files: int = 1000
     #: Where updates come from and the SHA-256 of their signing key (agent.update; an admin policy sets them).
     update_url: str | None = None
     update_key_fingerprint: str | None = None
@@ -263,6 +272,14 @@ def load_settings(config_path: Path | None = None) -> Settings:
         if v not in FILE_PICKERS:
             raise ConfigError(f"consent.file_picker : une valeur parmi {', '.join(FILE_PICKERS)}")
         kwargs["consent_file_picker"] = v
+    files = data.get("files", {})
+    for key, name, scale in (("max_file_mb", "max_upload_bytes", 1024 * 1024),
+                             ("site_total_mb", "site_upload_bytes", 1024 * 1024),
+                             ("site_files", "site_files", 1)):
+        if (v := _get(files, key, int, "files")) is not None:
+            if v < 1:
+                raise ConfigError(f"files.{key} : au moins 1")
+            kwargs[name] = v * scale
     console = data.get("console", {})
     if (v := _get(console, "port", int, "console")) is not None:
         if not 0 <= v <= 65535:

@@ -6,6 +6,11 @@ A handle belongs to the origin that created it (promise 7); pages never see or n
 A handle names a file, not a path: the identity of the file it was given for (device, inode, and
 the change time and size, since a file system reuses a freed inode number at once) is kept, and a later file at the same path (the user deleted an output, another job wrote the same
 name) is never served through the old handle.
+
+Quotas per site (docs/SECURITY.md promise 7): what a site uploads, and what the agent writes for
+it without asking the user (``encrypt`` outputs), count towards ``site_bytes`` and
+``site_files``; past them the site gets ``FILE_TOO_LARGE`` with ``reason`` ``site_bytes`` or
+``site_files`` (``file`` for one file over ``max_bytes``), and other sites are not affected.
 """
 
 from __future__ import annotations
@@ -49,15 +54,20 @@ class FileEntry:
     owned: bool
     #: ``_identity`` of the complete file this handle was given for.
     identity: tuple[int, ...] | None = None
+    #: Counts towards the site's quota (uploads, and outputs written without the user's consent).
+    counted: bool = False
 
     def info(self) -> FileInfo:
         return FileInfo(self.handle, self.name, self.size, self.sha256, self.complete)
 
 
 class FileRegistry:
-    def __init__(self, upload_dir: Path, max_bytes: int) -> None:
+    def __init__(self, upload_dir: Path, max_bytes: int, *, site_bytes: int | None = None,
+                 site_files: int = 1000) -> None:
         self.upload_dir = upload_dir
         self.max_bytes = max_bytes
+        self.site_bytes = site_bytes if site_bytes is not None else 2 * max_bytes
+        self.site_files = site_files
         self._entries: dict[str, FileEntry] = {}
         self._hashers: dict[str, "hashlib._Hash"] = {}
         self._lock = threading.Lock()
@@ -85,10 +95,12 @@ class FileRegistry:
             if handle is None:
                 if name is None:
                     raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="name est requis pour un nouveau fichier")
+                if self._usage(origin)[1] >= self.site_files:
+                    raise ProtocolError(ErrorCode.FILE_TOO_LARGE, reason="site_files", limit=self.site_files)
                 handle = secrets.token_hex(16)
                 path = self.upload_dir / f".{handle}.part"
                 path.touch(mode=0o600)
-                entry = FileEntry(handle, origin, safe_file_name(name), path, 0, None, False, True)
+                entry = FileEntry(handle, origin, safe_file_name(name), path, 0, None, False, True, counted=True)
                 self._entries[handle] = entry
                 self._hashers[handle] = hashlib.sha256()
             else:
@@ -97,7 +109,10 @@ class FileRegistry:
                     raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="fichier déjà terminé")
             if entry.size + len(data) > self.max_bytes:
                 self._forget(entry)
-                raise ProtocolError(ErrorCode.FILE_TOO_LARGE)
+                raise ProtocolError(ErrorCode.FILE_TOO_LARGE, reason="file", limit=self.max_bytes)
+            if self._usage(origin)[0] + len(data) > self.site_bytes:
+                self._forget(entry)
+                raise ProtocolError(ErrorCode.FILE_TOO_LARGE, reason="site_bytes", limit=self.site_bytes)
             with entry.path.open("ab") as stream:
                 stream.write(data)
             entry.size += len(data)
@@ -110,11 +125,21 @@ class FileRegistry:
                 entry.identity = _identity(final_path.stat())
             return entry
 
-    def register(self, origin: str, path: Path, sha256: str | None = None) -> FileEntry:
-        """Give a site a handle on a file the agent wrote for it (a job's output)."""
+    def make_room(self, origin: str, size: int) -> None:
+        """Raise FILE_TOO_LARGE unless ``size`` more bytes fit in ``origin``'s quota (before the agent
+        writes, without the user's consent, a file a site asked for)."""
+        used, count = self._usage(origin)
+        if count >= self.site_files:
+            raise ProtocolError(ErrorCode.FILE_TOO_LARGE, reason="site_files", limit=self.site_files)
+        if used + size > self.site_bytes:
+            raise ProtocolError(ErrorCode.FILE_TOO_LARGE, reason="site_bytes", limit=self.site_bytes)
+
+    def register(self, origin: str, path: Path, sha256: str | None = None, *, counted: bool = False) -> FileEntry:
+        """Give a site a handle on a file the agent wrote for it (a job's output); ``counted``: the
+        file was written without the user's consent and counts towards the site's quota."""
         status = path.stat()
         entry = FileEntry(secrets.token_hex(16), origin, path.name, path, status.st_size, sha256, True, False,
-                          _identity(status))
+                          _identity(status), counted)
         with self._lock:
             self._entries[entry.handle] = entry
         return entry
@@ -136,6 +161,11 @@ class FileRegistry:
             raise ProtocolError(ErrorCode.FILE_NOT_FOUND)
         with self._lock:
             self._forget(entry)
+
+    def _usage(self, origin: str) -> tuple[int, int]:
+        """Bytes and files that count towards ``origin``'s quota."""
+        mine = [e for e in list(self._entries.values()) if e.origin == origin and e.counted]
+        return sum(e.size for e in mine), len(mine)
 
     def _forget(self, entry: FileEntry) -> None:
         """Drop ``entry`` (and its file, if the agent owns it); the caller holds the lock."""

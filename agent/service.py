@@ -115,7 +115,8 @@ class AgentService:
         self.audit = AuditLog.in_state_dir(state)
         self.pairings = Pairings(state / "pairings.json", self.settings.preapproved_origins, self.consent, self.audit)
         self.keystores = KeyStoreRegistry(self.settings)
-        self.files = FileRegistry(state / "uploads", self.settings.max_upload_bytes)
+        self.files = FileRegistry(state / "uploads", self.settings.max_upload_bytes,
+                                  site_bytes=self.settings.site_upload_bytes, site_files=self.settings.site_files)
         self.services = JobServices(settings=self.settings, consent=self.consent, files=self.files,
                                     keystores=self.keystores)
         self.jobs = JobManager(

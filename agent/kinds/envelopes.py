@@ -263,6 +263,13 @@ class Encrypt(JobKind):
                 ctx.set_current(ctx.t(FILE), index, len(sources))
                 folder = _out_folder(ctx, params.out_dir, path, default_out)
                 target = _free_name(folder, f"{name}.p7m")
+                if ctx.services.files is not None and not ctx.services.local:
+                    try:  # written without the user's consent: within the site's quota
+                        ctx.services.files.make_room(ctx.origin, path.stat().st_size)
+                    except ProtocolError as exc:
+                        results.append(EncryptedFile(source=name, status="failed", error=JobError(
+                            code=exc.code.value, message=exc.message(ctx.locale))))
+                        continue
 
                 def work(path: Path = path, target: Path = target) -> None:
                     with path.open("rb") as source, atomic_output(target, mode=0o644) as out:
@@ -276,7 +283,7 @@ class Encrypt(JobKind):
                 result = EncryptedFile(source=name, status="encrypted", output=target.name,
                                        folder=str(folder) if ctx.services.local else display_folder(folder))
                 if ctx.services.files is not None and not ctx.services.local:
-                    result.output_handle = ctx.services.files.register(ctx.origin, target).handle
+                    result.output_handle = ctx.services.files.register(ctx.origin, target, counted=True).handle
                 if params.upload_url:
                     error = await upload_file(ctx, params.upload_url, target, {"source": name}, params.token)
                     result.uploaded = error is None

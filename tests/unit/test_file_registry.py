@@ -58,3 +58,24 @@ def test_an_output_handle_never_serves_a_later_file_at_its_path(tmp_path: Path) 
             call()
         assert caught.value.code == ErrorCode.FILE_NOT_FOUND
     assert files.read(OTHER, new.handle, 0, 100) == (b"second site's signature", True)
+
+
+def test_each_site_has_its_own_quota(tmp_path: Path) -> None:
+    files = FileRegistry(tmp_path / "uploads", max_bytes=100, site_bytes=150, site_files=3)
+    files.put(SITE, None, "a.bin", b"x" * 100, True)
+    with pytest.raises(ProtocolError) as full:
+        files.put(SITE, None, "b.bin", b"x" * 60, True)
+    assert full.value.code == ErrorCode.FILE_TOO_LARGE and full.value.detail["reason"] == "site_bytes"
+    assert len(list((tmp_path / "uploads").iterdir())) == 1  # the refused upload left nothing
+    for name in ("c", "d"):
+        files.put(SITE, None, name, b"x", True)
+    with pytest.raises(ProtocolError) as many:
+        files.put(SITE, None, "e", b"x", True)
+    assert many.value.detail["reason"] == "site_files"
+    with pytest.raises(ProtocolError) as one:
+        files.put(OTHER, None, "big", b"x" * 101, True)
+    assert one.value.detail["reason"] == "file"
+    assert files.put(OTHER, None, "ok", b"x" * 100, True).complete  # the other site is not affected
+    with pytest.raises(ProtocolError):
+        files.make_room(SITE, 1)
+    files.make_room(OTHER, 50)
