@@ -292,7 +292,8 @@ def _sha1_checks(env: Environment, signature: etree._Element) -> list[Check]:
     ssp = _child(props if refs else None, "SignedSignatureProperties")
     checks: list[Check] = []
     tolerated = [name for name, element in (
-        ("SigningCertificate", _path(ssp, "SigningCertificate", "Cert", "CertDigest", "DigestMethod")),
+        ("SigningCertificate", _either(_path(ssp, "SigningCertificate", "Cert", "CertDigest", "DigestMethod"),
+                                       _path(ssp, "SigningCertificateV2", "Cert", "CertDigest", "DigestMethod"))),
         ("SigPolicyHash", _path(ssp, "SignaturePolicyIdentifier", "SignaturePolicyId", "SigPolicyHash",
                                 "DigestMethod"))) if element is not None and element.get("Algorithm") == SHA1]
     if tolerated:

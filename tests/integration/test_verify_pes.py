@@ -265,3 +265,29 @@ def test_cli_reports_pes_conformance_in_text_json_and_html(tmp_path: Path, test_
     assert page.count('class="conformance" data-result="OK"') == 2
     assert "Rôle du signataire" in page and "Ordonnateur" in page and "Politique de signature" in page
     assert render_report(data, "en").count("PES V2 (DGFiP) conformance: OK") == 2
+
+
+def test_xades_1_3_2_properties_of_a_pes_are_read_too(tmp_path: Path, root: x509.Certificate, key: SigningKey) -> None:
+    """A Bordereau signed with EN 319 132-1 (1.3.2) V2 properties: role, place and policy reported alike."""
+    from lxml import etree
+
+    from agent.signing.xades_build import BASELINE, DataObject, SignedAttributes, new_signature, seal
+    from agent.signing.xades_xml import ENVELOPED, c14n
+
+    tree = etree.parse(io.BytesIO(xml_samples.pes_aller(("B1",))))
+    bordereau = tree.getroot().find(".//Bordereau")
+    digest = hashlib.sha256(c14n(bordereau)).digest()
+    attributes = SignedAttributes(signing_time=datetime.now(UTC), policy=xades.dgfip_pes_policy(),
+                                  claimed_role="Ordonnateur", production_place=tuple(PLACE.items()))
+    signature = new_signature(bordereau, [DataObject("#B1", digest, "text/xml", (ENVELOPED, EXC))], key, attributes,
+                              BASELINE)
+    seal(signature, key, "B-B", None, BASELINE)
+    signed = tmp_path / "PES-132.xml"
+    tree.write(str(signed), encoding="ISO-8859-1", xml_declaration=True)
+    assert b"SignerRoleV2" in signed.read_bytes() and b"v1.3.2#" in signed.read_bytes()
+    (report,) = verify(signed, root).signatures
+    assert_passed(report)
+    assert report.properties["claimed_role"] == "Ordonnateur"
+    assert report.properties["production_place"] == "Montpellier, 34000, France"
+    assert report.properties["signature_policy"] == POLICY
+    assert report.to_json()["conformance"]["result"] == "OK", report.to_json()["conformance"]
