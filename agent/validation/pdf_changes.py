@@ -56,8 +56,10 @@ __all__ = ["ChangePolicy", "changes_check"]
 
 #: Objects one page survey may visit (pages, resources, fonts, forms...): beyond, INDETERMINATE.
 SURVEY_BUDGET = 200_000
-_PAGE_PRIVATE = frozenset({"/Annots", "/PieceInfo", "/Parent", "/LastModified"})
-_INHERITABLE = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
+#: What a page shows (ISO 32000-1 table 30): content, resources, boxes, rotation, transparency group.
+#: Other page entries (/Tabs, /StructParents, /AA ...) do not change the signed content.
+_PAGE_RENDERING = ("/Contents", "/Resources", "/MediaBox", "/CropBox", "/Rotate", "/Group", "/UserUnit")
+_INHERITABLE = frozenset({"/Resources", "/MediaBox", "/CropBox", "/Rotate"})
 
 
 class _AnalysisError(Exception):
@@ -254,11 +256,10 @@ class _Fingerprint:
             h.update(b"V" + repr(value).encode("utf-8", "replace"))
         return h.digest()
 
-    def _dict(self, value: generic.DictionaryObject, depth: int, skip: frozenset[str] = frozenset()) -> bytes:
+    def _dict(self, value: generic.DictionaryObject, depth: int) -> bytes:
         h = hashlib.sha256()
         for key in sorted(str(k) for k in value):
-            if key in skip or (isinstance(value, generic.StreamObject) and key in ("/Length", "/Filter",
-                                                                                    "/DecodeParms")):
+            if key in ("/Parent", "/P") or (isinstance(value, generic.StreamObject) and key == "/Length"):
                 continue
             h.update(key.encode("utf-8", "replace"))
             h.update(self.of(value.raw_get(key), depth + 1))
@@ -268,15 +269,21 @@ class _Fingerprint:
         page = resolver(ref)
         if not isinstance(page, generic.DictionaryObject):
             raise _AnalysisError("page object")
-        h = hashlib.sha256(self._dict(page, 0, _PAGE_PRIVATE))
+        h = hashlib.sha256()
+        missing = set(_INHERITABLE)
+        for key in _PAGE_RENDERING:
+            if key in page:
+                h.update(key.encode() + self.of(page.raw_get(key)))
+                missing.discard(key)
         node: object = page
-        for _ in range(64):  # inherited attributes (ISO 32000-1 section 7.7.3.4)
+        for _ in range(64):  # inherited attributes, from the nearest ancestor (ISO 32000-1 section 7.7.3.4)
             parent = _deref(node.get("/Parent")) if isinstance(node, generic.DictionaryObject) else None
-            if not isinstance(parent, generic.DictionaryObject):
+            if not isinstance(parent, generic.DictionaryObject) or not missing:
                 break
-            for key in _INHERITABLE:
-                if key in parent and key not in page:
-                    h.update(key.encode() + self.of(parent.raw_get(key)))
+            for key in sorted(missing):
+                if key in parent:
+                    h.update(b"inherited" + key.encode() + self.of(parent.raw_get(key)))
+                    missing.discard(key)
             node = parent
         return h.digest()
 

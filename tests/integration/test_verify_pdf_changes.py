@@ -119,6 +119,10 @@ def test_an_annotation_passes_with_a_warning_unless_docmdp_forbids_it(tmp_path: 
     # pyHanko's default policy is stricter than the EU one here (it treats any annotation as suspicious):
     # the cryptographic integrity, which it does judge, agrees.
     assert producers.pyhanko_judgement(annotated, test_pki, "Signature1").intact
+    # An editor that also sets the page's tab order: the page's content is unchanged, still a warning.
+    tabbed = producers.add_annotation(signed, tmp_path / "annotee-tabs.pdf", tab_order=True)
+    (signature,) = verify_file(tabbed, trust_roots=[root]).signatures
+    assert signature.indication is PASSED and modification(signature) == "warning", dump(signature)
 
     source = producers.source_pdf(tmp_path / "note.pdf")
     for permission, expected in ((MDPPerm.ANNOTATE, PASSED), (MDPPerm.FILL_FORMS, FAILED)):

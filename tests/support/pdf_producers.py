@@ -166,8 +166,9 @@ def fill_text_field(src: Path, dst: Path, value: str, name: str = "Montant") -> 
     return _update(src, dst, change)
 
 
-def add_annotation(src: Path, dst: Path, page: int = 0) -> Path:
-    """A sticky note (/Text annotation, ISO 32000-1 section 12.5.6.4) added to a page's /Annots."""
+def add_annotation(src: Path, dst: Path, page: int = 0, *, tab_order: bool = False) -> Path:
+    """A sticky note (/Text annotation, ISO 32000-1 section 12.5.6.4) added to a page's /Annots; with
+    ``tab_order`` the page also gets ``/Tabs /S`` (the tab order some PDF editors set when annotating)."""
 
     def change(writer: IncrementalPdfFileWriter) -> None:
         page_ref = writer.find_page_for_modification(page)[0]
@@ -182,6 +183,8 @@ def add_annotation(src: Path, dst: Path, page: int = 0) -> Path:
             annots = annots.get_object()
         items = list(annots) if annots is not None else []
         page_dict[pdf_name("/Annots")] = generic.ArrayObject([*items, note])
+        if tab_order:
+            page_dict[pdf_name("/Tabs")] = pdf_name("/S")
         writer.update_container(page_dict)
 
     return _update(src, dst, change)
