@@ -11,6 +11,8 @@ import logging
 import logging.handlers
 import os
 import re
+from collections.abc import Callable
+import time
 from pathlib import Path
 
 from .fsutil import private_folder
@@ -80,3 +82,30 @@ def setup_logging(log_dir: Path, *, verbose: bool = False, console: bool = True)
         root.addHandler(handler)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     return path
+
+
+class ThrottledLog:
+    """Warnings that an attacker can cause at will (refused handshakes, refused jobs), at most
+    ``per_minute`` lines per kind and minute: a flood must not bury the log or fill the disk. The
+    lines left out are counted in the next line written for that kind."""
+
+    def __init__(self, logger: logging.Logger, per_minute: int = 20,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger = logger
+        self.per_minute = per_minute
+        self.clock = clock
+        self._windows: dict[str, tuple[float, int, int]] = {}  # kind -> (start, written, left out)
+
+    def warning(self, kind: str, message: str, *args: object) -> None:
+        now = self.clock()
+        start, written, left_out = self._windows.get(kind, (now, 0, 0))
+        if now - start >= 60.0:
+            start, written = now, 0
+        if written >= self.per_minute:
+            self._windows[kind] = (start, written, left_out + 1)
+            return
+        if left_out:
+            message += " (%d similar lines left out)"
+            args = (*args, left_out)
+        self.logger.warning(message, *args)
+        self._windows[kind] = (start, written + 1, 0)

@@ -21,9 +21,11 @@ import socket
 from collections import OrderedDict
 from typing import Any
 
+from ..logs import ThrottledLog
 from .peers import is_own_user, peer_uid
 
 log = logging.getLogger(__name__)
+_refusals = ThrottledLog(log)
 
 #: Seconds a connection may take to send complete request headers (and may stay idle between
 #: plain HTTP requests): aiohttp's ``keepalive_timeout``.
@@ -85,9 +87,7 @@ class Admission:
             uid = peer_uid(sock) if sock is not None else None
             if not is_own_user(uid):
                 self.refused_foreign += 1
-                if self.refused_foreign <= 10 or self.refused_foreign % 1000 == 0:
-                    log.warning("refused a connection from another user's process (uid %s; %d so far)",
-                                uid, self.refused_foreign)
+                _refusals.warning("foreign", "refused a connection from another user's process (uid %s)", uid)
                 transport.abort()
                 return False
         while len(self._pending) >= self.max_pending:

@@ -15,6 +15,7 @@ from aiohttp import WSMsgType, web
 
 from bridge_protocol.messages import BRIDGE_PATH
 
+from ..logs import ThrottledLog
 from .connection import Connection
 from .rpc import NOT_JSON, is_hello
 from .guards import host_refusal, origin_refusal
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from ..service import AgentService
 
 log = logging.getLogger(__name__)
+_refusals = ThrottledLog(log)
 
 #: Requests of one connection handled at the same time; further frames wait (TCP back-pressure).
 MAX_IN_FLIGHT = 32
@@ -31,7 +33,8 @@ SERVICE_KEY = web.AppKey("service", object)
 
 
 def _forbidden(request: web.Request, reason: str) -> web.Response:
-    log.warning(
+    _refusals.warning(
+        reason,
         "refused %s %s from %s: %s (Origin=%r Host=%r)",
         request.method,
         request.path,

@@ -53,7 +53,8 @@ import logging
 import secrets
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,6 +103,8 @@ MIN_POLL_INTERVAL = 0.25
 MAX_JOBS = 40
 #: Audit entries the journal section shows (newest).
 MAX_AUDIT_ENTRIES = 200
+#: Succeeded operations the journal view always shows, whatever came after them.
+MAX_AUDIT_SUCCEEDED = 200
 
 CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"
 SECURITY_HEADERS = {
@@ -439,12 +442,11 @@ class ConsoleServer:
 
     async def _api_audit(self, request: web.Request) -> web.Response:
         def read() -> dict[str, Any]:
-            from collections import deque
-
             audit = self.service.audit
             verification = audit.verify()
-            entries = deque(audit.entries(), maxlen=MAX_AUDIT_ENTRIES)
-            return {"verification": verification.to_json(), "entries": [audit_view(e) for e in reversed(entries)]}
+            entries, hidden = journal_selection(audit.entries())
+            return {"verification": verification.to_json(), "entries": [audit_view(e) for e in entries],
+                    "hidden": hidden}
 
         return web.json_response(await asyncio.to_thread(read))
 
@@ -590,6 +592,28 @@ def job_view(snapshot: dict[str, Any], origin: str) -> dict[str, Any]:
                 summary.setdefault(key, subject[key])
     view["summary"] = summary
     return view
+
+
+def journal_selection(records: Iterable[dict[str, Any]], limit: int = MAX_AUDIT_ENTRIES,
+                      kept_succeeded: int = MAX_AUDIT_SUCCEEDED) -> tuple[list[dict[str, Any]], int]:
+    """The journal entries the console shows, newest first, and how many older ones it leaves out.
+
+    The newest ``limit`` entries, and in any case the newest ``kept_succeeded`` operations that
+    succeeded (signatures, openings, key generations, pairings the user approved): a site that
+    makes hundreds of jobs fail can push failures out of view, never the user's own operations.
+    The whole journal stays in the file and in its export.
+    """
+    recent: deque[dict[str, Any]] = deque(maxlen=limit)
+    succeeded: deque[dict[str, Any]] = deque(maxlen=kept_succeeded)
+    total = 0
+    for record in records:
+        total += 1
+        recent.append(record)
+        if record.get("result") == "succeeded":
+            succeeded.append(record)
+    shown = {id(r): r for r in (*succeeded, *recent)}
+    ordered = sorted(shown.values(), key=lambda r: r.get("seq") or 0, reverse=True)
+    return ordered, total - len(ordered)
 
 
 def audit_view(record: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from bridge_protocol.errors import ErrorCode, ProtocolError, error_message
 from bridge_protocol.typed import ParseError, parse, to_json
 
 from ..i18n import Text
+from ..logs import ThrottledLog
 from ..kinds import JobKind, load_kind
 from .audit import JobWitness
 from .context import JobCancelled, JobContext, JobServices
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from ..audit import AuditLog
 
 log = logging.getLogger(__name__)
+_refusals = ThrottledLog(log)
 
 #: Progress-only changes are published on one shared tick, at most this often: every job that
 #: moved since the last tick goes out in the same loop round, so each page's writer wakes once per
@@ -145,7 +147,7 @@ class JobManager:
         kind = load_kind(kind_name)
         pending = sum(1 for j in self._jobs.values() if j.origin == origin and not j.terminal)
         if pending >= self.max_pending_per_site:
-            log.warning("job refused for %s: %d jobs already queued or running", origin, pending)
+            _refusals.warning(origin, "job refused for %s: %d jobs already queued or running", origin, pending)
             raise ProtocolError(ErrorCode.TOO_MANY_REQUESTS, reason="jobs_pending", limit=self.max_pending_per_site)
         try:
             typed_params = parse(kind.params_type, params, "/params")

@@ -120,3 +120,17 @@ async def test_held_websockets_leave_room_for_a_new_page(home: Path, many_descri
         for ws in held:
             ws.sock.close()
         agent.stop()
+
+
+def test_a_flood_of_refused_handshakes_writes_a_few_log_lines(home: Path) -> None:
+    write_config(home, allowed=[SITE], preapproved=[SITE])
+    agent = AgentProcess(home, free_port()).start()
+    try:
+        for _ in range(300):
+            with socket.create_connection(("127.0.0.1", agent.port), timeout=5) as sock:
+                sock.sendall(_upgrade(agent.port).replace(SITE, "https://evil.example").encode())
+                assert sock.recv(64).startswith(b"HTTP/1.1 403")
+        refused = [line for line in agent.log_file.read_text().splitlines() if "refused GET /bridge" in line]
+        assert 1 <= len(refused) <= 25, len(refused)
+    finally:
+        agent.stop()

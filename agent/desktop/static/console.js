@@ -313,13 +313,14 @@ async function loadSites() {
 
 async function loadJournal() {
   try {
-    const { verification, entries } = await api("/console/api/audit");
+    const { verification, entries, hidden } = await api("/console/api/audit");
     const state = $("audit-state");
     state.dataset.intact = String(verification.intact);
     state.textContent = verification.intact
       ? t(verification.entries > 1 ? "auditIntact" : "auditIntactOne", { n: verification.entries })
       : t("auditBroken", { seq: verification.broken.seq, reason: t(`reason_${verification.broken.reason}`) });
     $("audit-digest").textContent = t("auditDigest", { digest: verification.last_digest });
+    $("audit-hidden").textContent = hidden ? t(hidden > 1 ? "auditHidden" : "auditHiddenOne", { n: hidden }) : "";
     $("audit-rows").replaceChildren(...entries.map((e) => {
       const tr = el("tr");
       tr.dataset.seq = e.seq;
