@@ -645,17 +645,19 @@ async def verify_signer(env: Environment, info: cms.SignerInfo, id_: str, found:
                         content_missing: str | None = None, claimed: datetime | None = None,
                         extra_poe: datetime | None = None, pdf_checks: Sequence[Check] = (),
                         level_rule: LevelRule | None = None,
-                        content_digests: Mapping[str, bytes] | None = None) -> SignatureReport:
+                        content_digests: Mapping[str, bytes] | None = None,
+                        material_checks: Sequence[Check] = ()) -> SignatureReport:
     """One SignerInfo (or counter-signature when ``content_type`` is None), its counter-signatures
     below it. PAdES passes ``claimed`` (``/M``), ``extra_poe`` (a document time-stamp), its own
     format/coverage/modification checks (``pdf_checks``) and its baseline ``level_rule``.
-    ``content_digests`` (hashlib name -> digest of the signed content) verify content time-stamps."""
+    ``content_digests`` (hashlib name -> digest of the signed content) verify content time-stamps;
+    ``material_checks`` say what validation material of the file was skipped as malformed."""
     report = SignatureReport(id=id_, format=fmt)
     try:
         await _verify_signer(env, report, info, found, actual_digest, content_type=content_type,
                              content_missing=content_missing, claimed=claimed, extra_poe=extra_poe,
                              pdf_checks=pdf_checks, level_rule=level_rule or functools.partial(cades_level, env),
-                             content_digests=content_digests)
+                             content_digests=content_digests, material_checks=material_checks)
     except PARSE_ERRORS as exc:
         report.add(total_failed("format", env.t("Signature mal formée : {e}", "Malformed signature: {e}", e=exc),
                                 SubIndication.FORMAT_FAILURE))
@@ -665,7 +667,8 @@ async def verify_signer(env: Environment, info: cms.SignerInfo, id_: str, found:
 async def _verify_signer(env: Environment, report: SignatureReport, info: cms.SignerInfo, found: CmsMaterial,
                          actual_digest: bytes | None, *, content_type: str | None, content_missing: str | None,
                          claimed: datetime | None, extra_poe: datetime | None, pdf_checks: Sequence[Check],
-                         level_rule: LevelRule, content_digests: Mapping[str, bytes] | None) -> None:
+                         level_rule: LevelRule, content_digests: Mapping[str, bytes] | None,
+                         material_checks: Sequence[Check]) -> None:
     counter = content_type is None
     cert, identified = identify_signing_certificate(env, info, found.certificates)
     report.signer = signer_identity(cert)
@@ -677,6 +680,7 @@ async def _verify_signer(env: Environment, report: SignatureReport, info: cms.Si
     else:
         report.add(passed("format", env.t("Structure CMS SignedData lisible (RFC 5652).",
                                           "Readable CMS SignedData structure (RFC 5652).")))
+    report.add(*material_checks)
     report.add(identified)
     if cert is None:
         return
@@ -762,7 +766,12 @@ async def verify_cms(env: Environment, path: Path, content: Path | None, progres
             parsed = read_signed_data(cms_source(raw), sink=sink, sink_if=spool_if, progress=content_progress)
         signer_infos = list(parsed.signer_infos)
         econtent_type = parsed.content_type
-        found = material_of(parsed.signed_data)
+        # validation_material builds on this module: imported here, where the file's material is sorted.
+        from .validation_material import Skipped, material_from_signed_data, skipped_check
+
+        skipped = Skipped()
+        found = material_from_signed_data(parsed.signed_data, "signature", skipped)
+        material_checks = [skipped_check(env, skipped)] if skipped else []
     except (CmsFormatError, *PARSE_ERRORS) as exc:
         return CmsVerification([format_failure(env, "S1", "CMS", env.t(
             "Fichier illisible comme signature CMS/CAdES : {e}", "File unreadable as a CMS/CAdES signature: {e}",
@@ -772,7 +781,10 @@ async def verify_cms(env: Environment, path: Path, content: Path | None, progres
                                                                         "No signer in this CMS file."))])
     algorithms = parsed.digest_names()
     for info in signer_infos:
-        algorithms |= content_timestamp_algorithms(info)
+        try:
+            algorithms |= content_timestamp_algorithms(info)
+        except PARSE_ERRORS:
+            continue  # a garbled SignerInfo: reported on its own below
     digests: dict[str, bytes] = {}
     missing: str | None = None
     spooled = spool if spool is not None and spool.is_file() and spool.stat().st_size else None
@@ -802,7 +814,7 @@ async def verify_cms(env: Environment, path: Path, content: Path | None, progres
             digest_name = ""
         reports.append(await verify_signer(env, info, f"S{index}", found, digests.get(digest_name),
                                            content_type=econtent_type, fmt="CAdES", content_missing=missing,
-                                           content_digests=digests))
+                                           content_digests=digests, material_checks=material_checks))
     return CmsVerification(reports, spooled)
 
 

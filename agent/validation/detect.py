@@ -39,7 +39,15 @@ from cryptography import x509
 from ..signing.base import Progress
 from .chain import DEFAULT_POOL, Environment, asn1_cert
 from .cms_stream import looks_like_cms
-from .model import Check, CheckStatus, Indication, SignatureReport, SubIndication, VerificationReport
+from .model import (
+    Check,
+    CheckStatus,
+    Indication,
+    SignatureReport,
+    SubIndication,
+    VerificationReport,
+    not_checked,
+)
 from .pes import annotate_pes, looks_like_pes
 
 if TYPE_CHECKING:
@@ -78,7 +86,10 @@ def _wrapped_name(path: Path) -> str:
 
 async def _verify_cms_file(env: Environment, path: Path, content: Path | None,
                            progress: Progress | None) -> tuple[list[SignatureReport], list[VerificationReport]]:
-    """An attached CAdES whose content is a PDF: its signers, then the PDF's own signatures (PAdES)."""
+    """An attached CAdES whose content is a PDF: its signers, then the PDF's own signatures (PAdES).
+
+    A wrapped document that starts as a PDF but cannot be read as one is no failed signature: its
+    signatures, if any, are *not checked* (INDETERMINATE), which the nested entry says."""
     from .cades import verify_cms
     from .pades import verify_pdf
 
@@ -89,8 +100,21 @@ async def _verify_cms_file(env: Environment, path: Path, content: Path | None,
         if outcome.content is None:
             return outcome.signatures, []
         inner = VerificationReport(file=_wrapped_name(path))
-        inner.signatures = await verify_pdf(env, outcome.content, None)
+        inner.signatures = [_not_checked_if_unreadable(env, s) for s in await verify_pdf(env, outcome.content, None)]
         return outcome.signatures, [inner]
+
+
+def _not_checked_if_unreadable(env: Environment, signature: SignatureReport) -> SignatureReport:
+    """The whole-document failure of an unreadable wrapped PDF (``id`` "PDF"), as "not checked"."""
+    check = signature.check("format")
+    if signature.id != "PDF" or check is None or check.status is not CheckStatus.FAILED:
+        return signature
+    unread = SignatureReport(id=signature.id, format=signature.format)
+    unread.add(not_checked("format", env.t(
+        "Le document contenu n'a pas pu être lu comme PDF ({m}) : ses signatures éventuelles ne sont pas vérifiées.",
+        "The enclosed document could not be read as a PDF ({m}): its signatures, if any, are not checked.",
+        m=check.message), Indication.INDETERMINATE, SubIndication.GENERIC))
+    return unread
 
 
 def _run(coroutine_factory):  # type: ignore[no-untyped-def]

@@ -176,3 +176,20 @@ def test_large_attached_content_is_verified_in_bounded_memory(tmp_path: Path, ho
     assert json.loads(run.stdout)["signatures"][0]["indication"] == "TOTAL_PASSED"
     assert extracted.stat().st_size == size
     assert run.max_rss_mib < 250, run.describe()
+
+
+def test_a_wrapped_document_that_is_no_readable_pdf_is_not_checked(tmp_path: Path, test_pki: TestPki,
+                                                                    root: x509.Certificate) -> None:
+    """Content that starts like a PDF but is none: the CAdES signer is valid, the enclosed document is
+    "not checked" (INDETERMINATE), never a failed signature."""
+    content = tmp_path / "faux.pdf"
+    content.write_bytes(b"%PDF-1.7 ceci n'est pas un PDF\n" * 100)
+    signed = openssl_attached(test_pki, content, tmp_path / "faux.pdf.p7m", "-outform", "DER")
+    report = verify_file(signed, trust_roots=[root])
+    (signature,) = report.signatures
+    assert signature.indication is PASSED, dump(report)
+    (inner,) = report.contents
+    (unread,) = inner.signatures
+    assert unread.indication is Indication.INDETERMINATE and str(unread.checks[0].status) == "not_checked", \
+        dump(report)
+    assert report.exit_code == 2

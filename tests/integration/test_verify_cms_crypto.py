@@ -50,7 +50,7 @@ def only(report: VerificationReport) -> SignatureReport:
 
 def changed_content(path: Path, target: Path) -> Path:
     data = bytearray(path.read_bytes())
-    data[data.index(b"offre technique") + 1] ^= 0x01
+    data[data.index(b"Offre technique") + 1] ^= 0x01
     target.write_bytes(bytes(data))
     return target
 
