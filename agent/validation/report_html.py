@@ -81,6 +81,11 @@ CHECK_NAMES = {
     "algorithm_protection": T("Protection des algorithmes (RFC 6211)", "Algorithm protection (RFC 6211)"),
     "content_timestamp": T("Horodatage du contenu", "Content time-stamp"),
     "signing_certificate": T("Certificat du signataire (attribut signé)", "Signer's certificate (signed attribute)"),
+    "validation_data": T("Données de validation (certificats, OCSP, CRL)",
+                         "Validation data (certificates, OCSP, CRLs)"),
+    "legacy_format": T("Format de signature PDF ancien", "Legacy PDF signature format"),
+    "byte_range": T("Empreinte de la plage signée (adbe.pkcs7.sha1)", "Digest of the signed range (adbe.pkcs7.sha1)"),
+    "vri_timestamp": T("Horodatage des données de validation (VRI)", "Validation data time-stamp (VRI)"),
     "pes_sha1": T("SHA-1 de la politique PES (DGFiP)", "SHA-1 of the PES policy (DGFiP)"),
     "pes_sha1_reference": T("Empreinte des données signées (PES)", "Digest of the signed data (PES)"),
 }

@@ -21,6 +21,7 @@ from cryptography import x509
 
 from agent.validation import Indication, SignatureReport, SubIndication, VerificationReport, verify_file
 from agent.validation.pades import PDF_LEVEL
+from agent.validation.report_html import render_report
 from tests.support import pdf_producers as producers
 from tests.support.pdf_legacy import legacy_signed_pdf
 from tests.support.pki import TestPki
@@ -72,6 +73,8 @@ def test_adbe_pkcs7_sha1_is_verified_and_named_legacy(tmp_path: Path, test_pki: 
     assert (signature.indication, signature.sub_indication) == (INDETERMINATE,
                                                                 SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
     assert "sha1" in signature.check("signature_value").message  # type: ignore[union-attr]
+    html = render_report(report.to_json(), locale="fr")
+    assert "Format de signature PDF ancien" in html and "Empreinte de la plage signée" in html
 
     (changed,) = verify_file(_tampered(signed, tmp_path / "ancienne-sha1-modifiee.pdf"),
                              trust_roots=[root]).signatures
