@@ -8,9 +8,9 @@ The format comes from the file's first bytes, never from its name, in this order
 2. PDF when ``%PDF-`` opens the file (ISO 32000-1 section 7.5.2).
 3. Any other binary SEQUENCE or PEM armour: CMS (reported as an unreadable signature, not as a PDF).
 4. XML: ``<`` after an optional BOM and white space (or UTF-16 ``<``).
-5. PDF when ``%PDF-`` starts a line within the first KiB: readers tolerate that much leading
-   garbage (ISO 32000-2 section 7.5.2 lets the header follow arbitrary bytes; Acrobat accepts up
-   to 1024), which mail gateways and some platforms add.
+5. PDF when ``%PDF-`` appears within the first KiB: readers tolerate that much leading garbage
+   (a BOM, a mail or HTTP preamble; Acrobat accepts the header anywhere in the first 1024 bytes,
+   as ISO 32000-2 section 7.5.2 notes readers may), once CMS and XML have been ruled out.
 
 Anything else is reported as FORMAT_FAILURE. An attached CAdES whose content is a PDF has that PDF
 verified too: its report is an entry of ``VerificationReport.contents``.
@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import re
 import tempfile
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
@@ -72,7 +71,7 @@ def detect_format(head: bytes) -> str | None:
         return "xml"
     if head.startswith(b"\xff\xfe<") or head.startswith(b"\xfe\xff\x00<"):
         return "xml"
-    if re.search(rb"(?:^|[\r\n])%PDF-", head[:1024]):
+    if b"%PDF-" in head[:1024]:
         return "pdf"
     return None
 

@@ -193,3 +193,36 @@ def test_a_wrapped_document_that_is_no_readable_pdf_is_not_checked(tmp_path: Pat
     assert unread.indication is Indication.INDETERMINATE and str(unread.checks[0].status) == "not_checked", \
         dump(report)
     assert report.exit_code == 2
+
+
+def test_a_wrapped_pdf_changed_after_its_pades_signature_fails_the_file(tmp_path: Path, home: Path,
+                                                                        test_pki: TestPki, root: x509.Certificate,
+                                                                        signed_pdf: Path) -> None:
+    """A page added to the PDF after its PAdES signature, then the whole wrapped in a valid CAdES: the
+    CAdES signer holds, the enclosed PAdES signature does not, and so the file does not (exit 1)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    changed = tmp_path / "offre.pdf"
+    with signed_pdf.open("rb") as f:
+        writer = IncrementalPdfFileWriter(f)
+        stream = generic.StreamObject(stream_data=b"BT /F1 24 Tf 72 770 Td (Page ajoutee) Tj ET")
+        writer.insert_page(generic.DictionaryObject({
+            generic.pdf_name("/Type"): generic.pdf_name("/Page"),
+            generic.pdf_name("/MediaBox"): generic.ArrayObject([generic.NumberObject(n) for n in (0, 0, 595, 842)]),
+            generic.pdf_name("/Resources"): generic.DictionaryObject(),
+            generic.pdf_name("/Contents"): writer.add_object(stream),
+        }))
+        with changed.open("wb") as output:
+            writer.write(output)
+    wrapped = openssl_attached(test_pki, changed, tmp_path / "offre.pdf.p7m", "-outform", "DER")
+    assert openssl_verifies(wrapped, test_pki)
+    report = verify_file(wrapped, trust_roots=[root])
+    (signature,) = report.signatures
+    assert signature.indication is PASSED, dump(report)
+    (pades,) = report.contents[0].signatures
+    assert pades.indication is FAILED, dump(report)
+    assert report.exit_code == 1
+    run = compagnon(home, "verify", "--trust", str(test_pki.root_pem), "--json", str(wrapped))
+    assert run.returncode == 1, run.describe()
+    assert json.loads(run.stdout)["contents"][0]["signatures"][0]["indication"] == "TOTAL_FAILED"
