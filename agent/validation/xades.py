@@ -31,7 +31,7 @@ Levels: the EN 319 132-1 baseline levels (section 6): B-B (signed ``SignedProper
 ``SigningTime``, ``SigningCertificateV2`` and a ``DataObjectFormat``/``MimeType`` for every signed
 data object), B-T (valid ``SignatureTimeStamp`` over the canonical ``ds:SignatureValue``), B-LT
 (``CertificateValues`` and ``RevocationValues``), B-LTA (``ArchiveTimeStamp``: reported, not
-verified); else the ETSI TS 101 903 form (BES, EPES, T, C, X, X-L, A); plain XMLDSig without signed
+verified); else the ETSI TS 101 903 form (BES, EPES, T, C, X, XL, A); plain XMLDSig without signed
 XAdES properties. Content time-stamps (``AllDataObjectsTimeStamp``,
 ``IndividualDataObjectsTimeStamp``, EN 319 132-1 section 5.2.8) are verified over the referenced
 data and reported in a ``content_timestamp`` check.
@@ -578,7 +578,7 @@ def _unsigned_has(signature: etree._Element, tag: str) -> bool:
 
 
 def _form(signature: etree._Element, properties: etree._Element | None) -> str | None:
-    """The XAdES form of ETSI TS 101 903 (EN 319 132-2 annex): BES, EPES, T, C, X, X-L or A, read from the
+    """The XAdES form of ETSI TS 101 903 (EN 319 132-2 annex): BES, EPES, T, C, X, XL or A, read from the
     properties present (their time-stamps are judged by the other checks)."""
     ns = _ns(properties)
     ssp = properties.find("xades:SignedSignatureProperties", ns) if properties is not None else None
@@ -599,7 +599,7 @@ def _form(signature: etree._Element, properties: etree._Element | None) -> str |
     form = "X"
     if not (_unsigned_has(signature, "CertificateValues") and _unsigned_has(signature, "RevocationValues")):
         return form
-    return "A" if _unsigned_has(signature, "ArchiveTimeStamp") else "X-L"
+    return "A" if _unsigned_has(signature, "ArchiveTimeStamp") else "XL"
 
 
 def _level(env: Environment, signature: etree._Element, properties: etree._Element | None, data_refs: list[_Reference],
@@ -675,18 +675,49 @@ def _structure(env: Environment, signature: etree._Element) -> None:
                                                            "SignatureValue or references missing."))
 
 
-def _may_sign_own_objects(signature: etree._Element, processed: list[_Reference]) -> bool:
+def _may_sign_own_objects(signature: etree._Element, processed: list[_Reference], doc: _Document) -> bool:
     """An enveloping signature (XMLDSig section 2.1) signs its own ``ds:Object``: it is the document, or
     one of the signatures of a signature container (a root holding only ``ds:Signature`` elements, as
     ODF ``document-signatures`` or ASiC ``XAdESSignatures``), or it also signs the document or an
-    element containing it."""
+    element containing it, directly or through a verified reference of its signed ``Manifest``."""
     parent = signature.getparent()
     if parent is None:
         return True
     if parent.getparent() is None and all(c.tag == _ds("Signature") for c in parent if isinstance(c.tag, str)):
         return True
-    return any(r.role == "data" and r.external is None and (r.target is None or _is_ancestor(r.target, signature))
-               for r in processed)
+    if any(r.role == "data" and r.external is None and (r.target is None or _is_ancestor(r.target, signature))
+           for r in processed):
+        return True
+    return _manifest_covers_document(signature, processed, doc)
+
+
+def _manifest_covers_document(signature: etree._Element, processed: list[_Reference], doc: _Document) -> bool:
+    """A signed ``ds:Manifest`` of the signature holds a reference to the document (or to an element
+    containing the signature) whose digest matches (XMLDSig section 5.1: the application checks it)."""
+    for ref in processed:
+        if ref.role != "own" or ref.target is None or not ref.digest_ok:
+            continue
+        for manifest in ref.target.iter(_ds("Manifest")):
+            for inner in manifest.findall("ds:Reference", NS):
+                uri = inner.get("URI")
+                if uri is None or not (uri == "" or uri.startswith("#")) or uri.startswith("#xpointer("):
+                    continue
+                found = doc.ids.get(uri[1:], []) if uri else []
+                target = found[0] if len(found) == 1 else None
+                if uri and (target is None or not _is_ancestor(target, signature)):
+                    continue
+                method = inner.find("ds:DigestMethod", NS)
+                name = DIGESTS.get(method.get("Algorithm", "") if method is not None else "")
+                if name is None:
+                    continue
+                try:
+                    octets = digest_input(doc.tree, target, signature, inner.findall("ds:Transforms/ds:Transform", NS),
+                                          comments=False, ids=doc.ids).octets
+                    if hashlib.new(name, octets).digest() == _b64(inner.find("ds:DigestValue", NS)):
+                        return True
+                except (Unsupported, Misplaced, ValueError):
+                    continue
+    return False
 
 
 async def _verify_signature(env: Environment, signature: etree._Element, doc: _Document, id_: str,
@@ -734,7 +765,7 @@ async def _verify_signature(env: Environment, signature: etree._Element, doc: _D
                                                           "QualifyingProperties does not target this signature."),
                                           SubIndication.FORMAT_FAILURE)
     own = [r for r in processed if r.role == "own"]
-    if own and problem is None and not _may_sign_own_objects(signature, processed):
+    if own and problem is None and not _may_sign_own_objects(signature, processed, doc):
         problem = total_failed("coverage", env.t(
             "La signature porte sur son propre contenu ({c}) alors qu'elle est insérée dans un autre document, "
             "qui n'est pas signé : les données affichées peuvent différer des données signées (emballage de "

@@ -1,0 +1,151 @@
+"""Signed XML files other producers made and published (tests/data/README.md says where each comes from).
+
+Their certificates have mostly expired and their roots are not ours to trust: these tests judge the
+*integrity* of the signatures — digests and signature value — with the file's own certificate as
+the key, and compare with xmlsec1 given the same key (``--pubkey-cert-pem`` with only ``key-name``
+key data enabled: the key comes from the given certificate, never from the file, and no chain is
+built). A one-byte change must be refused by both.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from lxml import etree
+
+from agent.validation import Indication, SignatureReport, SubIndication, verify_file
+from agent.validation.trusted_lists import ListRefused, read_list
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+XADES_ID = "http://uri.etsi.org/01903/v1.3.2#:SignedProperties"
+
+
+def _certificates(path: Path) -> list[x509.Certificate]:
+    """The X509Certificate elements of the signature's KeyInfo, in order."""
+    root = etree.parse(str(path)).getroot()
+    signature = root if root.tag == f"{{{DS}}}Signature" else root.find(f".//{{{DS}}}Signature")
+    return [x509.load_der_x509_certificate(base64.b64decode("".join((e.text or "").split())))
+            for e in signature.iterfind(f"{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate")]
+
+
+def _pem(cert: x509.Certificate, folder: Path) -> Path:
+    path = folder / "key-certificate.pem"
+    path.write_bytes(cert.public_bytes(Encoding.PEM))
+    return path
+
+
+def _xmlsec_integrity(path: Path, cert: x509.Certificate, *ids: str) -> bool:
+    """xmlsec1 verifying with the public key of ``cert`` only (see the module docstring)."""
+    command = ["xmlsec1", "--verify", "--pubkey-cert-pem", str(_pem(cert, path.parent)), "--enabled-key-data",
+               "key-name"]
+    for node in ids:
+        command += ["--id-attr:Id", node]
+    result = subprocess.run([*command, path.name], cwd=path.parent, capture_output=True, text=True)
+    return result.returncode == 0
+
+
+def _changed(source: Path, target: Path, old: bytes, new: bytes) -> Path:
+    data = source.read_bytes()
+    assert data.count(old) == 1 and len(old) == len(new)
+    target.write_bytes(data.replace(old, new))
+    return target
+
+
+# --- a real published trusted list ---------------------------------------------------------------
+
+
+def test_real_trusted_list_is_accepted_unmodified_and_refused_changed(tmp_path: Path) -> None:
+    """The Icelandic trusted list as published: our checker and xmlsec1 both find its signature intact;
+    one byte changed (the sequence number) and both refuse it."""
+    published = tmp_path / "IS.xml"
+    shutil.copy(DATA / "trusted_lists" / "IS-sn13.xml", published)
+    signer = _certificates(published)[0]
+    assert "Neytendastofa" in signer.subject.rfc4514_string()
+
+    trusted_list = read_list(published.read_bytes(), [signer], source="IS.xml")
+    assert (trusted_list.territory, trusted_list.sequence_number) == ("IS", 13)
+    assert trusted_list.signer == signer
+    assert _xmlsec_integrity(published, signer)
+
+    changed = _changed(published, tmp_path / "IS-changed.xml", b"<TSLSequenceNumber>13<", b"<TSLSequenceNumber>14<")
+    with pytest.raises(ListRefused) as refused:
+        read_list(changed.read_bytes(), [signer], source="IS-changed.xml")
+    assert "modifiée après sa signature" in str(refused.value)
+    assert not _xmlsec_integrity(changed, signer)
+
+
+# --- real XAdES samples --------------------------------------------------------------------------
+
+
+def _only(path: Path, anchor: x509.Certificate, content: Path | None = None) -> SignatureReport:
+    report = verify_file(path, content=content, trust_roots=[anchor], allow_fetching=False, locale="en")
+    assert len(report.signatures) == 1, json.dumps(report.to_json(), indent=1)
+    return report.signatures[0]
+
+
+def _dump(result: SignatureReport) -> str:
+    return json.dumps(result.to_json(), indent=1, ensure_ascii=False)
+
+
+def _intact(result: SignatureReport) -> None:
+    """Digests match and the signature value verifies (an old algorithm may make it INDETERMINATE, never FAILED)."""
+    assert result.check("integrity").status == "passed", _dump(result)  # type: ignore[union-attr]
+    value = result.check("signature_value")
+    assert value is not None and (value.status == "passed" or "weak algorithm" in value.message), _dump(result)
+    assert result.indication is not Indication.TOTAL_FAILED, _dump(result)
+
+
+def test_dss_enveloped_with_xpath_transform(tmp_path: Path) -> None:
+    signed = tmp_path / "dss-signed.xml"
+    shutil.copy(DATA / "xml" / "dss-signed.xml", signed)
+    leaf, root = _certificates(signed)
+    _intact(_only(signed, root))
+    assert _xmlsec_integrity(signed, leaf, XADES_ID)
+
+    changed = _changed(signed, tmp_path / "dss-changed.xml", b"<h:td>World<", b"<h:td>Worle<")
+    result = _only(changed, root)
+    assert (result.indication, result.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE), \
+        _dump(result)
+    assert not _xmlsec_integrity(changed, leaf, XADES_ID)
+
+
+def test_dss_detached_made_with_a_qualified_certificate(tmp_path: Path) -> None:
+    signed = tmp_path / "simple-test-signed-xades-baseline-b.xml"
+    shutil.copy(DATA / "xml" / signed.name, signed)
+    shutil.copy(DATA / "xml" / "simple-test.xml", tmp_path / "simple-test.xml")
+    (leaf,) = _certificates(signed)
+    result = _only(signed, leaf)
+    _intact(result)
+    assert (result.format, result.level) == ("XAdES", "B-B"), _dump(result)
+    assert _xmlsec_integrity(signed, leaf, XADES_ID)
+
+    _changed(tmp_path / "simple-test.xml", tmp_path / "simple-test.xml", b">test<", b">tesT<")
+    result = _only(signed, leaf)
+    assert (result.indication, result.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE), \
+        _dump(result)
+    assert not _xmlsec_integrity(signed, leaf, XADES_ID)
+
+
+def test_dss_signature_over_its_own_manifest(tmp_path: Path) -> None:
+    """The signature signs its ds:Manifest, whose first reference covers the enveloping document: accepted
+    (the document is covered through the Manifest); with the document changed, that reference no longer
+    matches and the signature only covers its own objects inside an unsigned document — refused."""
+    signed = tmp_path / "manifest.xml"
+    shutil.copy(DATA / "xml" / "xades-with-enveloped-manifest.xml", signed)
+    leaf, root = _certificates(signed)
+    result = _only(signed, root)
+    _intact(result)
+    assert result.check("coverage").status == "passed", _dump(result)  # type: ignore[union-attr]
+
+    changed = _changed(signed, tmp_path / "manifest-changed.xml", b"<h:td>World<", b"<h:td>Worle<")
+    result = _only(changed, root)
+    assert (result.indication, result.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE), \
+        _dump(result)
