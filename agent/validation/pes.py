@@ -43,6 +43,7 @@ from ..signing.xades_policy import DGFIP_PES_POLICY_OID, DGFIP_PES_POLICY_SHA1, 
 from ..signing.xades_xml import XmlRefused, parse_untrusted
 from .chain import Environment
 from .model import Check, CheckStatus, SignatureReport, SubIndication, failed, indeterminate, passed, warning
+from .xades import MAX_XML_SIZE
 from .xml_references import Misplaced, Unsupported, digest_input
 
 __all__ = ["PES_PROFILE", "annotate_pes", "looks_like_pes"]
@@ -316,7 +317,11 @@ def annotate_pes(env: Environment, path: Path, reports: list[SignatureReport]) -
     ``reports`` are ``verify_xml``'s, one per top-level signature in document order; a file that is
     not a PES V2 flow, or whose signatures do not line up with them, is returned as it is.
     """
+    if not reports or all(r.format == "XML" for r in reports):
+        return reports  # nothing the XML verifier could read as a signature (refused, too large, none)
     try:
+        if path.stat().st_size > MAX_XML_SIZE:
+            return reports
         with path.open("rb") as stream:
             tree = parse_untrusted(stream)
     except (OSError, XmlRefused):
