@@ -60,6 +60,8 @@ PES_SUMMARY = T("Flux PES V2 (Hélios) : rôle du signataire « {role} », lieu 
                 "PES V2 (Hélios) flows: signer's role \"{role}\", place of signing {place}.")
 PES_MISSING = T("Signature PES V2 : {fields} requis (rôle « Ordonnateur », ville, code postal, pays).",
                 "PES V2 signature: {fields} required (role \"Ordonnateur\", city, postal code, country).")
+PES_PLACE_UNKNOWN = T("Lieu de signature : champ inconnu parmi {fields} (attendus : City, PostalCode, CountryName).",
+                      "Place of signing: unknown field among {fields} (expected: City, PostalCode, CountryName).")
 PES_FIELDS = {"claimed_role": T("rôle du signataire", "signer's role"), "City": T("ville", "city"),
               "PostalCode": T("code postal", "postal code"), "CountryName": T("pays", "country")}
 SUMMARY = {
@@ -312,8 +314,9 @@ class Sign(JobKind):
 
         try:
             signer = pes_signer.resolve(ctx.services.settings.state_dir, params.claimed_role, params.production_place)
-        except XadesError as exc:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, str(exc)) from None
+        except XadesError:
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, ctx.t(PES_PLACE_UNKNOWN, fields=", ".join(
+                sorted(params.production_place or {})))) from None
         if signer.missing:
             fields = ", ".join(ctx.t(PES_FIELDS[name]) for name in signer.missing)
             raise ProtocolError(ErrorCode.INVALID_PARAMS, ctx.t(PES_MISSING, fields=fields))
