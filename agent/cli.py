@@ -809,6 +809,14 @@ def _print_verification(report: dict[str, Any], indent: str = "", locale: str = 
     signatures = report.get("signatures") or report.get("countersignatures") or []
     if "file" in report:
         print(f"{report.get('file')} : {len(signatures)} signature(s)")
+        container = report.get("container")
+        if container:
+            count = len(container.get("files") or [])
+            print(f"{indent}  {container.get('type')} : "
+                  + (f"{count} file(s)" if locale == "en" else f"{count} fichier(s)"))
+            for check in container.get("checks", []):
+                if check.get("status") in words:
+                    print(f"{indent}    {words[check['status']]} {check['name']} : {check.get('message')}")
     for signature in signatures:
         signer = signature.get("signer") or {}
         sub = f" / {signature['sub_indication']}" if signature.get("sub_indication") else ""
@@ -816,6 +824,9 @@ def _print_verification(report: dict[str, Any], indent: str = "", locale: str = 
               f"({signature.get('format')} {signature.get('level') or ''}, {signature.get('signing_time') or '—'})")
         for key, value in (signature.get("properties") or {}).items():
             print(f"{indent}    {_PROPERTY_LABELS.get(key, (key, key))[1 if locale == 'en' else 0]} : {value}")
+        if signature.get("covers"):
+            label = "covers" if locale == "en" else "couvre"
+            print(f"{indent}    {label} : {', '.join(signature['covers'])}")
         for check in signature.get("checks", []):
             if check.get("status") in words:
                 print(f"{indent}    {words[check['status']]} {check['name']} : {check.get('message')}")

@@ -8,6 +8,10 @@
   says: a lying count cannot make it build millions of entries); sizes and ratios are counted on
   the bytes actually decompressed, while streaming, never taken from the headers (which only serve
   for an early refusal).
+* The same guards serve readers that never extract (the ASiC verifier, ``agent.validation.asic``):
+  :func:`open_archive` checks the end records, the entries (names, links, duplicates, encryption,
+  declared sizes and ratios) and opens the archive; :class:`Inflation` streams an entry's bytes
+  while counting them against the limits.
 * Files are written under temporary names and renamed once complete (``OutputBatch``); if
   extraction fails, every file and folder it created is removed, ``out_dir`` itself included when
   it did not exist before: a refused archive leaves no folder that looks like an extraction.
@@ -20,6 +24,7 @@ import stat
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from ..fsutil import OutputBatch, private_folder
@@ -36,12 +41,26 @@ CENTRAL_BYTES_PER_ENTRY = 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def _unsafe(detail: str) -> EnvelopeError:
-    return EnvelopeError("ARCHIVE_UNSAFE", f"Archive refusée : {detail}.")
+def _unsafe(detail: str, english: str) -> EnvelopeError:
+    return EnvelopeError("ARCHIVE_UNSAFE", f"Archive refusée : {detail}.", f"Archive refused: {english}.")
 
 
 def _unreadable() -> EnvelopeError:
-    return EnvelopeError("FORMAT_FAILURE", "Archive ZIP illisible ou endommagée.")
+    return EnvelopeError("FORMAT_FAILURE", "Archive ZIP illisible ou endommagée.", "Unreadable or damaged ZIP archive.")
+
+
+def _encrypted(name: str) -> EnvelopeError:
+    return EnvelopeError("UNSUPPORTED_ALGORITHM", f"Entrée chiffrée « {name} » non prise en charge.",
+                         f'Encrypted entry "{name}" is not supported.')
+
+
+def _unsupported_method() -> EnvelopeError:
+    return EnvelopeError("UNSUPPORTED_ALGORITHM", "Méthode de compression non prise en charge.",
+                         "Unsupported compression method.")
+
+
+def _too_large() -> EnvelopeError:
+    return _unsafe("contenu décompressé trop volumineux", "decompressed content too large")
 
 
 def _central_directory(zip_path: Path) -> tuple[int, int] | None:
@@ -73,16 +92,115 @@ def _central_directory(zip_path: Path) -> tuple[int, int] | None:
 def _parts(name: str) -> list[str]:
     """Safe relative path components of an entry name, or ARCHIVE_UNSAFE."""
     if not name or "\x00" in name:
-        raise _unsafe("nom d'entrée invalide")
+        raise _unsafe("nom d'entrée invalide", "invalid entry name")
     unified = name.replace("\\", "/")  # Windows archivers use backslashes
     if unified.startswith("/") or _DRIVE.match(unified):
-        raise _unsafe(f"chemin absolu « {name} »")
+        raise _unsafe(f"chemin absolu « {name} »", f'absolute path "{name}"')
     parts = [p for p in PurePosixPath(unified).parts if p not in ("", ".")]
     if any(p == ".." for p in parts):
-        raise _unsafe(f"chemin sortant du dossier « {name} »")
+        raise _unsafe(f"chemin sortant du dossier « {name} »", f'path "{name}" leaves the folder')
     if not parts:
-        raise _unsafe("nom d'entrée invalide")
+        raise _unsafe("nom d'entrée invalide", "invalid entry name")
     return parts
+
+
+def _check_entries(entries: list[zipfile.ZipInfo], max_ratio: float) -> list[list[str]]:
+    """The safe path components of every entry, after refusing what no reader may follow: unsafe
+    names, symbolic links, names that collide on a case-insensitive file system, encrypted files,
+    and entries whose headers already announce a ratio above ``max_ratio`` (the streaming count
+    still judges the bytes actually inflated: headers may lie)."""
+    seen: set[str] = set()
+    found = []
+    for info in entries:
+        parts = _parts(info.filename)
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise _unsafe(f"lien symbolique « {info.filename} »", f'symbolic link "{info.filename}"')
+        key = "/".join(parts).casefold()  # case-insensitive file systems would merge these
+        if key in seen:
+            raise _unsafe(f"entrée en double « {info.filename} »", f'duplicate entry "{info.filename}"')
+        seen.add(key)
+        if not info.is_dir():
+            if info.flag_bits & 0x1:
+                raise _encrypted(info.filename)
+            if info.file_size > RATIO_FLOOR and info.file_size > max_ratio * max(info.compress_size, 1):
+                raise _ratio(info.filename)
+        found.append(parts)
+    return found
+
+
+def _ratio(name: str | None = None) -> EnvelopeError:
+    if name is None:
+        return _unsafe("taux de compression anormal", "abnormal compression ratio")
+    return _unsafe(f"taux de compression anormal pour « {name} »", f'abnormal compression ratio for "{name}"')
+
+
+def open_archive(zip_path: Path, *, max_total: int, max_ratio: float, max_entries: int
+                 ) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo], list[list[str]]]:
+    """``zip_path`` opened once its end records, entry count, declared sizes and every entry
+    (:func:`_check_entries`) passed: (archive, entries in archive order, their safe path parts).
+    The caller closes the archive. Raises EnvelopeError ARCHIVE_UNSAFE, FORMAT_FAILURE or
+    UNSUPPORTED_ALGORITHM; nothing is inflated here."""
+    try:
+        directory = _central_directory(zip_path)
+    except OSError:
+        raise _unreadable() from None
+    if directory is not None:
+        declared, central_size = directory
+        if declared > max_entries:
+            raise _unsafe(f"trop d'entrées ({declared}, au plus {max_entries})",
+                          f"too many entries ({declared}, at most {max_entries})")
+        if central_size > max_entries * CENTRAL_BYTES_PER_ENTRY:
+            raise _unsafe(f"répertoire central démesuré ({central_size} octets, au plus {max_entries} entrées)",
+                          f"oversized central directory ({central_size} bytes, at most {max_entries} entries)")
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise _unreadable() from None
+    try:
+        entries = archive.infolist()
+        if len(entries) > max_entries:
+            raise _unsafe(f"trop d'entrées ({len(entries)}, au plus {max_entries})",
+                          f"too many entries ({len(entries)}, at most {max_entries})")
+        if sum(e.file_size for e in entries) > max_total:
+            raise _too_large()
+        parts = _check_entries(entries, max_ratio)
+    except BaseException:
+        archive.close()
+        raise
+    return archive, entries, parts
+
+
+class Inflation:
+    """The bytes one archive may still inflate: ``max_total`` in all, and at most ``max_ratio``
+    inflated bytes per compressed byte (per entry beyond ``RATIO_FLOOR``, and for the archive of
+    ``archive_size`` bytes), counted on the bytes actually produced, across every entry read."""
+
+    def __init__(self, *, max_total: int, max_ratio: float, archive_size: int) -> None:
+        self.max_total = max_total
+        self.max_ratio = max_ratio
+        self.archive_size = archive_size
+        self.total = 0
+
+    def blocks(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, chunk: int = CHUNK) -> Iterator[bytes]:
+        """The inflated bytes of ``info`` in pieces of at most ``chunk``; ARCHIVE_UNSAFE as soon as a
+        limit is passed, FORMAT_FAILURE for a damaged entry (bad data, wrong CRC-32)."""
+        written = 0
+        try:
+            with archive.open(info) as source:
+                while block := source.read(chunk):
+                    written += len(block)
+                    self.total += len(block)
+                    if self.total > self.max_total:
+                        raise _too_large()
+                    if written > RATIO_FLOOR and written > self.max_ratio * max(info.compress_size, 1):
+                        raise _ratio(info.filename)
+                    if self.total > RATIO_FLOOR and self.total > self.max_ratio * max(self.archive_size, 1):
+                        raise _ratio()
+                    yield block
+        except (zipfile.BadZipFile, zlib.error, EOFError):
+            raise _unreadable() from None
+        except NotImplementedError:
+            raise _unsupported_method() from None
 
 
 def _inside(root: Path, path: Path) -> bool:
@@ -105,27 +223,13 @@ def extract_zip(zip_path: Path, out_dir: Path, *, max_total: int, max_ratio: flo
     try:
         try:
             archive_size = zip_path.stat().st_size
-            directory = _central_directory(zip_path)
         except OSError:
             raise _unreadable() from None
-        if directory is not None:
-            declared, central_size = directory
-            if declared > max_entries:
-                raise _unsafe(f"trop d'entrées ({declared}, au plus {max_entries})")
-            if central_size > max_entries * CENTRAL_BYTES_PER_ENTRY:
-                raise _unsafe(f"répertoire central démesuré ({central_size} octets, au plus {max_entries} entrées)")
-        try:
-            archive = zipfile.ZipFile(zip_path)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-            raise _unreadable() from None
+        archive, entries, parts = open_archive(zip_path, max_total=max_total, max_ratio=max_ratio,
+                                               max_entries=max_entries)
         with archive:
-            entries = archive.infolist()
-            if len(entries) > max_entries:
-                raise _unsafe(f"trop d'entrées ({len(entries)}, au plus {max_entries})")
-            if sum(e.file_size for e in entries) > max_total:
-                raise _unsafe("contenu décompressé trop volumineux")
-            _extract_all(archive, entries, root, batch, created_files, created_dirs,
-                         max_total=max_total, max_ratio=max_ratio, archive_size=archive_size)
+            inflation = Inflation(max_total=max_total, max_ratio=max_ratio, archive_size=archive_size)
+            _extract_all(archive, entries, parts, root, batch, created_files, created_dirs, inflation)
             batch.commit()
     except BaseException as exc:
         batch.abandon()
@@ -139,7 +243,7 @@ def extract_zip(zip_path: Path, out_dir: Path, *, max_total: int, max_ratio: flo
         if isinstance(exc, (zipfile.BadZipFile, zlib.error, EOFError)):
             raise _unreadable() from None
         if isinstance(exc, NotImplementedError):
-            raise EnvelopeError("UNSUPPORTED_ALGORITHM", "Méthode de compression non prise en charge.") from None
+            raise _unsupported_method() from None
         raise
     return created_files
 
@@ -164,45 +268,20 @@ def _make_dirs(root: Path, folder: Path, created_dirs: list[Path]) -> None:
         path.mkdir()
         created_dirs.append(path)
     if not folder.is_dir() or not _inside(root, folder):
-        raise _unsafe("dossier hors de la destination")
+        raise _unsafe("dossier hors de la destination", "folder outside the destination")
 
 
-def _extract_all(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo], root: Path, batch: OutputBatch,
-                 created_files: list[Path], created_dirs: list[Path], *,
-                 max_total: int, max_ratio: float, archive_size: int) -> None:
-    seen: set[str] = set()
-    total = 0
-    for info in entries:
-        parts = _parts(info.filename)
-        mode = info.external_attr >> 16
-        if stat.S_ISLNK(mode):
-            raise _unsafe(f"lien symbolique « {info.filename} »")
-        key = "/".join(parts).casefold()  # case-insensitive file systems would merge these
-        if key in seen:
-            raise _unsafe(f"entrée en double « {info.filename} »")
-        seen.add(key)
-        target = root.joinpath(*parts)
+def _extract_all(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo], parts: list[list[str]], root: Path,
+                 batch: OutputBatch, created_files: list[Path], created_dirs: list[Path], inflation: Inflation) -> None:
+    for info, names in zip(entries, parts):
+        target = root.joinpath(*names)
         if info.is_dir():
             _make_dirs(root, target, created_dirs)
             continue
-        if info.flag_bits & 0x1:
-            raise EnvelopeError("UNSUPPORTED_ALGORITHM", f"Entrée chiffrée « {info.filename} » non prise en charge.")
         _make_dirs(root, target.parent, created_dirs)
         if target.exists() or target.is_symlink():
-            raise _unsafe(f"« {info.filename} » existe déjà")
-        written = 0
-        with archive.open(info) as source, batch.output(target) as output:
-            while True:
-                block = source.read(CHUNK)
-                if not block:
-                    break
-                written += len(block)
-                total += len(block)
-                if total > max_total:
-                    raise _unsafe("contenu décompressé trop volumineux")
-                if written > RATIO_FLOOR and written > max_ratio * max(info.compress_size, 1):
-                    raise _unsafe(f"taux de compression anormal pour « {info.filename} »")
-                if total > RATIO_FLOOR and total > max_ratio * max(archive_size, 1):
-                    raise _unsafe("taux de compression anormal")
+            raise _unsafe(f"« {info.filename} » existe déjà", f'"{info.filename}" already exists')
+        with batch.output(target) as output:
+            for block in inflation.blocks(archive, info):
                 output.write(block)
         created_files.append(target)

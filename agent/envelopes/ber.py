@@ -29,7 +29,8 @@ ErrorKind = Literal[
 
 
 class EnvelopeError(ValueError):
-    """An envelope (or archive) we cannot open; ``code`` is stable, the message is French.
+    """An envelope (or archive) we cannot open; ``code`` is stable, the message is French (``english``
+    is its English version when the raiser gave one).
 
     Codes: ``FORMAT_FAILURE`` (not a well-formed CMS envelope / ZIP), ``NO_MATCHING_RECIPIENT``
     (no key held for any recipient), ``DECRYPTION_FAILED`` (wrong key, bad padding or bad tag:
@@ -38,10 +39,12 @@ class EnvelopeError(ValueError):
     ``KEY_USAGE_NOT_ENCRYPTION`` (a recipient certificate whose key usage does not allow it).
     """
 
-    def __init__(self, code: ErrorKind, message: str) -> None:
+    def __init__(self, code: ErrorKind, message: str, english: str | None = None) -> None:
         super().__init__(message)
         self.code: ErrorKind = code
         self.message = message
+        #: The same message in English, where the raiser wrote one (else the French one).
+        self.english = english or message
 
 
 def format_failure(detail: str) -> EnvelopeError:

@@ -14,9 +14,10 @@ The JSON report::
     {"summary": {"files", "signatures", "valid", "invalid", "indeterminate", "unsigned", "errors",
                  "indication"},
      "files": [{"file", "status": "signed"|"unsigned"|"error", "format", "content", "signed_by",
-                "indication", "signatures": [...], "contents": [...], "error"}]}
+                "indication", "signatures": [...], "contents": [...], "error", "container"?}]}
 
-where ``signatures`` and ``contents`` are those of ``VerificationReport.to_json()``.
+where ``signatures``, ``contents`` and ``container`` (present for an ASiC container only) are those of
+``VerificationReport.to_json()``.
 """
 
 from __future__ import annotations
@@ -149,6 +150,8 @@ class FileEntry:
     #: Reports of the documents the file encapsulates (the PDF inside a ``.p7m``), same shape.
     contents: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, str] | None = None
+    #: The container's own report (ASiC, ETSI EN 319 162-1): its files, those no signature covers.
+    container: dict[str, Any] | None = None
 
     def every_signature(self) -> Iterator[dict[str, Any]]:
         """Signatures and, depth first, their counter-signatures, then those of the encapsulated documents."""
@@ -180,9 +183,12 @@ class FileEntry:
         return str(Indication.TOTAL_PASSED if passed else Indication.INDETERMINATE)
 
     def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "status": self.status, "format": self.format, "content": self.content,
-                "signed_by": list(self.signed_by), "indication": self.indication, "signatures": self.signatures,
-                "contents": self.contents, "error": self.error}
+        document = {"file": self.file, "status": self.status, "format": self.format, "content": self.content,
+                    "signed_by": list(self.signed_by), "indication": self.indication, "signatures": self.signatures,
+                    "contents": self.contents, "error": self.error}
+        if self.container is not None:
+            document["container"] = self.container
+        return document
 
 
 def verify_item(item: BatchItem, *, trust_roots: Sequence[x509.Certificate | asn1_x509.Certificate],
@@ -215,6 +221,7 @@ def verify_item(item: BatchItem, *, trust_roots: Sequence[x509.Certificate | asn
         return entry
     document = report.to_json()
     entry.signatures, entry.contents = document["signatures"], document.get("contents", [])
+    entry.container = document.get("container")
     entry.status = "signed" if next(entry.every_signature(), None) is not None else "unsigned"
     return entry
 

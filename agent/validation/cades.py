@@ -67,8 +67,8 @@ from .model import (
 )
 
 __all__ = ["CmsMaterial", "CmsVerification", "TimestampOutcome", "detached_content_name", "extract_content",
-           "find_detached_content",
-           "format_failure", "hash_file", "material_of", "verify_cms", "verify_signer_info", "verify_timestamp"]
+           "find_detached_content", "format_failure", "hash_chunks", "hash_file", "material_of", "verify_cms",
+           "verify_signer_info", "verify_timestamp"]
 
 OID_ARCHIVE_TIME_STAMP_V3 = "0.4.0.1733.2.4"
 OID_TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
@@ -162,24 +162,30 @@ def find_detached_content(token: Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def hash_file(path: Path, algorithms: Iterable[str], progress: Progress | None = None) -> dict[str, bytes]:
-    """Digests of ``path`` for every algorithm, read once in ``CHUNK`` pieces."""
+def hash_chunks(chunks: Iterable[bytes], algorithms: Iterable[str], progress: Progress | None = None,
+                total: int = 0) -> dict[str, bytes]:
+    """Digests of the concatenated ``chunks`` for every known algorithm, in one pass."""
     hashers = {}
     for name in set(algorithms):
         try:
             hashers[name] = hashlib.new(name)
         except ValueError:
             continue
-    total = path.stat().st_size
     done = 0
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            for hasher in hashers.values():
-                hasher.update(chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
+    for chunk in chunks:
+        for hasher in hashers.values():
+            hasher.update(chunk)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
     return {name: h.digest() for name, h in hashers.items()}
+
+
+def hash_file(path: Path, algorithms: Iterable[str], progress: Progress | None = None) -> dict[str, bytes]:
+    """Digests of ``path`` for every algorithm, read once in ``CHUNK`` pieces."""
+    with path.open("rb") as stream:
+        return hash_chunks(iter(functools.partial(stream.read, CHUNK), b""), algorithms, progress,
+                           path.stat().st_size)
 
 
 # -- cryptographic verification -----------------------------------------------------------------
@@ -749,11 +755,17 @@ def _content_digests(path: Path, names: set[str]) -> dict[str, bytes]:
 
 
 async def verify_cms(env: Environment, path: Path, content: Path | None, progress: Progress | None, *,
-                     spool: Path | None = None, spool_if: Callable[[bytes], bool] | None = None) -> CmsVerification:
+                     spool: Path | None = None, spool_if: Callable[[bytes], bool] | None = None,
+                     detached: Callable[[set[str]], dict[str, bytes] | None] | None = None,
+                     content_missing: str | None = None) -> CmsVerification:
     """Every SignerInfo of a ``.p7s``/``.p7m``/``.xp7s`` (DER, BER, PEM or bare base64), any size.
 
     The attached content is streamed (``cms_stream``): hashed in chunks and, if ``spool_if`` accepts
     its first piece, copied to ``spool`` so that the caller can verify the document it is.
+
+    ``detached`` makes the signature one of a container (ETSI EN 319 162-1 sections 4.3 and 4.4):
+    ``detached(digest algorithms)`` gives the digests of the container file it signs (None: not
+    found, ``content_missing`` says why), and an encapsulated content is refused.
     """
     total = path.stat().st_size
 
@@ -788,6 +800,10 @@ async def verify_cms(env: Environment, path: Path, content: Path | None, progres
     digests: dict[str, bytes] = {}
     missing: str | None = None
     spooled = spool if spool is not None and spool.is_file() and spool.stat().st_size else None
+    if parsed.attached and detached is not None:
+        return CmsVerification([format_failure(env, "S1", "CMS", env.t(
+            "Signature CMS avec contenu encapsulé : dans un conteneur, elle doit être détachée du fichier signé.",
+            "CMS signature with encapsulated content: in a container it must be detached from the signed file."))])
     if parsed.attached:
         digests = dict(parsed.digests)
         unannounced = {name for name in algorithms - digests.keys() if _hash_known(name)}
@@ -798,6 +814,12 @@ async def verify_cms(env: Environment, path: Path, content: Path | None, progres
                 pass
         missing = env.t("Algorithme d'empreinte non pris en charge.", "Unsupported digest algorithm.")
         content_progress(total)
+    elif detached is not None:
+        found_digests = detached(algorithms)
+        if found_digests is None:
+            missing = content_missing
+        else:
+            digests = found_digests
     else:
         source = content if content is not None else find_detached_content(path)
         if source is None or not source.is_file():

@@ -2,6 +2,8 @@
 
 The format comes from the file's first bytes, never from its name, in this order:
 
+0. An ASiC container (ETSI EN 319 162-1) when a ZIP local file header (``PK\x03\x04``, APPNOTE
+   section 4.3.7) opens the file.
 1. CMS, recognised by structure (``cms_stream.looks_like_cms``: a DER/BER SEQUENCE whose first element
    is a PKCS #7 content type, or the same in PEM armour or bare base64). First, because an attached
    CAdES around a PDF (``offre.pdf.p7m``) holds ``%PDF-`` within its first KiB.
@@ -59,7 +61,9 @@ Certificate = x509.Certificate | asn1_x509.Certificate
 
 
 def detect_format(head: bytes) -> str | None:
-    """``"pdf"``, ``"xml"``, ``"cms"`` or None, from the first bytes of a file (order: module docstring)."""
+    """``"asic"``, ``"pdf"``, ``"xml"``, ``"cms"`` or None, from the first bytes of a file (order: module docstring)."""
+    if head.startswith(b"PK\x03\x04"):
+        return "asic"
     if looks_like_cms(head):
         return "cms"
     if head.startswith(b"%PDF-"):
@@ -130,7 +134,7 @@ def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequenc
                 allow_fetching: bool = True, locale: str = "fr", progress: Progress | None = None,
                 rgs_policies: Collection[str] = (), intermediates: Sequence[Certificate] = (),
                 trusted_lists: TrustedListSet | None = None) -> VerificationReport:
-    """Verify every signature of ``path`` (PAdES, CAdES or XAdES) against ``trust_roots``.
+    """Verify every signature of ``path`` (PAdES, CAdES, XAdES or an ASiC container) against ``trust_roots``.
 
     ``content`` is the signed file of a detached signature (else it is looked for next to ``path``
     by name). ``allow_fetching`` lets OCSP/CRL be fetched online (timeouts, cached a few minutes);
@@ -156,6 +160,11 @@ def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequenc
     async def main() -> list[SignatureReport]:
         # Each format's validator is imported when a file needs it: pyHanko's PDF and signing
         # modules cost most of a one-file start-up, and an XML signature needs neither.
+        if kind == "asic":
+            from .asic import verify_asic
+
+            signatures, report.container = await verify_asic(env, path, progress)
+            return signatures
         if kind == "pdf":
             from .pades import verify_pdf
 

@@ -12,13 +12,20 @@ FAILED cryptographic result wins over an INDETERMINATE chain, as section 5.3 ste
 
     {"file": ..., "signatures": [{"id", "format", "level", "signer": {"name", "organization",
       "certificate_sha256"}, "signing_time", "signing_time_source", "indication", "sub_indication",
-      "checks": [{"name", "status", "message"}], "countersignatures": [...same shape...]}],
-     "contents": [{"file", "signatures": [...], ...same shape...}]}
+      "checks": [{"name", "status", "message"}], "countersignatures": [...same shape...], "covers": [...]}],
+     "contents": [{"file", "signatures": [...], ...same shape...}],
+     "container": {"type", "files": [...], "uncovered": [...], "checks": [...same shape...]}}
 
 ``contents`` is present only when the file encapsulates a document whose own signatures were verified
 too — an attached CAdES (``offre.pdf.p7m``) around a signed PDF: each entry is the report of that
 document, under the name it had before it was wrapped. Its signatures count in ``exit_code``.
 A check's ``status`` is one of ``passed``, ``failed``, ``warning``, ``not_checked``, ``not_applicable``.
+
+``container`` is present only for a container (ASiC, ETSI EN 319 162-1): its type (``"ASiC-S"``,
+``"ASiC-E"``, or ``"ZIP"`` for an archive that is no ASiC container), its data files (paths inside
+it), those that no signature covers, and its own checks (``mimetype``, ``uncovered_files``,
+``signatures``), which never change a signature's indication. ``covers``, present only for the
+signatures of a container that cover files, lists those files.
 """
 
 from __future__ import annotations
@@ -29,8 +36,8 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
-    "Check", "CheckStatus", "Indication", "SignatureReport", "Signer", "SubIndication", "VerificationReport",
-    "iso_time",
+    "Check", "CheckStatus", "Container", "Indication", "SignatureReport", "Signer", "SubIndication",
+    "VerificationReport", "iso_time",
 ]
 
 
@@ -166,6 +173,8 @@ class SignatureReport:
     #: part of the verdict.
     conformance_profile: str | None = None
     conformance: list[Check] = field(default_factory=list)
+    #: The files of its container (ASiC) the signature covers, by their path inside it.
+    covers: list[str] = field(default_factory=list)
 
     def add(self, *checks: Check) -> None:
         self.checks.extend(checks)
@@ -206,6 +215,7 @@ class SignatureReport:
             "countersignatures": [c.to_json() for c in self.countersignatures],
             **({"properties": dict(self.properties)} if self.properties else {}),
             **({"conformance": self.conformance_json()} if self.conformance_profile else {}),
+            **({"covers": list(self.covers)} if self.covers else {}),
         }
 
     def conformance_json(self) -> dict[str, Any]:
@@ -222,6 +232,25 @@ class SignatureReport:
 
 
 @dataclass
+class Container:
+    """The container the signatures came from (ETSI EN 319 162-1): ``type`` ``"ASiC-S"``/``"ASiC-E"``
+    (``"ZIP"`` when it is no ASiC container), ``files`` its data files (paths inside it, ``mimetype``
+    and ``META-INF/`` excluded), ``uncovered`` those no signature covers, ``checks`` its own."""
+
+    type: str
+    files: list[str] = field(default_factory=list)
+    uncovered: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+
+    def check(self, name: str) -> Check | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "files": list(self.files), "uncovered": list(self.uncovered),
+                "checks": [c.to_json() for c in self.checks]}
+
+
+@dataclass
 class VerificationReport:
     """Every signature of one file. ``exit_code``: 0 when all are TOTAL_PASSED, 1 when one is
     TOTAL_FAILED (counter-signatures included), 2 otherwise (INDETERMINATE, or no signature at all)."""
@@ -230,6 +259,8 @@ class VerificationReport:
     signatures: list[SignatureReport] = field(default_factory=list)
     #: Reports of the documents this file encapsulates (the PDF inside an attached CAdES).
     contents: list[VerificationReport] = field(default_factory=list)
+    #: The container the signatures came from (ASiC), None for any other file.
+    container: Container | None = None
 
     def all_signatures(self) -> list[SignatureReport]:
         """Signatures and, depth first, their counter-signatures, then those of the encapsulated documents."""
@@ -261,4 +292,6 @@ class VerificationReport:
         document: dict[str, Any] = {"file": self.file, "signatures": [s.to_json() for s in self.signatures]}
         if self.contents:
             document["contents"] = [c.to_json() for c in self.contents]
+        if self.container is not None:
+            document["container"] = self.container.to_json()
         return document

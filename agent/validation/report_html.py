@@ -1,7 +1,9 @@
 """The HTML verification report: one block per signer with what the arrêté du 22 mars 2019
 (art. 5) requires a buyer to see — the signer's identity, the certificate's category, the format,
 the certificate neither expired nor revoked at signing time, the document's integrity — and the
-ETSI EN 319 102-1 indication. Printable to PDF from any browser. Built from the JSON report only.
+ETSI EN 319 102-1 indication. For a container (ASiC, ETSI EN 319 162-1), a block first lists each
+of its files with the signatures covering it, files no signature covers standing out, and the
+container's own checks. Printable to PDF from any browser. Built from the JSON report only.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ TEXTS = {
     "prop_signature_policy_uri": T("Adresse de la politique (SPURI)", "Policy address (SPURI)"),
     "conformance": T("Conformité {p} : {r}", "{p} conformance: {r}"),
     "rule": T("Règle", "Rule"),
+    "covers": T("Fichiers couverts", "Files covered"),
+    "container": T("Conteneur {t}", "{t} container"),
+    "container_files": T("Fichiers du conteneur", "Files in the container"),
+    "covered_by": T("Couvert par", "Covered by"),
+    "uncovered": T("aucune signature", "no signature"),
     "legal": T(
         "Contrôles prévus par l'article 5 de l'arrêté du 22 mars 2019 relatif à la signature électronique des "
         "contrats de la commande publique ; indication selon ETSI EN 319 102-1.",
@@ -88,6 +95,11 @@ CHECK_NAMES = {
     "vri_timestamp": T("Horodatage des données de validation (VRI)", "Validation data time-stamp (VRI)"),
     "pes_sha1": T("SHA-1 de la politique PES (DGFiP)", "SHA-1 of the PES policy (DGFiP)"),
     "pes_sha1_reference": T("Empreinte des données signées (PES)", "Digest of the signed data (PES)"),
+    "container": T("Conteneur de la signature", "Signature's container"),
+    "manifest": T("Manifeste ASiC (fichiers signés)", "ASiC manifest (files signed)"),
+    "mimetype": T("Type déclaré (mimetype)", "Declared type (mimetype)"),
+    "uncovered_files": T("Fichiers non signés", "Unsigned files"),
+    "signatures": T("Signatures du conteneur", "Signatures of the container"),
 }
 
 STYLE = """
@@ -111,6 +123,8 @@ td.not_checked { color: #b9770e; font-style: italic; }
 .summary, .file { border-top: 2px solid #d0d5dc; margin-top: 1.5rem; padding-top: .5rem; }
 td.TOTAL_PASSED { color: #1e8449; } td.TOTAL_FAILED, td.error { color: #c0392b; } td.INDETERMINATE { color: #b9770e; }
 h3 { font-size: 1rem; margin: 0 0 .5rem; }
+.container { border: 1px solid #d0d5dc; border-radius: 4px; padding: 1rem; margin: 1rem 0; }
+td.uncovered { color: #b9770e; font-weight: bold; }
 footer { color: #555; font-size: .85rem; margin-top: 2rem; }
 @media print { body { margin: 0; } }
 """
@@ -131,6 +145,38 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
+def _check_rows(checks: list[dict[str, Any]], locale: str) -> str:
+    return "".join(
+        f"<tr><td>{_e(CHECK_NAMES[c['name']].render(locale) if c.get('name') in CHECK_NAMES else c.get('name'))}</td>"
+        f"<td class={_e(c.get('status'))}>{_e(TEXTS[c['status']].render(locale) if c.get('status') in TEXTS else c.get('status'))}</td>"
+        f"<td>{_e(c.get('message'))}</td></tr>"
+        for c in checks
+    )
+
+
+def _container_block(container: dict[str, Any], signatures: list[dict[str, Any]], locale: str) -> str:
+    """The container (ETSI EN 319 162-1): each data file and the signatures covering it, then its checks."""
+    t = lambda key, **kw: TEXTS[key].render(locale, **kw)  # noqa: E731
+    covering: dict[str, list[str]] = {}
+    for index, signature in enumerate(signatures, 1):
+        for name in signature.get("covers") or []:
+            covering.setdefault(name, []).append(t("signature", n=index))
+    files = "".join(
+        f"<tr><td><code>{_e(name)}</code></td>"
+        + (f"<td>{_e(', '.join(covering[name]))}</td>" if covering.get(name) else
+           f"<td class=uncovered>{_e(t('uncovered'))}</td>")
+        + "</tr>"
+        for name in container.get("files") or []
+    )
+    return (
+        f'<section class="container"><h2>{_e(t("container", t=container.get("type") or "ZIP"))}</h2>'
+        f"<table><thead><tr><th>{t('container_files')}</th><th>{t('covered_by')}</th></tr></thead>"
+        f"<tbody>{files}</tbody></table>"
+        f"<table><thead><tr><th>{t('check')}</th><th>{t('status')}</th><th>{t('detail')}</th></tr></thead>"
+        f"<tbody>{_check_rows(container.get('checks') or [], locale)}</tbody></table></section>"
+    )
+
+
 def _signature_block(signature: dict[str, Any], title: str, locale: str, nested: bool = False,
                      heading: str = "h2") -> str:
     t = lambda key, **kw: TEXTS[key].render(locale, **kw)  # noqa: E731
@@ -143,12 +189,11 @@ def _signature_block(signature: dict[str, Any], title: str, locale: str, nested:
     when = _e(_date(signature.get("signing_time"), locale))
     if source in ("timestamp", "claimed"):
         when += f" <span class=meta>({t('source_' + source)})</span>"
-    rows = "".join(
-        f"<tr><td>{_e(CHECK_NAMES[c['name']].render(locale) if c.get('name') in CHECK_NAMES else c.get('name'))}</td>"
-        f"<td class={_e(c.get('status'))}>{_e(TEXTS[c['status']].render(locale) if c.get('status') in TEXTS else c.get('status'))}</td>"
-        f"<td>{_e(c.get('message'))}</td></tr>"
-        for c in signature.get("checks", [])
-    )
+    rows = _check_rows(signature.get("checks", []), locale)
+    covers = ""
+    if signature.get("covers"):
+        covers = (f"<dt>{t('covers')}</dt><dd>"
+                  + ", ".join(f"<code>{_e(name)}</code>" for name in signature["covers"]) + "</dd>")
     counters = "".join(
         _signature_block(c, t("countersignature"), locale, nested=True, heading=heading)
         for c in signature.get("countersignatures", [])
@@ -175,7 +220,7 @@ def _signature_block(signature: dict[str, Any], title: str, locale: str, nested:
         f"<dt>{t('organization')}</dt><dd>{_e(signer.get('organization') or '—')}</dd>"
         f"<dt>{t('certificate')}</dt><dd><code>{_e(signer.get('certificate_sha256'))}</code></dd>"
         f"<dt>{t('format')}</dt><dd>{_e(signature.get('format'))} {_e(signature.get('level') or '')}</dd>"
-        f"<dt>{t('signing_time')}</dt><dd>{when}</dd>{facts}</dl>"
+        f"<dt>{t('signing_time')}</dt><dd>{when}</dd>{facts}{covers}</dl>"
         f"<table><thead><tr><th>{t('check')}</th><th>{t('status')}</th><th>{t('detail')}</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>{profile}{counters}</section>"
     )
@@ -213,6 +258,8 @@ def render_report(report: dict[str, Any], locale: str = "fr", version: str = "",
     blocks = "".join(
         _signature_block(s, t("signature", n=i), locale) for i, s in enumerate(signatures, 1)
     ) or f"<p>{t('none')}</p>"
+    if report.get("container"):
+        blocks = _container_block(report["container"], signatures, locale) + blocks
     blocks += "".join(_contents_block(c, locale) for c in report.get("contents", []))
     return _page(locale, f"{t('title')} — {_e(report.get('file'))}", (
         f"<h1>{t('title')}</h1>"
@@ -284,6 +331,8 @@ def _file_block(index: int, entry: dict[str, Any], locale: str) -> str:
     blocks = "".join(_signature_block(s, t("signature", n=i), locale, heading="h3")
                      for i, s in enumerate(signatures, 1))
     blocks += "".join(_contents_block(c, locale) for c in entry.get("contents") or [])
+    if entry.get("container"):
+        blocks = _container_block(entry["container"], signatures, locale) + blocks
     state = _e(entry.get("indication") or entry.get("status"))
     return (
         f'<section class="file {state}" id="file-{index}" data-file="{_e(entry.get("file"))}">'

@@ -17,7 +17,8 @@ Hostile input is refused with FORMAT_FAILURE, never fetched or expanded:
 * references: ``""`` (the document), ``#id`` (one element; an id carried by more than one element is
   refused), ``#xpointer(/)``/``#xpointer(id('x'))``, or a *plain file name* resolved next to the
   token or taken from the content given explicitly. A URI naming a scheme or a path (``http:``,
-  ``file:``, ``../``) is never fetched;
+  ``file:``, ``../``) is never fetched. A container (ASiC, ``agent.validation.asic``) passes a
+  ``resolver`` instead: detached references then resolve among the container's files only;
 * signature wrapping: the node whose digest is checked is the node used. A same-document reference
   may designate the document, an element containing the signature (enveloped, e.g. a PES
   ``Bordereau``), another element named by a unique Id (reported as the only part covered), or
@@ -43,10 +44,11 @@ import base64
 import binascii
 import contextlib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote
 
 from asn1crypto import algos, cms, crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
@@ -62,6 +64,7 @@ from .cades import (
     CmsMaterial,
     TimestampOutcome,
     format_failure,
+    hash_chunks,
     hash_file,
     timestamp_check,
     verify_timestamp,
@@ -79,7 +82,7 @@ from .xml_references import (
     id_index,
 )
 
-__all__ = ["verify_xml", "MAX_XML_SIZE"]
+__all__ = ["DetachedData", "MAX_XML_SIZE", "Resolver", "verify_xml", "verify_xml_stream"]
 
 CONTENT_CHUNK = 1024 * 1024
 
@@ -158,15 +161,30 @@ def _b64(element: etree._Element | None) -> bytes:
 # -- canonicalisation and the document --------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DetachedData:
+    """A detached data object a reference names: its path in its container, its size and its bytes
+    (``chunks()`` streams them afresh at each call)."""
+
+    name: str
+    size: int
+    chunks: Callable[[], Iterable[bytes]]
+
+
+#: Maps a reference's ``URI`` to the data it names (None: no such data), instead of the token's folder.
+Resolver = Callable[[str], DetachedData | None]
+
+
 @dataclass
 class _Document:
     tree: etree._ElementTree
-    token: Path
+    token: Path | None
     content: Path | None
     ids: dict[str, list[etree._Element]] = field(default_factory=dict)
+    resolver: Resolver | None = None
 
     @classmethod
-    def load(cls, tree: etree._ElementTree, token: Path, content: Path | None) -> _Document:
+    def load(cls, tree: etree._ElementTree, token: Path | None, content: Path | None) -> _Document:
         return cls(tree, token, content, id_index(tree.getroot()))
 
     def by_id(self, value: str, env: Environment) -> etree._Element:
@@ -211,6 +229,7 @@ class _Reference:
     role: str = "data"
     element: etree._Element | None = None  # the ds:Reference
     comments: bool = False
+    detached: DetachedData | None = None  # the container file a resolver gave
 
 
 def _is_ancestor(candidate: etree._Element, element: etree._Element) -> bool:
@@ -296,6 +315,12 @@ def _process_reference(env: Environment, ref: etree._Element, signature: etree._
         if transforms:
             raise _unsupported(env, Unsupported("transformations sur des données externes",
                                                 "transforms over external data"))
+        if doc.resolver is not None:
+            data = _resolved(uri, env, doc.resolver)
+            digest = hash_chunks(data.chunks(), [digest_name], progress, data.size)[digest_name]
+            return _Reference(uri, ref_type, ref.get("Id"), digest == expected,
+                              env.t("fichier « {n} » ({s} octets)", "file \"{n}\" ({s} bytes)", n=data.name,
+                                    s=data.size), element=ref, detached=data)
         path = _external_path(uri, doc, externals, env)
         digest = hash_file(path, [digest_name], progress)[digest_name]
         size = path.stat().st_size
@@ -334,13 +359,22 @@ def _process_reference(env: Environment, ref: etree._Element, signature: etree._
                       comments=comments)
 
 
+def _resolved(uri: str | None, env: Environment, resolver: Resolver) -> DetachedData:
+    data = resolver(uri or "")
+    if data is None:
+        raise _Refused(SubIndication.SIGNED_DATA_NOT_FOUND, env.t(
+            "Données signées « {u} » absentes du conteneur.", "Signed data \"{u}\" is not in the container.",
+            u=uri or ""))
+    return data
+
+
 def _external_path(uri: str | None, doc: _Document, externals: int, env: Environment) -> Path:
     name = unquote(uri or "")
     if doc.content is not None and (externals == 1 or name == doc.content.name):
         return doc.content
     plain = name and "/" not in name and "\\" not in name and ":" not in name and not name.startswith(".") \
         and "?" not in name and "#" not in name
-    if plain:
+    if plain and doc.token is not None:
         candidate = doc.token.parent / name
         if candidate.is_file():
             return candidate
@@ -513,6 +547,10 @@ def _content_digest(refs: list[_Reference], doc: _Document, signature: etree._El
         except ValueError:
             return None
         for ref in refs:
+            if ref.detached is not None:
+                for chunk in ref.detached.chunks():
+                    hasher.update(chunk)
+                continue
             if ref.external is not None:
                 with ref.external.open("rb") as stream:
                     while chunk := stream.read(CONTENT_CHUNK):
@@ -774,6 +812,7 @@ async def _verify_signature(env: Environment, signature: etree._Element, doc: _D
             "the data shown may differ from the data signed (XML signature wrapping).",
             c=", ".join(r.covers for r in own)), SubIndication.FORMAT_FAILURE)
     data_refs = [r for r in processed if r.role in ("data", "own", "countersigned")]
+    report.covers = [r.detached.name for r in data_refs if r.detached is not None]
     # Coverage: what the signature covers (the data shown must be the data signed).
     if problem is not None and problem.name == "coverage":
         report.add(problem)
@@ -865,13 +904,22 @@ async def verify_xml(env: Environment, path: Path, content: Path | None, progres
     """Every top-level ``ds:Signature`` of the XML file (counter-signatures under their target)."""
     if path.stat().st_size > MAX_XML_SIZE:
         return [format_failure(env, "S1", "XML", env.t("Document XML trop volumineux.", "XML document too large."))]
+    with path.open("rb") as stream:
+        return await verify_xml_stream(env, stream, progress, token=path, content=content)
+
+
+async def verify_xml_stream(env: Environment, stream: BinaryIO, progress: Progress | None, *,
+                            token: Path | None = None, content: Path | None = None,
+                            resolver: Resolver | None = None) -> list[SignatureReport]:
+    """Every top-level ``ds:Signature`` of the XML read from ``stream``. Detached references resolve
+    through ``resolver`` when given, else next to the file ``token`` (or to ``content``)."""
     try:
-        with path.open("rb") as stream:
-            tree = parse_untrusted(stream)
+        tree = parse_untrusted(stream)
     except XmlRefused as refused:
         return [format_failure(env, "S1", "XML",
                                str(refused) if env.locale != "en" else _english_refusal(str(refused)))]
-    doc = _Document.load(tree, path, content)
+    doc = _Document.load(tree, token, content)
+    doc.resolver = resolver
     signatures = [s for s in tree.getroot().iter(_ds("Signature"))
                   if not any(etree.QName(a).localname == "CounterSignature" for a in s.iterancestors())]
     if not signatures:
