@@ -169,9 +169,10 @@ class VerifySummary:
 @dataclass
 class VerifyResult:
     """The JSON report (``{"file", "signatures": [{"id", "format", "level", "signer", "signing_time",
-    "signing_time_source", "indication", "sub_indication", "checks", "countersignatures"}]}``; with
-    ``files``, ``{"summary", "files": [{"file", "status", "format", "content", "signed_by",
-    "indication", "signatures", "error"}]}``), the overall verdict, the batch's counts (``summary``,
+    "signing_time_source", "indication", "sub_indication", "checks", "countersignatures", "covers"?}],
+    "container"?}``, ``covers`` and ``container`` for an ASiC container only; with ``files``,
+    ``{"summary", "files": [{"file", "status", "format", "content", "signed_by", "indication",
+    "signatures", "error", "container"?}]}``), the overall verdict, the batch's counts (``summary``,
     with ``files`` only), and the HTML report ("Ouvrir le rapport") as a file handle."""
 
     report: dict[str, Any]

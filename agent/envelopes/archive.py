@@ -137,7 +137,8 @@ def _ratio(name: str | None = None) -> EnvelopeError:
 def open_archive(zip_path: Path, *, max_total: int, max_ratio: float, max_entries: int
                  ) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo], list[list[str]]]:
     """``zip_path`` opened once its end records, entry count, declared sizes and every entry
-    (:func:`_check_entries`) passed: (archive, entries in archive order, their safe path parts).
+    (:func:`_check_entries`) passed, the whole archive's declared ratio included: (archive, entries
+    in archive order, their safe path parts).
     The caller closes the archive. Raises EnvelopeError ARCHIVE_UNSAFE, FORMAT_FAILURE or
     UNSUPPORTED_ALGORITHM; nothing is inflated here."""
     try:
@@ -161,8 +162,11 @@ def open_archive(zip_path: Path, *, max_total: int, max_ratio: float, max_entrie
         if len(entries) > max_entries:
             raise _unsafe(f"trop d'entrées ({len(entries)}, au plus {max_entries})",
                           f"too many entries ({len(entries)}, at most {max_entries})")
-        if sum(e.file_size for e in entries) > max_total:
+        declared = sum(e.file_size for e in entries)
+        if declared > max_total:
             raise _too_large()
+        if declared > RATIO_FLOOR and declared > max_ratio * max(zip_path.stat().st_size, 1):
+            raise _ratio()
         parts = _check_entries(entries, max_ratio)
     except BaseException:
         archive.close()

@@ -148,6 +148,17 @@ export interface SignatureReport {
   sub_indication: string | null;
   checks: Array<{ name: string; status: "passed" | "failed" | "warning" | "not_checked" | "not_applicable"; message: string }>;
   countersignatures: SignatureReport[];
+  /** Files of the ASiC container this signature covers (paths inside it); only in a container. */
+  covers?: string[];
+}
+
+/** The ASiC container (ETSI EN 319 162-1) the signatures came from. */
+export interface ContainerReport {
+  type: "ASiC-S" | "ASiC-E" | "ZIP";
+  files: string[];
+  /** Data files that no signature covers. */
+  uncovered: string[];
+  checks: Array<{ name: string; status: "passed" | "failed" | "warning" | "not_checked" | "not_applicable"; message: string }>;
 }
 
 export interface VerificationReport {
@@ -155,6 +166,8 @@ export interface VerificationReport {
   signatures: SignatureReport[];
   /** Documents the file encapsulates (the PDF inside an attached CAdES .p7m), each with its own signatures. */
   contents?: VerificationReport[];
+  /** Present when the file is an ASiC container: its files, and those no signature covers. */
+  container?: ContainerReport;
 }
 
 /** One file of a multi-file verification (verify with `files`). */
@@ -172,6 +185,7 @@ export interface VerifiedFile {
   /** Documents the file encapsulates (the PDF inside a .p7m), each with its own signatures. */
   contents: VerificationReport[];
   error: { code: string; message: string } | null;
+  container?: ContainerReport;
 }
 
 export interface VerifySummary {

@@ -742,12 +742,10 @@ def test_json_report_shape_english_and_exit_codes(tmp_path: Path, test_pki: Test
     content.write_bytes(b"a")
     token = openssl_sign(test_pki, "qualified", content, tmp_path / "a.txt.p7s")
     document = verify(token, root, locale="en").to_json()
-    assert set(document) == {"file", "signatures", "container"} and document["file"] == "a.txt.p7s"
-    assert document["container"] is None
+    assert set(document) == {"file", "signatures"} and document["file"] == "a.txt.p7s"
     (entry,) = document["signatures"]
     assert set(entry) == {"id", "format", "level", "signer", "signing_time", "signing_time_source", "indication",
-                          "sub_indication", "covers", "checks", "countersignatures"}
-    assert entry["covers"] == []
+                          "sub_indication", "checks", "countersignatures"}
     assert set(entry["signer"]) == {"name", "organization", "certificate_sha256"}
     assert entry["indication"] == "TOTAL_PASSED" and entry["sub_indication"] is None
     assert entry["signing_time"].endswith("Z") and entry["signing_time_source"] == "claimed"

@@ -892,6 +892,24 @@ def test_archive_attacks_inside_envelopes(name: str, tmp_path: Path, home: Path,
     assert (out / "Pli 1 - offre.zip").read_bytes() == archive
 
 
+@pytest.mark.parametrize("name", ARCHIVES)
+def test_archive_attacks_given_to_the_verifier(name: str, tmp_path: Path, home: Path, test_pki: TestPki) -> None:
+    """The same ZIPs named as ASiC containers: refused (FORMAT_FAILURE) by the guards of the sealed
+    bids, before anything is inflated, within the memory bound, nothing written next to them."""
+    path = tmp_path / "dossier" / "offre.asice"
+    path.parent.mkdir()
+    path.write_bytes(ARCHIVES[name](tmp_path / f"absolu-{secrets.token_hex(4)}.txt"))
+    result, report = verify_cli(home, path, test_pki.root_pem)
+    assert result.returncode == 1, result.describe()
+    (signature,) = report["signatures"]
+    assert (signature["indication"], signature["sub_indication"]) == ("TOTAL_FAILED", "FORMAT_FAILURE"), report
+    assert only_check(report)["message"].startswith("ZIP container refused. Archive refused: "), report
+    assert "container" not in report
+    assert sorted(p.name for p in path.parent.iterdir()) == ["offre.asice"]
+    assert not list(tmp_path.rglob("evil.txt"))
+    assert_no_logged_traceback(home)
+
+
 def test_normal_runs_fit_well_within_the_limits(cms_material: dict[str, bytes], tmp_path: Path, home: Path,
                                                 encryption_p12: Path, test_pki: TestPki) -> None:
     """The limits are not what refuses hostile files: honest work needs a fraction of them."""
