@@ -172,7 +172,7 @@ class VerifyResult:
     "signing_time_source", "indication", "sub_indication", "checks", "countersignatures", "covers"?}],
     "container"?}``, ``covers`` and ``container`` for an ASiC container only; with ``files``,
     ``{"summary", "files": [{"file", "status", "format", "content", "signed_by", "indication",
-    "signatures", "error", "container"?}]}``), the overall verdict, the batch's counts (``summary``,
+    "signatures", "error", "container"}]}``), the overall verdict, the batch's counts (``summary``,
     with ``files`` only), and the HTML report ("Ouvrir le rapport") as a file handle."""
 
     report: dict[str, Any]

@@ -14,10 +14,10 @@ The JSON report::
     {"summary": {"files", "signatures", "valid", "invalid", "indeterminate", "unsigned", "errors",
                  "indication"},
      "files": [{"file", "status": "signed"|"unsigned"|"error", "format", "content", "signed_by",
-                "indication", "signatures": [...], "contents": [...], "error", "container"?}]}
+                "indication", "signatures": [...], "contents": [...], "error", "container"}]}
 
-where ``signatures``, ``contents`` and ``container`` (present for an ASiC container only) are those of
-``VerificationReport.to_json()``.
+where ``signatures``, ``contents`` and ``container`` (None but for a ZIP or ASiC container) are those
+of ``VerificationReport.to_json()``.
 """
 
 from __future__ import annotations
@@ -183,12 +183,9 @@ class FileEntry:
         return str(Indication.TOTAL_PASSED if passed else Indication.INDETERMINATE)
 
     def to_json(self) -> dict[str, Any]:
-        document = {"file": self.file, "status": self.status, "format": self.format, "content": self.content,
-                    "signed_by": list(self.signed_by), "indication": self.indication, "signatures": self.signatures,
-                    "contents": self.contents, "error": self.error}
-        if self.container is not None:
-            document["container"] = self.container
-        return document
+        return {"file": self.file, "status": self.status, "format": self.format, "content": self.content,
+                "signed_by": list(self.signed_by), "indication": self.indication, "signatures": self.signatures,
+                "contents": self.contents, "error": self.error, "container": self.container}
 
 
 def verify_item(item: BatchItem, *, trust_roots: Sequence[x509.Certificate | asn1_x509.Certificate],

@@ -185,7 +185,8 @@ export interface VerifiedFile {
   /** Documents the file encapsulates (the PDF inside a .p7m), each with its own signatures. */
   contents: VerificationReport[];
   error: { code: string; message: string } | null;
-  container?: ContainerReport;
+  /** A ZIP or ASiC container's own report (its files, those no signature covers); else null. */
+  container: ContainerReport | null;
 }
 
 export interface VerifySummary {

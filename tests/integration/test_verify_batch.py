@@ -13,6 +13,7 @@ import base64
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import jsonschema
@@ -29,7 +30,8 @@ from tests.support.pki import TestPki
 from tests.support.platform_server import PlatformServer
 from tests.support.verifiers import openssl_cms_ok, xmlsec_ok
 
-REPORT_KEYS = {"file", "status", "format", "content", "signed_by", "indication", "signatures", "contents", "error"}
+REPORT_KEYS = {"file", "status", "format", "content", "signed_by", "indication", "signatures", "contents", "error",
+               "container"}
 SUMMARY_KEYS = {"files", "signatures", "valid", "invalid", "indeterminate", "unsigned", "errors", "indication"}
 
 
@@ -56,7 +58,8 @@ def make_pli(folder: Path, pki: TestPki) -> Path:
     assert wrapped.returncode == 0, wrapped.stderr
     annexes = folder / "annexes"
     annexes.mkdir()
-    (annexes / "annexe.zip").write_bytes(b"PK\x03\x04 annexe technique " * 300)
+    with zipfile.ZipFile(annexes / "annexe.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("annexe technique.txt", "annexe technique " * 300)
     signed = subprocess.run(["openssl", "cms", "-sign", "-cades", "-binary", "-outform", "DER",
                              "-in", str(annexes / "annexe.zip"), "-out", str(annexes / "annexe.zip.p7s"),
                              "-signer", str(pki.cert_pem("qualified")), "-inkey", str(pki.key_pem("qualified")),
@@ -109,6 +112,8 @@ def test_a_folder_is_one_report_with_each_file_and_the_worst_exit_code(tmp_path:
     content = entries["annexes/annexe.zip"]
     assert (content["status"], content["signed_by"]) == ("unsigned", ["annexes/annexe.zip.p7s"])
     assert content["indication"] is None
+    assert content["container"]["type"] == "ZIP"  # a plain ZIP: no ASiC signature inside
+    assert content["container"]["uncovered"] == ["annexe technique.txt"]
     xml = entries["offre.xml"]
     assert (xml["status"], xml["indication"]) == ("signed", "TOTAL_FAILED")
     assert xml["signatures"][0]["sub_indication"] == "HASH_FAILURE"
