@@ -86,7 +86,6 @@ CHECK_NAMES = {
     "timestamp": T("Horodatage", "Timestamp"),
     "content_timestamp": T("Horodatage du contenu", "Content time-stamp"),
     "algorithm_protection": T("Protection des algorithmes (RFC 6211)", "Algorithm protection (RFC 6211)"),
-    "content_timestamp": T("Horodatage du contenu", "Content time-stamp"),
     "signing_certificate": T("Certificat du signataire (attribut signé)", "Signer's certificate (signed attribute)"),
     "validation_data": T("Données de validation (certificats, OCSP, CRL)",
                          "Validation data (certificates, OCSP, CRLs)"),

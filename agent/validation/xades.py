@@ -627,8 +627,9 @@ def _form(signature: etree._Element, properties: etree._Element | None) -> str |
     if not _unsigned_has(signature, "SignatureTimeStamp"):
         return form
     form = "T"
-    if not ((_unsigned_has(signature, "CompleteCertificateRefs") or _unsigned_has(signature, "CompleteCertificateRefsV2"))
-            and (_unsigned_has(signature, "CompleteRevocationRefs"))):
+    certificate_refs = any(_unsigned_has(signature, tag) for tag in ("CompleteCertificateRefs",
+                                                                      "CompleteCertificateRefsV2"))
+    if not (certificate_refs and _unsigned_has(signature, "CompleteRevocationRefs")):
         return form
     form = "C"
     if not any(_unsigned_has(signature, tag) for tag in ("SigAndRefsTimeStamp", "SigAndRefsTimeStampV2",
@@ -798,7 +799,8 @@ async def _verify_signature(env: Environment, signature: etree._Element, doc: _D
         problem = problem or total_failed("format", env.t(
             "Propriétés XAdES en plusieurs exemplaires : refusées (emballage de signature).",
             "XAdES properties given more than once: refused (signature wrapping)."), SubIndication.FORMAT_FAILURE)
-    if properties is not None and qualifying.get("Target") not in (f"#{signature.get('Id')}", None):
+    targets = (f"#{signature.get('Id')}", None)
+    if properties is not None and qualifying is not None and qualifying.get("Target") not in targets:
         problem = problem or total_failed("format", env.t("QualifyingProperties ne vise pas cette signature.",
                                                           "QualifyingProperties does not target this signature."),
                                           SubIndication.FORMAT_FAILURE)

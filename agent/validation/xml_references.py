@@ -287,7 +287,8 @@ def _remove_own(selection: _Selection, signature: etree._Element) -> None:
 
 
 # XPath Filter 2.0 expressions: location paths, unions, "/" , here() and id('x'); nothing else.
-_TOKEN = re.compile(r"""\s*(?:(?P<literal>'[^']*'|"[^"]*")|(?P<number>\d+)|(?P<symbol>//|/|::|\[|\]|\(|\)|\||@|\*|!=|=|\.\.|\.)"""
+_TOKEN = re.compile(r"""\s*(?:(?P<literal>'[^']*'|"[^"]*")|(?P<number>\d+)"""
+                    r"""|(?P<symbol>//|/|::|\[|\]|\(|\)|\||@|\*|!=|=|\.\.|\.)"""
                     r"""|(?P<name>[A-Za-z_][\w.\-]*(?::(?:[A-Za-z_][\w.\-]*|\*))?))""")
 _AXES = {"child", "descendant", "descendant-or-self", "self", "parent", "ancestor", "ancestor-or-self", "attribute"}
 _FUNCTIONS = {"here", "not", "node", "text", "comment"}
@@ -368,7 +369,12 @@ def _filter2(selection: _Selection, transform: etree._Element, ids: dict[str, li
     def fold(flags: Sequence[bool]) -> bool:
         z = True
         for (operation, _, _), flag in zip(operations, flags, strict=True):
-            z = (z and flag) if operation == "intersect" else (z and not flag) if operation == "subtract" else (z or flag)
+            if operation == "intersect":
+                z = z and flag
+            elif operation == "subtract":
+                z = z and not flag
+            else:
+                z = z or flag
         return z
 
     root = selection.tree.getroot()

@@ -62,7 +62,8 @@ def _trusted_list(pki: TestPki) -> str:
     return (f'<?xml version="1.0" encoding="UTF-8" standalone="no"?><TrustServiceStatusList xmlns="{TSL}" '
             f'xmlns:ns2="{DS}" xmlns:ns3="http://uri.etsi.org/01903/v1.3.2#" Id="ID0001" TSLTag="x">\n'
             f'    <SchemeInformation>\n        <TSLSequenceNumber>13</TSLSequenceNumber>\n'
-            f'        <Name xml:lang="is">Neytendastofa</Name>\n    </SchemeInformation>\n{sig}</TrustServiceStatusList>')
+            f'        <Name xml:lang="is">Neytendastofa</Name>\n    </SchemeInformation>\n{sig}'
+            "</TrustServiceStatusList>")
 
 
 def _trusted_list_ns2(pki: TestPki) -> str:

@@ -51,7 +51,8 @@ def transform(algorithm: str, body: str = "", prefix: str = "ds:") -> str:
 
 def filter2(*filters: tuple[str, str], prefix: str = "ds:") -> str:
     """An XPath Filter 2.0 transform; the expressions may use the ``ds`` prefix."""
-    body = "".join(f'<f:XPath xmlns:f="{FILTER2}" xmlns:ds="{DS}" Filter="{op}">{expr}</f:XPath>' for op, expr in filters)
+    body = "".join(f'<f:XPath xmlns:f="{FILTER2}" xmlns:ds="{DS}" Filter="{op}">{expr}</f:XPath>'
+                   for op, expr in filters)
     return transform(FILTER2, body, prefix)
 
 
