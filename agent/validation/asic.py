@@ -210,7 +210,7 @@ def _layout(env: Environment, box: _Archive) -> _Layout:
             "META-INF/signature.p7s, signatures.xml ou timestamp.tst (EN 319 162-1 §4.3).",
             "The container declares itself ASiC-S but does not hold exactly one data file signed by "
             "META-INF/signature.p7s, signatures.xml or timestamp.tst (EN 319 162-1 §4.3).")
-    if not (cades or xades or timestamps) and declared is None and "mimetype" not in box.entries:
+    if not (cades or xades or timestamps) and declared is None:  # an office document, a plain archive
         kind = "ZIP"
     return _Layout(sorted(data), sorted(cades), sorted(xades), sorted(timestamps), sorted(manifests), kind,
                    mimetype, problem)

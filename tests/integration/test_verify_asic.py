@@ -414,3 +414,41 @@ def test_plain_zip_without_signature(tmp_path: Path, root: x509.Certificate) -> 
     assert found is not None and found.status is CheckStatus.FAILED and "No signature" in found.message
     page = render_report(report.to_json(), "en")
     assert "No signature" in page and "tableau.csv" in page
+
+    # An OpenDocument file is a ZIP with its own "mimetype": no ASiC signature, a plain ZIP for us.
+    odt = tmp_path / "lettre.odt"
+    with zipfile.ZipFile(odt, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", "<office:document-content/>")
+        archive.writestr("META-INF/manifest.xml", "<manifest:manifest/>")
+    report = verify(odt, root)
+    assert report.signatures == [] and report.container is not None and report.container.type == "ZIP"
+    assert report.container.uncovered == ["content.xml"]
+
+
+def test_asic_e_with_two_signatures_each_over_part_of_the_files(tmp_path: Path, test_pki: TestPki,
+                                                                root: x509.Certificate) -> None:
+    """Two CAdES signers, each with its own ASiCManifest over some files; a third file signed by none."""
+    first = asic_manifest("META-INF/signature001.p7s", {"offre/memoire.pdf": MEMOIRE})
+    second = asic_manifest("META-INF/signature002.p7s", {"offre/memoire.pdf": MEMOIRE, "prix.csv": PRIX})
+    (tmp_path / "m1.xml").write_bytes(first)
+    (tmp_path / "m2.xml").write_bytes(second)
+    p7s_1 = openssl_detached(test_pki, tmp_path / "m1.xml", tmp_path / "s1.p7s", signer="plain")
+    p7s_2 = openssl_detached(test_pki, tmp_path / "m2.xml", tmp_path / "s2.p7s", signer="qualified")
+    layout = [("offre/memoire.pdf", MEMOIRE), ("prix.csv", PRIX), ("lisez-moi.txt", b"non signe"),
+              ("META-INF/ASiCManifest001.xml", first), ("META-INF/ASiCManifest002.xml", second),
+              ("META-INF/signature001.p7s", p7s_1), ("META-INF/signature002.p7s", p7s_2)]
+    report = verify(container(tmp_path / "deux.asice", layout), root)
+    assert [s.id for s in report.signatures] == ["S1", "S2"], dump(report)
+    for signature in report.signatures:
+        assert_verdict(report, signature, PASSED)
+    assert {s.signer.name for s in report.signatures} == {"Paul SIMPLE", "Jeanne TITULAIRE"}
+    assert [s.covers for s in report.signatures] == [["offre/memoire.pdf"], ["offre/memoire.pdf", "prix.csv"]]
+    assert report.container is not None and report.container.uncovered == ["lisez-moi.txt"]
+
+    # The price list changed: only the signature whose manifest names it fails.
+    changed = [(n, PRIX.replace(b"48000", b"18000") if n == "prix.csv" else d) for n, d in layout]
+    report = verify(container(tmp_path / "prix-change.asice", changed), root)
+    assert_verdict(report, report.signatures[0], PASSED)
+    assert_verdict(report, report.signatures[1], FAILED, SubIndication.HASH_FAILURE)
+    assert "prix.csv" in report.signatures[1].check("manifest").message
