@@ -14,9 +14,12 @@ import base64
 import hashlib
 import io
 import json
+import os
+import struct
 import subprocess
 import sys
 import time
+import tracemalloc
 import urllib.request
 import zipfile
 from datetime import UTC, datetime
@@ -333,6 +336,35 @@ def test_asic_e_with_xades_made_by_xmlsec1(tmp_path: Path, test_pki: TestPki, ro
     missing = [("prix.csv", PRIX), ("META-INF/signatures001.xml", signatures)]
     report = verify(container(tmp_path / "manque.asice", missing), root)
     assert_verdict(report, only(report), INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND)
+
+
+def test_a_200_mb_data_object_is_hashed_in_bounded_memory(tmp_path: Path, test_pki: TestPki,
+                                                         root: x509.Certificate) -> None:
+    """The data object is streamed from the archive while hashed, never loaded whole."""
+    size = 200 * 1024 * 1024
+    data = tmp_path / "dossier.bin"
+    block = os.urandom(1024 * 1024)
+    with data.open("wb") as out:
+        for i in range(size // len(block)):
+            out.write(struct.pack(">Q", i) + block[8:])
+    p7s = openssl_detached(test_pki, data, tmp_path / "signature.p7s")
+    path = tmp_path / "gros.asics"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), ASIC_S)
+        with data.open("rb") as source, archive.open("dossier.bin", "w", force_zip64=True) as entry:
+            while chunk := source.read(1024 * 1024):
+                entry.write(chunk)
+        archive.writestr("META-INF/signature.p7s", p7s)
+    data.unlink()
+    tracemalloc.start()
+    try:
+        report = verify(path, root)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_verdict(report, only(report), PASSED)
+    assert only(report).covers == ["dossier.bin"]
+    assert peak < 40 * 1024 * 1024, peak
 
 
 # --- mimetype --------------------------------------------------------------------------------
