@@ -46,7 +46,8 @@ def _unsafe(detail: str, english: str) -> EnvelopeError:
 
 
 def _unreadable() -> EnvelopeError:
-    return EnvelopeError("FORMAT_FAILURE", "Archive ZIP illisible ou endommagée.", "Unreadable or damaged ZIP archive.")
+    return EnvelopeError("FORMAT_FAILURE", "Archive ZIP illisible ou endommagée.",
+                         "Unreadable or damaged ZIP archive.")
 
 
 def _encrypted(name: str) -> EnvelopeError:

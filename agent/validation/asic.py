@@ -22,8 +22,9 @@ per digest algorithm), manifests and XAdES signatures are read in memory up to `
 CAdES signature is copied to a private temporary file for the streaming CMS reader. The ZIP guards
 of the sealed-bid archives apply (``agent.envelopes.archive``: entry names, links, duplicates,
 encryption, entry count, central directory size, declared and actual sizes and compression
-ratios); a container they refuse is a FORMAT_FAILURE before anything is inflated. A data object that no signature covers is named in
-the container's ``uncovered_files`` warning: it may have been added after signing.
+ratios); a container they refuse is a FORMAT_FAILURE before anything is inflated. A data object
+that no signature covers is named in the container's ``uncovered_files`` warning: it may have
+been added after signing.
 """
 
 from __future__ import annotations
