@@ -217,6 +217,8 @@ export interface VerifyFileRef {
   url?: string;
   content_handle?: string;
   content_url?: string;
+  /** What the report calls the file (default: its own name). */
+  name?: string;
 }
 
 export declare class CompagnonError extends Error {

@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """Every benchmark of tests/bench/ in one run, and one table of the figures.
 
-    python tests/bench/run_all.py [--quick] [--only bridge,sign,decrypt,download] [--json]
+    python tests/bench/run_all.py [--quick] [--only bridge,sign,decrypt,download,verify] [--json]
     tests/bench/run_all [--quick]                       (the same, under a shorter name)
 
-Runs ``bench_bridge``, ``bench_sign``, ``bench_decrypt`` and ``bench_download`` one after the other,
+Runs ``bench_bridge``, ``bench_sign``, ``bench_decrypt``, ``bench_download`` and ``bench_verify`` one after the other,
 each in its own process with ``--json``, and prints one markdown table: the figure, Compagnon's
 value, the reference tool's value measured in the same run, the ratio, the target, and ok or
 MISSED; with the date and the machine (CPU model, cores, RAM, OS) above it.
 
-``--quick`` runs small sizes (32 MiB files, a 2 s polling run, a batch of 50) to check that every
+``--quick`` runs small sizes (32 MiB files, a 2 s polling run, a batch of 50, a folder of 40 files) to check that every
 bench works in a minute or two; its figures say nothing about the targets, which are set for the
-full sizes (1 GiB files, 200 MB PDF, a batch of 1000, 10 s of polling). Large files go under
+full sizes (1 GiB files, 200 MB PDF, a batch of 1000, 10 s of polling, a folder of 320 files). Large files go under
 ``$BENCH_TMP`` (default: the system's temporary folder). Exit status 0 when every figure with a
 target met it, 1 otherwise (or when a bench failed).
 """
@@ -50,6 +50,7 @@ BENCHES = [
     Bench("sign", [], ["--gib", QUICK_GIB, "--pdf-mb", "8", "--batch", "50"]),
     Bench("decrypt", [], ["--gib", QUICK_GIB]),
     Bench("download", [], ["--gib", QUICK_GIB, "--runs", "1"]),
+    Bench("verify", [], ["--files", "40", "--sample", "4", "--runs", "2"]),
 ]
 
 
@@ -108,8 +109,24 @@ def download_rows(data: list[dict[str, Any]]) -> list[Row]:
             for r in data]
 
 
+def verify_rows(data: list[dict[str, Any]]) -> list[Row]:
+    rows = []
+    for r in data:
+        if "per_file_ms" in r:
+            rows.append(Row("verify", r["figure"], f"{r['compagnon_s']:.2f} s ({r['compagnon_cpu_s']:.1f} s CPU), "
+                            f"{r['per_file_ms']:.0f} ms per file, RSS {r['rss_mb']:.0f} MB",
+                            f"{r['reference']}: {r['reference_s']:.2f} s ({r['reference_cpu_s']:.1f} s CPU), "
+                            f"{r['reference_per_file_ms']:.0f} ms per file", f"{r['ratio']:.2f}x time", r["target"],
+                            _ok(r)))
+        else:
+            rows.append(Row("verify", r["figure"], f"{r['compagnon_ms']:.0f} ms ({r['compagnon_cpu_ms']:.0f} ms CPU)",
+                            f"{r['reference']}: {r['reference_ms']:.0f} ms", f"{r['ratio']:.2f}x", "", ""))
+    return rows
+
+
 PARSERS: dict[str, Callable[[Any], list[Row]]] = {
     "bridge": bridge_rows, "sign": sign_rows, "decrypt": decrypt_rows, "download": download_rows,
+    "verify": verify_rows,
 }
 
 
