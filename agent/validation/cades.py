@@ -549,8 +549,8 @@ async def content_timestamp_checks(env: Environment, info: cms.SignerInfo, found
             continue
         if not content_digests:
             checks.append(warning("content_timestamp", env.t(
-                "Horodatage du contenu non vérifié : données signées introuvables.",
-                "Content time-stamp not checked: signed data not found.")))
+                "Horodatage du contenu non vérifié : l'empreinte des données signées n'est pas disponible.",
+                "Content time-stamp not checked: the digest of the signed data is not available.")))
             continue
         outcome = await verify_timestamp(env, token, content_digests.get, found)
         if outcome.ok:

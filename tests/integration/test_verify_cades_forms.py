@@ -23,7 +23,7 @@ from asn1crypto import algos, cms, core
 from cryptography import x509
 
 from agent.validation import Indication, SignatureReport, SubIndication, VerificationReport, verify_file
-from tests.support.cms_resign import CONTENT, openssl_attached, openssl_says, resign, tsa_token
+from tests.support.cms_resign import CONTENT, assemble, openssl_attached, openssl_says, resign, tsa_token
 from tests.support.pki import TestPki
 
 PASSED, INDETERMINATE = Indication.TOTAL_PASSED, Indication.INDETERMINATE
@@ -153,11 +153,10 @@ def test_content_timestamp_of_a_detached_signature(tmp_path: Path, test_pki: Tes
     base = openssl_attached(test_pki, tmp_path, "base.p7m", "qualified")
     attached = resign(base, tmp_path / "attached.p7m", test_pki, "qualified",
                       extra_attributes=content_timestamp(test_pki, CONTENT))
-    document = cms.ContentInfo.load(attached.read_bytes())
-    document["content"]["encap_content_info"] = {"content_type": "data"}
+    signed_data = cms.ContentInfo.load(attached.read_bytes())["content"]
     (tmp_path / "offre.pdf").write_bytes(CONTENT)
     token = tmp_path / "offre.pdf.p7s"
-    token.write_bytes(document.dump(force=True))
+    token.write_bytes(assemble(signed_data, [i.dump() for i in signed_data["signer_infos"]], "sha256", detached=True))
     signature = only(verify_file(token, trust_roots=[root]))
     assert signature.indication is PASSED, dump(signature)
     assert str(signature.check("content_timestamp").status) == "passed"  # type: ignore[union-attr]

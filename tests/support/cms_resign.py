@@ -17,13 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from asn1crypto import algos, cms, tsp
+from asn1crypto import algos, cms, core, tsp
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from tests.support.pki import TestPki
 
-__all__ = ["CONTENT", "HASHES", "openssl_attached", "openssl_says", "pkcs1_without_null", "protection", "resign",
+__all__ = ["CONTENT", "HASHES", "assemble", "openssl_attached", "openssl_says", "pkcs1_without_null", "protection", "resign",
            "tsa_token"]
 
 CONTENT = b"Offre technique et financiere\n" * 50
@@ -79,12 +79,12 @@ def resign(source: Path, target: Path, pki: TestPki, signer: str, *, digest: str
     digest = digest or info["digest_algorithm"]["algorithm"].native
     sig_name = signature_algorithm or info["signature_algorithm"]["algorithm"].dotted
     dropped = ("message_digest", "cms_algorithm_protection", *drop)
-    attributes = [a for a in info["signed_attrs"] if a["type"].native not in dropped]
+    attributes = [cms.CMSAttribute.load(a.dump()) for a in info["signed_attrs"] if a["type"].native not in dropped]
     attributes.append(cms.CMSAttribute({"type": "message_digest", "values": [hashlib.new(digest, content).digest()]}))
     if extra_attributes is not None:
         attributes += extra_attributes(digest, sig_name)
     signed_attrs = cms.CMSAttributes(attributes)
-    to_sign = signed_attrs.dump(force=True)
+    to_sign = signed_attrs.dump()
     key = private_key(pki, signer)
     if without_null:
         signature = pkcs1_without_null(key, digest, to_sign)
@@ -92,15 +92,34 @@ def resign(source: Path, target: Path, pki: TestPki, signer: str, *, digest: str
         signature = key.sign(to_sign, padding.PKCS1v15(), HASHES[digest])
     else:
         signature = key.sign(to_sign, ec.ECDSA(HASHES[digest]))
-    info["digest_algorithm"] = {"algorithm": digest}
-    info["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": sig_name})
-    info["signed_attrs"] = signed_attrs
-    info["signature"] = signature
-    signed_data["digest_algorithms"] = [{"algorithm": digest}]
+    fields = [info["version"].dump(), info["sid"].dump(), algos.DigestAlgorithm({"algorithm": digest}).dump(),
+              b"\xa0" + to_sign[1:], algos.SignedDigestAlgorithm({"algorithm": sig_name}).dump(),
+              core.OctetString(signature).dump()]
     if unsigned is not None:
-        info["unsigned_attrs"] = cms.CMSAttributes(unsigned(info))
-    target.write_bytes(info_ci.dump(force=True))
+        unsigned_attrs = cms.CMSAttributes(unsigned(cms.SignerInfo.load(_tlv(0x30, b"".join(fields))))).dump()
+        fields.append(b"\xa1" + unsigned_attrs[1:])
+    target.write_bytes(assemble(signed_data, [_tlv(0x30, b"".join(fields))], digest))
     return target
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    if len(body) < 0x80:
+        return bytes([tag, len(body)]) + body
+    size = len(body).to_bytes((len(body).bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + body
+
+
+def assemble(signed_data: cms.SignedData, signer_infos: list[bytes], digest: str, *, detached: bool = False) -> bytes:
+    """A ContentInfo around ``signed_data``'s own certificates and CRLs (their bytes as they were: never
+    re-encoded) with these SignerInfos; ``detached`` leaves the content out."""
+    encap = signed_data["encap_content_info"]
+    parts = [signed_data["version"].dump(), _tlv(0x31, algos.DigestAlgorithm({"algorithm": digest}).dump()),
+             _tlv(0x30, encap["content_type"].dump()) if detached else encap.dump()]
+    for name in ("certificates", "crls"):
+        if not isinstance(signed_data[name], core.Void):
+            parts.append(signed_data[name].dump())
+    parts.append(_tlv(0x31, b"".join(signer_infos)))
+    return _tlv(0x30, core.ObjectIdentifier("1.2.840.113549.1.7.2").dump() + _tlv(0xA0, _tlv(0x30, b"".join(parts))))
 
 
 def protection(digest: str, signature: str) -> Callable[[str, str], list]:
