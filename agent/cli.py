@@ -38,13 +38,13 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="lancer l'agent sans icône (headless)")
     common(serve)
-    serve.add_argument("--port", type=int, help="port d'écoute (défaut 47230, puis jusqu'à 47233)")
+    serve.add_argument("--port", type=int, help="port d'écoute (défaut 47230, puis jusqu'à 47233, puis 47234-47329)")
     serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                        help="site autorisé à se connecter, ex. https://marches.example.fr (répétable)")
 
     tray = sub.add_parser("tray", help="lancer l'agent avec son icône et sa console locale")
     common(tray)
-    tray.add_argument("--port", type=int, help="port d'écoute (défaut 47230, puis jusqu'à 47233)")
+    tray.add_argument("--port", type=int, help="port d'écoute (défaut 47230, puis jusqu'à 47233, puis 47234-47329)")
 
     console = sub.add_parser("console", help="ouvrir la console de l'agent lancé")
     common(console)

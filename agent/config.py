@@ -124,7 +124,7 @@ class Settings:
     """Everything the agent reads at start."""
 
     port: int = DEFAULT_PORT
-    #: When true, the next ports up to 47233 are tried if ``port`` is taken.
+    #: When true, the next ports up to 47233, then the shared range 47234-47329, are tried if ``port`` is taken.
     port_fallback: bool = True
     allowed_origins: tuple[str, ...] = ()
     preapproved_origins: tuple[str, ...] = ()

@@ -2,7 +2,8 @@
 
 Binding (docs/SECURITY.md promise 1): the bridge listens on 127.0.0.1 and, when the system has IPv6, on
 ::1, never on a wildcard address. The port is the configured one or, when it is taken and
-fallback is on, the next free one up to 47233.
+fallback is on, the next free one up to 47233, then the shared range 47234-47329 from this user's
+own place in it (many users' agents on one host).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bridge_protocol.messages import PORTS
+from bridge_protocol.messages import ALL_PORTS, PORTS, user_port_order
 
 from . import __version__
 from .bridge.connection import Connection, JobUpdate
@@ -55,6 +56,16 @@ LOOPBACK_HOSTS = ("127.0.0.1", "::1")
 
 class PortsUnavailable(OSError):
     """None of the ports the agent may use is free."""
+
+
+def _user_key() -> int:
+    """A number that is this user's, the same in every session: the uid, else a hash of the name."""
+    if hasattr(os, "getuid"):
+        return os.getuid()
+    import getpass
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(getpass.getuser().lower().encode()).digest()[:4], "big")
 
 
 def _settle_memory() -> None:
@@ -148,10 +159,13 @@ class AgentService:
         self._certificates_allowed.add(origin)
 
     def candidate_ports(self) -> list[int]:
+        """The configured port, then (with fallback) the next of the first four, then the shared
+        range from this user's own place in it (bridge_protocol.messages.SHARED_PORTS)."""
         port = self.settings.port
-        if self.settings.port_fallback and port in PORTS:
-            return [p for p in PORTS if p >= port]
-        return [port]
+        if not self.settings.port_fallback or port not in ALL_PORTS:
+            return [port]
+        first = [p for p in PORTS if p >= port] if port in PORTS else [port]
+        return first + [p for p in user_port_order(_user_key()) if p not in first]
 
     async def start(self) -> int:
         """Listen on loopback; returns the port."""

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from .errors import ErrorCode
-from .messages import BRIDGE_PATH, PORTS, PROTOCOL_VERSION, TERMINAL_STATES
+from .messages import ALL_PORTS, BRIDGE_PATH, PROTOCOL_VERSION, TERMINAL_STATES
 
 
 class BridgeError(Exception):
@@ -54,12 +54,14 @@ class BridgeClient:
     async def connect(
         cls,
         origin: str,
-        ports: Iterable[int] = PORTS,
+        ports: Iterable[int] = ALL_PORTS,
         host: str = "127.0.0.1",
         timeout: float = 5.0,
         headers: dict[str, str] | None = None,
     ) -> BridgeClient:
-        """Open the bridge on the first port that accepts ``origin``."""
+        """Open the bridge on the first port that accepts ``origin`` (another user's agent closes the
+        connection at once, and the next port is tried)."""
+        ports = list(ports)
         # The handshake must answer within ``timeout``: a port held by another program that
         # accepts connections but never answers must not stall the probe.
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout))

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import ERRORS
 from .kinds import KINDS
-from .messages import BRIDGE_PATH, DEFAULT_PORT, METHODS, NOTIFICATIONS, PORTS, PROTOCOL_VERSION
+from .messages import BRIDGE_PATH, DEFAULT_PORT, METHODS, NOTIFICATIONS, PORTS, PROTOCOL_VERSION, SHARED_PORTS
 from .typed import json_schema
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
@@ -65,6 +65,7 @@ def json_schema_document() -> dict[str, Any]:
         ),
         "x-protocol": PROTOCOL_VERSION,
         "x-ports": list(PORTS),
+        "x-shared-ports": [SHARED_PORTS[0], SHARED_PORTS[-1]],
         "x-methods": methods,
         "x-notifications": notifications,
         "x-kinds": kinds,

@@ -2,7 +2,7 @@
 
 One definition for the agent, the Python client, the tests and the generated documents
 (``schema/bridge.schema.json`` and ``schema/asyncapi.json``). Transport: JSON-RPC 2.0 text frames
-over ``ws://127.0.0.1:47230/bridge`` (ports 47230 to 47233).
+over ``ws://127.0.0.1:47230/bridge`` (ports 47230 to 47233, then 47234 to 47329 on shared machines).
 """
 
 from __future__ import annotations
@@ -16,8 +16,20 @@ from .files import FileChunk, FileGetParams, FileInfo, FilePickParams, FilePickR
 PROTOCOL_VERSION = 1
 PRODUCT = "compagnon"
 DEFAULT_PORT = 47230
-#: The ports an agent listens on, in the order clients probe them.
+#: The ports an agent listens on first, in the order clients probe them.
 PORTS = (47230, 47231, 47232, 47233)
+#: Where agents go when those four are taken (many users' agents on one host: a terminal server).
+#: Each user's agent starts at its own place in this range (``user_port_order``), so that it finds
+#: the same port again from one session to the next; clients probe it after ``PORTS``.
+SHARED_PORTS = tuple(range(47234, 47330))
+ALL_PORTS = PORTS + SHARED_PORTS
+
+
+def user_port_order(user_key: int) -> tuple[int, ...]:
+    """``SHARED_PORTS`` starting at this user's place (``user_key``: a uid, or a stable hash of
+    the user's name where there is no uid), then wrapping around."""
+    start = user_key % len(SHARED_PORTS)
+    return SHARED_PORTS[start:] + SHARED_PORTS[:start]
 BRIDGE_PATH = "/bridge"
 #: Default limit on one WebSocket frame (promise 8); bigger frames close the socket with 1009.
 MAX_FRAME_BYTES = 1024 * 1024

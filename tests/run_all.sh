@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(softhsm2 xmlsec1 poppler-utils gnutls-bin libnss3-tools chromium openssl xvfb xdotool)
+APT_PACKAGES=(softhsm2 xmlsec1 poppler-utils gnutls-bin libnss3-tools chromium openssl xvfb xdotool python3-venv)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 

@@ -20,7 +20,7 @@ from importlib import metadata
 
 from bridge_protocol.errors import ProtocolError
 from bridge_protocol.kinds import CheckStatus, DiagnoseCheck, DiagnoseParams, DiagnoseResult
-from bridge_protocol.messages import PORTS
+from bridge_protocol.messages import ALL_PORTS
 
 from .. import __version__
 from ..i18n import Text
@@ -192,13 +192,13 @@ def _browser_check(user_agent: str | None, locale: str) -> _Outcome:
 def _port_check(port: int | None, locale: str) -> _Outcome:
     if port is None:
         return _Outcome("warn", "—", T("Compagnon n'écoute pas (mode hors ligne).", "Compagnon is not listening (offline mode).").render(locale))
-    if port not in PORTS:
+    if port not in ALL_PORTS:
         return _Outcome(
             "warn",
             str(port),
             T(
-                "Port hors de la plage 47230-47233 : les pages ne le trouveront pas d'elles-mêmes.",
-                "Port outside 47230-47233: pages will not find it by themselves.",
+                "Port hors de la plage 47230-47329 : les pages ne le trouveront pas d'elles-mêmes.",
+                "Port outside 47230-47329: pages will not find it by themselves.",
             ).render(locale),
         )
     return _Outcome("pass", str(port), T("Port standard.", "Standard port.").render(locale))

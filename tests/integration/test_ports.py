@@ -1,16 +1,18 @@
-"""Default port 47230, then the next ones up to 47233 when taken."""
+"""Default port 47230, then the next ones up to 47233 when taken, then this user's place in the
+shared range 47234-47329."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from bridge_protocol.client import BridgeClient
-from bridge_protocol.messages import PORTS
-from tests.support.agent_process import ROOT, isolated_env, write_config
+from bridge_protocol.messages import ALL_PORTS, PORTS, SHARED_PORTS, user_port_order
+from tests.support.agent_process import ROOT, AgentProcess, isolated_env, write_config
 from tests.support.platform_server import PlatformServer
 
 
@@ -53,7 +55,7 @@ async def test_next_port_is_used_when_the_default_is_taken(home: Path, platform:
 def test_no_free_port_is_a_clear_failure(home: Path) -> None:
     write_config(home, allowed=["https://marches.example.fr"])
     with contextlib.ExitStack() as stack:
-        for port in PORTS:
+        for port in ALL_PORTS:  # the first four and the shared range
             sock = _occupy(port)
             if sock:
                 stack.callback(sock.close)
@@ -61,3 +63,24 @@ def test_no_free_port_is_a_clear_failure(home: Path) -> None:
                                 stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "aucun port libre" in result.stderr
+
+
+def test_past_the_first_four_an_agent_takes_its_users_place_in_the_shared_range(home: Path) -> None:
+    write_config(home, allowed=["https://marches.example.fr"])
+    with contextlib.ExitStack() as stack:
+        for port in PORTS:
+            sock = _occupy(port)
+            if sock:
+                stack.callback(sock.close)
+        free = []
+        for port in user_port_order(os.getuid()):
+            probe = _occupy(port)
+            if probe:
+                probe.close()
+                free.append(port)
+        agent = AgentProcess(home, PORTS[0]).start()
+        try:
+            took = int(agent.output().rsplit("ws://127.0.0.1:", 1)[1].split("/", 1)[0])
+        finally:
+            agent.stop()
+    assert took == free[0] and took in SHARED_PORTS
