@@ -51,7 +51,7 @@ from .chain import (
     validate_certificate,
 )
 from .cades_forms import OID_CONTENT_TIME_STAMP, cades_form
-from .cms_stream import CmsFormatError, cms_source, read_signed_data
+from .cms_stream import CmsFormatError, cms_source, looks_like_cms, read_signed_data
 from .rsa_pkcs1 import hash_for, verify_pkcs1_v15
 from .model import (
     Check,
@@ -853,6 +853,9 @@ def extract_content(path: Path, output: BinaryIO) -> int:
 
     Raises ``CmsFormatError`` for a file that is no readable SignedData or a detached signature."""
     with path.open("rb") as raw:
+        if not looks_like_cms(raw.read(4096)):
+            raise CmsFormatError("ce fichier n'est pas une signature CMS enveloppante (.p7m)")
+        raw.seek(0)
         parsed = read_signed_data(cms_source(raw), sink=output)
     if not parsed.attached:
         raise CmsFormatError("signature détachée : le fichier ne contient pas le document signé")

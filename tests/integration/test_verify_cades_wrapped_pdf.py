@@ -159,6 +159,9 @@ def test_extract_refuses_a_detached_signature(tmp_path: Path, home: Path, test_p
                     "--extract", str(out), str(token))
     assert run.returncode != 0 and not out.exists(), run.describe()
     assert "détachée" in run.stderr, run.describe()
+    run = compagnon(home, "verify", "--trust", str(test_pki.root_pem), "--extract", str(out), str(signed_pdf))
+    assert run.returncode != 0 and not out.exists(), run.describe()
+    assert "n'est pas une signature CMS enveloppante" in run.stderr, run.describe()
 
 
 def test_large_attached_content_is_verified_in_bounded_memory(tmp_path: Path, home: Path, test_pki: TestPki) -> None:

@@ -135,3 +135,19 @@ def test_digest_info_without_null_parameters_is_valid(tmp_path: Path, test_pki: 
     signature = only(verify_file(broken, trust_roots=[root]))
     assert (signature.indication, signature.sub_indication) == (FAILED, SubIndication.SIG_CRYPTO_FAILURE), \
         dump(signature)
+
+
+@pytest.mark.parametrize(("signer", "md"), [("qualified", "sha256"), ("qualified", "sha3-256"),
+                                          ("qualified_ec", "sha256")])  # OpenSSL 3.0 signs no ECDSA/SHA-3
+def test_signatures_without_signed_attributes(signer: str, md: str, tmp_path: Path, test_pki: TestPki,
+                                              root: x509.Certificate) -> None:
+    """``openssl cms -noattr``: the signature is over the content digest itself (RFC 5652 section 5.4)."""
+    content = tmp_path / "offre.pdf"
+    content.write_bytes(CONTENT)
+    path = tmp_path / "offre.pdf.p7m"
+    subprocess.run(["openssl", "cms", "-sign", "-nodetach", "-binary", "-noattr", "-outform", "DER",
+                    "-in", str(content), "-out", str(path), "-signer", str(test_pki.cert_pem(signer)),
+                    "-inkey", str(test_pki.key_pem(signer)), "-certfile", str(test_pki.intermediate_pem), "-md", md],
+                   check=True, capture_output=True)
+    signature = assert_passed_and_mutation_fails(path, root, tmp_path, test_pki)
+    assert signature.format == "CMS", dump(signature)
