@@ -14,7 +14,10 @@ import json
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -82,6 +85,24 @@ def make_pli(folder: Path, pki: TestPki) -> Path:
     return folder
 
 
+@contextmanager
+def counted_requests(pki: TestPki) -> Iterator[list[str]]:
+    """The paths the test PKI's CRL/OCSP/TSA server is asked for while the block runs."""
+    assert pki._server is not None
+    app = pki._server.app
+    seen: list[str] = []
+
+    def counting(environ: dict[str, Any], start_response: Any) -> Any:
+        seen.append(environ.get("PATH_INFO", ""))
+        return app(environ, start_response)
+
+    pki._server.app = counting
+    try:
+        yield seen
+    finally:
+        pki._server.app = app
+
+
 @pytest.fixture(scope="module")
 def pli(tmp_path_factory: pytest.TempPathFactory, test_pki: TestPki) -> Path:
     return make_pli(tmp_path_factory.mktemp("pli") / "pli", test_pki)
@@ -94,8 +115,12 @@ def test_a_folder_is_one_report_with_each_file_and_the_worst_exit_code(tmp_path:
     assert not xmlsec_ok(pli / "offre.xml", test_pki)
 
     page = tmp_path / "rapport.html"
-    result = _verify(tmp_path, str(pli), "--trust", str(test_pki.root_pem), "--json", "--report", str(page))
+    with counted_requests(test_pki) as requests:
+        result = _verify(tmp_path, str(pli), "--trust", str(test_pki.root_pem), "--json", "--report", str(page))
     assert result.returncode == 1, result.stdout + result.stderr
+    # Five signatures of the same signer: its OCSP response and the root's CRL fetched once for all
+    # (the revocation fetchers and their caches are shared between the files of a run).
+    assert sum("/ocsp/" in r for r in requests) == 1 and sum("/crls/" in r for r in requests) == 1, requests
     report = json.loads(result.stdout)
     entries = {e["file"]: e for e in report["files"]}
     assert list(entries) == ["acte.pdf", "acte.pdf.p7m", "annexes/annexe.zip", "annexes/annexe.zip.p7s",
