@@ -316,7 +316,8 @@ def algorithm_protection_check(env: Environment, info: cms.SignerInfo) -> Check 
         mismatches = []
         if not _same_algorithm(protected_digest, info["digest_algorithm"]):
             mismatches.append(env.t("empreinte {p} signée, {u} annoncée", "digest {p} signed, {u} stated",
-                                    p=protected_digest["algorithm"].native, u=info["digest_algorithm"]["algorithm"].native))
+                                    p=protected_digest["algorithm"].native,
+                                    u=info["digest_algorithm"]["algorithm"].native))
         if not _same_algorithm(protected_signature, info["signature_algorithm"]):
             mismatches.append(env.t("signature {p} signée, {u} annoncée", "signature {p} signed, {u} stated",
                                     p=protected_signature["algorithm"].native,

@@ -114,7 +114,8 @@ def _not_checked_if_unreadable(env: Environment, signature: SignatureReport) -> 
         return signature
     unread = SignatureReport(id=signature.id, format=signature.format)
     unread.add(not_checked("format", env.t(
-        "Le document contenu n'a pas pu être lu comme PDF ({m}) : ses signatures éventuelles ne sont pas vérifiées.",
+        "Le document contenu n'a pas pu être lu comme PDF ({m}) : ses signatures éventuelles "
+        "ne sont pas vérifiées.",
         "The enclosed document could not be read as a PDF ({m}): its signatures, if any, are not checked.",
         m=check.message), Indication.INDETERMINATE, SubIndication.GENERIC))
     return unread

@@ -76,7 +76,8 @@ def with_garbage(source: Path, target: Path, *, material: bool = True, bad_token
     infos = [i.dump() for i in signed_data["signer_infos"]]
     if bad_token:
         info = cms.SignerInfo.load(infos[0])
-        junk = _tlv(0x30, core.ObjectIdentifier("1.2.840.113549.1.9.16.2.14").dump() + _tlv(0x31, b"\x30\x03\x02\x01\x07"))
+        junk = _tlv(0x30, core.ObjectIdentifier("1.2.840.113549.1.9.16.2.14").dump()
+                    + _tlv(0x31, b"\x30\x03\x02\x01\x07"))
         body = b"".join(info[name].dump() for name in ("version", "sid", "digest_algorithm", "signed_attrs",
                                                        "signature_algorithm", "signature"))
         infos[0] = _tlv(0x30, body + _tlv(0xA1, junk))

@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from tests.support.pki import TestPki
 
-__all__ = ["CONTENT", "HASHES", "assemble", "openssl_attached", "openssl_says", "pkcs1_without_null", "protection", "resign",
-           "tsa_token"]
+__all__ = ["CONTENT", "HASHES", "assemble", "openssl_attached", "openssl_says", "pkcs1_without_null", "protection",
+           "resign", "tsa_token"]
 
 CONTENT = b"Offre technique et financiere\n" * 50
 HASHES = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512(),
