@@ -1,0 +1,208 @@
+"""Work on untrusted files in a child process with a memory cap and a time limit (docs/SECURITY.md
+promise 12).
+
+Parsing a hostile file can cost memory in proportion to its size (an XML tree, a PDF's object
+table) or loop for a long time. The agent must stay up and within bounds whatever a page hands it,
+so such work runs in a worker process: the parent watches the worker's resident memory (every
+``POLL`` seconds) and its time, and kills it past ``memory_bytes`` or ``timeout``; the call then
+raises :class:`IsolationLimit` and the next call starts a fresh worker. Calls are
+``"module:function"`` names with picklable arguments; the worker may report progress, which the
+parent hands to the caller's callback.
+
+Frames on the worker's stdin/stdout: a 4-byte big-endian length, then a pickle. The worker trusts
+its parent only (pickles come from the agent itself, never from a file or a page).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["IsolatedWorker", "IsolationLimit", "worker_main"]
+
+POLL = 0.05
+_HEADER = struct.Struct(">I")
+WORKER_FLAG = "--isolated-worker"
+
+
+class IsolationLimit(Exception):
+    """The worker was stopped: ``reason`` is ``"memory"``, ``"time"`` or ``"crash"``."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def _write(stream: IO[bytes], value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _read(stream: IO[bytes]) -> Any:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)  # noqa: S301 — frames come from our own worker or parent only
+
+
+def _worker_command() -> list[str]:
+    if getattr(sys, "frozen", False):  # a PyInstaller build: the program itself, with the flag
+        return [sys.executable, WORKER_FLAG]
+    return [sys.executable, "-m", "agent.isolation"]
+
+
+def resident_bytes(pid: int) -> int | None:
+    """The resident memory of process ``pid`` (Linux /proc), or None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as stream:
+            pages = int(stream.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return _resident_psutil(pid)
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _resident_psutil(pid: int) -> int | None:
+    try:
+        import psutil  # type: ignore[import-untyped]  # optional: other systems than Linux
+    except ImportError:
+        return None
+    try:
+        return int(psutil.Process(pid).memory_info().rss)
+    except psutil.Error:
+        return None
+
+
+class IsolatedWorker:
+    """One worker process at a time, started on first use, replaced after a limit stopped it."""
+
+    def __init__(self, memory_bytes: int, timeout: float) -> None:
+        self.memory_bytes = memory_bytes
+        self.timeout = timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.peak = 0
+
+    def __enter__(self) -> IsolatedWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[1]),
+                                                                          os.environ.get("PYTHONPATH")) if p)}
+            self._proc = subprocess.Popen(_worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL, env=env)
+        return self._proc
+
+    def call(self, target: str, *args: Any, progress: Callable[..., None] | None = None, **kwargs: Any) -> Any:
+        """Run ``target(*args, progress=..., **kwargs)`` in the worker and return its result; an
+        exception the function raised is raised here again. Raises IsolationLimit."""
+        proc = self._start()
+        assert proc.stdin is not None and proc.stdout is not None
+        outcome: list[Any] = []
+        stop_reason: list[str] = []
+
+        def reader() -> None:
+            try:
+                while True:
+                    message = _read(proc.stdout)  # type: ignore[arg-type]
+                    if message[0] == "progress":
+                        if progress is not None:
+                            progress(*message[1])
+                        continue
+                    outcome.append(message)
+                    return
+            except (EOFError, OSError, pickle.UnpicklingError):
+                return
+
+        try:
+            _write(proc.stdin, (target, args, kwargs, progress is not None))
+        except OSError as exc:
+            self._kill()
+            raise IsolationLimit("crash", str(exc)) from None
+        thread = threading.Thread(target=reader, name="isolated-reader", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + self.timeout
+        while thread.is_alive():
+            thread.join(POLL)
+            rss = resident_bytes(proc.pid)
+            if rss is not None:
+                self.peak = max(self.peak, rss)
+                if rss > self.memory_bytes:
+                    stop_reason.append("memory")
+            if time.monotonic() > deadline:
+                stop_reason.append("time")
+            if stop_reason:
+                self._kill()
+                thread.join(5)
+                raise IsolationLimit(stop_reason[0], f"{self.peak // (1024 * 1024)} MiB")
+        if not outcome:
+            code = proc.wait(5)
+            self._proc = None
+            raise IsolationLimit("crash", f"exit {code}")
+        kind, value = outcome[0]
+        if kind == "error":
+            raise value
+        return value
+
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(10)
+        self._proc = None
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            try:
+                assert self._proc.stdin is not None
+                self._proc.stdin.close()
+                self._proc.wait(5)
+            except (OSError, subprocess.TimeoutExpired):
+                self._kill()
+        self._proc = None
+
+
+def worker_main() -> int:
+    """The worker's loop: read a call, run it, write its outcome, until stdin closes."""
+    from .process_guard import forbid_core_dumps
+
+    forbid_core_dumps()
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing a library prints may corrupt the frames
+    while True:
+        try:
+            target, args, kwargs, wants_progress = _read(stdin)
+        except EOFError:
+            return 0
+        module, _, name = target.partition(":")
+        if wants_progress:
+            kwargs["progress"] = lambda *values: _write(stdout, ("progress", values))
+        try:
+            result = getattr(importlib.import_module(module), name)(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 — handed back to the caller, as it was raised
+            try:
+                _write(stdout, ("error", exc))
+            except (pickle.PicklingError, TypeError, AttributeError):
+                _write(stdout, ("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+            continue
+        _write(stdout, ("ok", result))
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main())

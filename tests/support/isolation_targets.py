@@ -1,0 +1,30 @@
+"""Functions the isolation tests run in the worker process (agent.isolation)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+def add(a: int, b: int, progress: Callable[..., None] | None = None) -> int:
+    if progress is not None:
+        for step in range(3):
+            progress(step, 3)
+    return a + b
+
+
+def hog(megabytes: int) -> int:
+    """Hold ``megabytes`` of memory for a while, as a hostile file's parse would."""
+    blocks = [bytearray(1024 * 1024) for _ in range(megabytes)]
+    for block in blocks:
+        block[::4096] = b"x" * len(block[::4096])
+    time.sleep(5)
+    return len(blocks)
+
+
+def loop_for(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)

@@ -1,0 +1,39 @@
+"""agent.isolation: work on untrusted input in a worker process that is stopped past its memory
+cap or its time limit, while the caller lives on and the next call gets a fresh worker."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from agent.isolation import IsolatedWorker, IsolationLimit
+
+MiB = 1024 * 1024
+
+
+def test_results_progress_and_errors_come_back() -> None:
+    seen: list[tuple[int, int]] = []
+    with IsolatedWorker(memory_bytes=512 * MiB, timeout=60) as worker:
+        assert worker.call("tests.support.isolation_targets:add", 2, 3, progress=lambda d, t: seen.append((d, t))) == 5
+        assert seen == [(0, 3), (1, 3), (2, 3)]
+        with pytest.raises(ValueError, match="bad file"):
+            worker.call("tests.support.isolation_targets:fail", "bad file")
+        assert worker.call("tests.support.isolation_targets:add", 1, 1) == 2  # the same worker lives on
+
+
+def test_a_worker_past_its_memory_cap_is_stopped() -> None:
+    with IsolatedWorker(memory_bytes=200 * MiB, timeout=60) as worker:
+        with pytest.raises(IsolationLimit) as stopped:
+            worker.call("tests.support.isolation_targets:hog", 600)
+        assert stopped.value.reason == "memory"
+        assert worker.peak < 600 * MiB
+        assert worker.call("tests.support.isolation_targets:add", 1, 2) == 3  # a fresh worker
+
+
+def test_a_worker_past_its_time_is_stopped() -> None:
+    with IsolatedWorker(memory_bytes=512 * MiB, timeout=1.0) as worker:
+        with pytest.raises(IsolationLimit) as stopped:
+            worker.call("tests.support.isolation_targets:loop_for", 30)
+        assert stopped.value.reason == "time"
+        assert os.getpid() > 0
