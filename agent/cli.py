@@ -227,8 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from .logs import setup_logging
 
-    setup_logging(settings.log_dir, verbose=args.verbose,
-                  console=args.command in ("serve", "demo", "tray") or args.verbose)
+    serving = args.command in ("serve", "demo", "tray")
+    setup_logging(settings.log_dir, verbose=args.verbose, console=serving or args.verbose,
+                  prompts=serving and settings.consent_policy == "prompt" and sys.stdin.isatty())
     commands: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
         "serve": _serve,
         "tray": _tray,

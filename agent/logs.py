@@ -59,8 +59,13 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return os.fdopen(fd, self.mode if "b" in self.mode else "a", encoding=self.encoding, errors=self.errors)
 
 
-def setup_logging(log_dir: Path, *, verbose: bool = False, console: bool = True) -> Path:
-    """Log to ``log_dir/compagnon.log`` (rotated at 1 MiB, 5 backups) and, if asked, to stderr."""
+def setup_logging(log_dir: Path, *, verbose: bool = False, console: bool = True, prompts: bool = False) -> Path:
+    """Log to ``log_dir/compagnon.log`` (rotated at 1 MiB, 5 backups) and, if asked, to stderr.
+
+    Library warnings (``warnings.warn``: a deprecation inside a dependency) go to the log file,
+    never to the terminal. With ``prompts`` the terminal is where the user answers consent and PIN
+    prompts: only errors reach it, the rest goes to the file (``verbose`` shows everything)."""
+    logging.captureWarnings(True)
     private_folder(log_dir, own=True)
     path = log_dir / LOG_FILE
     root = logging.getLogger()
@@ -74,7 +79,9 @@ def setup_logging(log_dir: Path, *, verbose: bool = False, console: bool = True)
     handlers: list[logging.Handler] = [file_handler]
     if console:
         stream = logging.StreamHandler()
-        stream.setLevel(logging.DEBUG if verbose else logging.WARNING)
+        stream.setLevel(logging.DEBUG if verbose else logging.ERROR if prompts else logging.WARNING)
+        if not verbose:
+            stream.addFilter(lambda record: record.name != "py.warnings")
         handlers.append(stream)
     for handler in handlers:
         handler.setFormatter(formatter)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pexpect
+import pytest
 
 from bridge_protocol.client import BridgeClient
 from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
@@ -91,3 +93,30 @@ async def test_agent_logs_to_the_platformdirs_log_folder(home: Path, platform: P
     text = log_file.read_text()
     assert "listening on ws://127.0.0.1" in text
     assert "refused GET /bridge" in text and "https://evil.example" in text
+
+
+async def test_the_prompt_terminal_stays_calm(home: Path, platform: PlatformServer, tmp_path: Path) -> None:
+    """Where the user answers prompts, no log line and no library warning reaches the terminal:
+    they go to the log file (a refused handshake, pyHanko importing a deprecated algorithm)."""
+    write_config(home, allowed=[platform.origin], consent="prompt")
+    port = free_port()
+    child = pexpect.spawn(sys.executable, ["-m", "agent", "serve", "--port", str(port)], cwd=str(ROOT),
+                          env=isolated_env(home), encoding="utf-8", timeout=30)
+    try:
+        child.expect("en écoute sur")
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/bridge",
+                                   headers={"Origin": "https://evil.example"}) as response:
+                assert response.status == 403
+        await asyncio.sleep(1.0)
+        with pytest.raises(pexpect.TIMEOUT):
+            child.expect(r"WARNING|Warning|refused", timeout=2)
+    finally:
+        child.terminate(force=True)
+    assert "refused GET /bridge" in (home / ".local/state/compagnon/log/compagnon.log").read_text()
+    # A PAdES verification imports pyHanko, whose import warns about DSA: not on the terminal.
+    pdf = tmp_path / "offre.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    result = subprocess.run([sys.executable, "-m", "agent", "verify", str(pdf)], cwd=ROOT, env=isolated_env(home),
+                            capture_output=True, text=True, timeout=120)
+    assert "Warning" not in result.stderr and "Warning" not in result.stdout, result.stderr
