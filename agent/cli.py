@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 
     certs = sub.add_parser("certs", help="lister les certificats utilisables (signature ou déchiffrement)")
     common(certs)
-    certs.add_argument("--purpose", choices=["signing", "decryption", "all"], default="signing",
+    certs.add_argument("--purpose", choices=["signing", "decryption", "all"], default="signing", type=str.lower,
                        help="usage recherché (all : tous, avec l'usage de chacun)")
     certs.add_argument("--pkcs11", action="append", default=[], type=Path, metavar="MODULE",
                        help="module PKCS#11 en plus des chemins habituels (répétable)")
@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     certs.add_argument("--trust", action="append", default=[], type=Path, metavar="PEM",
                        help="racine de confiance supplémentaire (répétable)")
     certs.add_argument("--json", action="store_true", help="résultat en JSON")
-    certs.add_argument("--lang", choices=["fr", "en"], default="fr")
+    certs.add_argument("--lang", choices=["fr", "en"], default="fr", type=str.lower)
 
     def key_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--p12", type=Path, metavar="FICHIER", help="certificat logiciel PKCS#12")
@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--token", metavar="LIBELLÉ", help="libellé du support PKCS#11")
         p.add_argument("--key", metavar="LIBELLÉ", help="libellé du certificat sur le support")
         p.add_argument("--pin-stdin", action="store_true", help="lire le code PIN / mot de passe sur l'entrée standard")
-        p.add_argument("--level", choices=["B-B", "B-T", "B-LT", "B-LTA"], default="B-B")
+        p.add_argument("--level", choices=["B-B", "B-T", "B-LT", "B-LTA"], default="B-B", type=str.upper)
         p.add_argument("--tsa", metavar="URL", help="service d'horodatage RFC 3161 (niveaux B-T et plus)")
         p.add_argument("--out-dir", type=Path, metavar="DOSSIER", help="dossier des fichiers signés (défaut : à côté)")
 
@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     common(sign)
     sign.add_argument("files", nargs="+", type=Path, metavar="FICHIER",
                       help="fichiers à signer ; un dossier : ses fichiers .xml (flux PES), en une fois")
-    sign.add_argument("--format", choices=["pades", "cades", "xades"], required=True)
+    sign.add_argument("--format", choices=["pades", "cades", "xades"], required=True, type=str.lower)
     sign.add_argument("--attached", action="store_true", help="CAdES attaché (.p7m) au lieu de détaché (.p7s)")
     sign.add_argument("--enveloped", action="store_true", help="XAdES enveloppé dans le XML signé")
     sign.add_argument("--pes", action="store_true", help="profil PES V2 (Hélios) : une signature par Bordereau")
@@ -130,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     encrypt.add_argument("--to", action="append", required=True, type=Path, metavar="CERT.pem",
                          help="certificat de chiffrement destinataire (répétable)")
     encrypt.add_argument("--algorithm", choices=["aes-256-cbc", "aes-256-gcm", "aes-128-cbc", "aes-128-gcm"],
-                         default="aes-256-cbc")
+                         type=str.lower, default="aes-256-cbc")
     encrypt.add_argument("--out-dir", type=Path, metavar="DOSSIER")
 
     keygen = sub.add_parser("keygen", help="créer un bi-clé de chiffrement (plis chiffrés)")
@@ -160,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="racine de confiance supplémentaire (répétable)")
     verify.add_argument("--report", type=Path, metavar="RAPPORT.html", help="écrire le rapport HTML")
     verify.add_argument("--json", action="store_true", help="rapport JSON sur la sortie standard")
-    verify.add_argument("--lang", choices=["fr", "en"], default="fr")
+    verify.add_argument("--lang", choices=["fr", "en"], default="fr", type=str.lower)
     verify.add_argument("--extract", type=Path, metavar="SORTIE",
                         help="écrire le document contenu dans une signature enveloppante (.p7m)")
 
@@ -474,6 +474,12 @@ def _select_key(args: argparse.Namespace, settings: Settings, purpose: str | Non
 
     if bool(args.p12) == bool(args.pkcs11):
         raise ProtocolError(ErrorCode.INVALID_PARAMS, "Indiquez --p12 FICHIER ou --pkcs11 MODULE --token LIBELLÉ.")
+    if args.p12 and not args.p12.is_file():
+        raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Fichier introuvable : {args.p12}. Vérifiez le chemin du "
+                            "certificat logiciel (fichier .p12 ou .pfx).")
+    if args.pkcs11 and not args.pkcs11.is_file():
+        raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Module PKCS#11 introuvable : {args.pkcs11}. Indiquez le "
+                            "fichier .so (ou .dll) fourni avec la carte ou la clé USB.")
     if args.p12:
         store = Pkcs12FileStore(args.p12)
         if purpose == "signing":
@@ -504,6 +510,28 @@ def _select_key(args: argparse.Namespace, settings: Settings, purpose: str | Non
     return registry, keys[0], None
 
 
+def _check_inputs(files: list[Path], signature_format: str | None = None) -> None:
+    """Refuse, before any password or PIN is asked, a file that is missing, unreadable, or that the
+    chosen format cannot sign (PAdES signs PDF documents only, ISO 32000-1 section 7.5.2)."""
+    from bridge_protocol.errors import ErrorCode, ProtocolError
+
+    if not files:
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, "Aucun fichier à traiter : indiquez au moins un fichier.")
+    for path in files:
+        try:
+            with path.open("rb") as stream:
+                head = stream.read(1024)
+        except FileNotFoundError:
+            raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Fichier introuvable : {path}. Vérifiez son chemin.") from None
+        except OSError as exc:
+            raise ProtocolError(ErrorCode.FILE_UNREADABLE,
+                                f"Fichier illisible : {path} ({exc.strerror or exc}).") from None
+        if signature_format == "pades" and not head.startswith(b"%PDF-"):
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, f"{path.name} n'est pas un PDF : la signature PAdES ne "
+                                "s'applique qu'aux documents PDF. Pour ce fichier, choisissez --format cades "
+                                "(ou xades).")
+
+
 def _expand_folders(paths: list[Path]) -> list[Path]:
     """Each folder given becomes its ``.xml`` files (not recursive, sorted by name): a folder of PES
     flows is signed in one job, with one consent and one PIN."""
@@ -526,6 +554,8 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
     if args.tsa:
         settings = replace(settings, tsa_url=args.tsa)
     try:
+        if args.command == "sign":
+            _check_inputs(_expand_folders(args.files), args.format)
         registry, key, secret = _select_key(args, settings, "signing")
     except ProtocolError as exc:
         return _fail(exc)
@@ -586,11 +616,27 @@ def _encrypt(args: argparse.Namespace, settings: Settings) -> int:
     from .consent import PolicyConsent
     from .jobs.context import JobServices
 
+    from cryptography import x509
+
+    from bridge_protocol.errors import ProtocolError
+
+    recipients = []
+    for path in args.to:
+        try:
+            text = path.read_text(encoding="ascii")
+            x509.load_pem_x509_certificates(text.encode())
+        except FileNotFoundError:
+            print(f"compagnon : certificat introuvable : {path}. Vérifiez son chemin.", file=sys.stderr)
+            return EXIT_USAGE
+        except (OSError, UnicodeDecodeError, ValueError):
+            print(f"compagnon : {path.name} n'est pas un certificat au format PEM (« -----BEGIN CERTIFICATE----- ») : "
+                  "--to attend le certificat de chiffrement de l'acheteur.", file=sys.stderr)
+            return EXIT_USAGE
+        recipients.append(text)
     try:
-        recipients = [path.read_text(encoding="ascii") for path in args.to]
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"compagnon : certificat illisible : {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        _check_inputs(list(args.files))
+    except ProtocolError as exc:
+        return _fail(exc)
     params: dict[str, Any] = {"files": [{"path": str(f)} for f in args.files], "recipients": recipients,
                               "algorithm": args.algorithm}
     if args.out_dir:

@@ -248,6 +248,12 @@ async def _descriptor(ctx: JobContext, url: str, headers: dict[str, str]) -> tup
     base = ctx.platform.resolve(url)  # ORIGIN_NOT_ALLOWED unless the job's own origin
     request = ctx.platform.request("GET", str(base), headers={**headers, "Accept": "application/json"})
     async with request as response:
+        if response.status in (401, 403) and "Authorization" not in headers:
+            raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, ctx.t(T(
+                "La plateforme demande un jeton d'accès (HTTP {s}) et aucun n'a été donné : copiez le jeton "
+                "fourni par la plateforme (en ligne de commande : --token-stdin).",
+                "The platform asks for an access token (HTTP {s}) and none was given: copy the token the "
+                "platform provides (on the command line: --token-stdin)."), s=response.status))
         if response.status in (401, 403):
             raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, ctx.t(T(
                 "Accès refusé par la plateforme (HTTP {s}) : le jeton a peut-être expiré.",
