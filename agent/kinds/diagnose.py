@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
+import os
 import platform
 import re
+import socket
 import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 
 from bridge_protocol.errors import ProtocolError
 from bridge_protocol.kinds import CheckStatus, DiagnoseCheck, DiagnoseParams, DiagnoseResult
@@ -161,7 +165,14 @@ def parse_user_agent(user_agent: str) -> tuple[str, int, str] | None:
     return None
 
 
-def _browser_check(user_agent: str | None, locale: str) -> _Outcome:
+def _browser_check(user_agent: str | None, locale: str, from_page: bool = True) -> _Outcome:
+    if not user_agent and not from_page:
+        return _Outcome(
+            "pass",
+            T("Sans objet (ligne de commande)", "Not applicable (command line)").render(locale),
+            T("Le navigateur se vérifie depuis la page de la plateforme (« Tester la configuration de mon poste »).",
+              "The browser is checked from the platform's page (\"Test my workstation\").").render(locale),
+        )
     if not user_agent:
         return _Outcome(
             "warn",
@@ -189,9 +200,33 @@ def _browser_check(user_agent: str | None, locale: str) -> _Outcome:
     return _Outcome("pass", value, T("Navigateur pris en charge.", "Supported browser.").render(locale))
 
 
+def running_agent_port(state_dir: Path) -> int | None:
+    """The port of this user's running agent (``state_dir/agent.json``, written by the agent at
+    start), if its process is alive and the port answers; else None."""
+    try:
+        info = json.loads((state_dir / "agent.json").read_text(encoding="utf-8"))
+        pid, port = int(info["pid"]), int(info["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except (PermissionError, OSError):
+        pass  # it exists (another user's process cannot be signalled), or the system has no signals
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+    except OSError:
+        return None
+    return port
+
+
 def _port_check(port: int | None, locale: str) -> _Outcome:
     if port is None:
-        return _Outcome("warn", "—", T("Compagnon n'écoute pas (mode hors ligne).", "Compagnon is not listening (offline mode).").render(locale))
+        return _Outcome("warn", "—", T("Compagnon n'est pas lancé : lancez « compagnon tray » (ou « compagnon serve ») "
+                                       "pour que les pages le trouvent.",
+                                       "Compagnon is not running: start \"compagnon tray\" (or \"compagnon serve\") "
+                                       "so that pages find it.").render(locale))
     if port not in ALL_PORTS:
         return _Outcome(
             "warn",
@@ -225,13 +260,15 @@ class Diagnose(JobKind):
             ctx.set_message(f"{ctx.t(LABELS[step_id])} : {outcome.value}")
             ctx.end_step(step_id, "failed" if outcome.status == "fail" else "succeeded")
 
+        from_page = ctx.origin not in ("cli:", "console:")
+        port = ctx.services.port if ctx.services.port is not None else await asyncio.to_thread(
+            running_agent_port, ctx.services.settings.state_dir)
+        installed = T("Installé (version {v})", "Installed (version {v})").render(locale, v=__version__)
         simple = {
             "os": lambda: _os_check(locale),
-            "agent": lambda: _Outcome(
-                "pass",
-                T("Installé (version {v})", "Installed (version {v})").render(locale, v=__version__),
-                T("Compagnon est lancé.", "Compagnon is running.").render(locale),
-            ),
+            "agent": lambda: _Outcome("pass", installed, T("Compagnon est lancé.", "Compagnon is running.").render(locale))
+            if port is not None else _Outcome("warn", installed, T(
+                "Compagnon est installé mais pas lancé.", "Compagnon is installed but not running.").render(locale)),
             "runtime": lambda: _runtime_check(locale),
         }
         for step_id, check in simple.items():
@@ -246,7 +283,7 @@ class Diagnose(JobKind):
         record("keystores", outcome)
 
         begin("browser")
-        record("browser", _browser_check(params.user_agent, locale))
+        record("browser", _browser_check(params.user_agent, locale, from_page))
 
         begin("platform")
         server_date = await self._platform_check(ctx, record)
@@ -259,7 +296,7 @@ class Diagnose(JobKind):
             record("clock", self._clock_outcome(server_date, locale))
 
         begin("port")
-        record("port", _port_check(ctx.services.port, locale))
+        record("port", _port_check(port, locale))
 
         worst: CheckStatus = "fail" if any(c.status == "fail" for c in checks) else (
             "warn" if any(c.status == "warn" for c in checks) else "pass"

@@ -120,3 +120,19 @@ async def test_the_prompt_terminal_stays_calm(home: Path, platform: PlatformServ
     result = subprocess.run([sys.executable, "-m", "agent", "verify", str(pdf)], cwd=ROOT, env=isolated_env(home),
                             capture_output=True, text=True, timeout=120)
     assert "Warning" not in result.stderr and "Warning" not in result.stdout, result.stderr
+
+
+def test_diagnose_from_the_command_line_sees_the_running_agent(home: Path) -> None:
+    stopped = {c["id"]: c for c in json.loads(_run(home, "diagnose", "--json").stdout)["result"]["checks"]}
+    assert stopped["agent"]["status"] == "warn" and "pas lancé" in stopped["agent"]["message"]
+    assert stopped["port"]["status"] == "warn" and "compagnon tray" in stopped["port"]["message"]
+    assert stopped["browser"]["status"] == "pass" and "ligne de commande" in stopped["browser"]["value"]
+    write_config(home, allowed=["https://marches.example.fr"])
+    agent = AgentProcess(home, free_port()).start()
+    try:
+        running = {c["id"]: c for c in json.loads(_run(home, "diagnose", "--json").stdout)["result"]["checks"]}
+    finally:
+        agent.stop()
+    assert running["agent"]["status"] == "pass" and running["agent"]["message"] == "Compagnon est lancé."
+    assert running["port"]["value"] == str(agent.port)
+    assert "n'a pas indiqué le navigateur" not in json.dumps(running, ensure_ascii=False)
