@@ -105,8 +105,9 @@ def make_pli(folder: Path, pki, count: int) -> tuple[list[Path], set[str]]:  # t
             token = folder / f"annexe-{i:03d}.bin.p7s"
             with content.open("rb") as source, token.open("wb") as out:
                 sign_cades(source, out, key)
-            if bad:
-                content.write_bytes(b"!" + content.read_bytes()[1:])
+            if bad:  # its first byte flipped
+                data = content.read_bytes()
+                content.write_bytes(bytes([data[0] ^ 0xFF]) + data[1:])
             signatures.append(token)
             # enveloped XAdES
             target = folder / f"flux-{i:03d}.xml"
