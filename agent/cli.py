@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--pkcs11", type=Path, metavar="MODULE", help="module PKCS#11 de la carte ou de la clé")
         p.add_argument("--token", metavar="LIBELLÉ", help="libellé du support PKCS#11")
         p.add_argument("--key", metavar="LIBELLÉ", help="libellé du certificat sur le support")
+        p.add_argument("--cert", metavar="ID", help="certificat d'un magasin du poste (magasin Windows…) : "
+                       "son id ou le début de son empreinte SHA-256, tels que « compagnon certs » les affiche")
         p.add_argument("--pin-stdin", action="store_true", help="lire le code PIN / mot de passe sur l'entrée standard")
         p.add_argument("--level", choices=["B-B", "B-T", "B-LT", "B-LTA"], default="B-B", type=str.upper)
         p.add_argument("--tsa", metavar="URL", help="service d'horodatage RFC 3161 (niveaux B-T et plus)")
@@ -215,10 +217,21 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _utf8_pipes() -> None:
+    """Windows: text written to a pipe or a file is UTF-8, as on the other systems (Python would use
+    the ANSI code page, which cannot write every name). A console keeps its wide-character output."""
+    if sys.platform != "win32":
+        return
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        if stream is not None and not stream.isatty() and hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8", errors="replace")
+
+
 def main(argv: list[str] | None = None) -> int:
     from .process_guard import forbid_core_dumps
 
     forbid_core_dumps()
+    _utf8_pipes()
     args = _parser().parse_args(argv)
     try:
         settings = _settings(args)
@@ -472,8 +485,18 @@ def _select_key(args: argparse.Namespace, settings: Settings, purpose: str | Non
     from .keystores.pkcs12_store import Pkcs12FileStore
     from .keystores.registry import KeyStoreRegistry
 
-    if bool(args.p12) == bool(args.pkcs11):
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, "Indiquez --p12 FICHIER ou --pkcs11 MODULE --token LIBELLÉ.")
+    chosen = getattr(args, "cert", None)
+    if [bool(args.p12), bool(args.pkcs11), bool(chosen)].count(True) != 1:
+        raise ProtocolError(ErrorCode.INVALID_PARAMS,
+                            "Indiquez --p12 FICHIER, --pkcs11 MODULE --token LIBELLÉ ou --cert ID.")
+    if chosen:
+        registry = KeyStoreRegistry(settings)
+        wanted = chosen.strip().lower()
+        matches = [key for _, key in registry.keys()
+                   if key.id == wanted or (len(wanted) >= 8 and key.sha256.startswith(wanted))]
+        if len(matches) != 1:
+            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE, f"Certificat introuvable : {chosen}")
+        return registry, matches[0], None
     if args.p12 and not args.p12.is_file():
         raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Fichier introuvable : {args.p12}. Vérifiez le chemin du "
                             "certificat logiciel (fichier .p12 ou .pfx).")

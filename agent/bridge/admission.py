@@ -22,7 +22,7 @@ from collections import OrderedDict
 from typing import Any
 
 from ..logs import ThrottledLog
-from .peers import is_own_user, peer_uid
+from .peers import identifies_peers, is_own_user, peer_uid
 
 log = logging.getLogger(__name__)
 _refusals = ThrottledLog(log)
@@ -81,8 +81,8 @@ class Admission:
         return len(self._pending) + len(self._active)
 
     def opened(self, handler: Any, transport: Any) -> bool:
-        """A new connection; False when it was closed at once (another user's)."""
-        if self.same_user_only:
+        """A new connection; False when it was closed at once (another user's, where the system says)."""
+        if self.same_user_only and identifies_peers():
             sock: socket.socket | None = transport.get_extra_info("socket")
             uid = peer_uid(sock) if sock is not None else None
             if not is_own_user(uid):

@@ -74,10 +74,16 @@ def _read_tables() -> dict[tuple[str, str], int]:
 _tables = _SocketTables()
 
 
+def identifies_peers() -> bool:
+    """Whether this system names the owner of a loopback peer (Linux: the kernel's socket tables).
+    Elsewhere the pairing secret alone tells the user's pages from other processes."""
+    return sys.platform.startswith("linux")
+
+
 def peer_uid(sock: socket.socket) -> int | None:
     """The uid owning the other end of the loopback connection ``sock``; None where unknown
     (not Linux, or no such socket in the tables: the peer closed already)."""
-    if not sys.platform.startswith("linux"):
+    if not identifies_peers():
         return None
     try:
         local = sock.getsockname()
