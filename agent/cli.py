@@ -320,7 +320,11 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
     from aiohttp import web
+
+    from .demo_identity import demo_description, ensure_demo_identity
 
     from bridge_protocol.demo.app import DemoState, create_demo_app
 
@@ -344,6 +348,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_FAILED
         origins = [f"http://127.0.0.1:{demo_port}", f"http://localhost:{demo_port}"]
         demo_settings = settings.with_origins(origins, preapproved=origins)
+        # The demo identity: listed and trusted by this demo agent only (agent.demo_identity).
+        identity = await asyncio.to_thread(ensure_demo_identity, settings.state_dir / "demo")
+        demo_settings = replace(demo_settings, extra_p12_dirs=(*demo_settings.extra_p12_dirs, identity.folder),
+                                trust_roots=(*demo_settings.trust_roots, identity.authority))
+        print(demo_description(identity), flush=True)
 
         async def started(port: int) -> None:
             state.agent_ports = [port]
@@ -967,7 +976,10 @@ def _diagnose(args: argparse.Namespace, settings: Settings) -> int:
             print(f"compagnon : {exc}", file=sys.stderr)
             return EXIT_USAGE
 
-    snapshot = _run_job(JobServices(settings=settings, consent=PolicyConsent(approve=False)), "diagnose", {},
+    from .keystores.registry import KeyStoreRegistry
+
+    services = JobServices(settings=settings, consent=PolicyConsent(approve=False), keystores=KeyStoreRegistry(settings))
+    snapshot = _run_job(services, "diagnose", {},
                         show_progress=not args.json, origin=origin)
     if args.json:
         print(json.dumps(snapshot, ensure_ascii=False, indent=2))

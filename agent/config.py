@@ -154,6 +154,8 @@ class Settings:
     config_path: Path | None = None
     pkcs11_modules: tuple[Path, ...] = ()
     p12_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "keys")
+    #: More folders of PKCS#12 files (the demo's identity, for ``compagnon demo`` only).
+    extra_p12_dirs: tuple[Path, ...] = ()
     trust_roots: tuple[Path, ...] = ()
     trust_intermediates: tuple[Path, ...] = ()
     trust_system: bool = True

@@ -77,7 +77,8 @@ class KeyStoreRegistry:
             stores: list[KeyStore] = []
             for module in self._pkcs11_modules():
                 stores.extend(module.tokens())
-            for path in p12_files(self.settings.p12_dir) if self.discover else ():
+            folders = (self.settings.p12_dir, *self.settings.extra_p12_dirs) if self.discover else ()
+            for path in (p for folder in folders for p in p12_files(folder)):
                 resolved = path.resolve()
                 if resolved not in self._picked:
                     stores.append(self._folder.setdefault(resolved, Pkcs12FileStore(path)))

@@ -18,6 +18,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -108,7 +109,29 @@ def _runtime_check(locale: str) -> _Outcome:
     return _Outcome("pass", value, T("Environnement complet.", "Environment complete.").render(locale))
 
 
-def _keystore_check(locale: str) -> _Outcome:
+def _keystore_check(locale: str, keystores: Any = None, p12_dir: Path | None = None) -> _Outcome:
+    """PKCS#11 modules found and loadable; the OS store where the system has one; and at least one
+    certificate that can sign, else what to do to get one."""
+    outcome = _store_check(locale)
+    if keystores is None or outcome.status == "fail":
+        return outcome
+    try:
+        signing = len(keystores.keys("signing"))
+    except Exception:  # noqa: BLE001 — a driver failing here is the stores' check's business
+        return outcome
+    if signing == 0:
+        return _Outcome("warn", outcome.value, T(
+            "Aucun certificat de signature sur ce poste : branchez votre carte ou votre clé USB, ou placez votre "
+            "fichier .p12 (avec son certificat .crt à côté) dans {folder}. Pour essayer sans certificat : "
+            "« compagnon demo » fournit une identité de démonstration.",
+            "No signing certificate on this workstation: plug in your card or USB token, or put your .p12 "
+            "file (with its .crt certificate beside it) in {folder}. To try without one: \"compagnon demo\" "
+            "provides a demo identity.").render(locale, folder=p12_dir or "—"))
+    return _Outcome(outcome.status, outcome.value + T(" ; {n} certificat(s) de signature", "; {n} signing certificate(s)")
+                    .render(locale, n=signing), outcome.message)
+
+
+def _store_check(locale: str) -> _Outcome:
     """PKCS#11 modules found and loadable; the OS store where the system has one."""
     checks = [check_module(path) for path in find_modules()]
     loadable = [c.path.name for c in checks if c.loadable]
@@ -277,7 +300,8 @@ class Diagnose(JobKind):
 
         begin("keystores")
         try:
-            outcome = await asyncio.wait_for(asyncio.to_thread(_keystore_check, locale), 15)
+            outcome = await asyncio.wait_for(asyncio.to_thread(
+                _keystore_check, locale, ctx.services.keystores, ctx.services.settings.p12_dir), 15)
         except TimeoutError:
             outcome = _Outcome("warn", "—", T("Un pilote PKCS#11 ne répond pas.", "A PKCS#11 driver does not answer.").render(locale))
         record("keystores", outcome)
