@@ -26,6 +26,10 @@ Example ``config.toml``::
                                # display is there) | "native" | "console" (a path field)
     max_prompts_per_minute = 6 # per site; and one prompt of a site on screen at a time
 
+    [verify]
+    max_memory_mb = 2048       # the worker process that parses a file to verify is stopped past it
+    timeout_seconds = 600      # and past this time, per file
+
     [files]
     max_file_mb = 4096         # one upload
     site_total_mb = 8192       # everything one site uploads or has encrypted, while the agent runs
@@ -165,6 +169,9 @@ class Settings:
     lotl_signers: tuple[Path, ...] = ()
     trusted_lists_max_age_hours: float = 24.0
     tsa_url: str | None = None
+    #: Limits of the worker process that parses files to verify (agent.isolation).
+    verify_max_memory_mb: int = 2048
+    verify_timeout_seconds: float = 600.0
     #: PES V2 signature policy: the document whose SHA-256 goes in the signatures (never a copied hash).
     pes_policy_document: Path | None = None
     #: Another policy than the DGFiP preset (agent.signing.xades_policy) when set.
@@ -274,6 +281,15 @@ def load_settings(config_path: Path | None = None) -> Settings:
         if v not in FILE_PICKERS:
             raise ConfigError(f"consent.file_picker : une valeur parmi {', '.join(FILE_PICKERS)}")
         kwargs["consent_file_picker"] = v
+    verify = data.get("verify", {})
+    if (v := _get(verify, "max_memory_mb", int, "verify")) is not None:
+        if v < 128:
+            raise ConfigError("verify.max_memory_mb : au moins 128")
+        kwargs["verify_max_memory_mb"] = v
+    if (v := _get(verify, "timeout_seconds", (int, float), "verify")) is not None:
+        if v < 1:
+            raise ConfigError("verify.timeout_seconds : au moins 1")
+        kwargs["verify_timeout_seconds"] = float(v)
     files = data.get("files", {})
     for key, name, scale in (("max_file_mb", "max_upload_bytes", 1024 * 1024),
                              ("site_total_mb", "site_upload_bytes", 1024 * 1024),

@@ -44,7 +44,7 @@ class IsolationLimit(Exception):
 
 
 def _write(stream: IO[bytes], value: Any) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)  # before writing: never half a frame
     stream.write(_HEADER.pack(len(data)) + data)
     stream.flush()
 
@@ -201,7 +201,10 @@ def worker_main() -> int:
             except (pickle.PicklingError, TypeError, AttributeError):
                 _write(stdout, ("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
             continue
-        _write(stdout, ("ok", result))
+        try:
+            _write(stdout, ("ok", result))
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            _write(stdout, ("error", RuntimeError(f"result cannot be sent back: {exc}")))
 
 
 if __name__ == "__main__":

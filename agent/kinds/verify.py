@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 import time
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from .. import __version__
 from ..config import Settings
 from ..fsutil import atomic_write_bytes
 from ..i18n import Text
+from ..isolation import IsolatedWorker, IsolationLimit
 from ..jobs.context import JobContext
 from . import JobKind, StepSpec
 from .sources import fetch_document, resolve_file
@@ -74,6 +76,44 @@ def _trusted_lists(settings: Settings) -> tuple[object | None, list[x509.Certifi
     return store.lists, store.trust_anchors()
 
 
+_LIMITS = {
+    "memory": T("La vérification de ce fichier a dépassé la mémoire permise ({mb} Mo) et a été arrêtée : le "
+                "fichier est peut-être malveillant. S'il est légitime, un administrateur peut relever "
+                "[verify] max_memory_mb.",
+                "Verifying this file went past the memory allowed ({mb} MB) and was stopped: the file may be "
+                "hostile. If it is legitimate, an administrator can raise [verify] max_memory_mb."),
+    "time": T("La vérification de ce fichier a dépassé le temps permis ({s} s) et a été arrêtée : le fichier est "
+              "peut-être malveillant. S'il est légitime, un administrateur peut relever [verify] timeout_seconds.",
+              "Verifying this file went past the time allowed ({s} s) and was stopped: the file may be hostile. "
+              "If it is legitimate, an administrator can raise [verify] timeout_seconds."),
+    "crash": T("La vérification de ce fichier a échoué (le processus de vérification s'est arrêté) : le fichier "
+               "est peut-être malveillant.",
+               "Verifying this file failed (the verification process stopped): the file may be hostile."),
+}
+
+
+def _worker(settings: Settings) -> IsolatedWorker:
+    """The worker process of one verify job: the files are parsed there, within the configured
+    memory and time (agent.isolation, docs/SECURITY.md promise 12)."""
+    return IsolatedWorker(settings.verify_max_memory_mb * 1024 * 1024, settings.verify_timeout_seconds)
+
+
+def _isolated(worker: IsolatedWorker, target: str, local: Any, *args: Any, **kwargs: Any) -> Any:
+    """``target`` in the worker; in this process only when its arguments cannot be sent there
+    (a trusted-list set that does not pickle)."""
+    try:
+        pickle.dumps((args, {k: v for k, v in kwargs.items() if k != "progress"}))
+    except (pickle.PicklingError, TypeError, AttributeError):
+        log.warning("verification runs in the agent's process: its arguments cannot go to a worker")
+        return local(*args, **kwargs)
+    return worker.call(target, *args, **kwargs)
+
+
+def _limit_message(exc: IsolationLimit, ctx: JobContext) -> str:
+    settings = ctx.services.settings
+    return ctx.t(_LIMITS[exc.reason], mb=settings.verify_max_memory_mb, s=int(settings.verify_timeout_seconds))
+
+
 class Verify(JobKind):
     name = "verify"
     params_type = VerifyParams
@@ -97,7 +137,7 @@ class Verify(JobKind):
                 raise ProtocolError(ErrorCode.INVALID_PARAMS,
                                     reason="files (non vide) ou un seul fichier, pas les deux")
             return await self._run_batch(ctx, params.files, params.token)
-        from ..validation import verify_file
+        from ..validation.detect import verify_file_json
         from ..validation.report_html import render_report
 
         with ctx.step("read"):
@@ -116,17 +156,22 @@ class Verify(JobKind):
                 loop.call_soon_threadsafe(ctx.step_progress, "verify", done, total)
 
             lists, list_anchors = await asyncio.to_thread(_trusted_lists, ctx.services.settings)
-            try:
-                report = await asyncio.to_thread(
-                    verify_file, path, content=content[0] if content else None,
-                    trust_roots=(*(anchors.roots if anchors else ()), *list_anchors), trusted_lists=lists,
-                    intermediates=tuple(anchors.intermediates) if anchors else (),
-                    rgs_policies=ctx.services.settings.rgs_policies,
-                    allow_fetching=True, locale=ctx.locale, progress=progress,
-                )
-            except OSError as exc:
-                raise ProtocolError(ErrorCode.FILE_UNREADABLE, f"Fichier illisible : {exc.strerror}") from exc
-            data = report.to_json()
+            from ..validation.batch import prepare_certificates
+
+            options = {"trust_roots": prepare_certificates((*(anchors.roots if anchors else ()), *list_anchors)),
+                       "trusted_lists": lists, "rgs_policies": ctx.services.settings.rgs_policies,
+                       "intermediates": prepare_certificates(anchors.intermediates if anchors else ()),
+                       "allow_fetching": True, "locale": ctx.locale}
+            with _worker(ctx.services.settings) as worker:
+                try:
+                    report = await asyncio.to_thread(
+                        _isolated, worker, "agent.validation.detect:verify_file_json", verify_file_json, path,
+                        content=content[0] if content else None, progress=progress, **options)
+                except OSError as exc:
+                    raise ProtocolError(ErrorCode.FILE_UNREADABLE, f"Fichier illisible : {exc.strerror}") from exc
+                except IsolationLimit as exc:
+                    raise ProtocolError(ErrorCode.FILE_TOO_LARGE, _limit_message(exc, ctx)) from None
+            data = report
             data["file"] = name
 
         with ctx.step("report"):
@@ -172,7 +217,7 @@ class Verify(JobKind):
         return items
 
     async def _run_batch(self, ctx: JobContext, refs: list[VerifyFileRef], token: str | None) -> VerifyResult:
-        from ..validation.batch import BatchReport, prepare_certificates, verify_item
+        from ..validation.batch import BatchReport, FileEntry, prepare_certificates, verify_item
         from ..validation.report_html import render_batch_report
 
         ctx.relabel_step("read", ctx.t(T("Lecture des fichiers", "Reading the files")))
@@ -194,16 +239,25 @@ class Verify(JobKind):
                 "rgs_policies": settings.rgs_policies, "allow_fetching": True, "locale": ctx.locale,
             }
             total = len(items)
-            for index, item in enumerate(items, 1):
-                ctx.check_cancelled()
-                ctx.set_current(ctx.t(FILE_LABEL), index, total)
+            with _worker(settings) as worker:
+                for index, item in enumerate(items, 1):
+                    ctx.check_cancelled()
+                    ctx.set_current(ctx.t(FILE_LABEL), index, total)
 
-                def progress(done: int, size: int, base: int = index - 1) -> None:
-                    share = done / size if size > 0 else 0.0
-                    loop.call_soon_threadsafe(ctx.step_progress, "verify", base + share, total)
+                    def progress(done: int, size: int, base: int = index - 1) -> None:
+                        share = done / size if size > 0 else 0.0
+                        loop.call_soon_threadsafe(ctx.step_progress, "verify", base + share, total)
 
-                batch.add(await asyncio.to_thread(verify_item, item, progress=progress, **options))
-                ctx.step_progress("verify", index, total)
+                    try:
+                        entry = await asyncio.to_thread(_isolated, worker, "agent.validation.batch:verify_item",
+                                                        verify_item, item, progress=progress, **options)
+                    except IsolationLimit as exc:
+                        entry = FileEntry(file=item.label, status="error", content=item.content_label,
+                                          signed_by=list(item.signed_by),
+                                          error={"code": ErrorCode.FILE_TOO_LARGE.value,
+                                                 "message": _limit_message(exc, ctx)})
+                    batch.add(entry)
+                    ctx.step_progress("verify", index, total)
             data = batch.to_json()
         del items
 

@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -54,7 +54,7 @@ from .pes import annotate_pes, looks_like_pes
 if TYPE_CHECKING:
     from .trusted_lists import TrustedListSet
 
-__all__ = ["detect_format", "verify_file"]
+__all__ = ["detect_format", "verify_file", "verify_file_json"]
 
 log = logging.getLogger(__name__)
 Certificate = x509.Certificate | asn1_x509.Certificate
@@ -203,3 +203,8 @@ def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequenc
             any(c.sub_indication is SubIndication.TRY_LATER for c in s.checks)
             for s in report.all_signatures()))
     return report
+
+
+def verify_file_json(path: Path, **options: Any) -> dict[str, Any]:
+    """:func:`verify_file`'s report as JSON: what a worker process (agent.isolation) sends back."""
+    return verify_file(path, **options).to_json()

@@ -176,6 +176,10 @@ class SignatureReport:
     #: The files of its container (ASiC) the signature covers, by their path inside it.
     covers: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # A plain str: a PDF field name comes as pyHanko's string object, which keeps its reader.
+        self.id = "".join(self.id) if type(self.id) is not str else self.id
+
     def add(self, *checks: Check) -> None:
         self.checks.extend(checks)
 
