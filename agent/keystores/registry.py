@@ -1,13 +1,15 @@
 """All the key stores of this workstation, found from the settings.
 
 PKCS#11 modules are the configured ones plus the usual middleware paths; PKCS#12 files are those
-of the configured folder and those the user picked in this session. Listing is done afresh each
+of the configured folder and those the user picked in this session; on Windows, the current user's
+certificate store (agent/keystores/windows_store.py) too. Listing is done afresh each
 time, so a token inserted or removed while the agent runs is seen without a restart.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from typing import Any
 from collections.abc import Iterable
@@ -40,6 +42,7 @@ class KeyStoreRegistry:
         self._picked: dict[Path, Pkcs12FileStore] = {s.path.resolve(): s for s in p12}
         self._folder: dict[Path, Pkcs12FileStore] = {}
         self._anchors: TrustAnchors | None = None
+        self._windows: KeyStore | None = None
         self._lock = threading.Lock()
 
     @property
@@ -83,6 +86,12 @@ class KeyStoreRegistry:
                 if resolved not in self._picked:
                     stores.append(self._folder.setdefault(resolved, Pkcs12FileStore(path)))
             stores.extend(self._picked.values())
+            if self.discover and sys.platform == "win32":
+                if self._windows is None:
+                    from .windows_store import WindowsMyStore  # ctypes over crypt32: Windows only
+
+                    self._windows = WindowsMyStore()
+                stores.append(self._windows)
             return stores
 
     def keys(self, purpose: Purpose | None = None) -> list[tuple[KeyStore, StoredKey]]:

@@ -201,6 +201,13 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+@contextmanager
+def store_lock(wine: WinePython) -> Iterator[None]:
+    """Hold the prefix's certificate store for one test (runs of other checkouts share the prefix)."""
+    with _locked(wine.folder / "store.lock"):
+        yield
+
+
 def _pip(*args: str, timeout: float = INSTALL_TIMEOUT) -> None:
     result = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
                             capture_output=True, text=True, timeout=timeout)

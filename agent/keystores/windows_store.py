@@ -1,0 +1,475 @@
+"""The current user's Windows certificate store ("MY", Personal): keys kept by Windows.
+
+Imported on Windows only (ctypes over crypt32, advapi32 and ncrypt).
+
+* Listing: the certificates of ``CurrentUser\\MY`` that carry ``CERT_KEY_PROV_INFO_PROP_ID``, the
+  property naming the provider and container of their private key (software keys, smart cards
+  propagated by the certificate propagation service). Listing opens no key: no prompt.
+* Signing takes a digest. ``CryptAcquireCertificatePrivateKey`` (preferring CNG) gives either a CNG
+  key — ``NCryptSignHash`` with ``BCRYPT_PKCS1_PADDING_INFO`` (RFC 8017 section 8.2),
+  ``BCRYPT_PSS_PADDING_INFO`` (section 8.1) or none for ECDSA (raw r||s, re-encoded as the DER
+  ECDSA-Sig-Value of RFC 5753 section 7.2) — or a CryptoAPI provider. Where the CNG call fails
+  (some providers, and Wine, hand out CNG handles they cannot sign with), the key is opened again
+  through CryptoAPI from its provider information: ``CryptCreateHash`` / ``CryptSetHashParam`` /
+  ``CryptSignHash`` (RSA PKCS#1 v1.5 only). CryptoAPI returns little-endian integers: reversed here.
+  Microsoft's software RSA keys are opened through the "Enhanced RSA and AES" provider, the one of
+  them that knows SHA-2.
+* Windows itself asks for a smart card's PIN (its minidriver's dialog) or for the key's protection
+  password: ``needs_pin`` is false and ``open`` takes no PIN.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+from ctypes import POINTER, Structure, byref, c_size_t, c_void_p, c_wchar_p, sizeof
+from ctypes import wintypes as wt
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from bridge_protocol.errors import ErrorCode, ProtocolError
+
+from ..secret import Secret
+from .base import HashName, KeySession, KeyStore, SignScheme, StoredKey, WrapPadding, cert_label, stored_key_id
+
+log = logging.getLogger(__name__)
+
+X509_ASN_ENCODING = 0x1
+PKCS_7_ASN_ENCODING = 0x10000
+CERT_STORE_PROV_SYSTEM_W = 10
+CERT_SYSTEM_STORE_CURRENT_USER = 1 << 16
+CERT_STORE_READONLY_FLAG = 0x8000
+CERT_STORE_OPEN_EXISTING_FLAG = 0x4000
+CERT_KEY_PROV_INFO_PROP_ID = 2
+CERT_FRIENDLY_NAME_PROP_ID = 11
+CERT_FIND_SHA1_HASH = 1 << 16
+CRYPT_ACQUIRE_CACHE_FLAG = 0x1
+CRYPT_ACQUIRE_COMPARE_KEY_FLAG = 0x4
+CRYPT_ACQUIRE_PREFER_NCRYPT_KEY_FLAG = 0x20000
+CERT_NCRYPT_KEY_SPEC = 0xFFFFFFFF
+CRYPT_MACHINE_KEYSET = 0x20
+CRYPT_OAEP = 0x40
+HP_HASHVAL = 2
+AT_KEYEXCHANGE = 1
+AT_SIGNATURE = 2
+PROV_RSA_FULL = 1
+PROV_RSA_AES = 24
+MS_ENH_RSA_AES_PROV = "Microsoft Enhanced RSA and AES Cryptographic Provider"
+BCRYPT_PAD_PKCS1 = 0x2
+BCRYPT_PAD_OAEP = 0x4
+BCRYPT_PAD_PSS = 0x8
+NCRYPT_SILENT_FLAG = 0x40
+
+#: CryptoAPI hash algorithm identifiers (wincrypt.h ALG_ID).
+CALG = {"sha1": 0x8004, "sha256": 0x800C, "sha384": 0x800D, "sha512": 0x800E}
+#: CNG algorithm names (bcrypt.h BCRYPT_*_ALGORITHM).
+CNG_HASH = {"sha1": "SHA1", "sha256": "SHA256", "sha384": "SHA384", "sha512": "SHA512"}
+DIGEST_SIZE = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
+
+STORE_LABEL = "Magasin Windows"
+
+
+class CERT_CONTEXT(Structure):  # noqa: N801 (wincrypt.h name)
+    _fields_ = [("dwCertEncodingType", wt.DWORD), ("pbCertEncoded", POINTER(ctypes.c_ubyte)),
+                ("cbCertEncoded", wt.DWORD), ("pCertInfo", c_void_p), ("hCertStore", c_void_p)]
+
+
+class CRYPT_KEY_PROV_INFO(Structure):  # noqa: N801
+    _fields_ = [("pwszContainerName", c_wchar_p), ("pwszProvName", c_wchar_p), ("dwProvType", wt.DWORD),
+                ("dwFlags", wt.DWORD), ("cProvParam", wt.DWORD), ("rgProvParam", c_void_p), ("dwKeySpec", wt.DWORD)]
+
+
+class CRYPT_HASH_BLOB(Structure):  # noqa: N801
+    _fields_ = [("cbData", wt.DWORD), ("pbData", c_void_p)]
+
+
+class BCRYPT_PKCS1_PADDING_INFO(Structure):  # noqa: N801
+    _fields_ = [("pszAlgId", c_wchar_p)]
+
+
+class BCRYPT_PSS_PADDING_INFO(Structure):  # noqa: N801
+    _fields_ = [("pszAlgId", c_wchar_p), ("cbSalt", wt.ULONG)]
+
+
+class BCRYPT_OAEP_PADDING_INFO(Structure):  # noqa: N801
+    _fields_ = [("pszAlgId", c_wchar_p), ("pbLabel", c_void_p), ("cbLabel", wt.ULONG)]
+
+
+PCCERT_CONTEXT = POINTER(CERT_CONTEXT)
+
+
+def _libraries() -> tuple[ctypes.WinDLL, ctypes.WinDLL, ctypes.WinDLL]:  # type: ignore[name-defined]
+    crypt32 = ctypes.WinDLL("crypt32", use_last_error=True)  # type: ignore[attr-defined]
+    advapi32 = ctypes.WinDLL("advapi32", use_last_error=True)  # type: ignore[attr-defined]
+    ncrypt = ctypes.WinDLL("ncrypt", use_last_error=True)  # type: ignore[attr-defined]
+    crypt32.CertOpenStore.restype = c_void_p
+    crypt32.CertOpenStore.argtypes = [c_void_p, wt.DWORD, c_void_p, wt.DWORD, c_void_p]
+    crypt32.CertCloseStore.argtypes = [c_void_p, wt.DWORD]
+    crypt32.CertEnumCertificatesInStore.restype = PCCERT_CONTEXT
+    crypt32.CertEnumCertificatesInStore.argtypes = [c_void_p, PCCERT_CONTEXT]
+    crypt32.CertFindCertificateInStore.restype = PCCERT_CONTEXT
+    crypt32.CertFindCertificateInStore.argtypes = [c_void_p, wt.DWORD, wt.DWORD, wt.DWORD, c_void_p, PCCERT_CONTEXT]
+    crypt32.CertFreeCertificateContext.argtypes = [PCCERT_CONTEXT]
+    crypt32.CertGetCertificateContextProperty.argtypes = [PCCERT_CONTEXT, wt.DWORD, c_void_p, POINTER(wt.DWORD)]
+    crypt32.CryptAcquireCertificatePrivateKey.argtypes = [PCCERT_CONTEXT, wt.DWORD, c_void_p, POINTER(c_size_t),
+                                                           POINTER(wt.DWORD), POINTER(wt.BOOL)]
+    advapi32.CryptAcquireContextW.argtypes = [POINTER(c_size_t), c_wchar_p, c_wchar_p, wt.DWORD, wt.DWORD]
+    advapi32.CryptReleaseContext.argtypes = [c_size_t, wt.DWORD]
+    advapi32.CryptCreateHash.argtypes = [c_size_t, wt.DWORD, c_size_t, wt.DWORD, POINTER(c_size_t)]
+    advapi32.CryptSetHashParam.argtypes = [c_size_t, wt.DWORD, c_void_p, wt.DWORD]
+    advapi32.CryptSignHashW.argtypes = [c_size_t, wt.DWORD, c_wchar_p, wt.DWORD, c_void_p, POINTER(wt.DWORD)]
+    advapi32.CryptDestroyHash.argtypes = [c_size_t]
+    advapi32.CryptGetUserKey.argtypes = [c_size_t, wt.DWORD, POINTER(c_size_t)]
+    advapi32.CryptDecrypt.argtypes = [c_size_t, c_size_t, wt.BOOL, wt.DWORD, c_void_p, POINTER(wt.DWORD)]
+    advapi32.CryptDestroyKey.argtypes = [c_size_t]
+    ncrypt.NCryptSignHash.restype = ctypes.c_long
+    ncrypt.NCryptSignHash.argtypes = [c_size_t, c_void_p, c_void_p, wt.DWORD, c_void_p, wt.DWORD,
+                                      POINTER(wt.DWORD), wt.DWORD]
+    ncrypt.NCryptDecrypt.restype = ctypes.c_long
+    ncrypt.NCryptDecrypt.argtypes = [c_size_t, c_void_p, wt.DWORD, c_void_p, c_void_p, wt.DWORD,
+                                     POINTER(wt.DWORD), wt.DWORD]
+    ncrypt.NCryptFreeObject.argtypes = [c_size_t]
+    return crypt32, advapi32, ncrypt
+
+
+_LIBS: tuple[ctypes.WinDLL, ctypes.WinDLL, ctypes.WinDLL] | None = None  # type: ignore[name-defined]
+
+
+def _libs() -> tuple[ctypes.WinDLL, ctypes.WinDLL, ctypes.WinDLL]:  # type: ignore[name-defined]
+    global _LIBS
+    if _LIBS is None:
+        _LIBS = _libraries()
+    return _LIBS
+
+
+class Win32CallError(OSError):
+    """A failed Win32 call (its name and error code; never shown to users as such)."""
+
+
+def _check(ok: object, call: str) -> None:
+    if not ok:
+        raise Win32CallError(f"{call} failed: 0x{ctypes.get_last_error() & 0xFFFFFFFF:08x}")
+
+
+def _open_my_store(name: str = "MY") -> int:
+    crypt32, _, _ = _libs()
+    flags = CERT_SYSTEM_STORE_CURRENT_USER | CERT_STORE_READONLY_FLAG | CERT_STORE_OPEN_EXISTING_FLAG
+    handle = crypt32.CertOpenStore(CERT_STORE_PROV_SYSTEM_W, 0, None, flags, c_wchar_p(name))
+    _check(handle, "CertOpenStore")
+    return int(handle)
+
+
+def _store_certificates(name: str) -> list[x509.Certificate]:
+    """Every readable certificate of the current user's system store ``name`` ("CA": intermediates)."""
+    crypt32, _, _ = _libs()
+    try:
+        store = _open_my_store(name)
+    except Win32CallError:
+        return []
+    found = []
+    try:
+        context = crypt32.CertEnumCertificatesInStore(store, None)
+        while context:
+            try:
+                found.append(x509.load_der_x509_certificate(_der(context)))
+            except ValueError:
+                pass
+            context = crypt32.CertEnumCertificatesInStore(store, context)
+    finally:
+        crypt32.CertCloseStore(store, 0)
+    return found
+
+
+def _issuers(cert: x509.Certificate, authorities: list[x509.Certificate]) -> tuple[x509.Certificate, ...]:
+    """The intermediate authorities above ``cert`` found in the user's "CA" store (as the PKCS#12
+    bags give them for a file): each issuer's signature is checked, roots are left to trust anchors."""
+    chain: list[x509.Certificate] = []
+    current = cert
+    for _ in range(8):
+        issuer = next((a for a in authorities if a.subject == current.issuer and a.subject != a.issuer
+                       and a not in chain and _issued_by(current, a)), None)
+        if issuer is None:
+            break
+        chain.append(issuer)
+        current = issuer
+    return tuple(chain)
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _property(context: object, prop_id: int) -> bytes | None:
+    crypt32, _, _ = _libs()
+    size = wt.DWORD(0)
+    if not crypt32.CertGetCertificateContextProperty(context, prop_id, None, byref(size)):
+        return None
+    buffer = ctypes.create_string_buffer(size.value)
+    if not crypt32.CertGetCertificateContextProperty(context, prop_id, buffer, byref(size)):
+        return None
+    return buffer.raw[:size.value]
+
+
+def _prov_info(context: object) -> CRYPT_KEY_PROV_INFO | None:
+    crypt32, _, _ = _libs()
+    size = wt.DWORD(0)
+    if not crypt32.CertGetCertificateContextProperty(context, CERT_KEY_PROV_INFO_PROP_ID, None, byref(size)):
+        return None
+    buffer = ctypes.create_string_buffer(size.value)
+    _check(crypt32.CertGetCertificateContextProperty(context, CERT_KEY_PROV_INFO_PROP_ID, buffer, byref(size)),
+           "CertGetCertificateContextProperty")
+    info = CRYPT_KEY_PROV_INFO.from_buffer_copy(buffer.raw[:sizeof(CRYPT_KEY_PROV_INFO)])
+    # The strings point into ``buffer``: keep it alive with the structure.
+    info._buffer = buffer  # type: ignore[attr-defined]
+    return info
+
+
+def _der(context: ctypes._Pointer) -> bytes:  # type: ignore[type-arg]
+    cert = context.contents
+    return ctypes.string_at(cert.pbCertEncoded, cert.cbCertEncoded)
+
+
+def _ecdsa_der(raw: bytes) -> bytes:
+    """CNG's r||s as the DER ECDSA-Sig-Value (RFC 5753 section 7.2)."""
+    half = len(raw) // 2
+    return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+
+
+def _key_specs(declared: int) -> tuple[int, ...]:
+    """The CryptoAPI key specs to try: the declared one (AT_KEYEXCHANGE 1, AT_SIGNATURE 2), else both
+    (keys imported from PKCS#12 files are AT_KEYEXCHANGE; some importers record another value)."""
+    return (declared,) if declared in (AT_KEYEXCHANGE, AT_SIGNATURE) else (AT_KEYEXCHANGE, AT_SIGNATURE)
+
+
+class WindowsMyStore(KeyStore):
+    """``CurrentUser\\MY``: the certificates with a private key Windows knows of."""
+
+    kind = "windows"
+
+    @property
+    def identity(self) -> str:
+        return "windows:CurrentUser\\MY"
+
+    @property
+    def label(self) -> str:
+        return STORE_LABEL
+
+    @property
+    def needs_pin(self) -> bool:
+        return False
+
+    def keys(self) -> list[StoredKey]:
+        crypt32, _, _ = _libs()
+        authorities = _store_certificates("CA")
+        try:
+            store = _open_my_store()
+        except Win32CallError as exc:
+            log.warning("Windows store not readable: %s", exc)
+            return []
+        found: list[StoredKey] = []
+        try:
+            context = crypt32.CertEnumCertificatesInStore(store, None)
+            while context:
+                if _prov_info(context) is not None:
+                    der = _der(context)
+                    try:
+                        cert = x509.load_der_x509_certificate(der)
+                    except ValueError:
+                        cert = None
+                    if cert is not None:
+                        friendly = _property(context, CERT_FRIENDLY_NAME_PROP_ID)
+                        label = friendly.decode("utf-16-le").rstrip("\0") if friendly else ""
+                        found.append(StoredKey(stored_key_id(self.identity, cert), cert, label or cert_label(cert),
+                                               hashlib.sha1(der).digest(),  # noqa: S324 (the store's thumbprint)
+                                               _issuers(cert, authorities)))
+                context = crypt32.CertEnumCertificatesInStore(store, context)
+        finally:
+            crypt32.CertCloseStore(store, 0)
+        return found
+
+    def open(self, pin: Secret | None) -> WindowsStoreSession:
+        return WindowsStoreSession(self)
+
+
+class WindowsStoreSession(KeySession):
+    def __init__(self, store: WindowsMyStore) -> None:
+        self.store = store
+        self._handle = _open_my_store()
+
+    def _context(self, key: StoredKey) -> ctypes._Pointer:  # type: ignore[type-arg]
+        crypt32, _, _ = _libs()
+        thumbprint = ctypes.create_string_buffer(key.handle, len(key.handle))
+        blob = CRYPT_HASH_BLOB(len(key.handle), ctypes.cast(thumbprint, c_void_p))
+        context = crypt32.CertFindCertificateInStore(self._handle, X509_ASN_ENCODING | PKCS_7_ASN_ENCODING, 0,
+                                                     CERT_FIND_SHA1_HASH, byref(blob), None)
+        if not context:
+            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
+        return context
+
+    def sign_digest(self, key: StoredKey, digest: bytes, hash_name: HashName, scheme: SignScheme) -> bytes:
+        if hash_name not in CALG or len(digest) != DIGEST_SIZE[hash_name]:
+            raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+        crypt32, _, _ = _libs()
+        context = self._context(key)
+        try:
+            try:
+                return self._sign_cng(context, digest, hash_name, scheme)
+            except Win32CallError as exc:
+                log.info("CNG signature not available (%s): trying CryptoAPI", exc)
+            if scheme != "pkcs1v15":
+                raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+            try:
+                return self._sign_capi(context, digest, hash_name)
+            except Win32CallError as exc:
+                log.warning("Windows store signature failed: %s", exc)
+                raise ProtocolError(ErrorCode.KEY_NOT_USABLE) from None
+        finally:
+            crypt32.CertFreeCertificateContext(context)
+
+    @staticmethod
+    def _acquire_cng(context: object) -> tuple[int, bool]:
+        crypt32, _, _ = _libs()
+        handle, spec, free = c_size_t(0), wt.DWORD(0), wt.BOOL(False)
+        _check(crypt32.CryptAcquireCertificatePrivateKey(
+            context, CRYPT_ACQUIRE_PREFER_NCRYPT_KEY_FLAG | CRYPT_ACQUIRE_COMPARE_KEY_FLAG, None, byref(handle),
+            byref(spec), byref(free)), "CryptAcquireCertificatePrivateKey")
+        if spec.value != CERT_NCRYPT_KEY_SPEC:
+            _, advapi32, _ = _libs()
+            if free.value:
+                advapi32.CryptReleaseContext(handle.value, 0)
+            raise Win32CallError("CryptoAPI key, no CNG handle")
+        return handle.value, bool(free.value)
+
+    def _sign_cng(self, context: object, digest: bytes, hash_name: HashName, scheme: SignScheme) -> bytes:
+        _, _, ncrypt = _libs()
+        handle, free = self._acquire_cng(context)
+        try:
+            padding: Structure | None
+            if scheme == "pkcs1v15":
+                padding, flags = BCRYPT_PKCS1_PADDING_INFO(CNG_HASH[hash_name]), BCRYPT_PAD_PKCS1
+            elif scheme == "pss":
+                padding, flags = BCRYPT_PSS_PADDING_INFO(CNG_HASH[hash_name], DIGEST_SIZE[hash_name]), BCRYPT_PAD_PSS
+            else:
+                padding, flags = None, 0
+            pad = byref(padding) if padding is not None else None
+            data = ctypes.create_string_buffer(digest, len(digest))
+            size = wt.DWORD(0)
+            status = ncrypt.NCryptSignHash(handle, pad, data, len(digest), None, 0, byref(size), flags)
+            if status != 0:
+                raise Win32CallError(f"NCryptSignHash failed: 0x{status & 0xFFFFFFFF:08x}")
+            out = ctypes.create_string_buffer(size.value)
+            status = ncrypt.NCryptSignHash(handle, pad, data, len(digest), out, size, byref(size), flags)
+            if status != 0:
+                raise Win32CallError(f"NCryptSignHash failed: 0x{status & 0xFFFFFFFF:08x}")
+            raw = out.raw[:size.value]
+            return _ecdsa_der(raw) if scheme == "ecdsa" else raw
+        finally:
+            if free:
+                ncrypt.NCryptFreeObject(handle)
+
+    @staticmethod
+    def _acquire_capi(context: object) -> tuple[int, int]:
+        """The key's CryptoAPI provider and key spec, from ``CERT_KEY_PROV_INFO_PROP_ID``."""
+        _, advapi32, _ = _libs()
+        info = _prov_info(context)
+        if info is None:
+            raise Win32CallError("no CERT_KEY_PROV_INFO_PROP_ID")
+        provider, prov_type = info.pwszProvName, info.dwProvType
+        if prov_type in (0, PROV_RSA_FULL, PROV_RSA_AES) and (provider or "").startswith("Microsoft"):
+            provider, prov_type = MS_ENH_RSA_AES_PROV, PROV_RSA_AES
+        flags = info.dwFlags & CRYPT_MACHINE_KEYSET
+        prov = c_size_t(0)
+        _check(advapi32.CryptAcquireContextW(byref(prov), info.pwszContainerName, provider, prov_type, flags),
+               "CryptAcquireContextW")
+        return prov.value, info.dwKeySpec
+
+    def _sign_capi(self, context: object, digest: bytes, hash_name: HashName) -> bytes:
+        _, advapi32, _ = _libs()
+        prov, key_spec = self._acquire_capi(context)
+        hash_handle = c_size_t(0)
+        try:
+            _check(advapi32.CryptCreateHash(prov, CALG[hash_name], 0, 0, byref(hash_handle)), "CryptCreateHash")
+            data = ctypes.create_string_buffer(digest, len(digest))
+            _check(advapi32.CryptSetHashParam(hash_handle.value, HP_HASHVAL, data, 0), "CryptSetHashParam")
+            for spec in _key_specs(key_spec):
+                size = wt.DWORD(0)
+                if not advapi32.CryptSignHashW(hash_handle.value, spec, None, 0, None, byref(size)):
+                    continue
+                out = ctypes.create_string_buffer(size.value)
+                _check(advapi32.CryptSignHashW(hash_handle.value, spec, None, 0, out, byref(size)), "CryptSignHashW")
+                return out.raw[:size.value][::-1]
+            raise Win32CallError(f"CryptSignHashW failed: 0x{ctypes.get_last_error() & 0xFFFFFFFF:08x}")
+        finally:
+            if hash_handle.value:
+                advapi32.CryptDestroyHash(hash_handle.value)
+            advapi32.CryptReleaseContext(prov, 0)
+
+    def decrypt_key(self, key: StoredKey, wrapped: bytes, padding: WrapPadding, oaep_hash: str = "sha256") -> bytes:
+        crypt32, _, _ = _libs()
+        context = self._context(key)
+        try:
+            try:
+                return self._decrypt_cng(context, wrapped, padding, oaep_hash)
+            except Win32CallError as exc:
+                log.info("CNG decryption not available (%s): trying CryptoAPI", exc)
+            if padding == "oaep" and oaep_hash != "sha1":
+                raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+            try:
+                return self._decrypt_capi(context, wrapped, padding)
+            except Win32CallError:
+                raise ProtocolError(ErrorCode.KEY_NOT_USABLE) from None
+        finally:
+            crypt32.CertFreeCertificateContext(context)
+
+    def _decrypt_cng(self, context: object, wrapped: bytes, padding: WrapPadding, oaep_hash: str) -> bytes:
+        _, _, ncrypt = _libs()
+        handle, free = self._acquire_cng(context)
+        try:
+            if padding == "oaep":
+                if oaep_hash not in CNG_HASH:
+                    raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+                info: Structure | None = BCRYPT_OAEP_PADDING_INFO(CNG_HASH[oaep_hash], None, 0)
+                flags = BCRYPT_PAD_OAEP
+            else:
+                info, flags = None, BCRYPT_PAD_PKCS1
+            pad = byref(info) if info is not None else None
+            data = ctypes.create_string_buffer(wrapped, len(wrapped))
+            out = ctypes.create_string_buffer(len(wrapped))
+            size = wt.DWORD(0)
+            status = ncrypt.NCryptDecrypt(handle, data, len(wrapped), pad, out, len(wrapped), byref(size), flags)
+            if status != 0:
+                raise Win32CallError(f"NCryptDecrypt failed: 0x{status & 0xFFFFFFFF:08x}")
+            return out.raw[:size.value]
+        finally:
+            if free:
+                ncrypt.NCryptFreeObject(handle)
+
+    def _decrypt_capi(self, context: object, wrapped: bytes, padding: WrapPadding) -> bytes:
+        _, advapi32, _ = _libs()
+        prov, key_spec = self._acquire_capi(context)
+        key_handle = c_size_t(0)
+        try:
+            _check(any(advapi32.CryptGetUserKey(prov, spec, byref(key_handle)) for spec in _key_specs(key_spec)),
+                   "CryptGetUserKey")
+            data = ctypes.create_string_buffer(wrapped[::-1], len(wrapped))
+            size = wt.DWORD(len(wrapped))
+            _check(advapi32.CryptDecrypt(key_handle.value, 0, True, CRYPT_OAEP if padding == "oaep" else 0, data,
+                                         byref(size)), "CryptDecrypt")
+            return data.raw[:size.value]
+        finally:
+            if key_handle.value:
+                advapi32.CryptDestroyKey(key_handle.value)
+            advapi32.CryptReleaseContext(prov, 0)
+
+    def close(self) -> None:
+        if self._handle:
+            crypt32, _, _ = _libs()
+            crypt32.CertCloseStore(self._handle, 0)
+            self._handle = 0
