@@ -154,7 +154,7 @@ def _check(ok: object, call: str) -> None:
         raise Win32CallError(f"{call} failed: 0x{ctypes.get_last_error() & 0xFFFFFFFF:08x}")
 
 
-def _open_my_store(name: str = "MY") -> int:
+def _open_system_store(name: str = "MY") -> int:
     crypt32, _, _ = _libs()
     flags = CERT_SYSTEM_STORE_CURRENT_USER | CERT_STORE_READONLY_FLAG | CERT_STORE_OPEN_EXISTING_FLAG
     handle = crypt32.CertOpenStore(CERT_STORE_PROV_SYSTEM_W, 0, None, flags, c_wchar_p(name))
@@ -166,7 +166,7 @@ def _store_certificates(name: str) -> list[x509.Certificate]:
     """Every readable certificate of the current user's system store ``name`` ("CA": intermediates)."""
     crypt32, _, _ = _libs()
     try:
-        store = _open_my_store(name)
+        store = _open_system_store(name)
     except Win32CallError:
         return []
     found = []
@@ -269,7 +269,7 @@ class WindowsMyStore(KeyStore):
         crypt32, _, _ = _libs()
         authorities = _store_certificates("CA")
         try:
-            store = _open_my_store()
+            store = _open_system_store()
         except Win32CallError as exc:
             log.warning("Windows store not readable: %s", exc)
             return []
@@ -301,7 +301,7 @@ class WindowsMyStore(KeyStore):
 class WindowsStoreSession(KeySession):
     def __init__(self, store: WindowsMyStore) -> None:
         self.store = store
-        self._handle = _open_my_store()
+        self._handle = _open_system_store()
 
     def _context(self, key: StoredKey) -> ctypes._Pointer:  # type: ignore[type-arg]
         crypt32, _, _ = _libs()

@@ -10,6 +10,17 @@ from tests.support.pki import test_pki  # noqa: F401  (session fixture: the test
 from tests.support.wine import WinePython, prepare_wine_python, winpath
 
 
+#: The first test also prepares the cache (download, wheels, wineboot): more than the suite's 120 s may go by.
+WINDOWS_TEST_TIMEOUT = 900
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.timeout(WINDOWS_TEST_TIMEOUT))
+
+
 @pytest.fixture(scope="session")
 def wine() -> WinePython:
     """Windows CPython 3.13 under Wine, with the project's dependencies (prepared once, then cached)."""

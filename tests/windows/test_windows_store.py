@@ -119,3 +119,36 @@ def test_store_certificate_listed_and_signs(wine: WinePython, store_key: x509.Ce
     other = tmp_path / "autre.pdf"
     other.write_bytes(b"%PDF autre " * 1000)
     assert not openssl_cms_ok(signature, other, test_pki)
+
+
+#: Runs under Wine: unwrap argv[2] (hex) with the store key whose certificate's SHA-256 is argv[1].
+UNWRAP = r'''
+import sys
+sys.path.insert(0, sys.argv[4])
+from agent.keystores.windows_store import WindowsMyStore
+
+store = WindowsMyStore()
+(key,) = [k for k in store.keys() if k.sha256 == sys.argv[1]]
+with store.open(None) as session:
+    print(session.decrypt_key(key, bytes.fromhex(sys.argv[2]), sys.argv[3], "sha1").hex())
+'''
+
+
+def test_store_key_unwraps_a_content_key(wine: WinePython, store_key: x509.Certificate) -> None:
+    """RFC 5652 section 6.2.1 key transport to the store key: PKCS#1 v1.5 and OAEP (SHA-1), wrapped on Linux."""
+    import os
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from tests.support.wine import ROOT
+
+    public = store_key.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    sha256 = hashlib.sha256(store_key.public_bytes(Encoding.DER)).hexdigest()
+    for name, pad in (("pkcs1v15", padding.PKCS1v15()),
+                      ("oaep", padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None))):
+        secret = os.urandom(32)
+        result = wine.script(UNWRAP, sha256, public.encrypt(secret, pad).hex(), name, winpath(ROOT))
+        assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
+        assert bytes.fromhex(result.stdout.decode().strip()) == secret, name
