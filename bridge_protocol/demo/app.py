@@ -27,7 +27,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ..messages import PORTS
+from ..messages import ALL_PORTS
 from .consultations import add_consultation_routes
 from .keys import add_key_routes
 
@@ -45,7 +45,7 @@ CSP = (
 class DemoState:
     """Mutable settings of a running demo platform."""
 
-    agent_ports: list[int] = field(default_factory=lambda: list(PORTS))
+    agent_ports: list[int] = field(default_factory=lambda: list(ALL_PORTS))
 
 
 STATE_KEY = web.AppKey("state", DemoState)

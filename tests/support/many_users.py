@@ -37,10 +37,10 @@ def _env(home: Path) -> list[str]:
             f"XDG_DATA_HOME={home}/.local/share", f"XDG_CACHE_HOME={home}/.cache", "PYTHONUNBUFFERED=1"]
 
 
-def _start(user: OsUser, home: Path, python: Path) -> subprocess.Popen[str]:
+def _start(user: OsUser, home: Path, python: Path, site: str = SITE) -> subprocess.Popen[str]:
     config = home / ".config" / "compagnon" / "config.toml"
     config.parent.mkdir(parents=True)
-    config.write_text(f'[bridge]\nallowed_origins = ["{SITE}"]\n\n[pairing]\npreapproved = ["{SITE}"]\n\n'
+    config.write_text(f'[bridge]\nallowed_origins = ["{site}"]\n\n[pairing]\npreapproved = ["{site}"]\n\n'
                       '[consent]\npolicy = "deny"\n', encoding="utf-8")
     subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", str(home)], check=True)
     return subprocess.Popen(["runuser", "-u", user.name, "--", "env", "-i", *_env(home), str(python), "-m", "agent",
@@ -59,7 +59,7 @@ def _port_of(proc: subprocess.Popen[str], deadline: float) -> int:
 
 
 @contextmanager
-def running_agents(count: int, python: Path, homes: Path) -> Iterator[list[tuple[OsUser, int]]]:
+def running_agents(count: int, python: Path, homes: Path, site: str = SITE) -> Iterator[list[tuple[OsUser, int]]]:
     """``count`` users (created if needed), each with an agent started as that user; yields each
     user with the port its agent took, and stops them all."""
     users = [os_user(f"compagnon-u{n:02d}") for n in range(1, count + 1)]
@@ -68,7 +68,7 @@ def running_agents(count: int, python: Path, homes: Path) -> Iterator[list[tuple
         for user in users:
             home = homes / user.name
             home.mkdir(mode=0o700)
-            agents.append(_start(user, home, python))
+            agents.append(_start(user, home, python, site))
         deadline = time.monotonic() + 180
         yield [(user, _port_of(agent, deadline)) for user, agent in zip(users, agents, strict=True)]
     finally:
