@@ -323,4 +323,25 @@ def prepare_wine_python() -> WinePython:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
             (folder / "ready").write_text(f"prepared in {time.monotonic() - started:.0f} s\n", encoding="ascii")
+        os.utime(folder / "ready")
+    _prune(root, keep=folder)
     return WinePython(folder)
+
+
+#: A prepared environment (about 800 MB) unused this long is deleted when another one is used.
+UNUSED_DAYS = 3
+
+
+def _prune(root: Path, keep: Path) -> None:
+    """Delete the environments of older dependency lists (their ``ready`` file dates their last use)."""
+    for folder in root.glob("wine-*"):
+        if folder == keep or not folder.is_dir():
+            continue
+        ready = folder / "ready"
+        try:
+            unused = time.time() - ready.stat().st_mtime > UNUSED_DAYS * 86400
+        except OSError:
+            continue
+        if unused:
+            with _locked(root / f"{folder.name}.lock"):
+                shutil.rmtree(folder, ignore_errors=True)
