@@ -258,15 +258,7 @@ def verify_signer_info(env: Environment, info: cms.SignerInfo, cert: asn1_x509.C
     ok, problem = _verify_value(info, cert, b"\x31" + signed_attrs.dump()[1:], prehashed=False)
     if ok:
         algorithm = info["signature_algorithm"]["algorithm"].native
-        if is_weak_digest(digest_name):
-            checks.append(indeterminate("signature_value", env.t(
-                "Valeur de signature correcte, mais l'algorithme {a} n'est plus sûr.",
-                "Signature value correct, but {a} is no longer secure.", a=digest_name),
-                SubIndication.CRYPTO_CONSTRAINTS_FAILURE))
-        else:
-            checks.append(passed("signature_value", env.t("Valeur de signature correcte ({a}, {d}).",
-                                                          "Signature value is correct ({a}, {d}).",
-                                                          a=algorithm, d=digest_name)))
+        checks.append(correct_signature_value(env, digest_name, f"{algorithm}, {digest_name}"))
     elif problem is None:
         checks.append(total_failed("signature_value", env.t(
             "Valeur de signature incorrecte : la signature ou ses attributs signés ont été modifiés.",
@@ -489,7 +481,21 @@ async def verify_timestamp(env: Environment, token: cms.ContentInfo, expected: C
     return TimestampOutcome(False, gen_time, message, cert, checks, chain)
 
 
-def _imprint_checker(data: bytes) -> Callable[[str], bytes | None]:
+def correct_signature_value(env: Environment, digest_name: str, what: str) -> Check:
+    """The check of a mathematically correct signature value: passed, or INDETERMINATE /
+    CRYPTO_CONSTRAINTS_FAILURE when its digest is no longer secure (EN 319 102-1 section 5.2.8)."""
+    if is_weak_digest(digest_name):
+        return indeterminate("signature_value", env.t(
+            "Valeur de signature correcte, mais l'algorithme {a} n'est plus sûr.",
+            "Signature value correct, but {a} is no longer secure.", a=digest_name),
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
+    return passed("signature_value", env.t("Valeur de signature correcte ({a}).", "Signature value is correct ({a}).",
+                                           a=what))
+
+
+def imprint_checker(data: bytes) -> Callable[[str], bytes | None]:
+    """``expected(hash_name)``: the digest of ``data`` a time-stamp's message imprint must equal
+    (RFC 3161 section 2.4.2), None for an algorithm ``hashlib`` does not know."""
     def expected(name: str) -> bytes | None:
         try:
             return hashlib.new(name, data).digest()
@@ -504,7 +510,7 @@ async def signature_timestamps(env: Environment, info: cms.SignerInfo, extra: Cm
     """The earliest valid signature-time-stamp of ``info`` (EN 319 122-1 section 5.3) and all outcomes."""
     outcomes = []
     for value in _attrs(info["unsigned_attrs"], "signature_time_stamp_token"):
-        outcomes.append(await verify_timestamp(env, value, _imprint_checker(info["signature"].native),
+        outcomes.append(await verify_timestamp(env, value, imprint_checker(info["signature"].native),
                                                extra))  # type: ignore[arg-type]
     valid = [o for o in outcomes if o.ok and o.time is not None]
     best = min(valid, key=lambda o: o.time) if valid else None  # type: ignore[arg-type, return-value]

@@ -55,6 +55,7 @@ from .cades import (
     PARSE_ERRORS,
     _attr_count,
     format_failure,
+    imprint_checker,
     verify_signer,
     verify_timestamp,
 )
@@ -263,7 +264,7 @@ async def _vri_timestamp_checks(env: Environment, emb: EmbeddedPdfSignature, doc
     for entry in doc.dss.vri_timestamps:
         if entry.key not in keys:
             continue
-        outcome = await verify_timestamp(env, entry.token, _digest_of(value), extra=doc.dss.material)
+        outcome = await verify_timestamp(env, entry.token, imprint_checker(value), extra=doc.dss.material)
         if outcome.ok:
             checks.append(passed("vri_timestamp", env.t(
                 "Horodatage du dictionnaire VRI (/TS) : {m}.", "VRI dictionary time-stamp (/TS): {m}.",
@@ -273,16 +274,6 @@ async def _vri_timestamp_checks(env: Environment, emb: EmbeddedPdfSignature, doc
                 "Horodatage du dictionnaire VRI (/TS) ignoré, {m}.", "VRI dictionary time-stamp (/TS) ignored, {m}.",
                 m=outcome.message)))
     return checks
-
-
-def _digest_of(data: bytes) -> Any:
-    def expected(name: str) -> bytes | None:
-        try:
-            return hashlib.new(name, data).digest()
-        except (ValueError, TypeError):
-            return None
-
-    return expected
 
 
 async def verify_pdf(env: Environment, path: Path, progress: Progress | None) -> list[SignatureReport]:

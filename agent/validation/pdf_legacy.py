@@ -28,13 +28,12 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, extract_contents
 
-from .cades import PARSE_ERRORS, CmsMaterial
+from .cades import PARSE_ERRORS, CmsMaterial, correct_signature_value
 from .chain import (
     Environment,
     SigningTimes,
     certificate_category,
     crypto_cert,
-    is_weak_digest,
     signer_identity,
     validate_certificate,
 )
@@ -181,15 +180,7 @@ def _signature_value(env: Environment, emb: RawPdfSignature, cert: asn1_x509.Cer
             SubIndication.HASH_FAILURE)]
     checks = [passed("integrity", env.t("Empreinte {a} de la plage signée conforme.",
                                         "{a} digest of the signed range matches.", a=digest_name))]
-    if is_weak_digest(digest_name):
-        checks.append(indeterminate("signature_value", env.t(
-            "Valeur de signature correcte, mais l'algorithme {a} n'est plus sûr.",
-            "Signature value correct, but {a} is no longer secure.", a=digest_name),
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE))
-    else:
-        checks.append(passed("signature_value", env.t("Valeur de signature correcte (RSA PKCS#1 v1.5, {a}).",
-                                                      "Signature value is correct (RSA PKCS#1 v1.5, {a}).",
-                                                      a=digest_name)))
+    checks.append(correct_signature_value(env, digest_name, f"RSA PKCS#1 v1.5, {digest_name}"))
     return checks
 
 
