@@ -39,7 +39,7 @@ from .jobs.manager import JobManager
 from .i18n import Text
 from .jobs.store import JobStore
 from .keystores.registry import KeyStoreRegistry
-from .pairing import Pairings
+from .pairing import Pairings, test_codes_folder
 from .update.runtime import clear_ready, write_ready
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,8 @@ class AgentService:
         state = self.settings.state_dir
         private_folder(state, own=True)
         self.audit = AuditLog.in_state_dir(state)
-        self.pairings = Pairings(state / "pairings.json", self.settings.preapproved_origins, self.consent, self.audit)
+        self.pairings = Pairings(state / "pairings.json", self.settings.preapproved_origins, self.consent, self.audit,
+                                 test_codes=test_codes_folder(state, self.settings.consent_policy))
         self.keystores = KeyStoreRegistry(self.settings)
         self.files = FileRegistry(state / "uploads", self.settings.max_upload_bytes,
                                   site_bytes=self.settings.site_upload_bytes, site_files=self.settings.site_files)

@@ -33,6 +33,11 @@ class ErrorCode(str, Enum):
     USER_TIMEOUT = "USER_TIMEOUT"
     CONSENT_UNAVAILABLE = "CONSENT_UNAVAILABLE"
     CONSENT_RATE_LIMITED = "CONSENT_RATE_LIMITED"
+    # Pairing key and per-connection authentication (PROTOCOL.md "Pairing").
+    NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
+    NOT_PAIRED = "NOT_PAIRED"
+    PAIRING_FAILED = "PAIRING_FAILED"
+    AUTH_FAILED = "AUTH_FAILED"
     # Jobs.
     UNKNOWN_JOB_KIND = "UNKNOWN_JOB_KIND"
     JOB_NOT_FOUND = "JOB_NOT_FOUND"
@@ -118,6 +123,27 @@ ERRORS: dict[ErrorCode, ErrorInfo] = {
         "minute est atteinte. Réessayez plus tard.",
         "Too many authorisation requests from this site: one is already shown or the limit per minute "
         "was reached. Try again later.",
+    ),
+    ErrorCode.NOT_AUTHENTICATED: ErrorInfo(
+        -32015,
+        "Connexion non authentifiée : la page doit d'abord prouver qu'elle est jumelée avec ce Compagnon "
+        "(agent.auth).",
+        "Connection not authenticated: the page must first prove it is paired with this Compagnon (agent.auth).",
+    ),
+    ErrorCode.NOT_PAIRED: ErrorInfo(
+        -32016,
+        "Ce site n'est pas jumelé avec ce Compagnon (ou le jumelage a été retiré) : jumelez-le à nouveau.",
+        "This site is not paired with this Compagnon (or the pairing was removed): pair it again.",
+    ),
+    ErrorCode.PAIRING_FAILED: ErrorInfo(
+        -32017,
+        "Jumelage interrompu : étape inattendue ou preuve incorrecte. Recommencez le jumelage.",
+        "Pairing interrupted: unexpected step or wrong proof. Start the pairing again.",
+    ),
+    ErrorCode.AUTH_FAILED: ErrorInfo(
+        -32018,
+        "Authentification refusée : la preuve de la page est incorrecte ou déjà utilisée.",
+        "Authentication refused: the page's proof is wrong or was already used.",
     ),
     ErrorCode.UNKNOWN_JOB_KIND: ErrorInfo(
         -32020, "Type de traitement inconnu.", "Unknown job kind."

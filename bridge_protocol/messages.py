@@ -69,6 +69,9 @@ class HelloParams:
 class HelloResult:
     """``agent.hello`` answer. ``capabilities`` names what this agent can do (``job:<kind>``, methods).
 
+    ``paired``: this agent holds a pairing key for the calling site; ``authenticated``: this
+    connection proved it (``agent.auth``). Neither is proof of anything to the page: only the
+    agent's ``agent.auth`` answer is.
     ``update_required``: the page's ``min_version`` is above this agent's version.
     ``update_available``: the newer version the agent's last update check found, else null.
     """
@@ -78,20 +81,64 @@ class HelloResult:
     protocol: int
     capabilities: list[str]
     paired: bool = False
+    authenticated: bool = False
     update_required: bool = False
     update_available: str | None = None
 
 
+#: Base64 (RFC 4648 section 4) of a P-256 key, a nonce, a commitment or a proof.
+_B64 = {"maxLength": 100, "pattern": r"^[A-Za-z0-9+/]+={0,2}$"}
+
+PairStep = Literal["commit", "exchange", "confirm"]
+AuthStep = Literal["challenge", "prove"]
+
+
 @dataclass
 class PairParams:
-    """``agent.pair`` request (no member): ask the user, once, to approve the calling site."""
+    """``agent.pair`` request, in three steps on one connection (PROTOCOL.md "Pairing").
+
+    ``commit``: no other member; ``exchange``: the page's ECDH key ``public_key`` (uncompressed
+    P-256, base64) and its 32-byte ``nonce``; ``confirm``: the page's ``proof``
+    HMAC(K, "page-confirm" || transcript)."""
+
+    step: PairStep
+    public_key: str | None = field(default=None, metadata=_B64)
+    nonce: str | None = field(default=None, metadata=_B64)
+    proof: str | None = field(default=None, metadata=_B64)
 
 
 @dataclass
 class PairResult:
-    """``agent.pair`` answer."""
+    """``agent.pair`` answer. ``commit``: ``commitment`` = SHA-256(pk_A || n_A); ``exchange`` (once the
+    user allowed the site in the agent, which shows the six-digit code): ``public_key`` and ``nonce``;
+    ``confirm``: ``paired`` true and the agent's ``proof`` HMAC(K, "agent-confirm" || transcript)."""
 
-    paired: bool
+    paired: bool = False
+    commitment: str | None = None
+    public_key: str | None = None
+    nonce: str | None = None
+    proof: str | None = None
+
+
+@dataclass
+class AuthParams:
+    """``agent.auth`` request: ``challenge`` with the page's fresh ``nonce``, then ``prove`` with the
+    page's ``proof`` HMAC(K, "page" || origin || n_P || n_A)."""
+
+    step: AuthStep
+    nonce: str | None = field(default=None, metadata=_B64)
+    proof: str | None = field(default=None, metadata=_B64)
+
+
+@dataclass
+class AuthResult:
+    """``agent.auth`` answer. ``challenge``: the agent's fresh ``nonce`` and its ``proof``
+    HMAC(K, "agent" || origin || n_P || n_A), to be checked BEFORE the page sends anything else;
+    ``prove``: ``authenticated`` true."""
+
+    authenticated: bool = False
+    nonce: str | None = None
+    proof: str | None = None
 
 
 @dataclass
@@ -196,7 +243,10 @@ METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         Method("agent.hello", HelloParams, HelloResult, "Say hello: version, protocol, capabilities."),
-        Method("agent.pair", PairParams, PairResult, "Ask the user to approve this site once."),
+        Method("agent.pair", PairParams, PairResult,
+               "Pair this site once: ECDH, a code the agent shows and the user types in the page, a shared key."),
+        Method("agent.auth", AuthParams, AuthResult,
+               "Prove both sides hold the site's pairing key (each connection, before anything else)."),
         Method(
             "certificates.list",
             CertificatesListParams,
@@ -212,6 +262,10 @@ METHODS: dict[str, Method] = {
         Method("jobs.cancel", JobIdParams, JobSnapshot, "Cancel a job; cancelling a finished job is a no-op."),
     )
 }
+
+#: Methods a connection may call before it is authenticated (``agent.auth``); every other one is
+#: answered NOT_AUTHENTICATED until then.
+OPEN_METHODS: frozenset[str] = frozenset({"agent.hello", "agent.pair", "agent.auth"})
 
 #: Notifications the agent sends (JSON-RPC requests without ``id``).
 NOTIFICATIONS: dict[str, type] = {"jobs.updated": JobUpdated}

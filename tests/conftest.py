@@ -7,12 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from bridge_protocol.client import set_default_pairing
 from tests.support.agent_process import AgentProcess, free_port, write_config
+from tests.support.pairing import default_pairing
 from tests.support.pki import test_pki  # noqa: F401  (session fixture: the test PKI and its services)
 from tests.support.platform_server import PlatformServer
 from tests.support.softhsm import ProvisionedToken, SoftHsm, provision_token, start_softhsm
 
 OTHER_ORIGIN = "https://autre-plateforme.example"
+
+# Clients of the tests' agents pair and authenticate by themselves (tests.support.pairing).
+set_default_pairing(default_pairing)
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from ..pairing import ConnectionAuth
+
 log = logging.getLogger(__name__)
 
 
@@ -105,6 +107,8 @@ class Connection:
         self.peer = peer
         self.locale = "fr"
         self.client: dict[str, str] | None = None
+        #: What this connection proved (agent.auth or a pairing); nothing privileged before.
+        self.auth = ConnectionAuth()
         self._answers: deque[str] = deque()
         self._queued_bytes = 0
         self._job_updates: dict[str, JobUpdate] = {}
@@ -212,6 +216,7 @@ class Connection:
             self._room.set()
 
     async def close(self) -> None:
+        self.auth.close()
         self._closed = True
         self._room.set()
         self._writer.cancel()

@@ -27,6 +27,7 @@ from bridge_protocol.files import (
 )
 from bridge_protocol.messages import (
     METHODS,
+    OPEN_METHODS,
     PRODUCT,
     PROTOCOL_VERSION,
     HelloParams,
@@ -34,14 +35,18 @@ from bridge_protocol.messages import (
     JobIdParams,
     JobListParams,
     JobStartParams,
+    AuthParams,
+    AuthResult,
     PairParams,
     PairResult,
 )
+from bridge_protocol.pairing import KEY_BYTES, NONCE_BYTES
 from bridge_protocol.typed import ParseError, parse, to_json
 
 from .. import __version__
 from ..i18n import pick_locale
 from ..kinds import kind_names, load_kind
+from ..pairing import b64, decode_b64
 from ..update.config import app_dir_of
 from ..update.runtime import hello_hints
 from .connection import Connection
@@ -80,6 +85,7 @@ class Dispatcher:
         self._handlers: dict[str, Handler] = {
             "agent.hello": self.hello,
             "agent.pair": self.pair,
+            "agent.auth": self.auth,
             "certificates.list": self.certificates_list,
             "files.pick": self.files_pick,
             "files.put": self.files_put,
@@ -133,6 +139,10 @@ class Dispatcher:
             handler = self._handlers.get(method)
             if handler is None:
                 raise ProtocolError(ErrorCode.METHOD_NOT_FOUND, method=method[:64])
+            if method not in OPEN_METHODS and not self.service.pairings.authenticated(conn.auth, conn.origin):
+                # The Origin header proves nothing outside a browser: only a connection that
+                # proved the site's pairing key gets anything privileged (promise 3).
+                raise ProtocolError(ErrorCode.NOT_AUTHENTICATED)
             raw = message.get("params", {})
             try:
                 params = parse(METHODS[method].params, raw, "/params")
@@ -161,27 +171,45 @@ class Dispatcher:
             product=PRODUCT,
             version=__version__,
             protocol=PROTOCOL_VERSION,
-            capabilities=["agent.pair", "certificates.list", "files.pick", "files.put", "files.get",
+            capabilities=["agent.pair", "agent.auth", "certificates.list", "files.pick", "files.put", "files.get",
                           *(f"job:{name}" for name in kind_names())],
             paired=self.service.pairings.is_paired(conn.origin),
+            authenticated=self.service.pairings.authenticated(conn.auth, conn.origin),
             update_required=update_required,
             update_available=update_available,
         )
 
     async def pair(self, conn: Connection, params: PairParams) -> PairResult:
-        await self.service.pairings.ensure(conn.origin, conn.locale)
-        return PairResult(paired=True)
+        """The three steps of pairing (PROTOCOL.md "Pairing"), on this connection."""
+        pairings = self.service.pairings
+        if params.step == "commit":
+            return PairResult(commitment=b64(pairings.commit(conn.auth)))
+        if params.step == "exchange":
+            page_key = decode_b64(params.public_key, KEY_BYTES, "/params/public_key")
+            page_nonce = decode_b64(params.nonce, NONCE_BYTES, "/params/nonce")
+            agent_key, agent_nonce = await pairings.exchange(conn.auth, conn.origin, page_key, page_nonce, conn.locale)
+            return PairResult(public_key=b64(agent_key), nonce=b64(agent_nonce))
+        proof = decode_b64(params.proof, 32, "/params/proof")
+        return PairResult(paired=True, proof=b64(pairings.confirm(conn.auth, conn.origin, proof)))
+
+    async def auth(self, conn: Connection, params: AuthParams) -> AuthResult:
+        """Per-connection proof of the site's key: the agent's first, then the page's."""
+        pairings = self.service.pairings
+        if params.step == "challenge":
+            page_nonce = decode_b64(params.nonce, NONCE_BYTES, "/params/nonce")
+            agent_nonce, proof = pairings.challenge(conn.auth, conn.origin, page_nonce)
+            return AuthResult(nonce=b64(agent_nonce), proof=b64(proof))
+        pairings.prove(conn.auth, conn.origin, decode_b64(params.proof, 32, "/params/proof"))
+        return AuthResult(authenticated=True)
 
     async def certificates_list(self, conn: Connection, params: CertificatesListParams) -> CertificatesListResult:
         """Certificate facts (never keys), after pairing and the user's consent (promise 4)."""
-        await self.service.pairings.ensure(conn.origin, conn.locale)
         await self.service.consent_certificates(conn.origin, conn.locale)
         infos = await asyncio.to_thread(self.service.keystores.certificate_infos, params.purpose, conn.locale)
         return CertificatesListResult(certificates=infos)
 
     async def files_pick(self, conn: Connection, params: FilePickParams) -> FilePickResult:
         """Files the user picks in the agent's own UI (promise 5): the page gets handles, not paths."""
-        await self.service.pairings.ensure(conn.origin, conn.locale)
         accept = tuple(a.lower() if a.startswith(".") else f".{a.lower()}" for a in params.accept)
         paths = await self.service.consent.pick_files(conn.origin, params.multiple, accept)
         entries = [await asyncio.to_thread(self.service.files.register, conn.origin, p) for p in paths]
@@ -189,7 +217,6 @@ class Dispatcher:
 
     async def files_put(self, conn: Connection, params: FilePutParams) -> FileInfo:
         """Bytes the page hands over (promise 5: pages give content, never a path)."""
-        await self.service.pairings.ensure(conn.origin, conn.locale)
         try:
             data = base64.b64decode(params.data, validate=True)
         except ValueError:
@@ -207,8 +234,6 @@ class Dispatcher:
     async def jobs_start(self, conn: Connection, params: JobStartParams) -> dict[str, Any]:
         kind = load_kind(params.kind)
         locale = pick_locale(params.locale, conn.locale)
-        if kind.needs_pairing:
-            await self.service.pairings.ensure(conn.origin, locale)
         return self.service.jobs.start(conn.origin, kind.name, params.params, locale).snapshot()
 
     async def jobs_get(self, conn: Connection, params: JobIdParams) -> dict[str, Any]:

@@ -39,6 +39,8 @@ class ConsentRequest:
     files: tuple[FileSummary, ...] = ()
     certificate: str | None = None
     needs_pin: bool = False
+    #: The six-digit pairing code (action ``pair``) the user types in the page; also in ``summary``.
+    pairing_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,12 @@ class ConsentProvider(ABC):
 
     @abstractmethod
     async def ask(self, request: ConsentRequest) -> ConsentDecision: ...
+
+    async def show(self, request: ConsentRequest) -> None:
+        """Show ``request`` without asking anything (a pre-approved site's pairing code): the agent
+        cancels this once the page confirmed. By default the request is shown as a prompt whose
+        answer is ignored."""
+        await self.ask(request)
 
     async def pick_files(self, origin: str, multiple: bool, accept: tuple[str, ...]) -> list[Path]:
         """The user's own choice of files (a native picker); empty when they cancel."""
@@ -74,3 +82,6 @@ class PolicyConsent(ConsentProvider):
 
     async def ask(self, request: ConsentRequest) -> ConsentDecision:
         return ConsentDecision(approved=self.approve)
+
+    async def show(self, request: ConsentRequest) -> None:
+        """Nobody to show anything to."""

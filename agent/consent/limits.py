@@ -78,6 +78,10 @@ class RateLimitedConsent(ConsentProvider):
         async with self._slot(request.origin, request.action):
             return await self.inner.ask(request)
 
+    async def show(self, request: ConsentRequest) -> None:
+        async with self._slot(request.origin, "show"):
+            await self.inner.show(request)
+
     async def pick_files(self, origin: str, multiple: bool, accept: tuple[str, ...]) -> list[Path]:
         async with self._slot(origin, "pick"):
             return await self.inner.pick_files(origin, multiple, accept)

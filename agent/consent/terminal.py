@@ -27,6 +27,10 @@ _PROMPT = Text(
     en="\n=== Compagnon: authorisation request ===\nSite: {origin}\n{summary}\n{details}"
     "To allow, type {code} then Enter (any other answer refuses): ",
 )
+_SHOW = Text(
+    fr="\n=== Compagnon : jumelage ===\nSite : {origin}\n{summary}\n",
+    en="\n=== Compagnon: pairing ===\nSite: {origin}\n{summary}\n",
+)
 _FILE = Text(fr="  fichier : {name} ({size} octets, SHA-256 {sha})\n", en="  file: {name} ({size} bytes, SHA-256 {sha})\n")
 _CERT = Text(fr="  certificat : {cert}\n", en="  certificate: {cert}\n")
 _PICK = Text(
@@ -102,6 +106,11 @@ class TerminalConsent(ConsentProvider):
                 return ConsentDecision(approved=False)
             pin = await self._read_pin(reader) if request.needs_pin else None
             return ConsentDecision(approved=True, pin=pin)
+
+    async def show(self, request: ConsentRequest) -> None:
+        """A pre-approved site's pairing code: printed, nothing to answer."""
+        async with self._lock:
+            await self._say(_SHOW.render(self.locale, origin=request.origin, summary=request.summary))
 
     async def pick_files(self, origin: str, multiple: bool, accept: tuple[str, ...]) -> list[Path]:
         """The terminal's picker: paths typed by the user (the page never sees them)."""

@@ -74,6 +74,9 @@ class AgentProcess:
         return self.state_dir / "log" / "compagnon.log"
 
     def start(self, timeout: float = 15.0) -> AgentProcess:
+        from .pairing import register_agent
+
+        register_agent(self.port, self.home)
         self.lines = []
         cmd = [sys.executable, "-m", "agent", "serve", "--port", str(self.port), *self.args]
         self.started_at = time.monotonic()

@@ -1,0 +1,74 @@
+"""The test side of pairing (PROTOCOL.md "Pairing"): which agent home listens on which port, the
+client's key file per agent home, and the code reader of the test consent policy.
+
+Under ``approve-all-for-tests`` (and only there) the agent writes each pairing's code to
+``state_dir/test-pairing-codes/<name>`` (0600); the test client reads it as a user reads the agent's
+screen. Agents under other policies are paired by their UI (terminal, console) in the tests that
+exercise it, or seeded with a key (``seed_pairing``) where pairing is not what is tested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import secrets
+from pathlib import Path
+
+from agent.pairing import TEST_CODES_FOLDER, test_code_name
+from bridge_protocol.client import ClientPairing, PairingSecrets
+
+#: Agent homes by port, recorded when an agent is started for a test.
+HOMES: dict[int, Path] = {}
+
+
+def register_agent(port: int, home: Path) -> None:
+    HOMES[port] = home
+
+
+def state_dir_of(home: Path) -> Path:
+    return home / ".local/state/compagnon"
+
+
+def client_secrets(home: Path) -> PairingSecrets:
+    """The test client's keys for the agent of ``home`` (outside the agent's own folders)."""
+    return PairingSecrets(home / ".test-client" / "pairing-secrets.json")
+
+
+def policy_code_reader(home: Path, wait: float = 5.0):  # type: ignore[no-untyped-def]
+    """Reads the code the test policy dropped for this pairing (None when there is none)."""
+
+    async def read(origin: str, page_nonce: bytes) -> str | None:
+        path = state_dir_of(home) / TEST_CODES_FOLDER / test_code_name(origin, page_nonce)
+        for _ in range(int(wait / 0.05)):
+            try:
+                return path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                await asyncio.sleep(0.05)
+        return None
+
+    return read
+
+
+def pairing_for(home: Path) -> ClientPairing:
+    return ClientPairing(client_secrets(home), policy_code_reader(home))
+
+
+def default_pairing(origin: str, port: int) -> ClientPairing | None:
+    """What ``BridgeClient.connect`` uses in the tests when no pairing is given."""
+    home = HOMES.get(port)
+    return pairing_for(home) if home is not None else None
+
+
+def seed_pairing(home: Path, origin: str) -> bytes:
+    """A key for ``origin`` on both sides, as if the site had been paired earlier (for the tests
+    of other subjects whose consent policy has no code side channel)."""
+    key = secrets.token_bytes(32)
+    path = state_dir_of(home) / "pairings.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"approved": {}}
+    data["approved"][origin] = {"approved_at": "2026-01-01T00:00:00Z", "key": base64.b64encode(key).decode()}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    path.chmod(0o600)
+    client_secrets(home).set(origin, key)
+    return key
