@@ -111,6 +111,7 @@ async def test_malformed_frames_get_an_error_and_the_connection_lives_on(
     agent: AgentProcess, platform: PlatformServer, frame: str, rpc_code: int, code: str
 ) -> None:
     async with await BridgeClient.connect(platform.origin, ports=[agent.port]) as client:
+        await client.secure()  # paired and authenticated: the frame's own fault answers
         await client.send_raw(frame)
         answer = await asyncio_wait_notification(client)
         assert answer["jsonrpc"] == "2.0"
