@@ -14,7 +14,10 @@ export interface HelloResult {
   version: string;
   protocol: number;
   capabilities: string[];
+  /** The agent holds a pairing key for this site (a claim: only agent.auth proves it). */
   paired: boolean;
+  /** This connection proved the key (agent.auth or a pairing). */
+  authenticated: boolean;
   /** The page's minVersion is above this agent's version: "mise à jour requise". */
   update_required: boolean;
   /** The newer version the agent's last update check found, or null. */
@@ -222,7 +225,11 @@ export interface VerifyFileRef {
 }
 
 export declare class CompagnonError extends Error {
-  /** Stable code: the agent's error.data.code, or AGENT_OFFLINE / TIMEOUT from the client. */
+  /**
+   * Stable code: the agent's error.data.code, or from the client: AGENT_OFFLINE, TIMEOUT,
+   * NOT_PAIRED (no key yet: pair first), NOT_YOURS (the agent could not prove it holds this site's
+   * key: nothing was sent to it), CODE_MISMATCH (the code typed differs from the one computed).
+   */
   code: string;
   data: Record<string, unknown>;
   constructor(code: string, message: string, data?: Record<string, unknown>);
@@ -244,9 +251,32 @@ export interface ClientOptions {
   reconnectDelay?: number;
 }
 
+/** "paired": this connection and the agent proved the site's key; "not_yours": a program answered
+ *  that cannot (another user's agent or a rogue one): nothing is sent to it. */
+export type PairingState = "offline" | "unpaired" | "paired" | "not_yours";
+
+export declare const MESSAGES: Readonly<Record<Locale, { not_yours: string; code_mismatch: string; unpaired: string }>>;
+
+/** The six-digit code of a pairing transcript (PROTOCOL.md "Pairing"). */
+export declare function pairingCode(transcript: Uint8Array): Promise<string>;
+
+export interface PairOptions {
+  /** Ask the user for the six-digit code Compagnon shows; resolve with what they typed. */
+  readCode: () => Promise<string> | string;
+  /** Called while Compagnon asks the user to allow the site (before the code is asked). */
+  onWaiting?: () => void;
+}
+
 export declare class CompagnonClient extends EventTarget {
-  constructor(options?: ClientOptions);
+  constructor(options?: ClientOptions & { keyName?: string });
   readonly online: boolean;
+  state: PairingState;
+  /** Pair the site (ECDH, commitment, code typed by the user); the key stays in IndexedDB. */
+  pair(options: PairOptions): Promise<true>;
+  /** Forget this site's key: the page must pair again. */
+  forgetPairing(): Promise<void>;
+  /** The user-facing text of "not_yours" / "unpaired" in the client's language, else "". */
+  stateMessage(): string;
   info: HelloResult | null;
   port: number | null;
   static loopbackPermission(): Promise<"granted" | "prompt" | "denied" | "unsupported">;
@@ -274,5 +304,6 @@ export declare class CompagnonClient extends EventTarget {
   listJobs(limit?: number): Promise<JobSnapshot[]>;
   addEventListener(type: "online", listener: (event: CustomEvent<HelloResult>) => void): void;
   addEventListener(type: "offline", listener: (event: Event) => void): void;
+  addEventListener(type: "state", listener: (event: CustomEvent<PairingState>) => void): void;
   addEventListener(type: "job", listener: (event: CustomEvent<JobSnapshot>) => void): void;
 }

@@ -3,6 +3,14 @@
 // Finds the agent on ws://127.0.0.1:47230-47233/bridge, says hello, keeps an online/offline
 // state with automatic reconnection, calls methods with timeouts and follows jobs.
 //
+// Pairing (PROTOCOL.md "Pairing"): the Origin header proves nothing outside a browser, so the page
+// and the user's agent share a key per site, set once by `pair()` (ECDH, a commitment, a six-digit
+// code the agent shows in its own window and the user types in the page) and kept as a
+// non-extractable WebCrypto HMAC key in this origin's IndexedDB. On every connection the agent
+// proves it holds the key BEFORE the page sends anything else (`agent.auth`); an agent that cannot
+// (another user's, or a rogue program on the port) puts the client in state "not_yours" and is sent
+// nothing more: no request, no token, no file. States: "offline", "unpaired", "paired", "not_yours".
+//
 // Chrome 147+ asks the user for the "loopback network" permission before a page may reach
 // 127.0.0.1. While that permission is "prompt", call `connect()` from a user gesture (a click);
 // IT can pre-approve platform origins with the LoopbackNetworkAllowedForUrls policy.
@@ -20,6 +28,110 @@ export class CompagnonError extends Error {
     this.data = data;
   }
 }
+
+/** Methods sent before the agent proved it holds the site's key. */
+const OPEN_METHODS = Object.freeze(["agent.hello", "agent.pair", "agent.auth"]);
+
+export const MESSAGES = Object.freeze({
+  fr: {
+    not_yours:
+      "Le programme qui répond sur ce poste n'est pas votre Compagnon (il ne connaît pas le secret de " +
+      "jumelage de ce site) : rien ne lui a été envoyé. Fermez-le ou démarrez Compagnon, puis rechargez la page. " +
+      "Si vous avez retiré ce site de Compagnon, jumelez-le à nouveau.",
+    code_mismatch:
+      "Ce code ne correspond pas : un autre programme a peut-être répondu à la place de Compagnon.",
+    unpaired: "Ce site n'est pas encore jumelé avec Compagnon.",
+  },
+  en: {
+    not_yours:
+      "The program answering on this computer is not your Compagnon (it does not know this site's pairing " +
+      "secret): nothing was sent to it. Close it or start Compagnon, then reload the page. If you removed " +
+      "this site from Compagnon, pair it again.",
+    code_mismatch: "This code does not match: another program may have answered instead of Compagnon.",
+    unpaired: "This site is not paired with Compagnon yet.",
+  },
+});
+
+const enc = new TextEncoder();
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function toB64(bytes) {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+function fromB64(text) {
+  try {
+    return Uint8Array.from(atob(typeof text === "string" ? text : ""), (c) => c.charCodeAt(0));
+  } catch (_) {
+    return new Uint8Array(0);
+  }
+}
+
+function nonce() {
+  return crypto.getRandomValues(new Uint8Array(32));
+}
+
+async function sha256(bytes) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+/** The six digits both sides show: first 20 bits of SHA-256("compagnon-sas-v1" || transcript) mod 10^6. */
+export async function pairingCode(transcript) {
+  const d = await sha256(concat(enc.encode("compagnon-sas-v1"), transcript));
+  const value = ((d[0] << 12) | (d[1] << 4) | (d[2] >> 4)) % 1000000;
+  return String(value).padStart(6, "0");
+}
+
+// The site's pairing key, in this origin's IndexedDB (a CryptoKey that cannot be exported).
+const DB_NAME = "compagnon-pairing";
+const STORE = "keys";
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(DB_NAME, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore(STORE);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function dbDo(mode, action) {
+  const db = await openDb();
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(STORE, mode);
+      const request = action(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve(request.result);
+      tx.onerror = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+export const pairingKeys = {
+  get: (name) => dbDo("readonly", (s) => s.get(name)).catch(() => undefined),
+  set: (name, key) => dbDo("readwrite", (s) => s.put(key, name)),
+  delete: (name) => dbDo("readwrite", (s) => s.delete(name)),
+};
 
 function openSocket(url, timeoutMs) {
   return new Promise((resolve, reject) => {
@@ -62,6 +174,9 @@ export class CompagnonClient extends EventTarget {
     this.reconnectDelay = options.reconnectDelay ?? 1000;
     this.info = null;
     this.port = null;
+    /** "offline", "unpaired" (no key), "paired" (this connection proved), "not_yours". */
+    this.state = "offline";
+    this.keyName = options.keyName || "agent";
     this._ws = null;
     this._nextId = 1;
     this._pending = new Map();
@@ -115,6 +230,7 @@ export class CompagnonClient extends EventTarget {
     if (this._connecting) return this._connecting;
     this._connecting = (async () => {
       try {
+        let refused = false;
         for (const port of this.ports) {
           let ws;
           try {
@@ -123,18 +239,35 @@ export class CompagnonClient extends EventTarget {
             continue;
           }
           this._attach(ws, port);
+          let info;
           try {
             const hello = { protocol: PROTOCOL, client: this.client, locale: this.locale };
             if (this.minVersion) hello.min_version = this.minVersion;
-            this.info = await this.call("agent.hello", hello);
+            info = await this.call("agent.hello", hello);
+            if (!info || info.product !== "compagnon") throw new CompagnonError("NOT_YOURS", "not compagnon");
           } catch (_) {
-            ws.close();
+            this._detach(ws);
             continue;
           }
+          const key = await pairingKeys.get(this.keyName);
+          if (key) {
+            if (!(await this._authenticate(key))) {
+              // Not the agent this page paired with: nothing more goes to it.
+              refused = true;
+              this._detach(ws);
+              continue;
+            }
+            this.state = "paired";
+          } else {
+            this.state = "unpaired";
+          }
+          this.info = info;
           this.dispatchEvent(new CustomEvent("online", { detail: this.info }));
-          for (const id of this._followers.keys()) this._refresh(id);
+          this.dispatchEvent(new CustomEvent("state", { detail: this.state }));
+          if (this.state === "paired") for (const id of this._followers.keys()) this._refresh(id);
           return true;
         }
+        if (refused) this._setState("not_yours");
         this._schedule();
         return false;
       } finally {
@@ -142,6 +275,112 @@ export class CompagnonClient extends EventTarget {
       }
     })();
     return this._connecting;
+  }
+
+  _detach(ws) {
+    if (this._ws === ws) this._ws = null;
+    ws.onclose = null;
+    ws.onmessage = null;
+    ws.close();
+    this._setOffline();
+  }
+
+  _setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.dispatchEvent(new CustomEvent("state", { detail: state }));
+  }
+
+  /** The agent proves the key first; the page checks it before it proves the key in turn. */
+  async _authenticate(key) {
+    const origin = location.origin;
+    const pageNonce = nonce();
+    let answer;
+    try {
+      answer = await this.call("agent.auth", { step: "challenge", nonce: toB64(pageNonce) });
+    } catch (_) {
+      return false; // NOT_PAIRED included: this page cannot tell a revoked pairing from a rogue agent
+    }
+    const agentNonce = fromB64(answer && answer.nonce);
+    const proof = fromB64(answer && answer.proof);
+    if (agentNonce.length !== 32 || proof.length !== 32) return false;
+    const signed = (label) => concat(enc.encode(label), enc.encode(origin), pageNonce, agentNonce);
+    let good = false;
+    try {
+      good = await crypto.subtle.verify("HMAC", key, proof, signed("agent"));
+    } catch (_) {
+      good = false;
+    }
+    if (!good) return false;
+    const mine = new Uint8Array(await crypto.subtle.sign("HMAC", key, signed("page")));
+    try {
+      await this.call("agent.auth", { step: "prove", proof: toB64(mine) });
+    } catch (_) {
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Pair this site with the agent: `readCode()` asks the user for the six-digit code Compagnon
+   * shows (resolves with the typed text); `onWaiting()` is called while the agent asks the user
+   * to allow the site. Rejects with CompagnonError CODE_MISMATCH when the typed code differs from
+   * the one computed here (another program may have answered), PAIRING_REFUSED, USER_TIMEOUT...
+   */
+  async pair({ readCode, onWaiting = () => {} } = {}) {
+    if (typeof readCode !== "function") throw new CompagnonError("INVALID_PARAMS", "readCode required");
+    const origin = location.origin;
+    const commit = await this.call("agent.pair", { step: "commit" });
+    const commitment = fromB64(commit && commit.commitment);
+    const pair = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, false, ["deriveBits"]);
+    const pageKey = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+    const pageNonce = nonce();
+    onWaiting();
+    const answer = await this.call("agent.pair", { step: "exchange", public_key: toB64(pageKey), nonce: toB64(pageNonce) },
+      { timeout: 300000 });
+    const agentKey = fromB64(answer && answer.public_key);
+    const agentNonce = fromB64(answer && answer.nonce);
+    if (agentKey.length !== 65 || agentNonce.length !== 32 || !sameBytes(await sha256(concat(agentKey, agentNonce)), commitment)) {
+      throw this._mismatch();
+    }
+    const transcript = concat(enc.encode(origin), pageKey, agentKey, pageNonce, agentNonce);
+    const expected = await pairingCode(transcript);
+    const typed = String((await readCode()) ?? "").replace(/\s+/g, "");
+    if (typed !== expected) throw this._mismatch();
+    let peer;
+    try {
+      peer = await crypto.subtle.importKey("raw", agentKey, { name: "ECDH", namedCurve: "P-256" }, false, []);
+    } catch (_) {
+      throw this._mismatch();
+    }
+    const shared = await crypto.subtle.deriveBits({ name: "ECDH", public: peer }, pair.privateKey, 256);
+    const hkdf = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
+    const key = await crypto.subtle.deriveKey(
+      { name: "HKDF", hash: "SHA-256", salt: concat(pageNonce, agentNonce), info: concat(enc.encode("compagnon-pairing-v1"), enc.encode(origin)) },
+      hkdf, { name: "HMAC", hash: "SHA-256", length: 256 }, false, ["sign", "verify"]);
+    const confirm = new Uint8Array(await crypto.subtle.sign("HMAC", key, concat(enc.encode("page-confirm"), transcript)));
+    const done = await this.call("agent.pair", { step: "confirm", proof: toB64(confirm) });
+    const good = await crypto.subtle.verify("HMAC", key, fromB64(done && done.proof), concat(enc.encode("agent-confirm"), transcript));
+    if (!good) throw this._mismatch();
+    await pairingKeys.set(this.keyName, key);
+    this._setState("paired");
+    for (const id of this._followers.keys()) this._refresh(id);
+    return true;
+  }
+
+  _mismatch() {
+    return new CompagnonError("CODE_MISMATCH", (MESSAGES[this.locale] || MESSAGES.fr).code_mismatch);
+  }
+
+  /** Forget this site's key (the page must pair again). */
+  async forgetPairing() {
+    await pairingKeys.delete(this.keyName);
+    if (this.state === "paired") this._setState("unpaired");
+  }
+
+  /** The user-facing text of the current state ("not_yours", "unpaired"), in the client's language. */
+  stateMessage() {
+    return (MESSAGES[this.locale] || MESSAGES.fr)[this.state] || "";
   }
 
   _attach(ws, port) {
@@ -160,6 +399,7 @@ export class CompagnonClient extends EventTarget {
     const wasOnline = this.info !== null;
     this.info = null;
     this.port = null;
+    if (this.state !== "not_yours") this.state = "offline";
     for (const { reject, timer } of this._pending.values()) {
       clearTimeout(timer);
       reject(new CompagnonError("AGENT_OFFLINE", "Compagnon n'est plus joignable."));
@@ -211,9 +451,18 @@ export class CompagnonClient extends EventTarget {
     }
   }
 
-  /** Call a method; rejects with CompagnonError (AGENT_OFFLINE, TIMEOUT or the agent's code). */
+  /**
+   * Call a method; rejects with CompagnonError (AGENT_OFFLINE, TIMEOUT, NOT_YOURS, NOT_PAIRED or the
+   * agent's code). Nothing but hello, pairing and authentication is sent before the agent proved
+   * it holds this site's key.
+   */
   call(method, params = {}, { timeout } = {}) {
     const ws = this._ws;
+    if (!OPEN_METHODS.includes(method) && this.state !== "paired") {
+      const code = this.state === "not_yours" ? "NOT_YOURS" : this.state === "unpaired" ? "NOT_PAIRED" : "AGENT_OFFLINE";
+      const text = this.stateMessage() || "Compagnon n'est pas joignable.";
+      return Promise.reject(new CompagnonError(code, text));
+    }
     if (!ws || ws.readyState !== WebSocket.OPEN) {
       return Promise.reject(new CompagnonError("AGENT_OFFLINE", "Compagnon n'est pas joignable."));
     }
@@ -239,7 +488,7 @@ export class CompagnonClient extends EventTarget {
     });
   }
 
-  /** Start a job and follow it; resolves with the final snapshot. Pairing may be asked first. */
+  /** Start a job and follow it; resolves with the final snapshot (the site must be paired). */
   async runJob(kind, params = {}, onUpdate = () => {}, { locale, timeout } = {}) {
     const snapshot = await this.call("jobs.start", { kind, params, locale: locale || this.locale }, {
       timeout: timeout ?? 180000,

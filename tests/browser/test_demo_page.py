@@ -1,6 +1,6 @@
 """End to end in a real browser: Debian chromium driven by Playwright (``executable_path``).
 
-The demo page shows "En ligne", runs "Tester la configuration de mon poste" to 100 % with the
+The demo page pairs with the agent (the code typed in the page), shows "En ligne", runs "Tester la configuration de mon poste" to 100 % with the
 result table, shows "Hors ligne" within 3 s when the agent stops, and "En ligne" again when it
 comes back.
 """
@@ -18,6 +18,7 @@ from playwright.async_api import Browser, async_playwright, expect
 
 from bridge_protocol.demo.app import DemoState, create_demo_app
 from tests.support.agent_process import AgentProcess, free_port, write_config
+from tests.support.pairing import pair_page, policy_code, terminal_code
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +48,7 @@ async def demo_site() -> AsyncIterator[str]:
 
 
 async def test_status_and_workstation_test_in_chromium(home: Path, demo_site: str, browser: Browser) -> None:
-    write_config(home, allowed=[demo_site], preapproved=[demo_site], consent="deny")
+    write_config(home, allowed=[demo_site], preapproved=[demo_site], consent="approve-all-for-tests")
     agent = AgentProcess(home, free_port()).start()
     try:
         page = await browser.new_page()
@@ -55,6 +56,9 @@ async def test_status_and_workstation_test_in_chromium(home: Path, demo_site: st
         page.on("console", lambda m: console.append(m.text))
         await page.goto(f"{demo_site}/?agent_ports={agent.port}")
         state = page.locator("#agent-state")
+        await expect(state).to_have_text("Non jumelé", timeout=10_000)
+        await expect(page.get_by_role("button", name="Lancer le test de configuration de mon poste")).to_be_disabled()
+        await pair_page(page, lambda: policy_code(home))
         await expect(state).to_have_text("En ligne", timeout=10_000)
         await expect(page.locator("#agent-version")).to_contain_text("0.1.0")
 
@@ -112,12 +116,13 @@ async def test_certificates_listed_with_their_label_after_pairing(
 ) -> None:
     from tests.integration.test_certificates_bridge import keystore_config
 
-    # Not pre-approved: the first call pairs (the test consent policy approves), then lists.
+    # Not pre-approved: the page pairs (the test consent policy approves), then lists.
     write_config(home, allowed=[demo_site], consent="approve-all-for-tests", extra=keystore_config(test_pki, token))
     agent = AgentProcess(home, free_port()).start()
     try:
         page = await browser.new_page()
         await page.goto(f"{demo_site}/?agent_ports={agent.port}")
+        await pair_page(page, lambda: policy_code(home))
         await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=10_000)
         await page.get_by_role("button", name="Afficher mes certificats").click()
         row = page.locator("#cert-rows tr", has_text="Jeanne TITULAIRE — ENTREPRISE EXEMPLE")
@@ -161,6 +166,7 @@ async def test_bidder_signs_three_files_in_three_formats(
             (tmp_path / name).write_bytes(data)
         page = await browser.new_page()
         await page.goto(f"{demo_site}/signer?agent_ports={port}")
+        await pair_page(page, lambda: terminal_code(agent))  # pre-approved: the code, no question
         await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=10_000)
         await page.locator("#file-input").set_input_files([str(tmp_path / n) for n in sources])
         await expect(page.locator("#file-rows tr")).to_have_count(3)
@@ -237,12 +243,13 @@ async def test_bidder_verifies_a_cosigned_file_and_opens_the_report(
     signed = tmp_path / "offre.pdf - 20261123120000 - Signature 2.p7s"
     signed.write_bytes(second.getvalue())
 
-    write_config(home, allowed=[demo_site], preapproved=[demo_site], consent="deny",
+    write_config(home, allowed=[demo_site], preapproved=[demo_site], consent="approve-all-for-tests",
                  extra=keystore_config(test_pki, token))
     agent = AgentProcess(home, free_port()).start()
     try:
         page = await browser.new_page()
         await page.goto(f"{demo_site}/signer?agent_ports={agent.port}")
+        await pair_page(page, lambda: policy_code(home))
         await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=10_000)
         await page.locator("#verify-file").set_input_files(str(signed))
         await page.locator("#verify-content").set_input_files(str(content))

@@ -72,3 +72,37 @@ def seed_pairing(home: Path, origin: str) -> bytes:
     path.chmod(0o600)
     client_secrets(home).set(origin, key)
     return key
+
+
+async def policy_code(home: Path, wait: float = 15.0) -> str:
+    """The one code the test policy dropped for a pairing in progress (a browser page's, whose
+    nonce the test does not know)."""
+    folder = state_dir_of(home) / TEST_CODES_FOLDER
+    for _ in range(int(wait / 0.05)):
+        files = sorted(folder.glob("*")) if folder.is_dir() else []
+        if len(files) == 1:
+            try:
+                return files[0].read_text(encoding="utf-8")
+            except FileNotFoundError:
+                pass
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no single pairing code in {folder}")
+
+
+async def terminal_code(child) -> str:  # type: ignore[no-untyped-def]
+    """The code ``compagnon serve`` prints in its terminal (pexpect child)."""
+    await asyncio.to_thread(child.expect, r"(?:taper dans la page|type in the page) ?: (\d{3} \d{3})")
+    return str(child.match.group(1))
+
+
+async def pair_page(page, read_code) -> None:  # type: ignore[no-untyped-def]
+    """The user pairs a demo page: "Jumeler", then types the code Compagnon shows (``read_code()``)."""
+    from playwright.async_api import expect
+
+    await expect(page.locator("#pair-start")).to_be_visible(timeout=15_000)
+    await page.locator("#pair-start").click()
+    code = await read_code()
+    await expect(page.locator("#pair-code")).to_be_visible(timeout=15_000)
+    await page.locator("#pair-code").fill(code)
+    await page.locator("#pair-confirm").click()
+    await expect(page.locator("#agent")).to_have_attribute("data-state", "paired", timeout=15_000)

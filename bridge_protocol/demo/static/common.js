@@ -7,6 +7,11 @@ const TEXT = {
     online: "En ligne", offline: "Hors ligne",
     onlineHelp: "Compagnon est lancé sur votre poste, et est prêt à l'utilisation.",
     offlineHelp: "Cette fonctionnalité nécessite l'installation et l'exécution de Compagnon sur votre poste.",
+    unpaired: "Non jumelé", not_yours: "Ce n'est pas votre Compagnon",
+    pairStart: "Jumeler ce site avec Compagnon",
+    pairWaiting: "Autorisez ce site dans la fenêtre de Compagnon : elle affiche un code à 6 chiffres.",
+    pairCodeLabel: "Code à 6 chiffres affiché par Compagnon :", pairConfirm: "Valider",
+    pairDone: "Site jumelé avec Compagnon.",
     diagTitle: "Tester la configuration de mon poste",
     diagIntro: "Cette page de diagnostic vérifie les prérequis suivants pour répondre et ouvrir un pli électronique :",
     preOs: "Système d'exploitation", preEnv: "Version de l'environnement présent",
@@ -67,6 +72,11 @@ const TEXT = {
     online: "Online", offline: "Offline",
     onlineHelp: "Compagnon is running on your workstation and ready.",
     offlineHelp: "This feature needs Compagnon installed and running on your workstation.",
+    unpaired: "Not paired", not_yours: "This is not your Compagnon",
+    pairStart: "Pair this site with Compagnon",
+    pairWaiting: "Allow this site in Compagnon's window: it shows a 6-digit code.",
+    pairCodeLabel: "6-digit code shown by Compagnon:", pairConfirm: "Confirm",
+    pairDone: "Site paired with Compagnon.",
     diagTitle: "Test my workstation", diagIntro: "This page checks the prerequisites to answer and open an electronic bid:",
     preOs: "Operating system", preEnv: "Runtime environment", preStore: "Certificate store access",
     preBrowser: "Web browser version", preServer: "Communication with the server",
@@ -147,15 +157,48 @@ export function applyLocale() {
 }
 
 export function showStatus() {
-  const online = client.online;
-  $("agent").className = `status ${online ? "online" : "offline"}`;
-  $("agent-state").textContent = t(online ? "online" : "offline");
-  $("agent-state").dataset.i18n = online ? "online" : "offline";
-  $("agent-help").textContent = t(online ? "onlineHelp" : "offlineHelp");
-  $("agent-help").dataset.i18n = online ? "onlineHelp" : "offlineHelp";
-  $("agent-version").textContent = online ? `(${t("version")} ${client.info.version})` : "";
-  for (const el of document.querySelectorAll("[data-needs-agent]")) el.disabled = !online || busy.size > 0;
-  document.dispatchEvent(new CustomEvent("agent-status", { detail: { online } }));
+  const state = client.state;
+  const ready = client.online && state === "paired";
+  const label = state === "paired" && client.online ? "online" : state === "unpaired" || state === "not_yours" ? state : "offline";
+  $("agent").className = `status ${ready ? "online" : "offline"}${state === "not_yours" ? " not-yours" : ""}`;
+  $("agent").dataset.state = state;
+  $("agent-state").textContent = t(label);
+  $("agent-state").dataset.i18n = label;
+  const help = state === "unpaired" || state === "not_yours" ? client.stateMessage() : t(ready ? "onlineHelp" : "offlineHelp");
+  $("agent-help").textContent = help;
+  if (state === "unpaired" || state === "not_yours") delete $("agent-help").dataset.i18n;
+  else $("agent-help").dataset.i18n = ready ? "onlineHelp" : "offlineHelp";
+  $("agent-version").textContent = client.online ? `(${t("version")} ${client.info.version})` : "";
+  $("pairing").hidden = !(client.online && state === "unpaired") && state !== "not_yours";
+  for (const el of document.querySelectorAll("[data-needs-agent]")) el.disabled = !ready || busy.size > 0;
+  document.dispatchEvent(new CustomEvent("agent-status", { detail: { online: ready } }));
+}
+
+/** The pairing panel: Compagnon shows a code in its own window, the user types it here. */
+async function startPairing() {
+  const error = $("pair-error");
+  error.hidden = true;
+  $("pair-start").disabled = true;
+  try {
+    await client.pair({
+      onWaiting: () => { $("pair-status").textContent = t("pairWaiting"); },
+      readCode: () => new Promise((resolve) => {
+        $("pair-code-row").hidden = false;
+        $("pair-code").value = "";
+        $("pair-code").focus();
+        $("pair-confirm").onclick = () => resolve($("pair-code").value);
+      }),
+    });
+    $("pair-status").textContent = t("pairDone");
+  } catch (err) {
+    $("pair-status").textContent = "";
+    error.textContent = err.message;
+    error.hidden = false;
+  } finally {
+    $("pair-code-row").hidden = true;
+    $("pair-start").disabled = false;
+    showStatus();
+  }
 }
 
 export function frenchDate(iso) {
@@ -223,7 +266,7 @@ export function formatSpeed(bytesPerSecond) {
 
 /** True when the agent is online and no page action is running (buttons may be enabled). */
 export function agentAvailable() {
-  return client.online && busy.size === 0;
+  return client.online && client.state === "paired" && busy.size === 0;
 }
 
 /**
@@ -361,6 +404,8 @@ export function startPage() {
   });
   client.addEventListener("online", showStatus);
   client.addEventListener("offline", showStatus);
+  client.addEventListener("state", showStatus);
+  $("pair-start").addEventListener("click", startPairing);
   applyLocale();
   client.connect();
 }
