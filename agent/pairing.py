@@ -219,7 +219,7 @@ class Pairings:
         text = (_PREAPPROVED if preapproved else _SUMMARY).render(locale, code=shown)
         request = ConsentRequest(origin=origin, action="pair", summary=text, pairing_code=code)
         if preapproved:
-            session.shown = asyncio.create_task(self.consent.show(request), name=f"pairing-code-{origin}")
+            session.shown = asyncio.create_task(self._show(request), name=f"pairing-code-{origin}")
         else:
             try:
                 decision = await self.consent.ask(request)
@@ -238,6 +238,13 @@ class Pairings:
         session.shared_key = crypto.derive_key(shared, origin, page_nonce, session.nonce)
         session.stage = "exchanged"
         return session.key.public, session.nonce
+
+    async def _show(self, request: ConsentRequest) -> None:
+        """Show a pre-approved site's code until the page confirms (the task is then cancelled)."""
+        try:
+            await self.consent.show(request)
+        except ProtocolError as exc:
+            log.info("pairing code for %s not shown: %s", request.origin, exc.code.value)
 
     def _drop_test_code(self, origin: str, page_nonce: bytes, code: str) -> Path:
         assert self.test_codes is not None

@@ -53,7 +53,7 @@ class PendingPrompt:
     """One question on the console's screen."""
 
     id: str
-    type: Literal["consent", "pick"]
+    type: Literal["consent", "pick", "code"]
     origin: str
     deadline: float
     future: asyncio.Future[Any]
@@ -78,6 +78,7 @@ class PendingPrompt:
                 "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in self.request.files],
                 "certificate": self.request.certificate,
                 "needs_pin": self.request.needs_pin,
+                "pairing_code": self.request.pairing_code,
             }
         else:
             data |= {"action": "pick", "multiple": self.multiple, "accept": list(self.accept)}
@@ -137,7 +138,7 @@ class ConsoleConsent(ConsentProvider):
                 prompt.future.cancel()
             self._changed()
 
-    def _new(self, type_: Literal["consent", "pick"], origin: str, **fields: Any) -> PendingPrompt:
+    def _new(self, type_: Literal["consent", "pick", "code"], origin: str, **fields: Any) -> PendingPrompt:
         loop = asyncio.get_running_loop()
         return PendingPrompt(id=secrets.token_urlsafe(16), type=type_, origin=origin,
                              deadline=time.monotonic() + self.timeout, future=loop.create_future(), **fields)
@@ -147,6 +148,10 @@ class ConsoleConsent(ConsentProvider):
         log.info("console prompt %s for %s: %s", request.action, request.origin,
                  "approved" if decision.approved else "refused")
         return decision
+
+    async def show(self, request: ConsentRequest) -> None:
+        """A pre-approved site's pairing code, shown until the page confirms (nothing to answer)."""
+        await self._wait(self._new("code", request.origin, request=request))
 
     async def pick_files(self, origin: str, multiple: bool, accept: tuple[str, ...]) -> list[Path]:
         if self.picker is not None:

@@ -37,6 +37,7 @@ from agent.audit import verify_lines
 from bridge_protocol.demo.app import DemoState, create_demo_app
 from tests.browser.test_demo_page import browser  # noqa: F401  (fixture)
 from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
+from tests.support.pairing import seed_pairing
 from tests.support.console import RecordingBrowser, code_of, console_origin, http
 
 pytestmark = pytest.mark.browser
@@ -98,21 +99,27 @@ async def open_console(browser: Browser, url: str) -> Page:  # noqa: F811
 
 
 async def call_pair(page: Page) -> None:
-    """``agent.pair`` from the demo page's own client; the outcome lands in ``window.pairResult``."""
-    await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=15_000)
-    await page.evaluate("""() => { window.pairResult = null;
-        import('/static/common.js').then((m) => m.client.call('agent.pair', {}, {timeout: 120000}))
-          .then((r) => { window.pairResult = {result: r}; }, (e) => { window.pairResult = {code: e.code}; }); }""")
+    """The user clicks "Jumeler" on the demo page: the agent asks in its console."""
+    await expect(page.locator("#agent-state")).to_have_text("Non jumelé", timeout=15_000)
+    await page.locator("#pair-start").click()
 
 
-async def pair_result(page: Page) -> dict:
-    # Polled with evaluate: the demo page's CSP forbids the eval wait_for_function uses for a string.
-    for _ in range(300):
-        result = await page.evaluate("() => window.pairResult")
-        if result is not None:
-            return result
-        await asyncio.sleep(0.1)
-    raise AssertionError("agent.pair did not answer")
+async def console_code(prompt) -> str:  # type: ignore[no-untyped-def]
+    """The pairing code the console shows in a prompt (what the user reads and types in the page)."""
+    await expect(prompt.locator(".prompt-code")).to_have_text(re.compile(r"^\d{3} \d{3}$"), timeout=10_000)
+    return str(await prompt.locator(".prompt-code").text_content())
+
+
+async def pair_result(page: Page, code: str | None = None) -> dict:
+    """The page's outcome: with ``code`` typed in its field, paired; else the error it shows."""
+    if code is None:
+        await expect(page.locator("#pair-error")).to_be_visible(timeout=30_000)
+        return {"error": await page.locator("#pair-error").text_content()}
+    await expect(page.locator("#pair-code")).to_be_visible(timeout=30_000)
+    await page.locator("#pair-code").fill(code)
+    await page.locator("#pair-confirm").click()
+    await expect(page.locator("#agent")).to_have_attribute("data-state", "paired", timeout=15_000)
+    return {"paired": True}
 
 
 def assert_headers(headers: dict[str, str]) -> None:
@@ -177,9 +184,7 @@ async def test_the_console_is_refused_without_its_secret(home: Path, tmp_path: P
 async def test_a_foreign_origin_cannot_call_the_console(home: Path, tmp_path: Path, browser: Browser,  # noqa: F811
                                                       demo_port: int, foreign_site: str) -> None:
     site = f"http://127.0.0.1:{demo_port}"
-    pairings = home / ".local/state/compagnon/pairings.json"
-    pairings.parent.mkdir(parents=True)
-    pairings.write_text(json.dumps({"approved": {site: "2026-11-23T10:00:00.000Z"}}))
+    seed_pairing(home, site)
     agent, recorder = start_agent(home, tmp_path, allowed=[site])
     try:
         url = console_url(agent, recorder)
@@ -256,8 +261,10 @@ async def test_pairing_approved_and_denied_in_the_console(home: Path, tmp_path: 
         await expect(prompt.locator(".prompt-origin")).to_have_text(site_a)
         await expect(prompt.locator("h3")).to_have_text("Autoriser un nouveau site à utiliser Compagnon ?")
         await expect(console.locator("#state-badge")).to_have_text("Attention requise")
+        code = await console_code(prompt)
         await prompt.get_by_role("button", name="Autoriser").click()
-        assert await pair_result(page_a) == {"result": {"paired": True}}
+        assert await pair_result(page_a, code) == {"paired": True}
+        await expect(page_a.locator("#agent-state")).to_have_text("En ligne")
         await expect(prompts).to_have_count(0)
 
         page_b = await browser.new_page()
@@ -266,7 +273,8 @@ async def test_pairing_approved_and_denied_in_the_console(home: Path, tmp_path: 
         prompt = console.locator('.prompt[data-action="pair"]')
         await expect(prompt.locator(".prompt-origin")).to_have_text(site_b, timeout=10_000)
         await prompt.get_by_role("button", name="Refuser").click()
-        assert await pair_result(page_b) == {"code": "PAIRING_REFUSED"}
+        assert "n'a pas autorisé ce site" in (await pair_result(page_b))["error"]
+        await expect(page_b.locator("#agent-state")).to_have_text("Non jumelé")
 
         # Sites autorisés: site A, not B; revoked from the console.
         await console.get_by_role("link", name="Sites autorisés").click()
@@ -312,8 +320,9 @@ async def test_a_prompt_opens_the_console_when_none_is_open(home: Path, tmp_path
         await console.goto(url)
         prompt = console.locator('.prompt[data-action="pair"]')
         await expect(prompt.locator(".prompt-origin")).to_have_text(site, timeout=10_000)
+        code = await console_code(prompt)
         await prompt.get_by_role("button", name="Autoriser").click()
-        assert await pair_result(page) == {"result": {"paired": True}}
+        assert await pair_result(page, code) == {"paired": True}
     finally:
         agent.stop()
 
@@ -338,6 +347,12 @@ async def test_signing_consent_pin_refusal_and_timeout_in_the_console(
         page.on("websocket", lambda ws: (ws.on("framesent", lambda payload: frames.append(str(payload))),
                                          ws.on("framereceived", lambda payload: frames.append(str(payload)))))
         await page.goto(f"{site}/signer?agent_ports={agent.port}")
+        # Pre-approved: the console shows the code, with nothing to answer; the user types it.
+        await call_pair(page)
+        shown = console.locator('.prompt[data-action="pair"]')
+        await expect(shown.get_by_role("button", name="Autoriser")).to_have_count(0, timeout=10_000)
+        assert await pair_result(page, await console_code(shown)) == {"paired": True}
+        await expect(shown).to_have_count(0)
         await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=15_000)
         await page.locator("#file-input").set_input_files([str(tmp_path / n) for n in sources])
 

@@ -135,7 +135,7 @@ async function checkForUpdate() {
 }
 
 function promptTitle(prompt) {
-  return t(`prompt_${prompt.action}`);
+  return t(prompt.type === "code" ? "prompt_pair_code" : `prompt_${prompt.action}`);
 }
 
 function buildPrompt(prompt) {
@@ -146,6 +146,11 @@ function buildPrompt(prompt) {
   const site = prompt.origin === "console:" ? t("consoleOrigin") : prompt.origin;
   card.append(el("p", {}, `${t("site")} : `, el("strong", { className: "prompt-origin", textContent: site })));
   if (prompt.summary) card.append(el("p", { className: "prompt-summary", textContent: prompt.summary }));
+  if (prompt.pairing_code) {
+    const code = `${prompt.pairing_code.slice(0, 3)} ${prompt.pairing_code.slice(3)}`;
+    card.append(el("p", { className: "prompt-code-line" }, `${t("pairingCode")} : `,
+      el("strong", { className: "prompt-code", textContent: code })));
+  }
   if (prompt.files && prompt.files.length) {
     const rows = prompt.files.map((f) => {
       const tr = el("tr", {}, el("td", { textContent: f.name }), el("td", { textContent: formatSize(f.size), title: `${f.size}` }),
@@ -207,7 +212,8 @@ function buildPrompt(prompt) {
     expires.textContent = t("expiresIn", { seconds: Math.max(0, Math.round((deadline - Date.now()) / 1000)) });
     setTimeout(tick, 1000);
   };
-  card.append(error, el("p", { className: "prompt-buttons" }, yes, " ", no), expires);
+  if (prompt.type === "code") card.append(expires); // nothing to answer: the code goes in the page
+  else card.append(error, el("p", { className: "prompt-buttons" }, yes, " ", no), expires);
   setTimeout(tick, 0);
   return card;
 }
