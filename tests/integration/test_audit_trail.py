@@ -146,7 +146,7 @@ async def test_pairings_through_the_agent_and_the_command_line_are_recorded(
     agent = AgentProcess(home, free_port()).start()
     try:
         async with await BridgeClient.connect(platform.origin, ports=[agent.port]) as client:
-            assert await client.call("agent.pair", {}) == {"paired": True}
+            assert await client.pair() == {"paired": True}
     finally:
         agent.stop()
     revoked = await asyncio.to_thread(_run, home, "pairings", "revoke", platform.origin)

@@ -26,6 +26,7 @@ from bridge_protocol.errors import ProtocolError
 from tests.integration.test_certificates_bridge import keystore_config
 from tests.integration.test_sign_job import openssl_ok
 from tests.support.agent_process import AgentProcess, free_port, write_config
+from tests.support.pairing import seed_pairing
 from tests.support.display import XDoTool, xvfb_display
 from tests.support.pki import TestPki
 from tests.support.platform_server import PlatformServer
@@ -167,6 +168,7 @@ async def test_an_agent_with_native_consent_lists_picks_and_signs(
     document.write_bytes(b"%PDF-1.4 memoire technique " * 500)
     write_config(home, allowed=[platform.origin], consent="native", consent_timeout=40,
                  extra=keystore_config(test_pki, token))
+    seed_pairing(home, platform.origin)  # paired earlier: the windows of this test are the others
     agent = AgentProcess(home, free_port(), extra_env={"DISPLAY": display, "LANG": "fr_FR.UTF-8"}).start()
     frames: list[str] = []
     try:
@@ -174,9 +176,6 @@ async def test_an_agent_with_native_consent_lists_picks_and_signs(
             dispatch = client._dispatch
             client._dispatch = lambda item: (frames.append(json.dumps(item)), dispatch(item))[1]  # type: ignore[method-assign]
             listing = asyncio.create_task(client.call("certificates.list", {"purpose": "signing"}, timeout=60))
-            await asyncio.to_thread(screen.wait_window, CONSENT_TITLE)
-            await asyncio.to_thread(screen.key, "Return")  # the pairing of this new site
-            await asyncio.to_thread(screen.wait_gone, CONSENT_TITLE)
             await asyncio.to_thread(screen.wait_window, CONSENT_TITLE)
             await asyncio.to_thread(screen.key, "Return")  # the certificate list (no PIN for it)
             certificates = (await listing)["certificates"]

@@ -31,10 +31,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from agent.desktop import instance
-from bridge_protocol.client import AgentUnreachable, BridgeClient
+from bridge_protocol.client import AgentUnreachable, BridgeClient, ClientPairing
 from tests.support.agent_process import ROOT, free_port, isolated_env, write_config
 from tests.support.console import RecordingBrowser, console_origin, http, open_session
 from tests.support.display import XDoTool, xvfb_display
+from tests.support.pairing import client_secrets
 from tests.support.systray import SystrayManager
 
 SITE = "https://marches.example.fr"
@@ -147,7 +148,13 @@ async def test_tray_starts_its_menu_works_a_second_launch_hands_over_and_quit_st
         # A pairing prompt waits in the console: the icon says "attention"; answered, "ready" again.
         async with await BridgeClient.connect(SITE, ports=[tray.port]) as client:
             await client.hello()
-            pairing = asyncio.create_task(client.call("agent.pair", {}, timeout=60))
+            shown: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+            async def user_types_the_code(origin: str, nonce: bytes) -> str:
+                return await shown
+
+            client.pairing = ClientPairing(client_secrets(tray.home), user_types_the_code)
+            pairing = asyncio.create_task(client.pair())
             prompts: list[dict] = []
             for _ in range(100):
                 await asyncio.sleep(0.1)
@@ -159,6 +166,7 @@ async def test_tray_starts_its_menu_works_a_second_launch_hands_over_and_quit_st
             status, _, _ = http("POST", f"{origin}/console/api/prompts/{prompts[0]['id']}", session | {"Origin": origin},
                                 {"approved": True})
             assert status == 200
+            shown.set_result(prompts[0]["pairing_code"])  # read in the console, typed in the page
             assert await pairing == {"paired": True}
         for _ in range(50):
             if tray.control("status")["icon"] == "ready":

@@ -54,8 +54,11 @@ def deny_agent(home: Path, platform: PlatformServer) -> Iterator[AgentProcess]:
 async def test_twenty_pairing_requests_show_six_prompts(deny_agent: AgentProcess, platform: PlatformServer) -> None:
     async with await BridgeClient.connect(platform.origin, ports=[deny_agent.port]) as a, \
             await BridgeClient.connect(OTHER_ORIGIN, ports=[deny_agent.port]) as b:
-        # Twenty at once, as a spamming page would.
-        outcomes = await asyncio.gather(*[_outcome(a.call("agent.pair", {})) for _ in range(20)])
+        # Twenty at once, as a spamming page would (one pairing per connection at a time).
+        pages = [await BridgeClient.connect(platform.origin, ports=[deny_agent.port]) for _ in range(20)]
+        outcomes = await asyncio.gather(*[_outcome(page.pair()) for page in pages])
+        for page in pages:
+            await page.close()
         codes = [o.code if isinstance(o, BridgeError) else o for o in outcomes]
         assert codes.count("PAIRING_REFUSED") == 6, codes  # the six prompts the user answered
         assert codes.count("CONSENT_RATE_LIMITED") == 14, codes
@@ -71,12 +74,12 @@ async def test_twenty_pairing_requests_show_six_prompts(deny_agent: AgentProcess
             assert err.value.code == "CONSENT_RATE_LIMITED", method
 
         # The other origin is not affected: its own six prompts, then its own limit.
-        other = [await _outcome(b.call("agent.pair", {})) for _ in range(7)]
+        other = [await _outcome(b.pair()) for _ in range(7)]
         other_codes = [o.code for o in other if isinstance(o, BridgeError)]
         assert other_codes == ["PAIRING_REFUSED"] * 6 + ["CONSENT_RATE_LIMITED"], other_codes
         await b.hello(locale="en")
         with pytest.raises(BridgeError) as err:
-            await b.call("agent.pair", {})
+            await b.pair()
         assert err.value.message.startswith("Too many authorisation requests")
 
     log = deny_agent.log_file.read_text(encoding="utf-8")

@@ -196,14 +196,30 @@ def test_a_failing_journal_never_raises_from_record(tmp_path: Path) -> None:
     AuditLog(blocker / "audit").record({"action": "sign"})  # logged, not raised
 
 
+async def _pair(pairings: Pairings, origin: str) -> None:
+    """A whole pairing as the page does it (PROTOCOL.md "Pairing"), against ``pairings``."""
+    from agent.pairing import ConnectionAuth
+    from bridge_protocol import pairing as crypto
+
+    auth = ConnectionAuth()
+    commitment = pairings.commit(auth)
+    page, page_nonce = crypto.EphemeralKey.generate(), crypto.new_nonce()
+    agent_key, agent_nonce = await pairings.exchange(auth, origin, page.public, page_nonce, "fr")
+    assert crypto.commitment(agent_key, agent_nonce) == commitment
+    transcript = crypto.transcript(origin, page.public, agent_key, page_nonce, agent_nonce)
+    key = crypto.derive_key(page.shared(agent_key), origin, page_nonce, agent_nonce)
+    proof = pairings.confirm(auth, origin, crypto.page_confirmation(key, transcript))
+    assert proof == crypto.agent_confirmation(key, transcript)
+
+
 def test_pairing_decisions_are_recorded(tmp_path: Path) -> None:
     journal = AuditLog(tmp_path / "audit")
     approve = Pairings(tmp_path / "pairings.json", (), PolicyConsent(True), journal)
-    asyncio.run(approve.ensure("https://marches.example.fr"))
-    asyncio.run(approve.ensure("https://marches.example.fr"))  # already paired: no new decision
+    asyncio.run(_pair(approve, "https://marches.example.fr"))
+    assert approve.is_paired("https://marches.example.fr")
     deny = Pairings(tmp_path / "pairings.json", (), PolicyConsent(False), journal)
     with pytest.raises(ProtocolError):
-        asyncio.run(deny.ensure("https://autre.example"))
+        asyncio.run(_pair(deny, "https://autre.example"))
     assert deny.revoke("https://marches.example.fr")
     assert not deny.revoke("https://marches.example.fr")  # nothing to revoke: nothing recorded
     entries = list(journal.entries())
