@@ -142,10 +142,11 @@ class AgentService:
         self._runner: web.AppRunner | None = None
 
     def _broadcast(self, origin: str, snapshot: dict[str, Any]) -> None:
-        """Send a job's change to the connections of its own origin only (promise 7)."""
+        """Send a job's change to the authenticated connections of its own origin only (promises 3
+        and 7): a connection that merely sent the site's Origin hears nothing."""
         update = JobUpdate(snapshot)  # encoded once for all of them
         for conn in self.connections:
-            if conn.origin == origin:
+            if conn.origin == origin and conn.auth.key is not None:
                 conn.job_updated(update)
 
     async def consent_certificates(self, origin: str, locale: str) -> None:

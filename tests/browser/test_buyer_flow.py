@@ -29,6 +29,7 @@ from bridge_protocol.demo.app import DemoState, create_demo_app
 from bridge_protocol.demo.consultations import CONSULTATIONS_KEY, DemoConsultations
 from tests.browser.test_demo_page import browser  # noqa: F401  (fixture)
 from tests.support.agent_process import ROOT, free_port, isolated_env, write_config
+from tests.support.pairing import pair_page, terminal_code
 
 pytestmark = pytest.mark.browser
 
@@ -84,6 +85,7 @@ async def test_bicle_sealed_bid_download_and_online_opening(home: Path, tmp_path
 
         # 1. A bi-clé, created by the agent and registered with the platform.
         await page.goto(f"{site}/cles?agent_ports={port}")
+        await pair_page(page, lambda: terminal_code(agent))  # pre-approved: the code, no question
         await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=10_000)
         await page.locator("#key-name").fill("Marie ACHETEUSE")
         await page.locator("#key-add").click()

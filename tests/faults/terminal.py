@@ -28,6 +28,7 @@ from bridge_protocol.client import BridgeClient
 from tests.integration.test_certificates_bridge import keystore_config
 from tests.integration.test_sign_job import upload
 from tests.support.agent_process import ROOT, free_port, isolated_env, write_config
+from tests.support.pairing import register_agent, seed_pairing
 from tests.support.pki import TestPki
 from tests.support.softhsm import ProvisionedToken
 from tests.support.verifiers import openssl_cms_ok
@@ -50,6 +51,7 @@ class TerminalAgent:
         return self.home / "log" / "compagnon.log"
 
     def start(self) -> TerminalAgent:
+        register_agent(self.port, self.home)
         self.child = pexpect.spawn(sys.executable, ["-m", "agent", "serve", "--port", str(self.port)], cwd=str(ROOT),
                                    env=isolated_env(self.home), encoding="utf-8", timeout=self.timeout,
                                    maxread=65536, searchwindowsize=4096)
@@ -112,6 +114,7 @@ def configure(home: Path, origin: str, pki: TestPki, *, token: ProvisionedToken 
         else:
             extra += f'\n[keystores]\np12_dir = "{p12_dir}"\n'
     write_config(home, allowed=[origin], preapproved=[origin], consent="prompt", extra=extra)
+    seed_pairing(home, origin)  # paired earlier: the terminal's prompts here are the consents
     return out_dir
 
 

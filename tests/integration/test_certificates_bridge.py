@@ -13,6 +13,7 @@ import pytest
 from bridge_protocol.client import BridgeClient, BridgeError
 from bridge_protocol.documents import json_schema_document
 from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
+from tests.support.pairing import seed_pairing
 from tests.support.pki import TestPki
 from tests.support.platform_server import PlatformServer
 from tests.support.softhsm import ProvisionedToken
@@ -50,6 +51,7 @@ async def test_certificates_list_gives_facts_and_never_keys(
 async def test_certificate_list_needs_consent(home: Path, platform: PlatformServer, test_pki: TestPki, token: ProvisionedToken) -> None:
     write_config(home, allowed=[platform.origin], preapproved=[platform.origin], consent="deny",
                  extra=keystore_config(test_pki, token))
+    seed_pairing(home, platform.origin)  # paired earlier: this test is about the list's consent
     agent = AgentProcess(home, free_port()).start()
     try:
         async with await BridgeClient.connect(platform.origin, ports=[agent.port]) as client:

@@ -13,6 +13,7 @@ import time
 
 from bridge_protocol.client import BridgeClient
 from tests.support.agent_process import AgentProcess
+from tests.support.pairing import authenticate_aiohttp, authenticate_raw, paired_key
 from tests.support.platform_server import PlatformServer
 from tests.support.rawws import TEXT, RawWebSocket
 
@@ -135,12 +136,14 @@ async def test_a_slow_reader_does_not_slow_jobs_and_gets_the_final_state(
     agent: AgentProcess, platform: PlatformServer
 ) -> None:
     """Progress is coalesced per connection: a page that reads nothing still ends up with the last state."""
+    key = await paired_key(agent.port, platform.origin)
     async with await BridgeClient.connect(platform.origin, ports=[agent.port]) as client:
         client._reader.cancel()  # stop reading frames: the agent's writer must not block the job
         import aiohttp
 
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(f"ws://127.0.0.1:{agent.port}/bridge", origin=platform.origin) as ws:
+                await authenticate_aiohttp(ws, platform.origin, key)
                 await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "jobs.start",
                                               "params": {"kind": "diagnose", "params": {}}}))
                 job_id = None
@@ -177,7 +180,9 @@ async def test_notifications_behind_unread_answers_keep_frames_whole_and_the_fin
             if message.get("id") == request_id:
                 return message
 
+    key = await paired_key(agent.port, platform.origin)
     with RawWebSocket(agent.port, platform.origin, timeout=60) as ws:
+        await asyncio.to_thread(authenticate_raw, ws, platform.origin, key)
         ws.send_text(request("put", "files.put", {"name": "gros.bin", "data": chunk, "final": True}))
         handle = (await asyncio.to_thread(answer_of, ws, "put"))["result"]["handle"]
         ws.send_text(request("start", "jobs.start", {"kind": "diagnose", "params": {}}))

@@ -18,6 +18,7 @@ from bridge_protocol.client import BridgeClient, BridgeError
 from tests.conftest import OTHER_ORIGIN
 from tests.integration.test_certificates_bridge import keystore_config
 from tests.support.agent_process import ROOT, free_port, isolated_env, write_config
+from tests.support.pairing import seed_pairing
 from tests.support.pki import TestPki
 from tests.support.platform_server import PlatformServer
 from tests.support.softhsm import ProvisionedToken
@@ -57,6 +58,7 @@ def terminal_agent(home: Path, platform: PlatformServer, test_pki: TestPki, toke
     """``compagnon serve`` in a pseudo-terminal: consent and PIN are typed there, as a user would."""
     write_config(home, allowed=[platform.origin, OTHER_ORIGIN], preapproved=[platform.origin], consent="prompt",
                  extra=keystore_config(test_pki, token) + f'\n[signing]\noutput_dir = "{home / "Signés"}"\ntsa_url = "{test_pki.tsa_url}"\n')
+    seed_pairing(home, platform.origin)  # paired earlier: the terminal's prompts here are the consents
     port = free_port()
     child = pexpect.spawn(sys.executable, ["-m", "agent", "serve", "--port", str(port)], cwd=str(ROOT),
                           env=isolated_env(home), encoding="utf-8", timeout=30)

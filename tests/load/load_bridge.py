@@ -85,6 +85,7 @@ if str(ROOT) not in sys.path:
 from tests.load.wsclient import TERMINAL, PageClient, wait_for_finals  # noqa: E402
 from tests.support.agent_process import AgentProcess, free_port, write_config  # noqa: E402
 from tests.support.flaky_server import FlakyEnvelope, FlakyFile, FlakyPli, FlakyServer  # noqa: E402
+from tests.support.pairing import seed_pairing  # noqa: E402
 
 TOKEN = "jeton-de-charge"
 HELLO = {"protocol": 1, "client": {"name": "load_bridge", "version": "1"}}
@@ -139,6 +140,8 @@ class WorkerPlan:
     port: int
     origin: str
     rate: float
+    #: The origin's pairing key (seeded before the agent starts), to authenticate each connection.
+    key: bytes | None = None
 
 
 @dataclass
@@ -178,7 +181,7 @@ async def _worker(plan: WorkerPlan, conn: multiprocessing.connection.Connection)
     try:
         try:
             for _ in range(plan.clients):
-                pages.append(await PageClient.connect(plan.port, plan.origin, HELLO))
+                pages.append(await PageClient.connect(plan.port, plan.origin, HELLO, key=plan.key))
         except Exception as exc:
             conn.send(("failed", f"worker {plan.index} could not connect: {type(exc).__name__}: {exc}"))
             return
@@ -532,6 +535,7 @@ async def run_load(clients: int = 50, rate: float = 10.0, jobs: int = 4, seconds
                          max_concurrent=max(1, jobs),
                          extra=f'\n[signing]\noutput_dir = "{home / "Compagnon"}"\n'
                                f'\n[paths]\nlog_dir = "{home / "log"}"\n')
+            keys = {origin: seed_pairing(home, origin) for origin in origins}  # paired earlier
             probe_out = home / "probe.json"
             extra_env = {}
             if probe_agent:
@@ -546,7 +550,7 @@ async def run_load(clients: int = 50, rate: float = 10.0, jobs: int = 4, seconds
             first = 1
             for index, share in enumerate(shares):
                 parent_end, child_end = context.Pipe()
-                plan = WorkerPlan(index, first, share, clients, agent.port, pollers_origin, rate)
+                plan = WorkerPlan(index, first, share, clients, agent.port, pollers_origin, rate, keys[pollers_origin])
                 process = context.Process(target=worker_main, args=(plan, child_end), name=f"load-worker-{index}",
                                           daemon=True)
                 process.start()
@@ -555,7 +559,7 @@ async def run_load(clients: int = 50, rate: float = 10.0, jobs: int = 4, seconds
                 pipes.append(parent_end)
                 first += share
 
-            controller = await PageClient.connect(agent.port, flaky.origin, HELLO)
+            controller = await PageClient.connect(agent.port, flaky.origin, HELLO, key=keys[flaky.origin])
             alive: dict[int, multiprocessing.connection.Connection] = {}
             for index, pipe in enumerate(pipes):
                 try:

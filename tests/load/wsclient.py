@@ -107,8 +107,32 @@ class PageClient:
 
     @classmethod
     async def connect(cls, port: int, origin: str, hello: dict[str, Any], path: str = "/bridge",
-                      timeout: float = 10.0) -> PageClient:
-        """Open ``ws://127.0.0.1:<port><path>`` as a page of ``origin``."""
+                      timeout: float = 10.0, key: bytes | None = None) -> PageClient:
+        """Open ``ws://127.0.0.1:<port><path>`` as a page of ``origin``; with the site's pairing
+        ``key``, authenticate the connection (``agent.auth``) as a paired page does."""
+        client = await cls._open(port, origin, hello, path, timeout)
+        if key is not None:
+            try:
+                await client.authenticate(origin, key)
+            except BaseException:
+                await client.close()
+                raise
+        return client
+
+    async def authenticate(self, origin: str, key: bytes) -> None:
+        """``agent.auth``: check the agent's proof of ``key``, then prove it (PROTOCOL.md section 2)."""
+        from bridge_protocol import pairing
+
+        page_nonce = pairing.new_nonce()
+        answer = await self.call("agent.auth", {"step": "challenge", "nonce": base64.b64encode(page_nonce).decode()})
+        agent_nonce = base64.b64decode(answer["nonce"])
+        if base64.b64decode(answer["proof"]) != pairing.agent_proof(key, origin, page_nonce, agent_nonce):
+            raise ConnectionError("the agent did not prove the pairing key")
+        proof = pairing.page_proof(key, origin, page_nonce, agent_nonce)
+        await self.call("agent.auth", {"step": "prove", "proof": base64.b64encode(proof).decode()})
+
+    @classmethod
+    async def _open(cls, port: int, origin: str, hello: dict[str, Any], path: str, timeout: float) -> PageClient:
         loop = asyncio.get_running_loop()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:

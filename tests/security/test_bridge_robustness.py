@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from bridge_protocol.messages import METHODS
 from tests.support.agent_process import AgentProcess, free_port, write_config
+from tests.support.pairing import authenticate_raw, client_secrets, seed_pairing
 from tests.support.rawws import BINARY, CLOSE, CONTINUATION, PING, TEXT, Closed, Frame, RawWebSocket
 
 ORIGIN = "https://marches.example.fr"
@@ -54,9 +55,19 @@ def robust_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProc
     home.mkdir()
     write_config(home, allowed=[ORIGIN], preapproved=[ORIGIN], consent="deny", max_concurrent=2,
                  extra=f'\n[paths]\nlog_dir = "{home / ".local/state/compagnon/log"}"\n')
+    seed_pairing(home, ORIGIN)  # paired earlier: the attacks below come through an authenticated page
     agent = AgentProcess(home, free_port()).start()
     yield agent
     agent.stop()
+
+
+def _page(agent: AgentProcess, timeout: float = 30.0) -> RawWebSocket:
+    """A raw connection of the paired site, authenticated (``agent.auth``) as its pages are."""
+    ws = RawWebSocket(agent.port, ORIGIN, timeout=timeout)
+    key = client_secrets(agent.home).get(ORIGIN)
+    assert key is not None
+    authenticate_raw(ws, ORIGIN, key)
+    return ws
 
 
 def assert_alive(agent: AgentProcess) -> None:
@@ -131,7 +142,7 @@ def test_malformed_frames_close_cleanly_and_the_agent_lives_on(robust_agent: Age
     _, make, codes = next(a for a in _abuses() if a[0] == label)
     data = make()
     markers = leak_markers(robust_agent.home)
-    with RawWebSocket(robust_agent.port, ORIGIN) as ws:
+    with _page(robust_agent) as ws:
         assert call(ws, "before", "agent.hello", HELLO)["result"]["protocol"] == 1
         try:
             ws.sock.sendall(data)
@@ -195,7 +206,7 @@ def _answered() -> list[tuple[str, str, str]]:
 def test_hostile_json_is_answered_without_leaking(robust_agent: AgentProcess, label: str) -> None:
     _, frame, code = next(a for a in _answered() if a[0] == label)
     markers = leak_markers(robust_agent.home)
-    with RawWebSocket(robust_agent.port, ORIGIN) as ws:
+    with _page(robust_agent) as ws:
         ws.send_text(frame)
         answer = ws.receive(timeout=30)
         assert answer.opcode == TEXT, (answer.opcode, answer.close_code, answer.close_reason)
@@ -219,7 +230,7 @@ def test_two_thousand_requests_as_fast_as_possible(robust_agent: AgentProcess) -
     frames = [RawWebSocket.frame(TEXT, json.dumps({"jsonrpc": "2.0", "id": i, "method": m, "params": p}).encode())
               for i, (m, p) in enumerate(methods[i % len(methods)] for i in range(2000))]
     started = time.monotonic()
-    with RawWebSocket(robust_agent.port, ORIGIN, timeout=60) as ws:
+    with _page(robust_agent, timeout=60) as ws:
         ws.sock.sendall(b"".join(frames))  # all at once, before reading anything
         answered: dict[int, dict] = {}
         while len(answered) < 2000:
@@ -245,7 +256,7 @@ def test_a_page_that_never_reads_cannot_grow_the_agents_memory(robust_agent: Age
     assert robust_agent.proc is not None
     process = psutil.Process(robust_agent.proc.pid)
     chunk = base64.b64encode(b"\x00" * 512 * 1024).decode()
-    with RawWebSocket(robust_agent.port, ORIGIN, timeout=60) as ws:
+    with _page(robust_agent, timeout=60) as ws:
         handle = call(ws, "put", "files.put", {"name": "gros.bin", "data": chunk, "final": True})["result"]["handle"]
         assert call(ws, "get", "files.get", {"handle": handle})["result"]["eof"] is True  # the answer is large
         baseline = process.memory_info().rss
@@ -270,7 +281,7 @@ def test_a_page_that_never_reads_cannot_grow_the_agents_memory(robust_agent: Age
 
 def test_a_page_cannot_forge_log_lines(robust_agent: AgentProcess) -> None:
     forged = "2026-01-01 00:00:00,000 CRITICAL agent.service: pairing approved for https://evil.example"
-    with RawWebSocket(robust_agent.port, ORIGIN) as ws:
+    with _page(robust_agent) as ws:
         answer = call(ws, "forge", "agent.hello",
                       {"protocol": 1, "client": {"name": f"x\n{forged}"[:100], "version": "1\r\n" + forged[:40]}})
         assert answer["result"]["product"] == "compagnon"
@@ -325,7 +336,7 @@ def test_ten_thousand_generated_frames(robust_agent: AgentProcess) -> None:
     markers = leak_markers(robust_agent.home)
     counters = {"frames": 0, "answers": 0, "internal": 0, "sentinel": 0}
     problems: list[str] = []
-    with RawWebSocket(robust_agent.port, ORIGIN, timeout=60) as ws:
+    with _page(robust_agent, timeout=60) as ws:
 
         def drain_until(sentinel: str) -> None:
             while True:

@@ -29,6 +29,7 @@ from bridge_protocol.client import BridgeClient, BridgeError
 from bridge_protocol.errors import ErrorCode, ProtocolError
 from tests.conftest import OTHER_ORIGIN
 from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
+from tests.support.pairing import seed_pairing
 from tests.support.platform_server import PlatformServer
 
 LOG_DIR = '\n[paths]\nlog_dir = "{home}/.local/state/compagnon/log"\n'
@@ -112,6 +113,8 @@ async def test_one_pending_prompt_per_origin_in_the_terminal(home: Path, platfor
     refused at once and never printed; B's request waits for its own turn and is shown."""
     write_config(home, allowed=[platform.origin, OTHER_ORIGIN], preapproved=[platform.origin, OTHER_ORIGIN],
                  consent="prompt")
+    seed_pairing(home, platform.origin)  # both paired earlier: the prompts here are consents
+    seed_pairing(home, OTHER_ORIGIN)
     port = free_port()
     child = pexpect.spawn(sys.executable, ["-m", "agent", "serve", "--port", str(port)], cwd=str(ROOT),
                           env=isolated_env(home), encoding="utf-8", timeout=30)

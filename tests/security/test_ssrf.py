@@ -44,6 +44,7 @@ from cryptography.x509.oid import NameOID
 from bridge_protocol.client import BridgeClient
 from bridge_protocol.errors import ErrorCode, error_message
 from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
+from tests.support.pairing import seed_pairing
 from tests.support.platform_server import PlatformServer
 
 DOCUMENT = b"%PDF-1.4 document de la plateforme\n" * 50
@@ -229,6 +230,7 @@ def _config(home: Path, platform: PlatformServer, consent: str = "approve-all-fo
                  extra="max_prompts_per_minute = 1000\n"
                        f'\n[paths]\nlog_dir = "{home / ".local/state/compagnon/log"}"\n'
                        f'\n[signing]\noutput_dir = "{home / "Sorties"}"\n')
+    seed_pairing(home, platform.origin)  # paired earlier
 
 
 @pytest.fixture

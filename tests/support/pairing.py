@@ -20,6 +20,9 @@ from bridge_protocol.client import ClientPairing, PairingSecrets
 
 #: Agent homes by port, recorded when an agent is started for a test.
 HOMES: dict[int, Path] = {}
+#: The agent home last seeded with a key per origin (for agents started without registering
+#: their port, e.g. ``compagnon serve`` in a pseudo-terminal).
+SEEDED: dict[str, Path] = {}
 
 
 def register_agent(port: int, home: Path) -> None:
@@ -56,7 +59,7 @@ def pairing_for(home: Path) -> ClientPairing:
 
 def default_pairing(origin: str, port: int) -> ClientPairing | None:
     """What ``BridgeClient.connect`` uses in the tests when no pairing is given."""
-    home = HOMES.get(port)
+    home = HOMES.get(port) or SEEDED.get(origin)
     return pairing_for(home) if home is not None else None
 
 
@@ -71,7 +74,27 @@ def seed_pairing(home: Path, origin: str) -> bytes:
     path.write_text(json.dumps(data), encoding="utf-8")
     path.chmod(0o600)
     client_secrets(home).set(origin, key)
+    SEEDED[origin] = home
     return key
+
+
+def authenticate_raw(ws, origin: str, key: bytes) -> None:  # type: ignore[no-untyped-def]
+    """``agent.auth`` over a tests.support.rawws socket, checking the agent's proof first."""
+    from bridge_protocol import pairing
+
+    def call(request_id: str, params: dict) -> dict:
+        ws.send_text(json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "agent.auth", "params": params}))
+        while True:
+            answer = json.loads(ws.receive(timeout=30).text)
+            if answer.get("id") == request_id:
+                return answer
+
+    page_nonce = pairing.new_nonce()
+    result = call("auth-1", {"step": "challenge", "nonce": base64.b64encode(page_nonce).decode()})["result"]
+    agent_nonce = base64.b64decode(result["nonce"])
+    assert base64.b64decode(result["proof"]) == pairing.agent_proof(key, origin, page_nonce, agent_nonce)
+    proof = pairing.page_proof(key, origin, page_nonce, agent_nonce)
+    assert call("auth-2", {"step": "prove", "proof": base64.b64encode(proof).decode()})["result"]["authenticated"]
 
 
 async def policy_code(home: Path, wait: float = 15.0) -> str:
@@ -106,3 +129,34 @@ async def pair_page(page, read_code) -> None:  # type: ignore[no-untyped-def]
     await page.locator("#pair-code").fill(code)
     await page.locator("#pair-confirm").click()
     await expect(page.locator("#agent")).to_have_attribute("data-state", "paired", timeout=15_000)
+
+
+async def paired_key(port: int, origin: str) -> bytes:
+    """Pair ``origin`` with the test agent on ``port`` if needed; its key (test client's side)."""
+    from bridge_protocol.client import BridgeClient
+
+    async with await BridgeClient.connect(origin, ports=[port]) as client:
+        await client.secure()
+    home = HOMES[port]
+    key = client_secrets(home).get(origin)
+    assert key is not None
+    return key
+
+
+async def authenticate_aiohttp(ws, origin: str, key: bytes) -> None:  # type: ignore[no-untyped-def]
+    """``agent.auth`` over an aiohttp WebSocket, checking the agent's proof first."""
+    from bridge_protocol import pairing
+
+    async def call(request_id: str, params: dict) -> dict:
+        await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "agent.auth", "params": params}))
+        while True:
+            answer = json.loads((await ws.receive(timeout=30)).data)
+            if answer.get("id") == request_id:
+                return answer
+
+    page_nonce = pairing.new_nonce()
+    result = (await call("auth-1", {"step": "challenge", "nonce": base64.b64encode(page_nonce).decode()}))["result"]
+    agent_nonce = base64.b64decode(result["nonce"])
+    assert base64.b64decode(result["proof"]) == pairing.agent_proof(key, origin, page_nonce, agent_nonce)
+    proof = pairing.page_proof(key, origin, page_nonce, agent_nonce)
+    assert (await call("auth-2", {"step": "prove", "proof": base64.b64encode(proof).decode()}))["result"]["authenticated"]
