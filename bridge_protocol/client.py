@@ -107,6 +107,9 @@ class ClientPairing:
 
 
 _default_pairing: Callable[[str, int], ClientPairing | None] | None = None
+#: One pairing at a time per key file and origin in this process: clients that connect together
+#: pair once, the others then authenticate with the key.
+_pairing_locks: dict[tuple[int, str, str], asyncio.Lock] = {}
 
 
 def set_default_pairing(factory: Callable[[str, int], ClientPairing | None] | None) -> None:
@@ -260,8 +263,12 @@ class BridgeClient:
     async def secure(self, after: int | None = None) -> None:
         """Authenticate with the stored key, or pair when there is none (once at a time). With
         ``after``: only when no proof was made since the count ``after`` (a call refused then)."""
-        async with self._secure_lock:
-            if self.pairing is None or (self._proofs != after if after is not None else self.authenticated):
+        if self.pairing is None:
+            return
+        key = (id(asyncio.get_running_loop()), str(self.pairing.secrets.path), self.origin)
+        shared = _pairing_locks.setdefault(key, asyncio.Lock())
+        async with self._secure_lock, shared:
+            if self._proofs != after if after is not None else self.authenticated:
                 return
             if self.pairing.secrets.get(self.origin) is not None:
                 try:

@@ -79,8 +79,9 @@ class RateLimitedConsent(ConsentProvider):
             return await self.inner.ask(request)
 
     async def show(self, request: ConsentRequest) -> None:
-        async with self._slot(request.origin, "show"):
-            await self.inner.show(request)
+        """A pre-approved site's pairing code asks nothing: it takes no prompt slot (the site's
+        questions are not delayed by it) and is taken off the screen once the page confirms."""
+        await self.inner.show(request)
 
     async def pick_files(self, origin: str, multiple: bool, accept: tuple[str, ...]) -> list[Path]:
         async with self._slot(origin, "pick"):
