@@ -58,7 +58,8 @@ def terminal_agent(home: Path, platform: PlatformServer, test_pki: TestPki, toke
     """``compagnon serve`` in a pseudo-terminal: consent and PIN are typed there, as a user would."""
     write_config(home, allowed=[platform.origin, OTHER_ORIGIN], preapproved=[platform.origin], consent="prompt",
                  extra=keystore_config(test_pki, token) + f'\n[signing]\noutput_dir = "{home / "Signés"}"\ntsa_url = "{test_pki.tsa_url}"\n')
-    seed_pairing(home, platform.origin)  # paired earlier: the terminal's prompts here are the consents
+    seed_pairing(home, platform.origin)  # both paired earlier: the terminal's prompts here are the consents
+    seed_pairing(home, OTHER_ORIGIN)
     port = free_port()
     child = pexpect.spawn(sys.executable, ["-m", "agent", "serve", "--port", str(port)], cwd=str(ROOT),
                           env=isolated_env(home), encoding="utf-8", timeout=30)
