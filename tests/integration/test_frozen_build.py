@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from bridge_protocol.client import BridgeClient
-from tests.support.agent_process import ROOT, free_port, isolated_env
+from tests.support.agent_process import ROOT, free_port, isolated_env, write_config
+from tests.support.pairing import register_agent
 from tests.support.display import xvfb_display
 
 SPEC = ROOT / "installers" / "windows" / "compagnon.spec"
@@ -67,6 +68,9 @@ def test_the_frozen_program_runs_its_commands_and_its_native_windows(frozen: Pat
 
 async def test_the_frozen_demo_serves_its_pages_and_the_agent_answers(frozen: Path, tmp_path: Path) -> None:
     port = free_port()
+    # The test consent policy: the demo site pairs with the code the agent drops for the test client.
+    write_config(tmp_path, allowed=[])
+    register_agent(port, tmp_path)
     proc = subprocess.Popen([str(frozen), "demo", "--port", str(port)], env=_env(tmp_path),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
