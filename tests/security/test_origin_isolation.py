@@ -33,6 +33,7 @@ from cryptography.x509.oid import NameOID
 from bridge_protocol.client import BridgeClient, BridgeError
 from tests.conftest import OTHER_ORIGIN
 from tests.support.agent_process import AgentProcess
+from tests.support.pairing import authenticate_aiohttp, paired_key
 from tests.support.platform_server import PlatformServer
 
 
@@ -143,7 +144,8 @@ async def test_other_origin_cannot_cancel_by_notification_or_batch(agent: AgentP
     async with await BridgeClient.connect(platform.origin, ports=[agent.port]) as a, \
             await BridgeClient.connect(platform.origin, ports=[agent.port]) as a2, \
             await BridgeClient.connect(OTHER_ORIGIN, ports=[agent.port]) as b:
-        await a2.hello()
+        await a2.secure()  # a paired page of A (authenticated: it hears A's jobs)
+        await b.secure()  # B paired too: what stops it is the origin, not the missing key
         job = await a.start_job("diagnose", {})
         job_id = job["id"]
         # A notification has no answer: the cancel must fail silently, not succeed silently.
@@ -178,9 +180,11 @@ async def test_no_frame_about_another_origins_job_reaches_a_raw_socket(agent: Ag
                                                                       platform: PlatformServer) -> None:
     """Everything B's socket receives while A's job runs, read frame by frame (no client filtering)."""
     platform.gate.clear()
+    key = await paired_key(agent.port, OTHER_ORIGIN)  # B is a paired site: its own key opens only its own
     async with aiohttp.ClientSession() as session, \
             await BridgeClient.connect(platform.origin, ports=[agent.port]) as a:
         async with session.ws_connect(f"ws://127.0.0.1:{agent.port}/bridge", origin=OTHER_ORIGIN) as ws:
+            await authenticate_aiohttp(ws, OTHER_ORIGIN, key)
             await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "jobs.list", "params": {}}))
             job = await a.start_job("diagnose", {})
             platform.gate.set()
