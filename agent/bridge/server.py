@@ -1,8 +1,7 @@
 """The aiohttp server behind ``ws://127.0.0.1:47230/bridge``.
 
 Every HTTP request first passes the ``Host`` guard; the bridge path also passes the ``Origin``
-guard and, on Linux, the same-user check of the peer's socket (``peer``); every refusal is an HTTP
-403 before any WebSocket upgrade (docs/SECURITY.md promises 2 and 3).
+guard, and both refusals are an HTTP 403 before any WebSocket upgrade (docs/SECURITY.md promise 2).
 Frames larger than the limit close the socket with 1009 (promise 8).
 """
 
@@ -20,7 +19,6 @@ from ..logs import ThrottledLog
 from .connection import Connection
 from .rpc import NOT_JSON, is_hello
 from .guards import host_refusal, origin_refusal
-from .peer import other_user_refusal
 
 if TYPE_CHECKING:
     from ..service import AgentService
@@ -61,11 +59,6 @@ async def host_guard(request: web.Request, handler):  # type: ignore[no-untyped-
 async def bridge_handler(request: web.Request) -> web.StreamResponse:
     service: AgentService = request.app[SERVICE_KEY]  # type: ignore[assignment]
     reason = origin_refusal(request.headers, service.settings.allowed_origins)
-    if reason is None and request.transport is not None:
-        # Another OS user's program (a forged Origin, or a relay of a page's connection) is
-        # refused before any frame; pairing protects where this cannot be checked.
-        reason = other_user_refusal(request.transport.get_extra_info("peername"),
-                                    request.transport.get_extra_info("sockname"))
     if reason is not None:
         return _forbidden(request, reason)
     ws = web.WebSocketResponse(max_msg_size=service.settings.max_frame_bytes, heartbeat=20.0, compress=False)
