@@ -13,8 +13,9 @@ import aiohttp
 import pexpect
 import pytest
 
-from bridge_protocol.client import BridgeClient
+from bridge_protocol.client import BridgeClient, ClientPairing
 from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
+from tests.support.pairing import client_secrets, terminal_code
 from tests.support.platform_server import PlatformServer
 
 
@@ -70,11 +71,16 @@ async def test_demo_serves_the_page_and_its_origin_is_allowed(home: Path) -> Non
             async with session.get(url + "js/compagnon.js") as response:
                 assert response.status == 200 and "CompagnonClient" in await response.text()
         origin = url.rstrip("/")
-        async with await BridgeClient.connect(origin, ports=[agent_port]) as client:
+        async def user_reads_the_terminal(origin: str, nonce: bytes) -> str:
+            return await terminal_code(child)
+
+        pairing = ClientPairing(client_secrets(home), user_reads_the_terminal)
+        async with await BridgeClient.connect(origin, ports=[agent_port], pairing=pairing) as client:
             hello = await client.hello()
-            assert hello["paired"] is True  # the demo pre-approves its own origin
-            final = await client.run_job("diagnose", {})
+            assert hello["paired"] is False  # pre-approved, but this browser has not paired yet
+            final = await client.run_job("diagnose", {})  # pairs: the code, without a question
             assert final["state"] == "succeeded"
+            assert (await client.hello())["authenticated"] is True
     finally:
         child.terminate(force=True)
 
