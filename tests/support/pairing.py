@@ -102,12 +102,15 @@ async def policy_code(home: Path, wait: float = 15.0) -> str:
     nonce the test does not know)."""
     folder = state_dir_of(home) / TEST_CODES_FOLDER
     for _ in range(int(wait / 0.05)):
-        files = sorted(folder.glob("*")) if folder.is_dir() else []
+        # Final names only (the agent writes a hidden temporary file, then renames it).
+        files = sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
         if len(files) == 1:
             try:
-                return files[0].read_text(encoding="utf-8")
+                code = files[0].read_text(encoding="utf-8")
             except FileNotFoundError:
-                pass
+                code = ""
+            if len(code) == 6 and code.isdigit():
+                return code
         await asyncio.sleep(0.05)
     raise AssertionError(f"no single pairing code in {folder}")
 
