@@ -2,6 +2,9 @@
 // Message shapes mirror bridge_protocol/schema/bridge.schema.json.
 
 export declare const PROTOCOL: 1;
+export declare const FIRST_PORTS: readonly number[];
+export declare const SHARED_PORTS: readonly number[];
+/** FIRST_PORTS then SHARED_PORTS; a paired page tries first the port where its agent last proved the key. */
 export declare const DEFAULT_PORTS: readonly number[];
 export declare const TERMINAL_STATES: readonly JobState[];
 

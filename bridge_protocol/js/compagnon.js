@@ -1,7 +1,9 @@
 // Compagnon browser client (ES module), bridge protocol 1.
 //
-// Finds the agent on ws://127.0.0.1:47230-47233/bridge, says hello, keeps an online/offline
-// state with automatic reconnection, calls methods with timeouts and follows jobs.
+// Finds the agent on ws://127.0.0.1:47230-47233/bridge (then 47234-47329, where many users' agents
+// share a machine; the port where this site's own agent last proved the pairing key is tried
+// first), says hello, keeps an online/offline state with automatic reconnection, calls methods
+// with timeouts and follows jobs.
 //
 // Pairing (PROTOCOL.md "Pairing"): the Origin header proves nothing outside a browser, so the page
 // and the user's agent share a key per site, set once by `pair()` (ECDH, a commitment, a six-digit
@@ -16,7 +18,29 @@
 // IT can pre-approve platform origins with the LoopbackNetworkAllowedForUrls policy.
 
 export const PROTOCOL = 1;
-export const DEFAULT_PORTS = Object.freeze([47230, 47231, 47232, 47233]);
+/** Where an agent listens first, then where agents go on a shared machine (PROTOCOL.md section 1). */
+export const FIRST_PORTS = Object.freeze([47230, 47231, 47232, 47233]);
+export const SHARED_PORTS = Object.freeze(Array.from({ length: 96 }, (_, i) => 47234 + i));
+export const DEFAULT_PORTS = Object.freeze([...FIRST_PORTS, ...SHARED_PORTS]);
+/** localStorage key of the port where this site's own agent last proved the pairing key. */
+const REMEMBERED_PORT = "compagnon.port";
+
+function rememberedPort() {
+  try {
+    const port = Number(localStorage.getItem(REMEMBERED_PORT));
+    return Number.isInteger(port) && port > 0 ? port : null;
+  } catch (_) {
+    return null; // storage disabled: probe in the usual order
+  }
+}
+
+function rememberPort(port) {
+  try {
+    localStorage.setItem(REMEMBERED_PORT, String(port));
+  } catch (_) {
+    /* storage disabled: nothing to remember */
+  }
+}
 export const TERMINAL_STATES = Object.freeze(["succeeded", "failed", "cancelled", "interrupted"]);
 
 /** An error answered by the agent (code is the stable string of error.data.code) or by the client. */
@@ -230,44 +254,13 @@ export class CompagnonClient extends EventTarget {
     if (this._connecting) return this._connecting;
     this._connecting = (async () => {
       try {
-        let refused = false;
-        for (const port of this.ports) {
-          let ws;
-          try {
-            ws = await openSocket(`ws://${this.host}:${port}/bridge`, this.probeTimeout);
-          } catch (_) {
-            continue;
+        const refused = { any: false };
+        for (const { ports, timeout } of this._probeBatches()) {
+          for await (const { ws, port } of this._open(ports, timeout)) {
+            if (await this._adopt(ws, port, refused)) return true;
           }
-          this._attach(ws, port);
-          let info;
-          try {
-            const hello = { protocol: PROTOCOL, client: this.client, locale: this.locale };
-            if (this.minVersion) hello.min_version = this.minVersion;
-            info = await this.call("agent.hello", hello);
-            if (!info || info.product !== "compagnon") throw new CompagnonError("NOT_YOURS", "not compagnon");
-          } catch (_) {
-            this._detach(ws);
-            continue;
-          }
-          const key = await pairingKeys.get(this.keyName);
-          if (key) {
-            if (!(await this._authenticate(key))) {
-              // Not the agent this page paired with: nothing more goes to it.
-              refused = true;
-              this._detach(ws);
-              continue;
-            }
-            this.state = "paired";
-          } else {
-            this.state = "unpaired";
-          }
-          this.info = info;
-          this.dispatchEvent(new CustomEvent("online", { detail: this.info }));
-          this.dispatchEvent(new CustomEvent("state", { detail: this.state }));
-          if (this.state === "paired") for (const id of this._followers.keys()) this._refresh(id);
-          return true;
         }
-        if (refused) this._setState("not_yours");
+        if (refused.any) this._setState("not_yours");
         this._schedule();
         return false;
       } finally {
@@ -275,6 +268,69 @@ export class CompagnonClient extends EventTarget {
       }
     })();
     return this._connecting;
+  }
+
+  /**
+   * The ports to probe, in batches: the remembered one alone, then the first four one by one,
+   * then the shared range all at once (browsers delay each WebSocket that follows a refused one,
+   * so probing 96 ports one after the other would take minutes; in parallel it takes seconds).
+   * The remembered port and the parallel batch wait longer: after refused probes the browser
+   * may hold a new WebSocket back for a few seconds before it even tries.
+   */
+  _probeBatches() {
+    const slow = this.probeTimeout * 4;
+    const remembered = rememberedPort();
+    const rest = this.ports.filter((p) => p !== remembered);
+    const batches = remembered !== null && this.ports.includes(remembered) ? [{ ports: [remembered], timeout: slow }] : [];
+    for (const port of rest.filter((p) => !SHARED_PORTS.includes(p))) batches.push({ ports: [port], timeout: this.probeTimeout });
+    const shared = rest.filter((p) => SHARED_PORTS.includes(p));
+    if (shared.length) batches.push({ ports: shared, timeout: slow });
+    return batches;
+  }
+
+  /** The sockets of `ports` that open within `timeout`, in port order; the unused ones are closed. */
+  async *_open(ports, timeout) {
+    const settled = await Promise.allSettled(ports.map((port) =>
+      openSocket(`ws://${this.host}:${port}/bridge`, timeout).then((ws) => ({ ws, port }))));
+    const opened = settled.filter((r) => r.status === "fulfilled").map((r) => r.value);
+    try {
+      while (opened.length) yield opened.shift();
+    } finally {
+      for (const { ws } of opened) ws.close();
+    }
+  }
+
+  /** Hello, then the pairing proof when this page holds a key; true once this agent is adopted. */
+  async _adopt(ws, port, refused) {
+    this._attach(ws, port);
+    let info;
+    try {
+      const hello = { protocol: PROTOCOL, client: this.client, locale: this.locale };
+      if (this.minVersion) hello.min_version = this.minVersion;
+      info = await this.call("agent.hello", hello);
+      if (!info || info.product !== "compagnon") throw new CompagnonError("NOT_YOURS", "not compagnon");
+    } catch (_) {
+      this._detach(ws);
+      return false;
+    }
+    const key = await pairingKeys.get(this.keyName);
+    if (key) {
+      if (!(await this._authenticate(key))) {
+        // Not the agent this page paired with: nothing more goes to it.
+        refused.any = true;
+        this._detach(ws);
+        return false;
+      }
+      this.state = "paired";
+      rememberPort(port); // its own agent: where to look first next time
+    } else {
+      this.state = "unpaired";
+    }
+    this.info = info;
+    this.dispatchEvent(new CustomEvent("online", { detail: this.info }));
+    this.dispatchEvent(new CustomEvent("state", { detail: this.state }));
+    if (this.state === "paired") for (const id of this._followers.keys()) this._refresh(id);
+    return true;
   }
 
   _detach(ws) {
@@ -363,6 +419,7 @@ export class CompagnonClient extends EventTarget {
     const good = await crypto.subtle.verify("HMAC", key, fromB64(done && done.proof), concat(enc.encode("agent-confirm"), transcript));
     if (!good) throw this._mismatch();
     await pairingKeys.set(this.keyName, key);
+    rememberPort(this.port);
     this._setState("paired");
     for (const id of this._followers.keys()) this._refresh(id);
     return true;

@@ -80,7 +80,8 @@ async def test_each_users_browser_page_finds_its_own_agent(python: Path, homes: 
                     browser = await _connect(playwright, debug)
                     page = await browser.contexts[0].new_page()
                     await page.goto(f"{site}/")
-                    await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=60_000)
+                    # Online with an agent that answered (not paired yet: pairing is the next step).
+                    await expect(page.locator("#agent")).to_have_attribute("data-state", "unpaired", timeout=60_000)
                     reached = await page.evaluate("() => import('/static/common.js').then((m) => m.client.port)")
                     assert reached == port, (user.name, reached, port)
                     await browser.close()
