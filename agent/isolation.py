@@ -95,6 +95,15 @@ class IsolatedWorker:
         self.timeout = timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self.peak = 0
+        #: A call every new worker runs first (state the calls share: trust anchors...).
+        self._setup: tuple[str, tuple[Any, ...], dict[str, Any]] | None = None
+        self._ready = False
+
+    def setup(self, target: str, *args: Any, **kwargs: Any) -> None:
+        """Run ``target(*args, **kwargs)`` in each worker before its first call (sent once per
+        worker, not with every call)."""
+        self._setup = (target, args, kwargs)
+        self._ready = False
 
     def __enter__(self) -> IsolatedWorker:
         return self
@@ -108,11 +117,21 @@ class IsolatedWorker:
                                                                           os.environ.get("PYTHONPATH")) if p)}
             self._proc = subprocess.Popen(_worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           stderr=subprocess.DEVNULL, env=env)
+            self._ready = False
         return self._proc
 
     def call(self, target: str, *args: Any, progress: Callable[..., None] | None = None, **kwargs: Any) -> Any:
         """Run ``target(*args, progress=..., **kwargs)`` in the worker and return its result; an
         exception the function raised is raised here again. Raises IsolationLimit."""
+        self._start()
+        if self._setup is not None and not self._ready:
+            target_setup, setup_args, setup_kwargs = self._setup
+            self._ready = True
+            self._exchange(target_setup, setup_args, setup_kwargs, None)
+        return self._exchange(target, args, kwargs, progress)
+
+    def _exchange(self, target: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                  progress: Callable[..., None] | None) -> Any:
         proc = self._start()
         assert proc.stdin is not None and proc.stdout is not None
         outcome: list[Any] = []

@@ -109,6 +109,17 @@ def _isolated(worker: IsolatedWorker, target: str, local: Any, *args: Any, **kwa
     return worker.call(target, *args, **kwargs)
 
 
+def _shared_options(worker: IsolatedWorker, options: dict[str, Any]) -> bool:
+    """Hand the batch's options (trust anchors and the rest) to each worker once, not with every
+    file; False when they cannot go to a worker (the files are then verified here)."""
+    try:
+        pickle.dumps(options)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return False
+    worker.setup("agent.validation.batch:configure", **options)
+    return True
+
+
 def _limit_message(exc: IsolationLimit, ctx: JobContext) -> str:
     settings = ctx.services.settings
     return ctx.t(_LIMITS[exc.reason], mb=settings.verify_max_memory_mb, s=int(settings.verify_timeout_seconds))
@@ -240,6 +251,7 @@ class Verify(JobKind):
             }
             total = len(items)
             with _worker(settings) as worker:
+                shared = _shared_options(worker, options)
                 for index, item in enumerate(items, 1):
                     ctx.check_cancelled()
                     ctx.set_current(ctx.t(FILE_LABEL), index, total)
@@ -249,8 +261,9 @@ class Verify(JobKind):
                         loop.call_soon_threadsafe(ctx.step_progress, "verify", base + share, total)
 
                     try:
-                        entry = await asyncio.to_thread(_isolated, worker, "agent.validation.batch:verify_item",
-                                                        verify_item, item, progress=progress, **options)
+                        entry = await asyncio.to_thread(_isolated, worker, "agent.validation.batch:verify_configured",
+                                                        verify_item, item, progress=progress,
+                                                        **({} if shared else options))
                     except IsolationLimit as exc:
                         entry = FileEntry(file=item.label, status="error", content=item.content_label,
                                           signed_by=list(item.signed_by),

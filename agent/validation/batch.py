@@ -37,7 +37,7 @@ from ..signing.base import Progress
 from .model import Indication
 
 __all__ = ["UNREADABLE", "BatchItem", "BatchReport", "FileEntry", "collect", "pair_detached",
-           "prepare_certificates", "unreadable_message", "verify_item"]
+           "configure", "prepare_certificates", "unreadable_message", "verify_configured", "verify_item"]
 
 #: The error code of a file that cannot be read (the bridge's ``FILE_UNREADABLE``).
 UNREADABLE = "FILE_UNREADABLE"
@@ -221,6 +221,21 @@ def verify_item(item: BatchItem, *, trust_roots: Sequence[x509.Certificate | asn
     entry.container = document.get("container")
     entry.status = "signed" if next(entry.every_signature(), None) is not None else "unsigned"
     return entry
+
+
+#: The options of the batch a worker process verifies (agent.isolation): set once per worker.
+_CONFIGURED: dict[str, Any] = {}
+
+
+def configure(**options: Any) -> None:
+    """Keep the batch's options (trust anchors, trusted lists, locale...) for ``verify_configured``."""
+    _CONFIGURED.clear()
+    _CONFIGURED.update(options)
+
+
+def verify_configured(item: BatchItem, *, progress: Progress | None = None, **options: Any) -> FileEntry:
+    """:func:`verify_item` with the options given to :func:`configure` (or these ones)."""
+    return verify_item(item, progress=progress, **(options or _CONFIGURED))
 
 
 @dataclass

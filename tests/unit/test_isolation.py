@@ -37,3 +37,12 @@ def test_a_worker_past_its_time_is_stopped() -> None:
             worker.call("tests.support.isolation_targets:loop_for", 30)
         assert stopped.value.reason == "time"
         assert os.getpid() > 0
+
+
+def test_setup_runs_once_in_each_new_worker() -> None:
+    with IsolatedWorker(memory_bytes=200 * MiB, timeout=60) as worker:
+        worker.setup("tests.support.isolation_targets:remember", 42)
+        assert worker.call("tests.support.isolation_targets:recall") == 42
+        with pytest.raises(IsolationLimit):
+            worker.call("tests.support.isolation_targets:hog", 600)
+        assert worker.call("tests.support.isolation_targets:recall") == 42  # set up again in the new worker
