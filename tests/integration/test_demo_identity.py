@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pexpect
 
-from bridge_protocol.client import BridgeClient
+from bridge_protocol.client import BridgeClient, ClientPairing
 from tests.integration.test_cli import _run
 from tests.integration.test_sign_job import download, upload
 from tests.support.agent_process import ROOT, free_port, isolated_env
+from tests.support.pairing import client_secrets, terminal_code
 
 
 async def test_the_demo_signs_out_of_the_box(home: Path, tmp_path: Path) -> None:
@@ -33,7 +34,12 @@ async def test_the_demo_signs_out_of_the_box(home: Path, tmp_path: Path) -> None
         password = child.match.group(1)
         await asyncio.to_thread(child.expect, r"Plateforme de démonstration : (http://127\.0\.0\.1:\d+)/")
         origin = child.match.group(1)
-        async with await BridgeClient.connect(origin, ports=[agent_port]) as client:
+        async def user_reads_the_terminal(origin: str, nonce: bytes) -> str:
+            return await terminal_code(child)
+
+        pairing = ClientPairing(client_secrets(home), user_reads_the_terminal)
+        async with await BridgeClient.connect(origin, ports=[agent_port], pairing=pairing) as client:
+            await client.secure()  # the demo site is pre-approved: the code, without a question
             listing = asyncio.create_task(client.call("certificates.list", {"purpose": "signing"}, timeout=60))
             await asyncio.to_thread(child.expect, r"tapez ([A-Z]{4}) puis")
             child.sendline(child.match.group(1))
