@@ -118,16 +118,23 @@ def test_sign_and_decrypt_on_the_command_line_are_recorded(home: Path, test_pki:
 
 
 def test_failed_jobs_and_key_generation_are_recorded(home: Path, test_pki: TestPki) -> None:
+    # A missing file is refused by the command line before anything runs (nothing to record);
+    # a PDF without its end fails in the job, after the consent: the journal names it.
     missing = _run(home, "sign", str(home / "absent.pdf"), "--format", "pades", "--p12",
                    str(test_pki.p12("qualified", PASSWORD)), "--pin-stdin", stdin=PASSWORD + "\n")
-    assert missing.returncode == 1
+    assert missing.returncode == 1 and "FILE_NOT_FOUND" in missing.stderr
+    broken = home / "sans fin.pdf"
+    broken.write_bytes(b"%PDF-1.7\n1 0 obj\n")
+    unreadable = _run(home, "sign", str(broken), "--format", "pades", "--p12",
+                      str(test_pki.p12("qualified", PASSWORD)), "--pin-stdin", stdin=PASSWORD + "\n")
+    assert unreadable.returncode == 1
     made = _run(home, "keygen", "--name", "Jean DUPONT", "--p12", str(home / "clés"), "--pin-stdin",
                 stdin=PASSWORD + "\n")
     assert made.returncode == 0, made.stderr
     failed, keygen = _records(home)
-    assert (failed["action"], failed["result"], failed["error"]) == ("sign", "failed", "FILE_NOT_FOUND")
-    # It failed on its files, before the key was looked up or the consent asked: nothing to name.
-    assert failed["inputs"] == [] and failed["outputs"] == [] and failed["certificate"] is None
+    assert (failed["action"], failed["result"], failed["error"]) == ("sign", "failed", "FILE_UNREADABLE")
+    assert [i["name"] for i in failed["inputs"]] == ["sans fin.pdf"] and failed["outputs"] == []
+    assert failed["certificate"] is not None
 
     assert (keygen["action"], keygen["result"]) == ("keygen", "succeeded")
     p12 = Path(made.stdout.strip())
