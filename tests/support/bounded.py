@@ -2,8 +2,10 @@
 
 ``run_bounded`` starts the command with ``RLIMIT_AS`` (virtual memory: a parser that tries to build
 a gigantic tree gets ``MemoryError`` / ``ENOMEM`` instead of swapping the machine) and kills it
-after ``timeout`` seconds. The child is reaped with ``os.wait4``, so the peak resident size
-reported is the child's own (``ru_maxrss``), not the maximum of every child the test run started.
+after ``timeout`` seconds. The peak resident size reported is the highest ``VmHWM`` (proc(5)) seen
+for the child and its own children (the agent's verification worker), sampled while they run: a
+child's ``ru_maxrss`` would also count the test process it was forked from, whose resident size at
+the fork Linux keeps across ``execve`` (a 250 MB pytest process made every child look that big).
 Outputs go to files, so a chatty child cannot block on a full pipe.
 """
 
@@ -64,7 +66,9 @@ def run_bounded(args: Sequence[str], *, stdin: str = "", env: dict[str, str] | N
         process = subprocess.Popen(list(args), stdin=given, stdout=out, stderr=err, env=env, cwd=cwd,
                                    preexec_fn=limits, start_new_session=True)
         timed_out = False
+        peak_kib = 0
         while True:
+            peak_kib = max(peak_kib, _group_peak_kib(process.pid))
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
@@ -73,13 +77,35 @@ def run_bounded(args: Sequence[str], *, stdin: str = "", env: dict[str, str] | N
                 os.killpg(process.pid, signal.SIGKILL)
                 pid, status, usage = os.wait4(process.pid, 0)
                 break
-            time.sleep(0.02)
+            time.sleep(0.01)
         seconds = time.monotonic() - started
         process.returncode = os.waitstatus_to_exitcode(status)  # already reaped: keep Popen quiet
         out.seek(0)
         err.seek(0)
         return Bounded(list(args), process.returncode, out.read().decode("utf-8", "replace"),
-                       err.read().decode("utf-8", "replace"), seconds, usage.ru_maxrss / 1024, timed_out)
+                       err.read().decode("utf-8", "replace"), seconds,
+                       (peak_kib or usage.ru_maxrss) / 1024, timed_out)
+
+
+def _group_peak_kib(group: int) -> int:
+    """The highest ``VmHWM`` (KiB) among the live processes of process group ``group``."""
+    peak = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stream:
+                fields = stream.read().rsplit(b")", 1)[1].split()
+            if int(fields[2]) != group:  # pgrp, the fifth field of proc(5)'s stat
+                continue
+            with open(f"/proc/{entry.name}/status", "rb") as stream:
+                for line in stream:
+                    if line.startswith(b"VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+    return peak
 
 
 def compagnon(home: Path, *args: str, stdin: str = "", timeout: float = TIME_LIMIT,
