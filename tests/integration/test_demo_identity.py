@@ -21,7 +21,12 @@ from tests.support.pairing import client_secrets, terminal_code
 
 
 async def test_the_demo_signs_out_of_the_box(home: Path, tmp_path: Path) -> None:
-    none = {c["id"]: c for c in json.loads(_run(home, "diagnose", "--json").stdout)["result"]["checks"]}
+    # A workstation with no certificate at all (not even the suite's SoftHSM token, whose
+    # configuration other tests put in this process's environment).
+    bare = {k: v for k, v in isolated_env(home).items() if k != "SOFTHSM2_CONF"}
+    diagnosed = subprocess.run([sys.executable, "-m", "agent", "diagnose", "--json"], cwd=ROOT, env=bare,
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    none = {c["id"]: c for c in json.loads(diagnosed.stdout)["result"]["checks"]}
     assert none["keystores"]["status"] == "warn" and "Aucun certificat de signature" in none["keystores"]["message"]
     assert "compagnon demo" in none["keystores"]["message"]
 
