@@ -10,9 +10,11 @@ built). A one-byte change must be refused by both.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from agent.validation import Indication, SignatureReport, SubIndication, verify_file
+from agent.signing.xades_xml import parse_untrusted
 from agent.validation.trusted_lists import ListRefused, read_list
+from agent.validation.trusted_lists_signature import verify_list_signature
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -80,6 +84,48 @@ def test_real_trusted_list_is_accepted_unmodified_and_refused_changed(tmp_path: 
         read_list(changed.read_bytes(), [signer], source="IS-changed.xml")
     assert "modifiée après sa signature" in str(refused.value)
     assert not _xmlsec_integrity(changed, signer)
+
+
+def test_real_eu_list_of_lists_signature_is_accepted_unmodified_and_refused_changed(tmp_path: Path) -> None:
+    """The EU list of trusted lists as the Commission published it (sequence 134, 2016): its signature
+    verifies with its own signer certificate pinned, for our checker and for xmlsec1; the list itself is
+    then refused only because it is a TS 119 612 v1 list (version 4), after the signature was checked.
+    A certificate the list does not name as its signer is refused even though the list is intact."""
+    published = tmp_path / "eu-lotl.xml"
+    shutil.copy(DATA / "trusted_lists" / "EU-lotl-sn134.xml", published)
+    (signer,) = _certificates(published)
+    assert "CN=EC_DIGIT" in signer.subject.rfc4514_string()
+    assert "O=European Commission" in signer.subject.rfc4514_string()
+
+    signature = verify_list_signature(parse_untrusted(io.BytesIO(published.read_bytes())), [signer])
+    assert signature.signer == signer
+    assert signature.signing_time == datetime(2016, 4, 8, 10, 0, 36, 390000, tzinfo=UTC)
+    assert _xmlsec_integrity(published, signer, XADES_ID)
+    with pytest.raises(ListRefused) as refused:
+        read_list(published.read_bytes(), [signer], source="eu-lotl.xml")
+    assert "non prise en charge : 4" in str(refused.value)
+
+    icelandic = _certificates(DATA / "trusted_lists" / "IS-sn13.xml")[0]
+    with pytest.raises(ListRefused) as refused:
+        read_list(published.read_bytes(), [icelandic], source="eu-lotl.xml")
+    assert "« EC_DIGIT », qui n'est pas autorisé à la signer" in str(refused.value)
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    (b"<TSLSequenceNumber>134<", b"<TSLSequenceNumber>135<"),
+    (b"/TSL-FR.xml<", b"/TSL-FX.xml<"),
+], ids=["sequence-number", "french-list-location"])
+def test_real_eu_list_of_lists_changed_by_one_byte_is_refused(tmp_path: Path, old: bytes, new: bytes) -> None:
+    """One byte of the signed content changed: refused as modified after signing, by us and by xmlsec1."""
+    published = DATA / "trusted_lists" / "EU-lotl-sn134.xml"
+    (signer,) = _certificates(published)
+    changed = _changed(published, tmp_path / "eu-lotl-changed.xml", old, new)
+    with pytest.raises(ListRefused) as refused:
+        read_list(changed.read_bytes(), [signer], source="eu-lotl-changed.xml")
+    assert "modifiée après sa signature" in str(refused.value)
+    with pytest.raises(ListRefused):
+        verify_list_signature(parse_untrusted(io.BytesIO(changed.read_bytes())), [signer])
+    assert not _xmlsec_integrity(changed, signer, XADES_ID)
 
 
 # --- real XAdES samples --------------------------------------------------------------------------
