@@ -134,6 +134,9 @@ def _parser() -> argparse.ArgumentParser:
     encrypt.add_argument("--algorithm", choices=["aes-256-cbc", "aes-256-gcm", "aes-128-cbc", "aes-128-gcm"],
                          type=str.lower, default="aes-256-cbc")
     encrypt.add_argument("--out-dir", type=Path, metavar="DOSSIER")
+    encrypt.add_argument("--deposit", metavar="URL",
+                         help="déposer les fichiers chiffrés à cette adresse de la plateforme et afficher l'accusé de réception")
+    encrypt.add_argument("--token-stdin", action="store_true", help="lire le jeton d'accès sur l'entrée standard")
 
     keygen = sub.add_parser("keygen", help="créer un bi-clé de chiffrement (plis chiffrés)")
     common(keygen)
@@ -673,8 +676,51 @@ def _encrypt(args: argparse.Namespace, settings: Settings) -> int:
                               "algorithm": args.algorithm}
     if args.out_dir:
         params["out_dir"] = str(args.out_dir)
-    snapshot = _run_job(JobServices(settings=settings, consent=PolicyConsent(False), local=True), "encrypt", params)
-    return _print_outputs(snapshot, "encrypted")
+    origin = "cli:"
+    if args.deposit:
+        from yarl import URL
+
+        url = URL(args.deposit)
+        if url.scheme not in ("http", "https") or not url.host:
+            print(f"compagnon : --deposit attend une adresse http(s) de la plateforme, pas « {args.deposit} ».",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        origin = str(url.origin())  # the job's origin: the upload stays there (promise 6)
+        token = sys.stdin.readline().strip() if args.token_stdin else None
+        params.update(upload_url=str(url), token=token or None)
+    snapshot = _run_job(JobServices(settings=settings, consent=PolicyConsent(False), local=True), "encrypt", params,
+                        origin=origin)
+    status = _print_outputs(snapshot, "encrypted")
+    if args.deposit and snapshot["state"] == "succeeded":
+        status = max(status, _print_receipt(snapshot["result"], getattr(args, "lang", "fr")))
+    return status
+
+
+def _print_receipt(result: dict[str, Any], locale: str) -> int:
+    """The platform's deposit receipt kept with the job; exit 1 when a file sent is not on it."""
+    from .i18n import Text, human_datetime
+
+    refused = [f for f in result["files"] if f["status"] == "encrypted" and not f["uploaded"]]
+    for item in refused:
+        error = item["error"] or {"code": "PLATFORM_UNREACHABLE", "message": ""}
+        print(f"compagnon : {item['source']} : {error['code']} : {error['message']}", file=sys.stderr)
+    receipt = result.get("receipt")
+    if receipt is None:
+        print(Text("compagnon : la plateforme n'a pas remis d'accusé de réception.",
+                   "compagnon: the platform gave no receipt.").render(locale), file=sys.stderr)
+        return EXIT_FAILED
+    print(Text("Accusé de réception {id} — {pli}, reçu le {time} :",
+               "Receipt {id} — {pli}, received on {time}:").render(
+        locale, id=receipt["id"], pli=receipt.get("label") or receipt["pli"],
+        time=human_datetime(receipt["received_at"], locale)))
+    for item in receipt["files"]:
+        print(f"  {item['name']}  {item['size']} {'bytes' if locale == 'en' else 'octets'}  SHA-256 {item['sha256']}")
+    missing = [f["source"] for f in result["files"] if f["uploaded"] and not f["receipted"]]
+    for name in missing:
+        print(Text("compagnon : {name} : absent de l'accusé de réception (taille ou empreinte différente).",
+                   "compagnon: {name}: missing from the receipt (size or fingerprint differs).").render(locale, name=name),
+              file=sys.stderr)
+    return EXIT_FAILED if missing or refused else EXIT_OK
 
 
 def _print_outputs(snapshot: dict[str, Any], done_status: str) -> int:

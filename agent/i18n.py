@@ -53,3 +53,18 @@ def system_locale() -> str:
         if name and name not in ("C", "POSIX") and not name.startswith("C."):
             return "en" if name.lower().startswith("en") else DEFAULT_LOCALE
     return DEFAULT_LOCALE
+
+
+def human_datetime(iso: str, locale: str = "fr") -> str:
+    """An RFC 3339 time as users read it, in UTC: ``07/12/2026 à 04:40:12 UTC`` /
+    ``07/12/2026 at 04:40:12 UTC``; the text itself when it is no such time."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    word = "at" if locale == "en" else "à"
+    return moment.strftime(f"%d/%m/%Y {word} %H:%M:%S UTC")

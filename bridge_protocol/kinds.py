@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .messages import JobError
+from .platform import DepositReceipt
 
 CheckStatus = Literal["pass", "warn", "fail"]
 
@@ -242,20 +243,32 @@ class EncryptParams:
 
 @dataclass
 class EncryptedFile:
+    """One sealed file: its output (name, handle, folder, size and SHA-256 of the sealed bytes),
+    whether the platform accepted it (``uploaded``) and whether the platform's receipt lists it
+    with that size and SHA-256 (``receipted``)."""
+
     source: str
     status: Literal["encrypted", "failed"]
     output: str | None = None
     output_handle: str | None = None
     folder: str | None = None
+    size: int | None = None
+    sha256: str | None = None
     uploaded: bool = False
+    receipted: bool = False
     error: JobError | None = None
 
 
 @dataclass
 class EncryptResult:
+    """With ``upload_url``, ``receipt`` is the deposit receipt the platform returned with the last
+    file it accepted (``bridge_protocol.platform.DepositReceipt``: the pli's files with their sizes
+    and SHA-256, and the time), kept with the job; None when the platform gave none."""
+
     files: list[EncryptedFile]
     encrypted: int
     failed: int
+    receipt: DepositReceipt | None = None
 
 
 @dataclass

@@ -116,6 +116,30 @@ class OpenedResultUpload:
     sealed_sha256: str = field(metadata={"pattern": SHA256_PATTERN})
 
 
+@dataclass
+class ReceiptFile:
+    """One sealed file as the platform received it: its name in the pli, size and SHA-256."""
+
+    name: str = field(metadata={"maxLength": 255})
+    size: int = field(metadata={"minimum": 0, "maximum": MAX_FILE_SIZE})
+    sha256: str = field(metadata={"pattern": SHA256_PATTERN})
+
+
+@dataclass
+class DepositReceipt:
+    """The receipt ("accusé de réception") a platform returns for a deposited sealed file, as the
+    ``receipt`` member of its JSON answer (PLATFORM.md section 6): the pli with every file received
+    in it so far, and when the platform received the last one (RFC 3339, UTC)."""
+
+    id: str = field(metadata={"pattern": ID_PATTERN})
+    consultation: str = field(metadata={"pattern": ID_PATTERN})
+    pli: str = field(metadata={"pattern": ID_PATTERN})
+    received_at: str = field(metadata={"maxLength": 40})
+    files: list[ReceiptFile] = field(default_factory=list, metadata={"maxItems": 10_000})
+    #: The pli as users know it ("Pli 3").
+    label: str | None = field(default=None, metadata={"maxLength": 200})
+
+
 def _known_members(tp: Any, value: Any) -> Any:
     """``value`` without the object members ``tp`` does not declare (recursively)."""
     if value is None:
@@ -170,6 +194,13 @@ def check_consultation(consultation: Consultation) -> None:
                         raise ParseError(f"{where_f}/blocks", "la somme des tailles des blocs diffère de size")
 
 
+def parse_receipt(data: Any) -> DepositReceipt:
+    """A deposit's receipt as received (the ``receipt`` member of the answer) checked into a
+    ``DepositReceipt``; ParseError else."""
+    receipt: DepositReceipt = parse(DepositReceipt, _known_members(DepositReceipt, data), "/receipt")
+    return receipt
+
+
 def ordered_blocks(sealed: SealedFile) -> list[FileBlock]:
     """The blocks of ``sealed`` in file order (empty for a file in one piece)."""
     return sorted(sealed.blocks or [], key=lambda b: b.index)
@@ -177,12 +208,15 @@ def ordered_blocks(sealed: SealedFile) -> list[FileBlock]:
 
 __all__ = [
     "Consultation",
+    "DepositReceipt",
     "Envelope",
     "FileBlock",
     "OpenedResultUpload",
     "Pli",
+    "ReceiptFile",
     "SealedFile",
     "check_consultation",
     "ordered_blocks",
     "parse_consultation",
+    "parse_receipt",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,19 +27,25 @@ from bridge_protocol.kinds import (
     FileRef,
 )
 from bridge_protocol.messages import JobError
+from bridge_protocol.platform import DepositReceipt, parse_receipt
+from bridge_protocol.typed import ParseError
 
 from ..consent import ConsentRequest, FileSummary
 from ..envelopes import EnvelopeError, decrypt, encrypt, extract_zip, recipients, session_unwrapper
 from ..fsutil import atomic_output
-from ..i18n import Text
+from ..i18n import Text, human_datetime
 from ..jobs.context import JobCancelled, JobContext
 from ..keystores.base import KeyStore, StoredKey, cert_label
 from ..keystores.usage import usage_refusal
 from . import JobKind, StepSpec
-from .sources import display_folder, fetch_document, hash_files, resolve_file, upload_file
+from .sources import display_folder, fetch_document, hash_files, post_file, resolve_file
+
+log = logging.getLogger(__name__)
 
 T = Text
 ENVELOPE = T("enveloppe", "envelope")
+RECEIPT_DONE = T("Dépôt reçu par la plateforme le {time} : accusé de réception {id}, {n} fichier(s) attesté(s).",
+                 "Deposit received by the platform on {time}: receipt {id}, {n} file(s) acknowledged.")
 FILE = T("fichier", "file")
 #: Limits of ``extract``: what a sealed bid's ZIP may hold once decompressed.
 EXTRACT_MAX_TOTAL = 16 * 1024**3
@@ -257,6 +264,7 @@ class Encrypt(JobKind):
                     raise ProtocolError(ErrorCode.KEY_USAGE_NOT_ENCRYPTION, refusal)
             sources = [await _locate(ctx, ref, params.token) for ref in params.files]
         results: list[EncryptedFile] = []
+        receipt: DepositReceipt | None = None
         with ctx.step("encrypt"):
             for index, (path, name, default_out) in enumerate(sources, 1):
                 ctx.check_cancelled()
@@ -271,29 +279,53 @@ class Encrypt(JobKind):
                             code=exc.code.value, message=exc.message(ctx.locale))))
                         continue
 
-                def work(path: Path = path, target: Path = target) -> None:
+                def work(path: Path = path, target: Path = target) -> tuple[int, str]:
+                    digest = hashlib.sha256()
                     with path.open("rb") as source, atomic_output(target, mode=0o644) as out:
-                        encrypt(source, out, certificates, algorithm=params.algorithm, key_transport=params.key_transport)
+                        encrypt(source, _HashingWriter(out, digest), certificates, algorithm=params.algorithm,
+                                key_transport=params.key_transport)
+                        written = out.tell()
+                    return written, digest.hexdigest()
 
                 try:
-                    await asyncio.to_thread(work)
+                    size, sha = await asyncio.to_thread(work)
                 except EnvelopeError as exc:
                     results.append(EncryptedFile(source=name, status="failed", error=job_error(exc)))
                     continue
-                result = EncryptedFile(source=name, status="encrypted", output=target.name,
+                result = EncryptedFile(source=name, status="encrypted", output=target.name, size=size, sha256=sha,
                                        folder=str(folder) if ctx.services.local else display_folder(folder))
                 if ctx.services.files is not None and not ctx.services.local:
                     result.output_handle = ctx.services.files.register(ctx.origin, target, counted=True).handle
                 if params.upload_url:
-                    error = await upload_file(ctx, params.upload_url, target, {"source": name}, params.token)
+                    error, answer = await post_file(ctx, params.upload_url, target, {"source": name}, params.token)
                     result.uploaded = error is None
                     if error is not None:
                         result.error = JobError(code=error.code.value, message=error.message(ctx.locale))
+                    else:
+                        receipt = _receipt(answer) or receipt
                 results.append(result)
                 ctx.step_progress("encrypt", index, len(sources))
         with ctx.step("done"):
             done = sum(1 for r in results if r.status == "encrypted")
-        return EncryptResult(files=results, encrypted=done, failed=len(results) - done)
+            if receipt is not None:
+                listed = {(f.size, f.sha256.lower()) for f in receipt.files}
+                for r in results:
+                    r.receipted = r.uploaded and (r.size, r.sha256) in listed
+                ctx.set_message(ctx.t(RECEIPT_DONE, id=receipt.id, n=sum(r.receipted for r in results),
+                                      time=human_datetime(receipt.received_at, ctx.locale)))
+        return EncryptResult(files=results, encrypted=done, failed=len(results) - done, receipt=receipt)
+
+
+def _receipt(answer: object) -> DepositReceipt | None:
+    """The deposit receipt in the platform's answer to an upload (PLATFORM.md section 6), None when
+    it gave none or one that does not follow the contract (then nothing is shown as receipted)."""
+    if not isinstance(answer, dict) or "receipt" not in answer:
+        return None
+    try:
+        return parse_receipt(answer["receipt"])
+    except ParseError as exc:
+        log.info("encrypt: unreadable deposit receipt: %s", exc)
+        return None
 
 
 DECRYPT = Decrypt()

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
@@ -64,9 +66,21 @@ async def fetch_document(ctx: JobContext, url: str, token: str | None) -> tuple[
     return entry.path, entry.name, ctx.services.settings.output_dir
 
 
+#: Largest JSON answer to an upload the agent reads (a receipt listing a pli's files).
+MAX_ANSWER_BYTES = 1024 * 1024
+
+
 async def upload_file(ctx: JobContext, url: str, path: Path, fields: dict[str, str], token: str | None) -> ProtocolError | None:
     """POST ``path`` to a URL of the job's own origin as multipart field ``file`` (plus ``fields``);
     None when the platform accepted it, else the error to report for that file."""
+    error, _answer = await post_file(ctx, url, path, fields, token)
+    return error
+
+
+async def post_file(ctx: JobContext, url: str, path: Path, fields: dict[str, str],
+                    token: str | None) -> tuple[ProtocolError | None, Any]:
+    """``upload_file`` that also returns the platform's JSON answer when it accepted the file (None
+    when the answer is not JSON or larger than ``MAX_ANSWER_BYTES``)."""
     import aiohttp
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -77,12 +91,27 @@ async def upload_file(ctx: JobContext, url: str, path: Path, fields: dict[str, s
             form.add_field(name, value)
         try:
             async with ctx.platform.request("POST", url, data=form, headers=headers) as response:
-                if response.status < 300:
-                    return None
-                return ProtocolError(ErrorCode.PLATFORM_UNREACHABLE,
-                                     f"Envoi refusé par la plateforme (HTTP {response.status}).")
+                if response.status >= 300:
+                    return ProtocolError(ErrorCode.PLATFORM_UNREACHABLE,
+                                         f"Envoi refusé par la plateforme (HTTP {response.status})."), None
+                return None, await _json_answer(response)
         except ProtocolError as exc:
-            return exc
+            return exc, None
+
+
+async def _json_answer(response: Any) -> Any:
+    """The JSON body of ``response``, read up to ``MAX_ANSWER_BYTES``; None when it is not JSON."""
+    if response.content_type != "application/json":
+        return None
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 def hash_files(paths: list[Path], ctx: JobContext, loop: asyncio.AbstractEventLoop) -> list[tuple[int, str]]:

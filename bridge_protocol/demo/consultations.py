@@ -14,7 +14,8 @@ Routes (all under the demo platform's origin):
 * ``POST /api/consultations/{id}/plis?depot=<id>&company=<name>`` — a sealed file deposited by a
   bidder (multipart ``file`` + ``source``, as the agent's ``encrypt`` job sends it with
   ``upload_url``). The files of one ``depot`` make one pli ("Pli N", one envelope "offre");
-  only consultations open for deposits (``DEPOSIT_CONSULTATION``) take them.
+  only consultations open for deposits (``DEPOSIT_CONSULTATION``) take them. The answer carries
+  the pli's receipt (``bridge_protocol.platform.DepositReceipt``).
 
 Everything but the token route needs ``Authorization: Bearer <token>`` while tokens are required
 (the default). The content is generated: deterministic pseudo-random bytes ("sealed" test data),
@@ -33,13 +34,14 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
 from aiohttp import web
 
-from ..platform import ID_PATTERN, Consultation, Envelope, FileBlock, Pli, SealedFile
+from ..platform import ID_PATTERN, Consultation, DepositReceipt, Envelope, FileBlock, Pli, ReceiptFile, SealedFile
 from ..typed import to_json
 
 DEMO_CONSULTATION = "DEMO-2026-001"
@@ -364,7 +366,18 @@ class DemoConsultations:
         source = form.fields.get("source", "").strip()
         name = (_file_name(f"{source}.p7m") if source else None) or _file_name(unquote(form.filename or "")) or "pli.p7m"
         pli, sealed = self.add_sealed(consultation.id, depot, company, name, target, form.sha256)
-        return web.json_response({"ok": True, "pli": pli.id, "file": sealed.id, "sha256": sealed.sha256}, status=201)
+        receipt = self.receipt(consultation.id, pli)
+        return web.json_response({"ok": True, "pli": pli.id, "file": sealed.id, "sha256": sealed.sha256,
+                                  "receipt": to_json(receipt)}, status=201)
+
+    def receipt(self, cid: str, pli: Pli) -> DepositReceipt:
+        """The deposit receipt of ``pli`` (PLATFORM.md section 6): every file received in it so
+        far with its size and SHA-256, and the time of this answer (UTC)."""
+        received_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        return DepositReceipt(id=f"AR-{secrets.token_hex(6).upper()}", consultation=cid, pli=pli.id,
+                              received_at=received_at, label=pli.label,
+                              files=[ReceiptFile(name=f.name, size=f.size, sha256=f.sha256)
+                                     for e in pli.envelopes for f in e.files])
 
 
 @dataclass

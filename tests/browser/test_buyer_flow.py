@@ -3,7 +3,7 @@
 1. "Clés de chiffrement": "Ajouter un bi-clé" runs ``keygen`` (consent and the new file's password
    typed in the agent's terminal prompt), and the platform lists the registered certificate;
 2. "Déposer une offre": a bidder's files are sealed by the agent (``encrypt``) to the registered
-   key and uploaded to the consultation;
+   key and uploaded to the consultation, and the page shows the platform's receipt;
 3. "Ouverture et analyse": "Télécharger les plis chiffrés" (``bids.download``) then "Ouvrir en
    ligne" (``bids.open``, consent and password again), with the live progress in the page
    ("Déchiffrement de l'enveloppe 1 sur 1", percentages); the envelope ends "Ouverte en ligne".
@@ -106,6 +106,12 @@ async def test_bicle_sealed_bid_download_and_online_opening(home: Path, tmp_path
         (pli,) = platform.consultations[CONSULTATION].plis
         sealed = [f for e in pli.envelopes for f in e.files]
         assert sorted(f.name for f in sealed) == sorted(f"{n}.p7m" for n in bid)
+        # The platform's receipt, kept by the agent with the job: the pli's files, sizes and SHA-256.
+        await expect(page.locator("#depot-receipt")).to_be_visible()
+        await expect(page.locator("#depot-receipt-line")).to_contain_text("— Pli 1, reçu par la plateforme le ")
+        for f in sealed:
+            await expect(page.locator("#depot-receipt-rows tr", has_text=f.name)).to_contain_text(f.sha256)
+        await expect(page.locator("#depot-outputs li.pass", has_text="déposé (attesté)")).to_have_count(2)
 
         # 3. The buyer downloads, then opens online, following the progress live.
         await page.goto(f"{site}/ouverture?agent_ports={port}")

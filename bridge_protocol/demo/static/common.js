@@ -55,6 +55,9 @@ const TEXT = {
     noRecipients: "Aucune clé de chiffrement n'est enregistrée pour cette consultation.",
     depotDone: "Votre pli a été chiffré et déposé.", depotFailed: "Le dépôt de votre pli a échoué.",
     depotFileDone: "{source} → {output} : déposé",
+    receiptTitle: "Accusé de réception", receiptLine: "N° {id} — {pli}, reçu par la plateforme le {time}",
+    colReceiptFile: "Fichier reçu", colSize: "Taille", colSha: "Empreinte SHA-256",
+    receiptMatched: "attesté", receiptMissing: "absent de l'accusé de réception",
     openTitle: "Ouverture et analyse", colSelect: "Sélection", colPli: "N° du pli", colCompany: "Entreprise",
     colContent: "Contenu (en ligne)", colEnvelopeStatus: "Statut enveloppe", sealed: "chiffré", opened: "déchiffré",
     envelopeClosed: "Fermée", envelopeOpened: "Ouverte en ligne", selectPli: "Sélectionner {label}",
@@ -119,6 +122,9 @@ const TEXT = {
     noRecipients: "No encryption key is registered for this consultation.",
     depotDone: "Your bid was encrypted and submitted.", depotFailed: "Submitting your bid failed.",
     depotFileDone: "{source} → {output}: submitted",
+    receiptTitle: "Receipt", receiptLine: "No. {id} — {pli}, received by the platform on {time}",
+    colReceiptFile: "File received", colSize: "Size", colSha: "SHA-256 fingerprint",
+    receiptMatched: "acknowledged", receiptMissing: "missing from the receipt",
     openTitle: "Opening and analysis", colSelect: "Selection", colPli: "Bid no.", colCompany: "Company",
     colContent: "Content (online)", colEnvelopeStatus: "Envelope status", sealed: "encrypted", opened: "decrypted",
     envelopeClosed: "Closed", envelopeOpened: "Opened online", selectPli: "Select {label}",
@@ -199,6 +205,11 @@ async function startPairing() {
     $("pair-start").disabled = false;
     showStatus();
   }
+}
+
+/** A date and time in the page's language ("07/12/2026 05:40:12"), the reader's time zone. */
+export function localDateTime(iso) {
+  return new Date(iso).toLocaleString(locale === "en" ? "en-GB" : "fr-FR");
 }
 
 export function frenchDate(iso) {

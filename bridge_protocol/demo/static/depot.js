@@ -1,12 +1,14 @@
 // Bidder page "Déposer une offre": the agent seals the chosen files (encrypt job, AES-256-GCM) to
 // the buyer's registered encryption keys and deposits them on the consultation.
 import {
-  $, JobView, client, fetchJson, jobError, platformToken, setBusy, showVerdict, startPage, t, uploadFile,
+  $, JobView, client, fetchJson, formatSize, jobError, localDateTime, platformToken, setBusy, showVerdict, startPage,
+  t, uploadFile,
 } from "./common.js";
 
 const CONSULTATION = $("depot").dataset.consultation;
 const API = `/api/consultations/${encodeURIComponent(CONSULTATION)}`;
 const view = new JobView($("depot-job"));
+let shownResult = null; // the last deposit's result, rendered again after a language change
 
 /** A random deposit id: every file sent with it goes into the same new pli. */
 function depotId() {
@@ -23,8 +25,9 @@ async function showConsultation() {
   }
 }
 
-function renderOutputs(files) {
-  $("depot-outputs").replaceChildren(...files.map((item) => {
+function renderOutputs(result) {
+  shownResult = result;
+  $("depot-outputs").replaceChildren(...result.files.map((item) => {
     const li = document.createElement("li");
     const ok = item.status === "encrypted" && item.uploaded;
     li.className = ok ? "pass" : "fail";
@@ -32,7 +35,27 @@ function renderOutputs(files) {
     li.textContent = ok
       ? `✓ ${t("depotFileDone", { source: item.source, output: item.output })}`
       : `✗ ${t("fileError", { name: item.source, error: item.error ? item.error.message : item.status })}`;
+    if (ok && result.receipt) li.textContent += ` (${t(item.receipted ? "receiptMatched" : "receiptMissing")})`;
     return li;
+  }));
+  renderReceipt(result.receipt);
+}
+
+/** The platform's deposit receipt, as the agent kept it with the job: the pli's files, sizes, SHA-256, time. */
+function renderReceipt(receipt) {
+  $("depot-receipt").hidden = !receipt;
+  if (!receipt) return;
+  $("depot-receipt").dataset.receipt = receipt.id;
+  $("depot-receipt-line").textContent = t("receiptLine", {
+    id: receipt.id, pli: receipt.label || receipt.pli, time: localDateTime(receipt.received_at) });
+  $("depot-receipt-rows").replaceChildren(...receipt.files.map((file) => {
+    const tr = document.createElement("tr");
+    for (const text of [file.name, formatSize(file.size), file.sha256]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
   }));
 }
 
@@ -40,6 +63,7 @@ async function send() {
   const company = $("depot-company").value.trim();
   const files = [...$("depot-files").files];
   $("depot-outputs").replaceChildren();
+  renderReceipt(null);
   if (!company || !files.length) {
     showVerdict($("depot-verdict"), t(company ? "noFile" : "companyMissing"), false);
     return;
@@ -61,7 +85,7 @@ async function send() {
     };
     const job = await client.runJob("encrypt", params, (snapshot) => view.update(snapshot), { timeout: 300000 });
     if (job.state !== "succeeded") throw new Error(jobError(job));
-    renderOutputs(job.result.files);
+    renderOutputs(job.result);
     const ok = job.result.files.length > 0 && job.result.files.every((f) => f.status === "encrypted" && f.uploaded);
     showVerdict($("depot-verdict"), t(ok ? "depotDone" : "depotFailed"), ok);
     if (ok) $("depot-files").value = "";
@@ -73,5 +97,6 @@ async function send() {
 }
 
 $("depot-send").addEventListener("click", send);
+document.addEventListener("agent-status", () => { if (shownResult) renderOutputs(shownResult); }); // language change
 startPage();
 showConsultation();
