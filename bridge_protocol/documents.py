@@ -1,7 +1,8 @@
 """Generate the published protocol documents from the message types.
 
 ``python -m bridge_protocol.documents`` rewrites ``schema/bridge.schema.json`` (JSON Schema 2020-12)
-and ``schema/asyncapi.json`` (AsyncAPI 3.0). A test fails when the files on disk are stale.
+``schema/asyncapi.json`` (AsyncAPI 3.0) and ``js/protocol.d.ts`` (TypeScript, ``typescript.py``). A
+test fails when the files on disk are stale.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from .errors import ERRORS
 from .kinds import KINDS
 from .messages import BRIDGE_PATH, DEFAULT_PORT, METHODS, NOTIFICATIONS, PORTS, PROTOCOL_VERSION, SHARED_PORTS
 from .typed import json_schema
+from .typescript import typescript_declarations
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
+JS_DIR = Path(__file__).parent / "js"
 SCHEMA_ID = "https://compagnon.example/schema/bridge/v1"
 
 
@@ -177,6 +180,7 @@ def rendered() -> dict[Path, str]:
     return {
         SCHEMA_DIR / "bridge.schema.json": json.dumps(json_schema_document(), indent=2, ensure_ascii=False) + "\n",
         SCHEMA_DIR / "asyncapi.json": json.dumps(asyncapi_document(), indent=2, ensure_ascii=False) + "\n",
+        JS_DIR / "protocol.d.ts": typescript_declarations(),
     }
 
 

@@ -116,7 +116,7 @@ def _render(request: web.Request, name: str, title: str, script: str) -> web.Res
 
 async def client_js(request: web.Request) -> web.FileResponse:
     name = request.match_info["name"]
-    if name not in ("compagnon.js", "compagnon.d.ts"):
+    if name not in ("compagnon.js", "compagnon.d.ts", "protocol.d.ts"):
         raise web.HTTPNotFound()
     return web.FileResponse(JS / name, headers={"Content-Type": "text/javascript; charset=utf-8"})
 
