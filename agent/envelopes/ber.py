@@ -353,6 +353,8 @@ class BerReader:
             size += self._copy_raw(out, limit - size, depth + 1)
             if size > limit:
                 raise format_failure("élément trop long")
+        if size + 2 > limit:  # the end-of-contents octets count too
+            raise format_failure("élément trop long")
         out.append(self._take(2))
         self._frames.pop()
         return size + 2
