@@ -1,8 +1,9 @@
 """Generate the published protocol documents from the message types.
 
 ``python -m bridge_protocol.documents`` rewrites ``schema/bridge.schema.json`` (JSON Schema 2020-12)
-``schema/asyncapi.json`` (AsyncAPI 3.0) and ``js/protocol.d.ts`` (TypeScript, ``typescript.py``). A
-test fails when the files on disk are stale.
+``schema/asyncapi.json`` (AsyncAPI 3.0), ``schema/platform.openapi.json`` (OpenAPI 3.1 of the
+platform side, ``openapi.py``) and ``js/protocol.d.ts`` (TypeScript, ``typescript.py``). A test fails
+when the files on disk are stale.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from .errors import ERRORS
 from .kinds import KINDS
 from .messages import BRIDGE_PATH, DEFAULT_PORT, METHODS, NOTIFICATIONS, PORTS, PROTOCOL_VERSION, SHARED_PORTS
+from .openapi import openapi_document
 from .typed import json_schema
 from .typescript import typescript_declarations
 
@@ -180,6 +182,7 @@ def rendered() -> dict[Path, str]:
     return {
         SCHEMA_DIR / "bridge.schema.json": json.dumps(json_schema_document(), indent=2, ensure_ascii=False) + "\n",
         SCHEMA_DIR / "asyncapi.json": json.dumps(asyncapi_document(), indent=2, ensure_ascii=False) + "\n",
+        SCHEMA_DIR / "platform.openapi.json": json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n",
         JS_DIR / "protocol.d.ts": typescript_declarations(),
     }
 

@@ -140,6 +140,59 @@ class DepositReceipt:
     label: str | None = field(default=None, metadata={"maxLength": 200})
 
 
+@dataclass
+class DepositAnswer:
+    """The JSON answer (``201``) to a deposited sealed file: ``receipt`` is read by the agent
+    (PLATFORM.md section 6); a platform may add members of its own."""
+
+    ok: bool
+    receipt: DepositReceipt | None = None
+
+
+@dataclass
+class SealedUpload:
+    """The form fields of one sealed file POSTed to ``encrypt``'s ``upload_url`` (multipart/form-data,
+    with one ``file`` part: the CMS envelope, ``<source>.p7m``)."""
+
+    #: Name of the file it was sealed from.
+    source: str = field(metadata={"maxLength": 255})
+
+
+@dataclass
+class SignedUpload:
+    """The form fields of one signed output POSTed to ``sign``'s ``upload_url`` (multipart/form-data,
+    with one ``file`` part: the signed PDF, the ``.p7s``/``.p7m`` or the XML signature)."""
+
+    #: Name of the file that was signed.
+    source: str = field(metadata={"maxLength": 255})
+    #: SHA-256 of the file that was signed (empty when it could not be computed).
+    source_sha256: str = field(metadata={"pattern": r"^([0-9a-fA-F]{64})?$"})
+
+
+@dataclass
+class KeyRegistration:
+    """What ``keygen`` POSTs (JSON) to its ``register_url``: the new encryption certificate, never
+    the private key. ``sha256`` is the SHA-256 of the certificate's DER encoding."""
+
+    #: The key's name (the certificate's common name).
+    name: str = field(metadata={"maxLength": 200})
+    #: A backup ("secours") key.
+    secours: bool
+    #: The certificate, PEM (RFC 7468).
+    certificate: str = field(metadata={"maxLength": 65_536})
+    sha256: str = field(metadata={"pattern": SHA256_PATTERN})
+
+
+@dataclass
+class UploadAccepted:
+    """A platform's JSON answer to an accepted upload (opened result, signature, key): the agent only
+    reads the status (any 2xx); the demo platform answers these members, and a platform may add its own."""
+
+    ok: bool
+    size: int | None = field(default=None, metadata={"minimum": 0})
+    sha256: str | None = field(default=None, metadata={"pattern": SHA256_PATTERN})
+
+
 def _known_members(tp: Any, value: Any) -> Any:
     """``value`` without the object members ``tp`` does not declare (recursively)."""
     if value is None:
@@ -208,6 +261,11 @@ def ordered_blocks(sealed: SealedFile) -> list[FileBlock]:
 
 __all__ = [
     "Consultation",
+    "DepositAnswer",
+    "KeyRegistration",
+    "SealedUpload",
+    "SignedUpload",
+    "UploadAccepted",
     "DepositReceipt",
     "Envelope",
     "FileBlock",

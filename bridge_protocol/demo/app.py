@@ -30,6 +30,7 @@ from aiohttp import web
 from ..messages import ALL_PORTS
 from .consultations import add_consultation_routes
 from .keys import add_key_routes
+from .signatures import add_signature_routes
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -123,7 +124,7 @@ async def client_js(request: web.Request) -> web.FileResponse:
 
 def create_demo_app(state: DemoState | None = None) -> web.Application:
     """The demo platform: its pages, the browser client, and the platform endpoints
-    (consultations, sealed deposits, opened results, encryption keys)."""
+    (consultations, sealed deposits, opened results, encryption keys, signed files)."""
     app = web.Application(middlewares=[security_headers])
     app[STATE_KEY] = state or DemoState()
     for path, (name, title, script) in PAGES.items():
@@ -132,4 +133,5 @@ def create_demo_app(state: DemoState | None = None) -> web.Application:
     app.router.add_static("/static/", STATIC)
     add_consultation_routes(app)
     add_key_routes(app)
+    add_signature_routes(app)
     return app
