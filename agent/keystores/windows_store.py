@@ -5,17 +5,29 @@ Imported on Windows only (ctypes over crypt32, advapi32 and ncrypt).
 * Listing: the certificates of ``CurrentUser\\MY`` that carry ``CERT_KEY_PROV_INFO_PROP_ID``, the
   property naming the provider and container of their private key (software keys, smart cards
   propagated by the certificate propagation service). Listing opens no key: no prompt.
-* Signing takes a digest. ``CryptAcquireCertificatePrivateKey`` (preferring CNG) gives either a CNG
-  key — ``NCryptSignHash`` with ``BCRYPT_PKCS1_PADDING_INFO`` (RFC 8017 section 8.2),
-  ``BCRYPT_PSS_PADDING_INFO`` (section 8.1) or none for ECDSA (raw r||s, re-encoded as the DER
-  ECDSA-Sig-Value of RFC 5753 section 7.2) — or a CryptoAPI provider. Where the CNG call fails
-  (some providers, and Wine, hand out CNG handles they cannot sign with), the key is opened again
-  through CryptoAPI from its provider information: ``CryptCreateHash`` / ``CryptSetHashParam`` /
-  ``CryptSignHash`` (RSA PKCS#1 v1.5 only). CryptoAPI returns little-endian integers: reversed here.
-  Microsoft's software RSA keys are opened through the "Enhanced RSA and AES" provider, the one of
-  them that knows SHA-2.
-* Windows itself asks for a smart card's PIN (its minidriver's dialog) or for the key's protection
-  password: ``needs_pin`` is false and ``open`` takes no PIN.
+* Which API holds the key is read from that property: ``dwProvType == 0`` names a CNG key storage
+  provider (the software KSP, the smart-card KSP, a vendor's KSP), any other value a CryptoAPI
+  provider (CSP). A CNG key is opened with ``NCryptOpenStorageProvider`` / ``NCryptOpenKey``
+  (container name, legacy key spec, ``NCRYPT_MACHINE_KEY_FLAG`` for machine keys) and used with
+  ``NCryptSignHash`` — ``BCRYPT_PKCS1_PADDING_INFO`` (RFC 8017 section 8.2),
+  ``BCRYPT_PSS_PADDING_INFO`` (section 8.1, salt as long as the hash) or none for ECDSA (raw r||s,
+  re-encoded as the DER ECDSA-Sig-Value of RFC 5753 section 7.2) — and ``NCryptDecrypt``
+  (PKCS#1 v1.5, or OAEP with the envelope's hash). A CryptoAPI key is opened with
+  ``CryptAcquireContextW`` and used with ``CryptCreateHash`` / ``CryptSetHashParam`` /
+  ``CryptSignHash`` (RSA PKCS#1 v1.5) and ``CryptDecrypt`` (PKCS#1 v1.5, OAEP with SHA-1: all a
+  CSP knows); CryptoAPI's integers are little-endian, reversed here. Microsoft's software RSA keys
+  are opened through the "Enhanced RSA and AES" provider, the one of them that knows SHA-2. What a
+  CSP cannot do (PSS, OAEP with SHA-2) goes through the CNG handle Windows gives for the same key
+  (``CryptAcquireCertificatePrivateKey`` with ``CRYPT_ACQUIRE_ONLY_NCRYPT_KEY_FLAG``: the software
+  KSP opens the software CSPs' keys).
+* Signature and decryption buffers are sized from the certificate's public key, so each operation
+  is one call: a smart card asks its PIN once.
+* The PIN: no flag asks the providers to be silent, so a smart card's KSP or minidriver shows its
+  own PIN window (Windows' "Sécurité Windows" dialog) when the card needs it; software keys ask
+  nothing, or their protection password if the user chose "strong protection" when importing.
+  ``needs_pin`` is therefore false and ``open`` takes no PIN; the agent's consent is asked before,
+  in the agent's own window, as for every store. Provider failures map to the PKCS#11 codes
+  (agent/keystores/windows_errors.py).
 """
 
 from __future__ import annotations
@@ -28,12 +40,14 @@ from ctypes import wintypes as wt
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
 from ..secret import Secret
 from .base import HashName, KeySession, KeyStore, SignScheme, StoredKey, WrapPadding, cert_label, stored_key_id
+from .windows_errors import NTE_NOT_SUPPORTED, store_error
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +60,8 @@ CERT_STORE_OPEN_EXISTING_FLAG = 0x4000
 CERT_KEY_PROV_INFO_PROP_ID = 2
 CERT_FRIENDLY_NAME_PROP_ID = 11
 CERT_FIND_SHA1_HASH = 1 << 16
-CRYPT_ACQUIRE_CACHE_FLAG = 0x1
-CRYPT_ACQUIRE_COMPARE_KEY_FLAG = 0x4
-CRYPT_ACQUIRE_PREFER_NCRYPT_KEY_FLAG = 0x20000
+CRYPT_ACQUIRE_ONLY_NCRYPT_KEY_FLAG = 0x40000
+NCRYPT_MACHINE_KEY_FLAG = 0x20
 CERT_NCRYPT_KEY_SPEC = 0xFFFFFFFF
 CRYPT_MACHINE_KEYSET = 0x20
 CRYPT_OAEP = 0x40
@@ -61,7 +74,6 @@ MS_ENH_RSA_AES_PROV = "Microsoft Enhanced RSA and AES Cryptographic Provider"
 BCRYPT_PAD_PKCS1 = 0x2
 BCRYPT_PAD_OAEP = 0x4
 BCRYPT_PAD_PSS = 0x8
-NCRYPT_SILENT_FLAG = 0x40
 
 #: CryptoAPI hash algorithm identifiers (wincrypt.h ALG_ID).
 CALG = {"sha1": 0x8004, "sha256": 0x800C, "sha384": 0x800D, "sha512": 0x800E}
@@ -132,6 +144,10 @@ def _libraries() -> tuple[ctypes.WinDLL, ctypes.WinDLL, ctypes.WinDLL]:  # type:
     ncrypt.NCryptDecrypt.argtypes = [c_size_t, c_void_p, wt.DWORD, c_void_p, c_void_p, wt.DWORD,
                                      POINTER(wt.DWORD), wt.DWORD]
     ncrypt.NCryptFreeObject.argtypes = [c_size_t]
+    ncrypt.NCryptOpenStorageProvider.restype = ctypes.c_long
+    ncrypt.NCryptOpenStorageProvider.argtypes = [POINTER(c_size_t), c_wchar_p, wt.DWORD]
+    ncrypt.NCryptOpenKey.restype = ctypes.c_long
+    ncrypt.NCryptOpenKey.argtypes = [c_size_t, POINTER(c_size_t), c_wchar_p, wt.DWORD, wt.DWORD]
     return crypt32, advapi32, ncrypt
 
 
@@ -146,12 +162,22 @@ def _libs() -> tuple[ctypes.WinDLL, ctypes.WinDLL, ctypes.WinDLL]:  # type: igno
 
 
 class Win32CallError(OSError):
-    """A failed Win32 call (its name and error code; never shown to users as such)."""
+    """A failed Win32 call: its name and status (never shown to users as such: see ``store_error``)."""
+
+    def __init__(self, call: str, status: int) -> None:
+        self.status = status & 0xFFFFFFFF
+        super().__init__(f"{call} failed: 0x{self.status:08x}")
 
 
 def _check(ok: object, call: str) -> None:
     if not ok:
-        raise Win32CallError(f"{call} failed: 0x{ctypes.get_last_error() & 0xFFFFFFFF:08x}")
+        raise Win32CallError(call, ctypes.get_last_error())
+
+
+def _check_status(status: int, call: str) -> None:
+    """CNG calls return their ``SECURITY_STATUS`` (0 is success)."""
+    if status != 0:
+        raise Win32CallError(call, status)
 
 
 def _open_system_store(name: str = "MY") -> int:
@@ -298,10 +324,74 @@ class WindowsMyStore(KeyStore):
         return WindowsStoreSession(self)
 
 
+def signature_size(certificate: x509.Certificate) -> int:
+    """The length of a raw signature by the key of ``certificate``: the RSA modulus, or ECDSA's r||s."""
+    public = certificate.public_key()
+    if isinstance(public, rsa.RSAPublicKey):
+        return (public.key_size + 7) // 8
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return 2 * ((public.curve.key_size + 7) // 8)
+    raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+
+
+def cng_sign(handle: int, digest: bytes, hash_name: str, scheme: SignScheme, size: int) -> bytes:
+    """``NCryptSignHash`` over ``digest`` with an open CNG key (one call, ``size`` bytes of room)."""
+    _, _, ncrypt = _libs()
+    padding: Structure | None
+    if scheme == "pkcs1v15":
+        padding, flags = BCRYPT_PKCS1_PADDING_INFO(CNG_HASH[hash_name]), BCRYPT_PAD_PKCS1
+    elif scheme == "pss":
+        padding, flags = BCRYPT_PSS_PADDING_INFO(CNG_HASH[hash_name], DIGEST_SIZE[hash_name]), BCRYPT_PAD_PSS
+    else:
+        padding, flags = None, 0
+    data = ctypes.create_string_buffer(digest, len(digest))
+    out = ctypes.create_string_buffer(size)
+    written = wt.DWORD(0)
+    _check_status(ncrypt.NCryptSignHash(handle, byref(padding) if padding is not None else None, data, len(digest),
+                                        out, size, byref(written), flags), "NCryptSignHash")
+    raw = out.raw[:written.value]
+    return _ecdsa_der(raw) if scheme == "ecdsa" else raw
+
+
+def cng_decrypt(handle: int, wrapped: bytes, padding: WrapPadding, oaep_hash: str) -> bytes:
+    """``NCryptDecrypt`` of an RSA-wrapped key with an open CNG key (PKCS#1 v1.5 or OAEP)."""
+    _, _, ncrypt = _libs()
+    info: Structure | None
+    if padding == "oaep":
+        if oaep_hash not in CNG_HASH:
+            raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+        info, flags = BCRYPT_OAEP_PADDING_INFO(CNG_HASH[oaep_hash], None, 0), BCRYPT_PAD_OAEP
+    else:
+        info, flags = None, BCRYPT_PAD_PKCS1
+    data = ctypes.create_string_buffer(wrapped, len(wrapped))
+    out = ctypes.create_string_buffer(len(wrapped))
+    written = wt.DWORD(0)
+    _check_status(ncrypt.NCryptDecrypt(handle, data, len(wrapped), byref(info) if info is not None else None, out,
+                                       len(wrapped), byref(written), flags), "NCryptDecrypt")
+    return out.raw[:written.value]
+
+
+def open_cng_key(provider: str, container: str, key_spec: int = 0, machine: bool = False) -> int:
+    """``NCryptOpenKey`` of a KSP's persisted key; the caller frees the handle (``NCryptFreeObject``)."""
+    _, _, ncrypt = _libs()
+    prov, key = c_size_t(0), c_size_t(0)
+    _check_status(ncrypt.NCryptOpenStorageProvider(byref(prov), provider, 0), "NCryptOpenStorageProvider")
+    try:
+        _check_status(ncrypt.NCryptOpenKey(prov.value, byref(key), container, key_spec,
+                                           NCRYPT_MACHINE_KEY_FLAG if machine else 0), "NCryptOpenKey")
+    finally:
+        ncrypt.NCryptFreeObject(prov.value)
+    return key.value
+
+
 class WindowsStoreSession(KeySession):
+    """Keys of ``CurrentUser\\MY``, opened once per session (a batch signs many files with one key)."""
+
     def __init__(self, store: WindowsMyStore) -> None:
         self.store = store
         self._handle = _open_system_store()
+        #: Open CNG key handles by certificate thumbprint, freed on close.
+        self._cng: dict[bytes, int] = {}
 
     def _context(self, key: StoredKey) -> ctypes._Pointer:  # type: ignore[type-arg]
         crypt32, _, _ = _libs()
@@ -313,99 +403,88 @@ class WindowsStoreSession(KeySession):
             raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
         return context
 
+    def _provider_info(self, context: object) -> CRYPT_KEY_PROV_INFO:
+        info = _prov_info(context)
+        if info is None:
+            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
+        return info
+
+    def _cng_key(self, key: StoredKey, context: object, info: CRYPT_KEY_PROV_INFO) -> int:
+        """The CNG handle of a KSP key (``dwProvType == 0``), opened from its provider information."""
+        handle = self._cng.get(key.handle)
+        if handle is None:
+            legacy_spec = info.dwKeySpec if info.dwKeySpec in (AT_KEYEXCHANGE, AT_SIGNATURE) else 0
+            handle = open_cng_key(info.pwszProvName or "", info.pwszContainerName or "", legacy_spec,
+                                  bool(info.dwFlags & CRYPT_MACHINE_KEYSET))
+            self._cng[key.handle] = handle
+        return handle
+
+    def _cng_of_legacy(self, key: StoredKey, context: object) -> int:
+        """The CNG handle Windows gives for a CryptoAPI key (what a CSP cannot do: PSS, OAEP with SHA-2)."""
+        handle = self._cng.get(key.handle)
+        if handle is None:
+            crypt32, advapi32, _ = _libs()
+            raw, spec, free = c_size_t(0), wt.DWORD(0), wt.BOOL(False)
+            _check(crypt32.CryptAcquireCertificatePrivateKey(context, CRYPT_ACQUIRE_ONLY_NCRYPT_KEY_FLAG, None,
+                                                             byref(raw), byref(spec), byref(free)),
+                   "CryptAcquireCertificatePrivateKey")
+            if spec.value != CERT_NCRYPT_KEY_SPEC:
+                if free.value:
+                    advapi32.CryptReleaseContext(raw.value, 0)
+                raise Win32CallError("CryptAcquireCertificatePrivateKey", NTE_NOT_SUPPORTED)
+            if not free.value:
+                # The certificate owns this handle: it stays valid while the context does; not cached.
+                return raw.value
+            handle = self._cng[key.handle] = raw.value
+        return handle
+
     def sign_digest(self, key: StoredKey, digest: bytes, hash_name: HashName, scheme: SignScheme) -> bytes:
         if hash_name not in CALG or len(digest) != DIGEST_SIZE[hash_name]:
             raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
         crypt32, _, _ = _libs()
         context = self._context(key)
         try:
-            try:
-                return self._sign_cng(context, digest, hash_name, scheme)
-            except Win32CallError as exc:
-                log.info("CNG signature not available (%s): trying CryptoAPI", exc)
-            if scheme != "pkcs1v15":
-                raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
-            try:
-                return self._sign_capi(context, digest, hash_name)
-            except Win32CallError as exc:
-                log.warning("Windows store signature failed: %s", exc)
-                raise ProtocolError(ErrorCode.KEY_NOT_USABLE) from None
+            info = self._provider_info(context)
+            size = signature_size(key.certificate)
+            if info.dwProvType == 0:
+                return cng_sign(self._cng_key(key, context, info), digest, hash_name, scheme, size)
+            if scheme == "pkcs1v15":
+                return self._sign_capi(info, digest, hash_name, size)
+            return cng_sign(self._cng_of_legacy(key, context), digest, hash_name, scheme, size)
+        except Win32CallError as exc:
+            log.warning("Windows store signature failed: %s", exc)
+            raise store_error(exc.status) from None
         finally:
             crypt32.CertFreeCertificateContext(context)
 
     @staticmethod
-    def _acquire_cng(context: object) -> tuple[int, bool]:
-        crypt32, _, _ = _libs()
-        handle, spec, free = c_size_t(0), wt.DWORD(0), wt.BOOL(False)
-        _check(crypt32.CryptAcquireCertificatePrivateKey(
-            context, CRYPT_ACQUIRE_PREFER_NCRYPT_KEY_FLAG | CRYPT_ACQUIRE_COMPARE_KEY_FLAG, None, byref(handle),
-            byref(spec), byref(free)), "CryptAcquireCertificatePrivateKey")
-        if spec.value != CERT_NCRYPT_KEY_SPEC:
-            _, advapi32, _ = _libs()
-            if free.value:
-                advapi32.CryptReleaseContext(handle.value, 0)
-            raise Win32CallError("CryptoAPI key, no CNG handle")
-        return handle.value, bool(free.value)
-
-    def _sign_cng(self, context: object, digest: bytes, hash_name: HashName, scheme: SignScheme) -> bytes:
-        _, _, ncrypt = _libs()
-        handle, free = self._acquire_cng(context)
-        try:
-            padding: Structure | None
-            if scheme == "pkcs1v15":
-                padding, flags = BCRYPT_PKCS1_PADDING_INFO(CNG_HASH[hash_name]), BCRYPT_PAD_PKCS1
-            elif scheme == "pss":
-                padding, flags = BCRYPT_PSS_PADDING_INFO(CNG_HASH[hash_name], DIGEST_SIZE[hash_name]), BCRYPT_PAD_PSS
-            else:
-                padding, flags = None, 0
-            pad = byref(padding) if padding is not None else None
-            data = ctypes.create_string_buffer(digest, len(digest))
-            size = wt.DWORD(0)
-            status = ncrypt.NCryptSignHash(handle, pad, data, len(digest), None, 0, byref(size), flags)
-            if status != 0:
-                raise Win32CallError(f"NCryptSignHash failed: 0x{status & 0xFFFFFFFF:08x}")
-            out = ctypes.create_string_buffer(size.value)
-            status = ncrypt.NCryptSignHash(handle, pad, data, len(digest), out, size, byref(size), flags)
-            if status != 0:
-                raise Win32CallError(f"NCryptSignHash failed: 0x{status & 0xFFFFFFFF:08x}")
-            raw = out.raw[:size.value]
-            return _ecdsa_der(raw) if scheme == "ecdsa" else raw
-        finally:
-            if free:
-                ncrypt.NCryptFreeObject(handle)
-
-    @staticmethod
-    def _acquire_capi(context: object) -> tuple[int, int]:
-        """The key's CryptoAPI provider and key spec, from ``CERT_KEY_PROV_INFO_PROP_ID``."""
+    def _acquire_capi(info: CRYPT_KEY_PROV_INFO) -> int:
+        """The key's CryptoAPI provider, from ``CERT_KEY_PROV_INFO_PROP_ID``."""
         _, advapi32, _ = _libs()
-        info = _prov_info(context)
-        if info is None:
-            raise Win32CallError("no CERT_KEY_PROV_INFO_PROP_ID")
         provider, prov_type = info.pwszProvName, info.dwProvType
-        if prov_type in (0, PROV_RSA_FULL, PROV_RSA_AES) and (provider or "").startswith("Microsoft"):
+        if prov_type in (PROV_RSA_FULL, PROV_RSA_AES) and (provider or "").startswith("Microsoft"):
             provider, prov_type = MS_ENH_RSA_AES_PROV, PROV_RSA_AES
-        flags = info.dwFlags & CRYPT_MACHINE_KEYSET
         prov = c_size_t(0)
-        _check(advapi32.CryptAcquireContextW(byref(prov), info.pwszContainerName, provider, prov_type, flags),
-               "CryptAcquireContextW")
-        return prov.value, info.dwKeySpec
+        _check(advapi32.CryptAcquireContextW(byref(prov), info.pwszContainerName, provider, prov_type,
+                                             info.dwFlags & CRYPT_MACHINE_KEYSET), "CryptAcquireContextW")
+        return prov.value
 
-    def _sign_capi(self, context: object, digest: bytes, hash_name: HashName) -> bytes:
+    def _sign_capi(self, info: CRYPT_KEY_PROV_INFO, digest: bytes, hash_name: HashName, size: int) -> bytes:
         _, advapi32, _ = _libs()
-        prov, key_spec = self._acquire_capi(context)
+        prov = self._acquire_capi(info)
         hash_handle = c_size_t(0)
         try:
             _check(advapi32.CryptCreateHash(prov, CALG[hash_name], 0, 0, byref(hash_handle)), "CryptCreateHash")
             data = ctypes.create_string_buffer(digest, len(digest))
             _check(advapi32.CryptSetHashParam(hash_handle.value, HP_HASHVAL, data, 0), "CryptSetHashParam")
-            for spec in _key_specs(key_spec):
-                size = wt.DWORD(0)
-                if not advapi32.CryptSignHashW(hash_handle.value, spec, None, 0, None, byref(size)):
-                    continue
-                out = ctypes.create_string_buffer(size.value)
-                _check(advapi32.CryptSignHashW(hash_handle.value, spec, None, 0, out, byref(size)), "CryptSignHashW")
-                return out.raw[:size.value][::-1]
-            raise Win32CallError(f"CryptSignHashW failed: 0x{ctypes.get_last_error() & 0xFFFFFFFF:08x}")
+            status = 0
+            for spec in _key_specs(info.dwKeySpec):
+                out = ctypes.create_string_buffer(size)
+                written = wt.DWORD(size)
+                if advapi32.CryptSignHashW(hash_handle.value, spec, None, 0, out, byref(written)):
+                    return out.raw[:written.value][::-1]
+                status = ctypes.get_last_error()
+            raise Win32CallError("CryptSignHashW", status)
         finally:
             if hash_handle.value:
                 advapi32.CryptDestroyHash(hash_handle.value)
@@ -415,48 +494,24 @@ class WindowsStoreSession(KeySession):
         crypt32, _, _ = _libs()
         context = self._context(key)
         try:
-            try:
-                return self._decrypt_cng(context, wrapped, padding, oaep_hash)
-            except Win32CallError as exc:
-                log.info("CNG decryption not available (%s): trying CryptoAPI", exc)
-            if padding == "oaep" and oaep_hash != "sha1":
-                raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
-            try:
-                return self._decrypt_capi(context, wrapped, padding)
-            except Win32CallError:
-                raise ProtocolError(ErrorCode.KEY_NOT_USABLE) from None
+            info = self._provider_info(context)
+            if info.dwProvType == 0:
+                return cng_decrypt(self._cng_key(key, context, info), wrapped, padding, oaep_hash)
+            if padding == "pkcs1v15" or oaep_hash == "sha1":
+                return self._decrypt_capi(info, wrapped, padding)
+            return cng_decrypt(self._cng_of_legacy(key, context), wrapped, padding, oaep_hash)
+        except Win32CallError as exc:
+            log.info("Windows store decryption failed: %s", exc)
+            raise store_error(exc.status) from None
         finally:
             crypt32.CertFreeCertificateContext(context)
 
-    def _decrypt_cng(self, context: object, wrapped: bytes, padding: WrapPadding, oaep_hash: str) -> bytes:
-        _, _, ncrypt = _libs()
-        handle, free = self._acquire_cng(context)
-        try:
-            if padding == "oaep":
-                if oaep_hash not in CNG_HASH:
-                    raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
-                info: Structure | None = BCRYPT_OAEP_PADDING_INFO(CNG_HASH[oaep_hash], None, 0)
-                flags = BCRYPT_PAD_OAEP
-            else:
-                info, flags = None, BCRYPT_PAD_PKCS1
-            pad = byref(info) if info is not None else None
-            data = ctypes.create_string_buffer(wrapped, len(wrapped))
-            out = ctypes.create_string_buffer(len(wrapped))
-            size = wt.DWORD(0)
-            status = ncrypt.NCryptDecrypt(handle, data, len(wrapped), pad, out, len(wrapped), byref(size), flags)
-            if status != 0:
-                raise Win32CallError(f"NCryptDecrypt failed: 0x{status & 0xFFFFFFFF:08x}")
-            return out.raw[:size.value]
-        finally:
-            if free:
-                ncrypt.NCryptFreeObject(handle)
-
-    def _decrypt_capi(self, context: object, wrapped: bytes, padding: WrapPadding) -> bytes:
+    def _decrypt_capi(self, info: CRYPT_KEY_PROV_INFO, wrapped: bytes, padding: WrapPadding) -> bytes:
         _, advapi32, _ = _libs()
-        prov, key_spec = self._acquire_capi(context)
+        prov = self._acquire_capi(info)
         key_handle = c_size_t(0)
         try:
-            _check(any(advapi32.CryptGetUserKey(prov, spec, byref(key_handle)) for spec in _key_specs(key_spec)),
+            _check(any(advapi32.CryptGetUserKey(prov, spec, byref(key_handle)) for spec in _key_specs(info.dwKeySpec)),
                    "CryptGetUserKey")
             data = ctypes.create_string_buffer(wrapped[::-1], len(wrapped))
             size = wt.DWORD(len(wrapped))
@@ -469,7 +524,10 @@ class WindowsStoreSession(KeySession):
             advapi32.CryptReleaseContext(prov, 0)
 
     def close(self) -> None:
+        crypt32, _, ncrypt = _libs()
+        for handle in self._cng.values():
+            ncrypt.NCryptFreeObject(handle)
+        self._cng.clear()
         if self._handle:
-            crypt32, _, _ = _libs()
             crypt32.CertCloseStore(self._handle, 0)
             self._handle = 0
