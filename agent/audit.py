@@ -239,10 +239,12 @@ class AuditLog:
         except Exception:
             log.exception("cannot write the audit journal %s", self.path)
 
-    def record_pairing(self, action: Literal["pairing.approved", "pairing.denied", "pairing.revoked"],
-                       origin: str) -> None:
-        """A pairing decision about ``origin``."""
-        self.record({"action": action, "origin": origin, "job": None, "result": "succeeded", "error": None,
+    def record_pairing(self, action: Literal["pairing.approved", "pairing.denied", "pairing.revoked",
+                                             "pairing.code_incorrect"], origin: str) -> None:
+        """A pairing decision about ``origin`` (a wrong code typed in its page included)."""
+        failed = action == "pairing.code_incorrect"
+        self.record({"action": action, "origin": origin, "job": None, "result": "failed" if failed else "succeeded",
+                     "error": {"code": "PAIRING_CODE_INCORRECT"} if failed else None,
                      "inputs": [], "outputs": [], "certificate": None})
 
     def _ensure_folder(self) -> None:

@@ -29,6 +29,7 @@ ACTIONS_FR = {
     "pairing.approved": "Site autorisé",
     "pairing.denied": "Site refusé",
     "pairing.revoked": "Autorisation retirée",
+    "pairing.code_incorrect": "Code de jumelage incorrect",
     "sign": "Signature",
     "cosign": "Co-signature",
     "countersign": "Contre-signature",

@@ -2,10 +2,17 @@
 
 The ``Origin`` header proves nothing outside a browser: any local process can send it. A site is
 therefore paired once by a key exchange the user confirms — the agent shows a six-digit code in its
-own UI (terminal, console, native window), the user types it in the page — and the shared key K
-kept here, per origin, in ``state_dir/pairings.json`` (0600, in the 0700 state folder). Every later
-connection proves both sides hold K (``agent.auth``) before anything privileged is answered.
-Sites pre-approved by configuration pair too (the code, without the "allow this site?" question).
+own UI (terminal, console, native window), the user types it in the page, and the agent checks that
+the page committed to that very code before it revealed what makes the code computable — and the
+shared key K kept here, per origin, in ``state_dir/pairings.json`` (0600, in the 0700 state folder).
+Every later connection proves both sides hold K (``agent.auth``) before anything privileged is
+answered. Sites pre-approved by configuration pair too (the code, without the "allow this site?"
+question): the typed code is what authenticates their pairing.
+
+A code is checked once: a wrong one voids the pairing in progress (the page had the agent's nonce in
+return, so it could compute that code now), and a site gets at most ``MAX_WRONG_CODES`` wrong codes
+in any ``WRONG_CODES_WINDOW`` seconds, so that a program that does not see the agent's screen cannot
+try the million codes one after the other.
 
 Pairings are listed, persisted and revocable (revoking deletes K); each decision (approved, denied,
 revoked) goes to the audit journal when one is given.
@@ -21,7 +28,8 @@ import hashlib
 import hmac
 import json
 import logging
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +62,10 @@ _PREAPPROVED = Text(
 
 #: Page nonces remembered to refuse a replayed ``agent.auth`` challenge.
 SEEN_NONCES = 100_000
+#: Wrong pairing codes accepted per site in any ``WRONG_CODES_WINDOW`` seconds; then the site's
+#: pairings are refused (TOO_MANY_REQUESTS, ``data.retry_after``) until the oldest one expires.
+MAX_WRONG_CODES = 5
+WRONG_CODES_WINDOW = 600.0
 #: Name of the folder, in the state folder, where the test policy drops pairing codes.
 TEST_CODES_FOLDER = "test-pairing-codes"
 
@@ -85,7 +97,11 @@ class PairingSession:
     key: crypto.EphemeralKey = field(default_factory=crypto.EphemeralKey.generate)
     nonce: bytes = field(default_factory=crypto.new_nonce)
     stage: str = "committed"
+    page_key: bytes = b""
+    page_nonce: bytes = b""
     transcript: bytes = b""
+    code: str = ""
+    code_commitment: bytes = b""
     shared_key: bytes = b""
     code_file: Path | None = None
     shown: asyncio.Task[Any] | None = None
@@ -128,6 +144,7 @@ class Pairings:
         self._mtime: float | None = None
         self._approved: dict[str, dict[str, str]] = {}
         self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._wrong_codes: dict[str, deque[float]] = {}
         self._refresh()
 
     # -- the file ---------------------------------------------------------------------------------
@@ -201,17 +218,20 @@ class Pairings:
         return crypto.commitment(auth.pairing.key.public, auth.pairing.nonce)
 
     async def exchange(self, auth: ConnectionAuth, origin: str, page_key: bytes, page_nonce: bytes,
-                       locale: str) -> tuple[bytes, bytes]:
+                       locale: str) -> bytes:
         """Step 2: show the code in the agent's own UI (and ask the user, unless the site is
-        pre-approved); then reveal the key and nonce committed to in step 1."""
+        pre-approved); then reveal the key committed to in step 1. The nonce stays secret until the
+        page commits to the code the user typed (``reveal``): without it the code cannot be computed."""
         session = auth.pairing
         if session is None or session.stage != "committed":
             raise ProtocolError(ErrorCode.PAIRING_FAILED, reason="step")
         if not crypto.valid_public_key(page_key):
             raise ProtocolError(ErrorCode.INVALID_PARAMS, path="/params/public_key", reason="clé P-256 attendue")
+        self._check_wrong_codes(origin)
         session.stage = "exchanging"
+        session.page_key, session.page_nonce = page_key, page_nonce
         session.transcript = crypto.transcript(origin, page_key, session.key.public, page_nonce, session.nonce)
-        code = crypto.sas(session.transcript)
+        code = session.code = crypto.sas(session.transcript)
         shown = f"{code[:3]} {code[3:]}"
         if self.test_codes is not None:
             session.code_file = self._drop_test_code(origin, page_nonce, code)
@@ -237,7 +257,39 @@ class Pairings:
         shared = session.key.shared(page_key)
         session.shared_key = crypto.derive_key(shared, origin, page_nonce, session.nonce)
         session.stage = "exchanged"
-        return session.key.public, session.nonce
+        return session.key.public
+
+    def reveal(self, auth: ConnectionAuth, code_commitment: bytes) -> bytes:
+        """Step 3: the page committed to the code the user typed; the agent's nonce in return (the
+        page can now check its code, and the agent's commitment of step 1)."""
+        session = auth.pairing
+        if session is None or session.stage != "exchanged":
+            raise ProtocolError(ErrorCode.PAIRING_FAILED, reason="step")
+        session.code_commitment = code_commitment
+        session.stage = "revealed"
+        return session.nonce
+
+    def _check_wrong_codes(self, origin: str) -> None:
+        """Refuse a new pairing of a site that spent its wrong codes for the moment."""
+        wrong = self._wrong_codes.get(origin)
+        if wrong is None:
+            return
+        now = time.monotonic()
+        while wrong and now - wrong[0] >= WRONG_CODES_WINDOW:
+            wrong.popleft()
+        if len(wrong) >= MAX_WRONG_CODES:
+            retry_after = max(1, int(WRONG_CODES_WINDOW - (now - wrong[0])) + 1)
+            log.warning("pairing of %s refused: %d wrong codes in %d s", origin, len(wrong), int(WRONG_CODES_WINDOW))
+            raise ProtocolError(ErrorCode.TOO_MANY_REQUESTS, reason="pairing_codes", retry_after=retry_after)
+
+    def _wrong_code(self, origin: str) -> int:
+        """Count a wrong code of ``origin``; how many it may still try in the window."""
+        wrong = self._wrong_codes.setdefault(origin, deque())
+        now = time.monotonic()
+        while wrong and now - wrong[0] >= WRONG_CODES_WINDOW:
+            wrong.popleft()
+        wrong.append(now)
+        return max(0, MAX_WRONG_CODES - len(wrong))
 
     async def _show(self, request: ConsentRequest) -> None:
         """Show a pre-approved site's code until the page confirms (the task is then cancelled)."""
@@ -253,15 +305,26 @@ class Pairings:
         atomic_write_bytes(path, code.encode(), mode=0o600, durable=False)
         return path
 
-    def confirm(self, auth: ConnectionAuth, origin: str, proof: bytes) -> bytes:
-        """Step 3: the page proves it derived the same K (so the user typed the right code in
-        it); K is kept for the site and the agent's confirmation returned. The connection is then
-        authenticated."""
+    def confirm(self, auth: ConnectionAuth, origin: str, opening: bytes, proof: bytes) -> bytes:
+        """Step 4: the page opens its commitment, which must hold the code this agent showed (the
+        code the user typed is what authenticates the pairing), and proves it derived the same K
+        with that code bound in. Right or wrong, the pairing in progress ends here: a code is
+        checked once. On success K is kept for the site and the agent's confirmation returned; the
+        connection is then authenticated. Nothing is kept on failure."""
         session = auth.pairing
-        if session is None or session.stage != "exchanged":
+        if session is None or session.stage != "revealed":
             raise ProtocolError(ErrorCode.PAIRING_FAILED, reason="step")
         auth.close()
-        if not hmac.compare_digest(proof, crypto.page_confirmation(session.shared_key, session.transcript)):
+        expected = crypto.code_commitment(origin, session.page_key, session.key.public, session.page_nonce,
+                                          session.code, opening)
+        if not hmac.compare_digest(session.code_commitment, expected):
+            left = self._wrong_code(origin)
+            log.warning("pairing of %s refused: wrong code (%d more allowed for now)", origin, left)
+            if self.audit is not None:
+                self.audit.record_pairing("pairing.code_incorrect", origin)
+            raise ProtocolError(ErrorCode.PAIRING_CODE_INCORRECT, attempts_left=left)
+        if not hmac.compare_digest(proof, crypto.page_confirmation(session.shared_key, session.transcript,
+                                                                   session.code)):
             log.warning("pairing of %s failed: wrong confirmation", origin)
             raise ProtocolError(ErrorCode.PAIRING_FAILED, reason="proof")
         self._refresh()
@@ -271,7 +334,7 @@ class Pairings:
         if self.audit is not None:
             self.audit.record_pairing("pairing.approved", origin)
         auth.key = session.shared_key
-        return crypto.agent_confirmation(session.shared_key, session.transcript)
+        return crypto.agent_confirmation(session.shared_key, session.transcript, session.code)
 
     # -- every connection (agent.auth) ------------------------------------------------------------
     def challenge(self, auth: ConnectionAuth, origin: str, page_nonce: bytes) -> tuple[bytes, bytes]:

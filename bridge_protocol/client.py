@@ -231,9 +231,11 @@ class BridgeClient:
         self._proofs += 1
 
     async def pair(self, timeout: float = 300.0) -> dict[str, Any]:
-        """Pair the site: commitment, key exchange, the code the agent shows (``read_code``)
-        compared with the one computed here, then the confirmations. Raises BridgeError (the
-        agent's refusal) or NotYourAgent (the codes differ, or a proof is wrong)."""
+        """Pair the site (PROTOCOL.md "Pairing"): commitment, key exchange, the code the agent shows
+        (``read_code``) committed to before the agent reveals its nonce, then compared with the one
+        computed here, then the confirmations with the code bound in. Raises BridgeError (the
+        agent's refusal, e.g. PAIRING_CODE_INCORRECT) or NotYourAgent (the codes differ, or a proof
+        is wrong: nothing of the typed code is revealed then)."""
         if self.pairing is None:
             raise BridgeError("NO_PAIRING", "this client has no ClientPairing")
         commit = await self._raw_call("agent.pair", {"step": "commit"})
@@ -242,18 +244,27 @@ class BridgeClient:
         page_nonce = crypto.new_nonce()
         answer = await self._raw_call("agent.pair", {"step": "exchange", "public_key": _b64(key.public),
                                                      "nonce": _b64(page_nonce)}, timeout=timeout)
-        agent_key, agent_nonce = _unb64(answer.get("public_key")), _unb64(answer.get("nonce"))
-        if (not crypto.valid_public_key(agent_key) or len(agent_nonce) != crypto.NONCE_BYTES
+        agent_key = _unb64(answer.get("public_key"))
+        if not crypto.valid_public_key(agent_key):
+            raise NotYourAgent("commitment")
+        typed = crypto.normalize_code(await self.pairing.read_code(self.origin, page_nonce))
+        if typed is None:
+            raise NotYourAgent("code")
+        opening = crypto.new_nonce()
+        code_commitment = crypto.code_commitment(self.origin, key.public, agent_key, page_nonce, typed, opening)
+        revealed = await self._raw_call("agent.pair", {"step": "code", "commitment": _b64(code_commitment)})
+        agent_nonce = _unb64(revealed.get("nonce"))
+        if (len(agent_nonce) != crypto.NONCE_BYTES
                 or not hmac.compare_digest(crypto.commitment(agent_key, agent_nonce), commitment)):
             raise NotYourAgent("commitment")
         transcript = crypto.transcript(self.origin, key.public, agent_key, page_nonce, agent_nonce)
-        typed = await self.pairing.read_code(self.origin, page_nonce)
-        if typed is None or typed.replace(" ", "") != crypto.sas(transcript):
+        if not hmac.compare_digest(typed.encode(), crypto.sas(transcript).encode()):
+            # Not opened: a program in the middle would learn the code the real agent shows.
             raise NotYourAgent("code")
         shared = crypto.derive_key(key.shared(agent_key), self.origin, page_nonce, agent_nonce)
-        done = await self._raw_call("agent.pair", {"step": "confirm",
-                                                   "proof": _b64(crypto.page_confirmation(shared, transcript))})
-        if not hmac.compare_digest(_unb64(done.get("proof")), crypto.agent_confirmation(shared, transcript)):
+        done = await self._raw_call("agent.pair", {"step": "confirm", "opening": _b64(opening),
+                                                   "proof": _b64(crypto.page_confirmation(shared, transcript, typed))})
+        if not hmac.compare_digest(_unb64(done.get("proof")), crypto.agent_confirmation(shared, transcript, typed)):
             raise NotYourAgent("confirmation")
         self.pairing.secrets.set(self.origin, shared)
         self.authenticated = True

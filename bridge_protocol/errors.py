@@ -37,6 +37,7 @@ class ErrorCode(str, Enum):
     NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
     NOT_PAIRED = "NOT_PAIRED"
     PAIRING_FAILED = "PAIRING_FAILED"
+    PAIRING_CODE_INCORRECT = "PAIRING_CODE_INCORRECT"
     AUTH_FAILED = "AUTH_FAILED"
     # Jobs.
     UNKNOWN_JOB_KIND = "UNKNOWN_JOB_KIND"
@@ -139,6 +140,13 @@ ERRORS: dict[ErrorCode, ErrorInfo] = {
         -32017,
         "Jumelage interrompu : étape inattendue ou preuve incorrecte. Recommencez le jumelage.",
         "Pairing interrupted: unexpected step or wrong proof. Start the pairing again.",
+    ),
+    ErrorCode.PAIRING_CODE_INCORRECT: ErrorInfo(
+        -32019,
+        "Code de jumelage incorrect : ce jumelage est annulé. Recommencez le jumelage et tapez le nouveau "
+        "code que Compagnon affiche.",
+        "Incorrect pairing code: this pairing is cancelled. Start the pairing again and type the new code "
+        "Compagnon shows.",
     ),
     ErrorCode.AUTH_FAILED: ErrorInfo(
         -32018,

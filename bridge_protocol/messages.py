@@ -89,29 +89,34 @@ class HelloResult:
 #: Base64 (RFC 4648 section 4) of a P-256 key, a nonce, a commitment or a proof.
 _B64 = {"maxLength": 100, "pattern": r"^[A-Za-z0-9+/]+={0,2}$"}
 
-PairStep = Literal["commit", "exchange", "confirm"]
+PairStep = Literal["commit", "exchange", "code", "confirm"]
 AuthStep = Literal["challenge", "prove"]
 
 
 @dataclass
 class PairParams:
-    """``agent.pair`` request, in three steps on one connection (PROTOCOL.md "Pairing").
+    """``agent.pair`` request, in four steps on one connection (PROTOCOL.md "Pairing").
 
     ``commit``: no other member; ``exchange``: the page's ECDH key ``public_key`` (uncompressed
-    P-256, base64) and its 32-byte ``nonce``; ``confirm``: the page's ``proof``
-    HMAC(K, "page-confirm" || transcript)."""
+    P-256, base64) and its 32-byte ``nonce``; ``code``: the page's ``commitment`` to the code the
+    user typed, SHA-256("compagnon-code-v1" || origin || pk_P || pk_A || n_P || code || r_P);
+    ``confirm``: the ``opening`` r_P of that commitment (32 bytes) and the page's ``proof``
+    HMAC(K, "page-confirm" || transcript || code)."""
 
     step: PairStep
     public_key: str | None = field(default=None, metadata=_B64)
     nonce: str | None = field(default=None, metadata=_B64)
+    commitment: str | None = field(default=None, metadata=_B64)
+    opening: str | None = field(default=None, metadata=_B64)
     proof: str | None = field(default=None, metadata=_B64)
 
 
 @dataclass
 class PairResult:
     """``agent.pair`` answer. ``commit``: ``commitment`` = SHA-256(pk_A || n_A); ``exchange`` (once the
-    user allowed the site in the agent, which shows the six-digit code): ``public_key`` and ``nonce``;
-    ``confirm``: ``paired`` true and the agent's ``proof`` HMAC(K, "agent-confirm" || transcript)."""
+    user allowed the site in the agent, which shows the six-digit code): ``public_key`` only;
+    ``code``: the agent's ``nonce`` n_A, revealed once the page committed to the typed code;
+    ``confirm``: ``paired`` true and the agent's ``proof`` HMAC(K, "agent-confirm" || transcript || code)."""
 
     paired: bool = False
     commitment: str | None = None

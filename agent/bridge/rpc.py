@@ -180,17 +180,21 @@ class Dispatcher:
         )
 
     async def pair(self, conn: Connection, params: PairParams) -> PairResult:
-        """The three steps of pairing (PROTOCOL.md "Pairing"), on this connection."""
+        """The four steps of pairing (PROTOCOL.md "Pairing"), on this connection."""
         pairings = self.service.pairings
         if params.step == "commit":
             return PairResult(commitment=b64(pairings.commit(conn.auth)))
         if params.step == "exchange":
             page_key = decode_b64(params.public_key, KEY_BYTES, "/params/public_key")
             page_nonce = decode_b64(params.nonce, NONCE_BYTES, "/params/nonce")
-            agent_key, agent_nonce = await pairings.exchange(conn.auth, conn.origin, page_key, page_nonce, conn.locale)
-            return PairResult(public_key=b64(agent_key), nonce=b64(agent_nonce))
+            agent_key = await pairings.exchange(conn.auth, conn.origin, page_key, page_nonce, conn.locale)
+            return PairResult(public_key=b64(agent_key))
+        if params.step == "code":
+            code_commitment = decode_b64(params.commitment, 32, "/params/commitment")
+            return PairResult(nonce=b64(pairings.reveal(conn.auth, code_commitment)))
+        opening = decode_b64(params.opening, NONCE_BYTES, "/params/opening")
         proof = decode_b64(params.proof, 32, "/params/proof")
-        return PairResult(paired=True, proof=b64(pairings.confirm(conn.auth, conn.origin, proof)))
+        return PairResult(paired=True, proof=b64(pairings.confirm(conn.auth, conn.origin, opening, proof)))
 
     async def auth(self, conn: Connection, params: AuthParams) -> AuthResult:
         """Per-connection proof of the site's key: the agent's first, then the page's."""

@@ -42,7 +42,8 @@ export declare class CompagnonError extends Error {
   /**
    * Stable code: the agent's error.data.code, or from the client: AGENT_OFFLINE, TIMEOUT,
    * NOT_PAIRED (no key yet: pair first), NOT_YOURS (the agent could not prove it holds this site's
-   * key: nothing was sent to it), CODE_MISMATCH (the code typed differs from the one computed).
+   * key: nothing was sent to it), CODE_MISMATCH (the code typed differs from the one computed),
+   * PAIRING_CODE_INCORRECT (the agent found the typed code wrong: pair again, a new code is shown).
    */
   code: ErrorCode | ClientErrorCode | (string & {});
   data: Record<string, unknown>;

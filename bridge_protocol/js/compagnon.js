@@ -7,7 +7,8 @@
 //
 // Pairing (PROTOCOL.md "Pairing"): the Origin header proves nothing outside a browser, so the page
 // and the user's agent share a key per site, set once by `pair()` (ECDH, a commitment, a six-digit
-// code the agent shows in its own window and the user types in the page) and kept as a
+// code the agent shows in its own window and the user types in the page, which the agent checks
+// before it keeps the key) and kept as a
 // non-extractable WebCrypto HMAC key in this origin's IndexedDB. On every connection the agent
 // proves it holds the key BEFORE the page sends anything else (`agent.auth`); an agent that cannot
 // (another user's, or a rogue program on the port) puts the client in state "not_yours" and is sent
@@ -117,7 +118,7 @@ function sameBytes(a, b) {
   return diff === 0;
 }
 
-/** The six digits both sides show: first 20 bits of SHA-256("compagnon-sas-v1" || transcript) mod 10^6. */
+/** The six digits the agent shows: first 20 bits of SHA-256("compagnon-sas-v1" || transcript) mod 10^6. */
 export async function pairingCode(transcript) {
   const d = await sha256(concat(enc.encode("compagnon-sas-v1"), transcript));
   const value = ((d[0] << 12) | (d[1] << 4) | (d[2] >> 4)) % 1000000;
@@ -378,10 +379,15 @@ export class CompagnonClient extends EventTarget {
   }
 
   /**
-   * Pair this site with the agent: `readCode()` asks the user for the six-digit code Compagnon
-   * shows (resolves with the typed text); `onWaiting()` is called while the agent asks the user
-   * to allow the site. Rejects with CompagnonError CODE_MISMATCH when the typed code differs from
-   * the one computed here (another program may have answered), PAIRING_REFUSED, USER_TIMEOUT...
+   * Pair this site with the agent (PROTOCOL.md "Pairing"): `readCode()` asks the user for the
+   * six-digit code Compagnon shows (resolves with the typed text); `onWaiting()` is called while the
+   * agent asks the user to allow the site. The page commits to the typed code before the agent
+   * reveals what makes the code computable, then checks it against its own transcript and only
+   * then opens its commitment: the typed code authenticates the pairing to the agent too.
+   * Rejects with CompagnonError CODE_MISMATCH when the typed code differs from the one computed
+   * here (another program may have answered; nothing of the code is revealed to it), or with the
+   * agent's code: PAIRING_CODE_INCORRECT, PAIRING_REFUSED, USER_TIMEOUT, TOO_MANY_REQUESTS...
+   * After a failure, pairing again shows a new code.
    */
   async pair({ readCode, onWaiting = () => {} } = {}) {
     if (typeof readCode !== "function") throw new CompagnonError("INVALID_PARAMS", "readCode required");
@@ -395,14 +401,20 @@ export class CompagnonClient extends EventTarget {
     const answer = await this.call("agent.pair", { step: "exchange", public_key: toB64(pageKey), nonce: toB64(pageNonce) },
       { timeout: 300000 });
     const agentKey = fromB64(answer && answer.public_key);
-    const agentNonce = fromB64(answer && answer.nonce);
-    if (agentKey.length !== 65 || agentNonce.length !== 32 || !sameBytes(await sha256(concat(agentKey, agentNonce)), commitment)) {
+    if (agentKey.length !== 65) throw this._mismatch();
+    const typed = String((await readCode()) ?? "").replace(/\s+/g, "");
+    if (!/^[0-9]{6}$/.test(typed)) throw this._mismatch();
+    const opening = nonce();
+    const codeCommitment = await sha256(concat(enc.encode("compagnon-code-v1"), enc.encode(origin), pageKey, agentKey,
+      pageNonce, enc.encode(typed), opening));
+    const revealed = await this.call("agent.pair", { step: "code", commitment: toB64(codeCommitment) });
+    const agentNonce = fromB64(revealed && revealed.nonce);
+    if (agentNonce.length !== 32 || !sameBytes(await sha256(concat(agentKey, agentNonce)), commitment)) {
       throw this._mismatch();
     }
     const transcript = concat(enc.encode(origin), pageKey, agentKey, pageNonce, agentNonce);
-    const expected = await pairingCode(transcript);
-    const typed = String((await readCode()) ?? "").replace(/\s+/g, "");
-    if (typed !== expected) throw this._mismatch();
+    // A different code: the commitment is not opened (a program in the middle would learn the code).
+    if (!sameBytes(enc.encode(typed), enc.encode(await pairingCode(transcript)))) throw this._mismatch();
     let peer;
     try {
       peer = await crypto.subtle.importKey("raw", agentKey, { name: "ECDH", namedCurve: "P-256" }, false, []);
@@ -414,9 +426,10 @@ export class CompagnonClient extends EventTarget {
     const key = await crypto.subtle.deriveKey(
       { name: "HKDF", hash: "SHA-256", salt: concat(pageNonce, agentNonce), info: concat(enc.encode("compagnon-pairing-v1"), enc.encode(origin)) },
       hkdf, { name: "HMAC", hash: "SHA-256", length: 256 }, false, ["sign", "verify"]);
-    const confirm = new Uint8Array(await crypto.subtle.sign("HMAC", key, concat(enc.encode("page-confirm"), transcript)));
-    const done = await this.call("agent.pair", { step: "confirm", proof: toB64(confirm) });
-    const good = await crypto.subtle.verify("HMAC", key, fromB64(done && done.proof), concat(enc.encode("agent-confirm"), transcript));
+    const confirm = new Uint8Array(await crypto.subtle.sign("HMAC", key, concat(enc.encode("page-confirm"), transcript, enc.encode(typed))));
+    const done = await this.call("agent.pair", { step: "confirm", opening: toB64(opening), proof: toB64(confirm) });
+    const good = await crypto.subtle.verify("HMAC", key, fromB64(done && done.proof),
+      concat(enc.encode("agent-confirm"), transcript, enc.encode(typed)));
     if (!good) throw this._mismatch();
     await pairingKeys.set(this.keyName, key);
     rememberPort(this.port);

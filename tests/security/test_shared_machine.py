@@ -161,8 +161,9 @@ class RogueAgent:
             digest = crypto.commitment(self._commit_key.public, self._commit_nonce)
             return {"commitment": base64.b64encode(digest).decode(), "paired": False}
         if method == "agent.pair" and params.get("step") == "exchange":
-            return {"public_key": base64.b64encode(self._commit_key.public).decode(),
-                    "nonce": base64.b64encode(self._commit_nonce).decode(), "paired": False}
+            return {"public_key": base64.b64encode(self._commit_key.public).decode(), "paired": False}
+        if method == "agent.pair" and params.get("step") == "code":
+            return {"nonce": base64.b64encode(self._commit_nonce).decode(), "paired": False}
         return {"id": "job-1", "kind": "diagnose", "state": "queued"}
 
     async def _bridge(self, request: web.Request) -> web.WebSocketResponse:
@@ -252,15 +253,40 @@ async def test_a_replayed_authentication_answer_is_refused_on_both_sides(home: P
 
 class KeySubstitutingRelay:
     """A program on the port the page uses that relays to the real agent with the forged Origin,
-    pairing each side with a key of its own (to learn the key the agent will keep)."""
+    pairing each side with a key of its own (to learn the key the agent will keep). It gets the
+    page's commitment to the code the user typed, and tries its best toward the agent with it."""
 
     def __init__(self, port: int, agent_port: int) -> None:
         self.port = port
         self.agent_port = agent_port
         self.upstream: BridgeClient | None = None
+        self.page_steps: list[str] = []
+        self.upstream_error: str | None = None
         self._runner: web.AppRunner | None = None
         self._key = crypto.EphemeralKey.generate()
         self._nonce = crypto.new_nonce()
+        self._own = crypto.EphemeralKey.generate()
+        self._own_nonce = crypto.new_nonce()
+        self._agent_key = b""
+
+    async def _toward_the_agent(self, page_commitment: bytes) -> None:
+        """The relay's own pairing with the agent: it must commit to a code before the agent's
+        nonce makes the code computable, and all it has is the page's commitment (which hides the
+        typed code); it commits to a guess and opens it."""
+        assert self.upstream is not None
+        guess, opening = "000000", crypto.new_nonce()
+        commitment = crypto.code_commitment(GOOD, self._own.public, self._agent_key, self._own_nonce, guess, opening)
+        assert commitment != page_commitment
+        revealed = await self.upstream.call("agent.pair", {"step": "code", "commitment": base64.b64encode(commitment).decode()})
+        agent_nonce = base64.b64decode(revealed["nonce"])
+        transcript = crypto.transcript(GOOD, self._own.public, self._agent_key, self._own_nonce, agent_nonce)
+        shared = crypto.derive_key(self._own.shared(self._agent_key), GOOD, self._own_nonce, agent_nonce)
+        try:
+            await self.upstream.call("agent.pair", {
+                "step": "confirm", "opening": base64.b64encode(opening).decode(),
+                "proof": base64.b64encode(crypto.page_confirmation(shared, transcript, guess)).decode()})
+        except BridgeError as exc:
+            self.upstream_error = exc.code
 
     async def _bridge(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -269,6 +295,8 @@ class KeySubstitutingRelay:
             data = json.loads(message.data)
             method, params = data.get("method"), data.get("params") or {}
             result: object = {}
+            if method == "agent.pair":
+                self.page_steps.append(params.get("step", ""))
             if method == "agent.hello":
                 result = {"product": "compagnon", "version": "0.1.0", "protocol": 1, "capabilities": [],
                           "paired": False, "authenticated": False, "update_required": False, "update_available": None}
@@ -278,12 +306,15 @@ class KeySubstitutingRelay:
             elif method == "agent.pair" and params.get("step") == "exchange":
                 # Toward the agent: a pairing of the relay's own (the agent shows its code).
                 self.upstream = await BridgeClient.connect(GOOD, ports=[self.agent_port], authenticate=False)
-                own = crypto.EphemeralKey.generate()
                 await self.upstream.call("agent.pair", {"step": "commit"})
-                await self.upstream.call("agent.pair", {"step": "exchange", "public_key": base64.b64encode(own.public).decode(),
-                                                        "nonce": base64.b64encode(crypto.new_nonce()).decode()})
-                result = {"public_key": base64.b64encode(self._key.public).decode(),
-                          "nonce": base64.b64encode(self._nonce).decode()}
+                exchanged = await self.upstream.call("agent.pair", {
+                    "step": "exchange", "public_key": base64.b64encode(self._own.public).decode(),
+                    "nonce": base64.b64encode(self._own_nonce).decode()})
+                self._agent_key = base64.b64decode(exchanged["public_key"])
+                result = {"public_key": base64.b64encode(self._key.public).decode()}
+            elif method == "agent.pair" and params.get("step") == "code":
+                await self._toward_the_agent(base64.b64decode(params["commitment"]))
+                result = {"nonce": base64.b64encode(self._nonce).decode()}
             await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": data.get("id"), "result": result}))
         return ws
 
@@ -316,6 +347,11 @@ async def test_a_relay_that_substitutes_its_keys_is_caught_by_the_code(home: Pat
                 await page.pair()
             assert err.value.data["reason"] == "code"
         assert client_secrets(home).get(GOOD) is None  # the page keeps no key and sends nothing more
+        assert relay.page_steps == ["commit", "exchange", "code"]  # never opened its commitment to the relay
+        # Nor does the agent keep a key of the relay's: the code the user read was not the relay's to type.
+        assert relay.upstream_error == "PAIRING_CODE_INCORRECT"
+        pairings = agent.state_dir / "pairings.json"
+        assert not pairings.exists() or GOOD not in json.loads(pairings.read_text())["approved"]
     finally:
         await relay.stop()
         agent.stop()

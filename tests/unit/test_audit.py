@@ -204,12 +204,16 @@ async def _pair(pairings: Pairings, origin: str) -> None:
     auth = ConnectionAuth()
     commitment = pairings.commit(auth)
     page, page_nonce = crypto.EphemeralKey.generate(), crypto.new_nonce()
-    agent_key, agent_nonce = await pairings.exchange(auth, origin, page.public, page_nonce, "fr")
+    agent_key = await pairings.exchange(auth, origin, page.public, page_nonce, "fr")
+    assert auth.pairing is not None
+    code, opening = auth.pairing.code, crypto.new_nonce()  # the user reads the code on the agent's screen
+    agent_nonce = pairings.reveal(auth, crypto.code_commitment(origin, page.public, agent_key, page_nonce, code, opening))
     assert crypto.commitment(agent_key, agent_nonce) == commitment
     transcript = crypto.transcript(origin, page.public, agent_key, page_nonce, agent_nonce)
+    assert crypto.sas(transcript) == code
     key = crypto.derive_key(page.shared(agent_key), origin, page_nonce, agent_nonce)
-    proof = pairings.confirm(auth, origin, crypto.page_confirmation(key, transcript))
-    assert proof == crypto.agent_confirmation(key, transcript)
+    proof = pairings.confirm(auth, origin, opening, crypto.page_confirmation(key, transcript, code))
+    assert proof == crypto.agent_confirmation(key, transcript, code)
 
 
 def test_pairing_decisions_are_recorded(tmp_path: Path) -> None:

@@ -199,6 +199,7 @@ async function startPairing() {
   } catch (err) {
     $("pair-status").textContent = "";
     error.textContent = err.message;
+    error.dataset.code = err.code || "";
     error.hidden = false;
   } finally {
     $("pair-code-row").hidden = true;
