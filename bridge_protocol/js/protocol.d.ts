@@ -7,7 +7,7 @@ export type ProtocolVersion = 1;
 export type Locale = "fr" | "en";
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
 export type StepState = "pending" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
-export type PairStep = "commit" | "exchange" | "confirm";
+export type PairStep = "commit" | "exchange" | "code" | "confirm";
 export type AuthStep = "challenge" | "prove";
 export type Purpose = "signing" | "decryption";
 export type CheckStatus = "pass" | "warn" | "fail";
@@ -31,11 +31,13 @@ export interface ClientInfo {
   version: string;
 }
 
-/** `agent.pair` request, in three steps on one connection (PROTOCOL.md "Pairing"). `commit`: no other member; `exchange`: the page's ECDH key `public_key` (uncompressed P-256, base64) and its 32-byte `nonce`; `confirm`: the page's `proof` HMAC(K, "page-confirm" || transcript). */
+/** `agent.pair` request, in four steps on one connection (PROTOCOL.md "Pairing"). `commit`: no other member; `exchange`: the page's ECDH key `public_key` (uncompressed P-256, base64) and its 32-byte `nonce`; `code`: the page's `commitment` to the code the user typed, SHA-256("compagnon-code-v1" || origin || pk_P || pk_A || n_P || code || r_P); `confirm`: the `opening` r_P of that commitment (32 bytes) and the page's `proof` HMAC(K, "page-confirm" || transcript || code). */
 export interface PairParams {
   step: PairStep;
   public_key?: string | null;
   nonce?: string | null;
+  commitment?: string | null;
+  opening?: string | null;
   proof?: string | null;
 }
 
@@ -236,7 +238,7 @@ export interface HelloResult {
   update_available: string | null;
 }
 
-/** `agent.pair` answer. `commit`: `commitment` = SHA-256(pk_A || n_A); `exchange` (once the user allowed the site in the agent, which shows the six-digit code): `public_key` and `nonce`; `confirm`: `paired` true and the agent's `proof` HMAC(K, "agent-confirm" || transcript). */
+/** `agent.pair` answer. `commit`: `commitment` = SHA-256(pk_A || n_A); `exchange` (once the user allowed the site in the agent, which shows the six-digit code): `public_key` only; `code`: the agent's `nonce` n_A, revealed once the page committed to the typed code; `confirm`: `paired` true and the agent's `proof` HMAC(K, "agent-confirm" || transcript || code). */
 export interface PairResult {
   paired: boolean;
   commitment: string | null;
@@ -716,6 +718,8 @@ export interface ErrorCodes {
   NOT_PAIRED: -32016;
   /** Jumelage interrompu : étape inattendue ou preuve incorrecte. Recommencez le jumelage. / Pairing interrupted: unexpected step or wrong proof. Start the pairing again. */
   PAIRING_FAILED: -32017;
+  /** Code de jumelage incorrect : ce jumelage est annulé. Recommencez le jumelage et tapez le nouveau code que Compagnon affiche. / Incorrect pairing code: this pairing is cancelled. Start the pairing again and type the new code Compagnon shows. */
+  PAIRING_CODE_INCORRECT: -32019;
   /** Authentification refusée : la preuve de la page est incorrecte ou déjà utilisée. / Authentication refused: the page's proof is wrong or was already used. */
   AUTH_FAILED: -32018;
   /** Type de traitement inconnu. / Unknown job kind. */
