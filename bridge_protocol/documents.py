@@ -15,7 +15,16 @@ from typing import Any
 
 from .errors import ERRORS
 from .kinds import KINDS
-from .messages import BRIDGE_PATH, DEFAULT_PORT, METHODS, NOTIFICATIONS, PORTS, PROTOCOL_VERSION, SHARED_PORTS
+from .messages import (
+    BRIDGE_PATH,
+    DEFAULT_PORT,
+    METHODS,
+    NOTIFICATIONS,
+    PORTS,
+    PROTOCOL_REVISION,
+    PROTOCOL_VERSION,
+    SHARED_PORTS,
+)
 from .openapi import openapi_document
 from .typed import json_schema
 from .typescript import typescript_declarations
@@ -29,8 +38,31 @@ def _camel(method: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in method.replace(".", "_").split("_"))
 
 
-def json_schema_document() -> dict[str, Any]:
-    """Every message, method parameter, result, kind contract and error code in one schema."""
+def document_version() -> str:
+    """The version of every generated document: protocol, revision (PROTOCOL.md "Versioning")."""
+    return f"{PROTOCOL_VERSION}.{PROTOCOL_REVISION}.0"
+
+
+def agent_sent_types() -> set[str]:
+    """Names of the types only the agent sends (results, snapshots, notifications)."""
+    sent: dict[str, Any] = {}
+    for m in METHODS.values():
+        json_schema(m.result, sent)
+    for k in KINDS.values():
+        json_schema(k.result, sent)
+    for tp in NOTIFICATIONS.values():
+        json_schema(tp, sent)
+    return set(sent)
+
+
+def json_schema_document(strict: bool = True) -> dict[str, Any]:
+    """Every message, method parameter, result, kind contract and error code in one schema.
+
+    ``strict``: what the agent of this revision sends, exactly (``additionalProperties: false``
+    everywhere; the tests check the agent's frames against it). Published (``strict=False``): the
+    objects the agent sends allow members a later revision adds, which pages must ignore; what
+    pages send stays closed (the agent refuses members it does not know: PROTOCOL.md "Versioning").
+    """
     defs: dict[str, Any] = {}
     methods: dict[str, Any] = {}
     for m in METHODS.values():
@@ -69,6 +101,8 @@ def json_schema_document() -> dict[str, Any]:
             f"JSON-RPC 2.0 over ws://127.0.0.1:{DEFAULT_PORT}{BRIDGE_PATH}, protocol {PROTOCOL_VERSION}."
         ),
         "x-protocol": PROTOCOL_VERSION,
+        "x-protocol-revision": PROTOCOL_REVISION,
+        "x-version": document_version(),
         "x-ports": list(PORTS),
         "x-shared-ports": [SHARED_PORTS[0], SHARED_PORTS[-1]],
         "x-methods": methods,
@@ -78,8 +112,18 @@ def json_schema_document() -> dict[str, Any]:
             code.value: {"rpc_code": info.rpc_code, "fr": info.fr, "en": info.en}
             for code, info in ERRORS.items()
         },
-        "$defs": defs,
+        "$defs": defs if strict else _opened(defs, agent_sent_types()),
     }
+
+
+def _opened(defs: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    """``defs`` with the objects named ``names`` open to members a later revision adds."""
+    out = {}
+    for name, body in defs.items():
+        if name in names:
+            body = {k: v for k, v in body.items() if k != "additionalProperties"}
+        out[name] = body
+    return out
 
 
 def _envelope(method: str, params_ref: dict[str, Any], with_id: bool) -> dict[str, Any]:
@@ -108,9 +152,10 @@ def _response(result_ref: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def asyncapi_document() -> dict[str, Any]:
-    """AsyncAPI 3.0: one channel (the bridge socket), an operation per method and notification."""
-    schema = json_schema_document()
+def asyncapi_document(strict: bool = False) -> dict[str, Any]:
+    """AsyncAPI 3.0: one channel (the bridge socket), an operation per method and notification;
+    ``info.version`` is the protocol's version and revision (``document_version``)."""
+    schema = json_schema_document(strict)
     defs = schema["$defs"]
 
     def fix(node: Any) -> Any:
@@ -159,7 +204,7 @@ def asyncapi_document() -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": {
             "title": "Compagnon bridge",
-            "version": f"{PROTOCOL_VERSION}.0.0",
+            "version": document_version(),
             "description": (
                 "The WebSocket between platform pages and the Compagnon agent on the user's "
                 "workstation. JSON-RPC 2.0 text frames. The handshake's Origin must be a "
@@ -180,7 +225,7 @@ def asyncapi_document() -> dict[str, Any]:
 def rendered() -> dict[Path, str]:
     """The documents as they must be on disk."""
     return {
-        SCHEMA_DIR / "bridge.schema.json": json.dumps(json_schema_document(), indent=2, ensure_ascii=False) + "\n",
+        SCHEMA_DIR / "bridge.schema.json": json.dumps(json_schema_document(strict=False), indent=2, ensure_ascii=False) + "\n",
         SCHEMA_DIR / "asyncapi.json": json.dumps(asyncapi_document(), indent=2, ensure_ascii=False) + "\n",
         SCHEMA_DIR / "platform.openapi.json": json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n",
         JS_DIR / "protocol.d.ts": typescript_declarations(),

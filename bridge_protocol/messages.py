@@ -14,6 +14,9 @@ from .certificates import CertificatesListParams, CertificatesListResult
 from .files import FileChunk, FileGetParams, FileInfo, FilePickParams, FilePickResult, FilePutParams
 
 PROTOCOL_VERSION = 1
+#: The revision of protocol 1 these definitions are: additions only (PROTOCOL.md "Versioning",
+#: CHANGELOG.md). The generated documents are versioned ``PROTOCOL_VERSION.PROTOCOL_REVISION.0``.
+PROTOCOL_REVISION = 0
 PRODUCT = "compagnon"
 DEFAULT_PORT = 47230
 #: The ports an agent listens on first, in the order clients probe them.

@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .messages import PROTOCOL_VERSION
+from .messages import PROTOCOL_REVISION, PROTOCOL_VERSION
 from .platform import (
     Consultation,
     DepositAnswer,
@@ -215,7 +215,7 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "Compagnon platform contract",
-            "version": f"{PROTOCOL_VERSION}.0.0",
+            "version": f"{PROTOCOL_VERSION}.{PROTOCOL_REVISION}.0",
             "description": (
                 "What a platform serves so that the Compagnon agent can download sealed bids, send back "
                 "opened files, register encryption keys and receive signed and sealed files (PLATFORM.md). "

@@ -23,9 +23,10 @@ import typing
 from typing import Any, Literal, get_args, get_origin
 
 from . import certificates, kinds, messages
+from .capabilities import FEATURES
 from .errors import ERRORS
 from .kinds import KINDS
-from .messages import METHODS, NOTIFICATIONS, PROTOCOL_VERSION
+from .messages import METHODS, NOTIFICATIONS, PROTOCOL_REVISION, PROTOCOL_VERSION
 from .typed import _is_union, type_hints
 
 #: Named unions: the generated file uses these names where the Python types use the alias.
@@ -46,6 +47,7 @@ ALIASES: dict[str, Any] = {
 #: specifies: the verification report ("verify" in section 5), declared in ``REPORT_TYPES``.
 OVERRIDES: dict[tuple[str, str], str] = {
     ("VerifyResult", "report"): "VerificationReport | VerifyBatchReport",
+    ("HelloResult", "capabilities"): "Capability[]",
 }
 
 #: The verification report (PROTOCOL.md section 5, ``verify``), as the agent writes it.
@@ -133,8 +135,9 @@ export interface VerifyBatchReport {
 '''
 
 HEADER = f"""\
-// Types of the Compagnon bridge protocol {PROTOCOL_VERSION}, GENERATED from bridge_protocol (messages.py,
-// kinds.py, files.py, certificates.py, errors.py) by `python -m bridge_protocol.documents`.
+// Types of the Compagnon bridge protocol {PROTOCOL_VERSION}, revision {PROTOCOL_VERSION}.{PROTOCOL_REVISION}, GENERATED from
+// bridge_protocol (messages.py, kinds.py, files.py, certificates.py, capabilities.py, errors.py) by
+// `python -m bridge_protocol.documents`.
 // Do not edit: change the Python types and generate again (a test fails when this file is stale).
 // The same definitions give schema/bridge.schema.json; PROTOCOL.md explains them.
 """
@@ -298,8 +301,14 @@ def typescript_declarations() -> str:
         {k.name: (k.summary, ts_type(k.params), ts_type(k.result)) for k in KINDS.values()},
     ) + "\n")
     parts.append("export type MethodName = keyof Methods;\nexport type JobKind = keyof JobKinds;\n")
-    parts.append("/** What `agent.hello` lists in `capabilities`: methods beyond the first ones, and `job:<kind>`. */\n"
-                 "export type Capability = MethodName | `job:${JobKind}`;\n\n")
+    parts.append("/** Optional features an agent announces in `capabilities` (PROTOCOL.md \"Versioning\"). */\n"
+                 "export interface Features {\n")
+    for flag, meaning in FEATURES.items():
+        parts.append(_jsdoc(meaning, "  ") + f"  {_literal(flag)}: true;\n")
+    parts.append("}\nexport type Feature = keyof Features;\n")
+    parts.append("/** What `agent.hello` lists in `capabilities`: methods, `job:<kind>` and features. An agent of a\n"
+                 " *  later revision may list more: test for what you need, ignore the rest. */\n"
+                 "export type Capability = MethodName | `job:${JobKind}` | Feature | (string & {});\n\n")
     parts.append("/** Notifications the agent sends (JSON-RPC requests without `id`). */\nexport interface Notifications {\n")
     for name, tp in NOTIFICATIONS.items():
         parts.append(f"  {_literal(name)}: {ts_type(tp)};\n")

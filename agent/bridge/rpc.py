@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from bridge_protocol.capabilities import agent_capabilities
 from bridge_protocol.certificates import CertificatesListParams, CertificatesListResult
 from bridge_protocol.errors import ErrorCode, ProtocolError
 from bridge_protocol.files import (
@@ -171,8 +172,7 @@ class Dispatcher:
             product=PRODUCT,
             version=__version__,
             protocol=PROTOCOL_VERSION,
-            capabilities=["agent.pair", "agent.auth", "certificates.list", "files.pick", "files.put", "files.get",
-                          *(f"job:{name}" for name in kind_names())],
+            capabilities=agent_capabilities(kind_names()),
             paired=self.service.pairings.is_paired(conn.origin),
             authenticated=self.service.pairings.authenticated(conn.auth, conn.origin),
             update_required=update_required,

@@ -1,5 +1,6 @@
-// Types of the Compagnon bridge protocol 1, GENERATED from bridge_protocol (messages.py,
-// kinds.py, files.py, certificates.py, errors.py) by `python -m bridge_protocol.documents`.
+// Types of the Compagnon bridge protocol 1, revision 1.0, GENERATED from
+// bridge_protocol (messages.py, kinds.py, files.py, certificates.py, capabilities.py, errors.py) by
+// `python -m bridge_protocol.documents`.
 // Do not edit: change the Python types and generate again (a test fails when this file is stale).
 // The same definitions give schema/bridge.schema.json; PROTOCOL.md explains them.
 
@@ -231,7 +232,7 @@ export interface HelloResult {
   product: "compagnon";
   version: string;
   protocol: number;
-  capabilities: string[];
+  capabilities: Capability[];
   paired: boolean;
   authenticated: boolean;
   update_required: boolean;
@@ -675,8 +676,29 @@ export interface JobKinds {
 
 export type MethodName = keyof Methods;
 export type JobKind = keyof JobKinds;
-/** What `agent.hello` lists in `capabilities`: methods beyond the first ones, and `job:<kind>`. */
-export type Capability = MethodName | `job:${JobKind}`;
+/** Optional features an agent announces in `capabilities` (PROTOCOL.md "Versioning"). */
+export interface Features {
+  /** agent.hello takes `min_version` and answers `update_required` and `update_available`. */
+  "hello:min_version": true;
+  /** Job snapshots carry `subject` (the consultation a bids.download or bids.open is for). */
+  "jobs:subject": true;
+  /** sign POSTs each signed output to `upload_url` (PLATFORM.md section 9). */
+  "sign:upload": true;
+  /** verify takes `files`: several files, one report with its `summary`. */
+  "verify:files": true;
+  /** encrypt POSTs each sealed file to `upload_url` (PLATFORM.md section 6). */
+  "encrypt:upload": true;
+  /** encrypt reads the platform's deposit receipt and keeps it in its result. */
+  "encrypt:receipt": true;
+  /** keygen POSTs the new certificate to `register_url` (PLATFORM.md section 9). */
+  "keygen:register": true;
+  /** bids.open sends each opened file to the descriptor's `result_url`. */
+  "bids.open:upload": true;
+}
+export type Feature = keyof Features;
+/** What `agent.hello` lists in `capabilities`: methods, `job:<kind>` and features. An agent of a
+ *  later revision may list more: test for what you need, ignore the rest. */
+export type Capability = MethodName | `job:${JobKind}` | Feature | (string & {});
 
 /** Notifications the agent sends (JSON-RPC requests without `id`). */
 export interface Notifications {
