@@ -34,7 +34,7 @@ import aiohttp
 
 from . import pairing as crypto
 from .errors import ErrorCode
-from .messages import ALL_PORTS, BRIDGE_PATH, OPEN_METHODS, PROTOCOL_VERSION, TERMINAL_STATES
+from .messages import ALL_PORTS, BRIDGE_PATH, OPEN_METHODS, PROTOCOL_VERSION, TERMINAL_STATES, WAITS_FOR_USER
 
 
 class BridgeError(Exception):
@@ -139,6 +139,8 @@ class BridgeClient:
         self.pairing = pairing
         #: True once this connection proved the site's key and the agent proved it too.
         self.authenticated = False
+        #: The agent's consent timeout in seconds (``agent.hello``; 120 until one answered).
+        self.consent_timeout = 120.0
         self._secure_lock = asyncio.Lock()
         #: Counts the proofs made on this connection (a refused call re-secures only once).
         self._proofs = 0
@@ -323,10 +325,17 @@ class BridgeClient:
         else:
             future.set_result(item.get("result"))
 
-    async def call(self, method: str, params: Any = None, timeout: float = 30.0) -> Any:
+    def timeout_for(self, method: str) -> float:
+        """The default wait for an answer to ``method``: the agent's consent timeout (from
+        ``agent.hello``) and a margin for the methods that wait for the user, else 30 s."""
+        return max(30.0, self.consent_timeout + 10.0) if method in WAITS_FOR_USER else 30.0
+
+    async def call(self, method: str, params: Any = None, timeout: float | None = None) -> Any:
         """Send a request and wait for its answer; raises BridgeError on an error answer. A
         privileged call answered NOT_AUTHENTICATED pairs or authenticates (with a ClientPairing)
-        and is sent once more."""
+        and is sent once more. Without ``timeout``, ``timeout_for(method)``."""
+        if timeout is None:
+            timeout = self.timeout_for(method)
         proofs = self._proofs
         try:
             return await self._raw_call(method, params, timeout)
@@ -361,7 +370,10 @@ class BridgeClient:
             params["locale"] = locale
         if min_version:
             params["min_version"] = min_version
-        return await self.call("agent.hello", params)
+        result = await self.call("agent.hello", params)
+        if isinstance(result, dict) and isinstance(result.get("consent_timeout"), (int, float)):
+            self.consent_timeout = float(result["consent_timeout"])
+        return result
 
     async def start_job(self, kind: str, params: dict[str, Any] | None = None, locale: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"kind": kind, "params": params or {}}

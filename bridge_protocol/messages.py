@@ -77,6 +77,8 @@ class HelloResult:
     agent's ``agent.auth`` answer is.
     ``update_required``: the page's ``min_version`` is above this agent's version.
     ``update_available``: the newer version the agent's last update check found, else null.
+    ``consent_timeout``: the seconds the agent waits for the user's answer in its own UI (consent
+    prompt, file picker); the calls of ``WAITS_FOR_USER`` may take that long before they answer.
     """
 
     product: Literal["compagnon"]
@@ -87,6 +89,13 @@ class HelloResult:
     authenticated: bool = False
     update_required: bool = False
     update_available: str | None = None
+    consent_timeout: float = field(default=120.0, metadata={"minimum": 0})
+
+
+#: The methods whose answer waits for the user in the agent's UI, up to ``consent_timeout``:
+#: ``agent.pair`` (step ``exchange``: "allow this site?"), ``certificates.list`` (the first call of a
+#: site: releasing the list) and ``files.pick`` (the file picker).
+WAITS_FOR_USER = ("agent.pair", "certificates.list", "files.pick")
 
 
 #: Base64 (RFC 4648 section 4) of a P-256 key, a nonce, a commitment or a proof.

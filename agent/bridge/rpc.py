@@ -177,6 +177,7 @@ class Dispatcher:
             authenticated=self.service.pairings.authenticated(conn.auth, conn.origin),
             update_required=update_required,
             update_available=update_available,
+            consent_timeout=self.service.settings.consent_timeout,
         )
 
     async def pair(self, conn: Connection, params: PairParams) -> PairResult:

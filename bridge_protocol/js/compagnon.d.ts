@@ -14,8 +14,10 @@ export declare const SHARED_PORTS: readonly number[];
 /** FIRST_PORTS then SHARED_PORTS; a paired page tries first the port where its agent last proved the key. */
 export declare const DEFAULT_PORTS: readonly number[];
 export declare const TERMINAL_STATES: readonly JobState[];
+/** Methods whose answer waits for the user in the agent's UI: they get the agent's consent timeout (hello `consent_timeout`) plus a margin. */
+export declare const WAITS_FOR_USER: readonly string[];
 
-/** Options of one call: `timeout` in ms (default: the client's `timeout`). */
+/** Options of one call: `timeout` in ms (default: `timeoutFor(method)`). */
 export interface CallOptions {
   timeout?: number;
 }
@@ -92,6 +94,8 @@ export declare class CompagnonClient extends EventTarget {
   forgetPairing(): Promise<void>;
   /** The user-facing text of "not_yours" / "unpaired" in the client's language, else "". */
   stateMessage(): string;
+  /** The default timeout of a call of `method` in ms: the consent timeout plus a margin for WAITS_FOR_USER, else `timeout`. */
+  timeoutFor(method: string): number;
   info: HelloResult | null;
   port: number | null;
   static loopbackPermission(): Promise<"granted" | "prompt" | "denied" | "unsupported">;

@@ -56,6 +56,13 @@ export class CompagnonError extends Error {
 
 /** Methods sent before the agent proved it holds the site's key. */
 const OPEN_METHODS = Object.freeze(["agent.hello", "agent.pair", "agent.auth"]);
+/**
+ * Methods whose answer waits for the user in the agent's own UI (PROTOCOL.md "Consent"): they get
+ * the agent's consent timeout (agent.hello `consent_timeout`) and a margin, not the default timeout.
+ */
+export const WAITS_FOR_USER = Object.freeze(["agent.pair", "certificates.list", "files.pick"]);
+/** Added to the agent's consent timeout for the calls that wait for the user (ms). */
+const USER_MARGIN_MS = 10000;
 
 export const MESSAGES = Object.freeze({
   fr: {
@@ -398,8 +405,7 @@ export class CompagnonClient extends EventTarget {
     const pageKey = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
     const pageNonce = nonce();
     onWaiting();
-    const answer = await this.call("agent.pair", { step: "exchange", public_key: toB64(pageKey), nonce: toB64(pageNonce) },
-      { timeout: 300000 });
+    const answer = await this.call("agent.pair", { step: "exchange", public_key: toB64(pageKey), nonce: toB64(pageNonce) });
     const agentKey = fromB64(answer && answer.public_key);
     if (agentKey.length !== 65) throw this._mismatch();
     const typed = String((await readCode()) ?? "").replace(/\s+/g, "");
@@ -522,9 +528,19 @@ export class CompagnonClient extends EventTarget {
   }
 
   /**
+   * How long a call of `method` may wait for its answer (ms): the methods that wait for the user
+   * (WAITS_FOR_USER) get the agent's consent timeout plus a margin, the others the default.
+   */
+  timeoutFor(method) {
+    if (!WAITS_FOR_USER.includes(method)) return this.timeout;
+    const seconds = this.info && typeof this.info.consent_timeout === "number" ? this.info.consent_timeout : 120;
+    return Math.max(this.timeout, seconds * 1000 + USER_MARGIN_MS);
+  }
+
+  /**
    * Call a method; rejects with CompagnonError (AGENT_OFFLINE, TIMEOUT, NOT_YOURS, NOT_PAIRED or the
    * agent's code). Nothing but hello, pairing and authentication is sent before the agent proved
-   * it holds this site's key.
+   * it holds this site's key. Without `timeout`, `timeoutFor(method)`.
    */
   call(method, params = {}, { timeout } = {}) {
     const ws = this._ws;
@@ -541,7 +557,7 @@ export class CompagnonClient extends EventTarget {
       const timer = setTimeout(() => {
         this._pending.delete(id);
         reject(new CompagnonError("TIMEOUT", `${method} : pas de réponse.`));
-      }, timeout ?? this.timeout);
+      }, timeout ?? this.timeoutFor(method));
       this._pending.set(id, { resolve, reject, timer });
       ws.send(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
     });

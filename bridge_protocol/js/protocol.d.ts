@@ -227,7 +227,7 @@ export interface JobStartParams<K extends JobKind = JobKind> {
 
 // -- What the agent sends --------------------------------------------------------------
 
-/** `agent.hello` answer. `capabilities` names what this agent can do (`job:<kind>`, methods). `paired`: this agent holds a pairing key for the calling site; `authenticated`: this connection proved it (`agent.auth`). Neither is proof of anything to the page: only the agent's `agent.auth` answer is. `update_required`: the page's `min_version` is above this agent's version. `update_available`: the newer version the agent's last update check found, else null. */
+/** `agent.hello` answer. `capabilities` names what this agent can do (`job:<kind>`, methods). `paired`: this agent holds a pairing key for the calling site; `authenticated`: this connection proved it (`agent.auth`). Neither is proof of anything to the page: only the agent's `agent.auth` answer is. `update_required`: the page's `min_version` is above this agent's version. `update_available`: the newer version the agent's last update check found, else null. `consent_timeout`: the seconds the agent waits for the user's answer in its own UI (consent prompt, file picker); the calls of `WAITS_FOR_USER` may take that long before they answer. */
 export interface HelloResult {
   product: "compagnon";
   version: string;
@@ -237,6 +237,7 @@ export interface HelloResult {
   authenticated: boolean;
   update_required: boolean;
   update_available: string | null;
+  consent_timeout: number;
 }
 
 /** `agent.pair` answer. `commit`: `commitment` = SHA-256(pk_A || n_A); `exchange` (once the user allowed the site in the agent, which shows the six-digit code): `public_key` only; `code`: the agent's `nonce` n_A, revealed once the page committed to the typed code; `confirm`: `paired` true and the agent's `proof` HMAC(K, "agent-confirm" || transcript || code). */
