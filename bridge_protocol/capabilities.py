@@ -19,6 +19,7 @@ METHOD_CAPABILITIES: tuple[str, ...] = (
 #: Optional features: flag -> what a page may rely on when the agent announces it.
 FEATURES: dict[str, str] = {
     "hello:min_version": "agent.hello takes `min_version` and answers `update_required` and `update_available`.",
+    "hello:consent_timeout": "agent.hello answers `consent_timeout`: how long the calls that wait for the user may take.",
     "jobs:subject": "Job snapshots carry `subject` (the consultation a bids.download or bids.open is for).",
     "sign:upload": "sign POSTs each signed output to `upload_url` (PLATFORM.md section 9).",
     "verify:files": "verify takes `files`: several files, one report with its `summary`.",

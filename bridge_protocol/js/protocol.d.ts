@@ -681,6 +681,8 @@ export type JobKind = keyof JobKinds;
 export interface Features {
   /** agent.hello takes `min_version` and answers `update_required` and `update_available`. */
   "hello:min_version": true;
+  /** agent.hello answers `consent_timeout`: how long the calls that wait for the user may take. */
+  "hello:consent_timeout": true;
   /** Job snapshots carry `subject` (the consultation a bids.download or bids.open is for). */
   "jobs:subject": true;
   /** sign POSTs each signed output to `upload_url` (PLATFORM.md section 9). */
