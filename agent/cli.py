@@ -122,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     decrypt.add_argument("--pkcs11", type=Path, metavar="MODULE", help="module PKCS#11 du support")
     decrypt.add_argument("--token", metavar="LIBELLÉ", help="libellé du support PKCS#11")
     decrypt.add_argument("--key", metavar="LIBELLÉ", help="libellé de la clé sur le support")
+    decrypt.add_argument("--cert", metavar="ID", help="bi-clé d'un magasin du poste (magasin Windows…) : son id ou "
+                         "le début de son empreinte SHA-256, tels que « compagnon certs --purpose decryption » les affiche")
     decrypt.add_argument("--pin-stdin", action="store_true", help="lire le code PIN / mot de passe sur l'entrée standard")
     decrypt.add_argument("--out-dir", type=Path, metavar="DOSSIER", help="dossier des plis déchiffrés (défaut : à côté)")
     decrypt.add_argument("--extract", action="store_true", help="extraire une archive ZIP déchiffrée (en sécurité)")
@@ -148,6 +150,8 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--p12", type=Path, metavar="FICHIER",
                        help="fichier PKCS#12 à créer, ou dossier (défaut : le dossier des clés)")
     where.add_argument("--pkcs11", type=Path, metavar="MODULE", help="module PKCS#11 du support (clé non exportable)")
+    where.add_argument("--windows", action="store_true",
+                       help="dans le magasin de certificats Windows (clé non exportable ; Windows seulement)")
     keygen.add_argument("--token", metavar="LIBELLÉ", help="libellé du support PKCS#11")
     keygen.add_argument("--from-cert", metavar="ID",
                         help="réutiliser la clé de ce certificat (id donné par « compagnon certs --purpose decryption »)")
@@ -786,12 +790,14 @@ def _keygen(args: argparse.Namespace, settings: Settings) -> int:
         params["from_certificate"] = args.from_cert
     if args.pkcs11:
         params |= {"target": "pkcs11", **({"token_label": args.token} if args.token else {})}
+    if args.windows:
+        params["target"] = "windows"
     if args.p12:
         params["out"] = str(args.p12)
     modules = [args.pkcs11] if args.pkcs11 else []
     # --from-cert finds the certificate as « compagnon certs » lists it; otherwise only the named store.
     registry = KeyStoreRegistry(settings, extra_modules=modules, discover=bool(args.from_cert))
-    consent = _KeygenConsent(args.pin_stdin, new_password=not args.pkcs11 and not args.from_cert)
+    consent = _KeygenConsent(args.pin_stdin, new_password=not args.pkcs11 and not args.from_cert and not args.windows)
     services = JobServices(settings=settings, consent=consent, keystores=registry, local=True)  # type: ignore[arg-type]
     snapshot = _run_job(services, "keygen", params, show_progress=True)
     if snapshot["state"] != "succeeded":

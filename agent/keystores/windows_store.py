@@ -82,6 +82,7 @@ CNG_HASH = {"sha1": "SHA1", "sha256": "SHA256", "sha384": "SHA384", "sha512": "S
 DIGEST_SIZE = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
 
 STORE_LABEL = "Magasin Windows"
+STORE_IDENTITY = "windows:CurrentUser\\MY"
 
 
 class CERT_CONTEXT(Structure):  # noqa: N801 (wincrypt.h name)
@@ -137,6 +138,14 @@ def _libraries() -> tuple[ctypes.WinDLL, ctypes.WinDLL, ctypes.WinDLL]:  # type:
     advapi32.CryptGetUserKey.argtypes = [c_size_t, wt.DWORD, POINTER(c_size_t)]
     advapi32.CryptDecrypt.argtypes = [c_size_t, c_size_t, wt.BOOL, wt.DWORD, c_void_p, POINTER(wt.DWORD)]
     advapi32.CryptDestroyKey.argtypes = [c_size_t]
+    advapi32.CryptGenKey.argtypes = [c_size_t, wt.DWORD, wt.DWORD, POINTER(c_size_t)]
+    advapi32.CryptExportKey.argtypes = [c_size_t, c_size_t, wt.DWORD, wt.DWORD, c_void_p, POINTER(wt.DWORD)]
+    crypt32.CertAddEncodedCertificateToStore.argtypes = [c_void_p, wt.DWORD, c_void_p, wt.DWORD, wt.DWORD,
+                                                         POINTER(PCCERT_CONTEXT)]
+    crypt32.CertSetCertificateContextProperty.argtypes = [PCCERT_CONTEXT, wt.DWORD, wt.DWORD, c_void_p]
+    crypt32.CertDeleteCertificateFromStore.argtypes = [PCCERT_CONTEXT]
+    crypt32.CertDuplicateCertificateContext.restype = PCCERT_CONTEXT
+    crypt32.CertDuplicateCertificateContext.argtypes = [PCCERT_CONTEXT]
     ncrypt.NCryptSignHash.restype = ctypes.c_long
     ncrypt.NCryptSignHash.argtypes = [c_size_t, c_void_p, c_void_p, wt.DWORD, c_void_p, wt.DWORD,
                                       POINTER(wt.DWORD), wt.DWORD]
@@ -281,7 +290,7 @@ class WindowsMyStore(KeyStore):
 
     @property
     def identity(self) -> str:
-        return "windows:CurrentUser\\MY"
+        return STORE_IDENTITY
 
     @property
     def label(self) -> str:
@@ -384,6 +393,28 @@ def open_cng_key(provider: str, container: str, key_spec: int = 0, machine: bool
     return key.value
 
 
+def capi_sign(prov: int, key_spec: int, digest: bytes, hash_name: str, size: int) -> bytes:
+    """``CryptSignHash`` (RSA PKCS#1 v1.5, RFC 8017 section 8.2) of ``digest`` with the key of an
+    acquired CSP context; the signature comes back little-endian and is reversed."""
+    _, advapi32, _ = _libs()
+    hash_handle = c_size_t(0)
+    try:
+        _check(advapi32.CryptCreateHash(prov, CALG[hash_name], 0, 0, byref(hash_handle)), "CryptCreateHash")
+        data = ctypes.create_string_buffer(digest, len(digest))
+        _check(advapi32.CryptSetHashParam(hash_handle.value, HP_HASHVAL, data, 0), "CryptSetHashParam")
+        status = 0
+        for spec in _key_specs(key_spec):
+            out = ctypes.create_string_buffer(size)
+            written = wt.DWORD(size)
+            if advapi32.CryptSignHashW(hash_handle.value, spec, None, 0, out, byref(written)):
+                return out.raw[:written.value][::-1]
+            status = ctypes.get_last_error()
+        raise Win32CallError("CryptSignHashW", status)
+    finally:
+        if hash_handle.value:
+            advapi32.CryptDestroyHash(hash_handle.value)
+
+
 class WindowsStoreSession(KeySession):
     """Keys of ``CurrentUser\\MY``, opened once per session (a batch signs many files with one key)."""
 
@@ -469,25 +500,14 @@ class WindowsStoreSession(KeySession):
                                              info.dwFlags & CRYPT_MACHINE_KEYSET), "CryptAcquireContextW")
         return prov.value
 
-    def _sign_capi(self, info: CRYPT_KEY_PROV_INFO, digest: bytes, hash_name: HashName, size: int) -> bytes:
+    @staticmethod
+    def _sign_capi(info: CRYPT_KEY_PROV_INFO, digest: bytes, hash_name: HashName, size: int) -> bytes:
+        """``CryptSignHash`` (RSA PKCS#1 v1.5) of ``digest`` with the CSP key ``info`` names."""
         _, advapi32, _ = _libs()
-        prov = self._acquire_capi(info)
-        hash_handle = c_size_t(0)
+        prov = WindowsStoreSession._acquire_capi(info)
         try:
-            _check(advapi32.CryptCreateHash(prov, CALG[hash_name], 0, 0, byref(hash_handle)), "CryptCreateHash")
-            data = ctypes.create_string_buffer(digest, len(digest))
-            _check(advapi32.CryptSetHashParam(hash_handle.value, HP_HASHVAL, data, 0), "CryptSetHashParam")
-            status = 0
-            for spec in _key_specs(info.dwKeySpec):
-                out = ctypes.create_string_buffer(size)
-                written = wt.DWORD(size)
-                if advapi32.CryptSignHashW(hash_handle.value, spec, None, 0, out, byref(written)):
-                    return out.raw[:written.value][::-1]
-                status = ctypes.get_last_error()
-            raise Win32CallError("CryptSignHashW", status)
+            return capi_sign(prov, info.dwKeySpec, digest, hash_name, size)
         finally:
-            if hash_handle.value:
-                advapi32.CryptDestroyHash(hash_handle.value)
             advapi32.CryptReleaseContext(prov, 0)
 
     def decrypt_key(self, key: StoredKey, wrapped: bytes, padding: WrapPadding, oaep_hash: str = "sha256") -> bytes:

@@ -3,7 +3,7 @@
 Steps as the user sees them: the consent with the PIN or the new file's password (in the agent's
 own UI, promise 4), the generation, the registration of the *public* certificate with the
 platform that asked for it (its own origin only, promise 6), done. The private key is generated
-non-exportable on a token, or in a PKCS#12 file protected by AES-256 and PBKDF2 with mode 0600
+non-exportable on a token or in the user's Windows certificate store, or in a PKCS#12 file protected by AES-256 and PBKDF2 with mode 0600
 (promise 10), or is the key of a certificate the user already holds ("sur la base d'un certificat
 existant"). It never leaves its store; the result and the logs hold nothing secret.
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,7 @@ STEPS = (
 class _Plan:
     """Everything the consent shows and the generation needs."""
 
-    mode: Literal["p12", "pkcs11", "existing"]
+    mode: Literal["p12", "pkcs11", "windows", "existing"]
     name: str
     organization: str | None
     secours: bool
@@ -67,10 +68,14 @@ class _Plan:
     key: StoredKey | None = None
 
     @property
-    def store_kind(self) -> Literal["pkcs11", "pkcs12"]:
+    def store_kind(self) -> Literal["pkcs11", "pkcs12", "windows"]:
+        if self.mode == "windows":
+            return "windows"
         return "pkcs11" if self.store is not None and self.store.kind == "pkcs11" else "pkcs12"
 
     def location(self, local: bool) -> str:
+        if self.mode == "windows":
+            return f"{WINDOWS_STORE_LABEL} : {engine.token_label_for(self.name, self.secours)}"
         if self.store_kind == "pkcs11":
             return str(getattr(self.store, "token_label", self.store.label if self.store else ""))
         assert self.path is not None
@@ -89,6 +94,13 @@ SUMMARY_TOKEN = T(
     "Create an RSA {bits}-bit encryption key pair for \"{name}\"{secours} on the token \"{token}\" "
     "(non-exportable private key).",
 )
+SUMMARY_WINDOWS = T(
+    "Créer un bi-clé de chiffrement RSA {bits} bits au nom de « {name} »{secours} dans le magasin de certificats "
+    "Windows de votre session (clé privée non exportable, certificat dans « Personnel »).",
+    "Create an RSA {bits}-bit encryption key pair for \"{name}\"{secours} in your session's Windows certificate "
+    "store (non-exportable private key, certificate in \"Personal\").",
+)
+WINDOWS_STORE_LABEL = "Magasin Windows"
 SUMMARY_EXISTING = T(
     "Créer un certificat de chiffrement au nom de « {name} »{secours} pour la clé du certificat de {who} ({where}).",
     "Create an encryption certificate for \"{name}\"{secours} with the key of {who}'s certificate ({where}).",
@@ -148,11 +160,17 @@ class Keygen(JobKind):
         with ctx.step("done"):
             location = plan.location(ctx.services.local)
             ctx.set_message(ctx.t(DONE_REGISTERED if registered else DONE, location=location))
-        holder = plan.store if plan.store_kind == "pkcs11" else Pkcs12FileStore(plan.path)  # type: ignore[arg-type]
+        if plan.mode == "windows":
+            from ..keystores import windows_store
+
+            identity = windows_store.STORE_IDENTITY
+        else:
+            holder = plan.store if plan.store_kind == "pkcs11" else Pkcs12FileStore(plan.path)  # type: ignore[arg-type]
+            identity = holder.identity  # type: ignore[union-attr]
         return KeygenResult(
             certificate=pem,
             sha256=hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest(),
-            id=stored_key_id(holder.identity, certificate),  # type: ignore[union-attr]
+            id=stored_key_id(identity, certificate),
             name=name,
             secours=engine.is_secours(certificate),
             bits=certificate.public_key().key_size,  # type: ignore[union-attr]
@@ -185,6 +203,12 @@ class Keygen(JobKind):
             if store.kind == "pkcs12":
                 plan.path = _p12_target(params, settings.p12_dir, name, params.secours, local)
             return plan
+        if params.target == "windows":
+            if sys.platform != "win32":
+                raise ProtocolError(ErrorCode.INVALID_PARAMS,
+                                    ctx.t(T("Le magasin de certificats Windows n'existe que sous Windows.",
+                                            "The Windows certificate store exists on Windows only.")))
+            return _Plan("windows", name, organization, params.secours, params.bits)
         if params.target == "pkcs11":
             return _Plan("pkcs11", name, organization, params.secours, params.bits,
                          store=_find_token(keystores, params.token_label, params.token_certificate))
@@ -206,7 +230,10 @@ class Keygen(JobKind):
             needs_pin = plan.store.needs_pin
         else:
             shown = ctx.t(NEW_CERTIFICATE, name=plan.name, secours=secours, bits=plan.bits)
-            if plan.mode == "pkcs11":
+            if plan.mode == "windows":
+                summary = ctx.t(SUMMARY_WINDOWS, bits=plan.bits, name=plan.name, secours=secours)
+                needs_pin = False
+            elif plan.mode == "pkcs11":
                 assert plan.store is not None
                 summary = ctx.t(SUMMARY_TOKEN, bits=plan.bits, name=plan.name, secours=secours, token=plan.store.label)
                 needs_pin = plan.store.needs_pin
@@ -242,6 +269,11 @@ class Keygen(JobKind):
             from ..trust import load_pem_certificates
 
             return load_pem_certificates(engine.sidecar_path(path))[0]
+        if plan.mode == "windows":
+            from ..keystores.windows_keygen import generate_in_store  # ctypes over advapi32: Windows only
+
+            return generate_in_store(plan.name, plan.bits, plan.secours, organization=plan.organization,
+                                     check_cancelled=check)
         store: Any = plan.store  # a Pkcs11TokenStore or a Pkcs12FileStore, as planned
         session = store.open(pin)
         try:

@@ -170,13 +170,13 @@ export interface FileRef {
   path?: string | null;
 }
 
-/** `keygen`: create an encryption key pair named `name` (the certificate's CN), a backup ("secours") key when `secours`. `target` "p12" puts it in a new PKCS#12 file in the user's key folder (the consent's password field is the new file's password), "pkcs11" on a token named by `token_label` or by `token_certificate` (the id of any certificate on it, from `certificates.list`). `from_certificate` (an id from `certificates.list`) reuses the RSA key of that certificate instead of generating one. When `register_url` (same origin) is given, the public certificate is POSTed there as JSON with `token` as bearer. */
+/** `keygen`: create an encryption key pair named `name` (the certificate's CN), a backup ("secours") key when `secours`. `target` "p12" puts it in a new PKCS#12 file in the user's key folder (the consent's password field is the new file's password), "pkcs11" on a token named by `token_label` or by `token_certificate` (the id of any certificate on it, from `certificates.list`), "windows" in the user's Windows certificate store (non-exportable key, certificate in the Personal store; Windows only). `from_certificate` (an id from `certificates.list`) reuses the RSA key of that certificate instead of generating one. When `register_url` (same origin) is given, the public certificate is POSTed there as JSON with `token` as bearer. */
 export interface KeygenParams {
   name: string;
   secours?: boolean;
   bits?: 2048 | 3072 | 4096;
   organization?: string | null;
-  target?: "p12" | "pkcs11";
+  target?: "p12" | "pkcs11" | "windows";
   token_label?: string | null;
   token_certificate?: string | null;
   from_certificate?: string | null;
@@ -431,7 +431,7 @@ export interface DecryptedFile {
   error: JobError | null;
 }
 
-/** The new encryption certificate (PEM) and where its private key is: `store` "pkcs11" (`location` is the token's label) or "pkcs12" (`location` is the file name; the full path for the command line). `id` is the certificate's id as `certificates.list` gives it. `registered` tells whether the platform accepted it; `register_error` says why not. */
+/** The new encryption certificate (PEM) and where its private key is: `store` "pkcs11" (`location` is the token's label), "pkcs12" (`location` is the file name; the full path for the command line) or "windows" (`location` names the Windows store and the bi-clé). `id` is the certificate's id as `certificates.list` gives it. `registered` tells whether the platform accepted it; `register_error` says why not. */
 export interface KeygenResult {
   certificate: string;
   sha256: string;
@@ -439,7 +439,7 @@ export interface KeygenResult {
   name: string;
   secours: boolean;
   bits: number;
-  store: "pkcs11" | "pkcs12";
+  store: "pkcs11" | "pkcs12" | "windows";
   location: string;
   not_after: string;
   registered: boolean;

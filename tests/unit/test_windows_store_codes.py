@@ -9,7 +9,11 @@ produce them, so the mapping is checked here with the real values, including the
 from __future__ import annotations
 
 import ctypes
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -80,3 +84,13 @@ def test_signature_buffer_sizes() -> None:
         assert signature_size(cert) == bits // 8
     assert signature_size(leaf_certificate(ec.generate_private_key(ec.SECP256R1()))) == 64
     assert signature_size(leaf_certificate(ec.generate_private_key(ec.SECP521R1()))) == 132
+
+
+def test_keygen_into_the_windows_store_is_refused_clearly_elsewhere(tmp_path: Path) -> None:
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_DATA_HOME": str(tmp_path / "data")}
+    result = subprocess.run([sys.executable, "-m", "agent", "keygen", "--windows", "--name", "Jérôme DUPONT"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1
+    assert "INVALID_PARAMS : Le magasin de certificats Windows n'existe que sous Windows." in result.stderr
+    assert not list((tmp_path / "data").rglob("*.p12"))
