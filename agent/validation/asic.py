@@ -411,7 +411,11 @@ async def _xades(env: Environment, box: _Archive, name: str, progress: Progress 
     if data is None:
         return [format_failure(env, "S1", "XAdES", env.t("Signatures {n} trop volumineuses.",
                                                          "Signatures {n} too large.", n=name))]
-    return await verify_xml_stream(env, io.BytesIO(data), progress, resolver=box.resolve)
+    signatures = await verify_xml_stream(env, io.BytesIO(data), progress, resolver=box.resolve)
+    if not signatures:  # a signature file by its name in the container (EN 319 162-1 §4.3): it must hold one
+        return [format_failure(env, "S1", "XAdES", env.t("Aucune signature XML (ds:Signature) dans {n}.",
+                                                         "No XML signature (ds:Signature) in {n}.", n=name))]
+    return signatures
 
 
 async def _signatures(env: Environment, box: _Archive, layout: _Layout, progress: Progress | None

@@ -914,7 +914,10 @@ async def verify_xml_stream(env: Environment, stream: BinaryIO, progress: Progre
                             token: Path | None = None, content: Path | None = None,
                             resolver: Resolver | None = None) -> list[SignatureReport]:
     """Every top-level ``ds:Signature`` of the XML read from ``stream``. Detached references resolve
-    through ``resolver`` when given, else next to the file ``token`` (or to ``content``)."""
+    through ``resolver`` when given, else next to the file ``token`` (or to ``content``).
+
+    A well-formed document without any ``ds:Signature`` holds no signature: no report (as an
+    unsigned PDF), never a failed one; a caller that expects a signature there says so itself."""
     try:
         tree = parse_untrusted(stream)
     except XmlRefused as refused:
@@ -924,9 +927,6 @@ async def verify_xml_stream(env: Environment, stream: BinaryIO, progress: Progre
     doc.resolver = resolver
     signatures = [s for s in tree.getroot().iter(_ds("Signature"))
                   if not any(etree.QName(a).localname == "CounterSignature" for a in s.iterancestors())]
-    if not signatures:
-        return [format_failure(env, "S1", "XML", env.t("Aucune signature XML (ds:Signature) dans ce document.",
-                                                        "No XML signature (ds:Signature) in this document."))]
     return [await _guarded(env, signature, doc, f"S{index}", progress) for index, signature in enumerate(signatures, 1)]
 
 

@@ -484,3 +484,17 @@ def test_asic_e_with_two_signatures_each_over_part_of_the_files(tmp_path: Path, 
     assert_verdict(report, report.signatures[0], PASSED)
     assert_verdict(report, report.signatures[1], FAILED, SubIndication.HASH_FAILURE)
     assert "prix.csv" in report.signatures[1].check("manifest").message
+
+
+def test_signature_file_without_any_signature_is_a_format_failure(tmp_path: Path, root: x509.Certificate) -> None:
+    """A container whose ``META-INF/signatures.xml`` holds no ``ds:Signature`` claims a signature it
+    does not have: a format failure of the container (an unsigned XML file, outside a container, is
+    reported as holding no signature instead)."""
+    path = container(tmp_path / "vide.asice", [("a.txt", b"annexe"), ("META-INF/signatures.xml",
+                                                                      b"<XAdESSignatures xmlns=\"http://uri.etsi.org/"
+                                                                      b"02918/v1.2.1#\"/>")])
+    report = verify(path, root, locale="en")
+    assert_verdict(report, only(report), FAILED, SubIndication.FORMAT_FAILURE)
+    failure = only(report).check("format")
+    assert failure is not None and failure.status is CheckStatus.FAILED, dump(report)
+    assert "No XML signature (ds:Signature)" in failure.message and "META-INF/signatures.xml" in failure.message

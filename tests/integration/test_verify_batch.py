@@ -276,3 +276,30 @@ def test_an_xml_signature_is_verified_without_loading_pdf_or_cms_modules(tmp_pat
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome == {"indication": "TOTAL_PASSED", "loaded": []}
+
+
+def test_an_xml_file_without_signature_is_reported_as_unsigned(tmp_path: Path, test_pki: TestPki) -> None:
+    """A well-formed XML document with no ``ds:Signature`` holds no signature: "sans signature" in a
+    batch, and zero signatures alone — what an unsigned PDF gets — never a failed signature."""
+    folder = tmp_path / "pli"
+    folder.mkdir()
+    (folder / "bordereau.xml").write_bytes(b'<?xml version="1.0" encoding="UTF-8"?>\n'
+                                           b'<bordereau xmlns="urn:exemple:offre"><prix>125000.00</prix></bordereau>\n')
+    make_pdf_file(folder / "memoire.pdf", pages=1)
+
+    result = _verify(tmp_path, str(folder), "--trust", str(test_pki.root_pem), "--json")
+    assert result.returncode == 2, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    entries = {e["file"]: e for e in report["files"]}
+    for name, kind in (("bordereau.xml", "xml"), ("memoire.pdf", "pdf")):
+        assert (entries[name]["status"], entries[name]["format"]) == ("unsigned", kind)
+        assert (entries[name]["indication"], entries[name]["signatures"]) == (None, [])
+    assert report["summary"] == {"files": 2, "signatures": 0, "valid": 0, "invalid": 0, "indeterminate": 0,
+                                 "unsigned": 2, "errors": 0, "indication": "INDETERMINATE"}
+    plain = _verify(tmp_path, str(folder), "--trust", str(test_pki.root_pem))
+    assert any(line.startswith("bordereau.xml") and "sans signature" in line for line in plain.stdout.splitlines())
+
+    for name in ("bordereau.xml", "memoire.pdf"):
+        alone = _verify(tmp_path, str(folder / name), "--trust", str(test_pki.root_pem), "--json")
+        assert alone.returncode == 2, alone.stdout + alone.stderr
+        assert json.loads(alone.stdout)["signatures"] == []
