@@ -972,7 +972,8 @@ def _print_verification(report: dict[str, Any], indent: str = "", locale: str = 
     for inner in report.get("contents") or []:
         label = "enclosed document" if locale == "en" else "document contenu"
         print(f"{indent}  {inner.get('file')} ({label}) : {len(inner.get('signatures') or [])} signature(s)")
-        _print_verification({"signatures": inner.get("signatures") or []}, indent + "    ", locale)
+        _print_verification({"signatures": inner.get("signatures") or [], "contents": inner.get("contents") or []},
+                            indent + "    ", locale)
 
 
 # -- pairings -------------------------------------------------------------------------------------

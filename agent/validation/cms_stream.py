@@ -47,6 +47,8 @@ __all__ = ["MAX_PART", "CmsFormatError", "StreamedSignedData", "cms_source", "lo
 MAX_PART = 64 * 1024 * 1024
 #: Octets read at a time from the file (and piece size of the content handed to hashers and sinks).
 CHUNK = 1024 * 1024
+#: Octets of the content's beginning a sink predicate is given to decide on (the format detection's head).
+SINK_HEAD = 4096
 #: The PKCS #7 content types arc, 1.2.840.113549.1.7 (RFC 5652 section 14), DER of the OID minus its last arc.
 _PKCS7_ARC = bytes.fromhex("06092a864886f70d0107")
 _BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
@@ -220,13 +222,24 @@ def _announced_digests(raw_set: bytes) -> list[str]:
         return []
 
 
+def _decide(sink: BinaryIO | None, sink_if: Callable[[bytes], bool] | None, held: list[bytes]) -> BinaryIO | None:
+    """The sink, with the held pieces written to it, if ``sink_if`` accepts their head; else None."""
+    data = b"".join(held)
+    if sink is None or sink_if is None or not sink_if(data[:SINK_HEAD]):
+        return None
+    sink.write(data)
+    return sink
+
+
 def read_signed_data(source: BinaryIO, *, digest_names: Iterable[str] = (), sink: BinaryIO | None = None,
                      sink_if: Callable[[bytes], bool] | None = None,
                      progress: Callable[[int], None] | None = None) -> StreamedSignedData:
     """Read a ContentInfo holding SignedData from ``source`` (binary, see ``cms_source``).
 
     The content is hashed with every algorithm of ``digestAlgorithms`` and ``digest_names``; it is
-    copied to ``sink`` as it is read, if ``sink_if(first_piece)`` (or always when no predicate).
+    copied to ``sink`` as it is read, if ``sink_if(head)`` (or always when no predicate), ``head``
+    being the content's first ``SINK_HEAD`` octets (all of it when shorter), however the BER
+    segments cut it.
     ``progress(octets_of_content_read)`` follows the content. Raises ``CmsFormatError``.
     """
     reader = BerReader(source, chunk=CHUNK)
@@ -255,18 +268,23 @@ def _read(reader: BerReader, digest_names: Iterable[str], sink: BinaryIO | None,
         attached = True
         reader.enter(CONTEXT, 0, "eContent [0]")
         copy: BinaryIO | None = sink if sink_if is None else None
-        first = True
+        # Pieces held back while the sink's predicate waits for the content's head (SINK_HEAD octets).
+        held: list[bytes] | None = [] if sink is not None and sink_if is not None else None
         for piece in reader.octet_chunks(UNIVERSAL, OCTET_STRING, "eContent"):
-            if first and sink is not None and sink_if is not None:
-                copy = sink if sink_if(piece) else None
-            first = False
             for hasher in hashers.values():
                 hasher.update(piece)
-            if copy is not None:
-                copy.write(piece)
             size += len(piece)
+            if held is not None:
+                held.append(piece)
+                if size >= SINK_HEAD:
+                    copy = _decide(sink, sink_if, held)
+                    held = None
+            elif copy is not None:
+                copy.write(piece)
             if progress is not None:
                 progress(size)
+        if held:
+            _decide(sink, sink_if, held)
         reader.leave()
     reader.leave()  # EncapsulatedContentInfo
     rest = []

@@ -14,8 +14,9 @@ The format comes from the file's first bytes, never from its name, in this order
    (a BOM, a mail or HTTP preamble; Acrobat accepts the header anywhere in the first 1024 bytes,
    as ISO 32000-2 section 7.5.2 notes readers may), once CMS and XML have been ruled out.
 
-Anything else is reported as FORMAT_FAILURE. An attached CAdES whose content is a PDF has that PDF
-verified too: its report is an entry of ``VerificationReport.contents``.
+Anything else is reported as FORMAT_FAILURE. An attached CAdES whose content is a PDF, an XML
+document or another CMS signature has that document's own signatures verified too: its report is an
+entry of ``VerificationReport.contents`` (nested again for a CMS inside a CMS).
 
 ``verify_file`` is synchronous, to be called from a worker thread: it runs its own event loop for
 pyhanko-certvalidator (from a helper thread if the calling thread already runs one). It never
@@ -80,45 +81,103 @@ def detect_format(head: bytes) -> str | None:
     return None
 
 
-def _wrapped_name(path: Path) -> str:
+#: Attached signatures verified inside one another at most this deep (``x.pdf.p7m.p7m`` is 2): a
+#: hostile file could nest them without end, each level spooled to disk.
+MAX_NESTING = 4
+#: The documents whose own signatures an attached CAdES's content is verified for, and the suffix
+#: their name gets when the wrapping file's name does not tell it.
+_WRAPPED_SUFFIXES = {"pdf": ".pdf", "xml": ".xml", "cms": ".p7m"}
+
+
+def _wrapped_kind(head: bytes) -> str | None:
+    """``"cms"``, ``"pdf"`` or ``"xml"`` for a wrapped document that may hold signatures of its own,
+    from its first bytes (:func:`detect_format`, but only a real CMS structure counts as CMS)."""
+    if looks_like_cms(head):
+        return "cms"
+    kind = detect_format(head)
+    return kind if kind in ("pdf", "xml") else None
+
+
+def _wrapped_name(name: str, kind: str) -> str:
     """The name the document had before it was signed: ``offre.pdf.p7m`` -> ``offre.pdf``."""
-    if path.suffix.lower() in (".p7m", ".p7s", ".p7", ".pkcs7", ".xp7s") and "." in path.stem:
-        return path.stem
-    return f"{path.stem}.pdf"
+    stem, dot, suffix = name.rpartition(".")
+    if dot and f".{suffix.lower()}" in (".p7m", ".p7s", ".p7", ".pkcs7", ".xp7s") and "." in stem:
+        return stem
+    return f"{stem if dot else name}{_WRAPPED_SUFFIXES[kind]}"
 
 
-async def _verify_cms_file(env: Environment, path: Path, content: Path | None,
-                           progress: Progress | None) -> tuple[list[SignatureReport], list[VerificationReport]]:
-    """An attached CAdES whose content is a PDF: its signers, then the PDF's own signatures (PAdES).
+async def _verify_cms_file(env: Environment, path: Path, content: Path | None, progress: Progress | None, *,
+                           name: str | None = None, depth: int = 1
+                           ) -> tuple[list[SignatureReport], list[VerificationReport]]:
+    """An attached CAdES: its signers, then the signatures of the document it holds (ETSI EN 319
+    102-1 for each) when that is a PDF (PAdES), an XML document (XAdES) or another CMS signature
+    (CAdES, whose own content is looked into the same way, ``MAX_NESTING`` levels at most).
 
-    A wrapped document that starts as a PDF but cannot be read as one is no failed signature: its
-    signatures, if any, are *not checked* (INDETERMINATE), which the nested entry says."""
+    A wrapped document that starts as one of these but cannot be read as one is no failed signature:
+    its signatures, if any, are *not checked* (INDETERMINATE), which the nested entry says."""
     from .cades import verify_cms
-    from .pades import verify_pdf
+
+    kinds: list[str | None] = []
+
+    def wanted(head: bytes) -> bool:
+        kinds.append(_wrapped_kind(head))
+        return kinds[-1] is not None
 
     with tempfile.TemporaryDirectory(prefix="compagnon-verify-") as folder:
-        spool = Path(folder) / "content.pdf"
-        outcome = await verify_cms(env, path, content, progress, spool=spool,
-                                   spool_if=lambda first: first.startswith(b"%PDF-"))
-        if outcome.content is None:
+        spool = Path(folder) / "content"
+        outcome = await verify_cms(env, path, content, progress, spool=spool, spool_if=wanted)
+        if outcome.content is None or not kinds or kinds[0] is None:
             return outcome.signatures, []
-        inner = VerificationReport(file=_wrapped_name(path))
-        inner.signatures = [_not_checked_if_unreadable(env, s) for s in await verify_pdf(env, outcome.content, None)]
+        kind = kinds[0]
+        inner = VerificationReport(file=_wrapped_name(name or path.name, kind))
+        if kind == "cms" and depth >= MAX_NESTING:
+            inner.signatures = [_too_deep(env)]
+        elif kind == "cms":
+            signatures, inner.contents = await _verify_cms_file(env, outcome.content, None, None, name=inner.file,
+                                                                depth=depth + 1)
+            inner.signatures = [_not_checked_if_unreadable(env, s, kind) for s in signatures]
+        elif kind == "pdf":
+            from .pades import verify_pdf
+
+            inner.signatures = [_not_checked_if_unreadable(env, s, kind)
+                                for s in await verify_pdf(env, outcome.content, None)]
+        else:
+            from .xades import verify_xml
+
+            inner.signatures = [_not_checked_if_unreadable(env, s, kind)
+                                for s in await verify_xml(env, outcome.content, None, None)]
         return outcome.signatures, [inner]
 
 
-def _not_checked_if_unreadable(env: Environment, signature: SignatureReport) -> SignatureReport:
-    """The whole-document failure of an unreadable wrapped PDF (``id`` "PDF"), as "not checked"."""
+#: How each validator reports a document it could not read at all (a single report with a failed
+#: ``format`` check): the PDF validator under the id "PDF", the XML and CMS ones under their format.
+_UNREADABLE = {"pdf": lambda s: s.id == "PDF", "xml": lambda s: s.format == "XML",
+               "cms": lambda s: s.format == "CMS"}
+_KIND_NAMES = {"pdf": "PDF", "xml": "XML", "cms": "CMS"}
+
+
+def _not_checked_if_unreadable(env: Environment, signature: SignatureReport, kind: str) -> SignatureReport:
+    """The whole-document failure of an unreadable wrapped document, as "not checked"."""
     check = signature.check("format")
-    if signature.id != "PDF" or check is None or check.status is not CheckStatus.FAILED:
+    if not _UNREADABLE[kind](signature) or check is None or check.status is not CheckStatus.FAILED:
         return signature
     unread = SignatureReport(id=signature.id, format=signature.format)
     unread.add(not_checked("format", env.t(
-        "Le document contenu n'a pas pu être lu comme PDF ({m}) : ses signatures éventuelles "
+        "Le document contenu n'a pas pu être lu comme {k} ({m}) : ses signatures éventuelles "
         "ne sont pas vérifiées.",
-        "The enclosed document could not be read as a PDF ({m}): its signatures, if any, are not checked.",
-        m=check.message), Indication.INDETERMINATE, SubIndication.GENERIC))
+        "The enclosed document could not be read as {k} ({m}): its signatures, if any, are not checked.",
+        k=_KIND_NAMES[kind], m=check.message), Indication.INDETERMINATE, SubIndication.GENERIC))
     return unread
+
+
+def _too_deep(env: Environment) -> SignatureReport:
+    """The report of a signature wrapped deeper than ``MAX_NESTING``: not verified."""
+    report = SignatureReport(id="S1", format="CMS")
+    report.add(not_checked("format", env.t(
+        "Signatures imbriquées sur plus de {n} niveaux : celles de ce document ne sont pas vérifiées.",
+        "Signatures nested more than {n} levels deep: those of this document are not checked.", n=MAX_NESTING),
+        Indication.INDETERMINATE, SubIndication.GENERIC))
+    return report
 
 
 def _run(coroutine_factory):  # type: ignore[no-untyped-def]
