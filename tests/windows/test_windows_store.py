@@ -152,3 +152,28 @@ def test_store_key_unwraps_a_content_key(wine: WinePython, store_key: x509.Certi
         result = wine.script(UNWRAP, sha256, public.encrypt(secret, pad).hex(), name, winpath(ROOT))
         assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
         assert bytes.fromhex(result.stdout.decode().strip()) == secret, name
+
+
+def test_store_key_signs_pades_and_xades(wine: WinePython, store_key: x509.Certificate, win_config: Path,
+                                         test_pki: TestPki, tmp_path: Path) -> None:
+    """The CryptoAPI key of the imported certificate: PAdES judged by pdfsig, enveloped XAdES by xmlsec1
+    (CAdES: test_store_certificate_listed_and_signs)."""
+    from tests.support import xml_samples
+    from tests.support.pdf import make_pdf_file
+    from tests.support.verifiers import nss_database, pdfsig_ok, xmlsec_ok
+
+    sha256 = hashlib.sha256(store_key.public_bytes(Encoding.DER)).hexdigest()
+    pdf = make_pdf_file(tmp_path / "Acte d'engagement.pdf", pages=2)
+    xml = tmp_path / "offre.xml"
+    xml.write_bytes(xml_samples.plain_xml())
+    signed = {}
+    for fmt, path, extra in (("pades", pdf, ()), ("xades", xml, ("--enveloped",))):
+        result = wine.agent("sign", winpath(path), "--format", fmt, *extra, "--cert", sha256[:16], "--config",
+                            winpath(win_config), timeout=180)
+        assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
+        signed[fmt] = unixpath(result.stdout.decode("utf-8").strip())
+    assert pdfsig_ok(signed["pades"], nss_database(tmp_path / "nss", test_pki.root_pem))
+    assert xmlsec_ok(signed["xades"], test_pki)
+    tampered = signed["xades"].read_bytes().replace(b"</", b" </", 1)
+    signed["xades"].write_bytes(tampered)
+    assert not xmlsec_ok(signed["xades"], test_pki)
