@@ -737,12 +737,26 @@ def _print_outputs(snapshot: dict[str, Any], done_status: str) -> int:
     for item in snapshot["result"]["files"]:
         if item["status"] == done_status:
             print(Path(item["folder"]) / item["output"])
+            if item.get("signature"):
+                print(f"  {signature_line(item['signature'])}")
             for extracted in item.get("extracted", []):
                 print(f"  {Path(item['folder']) / extracted}")
         else:
             failed = True
             print(f"compagnon : {item['source']} : {item['error']['code']} : {item['error']['message']}", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def signature_line(check: dict[str, Any]) -> str:
+    """An opened file's analyse on one line: "Signature valide — Jeanne TITULAIRE — rapport : …"."""
+    parts = [check["label"]]
+    if check.get("signers"):
+        parts.append(", ".join(check["signers"]))
+    if check.get("signed_by"):
+        parts.append("signé par " + ", ".join(check["signed_by"]))
+    if check.get("report_name"):
+        parts.append(f"rapport : {check['report_name']}")
+    return " — ".join(parts)
 
 
 # -- keygen --------------------------------------------------------------------------------------

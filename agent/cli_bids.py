@@ -46,7 +46,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from bridge_protocol.errors import ProtocolError
 
-    from .cli import _CliConsent, _fail, _run_job, _select_key
+    from .cli import _CliConsent, _fail, _run_job, _select_key, signature_line
     from .consent import PolicyConsent
     from .jobs.context import JobServices
 
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                            keystores=registry, local=True)
     snapshot = _run_job(services, "bids.open", params, show_progress=True, origin=origin)
     return _report(snapshot, lambda f: (f"{f['name']}  {'transmis' if f['uploaded'] else 'non transmis'}"
+                                        + (f"\n    {signature_line(f['signature'])}" if f.get("signature") else "")
                                         if f["status"] == "opened" else
                                         f"{f['source']}  {f['error']['code']} : {f['error']['message']}"))
 

@@ -194,6 +194,30 @@ class FileRef:
 
 
 @dataclass
+class SignatureCheck:
+    """The analyse of one file a job opened (``decrypt``, ``bids.open``), made in the same job with
+    the ``verify`` engine: ``status`` "signed" (``indication`` is the file's verdict, ETSI EN 319
+    102-1: the worst of its signatures'), "unsigned" ("non signé": no signature in it, which is no
+    failure) or "error" (it could not be checked: ``error``). A file signed by detached signatures
+    opened in the same job (``offre.pdf`` and ``offre.pdf.p7s``) takes their verdict and names them
+    in ``signed_by``; a detached signature names the file it signs in ``content``. ``label`` is the
+    verdict in the job's language; ``report_name``/``report_handle`` the HTML report of a signed
+    file (a path for the command line, a handle for ``files.get`` for a page)."""
+
+    status: Literal["signed", "unsigned", "error"]
+    label: str
+    indication: Literal["TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"] | None = None
+    format: str | None = None
+    signers: list[str] = field(default_factory=list)
+    signatures: int = 0
+    signed_by: list[str] = field(default_factory=list)
+    content: str | None = None
+    report_name: str | None = None
+    report_handle: str | None = None
+    error: JobError | None = None
+
+
+@dataclass
 class DecryptParams:
     """``decrypt`` ("Déchiffrement hors ligne"): open sealed bids (CMS envelopes) with a key the user
     holds. Without ``certificate``, the agent uses whichever of the user's decryption keys is a
@@ -217,6 +241,8 @@ class DecryptedFile:
     sha256: str | None = None
     algorithm: str | None = None
     extracted: list[str] = field(default_factory=list)
+    #: The signatures of the decrypted file, checked in the same job.
+    signature: SignatureCheck | None = None
     error: JobError | None = None
 
 
@@ -401,6 +427,10 @@ class OpenedFile:
     size: int | None = None
     sha256: str | None = None
     algorithm: str | None = None
+    #: A handle on the opened file for ``files.get`` (pages only: open or download it).
+    handle: str | None = None
+    #: The signatures of the opened file, checked in the same job ("Ouverture et analyse").
+    signature: SignatureCheck | None = None
     uploaded: bool = False
     error: JobError | None = None
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from .typed import ParseError, field_map, parse, type_hints
 
@@ -114,6 +114,13 @@ class OpenedResultUpload:
     sha256: str = field(metadata={"pattern": SHA256_PATTERN})
     #: SHA-256 of the sealed file it was opened from (as announced in the descriptor).
     sealed_sha256: str = field(metadata={"pattern": SHA256_PATTERN})
+    #: The analyse of the opened file's signatures (PLATFORM.md section 5): "signed", "unsigned"
+    #: (no signature: no failure) or "error" (it could not be checked).
+    signature_status: Literal["signed", "unsigned", "error"] | None = None
+    #: For "signed": TOTAL_PASSED, TOTAL_FAILED or INDETERMINATE (ETSI EN 319 102-1).
+    signature_indication: Literal["TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"] | None = None
+    #: For "signed": the signers' names, as a JSON array of strings.
+    signature_signers: str | None = field(default=None, metadata={"maxLength": 4000})
 
 
 @dataclass

@@ -10,9 +10,12 @@ The four steps of the reference screen ("Ouverture et déchiffrement en ligne"):
    agent's own UI (docs/SECURITY.md promise 4), showing every sealed file with its size and SHA-256.
 3. "Déchiffrement de l'enveloppe x sur y": each sealed file opened in a stream (RFC 5652 section 6
    EnvelopedData, RFC 5083 AuthEnvelopedData) beside it, renamed only once complete and, for
-   AES-GCM, its tag checked (promise 9); then, when the descriptor gives a ``result_url``, sent
-   back to the job's own origin (PLATFORM.md section 5, promise 6).
-4. "Déchiffrement terminé".
+   AES-GCM, its tag checked (promise 9).
+4. The analyse: each opened file's signatures checked (agent.kinds.analyse: PAdES, CAdES attached
+   or detached beside it, XAdES; "non signé" is no failure), each signed file with its report;
+   then, when the descriptor gives a ``result_url``, each opened file sent back to the job's own
+   origin with its verdict (PLATFORM.md section 5, promise 6).
+5. "Déchiffrement terminé".
 
 A file that cannot be opened (not sealed to the user's key, damaged) fails alone; the job fails
 when nothing could be opened, or when the platform refused an opened file (which then stays in
@@ -22,6 +25,7 @@ the folder: nothing opened is lost).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +42,7 @@ from ..i18n import Text
 from ..jobs.context import JobCancelled, JobContext
 from ..keystores.base import cert_label
 from . import JobKind, StepSpec
+from .analyse import ToCheck, analyse, describe_checks
 from .bids_download import ConsultationPlan, PlannedFile, fetch_planned, folder_label, plan_consultation
 from .envelopes import choose_key, decrypt_to, decrypted_name, job_error, list_recipients
 from .sources import upload_file
@@ -50,8 +55,12 @@ STEPS = (
     StepSpec("key", T("Récupération de la clé privée dans votre magasin de certificats",
                       "Getting the private key from your certificate store"), 1),
     StepSpec("decrypt", T("Déchiffrement des enveloppes", "Decrypting the envelopes"), 4),
+    StepSpec("analyse", T("Vérification des signatures des fichiers ouverts",
+                          "Checking the signatures of the opened files"), 2),
     StepSpec("done", T("Déchiffrement terminé", "Decryption complete"), 0.1),
 )
+ANALYSE_AND_SEND = T("Vérification des signatures et transmission à la plateforme",
+                     "Checking the signatures and sending to the platform")
 ENVELOPE = T("enveloppe", "envelope")
 DECRYPTING = T("Déchiffrement de l'enveloppe {i} sur {n}", "Decrypting envelope {i} of {n}")
 DECRYPTING_DETAIL = T("Déchiffrement de l'enveloppe {i} sur {n} ({pli}, {envelope})",
@@ -85,7 +94,7 @@ class BidsOpen(JobKind):
             await fetch_planned(ctx, plan, space_step=None, download_step="files")
         groups = _envelopes(plan.items)
         if not plan.items:
-            for step in ("key", "decrypt"):
+            for step in ("key", "decrypt", "analyse"):
                 ctx.end_step(step, "skipped")
             with ctx.step("done"):
                 ctx.set_message(ctx.t(NOTHING))
@@ -107,12 +116,27 @@ class BidsOpen(JobKind):
                 raise ProtocolError(ErrorCode.USER_CANCELLED)
             session = await asyncio.to_thread(store.open, decision.pin)
 
+        targets: dict[int, Path] = {}
         try:
             with ctx.step("decrypt"):
-                files = await self._open_all(ctx, plan, groups, session_unwrapper(session, [key]), result_url,
-                                             params.token)
+                files = await self._open_all(ctx, plan, groups, session_unwrapper(session, [key]), targets)
         finally:
             await asyncio.to_thread(session.close)
+
+        if result_url is not None:
+            ctx.relabel_step("analyse", ctx.t(ANALYSE_AND_SEND))
+        with ctx.step("analyse"):
+            opened_files = [(entry, targets[i]) for i, entry in enumerate(files) if i in targets]
+            checks = await analyse(ctx, [ToCheck(path, entry.name or path.name) for entry, path in opened_files],
+                                   "analyse") if opened_files else []
+            for (entry, path), check in zip(opened_files, checks, strict=True):
+                entry.signature = check
+                if ctx.services.files is not None and not ctx.services.local:
+                    entry.handle = ctx.services.files.register(ctx.origin, path, entry.sha256).handle
+            if result_url is not None:
+                for entry, path in opened_files:
+                    ctx.check_cancelled()
+                    await self._send(ctx, entry, path, result_url, params.token)
 
         with ctx.step("done"):
             opened = [f for f in files if f.status == "opened"]
@@ -130,7 +154,8 @@ class BidsOpen(JobKind):
                     NOT_SENT, n=len(refused), folder=folder_label(ctx, plan.folder), names=names,
                     first=first_error.message if first_error else ""))
             ctx.set_message(ctx.t(DONE, opened=len(opened), total=len(files),
-                                  sent=ctx.t(DONE_SENT) if result_url is not None else ""))
+                                  sent=ctx.t(DONE_SENT) if result_url is not None else "")
+                            + " " + describe_checks(ctx, [f.signature for f in opened if f.signature is not None]))
         return self._result(ctx, plan, groups, files)
 
     @staticmethod
@@ -140,8 +165,8 @@ class BidsOpen(JobKind):
         return plan.absolute(ctx, url) if url is not None else None
 
     async def _open_all(self, ctx: JobContext, plan: ConsultationPlan, groups: list[list[PlannedFile]],
-                        unwrap: Callable[..., bytes | None], result_url: str | None,
-                        token: str | None) -> list[OpenedFile]:
+                        unwrap: Callable[..., bytes | None], targets: dict[int, Path]) -> list[OpenedFile]:
+        """Open every planned file; ``targets`` gets where each opened one is (by its index)."""
         loop = asyncio.get_running_loop()
         total = sum(item.sealed.size for item in plan.items) or 1
         done = 0
@@ -162,15 +187,17 @@ class BidsOpen(JobKind):
                         raise JobCancelled()
                     loop.call_soon_threadsafe(ctx.step_progress, "decrypt", base + count, total)
 
-                files.append(await self._open_one(ctx, item, sealed_paths, unwrap, progress, result_url, token))
+                entry, target = await self._open_one(item, sealed_paths, unwrap, progress)
+                if target is not None:
+                    targets[len(files)] = target
+                files.append(entry)
                 done += item.sealed.size
                 ctx.add_bytes(item.sealed.size)
                 ctx.step_progress("decrypt", done, total)
         return files
 
-    async def _open_one(self, ctx: JobContext, item: PlannedFile, sealed_paths: set[Path],
-                        unwrap: Callable[..., bytes | None], progress: Callable[[int, int], None],
-                        result_url: str | None, token: str | None) -> OpenedFile:
+    async def _open_one(self, item: PlannedFile, sealed_paths: set[Path], unwrap: Callable[..., bytes | None],
+                        progress: Callable[[int, int], None]) -> tuple[OpenedFile, Path | None]:
         entry = OpenedFile(pli=item.pli.id, envelope=item.envelope.id, file=item.sealed.id, source=item.sealed.name,
                            sealed_sha256=item.target.sha256, status="failed")
         target = item.target.path.with_name(decrypted_name(item.target.path.name))
@@ -181,19 +208,28 @@ class BidsOpen(JobKind):
         except EnvelopeError as exc:
             log.info("bids.open: %s not opened: %s", item.rel, exc.code)
             entry.error = job_error(exc)
-            return entry
+            return entry, None
         entry.status, entry.size, entry.sha256, entry.algorithm = "opened", size, sha, algorithm
         entry.name = item.rel.rsplit("/", 1)[0] + "/" + target.name
-        if result_url is not None:
-            ctx.set_message(ctx.t(SENDING, name=target.name))
-            fields = OpenedResultUpload(pli_id=item.pli.id, envelope_id=item.envelope.id, file_id=item.sealed.id,
-                                        name=target.name, size=size, sha256=sha, sealed_sha256=item.target.sha256)
-            form = {k: str(v) for k, v in to_json(fields).items()}
-            error = await upload_file(ctx, result_url, target, form, token)
-            entry.uploaded = error is None
-            if error is not None:
-                entry.error = JobError(code=error.code.value, message=error.message(ctx.locale))
-        return entry
+        return entry, target
+
+    @staticmethod
+    async def _send(ctx: JobContext, entry: OpenedFile, target: Path, result_url: str, token: str | None) -> None:
+        """Send one opened file to ``result_url`` with its verdict (PLATFORM.md section 5)."""
+        assert entry.size is not None and entry.sha256 is not None
+        ctx.set_message(ctx.t(SENDING, name=target.name))
+        check = entry.signature
+        fields = OpenedResultUpload(
+            pli_id=entry.pli, envelope_id=entry.envelope, file_id=entry.file, name=target.name, size=entry.size,
+            sha256=entry.sha256, sealed_sha256=entry.sealed_sha256,
+            signature_status=check.status if check else None,
+            signature_indication=check.indication if check else None,
+            signature_signers=json.dumps(check.signers, ensure_ascii=False) if check and check.signers else None)
+        form = {k: str(v) for k, v in to_json(fields).items() if v is not None}
+        error = await upload_file(ctx, result_url, target, form, token)
+        entry.uploaded = error is None
+        if error is not None:
+            entry.error = JobError(code=error.code.value, message=error.message(ctx.locale))
 
     @staticmethod
     def _result(ctx: JobContext, plan: ConsultationPlan, groups: list[list[PlannedFile]],

@@ -1,5 +1,6 @@
 """``decrypt`` ("Déchiffrement hors ligne") and ``encrypt`` (sealing a bid): the job kinds over the
-streaming envelope engine (agent.envelopes, RFC 5652 section 6 and RFC 5083).
+streaming envelope engine (agent.envelopes, RFC 5652 section 6 and RFC 5083). Each decrypted file's
+signatures are then checked in the same job (agent.kinds.analyse).
 
 Decryption asks the user's consent and PIN once for the batch, in the agent's own UI; the key
 stays in its store (the engine gets an unwrap callback). Each output is written under a temporary
@@ -38,6 +39,7 @@ from ..jobs.context import JobCancelled, JobContext
 from ..keystores.base import KeyStore, StoredKey, cert_label
 from ..keystores.usage import usage_refusal
 from . import JobKind, StepSpec
+from .analyse import ToCheck, analyse
 from .sources import display_folder, fetch_document, hash_files, post_file, resolve_file
 
 log = logging.getLogger(__name__)
@@ -138,6 +140,8 @@ class Decrypt(JobKind):
         StepSpec("prepare", T("Lecture des plis", "Reading the bids"), 1),
         StepSpec("key", T("Clé de déchiffrement (autorisation et code PIN)", "Decryption key (authorisation and PIN)"), 1),
         StepSpec("decrypt", T("Déchiffrement des enveloppes", "Decrypting the envelopes"), 6),
+        StepSpec("analyse", T("Vérification des signatures des fichiers déchiffrés",
+                              "Checking the signatures of the decrypted files"), 2),
         StepSpec("done", T("Terminé", "Done"), 0.1),
     )
     needs_pairing = True
@@ -170,6 +174,7 @@ class Decrypt(JobKind):
             session = await asyncio.to_thread(store.open, decision.pin)
 
         results: list[DecryptedFile] = []
+        opened: dict[int, Path] = {}  # where each decrypted file is, by its index in ``results``
         try:
             with ctx.step("decrypt"):
                 unwrap = session_unwrapper(session, [key])
@@ -177,9 +182,20 @@ class Decrypt(JobKind):
                     ctx.check_cancelled()
                     ctx.set_current(ctx.t(ENVELOPE), index, len(sources))
                     folder = _out_folder(ctx, params.out_dir, path, default_out)
-                    results.append(await self._one(ctx, path, name, folder, unwrap, params.extract, index, len(sources)))
+                    result, target = await self._one(ctx, path, name, folder, unwrap, params.extract, index,
+                                                     len(sources))
+                    if target is not None:
+                        opened[len(results)] = target
+                    results.append(result)
         finally:
             await asyncio.to_thread(session.close)
+
+        with ctx.step("analyse"):
+            decrypted = [(results[i], path) for i, path in sorted(opened.items())]
+            if decrypted:
+                checks = await analyse(ctx, [ToCheck(path, path.name) for _r, path in decrypted], "analyse")
+                for (r, _path), check in zip(decrypted, checks, strict=True):
+                    r.signature = check
 
         with ctx.step("done"):
             done = sum(1 for r in results if r.status == "decrypted")
@@ -188,7 +204,8 @@ class Decrypt(JobKind):
         return DecryptResult(files=results, decrypted=done, failed=len(results) - done)
 
     async def _one(self, ctx: JobContext, path: Path, name: str, folder: Path, unwrap: Callable[..., bytes | None],
-                   extract: bool, index: int, total: int) -> DecryptedFile:
+                   extract: bool, index: int, total: int) -> tuple[DecryptedFile, Path | None]:
+        """Decrypt one envelope: its entry, and where the decrypted file is (None when it failed)."""
         target = _free_name(folder, decrypted_name(name))
         loop = asyncio.get_running_loop()
         size = path.stat().st_size
@@ -201,7 +218,7 @@ class Decrypt(JobKind):
         try:
             written, sha, algorithm = await asyncio.to_thread(decrypt_to, path, target, unwrap, progress)
         except EnvelopeError as exc:
-            return DecryptedFile(source=name, status="failed", error=job_error(exc))
+            return DecryptedFile(source=name, status="failed", error=job_error(exc)), None
         extracted: list[str] = []
         if extract and _is_zip(target):
             try:
@@ -210,13 +227,13 @@ class Decrypt(JobKind):
                                                 max_entries=EXTRACT_MAX_ENTRIES)
                 extracted = [str(f.relative_to(folder)) for f in files]
             except EnvelopeError as exc:
-                return DecryptedFile(source=name, status="failed", output=target.name, error=job_error(exc))
+                return DecryptedFile(source=name, status="failed", output=target.name, error=job_error(exc)), None
         handle = None
         if ctx.services.files is not None and not ctx.services.local:
             handle = ctx.services.files.register(ctx.origin, target, sha).handle
         return DecryptedFile(source=name, status="decrypted", output=target.name, output_handle=handle,
                              folder=str(folder) if ctx.services.local else display_folder(folder),
-                             size=written, sha256=sha, algorithm=algorithm, extracted=extracted)
+                             size=written, sha256=sha, algorithm=algorithm, extracted=extracted), target
 
 
 class _HashingWriter:

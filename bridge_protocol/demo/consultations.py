@@ -10,7 +10,8 @@ Routes (all under the demo platform's origin):
 * ``GET  /api/consultations/{id}/files/{file}`` — a file, with HTTP Range support (206, 416).
 * ``GET  /api/consultations/{id}/files/{file}/blocks/{index}`` — one block of a file stored in blocks.
 * ``POST /api/consultations/{id}/results`` — an opened file sent back (multipart, for ``bids.open``).
-* ``GET  /api/consultations/{id}/results`` — the opened files received so far (no paths).
+* ``GET  /api/consultations/{id}/results`` — the opened files received so far (no paths), with the
+  verdict of their signatures as the agent checked them.
 * ``POST /api/consultations/{id}/plis?depot=<id>&company=<name>`` — a sealed file deposited by a
   bidder (multipart ``file`` + ``source``, as the agent's ``encrypt`` job sends it with
   ``upload_url``). The files of one ``depot`` make one pli ("Pli N", one envelope "offre");
@@ -344,7 +345,9 @@ class DemoConsultations:
         self._require(request)
         consultation = self._consultation(request)
         rows = [{"pli_id": r["pli_id"], "envelope_id": r["envelope_id"], "file_id": r["file_id"], "name": r["name"],
-                 "size": r["size"], "sha256": r["sha256"].lower()}
+                 "size": r["size"], "sha256": r["sha256"].lower(),
+                 "signature_status": r.get("signature_status"), "signature_indication": r.get("signature_indication"),
+                 "signature_signers": _signers(r.get("signature_signers"))}
                 for r in self.results if r["consultation"] == consultation.id]
         return web.json_response(rows, headers={"Cache-Control": "no-store"})
 
@@ -429,6 +432,15 @@ def _file_name(raw: str | None) -> str | None:
         return None
     name = "".join(ch for ch in raw.replace("\\", "/").rsplit("/", 1)[-1] if ch.isprintable()).strip()
     return name[-255:] if name and name not in (".", "..", ".p7m") else None
+
+
+def _signers(raw: str | None) -> list[str]:
+    """The signers' names an upload gave (a JSON array of strings), or none."""
+    try:
+        names = json.loads(raw) if raw else []
+    except ValueError:
+        return []
+    return [n for n in names if isinstance(n, str)][:50] if isinstance(names, list) else []
 
 
 def _quote(name: str) -> str:

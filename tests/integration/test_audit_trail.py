@@ -62,7 +62,7 @@ def test_sign_and_decrypt_on_the_command_line_are_recorded(home: Path, test_pki:
     opened = _run(home, "decrypt", str(envelope), "--p12", str(test_pki.p12("encryption", PASSWORD)),
                   "--pin-stdin", "--out-dir", str(home / "ouverts"), stdin=PASSWORD + "\n")
     assert opened.returncode == 0, opened.stderr
-    output = Path(opened.stdout.strip())
+    output = Path(opened.stdout.splitlines()[0])
 
     sign, decrypt = _records(home)
     qualified, encryption = _cert(test_pki.cert_pem("qualified")), _cert(test_pki.cert_pem("encryption"))

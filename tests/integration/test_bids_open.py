@@ -138,10 +138,18 @@ async def test_opens_every_envelope_and_sends_each_opened_file_back(tmp_path: Pa
     assert (result["envelopes"], result["opened"], result["failed"], result["uploaded"]) == (3, 3, 0, 3)
     assert result["reference"] == "2026-042-VOIRIE"
 
-    # The four steps of the reference screen, and "enveloppe x sur y" live.
+    # The steps of the reference screen with the analyse before the end, and "enveloppe x sur y" live.
     assert [s["label"] for s in final["steps"]] == [
         "Récupération des fichiers descripteurs", "Récupération de la clé privée dans votre magasin de certificats",
-        "Déchiffrement de l'enveloppe 3 sur 3", "Déchiffrement terminé"]
+        "Déchiffrement de l'enveloppe 3 sur 3", "Vérification des signatures et transmission à la plateforme",
+        "Déchiffrement terminé"]
+    # The analyse: the text file has no signature ("non signé" is no failure); the "ZIP" and "PDF"
+    # made of random bytes could not be analysed, which is said, not shown as a signature verdict.
+    checks = {Path(f["name"]).name: f["signature"] for f in result["files"]}
+    assert (checks["EL2_Annexe.txt"]["status"], checks["EL2_Annexe.txt"]["label"]) == ("unsigned", "Non signé")
+    for name in ("EL1_Candidature.zip", "EL1_Offre.pdf"):
+        assert (checks[name]["status"], checks[name]["indication"]) == ("error", None), checks[name]
+        assert checks[name]["label"].startswith("Non vérifié : ") and checks[name]["error"]["code"] == "FILE_UNREADABLE"
     labels = {s["steps"][2]["label"] for s in seen}
     assert {"Déchiffrement de l'enveloppe 1 sur 3", "Déchiffrement de l'enveloppe 2 sur 3"} <= labels
     assert any((s["current"] or {}).get("label") == "enveloppe" for s in seen)
@@ -217,7 +225,7 @@ async def test_a_refused_consent_opens_and_sends_nothing(tmp_path: Path, test_pk
     manager = manager_for(tmp_path, test_pki, Recording(approve=False))
     final, _ = await run(manager, platform)
     assert final["state"] == "failed" and final["error"]["code"] == "USER_CANCELLED"
-    assert [s["state"] for s in final["steps"]] == ["succeeded", "failed", "pending", "pending"]
+    assert [s["state"] for s in final["steps"]] == ["succeeded", "failed", "pending", "pending", "pending"]
     assert not (folder_of(tmp_path, platform) / "Pli 1" / "offre" / "offre.txt").exists()
     assert platform.store.results == []
 

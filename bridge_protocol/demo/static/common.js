@@ -69,6 +69,9 @@ const TEXT = {
     openDone: "Ouverture terminée : {n} fichier(s) déchiffré(s) et transmis à la plateforme.",
     openNotUploaded: "{n} fichier(s) déchiffré(s) mais non transmis à la plateforme.",
     downloadDone: "Plis téléchargés dans {folder}",
+    openedTitle: "Fichiers ouverts et vérification de leurs signatures", colOpenedFile: "Fichier ouvert",
+    colVerdict: "Signatures", colSigners: "Signataire(s)", openFile: "Ouvrir", notSigned: "Non signé",
+    notChecked: "Non vérifié", signedBy: "signé par {names}",
   },
   en: {
     title: "Public procurement demo platform", agentState: "Compagnon status:",
@@ -136,6 +139,9 @@ const TEXT = {
     openDone: "Opening complete: {n} file(s) decrypted and sent to the platform.",
     openNotUploaded: "{n} file(s) decrypted but not sent to the platform.",
     downloadDone: "Bids downloaded to {folder}",
+    openedTitle: "Opened files and their signatures", colOpenedFile: "Opened file",
+    colVerdict: "Signatures", colSigners: "Signer(s)", openFile: "Open", notSigned: "Not signed",
+    notChecked: "Not checked", signedBy: "signed by {names}",
   },
 };
 
@@ -393,6 +399,20 @@ export class JobView {
     this.message.textContent = job.message || "";
     this.cancel.hidden = !["queued", "running"].includes(job.state);
   }
+}
+
+/** The content of a file the agent holds for this page (`files.get`, piece by piece), as a Blob. */
+export async function handleBlob(handle, type = "application/octet-stream") {
+  const parts = [];
+  let offset = 0;
+  for (;;) {
+    const chunk = await client.call("files.get", { handle, offset });
+    const bytes = Uint8Array.from(atob(chunk.data), (c) => c.charCodeAt(0));
+    parts.push(bytes);
+    offset += bytes.length;
+    if (chunk.eof) break;
+  }
+  return new Blob(parts, { type });
 }
 
 /** Show a verdict in `el`: a success (green) or an error message (red). */

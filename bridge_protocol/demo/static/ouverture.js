@@ -1,21 +1,23 @@
 // Buyer page "Ouverture et analyse": the plis of a consultation, "Ouvrir en ligne" (bids.open:
-// fetched, decrypted with the buyer's key and sent back opened) and "Télécharger les plis
-// chiffrés" (bids.download), each with the live display of its job.
+// fetched, decrypted with the buyer's key, each opened file's signatures checked, sent back opened
+// with its verdict) and "Télécharger les plis chiffrés" (bids.download), each with the live display
+// of its job; then the opened files with their verdicts, to open, download, and read the report of.
 import {
-  $, JobView, agentAvailable, client, fetchJson, formatSize, jobError, platformToken, setBusy, showVerdict,
-  startPage, t,
+  $, JobView, agentAvailable, client, fetchJson, formatSize, handleBlob, jobError, platformToken, setBusy,
+  showVerdict, startPage, t,
 } from "./common.js";
 
 const DEFAULT_CONSULTATION = "DEMO-2026-002";
 const view = new JobView($("job"));
 let consultation = null; // the descriptor shown
-let opened = new Set(); // "pli/envelope/file" of the opened results received by the platform
+let opened = new Map(); // "pli/envelope/file" -> the opened result the platform received (with its verdict)
 let loading = 0;
 let shown = null; // the job shown: {kind, reference, count, job}, rendered again after a language change
 
 const apiUrl = (id) => `/api/consultations/${encodeURIComponent(id)}`;
 const filesOf = (pli) => pli.envelopes.flatMap((e) => e.files.map((f) => ({ envelope: e, file: f })));
-const isOpened = (pli, envelope, file) => opened.has(`${pli.id}/${envelope.id}/${file.id}`);
+const resultOf = (pli, envelope, file) => opened.get(`${pli.id}/${envelope.id}/${file.id}`);
+const isOpened = (pli, envelope, file) => resultOf(pli, envelope, file) !== undefined;
 
 async function loadConsultations() {
   try {
@@ -45,7 +47,7 @@ async function loadConsultation() {
       fetchJson(apiUrl(id), { token }), fetchJson(`${apiUrl(id)}/results`, { token })]);
     if (mine !== loading) return; // another consultation was chosen meanwhile
     consultation = descriptor;
-    opened = new Set(results.map((r) => `${r.pli_id}/${r.envelope_id}/${r.file_id}`));
+    opened = new Map(results.map((r) => [`${r.pli_id}/${r.envelope_id}/${r.file_id}`, r]));
     $("pli-error").hidden = true;
     renderPlis();
   } catch (err) {
@@ -85,9 +87,17 @@ function renderPlis() {
       div.dataset.envelope = envelope.id;
       div.dataset.file = file.id;
       div.title = envelope.label;
-      const state = isOpened(pli, envelope, file) ? "opened" : "sealed";
+      const result = resultOf(pli, envelope, file);
+      const state = result ? "opened" : "sealed";
       div.dataset.state = state;
       div.textContent = `${file.name} (${formatSize(file.size)}) - ${t(state)} -`;
+      if (result && result.signature_status) {
+        const verdict = document.createElement("span");
+        verdict.className = `signature ${verdictClass(result.signature_status, result.signature_indication)}`;
+        verdict.dataset.indication = result.signature_indication || result.signature_status;
+        verdict.textContent = ` ${result.name} : ${platformVerdict(result)}`;
+        div.append(verdict);
+      }
       return div;
     });
     const open = files.length > 0 && files.every(({ envelope, file }) => isOpened(pli, envelope, file));
@@ -125,8 +135,76 @@ function renderJobTexts() {
   if (job) renderOutcome(kind, job);
 }
 
+/** pass / fail / warn: the colour of a verdict. */
+function verdictClass(status, indication) {
+  if (status !== "signed") return status === "error" ? "warn" : "";
+  return { TOTAL_PASSED: "pass", TOTAL_FAILED: "fail" }[indication] || "warn";
+}
+
+/** A verdict as the platform received it, in the page's language. */
+function platformVerdict(result) {
+  if (result.signature_status === "signed") return t(result.signature_indication || "INDETERMINATE");
+  return t(result.signature_status === "error" ? "notChecked" : "notSigned");
+}
+
+function button(text, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+const TYPES = { pdf: "application/pdf", xml: "text/xml", txt: "text/plain", csv: "text/plain", html: "text/html" };
+
+async function openHandle(handle, name) {
+  const type = TYPES[name.split(".").pop().toLowerCase()] || "application/octet-stream";
+  window.open(URL.createObjectURL(await handleBlob(handle, type)), "_blank");
+}
+
+async function downloadHandle(handle, name) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await handleBlob(handle));
+  link.download = name;
+  link.click();
+}
+
+/** The files the job opened, each with its verdict (the agent's label), signers, and its actions. */
+function renderOpened(result) {
+  const files = (result && result.files ? result.files : []).filter((f) => f.status === "opened");
+  $("opened").hidden = files.length === 0;
+  $("opened-rows").replaceChildren(...files.map((f) => {
+    const tr = document.createElement("tr");
+    const name = f.name.split("/").pop();
+    tr.dataset.file = name;
+    const check = f.signature || { status: "unsigned", label: t("notSigned"), signers: [], signed_by: [] };
+    const verdict = cell(check.label);
+    verdict.className = verdictClass(check.status, check.indication);
+    verdict.dataset.indication = check.indication || check.status;
+    if (check.signed_by && check.signed_by.length) {
+      const note = document.createElement("div");
+      note.className = "note";
+      note.textContent = t("signedBy", { names: check.signed_by.map((n) => n.split("/").pop()).join(", ") });
+      verdict.append(note);
+    }
+    const actions = cell();
+    if (f.handle) {
+      actions.append(button(t("openFile"), () => openHandle(f.handle, name)), " ",
+        button(t("download"), () => downloadHandle(f.handle, name)));
+    }
+    if (check.report_handle) {
+      const report = button(t("openReport"), () => openHandle(check.report_handle, "rapport.html"));
+      report.className = "open-report";
+      actions.append(" ", report);
+    }
+    tr.append(cell(f.name), verdict, cell((check.signers || []).join(", ") || "—"), actions);
+    return tr;
+  }));
+}
+
 function renderOutcome(kind, job) {
   const result = job.result;
+  renderOpened(kind === "bids.open" ? result : null);
   const failures = (result && result.files ? result.files : []).filter((f) => f.status === "failed");
   $("job-files").replaceChildren(...failures.map((f) => {
     const li = document.createElement("li");
@@ -157,6 +235,7 @@ async function run(kind, plis) {
   renderJobTexts();
   showVerdict($("job-verdict"), "");
   $("job-files").replaceChildren();
+  renderOpened(null);
   view.note("");
   setBusy("opening", true);
   try {
