@@ -27,6 +27,8 @@ FEATURES: dict[str, str] = {
     "encrypt:receipt": "encrypt reads the platform's deposit receipt and keeps it in its result.",
     "keygen:register": "keygen POSTs the new certificate to `register_url` (PLATFORM.md section 9).",
     "bids.open:upload": "bids.open sends each opened file to the descriptor's `result_url`.",
+    "open:analyse": "bids.open and decrypt check each opened file's signatures in the same job: each file's "
+                    "`signature` (verdict, signers, report handle); bids.open sends the verdict with the file.",
 }
 
 

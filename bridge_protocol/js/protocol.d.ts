@@ -428,6 +428,23 @@ export interface DecryptedFile {
   sha256: string | null;
   algorithm: string | null;
   extracted: string[];
+  /** The signatures of the decrypted file, checked in the same job. */
+  signature: SignatureCheck | null;
+  error: JobError | null;
+}
+
+/** The analyse of one file a job opened (`decrypt`, `bids.open`), made in the same job with the `verify` engine: `status` "signed" (`indication` is the file's verdict, ETSI EN 319 102-1: the worst of its signatures'), "unsigned" ("non signé": no signature in it, which is no failure) or "error" (it could not be checked: `error`). A file signed by detached signatures opened in the same job (`offre.pdf` and `offre.pdf.p7s`) takes their verdict and names them in `signed_by`; a detached signature names the file it signs in `content`. `label` is the verdict in the job's language; `report_name`/`report_handle` the HTML report of a signed file (a path for the command line, a handle for `files.get` for a page). */
+export interface SignatureCheck {
+  status: "signed" | "unsigned" | "error";
+  label: string;
+  indication: Indication | null;
+  format: string | null;
+  signers: string[];
+  signatures: number;
+  signed_by: string[];
+  content: string | null;
+  report_name: string | null;
+  report_handle: string | null;
   error: JobError | null;
 }
 
@@ -497,6 +514,10 @@ export interface OpenedFile {
   size: number | null;
   sha256: string | null;
   algorithm: string | null;
+  /** A handle on the opened file for `files.get` (pages only: open or download it). */
+  handle: string | null;
+  /** The signatures of the opened file, checked in the same job ("Ouverture et analyse"). */
+  signature: SignatureCheck | null;
   uploaded: boolean;
   error: JobError | null;
 }
@@ -697,6 +718,8 @@ export interface Features {
   "keygen:register": true;
   /** bids.open sends each opened file to the descriptor's `result_url`. */
   "bids.open:upload": true;
+  /** bids.open and decrypt check each opened file's signatures in the same job: each file's `signature` (verdict, signers, report handle); bids.open sends the verdict with the file. */
+  "open:analyse": true;
 }
 export type Feature = keyof Features;
 /** What `agent.hello` lists in `capabilities`: methods, `job:<kind>` and features. An agent of a
