@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from .messages import JobError
 from .platform import DepositReceipt
+from .typed import LOCAL_ONLY
 
 CheckStatus = Literal["pass", "warn", "fail"]
 
@@ -62,12 +63,12 @@ class SignFileParams:
     handle: str | None = field(default=None, metadata={"maxLength": 64})
     #: A document on the page's own origin (relative or absolute URL); anything else is refused.
     url: str | None = field(default=None, metadata={"maxLength": 2048})
-    path: str | None = field(default=None, metadata={"maxLength": 4096})
+    path: str | None = field(default=None, metadata={"maxLength": 4096, LOCAL_ONLY: True})
     attached: bool = False
     enveloped: bool = False
     pes: bool = False
     content_handle: str | None = field(default=None, metadata={"maxLength": 64})
-    content_path: str | None = field(default=None, metadata={"maxLength": 4096})
+    content_path: str | None = field(default=None, metadata={"maxLength": 4096, LOCAL_ONLY: True})
     stamp: StampParams | None = None
 
 
@@ -82,7 +83,7 @@ class SignParams:
     level: SignLevel = "B-B"
     mode: Literal["sign", "cosign", "countersign"] = "sign"
     signer: str | None = field(default=None, metadata={"maxLength": 64})
-    out_dir: str | None = field(default=None, metadata={"maxLength": 4096})
+    out_dir: str | None = field(default=None, metadata={"maxLength": 4096, LOCAL_ONLY: True})
     #: Same-origin URL each signed output is POSTed to (multipart field "file").
     upload_url: str | None = field(default=None, metadata={"maxLength": 2048})
     #: Short-lived bearer token for ``url`` and ``upload_url``; kept in memory only, never stored.
@@ -126,10 +127,10 @@ class VerifyFileRef:
 
     handle: str | None = field(default=None, metadata={"maxLength": 64})
     url: str | None = field(default=None, metadata={"maxLength": 2048})
-    path: str | None = field(default=None, metadata={"maxLength": 4096})
+    path: str | None = field(default=None, metadata={"maxLength": 4096, LOCAL_ONLY: True})
     content_handle: str | None = field(default=None, metadata={"maxLength": 64})
     content_url: str | None = field(default=None, metadata={"maxLength": 2048})
-    content_path: str | None = field(default=None, metadata={"maxLength": 4096})
+    content_path: str | None = field(default=None, metadata={"maxLength": 4096, LOCAL_ONLY: True})
     #: The name the report shows (the command line gives the path relative to the folder walked).
     name: str | None = field(default=None, metadata={"maxLength": 4096})
 
@@ -143,10 +144,10 @@ class VerifyParams:
 
     handle: str | None = field(default=None, metadata={"maxLength": 64})
     url: str | None = field(default=None, metadata={"maxLength": 2048})
-    path: str | None = field(default=None, metadata={"maxLength": 4096})
+    path: str | None = field(default=None, metadata={"maxLength": 4096, LOCAL_ONLY: True})
     content_handle: str | None = field(default=None, metadata={"maxLength": 64})
     content_url: str | None = field(default=None, metadata={"maxLength": 2048})
-    content_path: str | None = field(default=None, metadata={"maxLength": 4096})
+    content_path: str | None = field(default=None, metadata={"maxLength": 4096, LOCAL_ONLY: True})
     token: str | None = field(default=None, metadata={"maxLength": 4096})
     files: list[VerifyFileRef] | None = field(default=None, metadata={"maxItems": 1000})
 
@@ -190,7 +191,7 @@ class FileRef:
 
     handle: str | None = field(default=None, metadata={"maxLength": 64})
     url: str | None = field(default=None, metadata={"maxLength": 2048})
-    path: str | None = field(default=None, metadata={"maxLength": 4096})
+    path: str | None = field(default=None, metadata={"maxLength": 4096, LOCAL_ONLY: True})
 
 
 @dataclass
@@ -226,7 +227,7 @@ class DecryptParams:
     files: list[FileRef] = field(metadata={"maxItems": 1000})
     certificate: str | None = field(default=None, metadata={"maxLength": 64})
     extract: bool = False
-    out_dir: str | None = field(default=None, metadata={"maxLength": 4096})
+    out_dir: str | None = field(default=None, metadata={"maxLength": 4096, LOCAL_ONLY: True})
     token: str | None = field(default=None, metadata={"maxLength": 4096})
 
 
@@ -262,7 +263,7 @@ class EncryptParams:
     recipients: list[str] = field(metadata={"maxItems": 50})
     algorithm: Literal["aes-256-cbc", "aes-256-gcm", "aes-128-cbc", "aes-128-gcm"] = "aes-256-cbc"
     key_transport: Literal["rsa-oaep", "rsa-oaep-sha256", "rsa-pkcs1v15"] = "rsa-oaep"
-    out_dir: str | None = field(default=None, metadata={"maxLength": 4096})
+    out_dir: str | None = field(default=None, metadata={"maxLength": 4096, LOCAL_ONLY: True})
     upload_url: str | None = field(default=None, metadata={"maxLength": 2048})
     token: str | None = field(default=None, metadata={"maxLength": 4096})
 
@@ -317,7 +318,7 @@ class KeygenParams:
     token_certificate: str | None = field(default=None, metadata={"maxLength": 64})
     from_certificate: str | None = field(default=None, metadata={"maxLength": 64})
     #: Command line only: where to write the PKCS#12 file (a page naming a path is refused).
-    out: str | None = field(default=None, metadata={"maxLength": 4096})
+    out: str | None = field(default=None, metadata={"maxLength": 4096, LOCAL_ONLY: True})
     #: Same-origin URL the public certificate is POSTed to (JSON); no registration when absent.
     register_url: str | None = field(default=None, metadata={"maxLength": 2048})
     #: Short-lived bearer token for ``register_url``; kept in memory only, never stored.
@@ -358,7 +359,7 @@ class BidsDownloadParams:
     url: str = field(metadata={"maxLength": 2048})
     token: str | None = field(default=None, metadata={"maxLength": 4096})
     plis: list[str] | None = field(default=None, metadata={"maxItems": 10_000})
-    out_dir: str | None = field(default=None, metadata={"maxLength": 4096})
+    out_dir: str | None = field(default=None, metadata={"maxLength": 4096, LOCAL_ONLY: True})
 
 
 @dataclass
@@ -408,7 +409,7 @@ class BidsOpenParams:
     envelopes: list[str] | None = field(default=None, metadata={"maxItems": 100})
     certificate: str | None = field(default=None, metadata={"maxLength": 64})
     upload: bool = True
-    out_dir: str | None = field(default=None, metadata={"maxLength": 4096})
+    out_dir: str | None = field(default=None, metadata={"maxLength": 4096, LOCAL_ONLY: True})
 
 
 @dataclass

@@ -16,6 +16,10 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 #: Keys of ``field(metadata=...)`` copied into the schema and enforced by ``parse``.
 CONSTRAINTS = ("minimum", "maximum", "minLength", "maxLength", "maxItems", "pattern", "description")
+#: ``field(metadata={LOCAL_ONLY: True})``: a member only the command line and the agent's own
+#: console may set (a local path or folder); a web page that sets it is refused (``local_only_member``).
+LOCAL_ONLY = "local_only"
+LOCAL_ONLY_DESCRIPTION = "Command line only: a web page that sets it is refused (INVALID_PARAMS)."
 
 
 class ParseError(ValueError):
@@ -49,7 +53,35 @@ def json_schema(tp: Any, defs: dict[str, Any], meta: dict[str, Any] | None = Non
     for key in CONSTRAINTS:
         if meta and key in meta:
             schema[key] = meta[key]
+    if meta and meta.get(LOCAL_ONLY) and "description" not in schema:
+        schema["description"] = LOCAL_ONLY_DESCRIPTION
     return schema
+
+
+def local_only_member(value: Any, path: str = "") -> str | None:
+    """The JSON pointer of the first ``LOCAL_ONLY`` member that the parsed ``value`` sets (not
+    None), searching nested dataclasses, lists and dicts; None when there is none."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            member = getattr(value, f.name)
+            if member is None:
+                continue
+            if f.metadata.get(LOCAL_ONLY):
+                return f"{path}/{f.name}"
+            found = local_only_member(member, f"{path}/{f.name}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = local_only_member(item, f"{path}/{index}")
+            if found is not None:
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = local_only_member(item, f"{path}/{_escape(str(key))}")
+            if found is not None:
+                return found
+    return None
 
 
 def _schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:

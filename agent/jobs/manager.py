@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from bridge_protocol.errors import ErrorCode, ProtocolError, error_message
-from bridge_protocol.typed import ParseError, parse, to_json
+from bridge_protocol.typed import ParseError, local_only_member, parse, to_json
 
 from ..i18n import Text
 from ..logs import ThrottledLog
@@ -153,6 +153,12 @@ class JobManager:
             typed_params = parse(kind.params_type, params, "/params")
         except ParseError as exc:
             raise ProtocolError(ErrorCode.INVALID_PARAMS, path=exc.path, reason=exc.reason) from None
+        if not (services if services is not None else self.services).local:
+            # Promise 5: a page never names a local path or folder; refused before any job exists.
+            forbidden = local_only_member(typed_params, "/params")
+            if forbidden is not None:
+                raise ProtocolError(ErrorCode.INVALID_PARAMS, path=forbidden,
+                                    reason="réservé à la ligne de commande : une page ne nomme pas de chemin local")
         job = Job(
             id=new_job_id(),
             kind=kind.name,

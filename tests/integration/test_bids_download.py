@@ -29,7 +29,7 @@ from agent.consent import PolicyConsent
 from agent.jobs.context import JobServices
 from agent.jobs.manager import JobManager
 from agent.platform_http import download
-from bridge_protocol.client import BridgeClient
+from bridge_protocol.client import BridgeClient, BridgeError
 from bridge_protocol.platform import parse_consultation
 from tests.support.agent_process import AgentProcess, free_port, write_config
 from tests.support.flaky_server import FlakyEnvelope, FlakyFile, FlakyPli, FlakyServer
@@ -311,8 +311,9 @@ async def test_pages_cannot_choose_a_folder_nor_send_the_agent_elsewhere(bids_ag
         FlakyFile("f1", "a.bin", data(10))])])])
     async with await BridgeClient.connect(flaky.origin, ports=[bids_agent.port]) as client:
         # Promise 5: no local folder from a page.
-        final, _ = await run(client, {"url": ok, "token": TOKEN, "out_dir": str(bids_agent.home / "ailleurs")})
-        assert final["state"] == "failed" and final["error"]["code"] == "INVALID_PARAMS"
+        with pytest.raises(BridgeError) as err:
+            await run(client, {"url": ok, "token": TOKEN, "out_dir": str(bids_agent.home / "ailleurs")})
+        assert err.value.code == "INVALID_PARAMS" and err.value.data["path"] == "/params/out_dir"
         assert not (bids_agent.home / "ailleurs").exists()
         # Promise 6: neither the descriptor nor a file may be on another origin.
         final, _ = await run(client, {"url": f"http://127.0.0.2:{flaky.port}{ok}", "token": TOKEN})

@@ -330,8 +330,9 @@ async def test_register_url_of_another_origin_generates_nothing(tmp_path: Path, 
     assert consent.requests == []  # refused before the consent: nothing was asked, nothing generated
     assert not (tmp_path / "keys").exists() and platform.keys == []
     # A page cannot name where the file goes (promise 5).
-    final = await _run(manager, platform.origin, {"name": "Jean DUPONT", "out": str(tmp_path / "ici.p12")})
-    assert final["state"] == "failed" and final["error"]["code"] == "INVALID_PARAMS"
+    with pytest.raises(ProtocolError) as err:
+        await _run(manager, platform.origin, {"name": "Jean DUPONT", "out": str(tmp_path / "ici.p12")})
+    assert err.value.code == ErrorCode.INVALID_PARAMS and err.value.detail["path"] == "/params/out"
     assert not (tmp_path / "ici.p12").exists() and consent.requests == []
 
 

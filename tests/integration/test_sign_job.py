@@ -151,9 +151,9 @@ async def test_refused_consent_and_wrong_pin(
         # A page cannot name a local path.
         with pytest.raises(BridgeError):
             await client.call("files.get", {"handle": "0" * 32})
-        job = await client.start_job("sign", {"files": [{"path": "/etc/passwd", "format": "cades"}], "certificate": cert["id"]})
-        local = await client.wait_job(job["id"])
-        assert local["state"] == "failed" and local["error"]["code"] == "INVALID_PARAMS"
+        with pytest.raises(BridgeError) as err:
+            await client.start_job("sign", {"files": [{"path": "/etc/passwd", "format": "cades"}], "certificate": cert["id"]})
+        assert err.value.code == "INVALID_PARAMS" and err.value.data["path"] == "/params/files/0/path"
 
 
 def test_cli_sign_cosign_countersign(tmp_path: Path, test_pki: TestPki, token: ProvisionedToken) -> None:
