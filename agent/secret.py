@@ -21,3 +21,8 @@ class Secret:
         return "Secret('***')"
 
     __str__ = __repr__
+
+
+def is_blank(secret: Secret | None) -> bool:
+    """No PIN or password given, or an empty one: both are ``PIN_REQUIRED`` (PROTOCOL.md section 2, "PIN")."""
+    return secret is None or not secret.reveal()

@@ -30,7 +30,7 @@ from pkcs11.util.ec import encode_ecdsa_signature
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
-from ..secret import Secret
+from ..secret import Secret, is_blank
 from .base import HashName, KeySession, KeyStore, SignScheme, StoredKey, WrapPadding, cert_label, stored_key_id
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,8 @@ class Pkcs11TokenStore(KeyStore):
         ]
 
     def open(self, pin: Secret | None) -> Pkcs11Session:
-        if self.needs_pin and pin is None:
+        if self.needs_pin and is_blank(pin):
+            # An empty PIN is no PIN: refused before the token sees it (no try spent).
             raise ProtocolError(ErrorCode.PIN_REQUIRED)
         with self.module.lock:
             try:

@@ -44,9 +44,12 @@ def _load(path: Path, password: Secret | None) -> pkcs12.PKCS12KeyAndCertificate
         if secret is None:
             raise ProtocolError(ErrorCode.PIN_REQUIRED) from None
         try:
-            pkcs12.load_pkcs12(data, None)
+            bundle = pkcs12.load_pkcs12(data, None)
         except ValueError:
-            raise ProtocolError(ErrorCode.PIN_INCORRECT) from None
+            # An empty password that does not open the file is no password (PIN_REQUIRED).
+            raise ProtocolError(ErrorCode.PIN_REQUIRED if not secret else ErrorCode.PIN_INCORRECT) from None
+        if not secret:
+            return bundle  # a file without a password: the empty one the user gave is right
         raise ProtocolError(ErrorCode.PIN_INCORRECT) from None
 
 

@@ -246,3 +246,38 @@ def test_label_reasons_for_the_test_pki(tmp_path: Path, test_pki: TestPki) -> No
         "certificat non qualifié (ni QcCompliance, ni politique eIDAS ou RGS**)"
     ]
     assert certificate_info(rgs_key, store, anchors, rgs_policies=("1.2.250.1.99.2.2",)).suitable
+
+
+def test_an_empty_pin_is_pin_required_and_spends_no_try(tmp_path: Path, test_pki: TestPki, softhsm: SoftHsm) -> None:
+    """One rule for an empty PIN (PROTOCOL.md section 2, "PIN"): PIN_REQUIRED, before the token
+    sees it; a wrong one stays PIN_INCORRECT."""
+    label = "Jeton PIN vide"
+    softhsm.init_token(label)
+    store = _token_store(KeyStoreRegistry(_settings(tmp_path, test_pki, softhsm)), label)
+    with pytest.raises(ProtocolError) as err:
+        store.open(Secret(""))
+    assert err.value.code.value == "PIN_REQUIRED"
+    assert store.pin_status()["count_low"] is False  # no try spent
+    with pytest.raises(ProtocolError) as err:
+        store.open(Secret("000000"))
+    assert err.value.code.value == "PIN_INCORRECT"
+
+
+def test_an_empty_password_is_pin_required_for_a_pkcs12_file(tmp_path: Path, test_pki: TestPki) -> None:
+    protected = Pkcs12FileStore(test_pki.p12("qualified", "mot de passe"))
+    with pytest.raises(ProtocolError) as err:
+        protected.unlock(Secret(""))
+    assert err.value.code.value == "PIN_REQUIRED"
+    with pytest.raises(ProtocolError) as err:
+        protected.unlock(Secret("autre"))
+    assert err.value.code.value == "PIN_INCORRECT"
+    # A file made without a password opens with the empty one the user gives.
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    key = serialization.load_pem_private_key(test_pki.key_pem("plain").read_bytes(), password=None)
+    cert = x509.load_pem_x509_certificate(test_pki.cert_pem("plain").read_bytes())
+    bare = tmp_path / "sans mot de passe.p12"
+    bare.write_bytes(pkcs12.serialize_key_and_certificates(b"plain", key, cert, None,  # type: ignore[arg-type]
+                                                           serialization.NoEncryption()))
+    (held,) = Pkcs12FileStore(bare).unlock(Secret(""))
+    assert held.certificate == cert

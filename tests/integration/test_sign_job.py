@@ -148,6 +148,14 @@ async def test_refused_consent_and_wrong_pin(
         child.sendline("999999")
         wrong = await client.wait_job(job["id"])
         assert wrong["state"] == "failed" and wrong["error"]["code"] == "PIN_INCORRECT"
+        # An empty PIN is no PIN (the same rule as keygen's): PIN_REQUIRED.
+        job = await client.start_job("sign", params)
+        await asyncio.to_thread(child.expect, r"tapez ([A-Z]{4}) puis")
+        child.sendline(child.match.group(1))
+        await asyncio.to_thread(child.expect, "Code PIN")
+        child.sendline("")
+        empty = await client.wait_job(job["id"])
+        assert empty["state"] == "failed" and empty["error"]["code"] == "PIN_REQUIRED"
         # A page cannot name a local path.
         with pytest.raises(BridgeError):
             await client.call("files.get", {"handle": "0" * 32})
