@@ -58,6 +58,7 @@ def agent_sent_types() -> set[str]:
 def json_schema_document(strict: bool = True) -> dict[str, Any]:
     """Every message, method parameter, result, kind contract and error code in one schema.
 
+    What the agent sends always has every member (none is optional there, only nullable).
     ``strict``: what the agent of this revision sends, exactly (``additionalProperties: false``
     everywhere; the tests check the agent's frames against it). Published (``strict=False``): the
     objects the agent sends allow members a later revision adds, which pages must ignore; what
@@ -112,16 +113,20 @@ def json_schema_document(strict: bool = True) -> dict[str, Any]:
             code.value: {"rpc_code": info.rpc_code, "fr": info.fr, "en": info.en}
             for code, info in ERRORS.items()
         },
-        "$defs": defs if strict else _opened(defs, agent_sent_types()),
+        "$defs": _sent_by_agent(defs, agent_sent_types(), strict),
     }
 
 
-def _opened(defs: dict[str, Any], names: set[str]) -> dict[str, Any]:
-    """``defs`` with the objects named ``names`` open to members a later revision adds."""
+def _sent_by_agent(defs: dict[str, Any], names: set[str], strict: bool) -> dict[str, Any]:
+    """``defs`` where the objects named ``names`` (sent by the agent) require every member (the agent
+    always sends them all, ``typed.to_json``) and, unless ``strict``, allow members a later revision
+    adds."""
     out = {}
     for name, body in defs.items():
         if name in names:
-            body = {k: v for k, v in body.items() if k != "additionalProperties"}
+            body = {**body, "required": list(body["properties"])}
+            if not strict:
+                body.pop("additionalProperties", None)
         out[name] = body
     return out
 
