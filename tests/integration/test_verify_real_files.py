@@ -24,11 +24,13 @@ from lxml import etree
 
 from agent.validation import Indication, SignatureReport, SubIndication, verify_file
 from agent.signing.xades_xml import parse_untrusted
-from agent.validation.trusted_lists import ListRefused, read_list
+from agent.validation.trusted_lists import ListRefused, TrustedListStore, read_list
+from agent.validation.trusted_lists_model import TSLTYPE_EU_LOTL
 from agent.validation.trusted_lists_signature import verify_list_signature
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 DS = "http://www.w3.org/2000/09/xmldsig#"
+TSL = "http://uri.etsi.org/02231/v2#"
 XADES_ID = "http://uri.etsi.org/01903/v1.3.2#:SignedProperties"
 
 
@@ -86,7 +88,71 @@ def test_real_trusted_list_is_accepted_unmodified_and_refused_changed(tmp_path: 
     assert not _xmlsec_integrity(changed, signer)
 
 
-def test_real_eu_list_of_lists_signature_is_accepted_unmodified_and_refused_changed(tmp_path: Path) -> None:
+LOTL_URL = "https://ec.europa.eu/tools/lotl/eu-lotl.xml"
+
+
+def _lotl_signers(data: bytes) -> list[x509.Certificate]:
+    """The certificates the list of lists names as its own signers (its pointer to itself, TS 119 612
+    clause 5.3.13; the Official Journal publishes the same ones)."""
+    found = []
+    for pointer in etree.fromstring(data).iterfind(f".//{{{TSL}}}OtherTSLPointer"):
+        if pointer.findtext(f".//{{{TSL}}}TSLType") == TSLTYPE_EU_LOTL:
+            found += [x509.load_der_x509_certificate(base64.b64decode("".join((e.text or "").split())))
+                      for e in pointer.iterfind(f".//{{{TSL}}}X509Certificate")]
+    return found
+
+
+def test_real_eu_list_of_lists_is_accepted_unmodified_and_its_freshness_reported(tmp_path: Path) -> None:
+    """The EU list of trusted lists as the Commission published it (sequence 250, 2019, TS 119 612 v2):
+    accepted with the signers it names for itself pinned, xmlsec1 agreeing; the store reports it
+    verified and says it expired on its NextUpdate (2020-04-04)."""
+    published = tmp_path / "eu-lotl.xml"
+    shutil.copy(DATA / "trusted_lists" / "EU-lotl-sn250.xml", published)
+    data = published.read_bytes()
+    pinned = _lotl_signers(data)
+    (signer,) = _certificates(published)
+    assert len(pinned) == 8 and signer in pinned
+    assert "CN=Patrick Kremer (Signature)" in signer.subject.rfc4514_string()
+
+    lotl = read_list(data, pinned, source="eu-lotl.xml", expected_type=TSLTYPE_EU_LOTL)
+    assert (lotl.is_lotl, lotl.territory, lotl.sequence_number, lotl.version) == (True, "EU", 250, 5)
+    assert lotl.signer == signer and lotl.signing_time == datetime(2019, 10, 4, 13, 51, 27, tzinfo=UTC)
+    assert lotl.next_update == datetime(2020, 4, 4, tzinfo=UTC)
+    members = {p.territory: p for p in lotl.pointers if p.is_xml_member_list}
+    assert len(members) == 31 and members["FR"].location == "http://www.ssi.gouv.fr/eidas/TL-FR.xml"
+    assert _xmlsec_integrity(published, signer, XADES_ID)
+
+    def fetch(url: str) -> bytes:
+        if url != LOTL_URL:
+            raise ConnectionError(f"connexion refusée : {url}")
+        return data
+
+    report = TrustedListStore(tmp_path / "cache", LOTL_URL, pinned, fetch=fetch).refresh()
+    assert report.lotl.state == "downloaded" and report.lotl.sequence_number == 250
+    assert "périmée depuis le 04/04/2020" in report.lotl.describe("fr")
+    assert "expired since 2020-04-04" in report.lotl.describe("en")
+    assert report.status("FR") is not None and not report.status("FR").usable  # type: ignore[union-attr]
+
+    with pytest.raises(ListRefused) as refused:
+        read_list(data, [_certificates(DATA / "trusted_lists" / "IS-sn13.xml")[0]], source="eu-lotl.xml")
+    assert "« Patrick Kremer (Signature) », qui n'est pas autorisé à la signer" in str(refused.value)
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    (b"<TSLSequenceNumber>250<", b"<TSLSequenceNumber>251<"),
+    (b"/eidas/TL-FR.xml<", b"/eidas/TL-FX.xml<"),
+], ids=["sequence-number", "french-list-location"])
+def test_real_eu_list_of_lists_changed_by_one_byte_is_refused(tmp_path: Path, old: bytes, new: bytes) -> None:
+    published = DATA / "trusted_lists" / "EU-lotl-sn250.xml"
+    (signer,) = _certificates(published)
+    changed = _changed(published, tmp_path / "eu-lotl-changed.xml", old, new)
+    with pytest.raises(ListRefused) as refused:
+        read_list(changed.read_bytes(), _lotl_signers(published.read_bytes()), source="eu-lotl-changed.xml")
+    assert "modifiée après sa signature" in str(refused.value)
+    assert not _xmlsec_integrity(changed, signer, XADES_ID)
+
+
+def test_real_v4_eu_list_of_lists_signature_is_accepted_unmodified_and_refused_changed(tmp_path: Path) -> None:
     """The EU list of trusted lists as the Commission published it (sequence 134, 2016): its signature
     verifies with its own signer certificate pinned, for our checker and for xmlsec1; the list itself is
     then refused only because it is a TS 119 612 v1 list (version 4), after the signature was checked.
@@ -115,7 +181,7 @@ def test_real_eu_list_of_lists_signature_is_accepted_unmodified_and_refused_chan
     (b"<TSLSequenceNumber>134<", b"<TSLSequenceNumber>135<"),
     (b"/TSL-FR.xml<", b"/TSL-FX.xml<"),
 ], ids=["sequence-number", "french-list-location"])
-def test_real_eu_list_of_lists_changed_by_one_byte_is_refused(tmp_path: Path, old: bytes, new: bytes) -> None:
+def test_real_v4_eu_list_of_lists_changed_by_one_byte_is_refused(tmp_path: Path, old: bytes, new: bytes) -> None:
     """One byte of the signed content changed: refused as modified after signing, by us and by xmlsec1."""
     published = DATA / "trusted_lists" / "EU-lotl-sn134.xml"
     (signer,) = _certificates(published)
