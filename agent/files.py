@@ -176,5 +176,11 @@ class FileRegistry:
 
 
 def _identity(status: os.stat_result) -> tuple[int, ...]:
-    """What tells one file from a later one at the same path (an inode number alone is reused)."""
+    """What tells one file from a later one at the same path (an inode number alone is reused).
+
+    On Windows ``st_ino`` is the file's 64-bit ID (on NTFS a file reference whose sequence number
+    changes when the record is reused) and ``st_ctime`` its creation time, which a path and an open
+    handle may report differently (Wine does): the change time is left out there."""
+    if os.name == "nt":
+        return status.st_dev, status.st_ino, status.st_mtime_ns, status.st_size
     return status.st_dev, status.st_ino, status.st_ctime_ns, status.st_mtime_ns, status.st_size

@@ -61,9 +61,15 @@ def _read(stream: IO[bytes]) -> Any:
 
 
 def _worker_command() -> list[str]:
+    """The worker's command line: the frozen program with its flag, or this interpreter running this
+    module from the folder the parent imported it from (put first on ``sys.path`` by the command
+    itself: an interpreter whose ``._pth`` file fixes the path, as Windows' embeddable distribution
+    does, ignores ``PYTHONPATH``)."""
     if getattr(sys, "frozen", False):  # a PyInstaller build: the program itself, with the flag
         return [sys.executable, WORKER_FLAG]
-    return [sys.executable, "-m", "agent.isolation"]
+    root = str(Path(__file__).resolve().parents[1])
+    return [sys.executable, "-c", f"import runpy, sys; sys.path.insert(0, {root!r}); "
+            "runpy.run_module('agent.isolation', run_name='__main__', alter_sys=True)"]
 
 
 def resident_bytes(pid: int) -> int | None:
