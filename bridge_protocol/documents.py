@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ERRORS
+from .kind_errors import ANY_KIND, KIND_ERRORS
 from .kinds import KINDS
 from .messages import (
     BRIDGE_PATH,
@@ -78,6 +79,7 @@ def json_schema_document(strict: bool = True) -> dict[str, Any]:
             "summary": k.summary,
             "params": json_schema(k.params, defs),
             "result": json_schema(k.result, defs),
+            "errors": [c.value for c in (*KIND_ERRORS.get(k.name, {}), *ANY_KIND)],
         }
         for k in KINDS.values()
     }

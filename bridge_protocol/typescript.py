@@ -25,6 +25,7 @@ from typing import Any, Literal, get_args, get_origin
 from . import certificates, kinds, messages
 from .capabilities import FEATURES
 from .errors import ERRORS
+from .kind_errors import ANY_KIND, KIND_ERRORS
 from .kinds import KINDS
 from .messages import METHODS, NOTIFICATIONS, PROTOCOL_REVISION, PROTOCOL_VERSION
 from .typed import _is_union, type_hints
@@ -249,12 +250,18 @@ def _interface(tp: type, *, sent_by_page: bool) -> str:
     return out + "}\n"
 
 
-def _table(title: str, rows: dict[str, tuple[str, str, str]]) -> str:
+def _table(title: str, rows: dict[str, tuple[str, str, str, str | None]]) -> str:
     out = f"{title} {{\n"
-    for key, (summary, params, result) in rows.items():
+    for key, (summary, params, result, errors) in rows.items():
         out += _jsdoc(summary, "  ")
-        out += f"  {_literal(key)}: {{ params: {params}; result: {result} }};\n"
+        extra = f"; errors: {errors}" if errors else ""
+        out += f"  {_literal(key)}: {{ params: {params}; result: {result}{extra} }};\n"
     return out + "}\n"
+
+
+def _kind_errors(kind: str) -> str:
+    """The union of the codes a kind is documented to give (``kind_errors.py``)."""
+    return " | ".join(_literal(c.value) for c in (*KIND_ERRORS.get(kind, {}), *ANY_KIND))
 
 
 def typescript_declarations() -> str:
@@ -293,12 +300,13 @@ def typescript_declarations() -> str:
     parts.append("// -- Methods, job kinds, notifications -------------------------------------------------\n\n")
     parts.append(_table(
         "/** Every method the agent answers: its params and its result. */\nexport interface Methods",
-        {m.name: (m.summary, ts_type(m.params), ts_type(m.result)) for m in METHODS.values()},
+        {m.name: (m.summary, ts_type(m.params), ts_type(m.result), None) for m in METHODS.values()},
     ) + "\n")
     parts.append(_table(
-        "/** Every job kind: what `jobs.start` takes in `params`, and the snapshot's `result` once it"
-        " succeeded. */\nexport interface JobKinds",
-        {k.name: (k.summary, ts_type(k.params), ts_type(k.result)) for k in KINDS.values()},
+        "/** Every job kind: what `jobs.start` takes in `params`, the snapshot's `result` once it"
+        " succeeded, and the error codes it is documented to give (the failed job's `error.code`, or a"
+        " file's). */\nexport interface JobKinds",
+        {k.name: (k.summary, ts_type(k.params), ts_type(k.result), _kind_errors(k.name)) for k in KINDS.values()},
     ) + "\n")
     parts.append("export type MethodName = keyof Methods;\nexport type JobKind = keyof JobKinds;\n")
     parts.append("/** Optional features an agent announces in `capabilities` (PROTOCOL.md \"Versioning\"). */\n"

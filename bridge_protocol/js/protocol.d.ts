@@ -676,24 +676,24 @@ export interface Methods {
   "jobs.cancel": { params: JobIdParams; result: JobSnapshot };
 }
 
-/** Every job kind: what `jobs.start` takes in `params`, and the snapshot's `result` once it succeeded. */
+/** Every job kind: what `jobs.start` takes in `params`, the snapshot's `result` once it succeeded, and the error codes it is documented to give (the failed job's `error.code`, or a file's). */
 export interface JobKinds {
   /** Test the workstation: system, agent, key stores, browser, platform link, clock, port. */
-  "diagnose": { params: DiagnoseParams; result: DiagnoseResult };
+  "diagnose": { params: DiagnoseParams; result: DiagnoseResult; errors: "INVALID_PARAMS" | "JOB_INTERRUPTED" };
   /** Sign, co-sign or counter-sign files in PAdES, CAdES or XAdES (one consent and PIN per batch). */
-  "sign": { params: SignParams; result: SignResult };
+  "sign": { params: SignParams; result: SignResult; errors: "USER_CANCELLED" | "PIN_INCORRECT" | "PIN_REQUIRED" | "TOKEN_REMOVED" | "KEY_USAGE_NOT_SIGNING" | "ORIGIN_NOT_ALLOWED" | "PLATFORM_UNREACHABLE" | "INVALID_PARAMS" | "JOB_INTERRUPTED" };
   /** Verify every signature of a file with a report (JSON and HTML, French or English). */
-  "verify": { params: VerifyParams; result: VerifyResult };
+  "verify": { params: VerifyParams; result: VerifyResult; errors: "FILE_UNREADABLE" | "FILE_NOT_FOUND" | "FILE_TOO_LARGE" | "ORIGIN_NOT_ALLOWED" | "INVALID_PARAMS" | "JOB_INTERRUPTED" };
   /** Open sealed bids (CMS envelopes) with a decryption key the user holds; consent and PIN once. */
-  "decrypt": { params: DecryptParams; result: DecryptResult };
+  "decrypt": { params: DecryptParams; result: DecryptResult; errors: "NO_MATCHING_RECIPIENT" | "DECRYPTION_FAILED" | "UNSUPPORTED_ALGORITHM" | "FILE_UNREADABLE" | "ARCHIVE_UNSAFE" | "INVALID_PARAMS" | "JOB_INTERRUPTED" };
   /** Create an encryption key pair ('bi-clé', personal or secours) on a token or in a PKCS#12 file, or from an existing certificate's key, and register its certificate with the platform. */
-  "keygen": { params: KeygenParams; result: KeygenResult };
+  "keygen": { params: KeygenParams; result: KeygenResult; errors: "ORIGIN_NOT_ALLOWED" | "USER_CANCELLED" | "PIN_REQUIRED" | "INVALID_PARAMS" | "JOB_INTERRUPTED" };
   /** Download the sealed plis of a consultation (Range resume, SHA-256 checked, free space first). */
-  "bids.download": { params: BidsDownloadParams; result: BidsDownloadResult };
+  "bids.download": { params: BidsDownloadParams; result: BidsDownloadResult; errors: "PLATFORM_UNREACHABLE" | "FILE_NOT_FOUND" | "FILE_UNREADABLE" | "FILE_TOO_LARGE" | "ORIGIN_NOT_ALLOWED" | "INVALID_PARAMS" | "JOB_INTERRUPTED" };
   /** Open a consultation's sealed plis online: fetch, decrypt with the user's key (consent and PIN once), send the opened files back to the platform. */
-  "bids.open": { params: BidsOpenParams; result: BidsOpenResult };
+  "bids.open": { params: BidsOpenParams; result: BidsOpenResult; errors: "NO_MATCHING_RECIPIENT" | "DECRYPTION_FAILED" | "PLATFORM_UNREACHABLE" | "ORIGIN_NOT_ALLOWED" | "USER_CANCELLED" | "INVALID_PARAMS" | "JOB_INTERRUPTED" };
   /** Seal files to the consultation's encryption certificates (openssl cms -decrypt opens them). */
-  "encrypt": { params: EncryptParams; result: EncryptResult };
+  "encrypt": { params: EncryptParams; result: EncryptResult; errors: "KEY_USAGE_NOT_ENCRYPTION" | "ORIGIN_NOT_ALLOWED" | "INVALID_PARAMS" | "JOB_INTERRUPTED" };
 }
 
 export type MethodName = keyof Methods;
