@@ -380,7 +380,22 @@ class DownloadedFile:
 
 
 @dataclass
+class FailedDownload:
+    """A file of the consultation that could not be had (``error``: FILE_UNREADABLE when its
+    SHA-256 or size differs from the descriptor's, FILE_NOT_FOUND when the platform lacks it)."""
+
+    pli: str
+    envelope: str
+    file: str
+    name: str
+    error: JobError
+
+
+@dataclass
 class BidsDownloadResult:
+    """``files`` holds every file that is in the folder, checked; ``failed`` the files that are
+    not. A job that fails because some files failed keeps this result (with both lists)."""
+
     consultation: str
     title: str
     #: The folder as the page may show it (``~/Documents/...``); the full path for the command line.
@@ -390,6 +405,7 @@ class BidsDownloadResult:
     #: Total size of the files, and the bytes this job received from the platform.
     bytes: int
     transferred: int
+    failed: list[FailedDownload] = field(default_factory=list)
 
 
 

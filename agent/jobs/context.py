@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..i18n import Text
 from .model import Job
@@ -60,6 +60,8 @@ class JobContext:
         self._cancelled = False
         self._samples: deque[tuple[float, int]] = deque()
         self._window_bytes = 0
+        #: The outcomes so far (``keep_result``): the snapshot's ``result`` if the job then fails.
+        self.partial_result: Any = None
 
     # -- identity -------------------------------------------------------------------------
     @property
@@ -83,6 +85,12 @@ class JobContext:
     async def aclose(self) -> None:
         if self._platform is not None:
             await self._platform.close()
+
+    def keep_result(self, result: Any) -> None:
+        """The per-file outcomes a job had when it is about to fail: the manager publishes them as
+        the failed snapshot's ``result`` (PROTOCOL.md section 4), so that the files that did succeed
+        are not lost with the job."""
+        self.partial_result = result
 
     # -- cancellation -----------------------------------------------------------------------
     def request_cancel(self) -> None:

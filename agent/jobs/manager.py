@@ -195,6 +195,8 @@ class JobManager:
                 self._finish_interrupted(job)
         except ProtocolError as exc:
             job.state = "failed"
+            if ctx.partial_result is not None:
+                job.result = to_json(ctx.partial_result)  # the files that had an outcome keep it
             job.error = {"code": exc.code.value, "message": job_error_message(exc, job.locale)}
             job.message = job.error["message"]
             log.info("job %s failed: %s", job.id, exc.code.value)

@@ -33,7 +33,8 @@ from typing import Literal
 
 from yarl import URL
 
-from bridge_protocol.kinds import BidsDownloadParams, BidsDownloadResult, DownloadedFile
+from bridge_protocol.kinds import BidsDownloadParams, BidsDownloadResult, DownloadedFile, FailedDownload
+from bridge_protocol.messages import JobError
 from bridge_protocol.errors import ErrorCode, ProtocolError
 from bridge_protocol.platform import Consultation, Envelope, Pli, SealedFile, ordered_blocks, parse_consultation
 from bridge_protocol.typed import ParseError
@@ -187,6 +188,16 @@ def _within(ctx: JobContext, step_id: str | None) -> Iterator[None]:
             yield
 
 
+class SomeFilesFailed(ProtocolError):
+    """Some files could not be had; ``results`` are the others, in their place and checked."""
+
+    def __init__(self, code: ErrorCode, message: str, results: list[DownloadedFile],
+                 failed: list[FailedDownload]) -> None:
+        super().__init__(code, message)
+        self.results = results
+        self.failed = failed
+
+
 async def _fetch_all(ctx: JobContext, plan: ConsultationPlan, step: str, record: bool) -> list[DownloadedFile]:
     results: list[DownloadedFile] = []
     failures: list[tuple[PlannedFile, ProtocolError]] = []
@@ -212,8 +223,11 @@ async def _fetch_all(ctx: JobContext, plan: ConsultationPlan, step: str, record:
     if failures:
         names = ", ".join(item.sealed.name for item, _ in failures[:3]) + ("…" if len(failures) > 3 else "")
         first = failures[0][1]
-        raise ProtocolError(first.code, ctx.t(SOME_FAILED, n=len(failures), names=names,
-                                              first=first.message(ctx.locale)))
+        failed = [FailedDownload(pli=item.pli.id, envelope=item.envelope.id, file=item.sealed.id, name=item.rel,
+                                 error=JobError(code=exc.code.value, message=exc.message(ctx.locale)))
+                  for item, exc in failures]
+        raise SomeFilesFailed(first.code, ctx.t(SOME_FAILED, n=len(failures), names=names,
+                                                first=first.message(ctx.locale)), results, failed)
     if record:
         await asyncio.to_thread((plan.folder / RECORD_NAME).unlink, True)
     return results
@@ -233,8 +247,16 @@ class BidsDownload(JobKind):
     async def run(self, ctx: JobContext, params: BidsDownloadParams) -> BidsDownloadResult:
         with ctx.step("descriptor"):
             plan = await plan_consultation(ctx, params.url, params.token, out_dir=params.out_dir, plis=params.plis)
-        results = await fetch_planned(ctx, plan, space_step="space", download_step="download")
         total = sum(item.sealed.size for item in plan.items)
+        try:
+            results = await fetch_planned(ctx, plan, space_step="space", download_step="download")
+        except SomeFilesFailed as exc:
+            # The job fails, naming the files that failed; the others' outcomes stay in its result.
+            ctx.keep_result(BidsDownloadResult(
+                consultation=plan.consultation.id, title=plan.consultation.title, folder=folder_label(ctx, plan.folder),
+                plis=plan.plis, files=exc.results, bytes=total, transferred=sum(r.transferred for r in exc.results),
+                failed=exc.failed))
+            raise
         with ctx.step("done"):
             ctx.set_message(ctx.t(DONE, n=len(results), plis=plan.plis, size=human_size(total, ctx.locale))
                             if plan.items else ctx.t(NOTHING))

@@ -140,6 +140,8 @@ class BidsOpen(JobKind):
 
         with ctx.step("done"):
             opened = [f for f in files if f.status == "opened"]
+            # If the job fails below, each file's outcome (opened, checked, sent or not) stays in its result.
+            ctx.keep_result(self._result(ctx, plan, groups, files))
             if not opened:
                 first = files[0].error
                 assert first is not None

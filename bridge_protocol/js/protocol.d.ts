@@ -463,6 +463,7 @@ export interface KeygenResult {
   register_error: JobError | null;
 }
 
+/** `files` holds every file that is in the folder, checked; `failed` the files that are not. A job that fails because some files failed keeps this result (with both lists). */
 export interface BidsDownloadResult {
   consultation: string;
   title: string;
@@ -473,6 +474,7 @@ export interface BidsDownloadResult {
   /** Total size of the files, and the bytes this job received from the platform. */
   bytes: number;
   transferred: number;
+  failed: FailedDownload[];
 }
 
 /** One file of the consultation: where it is (`name`, relative to the folder, with `/`), its verified size and SHA-256, and whether it was `downloaded` whole, `resumed` from an earlier part, or already `present` and complete. */
@@ -486,6 +488,15 @@ export interface DownloadedFile {
   status: "downloaded" | "resumed" | "present";
   /** Bytes received from the platform for it by this job. */
   transferred: number;
+}
+
+/** A file of the consultation that could not be had (`error`: FILE_UNREADABLE when its SHA-256 or size differs from the descriptor's, FILE_NOT_FOUND when the platform lacks it). */
+export interface FailedDownload {
+  pli: string;
+  envelope: string;
+  file: string;
+  name: string;
+  error: JobError;
 }
 
 export interface BidsOpenResult {

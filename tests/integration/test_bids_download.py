@@ -256,6 +256,14 @@ async def test_a_wrong_sha256_fails_that_file_and_leaves_no_final_file(bids_agen
     assert "altere.zip" in final["error"]["message"] and "SHA-256" in final["error"]["message"]
     folder = folder_of(bids_agent, flaky, cid)
     assert [p.name for p in final_files(folder)] == ["sain.zip"]  # the other file is complete and kept
+    # The failed job keeps the per-file outcomes: the good file, where it is and checked; the bad one, why.
+    result = final["result"]
+    assert result is not None and result["consultation"] == cid
+    assert [(f["file"], f["name"], f["status"], f["size"]) for f in result["files"]] == [
+        ("f2", "Pli 1/offre/sain.zip", "downloaded", 300_000)]
+    assert result["files"][0]["sha256"] == hashlib.sha256(good.data).hexdigest()
+    assert [(f["file"], f["name"], f["error"]["code"]) for f in result["failed"]] == [
+        ("f1", "Pli 1/offre/altere.zip", "FILE_UNREADABLE")]
     assert not (folder / "Pli 1" / "offre" / ".altere.zip.part").exists()
     assert len(flaky.hits_for("f1", cid)) == 1  # a fresh download is not retried
 

@@ -257,6 +257,12 @@ async def test_a_refused_upload_fails_the_job_and_keeps_the_opened_file(tmp_path
     assert final["state"] == "failed" and final["error"]["code"] == "PLATFORM_UNREACHABLE"
     assert "offre.txt" in final["error"]["message"] and "non transmis" in final["error"]["message"]
     assert (folder_of(tmp_path, platform) / "Pli 1" / "offre" / "offre.txt").read_bytes() == b"offre " * 100
+    # The failed job keeps each file's outcome: opened, checked, not sent (and why).
+    result = final["result"]
+    assert result is not None and (result["opened"], result["uploaded"], result["failed"]) == (1, 0, 0)
+    (entry,) = result["files"]
+    assert entry["status"] == "opened" and entry["name"] == "Pli 1/offre/offre.txt" and entry["uploaded"] is False
+    assert entry["error"]["code"] == "PLATFORM_UNREACHABLE"
 
 
 async def test_the_command_line_opens_with_the_token_key(tmp_path: Path, test_pki: TestPki, platform: Platform,

@@ -205,7 +205,9 @@ function renderOpened(result) {
 function renderOutcome(kind, job) {
   const result = job.result;
   renderOpened(kind === "bids.open" ? result : null);
-  const failures = (result && result.files ? result.files : []).filter((f) => f.status === "failed");
+  // bids.open: its failed files; bids.download: the files it could not have (a failed job keeps them).
+  const failures = (result && result.files ? result.files : []).filter((f) => f.status === "failed")
+    .concat(result && result.failed ? result.failed : []);
   $("job-files").replaceChildren(...failures.map((f) => {
     const li = document.createElement("li");
     li.className = "fail";
