@@ -13,7 +13,10 @@
 * ``/js/compagnon.js``: the browser client, served from ``bridge_protocol/js``.
 
 The agent ports the page probes come from ``?agent_ports=`` or, by default, from the app's
-state (set by ``compagnon demo``), else the protocol's standard ports. Every page is its own
+state (set by ``compagnon demo``), else the protocol's standard ports. ``?min_version=`` sets the
+oldest agent version the page accepts (the client's ``minVersion``: "Mise à jour requise" below
+it). The pages refuse to be framed unless the state names the embedding origins
+(``frame_ancestors``), as a platform that embeds its signing page in another site would. Every page is its own
 sections (``static/<page>.html``) inside the frame all pages share (``static/layout.html``: the
 header, the navigation bar, the agent's status).
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +42,9 @@ JS = HERE.parent / "js"
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' ws://127.0.0.1:* ws://localhost:* ws://[::1]:*; frame-ancestors 'none'"
+    "connect-src 'self' ws://127.0.0.1:* ws://localhost:* ws://[::1]:*; frame-ancestors {ancestors}"
 )
+_SEMVER = re.compile(r"^\d{1,6}\.\d{1,6}\.\d{1,6}$")
 
 
 @dataclass
@@ -47,6 +52,8 @@ class DemoState:
     """Mutable settings of a running demo platform."""
 
     agent_ports: list[int] = field(default_factory=lambda: list(ALL_PORTS))
+    #: Origins allowed to show the pages in a frame (CSP frame-ancestors); none by default.
+    frame_ancestors: list[str] = field(default_factory=list)
 
 
 STATE_KEY = web.AppKey("state", DemoState)
@@ -55,7 +62,8 @@ STATE_KEY = web.AppKey("state", DemoState)
 @web.middleware
 async def security_headers(request: web.Request, handler):  # type: ignore[no-untyped-def]
     response = await handler(request)
-    response.headers.setdefault("Content-Security-Policy", CSP)
+    ancestors = " ".join(request.app[STATE_KEY].frame_ancestors) or "'none'"
+    response.headers.setdefault("Content-Security-Policy", CSP.format(ancestors=ancestors))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     return response
@@ -111,6 +119,8 @@ def _render(request: web.Request, name: str, title: str, script: str) -> web.Res
     page = page.replace("{{TITLE}}", html.escape(title)).replace("{{SCRIPT}}", script)
     page = page.replace("{{CONTENT}}", (STATIC / name).read_text(encoding="utf-8").rstrip("\n"))
     page = page.replace("{{AGENT_PORTS}}", html.escape(json.dumps(_ports(request))))
+    min_version = request.query.get("min_version", "")
+    page = page.replace("{{MIN_VERSION}}", min_version if _SEMVER.match(min_version) else "")
     page = page.replace("{{NAV}}", _nav(request.path))
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 

@@ -12,11 +12,21 @@
 // non-extractable WebCrypto HMAC key in this origin's IndexedDB. On every connection the agent
 // proves it holds the key BEFORE the page sends anything else (`agent.auth`); an agent that cannot
 // (another user's, or a rogue program on the port) puts the client in state "not_yours" and is sent
-// nothing more: no request, no token, no file. States: "offline", "unpaired", "paired", "not_yours".
+// nothing more: no request, no token, no file.
 //
-// Chrome 147+ asks the user for the "loopback network" permission before a page may reach
-// 127.0.0.1. While that permission is "prompt", call `connect()` from a user gesture (a click);
-// IT can pre-approve platform origins with the LoopbackNetworkAllowedForUrls policy.
+// States (`client.state`, PROTOCOL.md "Page states"): "unpaired" and "paired" (online), "offline"
+// (nothing answers: not installed or not running), "blocked" (the browser refuses this page local
+// access; `client.blockedReason` says why: "prompt", "denied", "insecure", "frame"),
+// "update_required" (the agent is older than this page needs), "incompatible" (the agent no
+// longer speaks this page's protocol), "not_yours" (another program answered). `stateMessage()`
+// tells the user what to do, in the client's language.
+//
+// Local Network Access (Chrome, Edge): a page of a public origin reaches 127.0.0.1 only with the
+// "loopback-network" permission (or the LoopbackNetworkAllowedForUrls policy). While it is
+// "prompt", the client does not probe on its own (the browser would ask the user out of the
+// blue, and a dismissed question counts as a refusal): it waits in "blocked"/"prompt" until
+// `connect()` is called from a click, which raises the browser's question. A page served over
+// http (not a secure context) or framed without allow="loopback-network" is refused outright.
 
 export const PROTOCOL = 1;
 /** Where an agent listens first, then where agents go on a shared machine (PROTOCOL.md section 1). */
@@ -25,22 +35,64 @@ export const SHARED_PORTS = Object.freeze(Array.from({ length: 96 }, (_, i) => 4
 export const DEFAULT_PORTS = Object.freeze([...FIRST_PORTS, ...SHARED_PORTS]);
 /** localStorage key of the port where this site's own agent last proved the pairing key. */
 const REMEMBERED_PORT = "compagnon.port";
+/** localStorage key set when this browser let a click reach the agent while its permission read "prompt". */
+const UNGATED = "compagnon.loopback-ungated";
+/** Permission names, newest first: Chrome 142+ "loopback-network"; earlier "local-network-access". */
+const PERMISSION_NAMES = Object.freeze(["loopback-network", "local-network-access"]);
 
-function rememberedPort() {
+function stored(key) {
   try {
-    const port = Number(localStorage.getItem(REMEMBERED_PORT));
-    return Number.isInteger(port) && port > 0 ? port : null;
+    return localStorage.getItem(key);
   } catch (_) {
-    return null; // storage disabled: probe in the usual order
+    return null; // storage disabled
   }
 }
 
-function rememberPort(port) {
+function store(key, value) {
   try {
-    localStorage.setItem(REMEMBERED_PORT, String(port));
+    localStorage.setItem(key, value);
   } catch (_) {
     /* storage disabled: nothing to remember */
   }
+}
+
+/** True when this page itself is on the loopback address: the browser lets it reach 127.0.0.1. */
+function loopbackPage() {
+  const host = location.hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host.endsWith(".localhost") || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** False when this document is a frame whose embedder did not delegate loopback access (allow=). */
+function frameAllowed() {
+  let framed;
+  try {
+    framed = window.top !== window.self;
+  } catch (_) {
+    framed = true;
+  }
+  const policy = document.permissionsPolicy || document.featurePolicy;
+  if (!framed || !policy || typeof policy.allowsFeature !== "function") return true;
+  const known = typeof policy.features === "function" ? policy.features() : PERMISSION_NAMES;
+  const name = PERMISSION_NAMES.find((n) => known.includes(n));
+  return name === undefined || policy.allowsFeature(name);
+}
+
+/** Numeric comparison of "x.y.z" versions (pre-release and build parts ignored). */
+function olderThan(version, minimum) {
+  const parts = (v) => String(v).split(/[-+]/)[0].split(".").map((n) => Number.parseInt(n, 10) || 0);
+  const a = parts(version);
+  const b = parts(minimum);
+  for (let i = 0; i < 3; i++) if ((a[i] || 0) !== (b[i] || 0)) return (a[i] || 0) < (b[i] || 0);
+  return false;
+}
+
+function rememberedPort() {
+  const port = Number(stored(REMEMBERED_PORT));
+  return Number.isInteger(port) && port > 0 ? port : null;
+}
+
+function rememberPort(port) {
+  store(REMEMBERED_PORT, String(port));
 }
 export const TERMINAL_STATES = Object.freeze(["succeeded", "failed", "cancelled", "interrupted"]);
 
@@ -73,6 +125,31 @@ export const MESSAGES = Object.freeze({
     code_mismatch:
       "Ce code ne correspond pas : un autre programme a peut-être répondu à la place de Compagnon.",
     unpaired: "Ce site n'est pas encore jumelé avec Compagnon.",
+    offline:
+      "Compagnon ne répond pas sur ce poste : vérifiez qu'il est installé et démarré (son icône est près de " +
+      "l'horloge). La page le retrouvera d'elle-même dès qu'il sera lancé.",
+    blocked_prompt:
+      "Votre navigateur demande votre accord avant que ce site communique avec Compagnon sur votre poste. " +
+      "Cliquez sur « Autoriser l'accès à Compagnon », puis acceptez la demande du navigateur " +
+      "(« Accéder à d'autres applis et services sur cet appareil »).",
+    blocked_denied:
+      "Votre navigateur empêche ce site de communiquer avec Compagnon. Pour l'autoriser : cliquez sur l'icône " +
+      "à gauche de l'adresse du site, ouvrez « Paramètres des sites » et réglez « Applis sur l'appareil » sur " +
+      "« Autoriser », puis rechargez la page. Si ce réglage est verrouillé par votre organisation, demandez à " +
+      "votre service informatique d'autoriser ce site (règle LoopbackNetworkAllowedForUrls).",
+    blocked_insecure:
+      "Cette page n'est pas servie en HTTPS : le navigateur lui interdit de communiquer avec Compagnon. " +
+      "Ouvrez la plateforme à son adresse en https:// ou signalez-le à son support.",
+    blocked_frame:
+      "Ce service est affiché dans un cadre que la page de la plateforme n'autorise pas à communiquer avec " +
+      "Compagnon. Ouvrez-le dans un nouvel onglet ou signalez-le au support de la plateforme (l'iframe doit " +
+      "porter allow=\"loopback-network\").",
+    update_required:
+      "La version de Compagnon installée sur votre poste{version} est trop ancienne pour ce site. " +
+      "Mettez Compagnon à jour : la page se reconnectera ensuite d'elle-même.",
+    incompatible:
+      "Cette page ne parle pas la version du protocole de Compagnon installée sur votre poste{version}. " +
+      "Rechargez la page ; si le problème persiste, signalez-le au support de la plateforme.",
   },
   en: {
     not_yours:
@@ -81,6 +158,30 @@ export const MESSAGES = Object.freeze({
       "this site from Compagnon, pair it again.",
     code_mismatch: "This code does not match: another program may have answered instead of Compagnon.",
     unpaired: "This site is not paired with Compagnon yet.",
+    offline:
+      "Compagnon does not answer on this computer: check that it is installed and running (its icon is near " +
+      "the clock). The page finds it by itself as soon as it starts.",
+    blocked_prompt:
+      "Your browser asks for your consent before this site talks to Compagnon on your computer. Click " +
+      "“Allow access to Compagnon”, then accept the browser's request (“Access other apps and services on this " +
+      "device”).",
+    blocked_denied:
+      "Your browser prevents this site from talking to Compagnon. To allow it: click the icon left of the " +
+      "site's address, open “Site settings” and set “Apps on device” to “Allow”, then reload the page. If your " +
+      "organisation locked this setting, ask your IT department to allow this site (LoopbackNetworkAllowedForUrls " +
+      "policy).",
+    blocked_insecure:
+      "This page is not served over HTTPS: the browser does not let it talk to Compagnon. Open the platform at " +
+      "its https:// address or tell its support.",
+    blocked_frame:
+      "This service is shown in a frame that the platform's page does not allow to talk to Compagnon. Open it in " +
+      "a new tab or tell the platform's support (the iframe needs allow=\"loopback-network\").",
+    update_required:
+      "The version of Compagnon installed on your computer{version} is too old for this site. Update " +
+      "Compagnon: the page then reconnects by itself.",
+    incompatible:
+      "This page does not speak the protocol of the Compagnon installed on your computer{version}. Reload " +
+      "the page; if the problem remains, tell the platform's support.",
   },
 });
 
@@ -165,6 +266,28 @@ export const pairingKeys = {
   delete: (name) => dbDo("readwrite", (s) => s.delete(name)),
 };
 
+/** The browser's loopback permission (PermissionStatus), or null where the browser has none. */
+async function permissionStatus() {
+  if (typeof navigator === "undefined" || !navigator.permissions || !navigator.permissions.query) return null;
+  for (const name of PERMISSION_NAMES) {
+    try {
+      return await navigator.permissions.query({ name });
+    } catch (_) {
+      /* unknown permission name in this browser */
+    }
+  }
+  return null;
+}
+
+/** Client-side error code of each state in which no call reaches the agent. */
+const STATE_CODES = Object.freeze({
+  not_yours: "NOT_YOURS",
+  unpaired: "NOT_PAIRED",
+  blocked: "LOCAL_ACCESS_BLOCKED",
+  update_required: "UPDATE_REQUIRED",
+  incompatible: "PROTOCOL_UNSUPPORTED",
+});
+
 function openSocket(url, timeoutMs) {
   return new Promise((resolve, reject) => {
     let ws;
@@ -191,7 +314,7 @@ function openSocket(url, timeoutMs) {
 
 /**
  * A connection to the local agent. Events: "online" (detail: hello result), "offline",
- * "job" (detail: job snapshot, from jobs.updated).
+ * "state" (detail: the new state), "job" (detail: job snapshot, from jobs.updated).
  */
 export class CompagnonClient extends EventTarget {
   constructor(options = {}) {
@@ -204,10 +327,24 @@ export class CompagnonClient extends EventTarget {
     this.timeout = options.timeout ?? 15000;
     this.probeTimeout = options.probeTimeout ?? 1500;
     this.reconnectDelay = options.reconnectDelay ?? 1000;
+    /** Retry delay when the agent found cannot serve this page (update_required, incompatible). */
+    this.slowRetryDelay = options.slowRetryDelay ?? 30000;
+    /** How long a click's first probe waits for the user to answer the browser's question. */
+    this.promptTimeout = options.promptTimeout ?? 120000;
     this.info = null;
     this.port = null;
-    /** "offline", "unpaired" (no key), "paired" (this connection proved), "not_yours". */
+    /**
+     * "offline", "blocked", "update_required", "incompatible", "not_yours", or online:
+     * "unpaired" (no key) / "paired" (this connection proved the key).
+     */
     this.state = "offline";
+    /** While "blocked": "prompt" (ask at a click), "denied", "insecure" (http page), "frame" (no allow=). */
+    this.blockedReason = null;
+    /** The browser's loopback permission as last read: "granted", "prompt", "denied" or "unsupported". */
+    this.permission = null;
+    /** The agent that answered but cannot serve this page: {state, version, supported}, else null. */
+    this.found = null;
+    this._watching = false;
     this.keyName = options.keyName || "agent";
     this._ws = null;
     this._nextId = 1;
@@ -228,21 +365,20 @@ export class CompagnonClient extends EventTarget {
    * "unsupported" (browsers without the permission let pages reach 127.0.0.1).
    */
   static async loopbackPermission() {
-    if (!navigator.permissions || !navigator.permissions.query) return "unsupported";
-    for (const name of ["loopback-network", "local-network-access"]) {
-      try {
-        return (await navigator.permissions.query({ name })).state;
-      } catch (_) {
-        /* unknown permission name in this browser */
-      }
-    }
-    return "unsupported";
+    const status = await permissionStatus();
+    return status ? status.state : "unsupported";
   }
 
-  /** Start connecting and keep reconnecting; resolves true once online (false if not yet). */
-  async connect() {
+  /**
+   * Start connecting and keep reconnecting; resolves true once online (false if not yet).
+   * Called from a click (`userGesture`, by default read from navigator.userActivation), it may
+   * raise the browser's loopback-network question; called otherwise, it never does.
+   */
+  async connect({ userGesture } = {}) {
+    const gesture = userGesture ?? Boolean(typeof navigator !== "undefined" && navigator.userActivation && navigator.userActivation.isActive);
     this._running = true;
-    return this._attempt();
+    clearTimeout(this._timer);
+    return this._attempt(gesture);
   }
 
   /** Close the socket and stop reconnecting. */
@@ -253,23 +389,74 @@ export class CompagnonClient extends EventTarget {
     this._setOffline();
   }
 
-  _schedule() {
+  _schedule(delay = this.reconnectDelay) {
     clearTimeout(this._timer);
-    if (this._running) this._timer = setTimeout(() => this._attempt(), this.reconnectDelay);
+    if (this._running) this._timer = setTimeout(() => this._attempt(), delay);
   }
 
-  _attempt() {
+  /**
+   * Why the browser would refuse this page local access now (a blockedReason), or null to probe.
+   * Follows the permission's changes: once the user or IT allows the site, the client connects.
+   */
+  async _access(gesture) {
+    const status = await permissionStatus();
+    this.permission = status ? status.state : "unsupported";
+    if (status && !this._watching) {
+      this._watching = status; // kept: the browser drops the listener of a collected status
+      status.addEventListener("change", () => {
+        this.permission = status.state;
+        if (this._running) this._attempt();
+      });
+    }
+    if (!status || loopbackPage()) return null; // no such permission, or loopback to loopback
+    if (status.state === "denied") {
+      if (!window.isSecureContext) return "insecure";
+      return frameAllowed() ? "denied" : "frame";
+    }
+    if (status.state === "prompt" && !gesture && stored(UNGATED) !== "1") return "prompt";
+    return null;
+  }
+
+  _attempt(gesture = false) {
     if (this._connecting) return this._connecting;
     this._connecting = (async () => {
       try {
-        const refused = { any: false };
+        const blocked = await this._access(gesture);
+        if (blocked) {
+          this._setBlocked(blocked);
+          return false; // the permission's change (or a click) tries again
+        }
+        // At a click while the browser still has to ask, the first probe waits for the answer.
+        const asking = gesture && this.permission === "prompt" && !loopbackPage();
+        const outcome = { refused: false, found: null };
+        let first = true;
         for (const { ports, timeout } of this._probeBatches()) {
-          for await (const { ws, port } of this._open(ports, timeout)) {
-            if (await this._adopt(ws, port, refused)) return true;
+          const wait = asking && first ? Math.max(timeout, this.promptTimeout) : timeout;
+          first = false;
+          for await (const { ws, port } of this._open(ports, wait)) {
+            if (await this._adopt(ws, port, outcome)) {
+              if (asking && (await CompagnonClient.loopbackPermission()) === "prompt") store(UNGATED, "1");
+              return true;
+            }
           }
         }
-        if (refused.any) this._setState("not_yours");
-        this._schedule();
+        if (outcome.refused) {
+          this._setState("not_yours");
+          this._schedule();
+        } else if (outcome.found) {
+          // A running agent this page cannot use: no offline, no retry every second.
+          this.found = outcome.found;
+          this._setState(outcome.found.state);
+          this._schedule(this.slowRetryDelay);
+        } else {
+          const after = await this._access(false);
+          if (after) {
+            this._setBlocked(after); // the user refused (or closed) the browser's question
+          } else {
+            this._setState("offline");
+            this._schedule();
+          }
+        }
         return false;
       } finally {
         this._connecting = null;
@@ -308,8 +495,11 @@ export class CompagnonClient extends EventTarget {
     }
   }
 
-  /** Hello, then the pairing proof when this page holds a key; true once this agent is adopted. */
-  async _adopt(ws, port, refused) {
+  /**
+   * Hello, then the pairing proof when this page holds a key; true once this agent is adopted.
+   * An agent too old for this page, or speaking another protocol, is noted in `outcome.found`.
+   */
+  async _adopt(ws, port, outcome) {
     this._attach(ws, port);
     let info;
     try {
@@ -317,7 +507,17 @@ export class CompagnonClient extends EventTarget {
       if (this.minVersion) hello.min_version = this.minVersion;
       info = await this.call("agent.hello", hello);
       if (!info || info.product !== "compagnon") throw new CompagnonError("NOT_YOURS", "not compagnon");
-    } catch (_) {
+    } catch (err) {
+      if (err instanceof CompagnonError && err.code === "PROTOCOL_UNSUPPORTED") {
+        const supported = Array.isArray(err.data.supported) ? err.data.supported.filter(Number.isInteger) : [];
+        const older = supported.length > 0 && Math.max(...supported) < PROTOCOL;
+        outcome.found = { state: older ? "update_required" : "incompatible", version: null, supported };
+      }
+      this._detach(ws);
+      return false;
+    }
+    if (info.update_required === true || (this.minVersion && olderThan(info.version, this.minVersion))) {
+      outcome.found = { state: "update_required", version: String(info.version), supported: [info.protocol] };
       this._detach(ws);
       return false;
     }
@@ -325,7 +525,7 @@ export class CompagnonClient extends EventTarget {
     if (key) {
       if (!(await this._authenticate(key))) {
         // Not the agent this page paired with: nothing more goes to it.
-        refused.any = true;
+        outcome.refused = true;
         this._detach(ws);
         return false;
       }
@@ -334,6 +534,8 @@ export class CompagnonClient extends EventTarget {
     } else {
       this.state = "unpaired";
     }
+    this.found = null;
+    this.blockedReason = null;
     this.info = info;
     this.dispatchEvent(new CustomEvent("online", { detail: this.info }));
     this.dispatchEvent(new CustomEvent("state", { detail: this.state }));
@@ -350,9 +552,19 @@ export class CompagnonClient extends EventTarget {
   }
 
   _setState(state) {
+    if (state !== "blocked") this.blockedReason = null;
+    if (state !== "update_required" && state !== "incompatible") this.found = null;
     if (this.state === state) return;
     this.state = state;
     this.dispatchEvent(new CustomEvent("state", { detail: state }));
+  }
+
+  _setBlocked(reason) {
+    const changed = this.state !== "blocked" || this.blockedReason !== reason;
+    this.found = null;
+    this.state = "blocked";
+    this.blockedReason = reason;
+    if (changed) this.dispatchEvent(new CustomEvent("state", { detail: "blocked" }));
   }
 
   /** The agent proves the key first; the page checks it before it proves the key in turn. */
@@ -454,9 +666,12 @@ export class CompagnonClient extends EventTarget {
     if (this.state === "paired") this._setState("unpaired");
   }
 
-  /** The user-facing text of the current state ("not_yours", "unpaired"), in the client's language. */
+  /** What the user should know or do in the current state, in the client's language ("" when online and paired). */
   stateMessage() {
-    return (MESSAGES[this.locale] || MESSAGES.fr)[this.state] || "";
+    const texts = MESSAGES[this.locale] || MESSAGES.fr;
+    const key = this.state === "blocked" ? `blocked_${this.blockedReason}` : this.state;
+    const version = this.found && this.found.version ? ` (${this.found.version})` : "";
+    return (texts[key] || "").replace("{version}", version);
   }
 
   _attach(ws, port) {
@@ -475,7 +690,8 @@ export class CompagnonClient extends EventTarget {
     const wasOnline = this.info !== null;
     this.info = null;
     this.port = null;
-    if (this.state !== "not_yours") this.state = "offline";
+    // An online state ends here; the others are the connection attempt's to settle.
+    if (this.state === "unpaired" || this.state === "paired") this.state = "offline";
     for (const { reject, timer } of this._pending.values()) {
       clearTimeout(timer);
       reject(new CompagnonError("AGENT_OFFLINE", "Compagnon n'est plus joignable."));
@@ -545,7 +761,7 @@ export class CompagnonClient extends EventTarget {
   call(method, params = {}, { timeout } = {}) {
     const ws = this._ws;
     if (!OPEN_METHODS.includes(method) && this.state !== "paired") {
-      const code = this.state === "not_yours" ? "NOT_YOURS" : this.state === "unpaired" ? "NOT_PAIRED" : "AGENT_OFFLINE";
+      const code = STATE_CODES[this.state] || "AGENT_OFFLINE";
       const text = this.stateMessage() || "Compagnon n'est pas joignable.";
       return Promise.reject(new CompagnonError(code, text));
     }

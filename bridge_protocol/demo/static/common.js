@@ -8,6 +8,8 @@ const TEXT = {
     onlineHelp: "Compagnon est lancé sur votre poste, et est prêt à l'utilisation.",
     offlineHelp: "Cette fonctionnalité nécessite l'installation et l'exécution de Compagnon sur votre poste.",
     unpaired: "Non jumelé", not_yours: "Ce n'est pas votre Compagnon",
+    blocked: "Accès bloqué par le navigateur", update_required: "Mise à jour requise", incompatible: "Version incompatible",
+    allowAccess: "Autoriser l'accès à Compagnon", retry: "Réessayer",
     pairStart: "Jumeler ce site avec Compagnon",
     pairWaiting: "Autorisez ce site dans la fenêtre de Compagnon : elle affiche un code à 6 chiffres.",
     pairCodeLabel: "Code à 6 chiffres affiché par Compagnon :", pairConfirm: "Valider",
@@ -79,6 +81,8 @@ const TEXT = {
     onlineHelp: "Compagnon is running on your workstation and ready.",
     offlineHelp: "This feature needs Compagnon installed and running on your workstation.",
     unpaired: "Not paired", not_yours: "This is not your Compagnon",
+    blocked: "Blocked by the browser", update_required: "Update required", incompatible: "Incompatible version",
+    allowAccess: "Allow access to Compagnon", retry: "Try again",
     pairStart: "Pair this site with Compagnon",
     pairWaiting: "Allow this site in Compagnon's window: it shows a 6-digit code.",
     pairCodeLabel: "6-digit code shown by Compagnon:", pairConfirm: "Confirm",
@@ -148,7 +152,8 @@ const TEXT = {
 export let locale = localStorage.getItem("demo-locale") === "en" ? "en" : "fr";
 export const $ = (id) => document.getElementById(id);
 const ports = JSON.parse(document.documentElement.dataset.agentPorts || "[]");
-export const client = new CompagnonClient({ ports, clientName: "plateforme-demo", clientVersion: "1", locale });
+const minVersion = document.documentElement.dataset.minVersion || null;
+export const client = new CompagnonClient({ ports, clientName: "plateforme-demo", clientVersion: "1", locale, minVersion });
 const busy = new Set();
 
 /** Mark a page action busy (its buttons stay disabled while the agent works). */
@@ -168,18 +173,24 @@ export function applyLocale() {
   showStatus();
 }
 
+/** The states the status line names; any other shows "Hors ligne". */
+const NAMED_STATES = ["unpaired", "not_yours", "blocked", "update_required", "incompatible"];
+
 export function showStatus() {
   const state = client.state;
   const ready = client.online && state === "paired";
-  const label = state === "paired" && client.online ? "online" : state === "unpaired" || state === "not_yours" ? state : "offline";
+  const label = ready ? "online" : NAMED_STATES.includes(state) ? state : "offline";
   $("agent").className = `status ${ready ? "online" : "offline"}${state === "not_yours" ? " not-yours" : ""}`;
   $("agent").dataset.state = state;
+  if (state === "blocked") $("agent").dataset.reason = client.blockedReason; else delete $("agent").dataset.reason;
   $("agent-state").textContent = t(label);
   $("agent-state").dataset.i18n = label;
-  const help = state === "unpaired" || state === "not_yours" ? client.stateMessage() : t(ready ? "onlineHelp" : "offlineHelp");
+  // What to do in each state comes from the client, in the page's language.
+  const help = ready ? t("onlineHelp") : client.stateMessage() || t("offlineHelp");
   $("agent-help").textContent = help;
-  if (state === "unpaired" || state === "not_yours") delete $("agent-help").dataset.i18n;
-  else $("agent-help").dataset.i18n = ready ? "onlineHelp" : "offlineHelp";
+  delete $("agent-help").dataset.i18n;
+  $("agent-allow").hidden = !(state === "blocked" && client.blockedReason === "prompt");
+  $("agent-retry").hidden = !(state === "blocked" && client.blockedReason === "denied");
   $("agent-version").textContent = client.online ? `(${t("version")} ${client.info.version})` : "";
   $("pairing").hidden = !(client.online && state === "unpaired") && state !== "not_yours";
   for (const el of document.querySelectorAll("[data-needs-agent]")) el.disabled = !ready || busy.size > 0;
@@ -438,6 +449,9 @@ export function startPage() {
   client.addEventListener("offline", showStatus);
   client.addEventListener("state", showStatus);
   $("pair-start").addEventListener("click", startPairing);
+  // A click: the browser may ask the user for its loopback-network permission now.
+  $("agent-allow").addEventListener("click", () => client.connect({ userGesture: true }));
+  $("agent-retry").addEventListener("click", () => client.connect({ userGesture: true }));
   applyLocale();
   client.connect();
 }
