@@ -38,14 +38,18 @@ export type RunJobArgs<K extends JobKind> = {} extends JobKinds[K]["params"]
   : [params: JobKinds[K]["params"], onUpdate?: (job: JobSnapshot<JobKinds[K]["result"]>) => void, options?: RunJobOptions];
 
 /** Codes the client itself gives (nothing was answered by an agent). */
-export type ClientErrorCode = "AGENT_OFFLINE" | "TIMEOUT" | "NOT_PAIRED" | "NOT_YOURS" | "CODE_MISMATCH";
+export type ClientErrorCode =
+  | "AGENT_OFFLINE" | "TIMEOUT" | "NOT_PAIRED" | "NOT_YOURS" | "CODE_MISMATCH"
+  | "LOCAL_ACCESS_BLOCKED" | "UPDATE_REQUIRED";
 
 export declare class CompagnonError extends Error {
   /**
    * Stable code: the agent's error.data.code, or from the client: AGENT_OFFLINE, TIMEOUT,
    * NOT_PAIRED (no key yet: pair first), NOT_YOURS (the agent could not prove it holds this site's
    * key: nothing was sent to it), CODE_MISMATCH (the code typed differs from the one computed),
-   * PAIRING_CODE_INCORRECT (the agent found the typed code wrong: pair again, a new code is shown).
+   * PAIRING_CODE_INCORRECT (the agent found the typed code wrong: pair again, a new code is shown),
+   * LOCAL_ACCESS_BLOCKED (state "blocked"), UPDATE_REQUIRED (state "update_required"),
+   * PROTOCOL_UNSUPPORTED (state "incompatible").
    */
   code: ErrorCode | ClientErrorCode | (string & {});
   data: Record<string, unknown>;
@@ -66,13 +70,31 @@ export interface ClientOptions {
   probeTimeout?: number;
   /** Delay between reconnection attempts in ms (default 1000). */
   reconnectDelay?: number;
+  /** Retry delay in ms while the agent found is "update_required" or "incompatible" (default 30000). */
+  slowRetryDelay?: number;
+  /** How long a click's first probe waits for the user to answer the browser's question, in ms (default 120000). */
+  promptTimeout?: number;
 }
 
-/** "paired": this connection and the agent proved the site's key; "not_yours": a program answered
- *  that cannot (another user's agent or a rogue one): nothing is sent to it. */
-export type PairingState = "offline" | "unpaired" | "paired" | "not_yours";
+/**
+ * Online: "unpaired" (hello answered, no key yet) or "paired" (this connection and the agent proved
+ * the site's key). Not online: "offline" (nothing answers: not installed or not running),
+ * "blocked" (the browser refuses this page local access: see `blockedReason`), "update_required"
+ * (the agent is older than the page needs), "incompatible" (the agent no longer speaks this page's
+ * protocol), "not_yours" (a program answered that cannot prove the key: nothing is sent to it).
+ */
+export type PairingState =
+  | "offline" | "unpaired" | "paired" | "not_yours" | "blocked" | "update_required" | "incompatible";
 
-export declare const MESSAGES: Readonly<Record<Locale, { not_yours: string; code_mismatch: string; unpaired: string }>>;
+/** Why the browser refuses local access: "prompt" (ask at a click), "denied" (the user or a policy
+ *  refused), "insecure" (the page is not served over https), "frame" (framed without allow="loopback-network"). */
+export type BlockedReason = "prompt" | "denied" | "insecure" | "frame";
+
+export type StateMessageKey =
+  | "not_yours" | "code_mismatch" | "unpaired" | "offline" | "blocked_prompt" | "blocked_denied"
+  | "blocked_insecure" | "blocked_frame" | "update_required" | "incompatible";
+
+export declare const MESSAGES: Readonly<Record<Locale, Readonly<Record<StateMessageKey, string>>>>;
 
 /** The six-digit code of a pairing transcript (PROTOCOL.md "Pairing"). */
 export declare function pairingCode(transcript: Uint8Array): Promise<string>;
@@ -88,18 +110,26 @@ export declare class CompagnonClient extends EventTarget {
   constructor(options?: ClientOptions & { keyName?: string });
   readonly online: boolean;
   state: PairingState;
+  /** While state is "blocked": why; else null. */
+  blockedReason: BlockedReason | null;
+  /** The browser's loopback-network permission as last read. */
+  permission: "granted" | "prompt" | "denied" | "unsupported" | null;
+  /** The agent that answered but cannot serve this page (states "update_required", "incompatible"). */
+  found: { state: "update_required" | "incompatible"; version: string | null; supported: number[] } | null;
   /** Pair the site (ECDH, commitment, code typed by the user); the key stays in IndexedDB. */
   pair(options: PairOptions): Promise<true>;
   /** Forget this site's key: the page must pair again. */
   forgetPairing(): Promise<void>;
-  /** The user-facing text of "not_yours" / "unpaired" in the client's language, else "". */
+  /** What the user should know or do in the current state, in the client's language ("" when paired). */
   stateMessage(): string;
   /** The default timeout of a call of `method` in ms: the consent timeout plus a margin for WAITS_FOR_USER, else `timeout`. */
   timeoutFor(method: string): number;
   info: HelloResult | null;
   port: number | null;
   static loopbackPermission(): Promise<"granted" | "prompt" | "denied" | "unsupported">;
-  connect(): Promise<boolean>;
+  /** Connect and keep reconnecting; from a click (`userGesture`, read from navigator.userActivation
+   *  by default) it may raise the browser's loopback-network question, otherwise never. */
+  connect(options?: { userGesture?: boolean }): Promise<boolean>;
   disconnect(): void;
   /** A method of the protocol, typed by `Methods`: params checked, result typed, with or without options. */
   call<M extends MethodName>(method: M, ...args: CallArgs<Methods[M]["params"]>): Promise<Methods[M]["result"]>;
