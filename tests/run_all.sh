@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(softhsm2 xmlsec1 poppler-utils gnutls-bin libnss3-tools chromium openssl xvfb xdotool python3-venv
+APT_PACKAGES=(softhsm2 xmlsec1 poppler-utils gnutls-bin libnss3-tools chromium firefox-esr openssl xvfb xdotool python3-venv
               wine64 gcc-mingw-w64-x86-64 nodejs npm)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

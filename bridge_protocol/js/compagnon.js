@@ -37,7 +37,7 @@ export const DEFAULT_PORTS = Object.freeze([...FIRST_PORTS, ...SHARED_PORTS]);
 const REMEMBERED_PORT = "compagnon.port";
 /** localStorage key set when this browser let a click reach the agent while its permission read "prompt". */
 const UNGATED = "compagnon.loopback-ungated";
-/** Permission names, newest first: Chrome 142+ "loopback-network"; earlier "local-network-access". */
+/** Permission names, newest first: "loopback-network" (Chromium 156, Firefox 153), earlier Chromium "local-network-access". */
 const PERMISSION_NAMES = Object.freeze(["loopback-network", "local-network-access"]);
 
 function stored(key) {

@@ -210,7 +210,8 @@ async def test_permission_denied_the_page_says_how_to_allow_it(site: Site, chrom
 
 
 async def test_permission_granted_by_the_admin_policy(site: Site, tmp_path: Path) -> None:
-    executable = policy_chromium(tmp_path, {"LoopbackNetworkAllowedForUrls": [site.https]})
+    executable = policy_chromium(tmp_path, {"LoopbackNetworkAllowedForUrls": [site.https],
+                                            "LoopbackNetworkBlockedForUrls": [site.embedder]})
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(executable), args=public_args(site.public_ports))
         try:
@@ -223,10 +224,13 @@ async def test_permission_granted_by_the_admin_policy(site: Site, tmp_path: Path
             assert sockets and sockets[0] == f"ws://127.0.0.1:{site.agent.port}/bridge"
             await pair_page(page, lambda: policy_code(site.home))
             await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=10_000)
-            # Another origin is not covered by the policy: its question is still to be asked.
+            # The site the policy blocks: refused without a question, the user told to ask IT.
             other = await browser.new_page()
-            await other.goto(f"https://{EMBEDDER_HOST}:{site.public_ports[2]}/cadre")
-            assert await loopback_permission(other) == "prompt"
+            await other.goto(f"{site.embedder}/cadre?allow=loopback-network")
+            assert await loopback_permission(other) == "denied"
+            frame = other.frame_locator("#plateforme")
+            await _status(frame, "blocked", "denied")
+            await expect(frame.locator("#agent-help")).to_contain_text("demandez à votre service informatique")
         finally:
             await browser.close()
 

@@ -106,11 +106,14 @@ def test_chrome_linux_policy_lists_the_platform_origins() -> None:
     assert policy == {"LoopbackNetworkAllowedForUrls": _origins()}
 
 
-def test_chrome_and_edge_windows_policy() -> None:
-    text = _text(POLICY / "chrome" / "windows" / "compagnon-loopback.reg")
+@pytest.mark.parametrize(("name", "hive"), [("compagnon-loopback.reg", "HKEY_LOCAL_MACHINE"),
+                                             ("compagnon-loopback-user.reg", "HKEY_CURRENT_USER")])
+def test_chrome_edge_and_chromium_windows_policy(name: str, hive: str) -> None:
+    text = _text(POLICY / "chrome" / "windows" / name)
     assert text.startswith("Windows Registry Editor Version 5.00")
-    for vendor in (r"Google\Chrome", r"Microsoft\Edge"):
-        key = rf"[HKEY_LOCAL_MACHINE\SOFTWARE\Policies\{vendor}\LoopbackNetworkAllowedForUrls]"
+    assert ("HKEY_CURRENT_USER" if hive == "HKEY_LOCAL_MACHINE" else "HKEY_LOCAL_MACHINE") not in text
+    for vendor in (r"Google\Chrome", r"Microsoft\Edge", "Chromium"):
+        key = rf"[{hive}\SOFTWARE\Policies\{vendor}\LoopbackNetworkAllowedForUrls]"
         assert key in text
         block = text.split(key, 1)[1].split("[", 1)[0]
         values = re.findall(r'^"(\d+)"="([^"]*)"', block, flags=re.M)
@@ -123,9 +126,9 @@ def test_macos_browser_profile() -> None:
         profile = plistlib.load(stream)
     assert profile["PayloadType"] == "Configuration"
     domains = {p["PayloadType"]: p for p in profile["PayloadContent"]}
-    assert set(domains) == {"com.google.Chrome", "com.microsoft.Edge"}
+    assert set(domains) == {"com.google.Chrome", "com.microsoft.Edge", "org.chromium.Chromium"}
     uuids = {profile["PayloadUUID"], *(p["PayloadUUID"] for p in domains.values())}
-    assert len(uuids) == 3
+    assert len(uuids) == 4
     for payload in domains.values():
         assert payload["LoopbackNetworkAllowedForUrls"] == _origins()
 
