@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pexpect
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
 from agent import __version__
@@ -26,26 +28,57 @@ from tests.support.bidi import Firefox
 from tests.support.pairing import policy_code, terminal_code
 from tests.support.public_browser import PLATFORM_HOST, self_signed_tls
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 
-@pytest.fixture
-async def demo_site() -> AsyncIterator[str]:
-    port = free_port()
+@dataclass
+class Sites:
+    """The demo platform on the loopback address, and the same over https as a public site."""
+
+    loopback: str
+    public: str
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def sites(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sites]:
+    loopback_port, public_port = free_port(), free_port()
     runner = web.AppRunner(create_demo_app(DemoState()))
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    await web.TCPSite(runner, "127.0.0.1", loopback_port).start()
+    tls = self_signed_tls(tmp_path_factory.mktemp("tls"))
+    await web.TCPSite(runner, "127.0.0.1", public_port, ssl_context=tls).start()
+    try:
+        yield Sites(f"http://127.0.0.1:{loopback_port}", f"https://{PLATFORM_HOST}:{public_port}")
+    finally:
+        await runner.cleanup()
 
 
-@pytest.fixture
-async def firefox(tmp_path: Path) -> AsyncIterator[Firefox]:
-    browser = await Firefox(tmp_path / "firefox").start()
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser(sites: Sites, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Firefox]:
+    # The platform's name resolves to 127.0.0.1 and its https server counts as a public address
+    # (Firefox's own switches, as Chromium's in test_local_network_access.py); Firefox's LNA
+    # blocking stays as shipped.
+    public_port = sites.public.rsplit(":", 1)[1]
+    browser = await Firefox(tmp_path_factory.mktemp("firefox"), {
+        "network.dns.localDomains": PLATFORM_HOST,
+        "network.lna.address_space.public.override": f"127.0.0.1:{public_port}",
+    }).start()
     try:
         yield browser
     finally:
         await browser.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def firefox(browser: Firefox) -> Firefox:
+    """The module's Firefox in a fresh user context (no storage or pairing key of another test)."""
+    await browser.fresh_tab()
+    return browser
+
+
+@pytest.fixture
+def demo_site(sites: Sites) -> str:
+    return sites.loopback
 
 
 async def _pair(firefox: Firefox, read_code) -> None:  # type: ignore[no-untyped-def]
@@ -133,31 +166,17 @@ async def test_sign_a_pdf_in_firefox(home: Path, demo_site: str, firefox: Firefo
     assert pdfsig_ok(signed[0], nss_database(tmp_path / "nss", test_pki.root_pem))
 
 
-async def test_public_page_in_firefox_one_click_then_by_itself(home: Path, tmp_path: Path) -> None:
-    port = free_port()
-    runner = web.AppRunner(create_demo_app(DemoState()))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=self_signed_tls(tmp_path / "tls")).start()
-    site = f"https://{PLATFORM_HOST}:{port}"
-    write_config(home, allowed=[site], consent="approve-all-for-tests")
+async def test_public_page_in_firefox_one_click_then_by_itself(home: Path, sites: Sites, firefox: Firefox) -> None:
+    write_config(home, allowed=[sites.public], consent="approve-all-for-tests")
     agent = AgentProcess(home, free_port()).start()
-    # The platform's name resolves to 127.0.0.1 and its server counts as a public address
-    # (Firefox's own switches, as Chromium's in test_local_network_access.py); Firefox's LNA
-    # blocking stays as shipped.
-    firefox = await Firefox(tmp_path / "firefox", {
-        "network.dns.localDomains": PLATFORM_HOST,
-        "network.lna.address_space.public.override": f"127.0.0.1:{port}",
-    }).start()
     try:
-        await firefox.goto(f"{site}/?agent_ports={agent.port}")
+        await firefox.goto(f"{sites.public}/?agent_ports={agent.port}")
         await firefox.wait_for("document.getElementById('agent').dataset.reason === 'prompt'")
         await firefox.wait_text("#agent-state", "Accès bloqué par le navigateur")
         await firefox.click("#agent-allow")
         await firefox.wait_text("#agent-state", "Non jumelé")
         assert await firefox.evaluate("localStorage.getItem('compagnon.loopback-ungated')") == "1"
-        await firefox.goto(f"{site}/?agent_ports={agent.port}")
+        await firefox.goto(f"{sites.public}/?agent_ports={agent.port}")
         await firefox.wait_text("#agent-state", "Non jumelé")  # no click needed any more
     finally:
-        await firefox.close()
         agent.stop()
-        await runner.cleanup()

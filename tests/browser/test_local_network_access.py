@@ -17,6 +17,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import aiohttp
 import pytest
@@ -323,7 +324,7 @@ class FutureAgent:
                 "data": {"code": "PROTOCOL_UNSUPPORTED", "supported": [2]}}}))
         return ws
 
-    async def __aenter__(self) -> FutureAgent:
+    async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_get("/bridge", self._bridge)
         self._runner = web.AppRunner(app)

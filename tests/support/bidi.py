@@ -53,6 +53,7 @@ class Firefox:
         self.prefs = {**PREFS, **(prefs or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.context = ""
+        self._user_context: str | None = None
         self.console: list[str] = []
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -67,7 +68,8 @@ class Firefox:
             "".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in self.prefs.items()), encoding="utf-8")
         env = {**os.environ, "HOME": str(self.folder), "MOZ_CRASHREPORTER_DISABLE": "1"}
         env.pop("DISPLAY", None)
-        self.proc = subprocess.Popen(
+        self.proc = await asyncio.to_thread(
+            subprocess.Popen,
             [FIREFOX, "--headless", "--no-remote", "--remote-debugging-port=0", "--profile", str(profile)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         assert self.proc.stderr is not None
@@ -133,6 +135,18 @@ class Firefox:
                 self.proc.wait()
             if self.proc.stderr is not None:
                 self.proc.stderr.close()
+
+    async def fresh_tab(self) -> None:
+        """Go on in a new tab of a new user context (its own cookies, storage and IndexedDB, as a
+        new browser profile), closing the previous one."""
+        user = (await self.send("browser.createUserContext", {}))["userContext"]
+        tab = (await self.send("browsingContext.create", {"type": "tab", "userContext": user}))["context"]
+        previous, previous_user = self.context, self._user_context
+        self.context, self._user_context = tab, user
+        if previous:
+            await self.send("browsingContext.close", {"context": previous})
+        if previous_user is not None:
+            await self.send("browser.removeUserContext", {"userContext": previous_user})
 
     # -- the page -------------------------------------------------------------------------
     async def goto(self, url: str) -> None:
