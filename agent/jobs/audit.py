@@ -146,7 +146,9 @@ class JobWitness:
             log.exception("cannot build the audit record of job %s", job.id)
 
     def event(self, job: Job, params: Any) -> dict[str, Any]:
-        result = job.result if isinstance(job.result, dict) and job.state == "succeeded" else None
+        # A failed job's result holds the outcomes it kept (a bids.open whose upload was refused
+        # still opened its files): they are recorded as a success's are.
+        result = job.result if isinstance(job.result, dict) and job.state in ("succeeded", "failed") else None
         if self.consent is not None:
             inputs = [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in self.consent.files]
         else:

@@ -253,6 +253,9 @@ async def test_a_refused_upload_fails_the_job_and_keeps_the_opened_file(tmp_path
         DemoFile("offre.txt.p7m", data=openssl_seal(b"offre " * 100, tmp_path, test_pki.cert_pem("encryption")))])])])
     platform.store.consultations[CID].result_url = f"/api/consultations/{CID}/nulle-part"  # 404 on the platform
     manager = manager_for(tmp_path, test_pki, Recording())
+    from agent.audit import AuditLog
+
+    manager.audit = journal = AuditLog(tmp_path / "audit")
     final, _ = await run(manager, platform)
     assert final["state"] == "failed" and final["error"]["code"] == "PLATFORM_UNREACHABLE"
     assert "offre.txt" in final["error"]["message"] and "non transmis" in final["error"]["message"]
@@ -263,6 +266,10 @@ async def test_a_refused_upload_fails_the_job_and_keeps_the_opened_file(tmp_path
     (entry,) = result["files"]
     assert entry["status"] == "opened" and entry["name"] == "Pli 1/offre/offre.txt" and entry["uploaded"] is False
     assert entry["error"]["code"] == "PLATFORM_UNREACHABLE"
+    # The journal records the opened file of the failed job, as it would a success's.
+    (record,) = [e for e in journal.entries() if e.get("kind") == "bids.open"]
+    assert record["result"] == "failed" and record["error"] == "PLATFORM_UNREACHABLE"
+    assert [o.get("sha256") for o in record["outputs"]] == [entry["sha256"]]
 
 
 async def test_the_command_line_opens_with_the_token_key(tmp_path: Path, test_pki: TestPki, platform: Platform,
