@@ -147,7 +147,7 @@ class FileEntry:
     content: str | None = None
     signed_by: list[str] = field(default_factory=list)
     signatures: list[dict[str, Any]] = field(default_factory=list)
-    #: Reports of the documents the file encapsulates (the PDF inside a ``.p7m``), same shape.
+    #: Reports of the documents the file encapsulates (the PDF, XML or CMS inside a ``.p7m``), same shape.
     contents: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, str] | None = None
     #: The container's own report (ASiC, ETSI EN 319 162-1): its files, those no signature covers.

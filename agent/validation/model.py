@@ -17,7 +17,8 @@ FAILED cryptographic result wins over an INDETERMINATE chain, as section 5.3 ste
      "container": {"type", "files": [...], "uncovered": [...], "checks": [...same shape...]}}
 
 ``contents`` is present only when the file encapsulates a document whose own signatures were verified
-too — an attached CAdES (``offre.pdf.p7m``) around a signed PDF: each entry is the report of that
+too — an attached CAdES (``offre.pdf.p7m``) around a signed PDF, XML document or other CMS signature
+(whose own ``contents`` go on, ``detect.MAX_NESTING`` levels at most): each entry is the report of that
 document, under the name it had before it was wrapped. Its signatures count in ``exit_code``.
 A check's ``status`` is one of ``passed``, ``failed``, ``warning``, ``not_checked``, ``not_applicable``.
 
@@ -261,7 +262,7 @@ class VerificationReport:
 
     file: str
     signatures: list[SignatureReport] = field(default_factory=list)
-    #: Reports of the documents this file encapsulates (the PDF inside an attached CAdES).
+    #: Reports of the documents this file encapsulates (the PDF, XML or CMS signature inside an attached CAdES).
     contents: list[VerificationReport] = field(default_factory=list)
     #: The container the signatures came from (ASiC), None for any other file.
     container: Container | None = None

@@ -628,7 +628,7 @@ export interface ContainerReport {
 export interface VerificationReport {
   file: string;
   signatures: SignatureReport[];
-  /** Documents the file encapsulates (the PDF inside an attached CAdES .p7m), each with its own signatures. */
+  /** Documents the file encapsulates (the PDF, XML document or CMS signature inside an attached CAdES .p7m, nested up to 4 levels), each with its own signatures. */
   contents?: VerificationReport[];
   /** Present when the file is an ASiC container: its files, and those no signature covers. */
   container?: ContainerReport;

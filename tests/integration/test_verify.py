@@ -698,7 +698,6 @@ def _bad_inputs(tmp_path: Path, signed_pdf: Path, signed_p7s: Path) -> dict[str,
         "xxe.xml": xml_samples.xxe_document(tmp_path / "secret.txt"),
         "laughs.xml": xml_samples.billion_laughs(),
         "broken.xml": b"<Offre><ds:Signature xmlns:ds='http://www.w3.org/2000/09/xmldsig#'>",
-        "nosig.xml": b"<Offre/>",
         "deep.xml": b"<a>" * 100_000 + b"</a>" * 100_000,
     }
     pdf = signed_pdf.read_bytes()
@@ -732,6 +731,14 @@ def test_bad_inputs_fail_quickly_with_a_message(tmp_path: Path, test_pki: TestPk
         text = json.dumps(report.to_json(), ensure_ascii=False)
         assert "CONFIDENTIEL" not in text
         assert all(c["message"] for s in report.to_json()["signatures"] for c in s["checks"]), name
+
+
+def test_an_xml_file_without_any_signature_is_unsigned_not_broken(tmp_path: Path, root: x509.Certificate) -> None:
+    """Like an unsigned PDF: no signature to judge, not a failed one (exit code 2, not 1)."""
+    path = tmp_path / "nosig.xml"
+    path.write_bytes(b"<Offre/>")
+    report = verify_file(path, trust_roots=[root])
+    assert report.signatures == [] and report.contents == [] and report.exit_code == 2
 
 
 # --- the report ------------------------------------------------------------------------------
