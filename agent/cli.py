@@ -486,6 +486,10 @@ class _CliConsent:
     async def ask(self, request):  # type: ignore[no-untyped-def]
         from .consent import ConsentDecision
 
+        if request.pin_retry:  # a wrong PIN: asked again (the next line with --pin-stdin); nothing gives up
+            print(f"compagnon : {request.notice}", file=sys.stderr, flush=True)
+            pin = read_secret("Code PIN (Entrée seule pour abandonner) : ", self.pin_stdin)
+            return ConsentDecision(approved=bool(pin and pin.reveal()), pin=pin if pin and pin.reveal() else None)
         pin = self.known
         if pin is None and request.needs_pin:
             pin = read_secret(f"Code PIN ({request.certificate.split(' — ')[0]}) : ", self.pin_stdin)
@@ -775,17 +779,33 @@ class _KeygenConsent:
 
         from .consent import ConsentDecision
 
-        print(request.summary, file=sys.stderr, flush=True)
+        if request.pin_retry:
+            print(f"compagnon : {request.notice}", file=sys.stderr, flush=True)
+        else:
+            print(request.summary, file=sys.stderr, flush=True)
         if not request.needs_pin:
             return ConsentDecision(approved=True)
-        if not self.new_password:
-            return ConsentDecision(approved=True, pin=read_secret("Code PIN ou mot de passe : ", self.pin_stdin))
-        pin = read_secret("Mot de passe du nouveau fichier : ", self.pin_stdin)
-        if pin is not None and not self.pin_stdin and sys.stdin.isatty():
+        if not (self.new_password or request.new_password):
+            pin = read_secret("Code PIN ou mot de passe : ", self.pin_stdin)
+            return ConsentDecision(approved=not request.pin_retry or bool(pin and pin.reveal()), pin=pin)
+        if request.password_rule:  # the rule, before anything is typed
+            print(f"Mot de passe : {request.password_rule}.", file=sys.stderr, flush=True)
+        if self.pin_stdin or not sys.stdin.isatty():  # a script: one line, checked by the job
+            pin = read_secret("Mot de passe du nouveau fichier : ", self.pin_stdin)
+            return ConsentDecision(approved=not request.pin_retry or pin is not None, pin=pin)
+        for _ in range(5):  # typed twice at a terminal, asked again while they differ or are too short
+            pin = read_secret("Mot de passe du nouveau fichier (Entrée seule pour abandonner) : ", False)
+            if pin is None or not pin.reveal():
+                return ConsentDecision(approved=False)
+            if len(pin.reveal()) < request.password_min_length:
+                print(f"Mot de passe trop court ({request.password_min_length} caractères au moins) : recommencez.",
+                      file=sys.stderr, flush=True)
+                continue
             again = read_secret("Confirmez le mot de passe : ", False)
-            if again is None or again.reveal() != pin.reveal():
-                raise ProtocolError(ErrorCode.PIN_REQUIRED, "Les deux mots de passe diffèrent.")
-        return ConsentDecision(approved=True, pin=pin)
+            if again is not None and again.reveal() == pin.reveal():
+                return ConsentDecision(approved=True, pin=pin)
+            print("Les deux saisies diffèrent : recommencez.", file=sys.stderr, flush=True)
+        raise ProtocolError(ErrorCode.PIN_REQUIRED, "Les deux mots de passe diffèrent.")
 
 
 def _keygen(args: argparse.Namespace, settings: Settings) -> int:

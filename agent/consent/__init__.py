@@ -41,6 +41,15 @@ class ConsentRequest:
     needs_pin: bool = False
     #: The six-digit pairing code (action ``pair``) the user types in the page; also in ``summary``.
     pairing_code: str | None = None
+    #: A second chance at the PIN within the same job: the consent stands, only the PIN is asked
+    #: again; ``notice`` says why (a wrong PIN, the tries left as the token reports them).
+    pin_retry: bool = False
+    notice: str | None = None
+    #: The PIN field is a new password (a new PKCS#12 file): typed twice, ``password_rule`` told
+    #: before it is typed, asked again while the two entries differ or it breaks the rule.
+    new_password: bool = False
+    password_rule: str | None = None
+    password_min_length: int = 0
 
 
 @dataclass(frozen=True)

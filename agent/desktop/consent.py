@@ -7,7 +7,10 @@ size and SHA-256, the certificate and, when the key store needs one, a PIN field
 answers with Autoriser / Refuser, or the configured consent timeout passes (``USER_TIMEOUT``).
 
 * Each prompt has its own random id; an answer names it, so a late answer to a prompt that is gone
-  can never approve another one.
+  can never approve another one (it is told "no longer pending", and the page shows the prompt
+  withdrawn rather than removing it silently).
+* A wrong PIN is asked again within the same job (``pin_retry``, with ``notice``: the tries left);
+  a new password comes twice and is checked against its rule before the prompt is answered.
 * The PIN arrives from the console page over loopback (authenticated by the console's session
   token) and is wrapped in ``agent.secret.Secret`` by the console before it reaches here; it is
   never logged, stored or sent back (``pending()`` has no PIN in it).
@@ -79,6 +82,11 @@ class PendingPrompt:
                 "certificate": self.request.certificate,
                 "needs_pin": self.request.needs_pin,
                 "pairing_code": self.request.pairing_code,
+                "pin_retry": self.request.pin_retry,
+                "notice": self.request.notice,
+                "new_password": self.request.new_password,
+                "password_rule": self.request.password_rule,
+                "password_min_length": self.request.password_min_length,
             }
         else:
             data |= {"action": "pick", "multiple": self.multiple, "accept": list(self.accept)}
@@ -166,13 +174,21 @@ class ConsoleConsent(ConsentProvider):
             raise AnswerError("gone")
         return prompt
 
-    def answer(self, prompt_id: str, approved: bool, pin: Secret | None = None) -> None:
-        """The user's Autoriser / Refuser on a consent prompt. Raises AnswerError."""
+    def answer(self, prompt_id: str, approved: bool, pin: Secret | None = None, confirm: Secret | None = None) -> None:
+        """The user's Autoriser / Refuser on a consent prompt. A new password comes twice
+        (``confirm``), and is refused while the two differ or it breaks the rule; the prompt stays,
+        to be corrected. Raises AnswerError."""
         prompt = self._open_prompt(prompt_id)
         if prompt.type != "consent" or prompt.request is None:
             raise AnswerError("type")
-        if approved and prompt.request.needs_pin and (pin is None or not pin.reveal()):
+        request = prompt.request
+        if approved and request.needs_pin and (pin is None or not pin.reveal()):
             raise AnswerError("pin_required")
+        if approved and request.new_password and pin is not None:
+            if len(pin.reveal()) < request.password_min_length:
+                raise AnswerError("password_too_short", [str(request.password_min_length)])
+            if confirm is None or confirm.reveal() != pin.reveal():
+                raise AnswerError("password_mismatch")
         prompt.future.set_result(ConsentDecision(approved=approved, pin=pin if approved and prompt.request.needs_pin
                                                  else None))
 

@@ -407,7 +407,9 @@ class ConsoleServer:
         # The PIN is wrapped at once; the body (and its text) goes out of scope here.
         raw_pin = body.pop("pin", None)
         pin = Secret(raw_pin) if isinstance(raw_pin, str) and raw_pin else None
-        del raw_pin
+        raw_confirm = body.pop("pin_confirm", None)
+        confirm = Secret(raw_confirm) if isinstance(raw_confirm, str) and raw_confirm else None
+        del raw_pin, raw_confirm
         prompt_id = request.match_info["id"]
         try:
             if "paths" in body:
@@ -419,7 +421,7 @@ class ConsoleServer:
                 approved = body.get("approved")
                 if not isinstance(approved, bool):
                     raise web.HTTPBadRequest(text="approved")
-                self.consent.answer(prompt_id, approved, pin)
+                self.consent.answer(prompt_id, approved, pin, confirm)
         except AnswerError as exc:
             return web.json_response({"error": exc.reason, "detail": exc.detail},
                                      status=404 if exc.reason == "gone" else 400)

@@ -10,8 +10,10 @@ milliseconds.
 Views and answers:
 
 * ``{"type": "consent", ...}`` — who asks (the origin), what will be done, the files with size and
-  SHA-256, the certificate, a PIN field when the key needs one, "Autoriser" / "Refuser" and a
-  countdown. Answers ``{"approved": true, "pin": "..."}``, ``{"approved": false}`` (Refuser,
+  SHA-256, the certificate, a PIN field when the key needs one (with ``notice`` above it when the
+  PIN is asked again; a second field and the rule for a new password, checked here), "Autoriser" /
+  "Refuser" and a countdown. Answers ``{"approved": true, "pin": "..."}`` (plus ``"confirmed": true``
+  for a new password typed twice alike), ``{"approved": false}`` (Refuser,
   Escape, the window closed) or ``{"timeout": true}``. The PIN leaves only through stdout, a pipe
   read by the agent.
 * ``{"type": "menu", ...}`` — the tray's menu as a popup at the pointer, where the icon's back end
@@ -59,6 +61,10 @@ def consent_window(view: dict[str, Any]) -> dict[str, Any]:
     row = 0
     ttk.Label(frame, text=view["question"], font=bold, wraplength=640).grid(row=row, column=0, columnspan=2, sticky="w")
     row += 1
+    if view.get("notice"):  # why the PIN is asked again: the tries left, as the token says
+        ttk.Label(frame, text=view["notice"], foreground="#b00020", wraplength=640).grid(
+            row=row, column=0, columnspan=2, sticky="w", pady=(8, 0))
+        row += 1
     ttk.Label(frame, text=view["site_label"]).grid(row=row, column=0, sticky="nw", pady=(8, 0))
     ttk.Label(frame, text=view["origin"], font=bold).grid(row=row, column=1, sticky="w", padx=(12, 0), pady=(8, 0))
     row += 1
@@ -87,12 +93,23 @@ def consent_window(view: dict[str, Any]) -> dict[str, Any]:
         ttk.Label(frame, text=view["certificate"]).grid(row=row, column=1, sticky="w", padx=(12, 0), pady=(8, 0))
         row += 1
     pin = tk.StringVar(master=root)
+    confirm = tk.StringVar(master=root)
     entry = None
+    new_password = view["needs_pin"] and view.get("new_password")
     if view["needs_pin"]:
+        if new_password and view.get("password_rule"):  # the rule, before anything is typed
+            ttk.Label(frame, text=view["password_rule"], wraplength=640).grid(
+                row=row, column=0, columnspan=2, sticky="w", pady=(8, 0))
+            row += 1
         ttk.Label(frame, text=view["pin_label"]).grid(row=row, column=0, sticky="w", pady=(8, 0))
         entry = ttk.Entry(frame, textvariable=pin, show="•", width=24)
         entry.grid(row=row, column=1, sticky="w", padx=(12, 0), pady=(8, 0))
         row += 1
+        if new_password:
+            ttk.Label(frame, text=view["confirm_label"]).grid(row=row, column=0, sticky="w", pady=(8, 0))
+            ttk.Entry(frame, textvariable=confirm, show="•", width=24).grid(
+                row=row, column=1, sticky="w", padx=(12, 0), pady=(8, 0))
+            row += 1
     error = ttk.Label(frame, text="", foreground="#b00020")
     error.grid(row=row, column=0, columnspan=2, sticky="w", pady=(8, 0))
     row += 1
@@ -104,8 +121,17 @@ def consent_window(view: dict[str, Any]) -> dict[str, Any]:
         if view["needs_pin"] and not pin.get():
             error.configure(text=view["pin_required"])
             return
+        if new_password:  # the same twice and long enough, else asked again in the same window
+            if len(pin.get()) < int(view.get("min_length") or 0):
+                error.configure(text=view["too_short"])
+                return
+            if pin.get() != confirm.get():
+                error.configure(text=view["mismatch"])
+                confirm.set("")
+                return
         answer.clear()
-        answer.update({"approved": True} | ({"pin": pin.get()} if view["needs_pin"] else {}))
+        answer.update({"approved": True} | ({"pin": pin.get()} if view["needs_pin"] else {})
+                      | ({"confirmed": True} if new_password else {}))
         root.destroy()
 
     def refuse(*_: object) -> None:

@@ -78,11 +78,13 @@ def dialog_command() -> list[str]:
 
 def consent_view(request: ConsentRequest, locale: str, timeout: float) -> dict[str, Any]:
     """What the consent window shows (promise 4): the origin, what will be done, each file with
-    its size and SHA-256, the certificate, and a PIN field when the key needs one."""
+    its size and SHA-256, the certificate, and a PIN field when the key needs one — with the
+    reason above it when the PIN is asked again, or two fields and the rule for a new password."""
     return {
         "type": "consent",
         "title": _t(locale, "nativeTitle"),
-        "question": _t(locale, f"prompt_{request.action}"),
+        "question": _t(locale, "prompt_pin_retry" if request.pin_retry else f"prompt_{request.action}"),
+        "notice": request.notice,
         "site_label": _t(locale, "site"),
         "origin": request.origin,
         "summary": request.summary,
@@ -91,8 +93,15 @@ def consent_view(request: ConsentRequest, locale: str, timeout: float) -> dict[s
         "certificate_label": _t(locale, "certificate"),
         "certificate": request.certificate,
         "needs_pin": request.needs_pin,
-        "pin_label": _t(locale, "pin"),
+        "pin_label": _t(locale, "newPassword" if request.new_password else "pin"),
         "pin_required": _t(locale, "answer_pin_required"),
+        "new_password": request.new_password,
+        "password_rule": _t(locale, "passwordRule").replace("{rule}", request.password_rule or "")
+        if request.new_password and request.password_rule else None,
+        "confirm_label": _t(locale, "confirmPassword"),
+        "min_length": request.password_min_length,
+        "too_short": _t(locale, "answer_password_too_short").replace("{detail}", str(request.password_min_length)),
+        "mismatch": _t(locale, "answer_password_mismatch"),
         "approve": _t(locale, "approve"),
         "refuse": _t(locale, "deny"),
         "countdown": _t(locale, "expiresIn"),
@@ -138,6 +147,8 @@ class NativeConsent(ConsentProvider):
         pin = answer.get("pin")
         if approved and request.needs_pin and not (isinstance(pin, str) and pin):
             raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)  # the window never approves without one
+        if approved and request.new_password and answer.get("confirmed") is not True:
+            raise ProtocolError(ErrorCode.CONSENT_UNAVAILABLE)  # nor a new password typed once
         log.info("native prompt %s for %s: %s", request.action, request.origin, "approved" if approved else "refused")
         return ConsentDecision(approved=approved, pin=Secret(pin) if approved and request.needs_pin else None)
 

@@ -7,7 +7,8 @@
   (RFC 8017 section 9.2), RSA-PSS through ``CKM_RSA_PKCS_PSS``, ECDSA through ``CKM_ECDSA`` on the
   hash (tokens such as SoftHSM 2.6 have no ``CKM_ECDSA_SHA256``).
 * PINs: ``PIN_INCORRECT`` reports what the token's flags say about the tries left
-  (``CKF_USER_PIN_COUNT_LOW``, ``CKF_USER_PIN_FINAL_TRY``); nothing ever retries a login.
+  (``CKF_USER_PIN_COUNT_LOW``, ``CKF_USER_PIN_FINAL_TRY``); nothing here retries a login (a
+  second try is the user's, asked by agent.kinds.pin).
   Tokens with a protected authentication path (PIN pad) log in without a PIN from us.
 * Any failure while a token is in use is checked against the slot list: a vanished token is
   ``TOKEN_REMOVED``, and the module is re-initialised for the next caller.

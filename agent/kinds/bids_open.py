@@ -42,6 +42,7 @@ from ..i18n import Text
 from ..jobs.context import JobCancelled, JobContext
 from ..keystores.base import cert_label
 from . import JobKind, StepSpec
+from .pin import open_with_retries
 from .analyse import ToCheck, analyse, describe_checks
 from .bids_download import ConsultationPlan, PlannedFile, fetch_planned, folder_label, plan_consultation
 from .envelopes import choose_key, decrypt_to, decrypted_name, job_error, list_recipients
@@ -107,14 +108,15 @@ class BidsOpen(JobKind):
             summary = ctx.t(CONSENT, n=len(groups), ref=plan.consultation.reference or plan.consultation.id, who=who)
             if result_url is not None:
                 summary += ctx.t(CONSENT_UPLOAD, origin=ctx.origin)
-            decision = await ctx.services.consent.ask(ConsentRequest(
+            request = ConsentRequest(
                 origin=ctx.origin, action="decrypt", summary=summary,
                 files=tuple(FileSummary(item.sealed.name, item.sealed.size, item.target.sha256) for item in plan.items),
                 certificate=f"{who} — SHA-256 {key.sha256}", needs_pin=store.needs_pin,
-            ))
+            )
+            decision = await ctx.services.consent.ask(request)
             if not decision.approved:
                 raise ProtocolError(ErrorCode.USER_CANCELLED)
-            session = await asyncio.to_thread(store.open, decision.pin)
+            session = await open_with_retries(ctx, store, request, decision)
 
         targets: dict[int, Path] = {}
         try:

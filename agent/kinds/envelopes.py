@@ -39,6 +39,7 @@ from ..jobs.context import JobCancelled, JobContext
 from ..keystores.base import KeyStore, StoredKey, cert_label
 from ..keystores.usage import usage_refusal
 from . import JobKind, StepSpec
+from .pin import open_with_retries
 from .analyse import ToCheck, analyse
 from .sources import display_folder, fetch_document, hash_files, post_file, resolve_file
 
@@ -161,17 +162,18 @@ class Decrypt(JobKind):
 
         with ctx.step("key"):
             store, key = await asyncio.to_thread(choose_key, keystores, params.certificate, listed)
-            decision = await ctx.services.consent.ask(ConsentRequest(
+            request = ConsentRequest(
                 origin=ctx.origin, action="decrypt",
                 summary=ctx.t(T("Déchiffrer {n} pli(s) avec la clé de {who}.", "Decrypt {n} bid(s) with {who}'s key."),
                               n=len(sources), who=cert_label(key.certificate)),
                 files=tuple(FileSummary(name, size, sha) for (_, name, _), (size, sha) in zip(sources, digests, strict=True)),
                 certificate=f"{cert_label(key.certificate)} — SHA-256 {key.sha256}",
                 needs_pin=store.needs_pin,
-            ))
+            )
+            decision = await ctx.services.consent.ask(request)
             if not decision.approved:
                 raise ProtocolError(ErrorCode.USER_CANCELLED)
-            session = await asyncio.to_thread(store.open, decision.pin)
+            session = await open_with_retries(ctx, store, request, decision)
 
         results: list[DecryptedFile] = []
         opened: dict[int, Path] = {}  # where each decrypted file is, by its index in ``results``

@@ -37,6 +37,7 @@ from ..keystores import keygen as engine
 from ..keystores.base import KeyStore, StoredKey, cert_label, name_label, stored_key_id
 from ..keystores.pkcs12_store import Pkcs12FileStore
 from . import JobKind, StepSpec
+from .pin import ask_new_password
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ class _Plan:
         return str(self.path) if local else self.path.name
 
 
+PASSWORD_RULE = T("{min} caractères au moins, à taper deux fois ; il protégera le fichier du bi-clé",
+                  "at least {min} characters, typed twice; it will protect the key pair's file")
 SUMMARY_P12 = T(
     "Créer un bi-clé de chiffrement RSA {bits} bits au nom de « {name} »{secours}, dans le fichier « {file} ». "
     "Le code demandé est le mot de passe qui protégera ce fichier ({min} caractères au moins).",
@@ -136,11 +139,13 @@ class Keygen(JobKind):
         plan = await asyncio.to_thread(self._plan, ctx, params, name, organization)
 
         with ctx.step("consent"):
-            decision = await ctx.services.consent.ask(self._consent(ctx, plan))
+            request = self._consent(ctx, plan)
+            if plan.mode == "p12":  # a new password: typed twice, its rule told first, asked again if broken
+                decision = await ask_new_password(ctx, request, engine.check_new_password)
+            else:
+                decision = await ctx.services.consent.ask(request)
             if not decision.approved:
                 raise ProtocolError(ErrorCode.USER_CANCELLED)
-            if plan.mode == "p12":
-                engine.check_new_password(decision.pin)
 
         with ctx.step("generate"):
             ctx.set_message(ctx.t(T("Génération du bi-clé…", "Generating the key pair…")))
@@ -242,6 +247,11 @@ class Keygen(JobKind):
                 summary = ctx.t(SUMMARY_P12, bits=plan.bits, name=plan.name, secours=secours, file=plan.path.name,
                                 min=engine.MIN_PASSWORD_LENGTH)
                 needs_pin = True
+        if plan.mode == "p12":
+            return ConsentRequest(origin=ctx.origin, action="keygen", summary=summary, certificate=shown,
+                                  needs_pin=True, new_password=True,
+                                  password_rule=ctx.t(PASSWORD_RULE, min=engine.MIN_PASSWORD_LENGTH),
+                                  password_min_length=engine.MIN_PASSWORD_LENGTH)
         return ConsentRequest(origin=ctx.origin, action="keygen", summary=summary, certificate=shown,
                               needs_pin=needs_pin)
 

@@ -35,6 +35,7 @@ from ..keystores.usage import usage_refusal
 from ..signing.base import SigningKey, Timestamper
 from ..signing.naming import OutputNames
 from . import JobKind, StepSpec
+from .pin import open_with_retries
 from .sources import display_folder, fetch_document, hash_files, resolve_file, upload_file
 
 if TYPE_CHECKING:
@@ -233,17 +234,18 @@ class Sign(JobKind):
                 place = pes_who.production_place
                 summary += " " + ctx.t(PES_SUMMARY, role=pes_who.claimed_role,
                                        place=f"{place['City']} ({place['PostalCode']}), {place['CountryName']}")
-            decision = await ctx.services.consent.ask(ConsentRequest(
+            request = ConsentRequest(
                 origin=ctx.origin,
                 action="sign",
                 summary=summary,
                 files=tuple(FileSummary(s.name, s.size, s.sha256) for s in sources),
                 certificate=ctx.t(CERTIFICATE, who=who, issuer=issuer, sha=key.sha256),
                 needs_pin=store.needs_pin,
-            ))
+            )
+            decision = await ctx.services.consent.ask(request)
             if not decision.approved:
                 raise ProtocolError(ErrorCode.USER_CANCELLED)
-            session = await asyncio.to_thread(store.open, decision.pin)
+            session = await open_with_retries(ctx, store, request, decision)
 
         # 3. Sign the files in one worker thread (no hand-off per file); one failure does not stop
         #    the batch; the thread reports to the loop and stops at the next chunk once cancelled.

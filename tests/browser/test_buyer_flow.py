@@ -1,12 +1,16 @@
 """The buyer's sealed-bid flow end to end in Debian chromium, against a real agent process:
 
-1. "Clés de chiffrement": "Ajouter un bi-clé" runs ``keygen`` (consent and the new file's password
-   typed in the agent's terminal prompt), and the platform lists the registered certificate;
+1. "Clés de chiffrement": "Ajouter un bi-clé" runs ``keygen`` (consent, then the new file's password
+   typed twice in the agent's terminal prompt, its rule told before; two entries that differ are
+   asked again), and the platform lists the registered certificate;
 2. "Déposer une offre": a bidder's files are sealed by the agent (``encrypt``) to the registered
    key and uploaded to the consultation, and the page shows the platform's receipt;
 3. "Ouverture et analyse": "Télécharger les plis chiffrés" (``bids.download``) then "Ouvrir en
-   ligne" (``bids.open``, consent and password again), with the live progress in the page
-   ("Déchiffrement de l'enveloppe 1 sur 1", percentages); the envelope ends "Ouverte en ligne".
+   ligne" (``bids.open``, consent and password again — a wrong one first, asked again in the same
+   job while the page waits without an error), with the live progress in the page ("Déchiffrement
+   de l'enveloppe 1 sur 1", percentages); the envelope ends "Ouverte en ligne", and the opened files
+   are listed with their signature verdicts (a PAdES made by pyHanko's own signer: valid, its
+   report opens; a spreadsheet: "Non signé").
 
 Then, independently of Compagnon: ``openssl cms -decrypt`` opens the sealed file with the key of
 the PKCS#12 file the agent created, and what the platform received is byte-exact.
@@ -30,6 +34,8 @@ from bridge_protocol.demo.consultations import CONSULTATIONS_KEY, DemoConsultati
 from tests.browser.test_demo_page import browser  # noqa: F401  (fixture)
 from tests.support.agent_process import ROOT, free_port, isolated_env, write_config
 from tests.support.pairing import pair_page, terminal_code
+from tests.support.pdf import make_pdf_file
+from tests.support.pki import TestPki
 
 pytestmark = pytest.mark.browser
 
@@ -56,24 +62,52 @@ async def record(page: Page, *ids: str) -> None:
             el, {childList: true, characterData: true, subtree: true}); } }""", list(ids))
 
 
+def pades(folder: Path, pki: TestPki) -> bytes:
+    """A PDF signed in PAdES by the pyhanko command line (an independent producer)."""
+    source = make_pdf_file(folder / "memoire-source.pdf", pages=1)
+    target = folder / "memoire-signe.pdf"
+    made = subprocess.run(["pyhanko", "sign", "addsig", "--field", "Sig1", "--use-pades", "pemder",
+                           "--key", str(pki.key_pem("qualified")), "--cert", str(pki.cert_pem("qualified")),
+                           "--chain", str(pki.intermediate_pem), "--no-pass", str(source), str(target)],
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    return target.read_bytes()
+
+
 async def test_bicle_sealed_bid_download_and_online_opening(home: Path, tmp_path: Path, browser: Browser,  # noqa: F811
-                                                            demo: tuple[str, DemoConsultations]) -> None:
+                                                            demo: tuple[str, DemoConsultations],
+                                                            test_pki: TestPki) -> None:
     site, platform = demo
     write_config(home, allowed=[site], preapproved=[site], consent="prompt",
-                 extra=f'\n[signing]\noutput_dir = "{home / "Documents" / "Compagnon"}"\n')
+                 extra=f'\n[signing]\noutput_dir = "{home / "Documents" / "Compagnon"}"\n'
+                       f'\n[trust]\nroots = ["{test_pki.root_pem}"]\nsystem = false\n')
     port = free_port()
     agent = pexpect.spawn(sys.executable, ["-m", "agent", "serve", "--port", str(port)], cwd=str(ROOT),
                           env=isolated_env(home), encoding="utf-8", timeout=60)
 
-    async def consent_with_password() -> str:
+    async def consent_with_password(password: str = PASSWORD) -> str:
         await asyncio.to_thread(agent.expect, r"tapez ([A-Z]{4}) puis")
         shown = agent.before
         agent.sendline(agent.match.group(1))
         await asyncio.to_thread(agent.expect, "Code PIN")
-        agent.sendline(PASSWORD)
+        agent.sendline(password)
         return shown
 
-    bid = {"Memoire technique.pdf": b"%PDF-1.4 memoire technique\n" * 20_000,
+    async def consent_with_new_password() -> str:
+        """The consent, then the new password twice: first two entries that differ, asked again."""
+        await asyncio.to_thread(agent.expect, r"tapez ([A-Z]{4}) puis")
+        shown = agent.before
+        agent.sendline(agent.match.group(1))
+        for second in (PASSWORD + "?", PASSWORD):
+            await asyncio.to_thread(agent.expect, "Nouveau mot de passe")
+            agent.sendline(PASSWORD)
+            await asyncio.to_thread(agent.expect, "Confirmez le mot de passe")
+            agent.sendline(second)
+            if second != PASSWORD:
+                await asyncio.to_thread(agent.expect, "Les deux saisies diffèrent : recommencez.")
+        return shown
+
+    bid = {"Memoire technique.pdf": pades(tmp_path, test_pki),
            "Bordereau des prix.xlsx": bytes(range(256)) * 2_000}
     for name, data in bid.items():
         (tmp_path / name).write_bytes(data)
@@ -89,8 +123,9 @@ async def test_bicle_sealed_bid_download_and_online_opening(home: Path, tmp_path
         await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=10_000)
         await page.locator("#key-name").fill("Marie ACHETEUSE")
         await page.locator("#key-add").click()
-        shown = await consent_with_password()
+        shown = await consent_with_new_password()
         assert "Marie ACHETEUSE" in shown
+        assert "mot de passe : 8 caractères au moins, à taper deux fois" in shown  # told before typing
         await expect(page.locator("#key-rows tr", has_text="Marie ACHETEUSE")).to_have_count(1, timeout=60_000)
         p12_files = list(home.rglob("*.p12"))
         assert len(p12_files) == 1 and p12_files[0].stat().st_mode & 0o077 == 0
@@ -124,12 +159,39 @@ async def test_bicle_sealed_bid_download_and_online_opening(home: Path, tmp_path
         await expect(page.locator("#job-verdict")).to_contain_text("Plis téléchargés", timeout=60_000)
         await record(page, "job-message", "job-progress", "job-steps")
         await page.locator("#open-online").click()
-        shown = await consent_with_password()
+        shown = await consent_with_password("Pas le bon mot de passe")
         assert all(f.name in shown and f.sha256 in shown for f in sealed)  # promise 4: names and SHA-256
+        # A second chance in the same job: the terminal says why; the page waits, without an error.
+        await asyncio.to_thread(agent.expect, "nouvel essai du code PIN")
+        await asyncio.to_thread(agent.expect, r"Entrée seule pour abandonner\) : ")
+        assert "Code PIN ou mot de passe incorrect." in agent.before
+        await expect(page.locator("#job-message")).to_have_text(
+            "Code PIN incorrect : saisissez-le à nouveau dans Compagnon.", timeout=10_000)
+        await expect(page.locator("#job")).to_have_attribute("data-state", "running")
+        await expect(page.locator("#job-verdict")).to_be_hidden()
+        agent.sendline(PASSWORD)
         await expect(page.locator("#job-verdict")).to_contain_text(
-            "Ouverture terminée : 2 fichier(s) déchiffré(s) et transmis à la plateforme.", timeout=60_000)
+            "Ouverture terminée : 2 fichier(s) déchiffré(s) et transmis à la plateforme.", timeout=90_000)
         await expect(row).to_contain_text("Ouverte en ligne", timeout=10_000)
         await expect(row).to_contain_text("- déchiffré -")
+        # The analyse: each opened file with its verdict, to open, download, and read the report of.
+        memoire = page.locator('#opened-rows tr[data-file="Memoire technique.pdf"]')
+        await expect(memoire).to_contain_text("Signature valide")
+        await expect(memoire).to_contain_text("Jeanne TITULAIRE")
+        bordereau = page.locator('#opened-rows tr[data-file="Bordereau des prix.xlsx"]')
+        await expect(bordereau).to_contain_text("Non signé")
+        await expect(bordereau.locator(".open-report")).to_have_count(0)
+        await expect(row).to_contain_text("Memoire technique.pdf : Signature valide")  # as the platform got it
+        async with page.expect_download() as download_info:
+            await bordereau.get_by_role("button", name="Télécharger").click()
+        downloaded = await (await download_info.value).path()
+        assert Path(downloaded).read_bytes() == bid["Bordereau des prix.xlsx"]
+        async with page.context.expect_page() as report_info:
+            await memoire.locator(".open-report").click()
+        report = await report_info.value
+        await report.wait_for_load_state()
+        report_text = await report.locator("body").inner_text()
+        assert "Memoire technique.pdf" in report_text and "Jeanne TITULAIRE" in report_text, report_text
         seen = await page.evaluate("window.seen")
         assert any("Déchiffrement de l'enveloppe 1 sur 1" in text for text in seen["job-steps"] + seen["job-message"]), seen
         assert len(set(seen["job-progress"])) >= 2, seen  # the percentage moved
@@ -137,9 +199,11 @@ async def test_bicle_sealed_bid_download_and_online_opening(home: Path, tmp_path
     finally:
         agent.terminate(force=True)
 
-    # What the platform received is what the bidder had.
+    # What the platform received is what the bidder had, with the verdicts.
     received = {r["name"]: r["path"].read_bytes() for r in platform.results}
     assert received == bid
+    verdicts = {r["name"]: (r["signature_status"], r.get("signature_indication")) for r in platform.results}
+    assert verdicts == {"Memoire technique.pdf": ("signed", "TOTAL_PASSED"), "Bordereau des prix.xlsx": ("unsigned", None)}
     # Independently: openssl opens the sealed file with the key the agent created.
     key_pem = tmp_path / "cle.pem"
     subprocess.run(["openssl", "pkcs12", "-in", str(p12_files[0]), "-nocerts", "-nodes", "-out", str(key_pem),

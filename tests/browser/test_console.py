@@ -397,11 +397,18 @@ async def test_signing_consent_pin_refusal_and_timeout_in_the_console(
         await prompt.get_by_role("button", name="Refuser").click()
         await expect(page.locator("#sign-error")).to_have_text("Opération refusée par l'utilisateur.", timeout=30_000)
 
-        # 3. No answer: USER_TIMEOUT reaches the page, and the prompt leaves the console.
+        # 3. No answer: USER_TIMEOUT reaches the page, and the prompt in the console is ...
         await page.get_by_role("button", name="Signer", exact=True).click()
         await expect(console.locator('.prompt[data-action="sign"]')).to_have_count(1, timeout=30_000)
         await expect(page.locator("#sign-error")).to_have_text("L'utilisateur n'a pas répondu à temps.",
                                                                timeout=(timeout + 30) * 1000)
+        # ... withdrawn visibly: its fields closed, saying that nothing typed there goes anywhere.
+        await expect(console.locator('.prompt[data-action="sign"]:not(.withdrawn)')).to_have_count(0)
+        withdrawn = console.locator('.prompt.withdrawn[data-action="sign"]')
+        await expect(withdrawn.locator(".prompt-withdrawn")).to_have_text(
+            "Cette demande a été retirée (tâche annulée ou délai dépassé) : ce qui y serait saisi n'est transmis à personne.")
+        await expect(withdrawn.locator("input[type=password]")).to_be_disabled()
+        await withdrawn.get_by_role("button", name="Fermer").click()
         await expect(console.locator('.prompt[data-action="sign"]')).to_have_count(0)
         codes = [json.loads(f)["params"]["job"]["error"]["code"] for f in frames
                  if '"jobs.updated"' in f and '"error":{' in f]

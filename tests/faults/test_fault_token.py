@@ -7,12 +7,13 @@ SoftHSM2 tokens made for each test, so the session token of the other tests is l
   stops with ``TOKEN_REMOVED``; the outputs already committed are complete (each verifies with
   ``openssl cms`` and holds its whole source), the others are gone — no temporary file is left and
   nothing half-written has a final name (promise 9).
-* Wrong PIN twice: each job fails ``PIN_INCORRECT`` and says what the token says about the tries
-  left (SoftHSM sets ``CKF_USER_PIN_COUNT_LOW`` after a failed login); the agent logs in exactly
-  once per job (it never retries a PIN on its own, PROTOCOL.md section 5): counted with the
-  agent's own log of failed logins and, where a C compiler and the p11-kit header are there, with
-  a PKCS#11 module built for the test that forwards to SoftHSM and counts ``C_Login`` calls; then
-  the right PIN still works, and no PIN ever reaches the log.
+* Wrong PIN: the terminal asks it again in the same job, with what the token says about the tries
+  left (SoftHSM sets ``CKF_USER_PIN_COUNT_LOW`` after a failed login), while the job stays alive;
+  given up, the job fails ``PIN_INCORRECT`` saying so; typed right, the same job signs. The agent
+  logs in once per PIN the user typed (it never replays a PIN on its own, PROTOCOL.md section 5):
+  counted with the agent's own log of failed logins and, where a C compiler and the p11-kit header
+  are there, with a PKCS#11 module built for the test that forwards to SoftHSM and counts
+  ``C_Login`` calls; no PIN ever reaches the log.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ def login_counter(folder: Path, hsm: SoftHsm) -> tuple[Path, Path] | None:
     return module, log
 
 
-async def test_a_wrong_pin_twice_fails_each_job_once_and_is_never_retried(
+async def test_a_wrong_pin_is_asked_again_in_the_same_job_with_the_tries_the_token_reports(
     tmp_path: Path, test_pki: TestPki, token: ProvisionedToken, terminal_agents: Callable[..., TerminalAgent]
 ) -> None:
     label = "Jeton Faute PIN"
@@ -169,9 +170,17 @@ async def test_a_wrong_pin_twice_fails_each_job_once_and_is_never_retried(
     config.write_text(config.read_text().replace(f'pkcs11_modules = ["{token.hsm.module}"]',
                                                  f'pkcs11_modules = ["{module}"]'))
     agent = terminal_agents(home)
+    child = agent.child
+    assert child is not None
 
     def login_lines() -> list[str]:
         return logins.read_text().splitlines() if logins is not None and logins.exists() else []
+
+    async def retry_prompt() -> str:
+        """The second chance in the terminal: what it says above the PIN field."""
+        await asyncio.to_thread(child.expect, "nouvel essai du code PIN")
+        await asyncio.to_thread(child.expect, r"Entrée seule pour abandonner\) : ")
+        return str(child.before)
 
     try:
         async with await BridgeClient.connect(ORIGIN, ports=[agent.port]) as client:
@@ -179,32 +188,39 @@ async def test_a_wrong_pin_twice_fails_each_job_once_and_is_never_retried(
                                         lambda s: on_token(label)(s) and module.name in s["label"])
             handle = await upload(client, "offre.pdf", b"%PDF-1.4 offre " * 100)
             params = {"files": [{"handle": handle, "format": "cades"}], "certificate": cert}
-            failures = []
-            for wrong in ("000000", "123456"):
-                before = len(login_lines())
-                job = await client.start_job("sign", params)
-                await agent.consent(wrong)
-                final = await client.wait_job(job["id"], timeout=60)
-                failures.append(final)
-                if logins is not None:
-                    # One C_Login per job, refused by the token (CKR_PIN_INCORRECT = 0xa0): no retry.
-                    assert login_lines()[before:] == ["C_Login user=1 rv=0xa0"], login_lines()
+
+            # 1. A wrong PIN, then the user gives up at the second chance: the job fails with the
+            #    token's word on the tries left; one C_Login, refused (CKR_PIN_INCORRECT = 0xa0).
+            job = await client.start_job("sign", params)
+            await agent.consent("000000")
+            notice = await retry_prompt()
+            assert "Code PIN ou mot de passe incorrect." in notice and "peu d'essais" in notice, notice
+            waiting = await client.call("jobs.get", {"id": job["id"]})
+            assert waiting["state"] == "running", waiting  # the job stays alive while the user types
+            assert waiting["message"] == "Code PIN incorrect : saisissez-le à nouveau dans Compagnon."
+            child.sendline("")
+            gave_up = await client.wait_job(job["id"], timeout=60)
+            if logins is not None:
+                assert login_lines() == ["C_Login user=1 rv=0xa0"], login_lines()
             # What the token says: few tries left (SoftHSM never locks; real cards count down).
             flags = token_flags(token.hsm, label)
             assert "USER_PIN_COUNT_LOW" in flags and "USER_PIN_LOCKED" not in flags, flags
-            # The right PIN still opens it: the agent burnt no try of its own.
+
+            # 2. A wrong PIN, then the right one in the same job: it signs.
             job = await client.start_job("sign", params)
-            await agent.consent(token.pin)
+            await agent.consent("123456")
+            notice = await retry_prompt()
+            assert "peu d'essais" in notice, notice
+            child.sendline(token.pin)
             good = await client.wait_job(job["id"], timeout=60)
     finally:
         token.hsm.delete_token(label)
-    for final in failures:
-        assert final["state"] == "failed" and final["error"]["code"] == "PIN_INCORRECT", final
-        assert step_states(final)["consent"] == "failed" and step_states(final)["sign"] == "pending"
-        assert "peu d'essais" in final["error"]["message"], final["error"]  # CKF_USER_PIN_COUNT_LOW, told
+    assert gave_up["state"] == "failed" and gave_up["error"]["code"] == "PIN_INCORRECT", gave_up
+    assert step_states(gave_up)["consent"] == "failed" and step_states(gave_up)["sign"] == "pending"
+    assert "peu d'essais" in gave_up["error"]["message"], gave_up["error"]  # CKF_USER_PIN_COUNT_LOW, told
     assert good["state"] == "succeeded", good
-    if logins is not None:
-        assert login_lines() == ["C_Login user=1 rv=0xa0"] * 2 + ["C_Login user=1 rv=0x0"]
+    if logins is not None:  # one C_Login per PIN the user typed, never one of the agent's own
+        assert login_lines() == ["C_Login user=1 rv=0xa0"] * 2 + ["C_Login user=1 rv=0x0"], login_lines()
     # The agent's own log has one failed login per wrong PIN, and never the PIN itself.
     text = agent.log_file.read_text()
     assert text.count(f"wrong PIN for token {label!r}") == 2

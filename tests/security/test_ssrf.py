@@ -397,8 +397,9 @@ async def test_key_registration_redirected_elsewhere_is_refused(home: Path, plat
                 job = await client.start_job("keygen", {"name": name, "register_url": url})
                 await asyncio.to_thread(child.expect, r"tapez ([A-Z]{4}) puis")
                 child.sendline(child.match.group(1))
-                await asyncio.to_thread(child.expect, "Code PIN")
-                child.sendline("mot-de-passe-solide")
+                for prompt in ("Nouveau mot de passe", "Confirmez le mot de passe"):  # a new password: twice
+                    await asyncio.to_thread(child.expect, prompt)
+                    child.sendline("mot-de-passe-solide")
                 return await client.wait_job(job["id"], timeout=120)
 
             control = await keygen("Jean CONTROLE", "/keys")

@@ -135,13 +135,32 @@ async function checkForUpdate() {
 }
 
 function promptTitle(prompt) {
+  if (prompt.pin_retry) return t("prompt_pin_retry");
   return t(prompt.type === "code" ? "prompt_pair_code" : `prompt_${prompt.action}`);
+}
+
+/** A prompt that went away without the user's answer (its job cancelled, or no answer in time):
+ * shown withdrawn, its fields closed, until dismissed — never removed silently. */
+function withdraw(card) {
+  if (card.classList.contains("withdrawn")) return;
+  card.classList.add("withdrawn");
+  for (const field of card.querySelectorAll("input,textarea,button")) {
+    if (field.type === "password" || field.tagName === "TEXTAREA") field.value = "";
+    field.disabled = true;
+  }
+  const dismiss = el("button", { type: "button", className: "dismiss", textContent: t("dismiss") });
+  dismiss.addEventListener("click", () => {
+    card.remove();
+    $("no-prompt").hidden = $("prompts").children.length > 0;
+  });
+  card.append(el("p", { className: "error prompt-withdrawn", textContent: t("promptWithdrawn") }), dismiss);
 }
 
 function buildPrompt(prompt) {
   const card = el("article", { className: "prompt" });
   card.dataset.prompt = prompt.id;
   card.dataset.action = prompt.action;
+  card.dataset.type = prompt.type;
   card.append(el("h3", { textContent: promptTitle(prompt) }));
   const site = prompt.origin === "console:" ? t("consoleOrigin") : prompt.origin;
   card.append(el("p", {}, `${t("site")} : `, el("strong", { className: "prompt-origin", textContent: site })));
@@ -175,35 +194,56 @@ function buildPrompt(prompt) {
     paths = el("textarea", { rows: 3, spellcheck: false, autocomplete: "off" });
     card.append(el("label", { className: "prompt-paths" }, t(prompt.multiple ? "pickPathsMany" : "pickPathsOne") + accept, paths));
   }
+  if (prompt.notice) card.append(el("p", { className: "error prompt-notice", textContent: prompt.notice }));
+  let confirm = null;
   if (prompt.needs_pin) {
+    if (prompt.new_password && prompt.password_rule) { // the rule, before anything is typed
+      card.append(el("p", { className: "prompt-rule", textContent: t("passwordRule", { rule: prompt.password_rule }) }));
+    }
     pin = el("input", { type: "password", autocomplete: "off", spellcheck: false, className: "prompt-pin" });
-    card.append(el("label", {}, el("span", { textContent: t("pin") }), " ", pin));
+    card.append(el("label", {}, el("span", { textContent: t(prompt.new_password ? "newPassword" : "pin") }), " ", pin));
+    if (prompt.new_password) {
+      confirm = el("input", { type: "password", autocomplete: "off", spellcheck: false, className: "prompt-pin-confirm" });
+      card.append(" ", el("label", {}, el("span", { textContent: t("confirmPassword") }), " ", confirm));
+    }
   }
+  const refuse = (reason, detail = "") => {
+    error.textContent = t(`answer_${reason}`, { detail });
+    error.hidden = false;
+  };
   const send = async (approved) => {
     error.hidden = true;
+    if (approved && confirm) { // a new password: the same twice, long enough, before it goes anywhere
+      if (pin.value.length < (prompt.password_min_length || 0)) return refuse("password_too_short", `${prompt.password_min_length}`);
+      if (pin.value !== confirm.value) return refuse("password_mismatch");
+    }
     for (const b of buttons) b.disabled = true;
     const body = {};
     if (prompt.type === "pick") body.paths = approved ? paths.value.split("\n") : null;
     else body.approved = approved;
     if (approved && pin) body.pin = pin.value;
+    if (approved && confirm) body.pin_confirm = confirm.value;
     try {
       await api(`/console/api/prompts/${encodeURIComponent(prompt.id)}`, { method: "POST", body });
       if (pin) pin.value = "";
+      if (confirm) confirm.value = "";
       card.remove();
       $("no-prompt").hidden = $("prompts").children.length > 0;
     } catch (err) {
       const data = err.data || {};
-      error.textContent = data.error ? t(`answer_${data.error}`, { detail: (data.detail || []).join(", ") }) : err.message;
-      error.hidden = false;
+      if (data.error === "gone") return withdraw(card);
+      refuse(data.error || "type", (data.detail || []).join(", "));
+      if (!data.error) error.textContent = err.message;
       for (const b of buttons) b.disabled = false;
-      if (data.error === "gone") card.remove();
     }
   };
   const yes = el("button", { type: "button", className: "approve", textContent: t(prompt.type === "pick" ? "choose" : "approve") });
   const no = el("button", { type: "button", className: "deny", textContent: t(prompt.type === "pick" ? "cancel" : "deny") });
   yes.addEventListener("click", () => send(true));
   no.addEventListener("click", () => send(false));
-  if (pin) pin.addEventListener("keydown", (event) => { if (event.key === "Enter") send(true); });
+  for (const field of [pin, confirm]) {
+    if (field) field.addEventListener("keydown", (event) => { if (event.key === "Enter") send(true); });
+  }
   buttons.push(yes, no);
   const deadline = Date.now() + prompt.expires_in * 1000;
   const expires = el("p", { className: "note prompt-expires" });
@@ -222,14 +262,20 @@ function renderPrompts(prompts, force) {
   const container = $("prompts");
   const wanted = new Set(prompts.map((p) => p.id));
   for (const card of [...container.children]) {
-    // A card the user is typing in is never rebuilt: only removed once its prompt is gone.
-    if (!wanted.has(card.dataset.prompt) || (force && !card.querySelector("input,textarea")?.value)) card.remove();
+    if (card.classList.contains("withdrawn")) continue; // stays until dismissed
+    // A prompt gone without an answer from here is shown withdrawn; a card the user is typing in
+    // is never rebuilt.
+    if (!wanted.has(card.dataset.prompt)) {
+      if (card.dataset.type === "code") card.remove(); // a code shown until the page confirmed it: done
+      else withdraw(card);
+    }
+    else if (force && !card.querySelector("input,textarea")?.value) card.remove();
   }
   const shown = new Set([...container.children].map((c) => c.dataset.prompt));
   for (const prompt of prompts) {
     if (!shown.has(prompt.id)) container.append(buildPrompt(prompt));
   }
-  $("no-prompt").hidden = prompts.length > 0;
+  $("no-prompt").hidden = container.children.length > 0;
 }
 
 function stepMark(state) {

@@ -407,7 +407,9 @@ export class JobView {
     const moving = typeof job.speed === "number" && job.speed > 0 && job.state === "running";
     this.speed.hidden = !moving;
     this.speed.textContent = moving ? t("jobSpeed", { speed: formatSpeed(job.speed) }) : "";
-    this.message.textContent = job.message || "";
+    // A failed job's error is the page's verdict: never shown a second time here.
+    const error = job.error && job.error.message;
+    this.message.textContent = job.message && job.message !== error ? job.message : "";
     this.cancel.hidden = !["queued", "running"].includes(job.state);
   }
 }
