@@ -146,6 +146,9 @@ async def test_refused_consent_and_wrong_pin(
         child.sendline(child.match.group(1))
         await asyncio.to_thread(child.expect, "Code PIN")
         child.sendline("999999")
+        # A second chance in the same job; Enter alone gives up, and the wrong PIN ends the job.
+        await asyncio.to_thread(child.expect, r"Entrée seule pour abandonner\) : ")
+        child.sendline("")
         wrong = await client.wait_job(job["id"])
         assert wrong["state"] == "failed" and wrong["error"]["code"] == "PIN_INCORRECT"
         # An empty PIN is no PIN (the same rule as keygen's): PIN_REQUIRED.
