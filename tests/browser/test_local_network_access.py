@@ -186,6 +186,23 @@ async def test_permission_granted_the_page_pairs_and_runs_a_job(site: Site, chro
         await context.close()
 
 
+async def test_permission_granted_and_no_agent_is_offline_not_blocked(site: Site, chromium: Browser) -> None:
+    context = await chromium.new_context()
+    try:
+        await context.grant_permissions(["local-network-access"], origin=site.https)
+        page = await context.new_page()
+        sockets = _sockets(page)
+        await page.goto(f"{site.https}/?agent_ports={free_port()}")  # nothing listens there
+        await page.wait_for_timeout(2500)
+        await _status(page, "offline")
+        await expect(page.locator("#agent-state")).to_have_text("Hors ligne")
+        await expect(page.locator("#agent-help")).to_contain_text("vérifiez qu'il est installé et démarré")
+        await expect(page.get_by_role("button", name="Autoriser l'accès à Compagnon")).to_be_hidden()
+        assert len(sockets) >= 2, sockets  # it keeps looking, every second
+    finally:
+        await context.close()
+
+
 async def test_permission_denied_the_page_says_how_to_allow_it(site: Site, chromium: Browser) -> None:
     context = await chromium.new_context()
     try:
