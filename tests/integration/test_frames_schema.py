@@ -133,9 +133,8 @@ async def _record_every_method_and_kind(home: Path, tmp_path: Path, site: str, t
         return await asyncio.wait_for(terminal.codes.get(), 30)
 
     pairing = ClientPairing(PairingSecrets(tmp_path / "page-keys.json"), read_code)
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{site}/api/token") as response:
-            bearer = (await response.json())["token"]
+    async with aiohttp.ClientSession() as http, http.post(f"{site}/api/token") as response:
+        bearer = (await response.json())["token"]
     pdf = make_pdf(pages=2, title="Offre")
     picked = tmp_path / "Annexe financière.pdf"
     picked.write_bytes(make_pdf(title="Annexe"))

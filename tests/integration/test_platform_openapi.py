@@ -129,9 +129,8 @@ async def test_the_demo_platforms_real_traffic_matches_the_document(tmp_path: Pa
     upstream, app = demo
     proxy = await RecordingProxy(upstream).start()
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(f"{upstream}/api/token") as response:
-                token = (await response.json())["token"]
+        async with aiohttp.ClientSession() as http, http.post(f"{upstream}/api/token") as response:
+            token = (await response.json())["token"]
         manager, files, signer = _jobs(tmp_path, test_pki)
         origin = proxy.origin
 

@@ -31,7 +31,7 @@ HELPERS = {"agent.pair": "client.pair(", "agent.auth": "client.connect(", "jobs.
 
 def interface(text: str, name: str) -> str:
     """The body of ``export interface name`` (generic parameters allowed) in ``text``."""
-    match = re.search(rf"^export interface {re.escape(name)}(<[^>]*>)? \{{\n(.*?)^\}}", text, re.S | re.M)
+    match = re.search(rf"^export interface {re.escape(name)}(<[^>]*>)? \{{\n(.*?)^\}}", text, re.DOTALL | re.MULTILINE)
     assert match, f"interface {name} missing"
     return match.group(2)
 
@@ -102,7 +102,7 @@ def test_wrong_calls_fail_to_compile(kit: Path) -> None:
     (kit / "wrong-page.ts").write_text("\n".join(sample) + "\n", encoding="utf-8")
     compiled = compile_strict(kit, "wrong-page.ts")
     assert compiled.returncode != 0
-    lines = sorted({int(m.group(1)) for m in re.finditer(r"^wrong-page\.ts\((\d+),", compiled.output, re.M)})
+    lines = sorted({int(m.group(1)) for m in re.finditer(r"^wrong-page\.ts\((\d+),", compiled.output, re.MULTILINE)})
     assert lines == expected, compiled.output
 
 

@@ -37,7 +37,7 @@ def test_documents_carry_the_protocol_version_and_revision() -> None:
 
 def test_the_changelogs_newest_entry_is_this_revision() -> None:
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
-    entries = re.findall(r"^## Protocol (\d+)\.(\d+)\b", changelog, re.M)
+    entries = re.findall(r"^## Protocol (\d+)\.(\d+)\b", changelog, re.MULTILINE)
     assert entries, "CHANGELOG.md has no protocol entry"
     assert entries[0] == (str(PROTOCOL_VERSION), str(PROTOCOL_REVISION))
     for flag in FEATURES:

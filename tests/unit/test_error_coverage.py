@@ -113,7 +113,7 @@ def test_kind_sections_of_the_protocol_name_no_code_outside_the_contract() -> No
     spec = (ROOT / "bridge_protocol" / "PROTOCOL.md").read_text(encoding="utf-8")
     kinds_part = spec[spec.index("## 5. Job kinds"):spec.index("## 6. Errors")]
     codes = {c.value for c in ErrorCode}
-    for section in re.split(r"^### ", kinds_part, flags=re.M)[1:]:
+    for section in re.split(r"^### ", kinds_part, flags=re.MULTILINE)[1:]:
         match = re.match(r"`([\w.]+)`", section)
         if not match or match.group(1) not in KINDS:
             continue
