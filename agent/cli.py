@@ -743,8 +743,11 @@ def _print_outputs(snapshot: dict[str, Any], done_status: str) -> int:
             print(Path(item["folder"]) / item["output"])
             if item.get("signature"):
                 print(f"  {signature_line(item['signature'])}")
-            for extracted in item.get("extracted", []):
+            checks = item.get("extracted_signatures") or []
+            for index, extracted in enumerate(item.get("extracted", [])):
                 print(f"  {Path(item['folder']) / extracted}")
+                if index < len(checks):
+                    print(f"    {signature_line(checks[index])}")
         else:
             failed = True
             print(f"compagnon : {item['source']} : {item['error']['code']} : {item['error']['message']}", file=sys.stderr)

@@ -244,6 +244,8 @@ class DecryptedFile:
     extracted: list[str] = field(default_factory=list)
     #: The signatures of the decrypted file, checked in the same job.
     signature: SignatureCheck | None = None
+    #: The signatures of each file of ``extracted`` (same order), checked in the same job.
+    extracted_signatures: list[SignatureCheck] = field(default_factory=list)
     error: JobError | None = None
 
 

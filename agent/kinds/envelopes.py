@@ -193,11 +193,20 @@ class Decrypt(JobKind):
             await asyncio.to_thread(session.close)
 
         with ctx.step("analyse"):
-            decrypted = [(results[i], path) for i, path in sorted(opened.items())]
-            if decrypted:
-                checks = await analyse(ctx, [ToCheck(path, path.name) for _r, path in decrypted], "analyse")
-                for (r, _path), check in zip(decrypted, checks, strict=True):
-                    r.signature = check
+            # Each decrypted file, and each file extracted from it (a pli's ZIP): (entry, index in
+            # ``extracted`` or None, where it is, the name the user knows it by).
+            checked: list[tuple[DecryptedFile, int | None, Path, str]] = []
+            for i, path in sorted(opened.items()):
+                result = results[i]
+                checked.append((result, None, path, path.name))
+                checked += [(result, k, path.parent / rel, rel) for k, rel in enumerate(result.extracted)]
+            if checked:
+                checks = await analyse(ctx, [ToCheck(path, label) for _r, _k, path, label in checked], "analyse")
+                for (result, k, _path, _label), check in zip(checked, checks, strict=True):
+                    if k is None:
+                        result.signature = check
+                    else:
+                        result.extracted_signatures.append(check)
 
         with ctx.step("done"):
             done = sum(1 for r in results if r.status == "decrypted")

@@ -430,6 +430,8 @@ export interface DecryptedFile {
   extracted: string[];
   /** The signatures of the decrypted file, checked in the same job. */
   signature: SignatureCheck | null;
+  /** The signatures of each file of `extracted` (same order), checked in the same job. */
+  extracted_signatures: SignatureCheck[];
   error: JobError | null;
 }
 

@@ -15,6 +15,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,28 @@ async def test_decrypt_job_and_command_line_check_the_decrypted_files(tmp_path: 
     assert Path(lines[1].rsplit("rapport : ", 1)[1]).is_file()
     assert lines[2] == str(cli_out / "lisez-moi.txt") and lines[3] == "  Non signé"
     assert lines[4] == str(cli_out / "offre.xml") and lines[5].startswith("  Signature invalide — Jeanne TITULAIRE")
+
+
+async def test_decrypt_with_extract_checks_each_file_of_the_pli(tmp_path: Path, test_pki: TestPki,
+                                                                 signed: Path) -> None:
+    """A pli sealed as one ZIP: each file extracted from it is checked too (a detached signature
+    paired with the file it signs inside the archive's folder)."""
+    archive = tmp_path / "pli.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for name in ("acte.pdf", "annexe.zip", "annexe.zip.p7s", "lisez-moi.txt"):
+            zipped.write(signed / name, f"offre/{name}")
+    envelope = tmp_path / "pli.zip.p7m"
+    envelope.write_bytes(openssl_seal(archive.read_bytes(), tmp_path, test_pki.cert_pem("encryption")))
+    manager = manager_with_trust(tmp_path, test_pki, local=True)
+    out = tmp_path / "ouverts"
+    job = manager.start("cli:", "decrypt", {"files": [{"path": str(envelope)}], "extract": True, "out_dir": str(out)})
+    final = (await manager.wait(job.id)).snapshot()
+    assert final["state"] == "succeeded", final["error"]
+    (entry,) = final["result"]["files"]
+    assert entry["signature"]["status"] == "unsigned"  # the ZIP itself holds no signature
+    verdicts = {Path(name).name: (check["status"], check["indication"])
+                for name, check in zip(entry["extracted"], entry["extracted_signatures"], strict=True)}
+    assert verdicts == {"acte.pdf": ("signed", "TOTAL_PASSED"), "annexe.zip": ("signed", "TOTAL_PASSED"),
+                        "annexe.zip.p7s": ("signed", "TOTAL_PASSED"), "lisez-moi.txt": ("unsigned", None)}
+    for name in entry["extracted"]:
+        assert (out / name).is_file()
