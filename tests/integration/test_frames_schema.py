@@ -47,7 +47,8 @@ class Terminal:
     pairing code the agent shows to the page."""
 
     CONSENT = r"tapez ([A-Z]{4}) puis"
-    PIN = "Code PIN"
+    #: A PIN, or a new key file's password and its confirmation.
+    PIN = r"Code PIN|Nouveau mot de passe|Confirmez le mot de passe"
     PICK = r"Chemin du fichier"
     CODE = r"(?:taper dans la page|type in the page) ?: (\d{3} \d{3})"
 
