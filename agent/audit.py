@@ -218,7 +218,8 @@ class AuditLog:
             record["hash"] = record_hash(record)
             data = (b"\n" if needs_newline else b"") + canonical(record) + b"\n"
             created = not self.path.exists()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            # O_BINARY: on Windows a descriptor is in text mode otherwise, and each LF is written CRLF.
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
             try:
                 if os.name == "posix":
                     os.fchmod(fd, 0o600)

@@ -5,7 +5,8 @@ across processes), the certificate goes to the user's Personal store. Then, each
 Windows process as a user would run them: ``compagnon certs`` lists it, ``compagnon decrypt``
 opens envelopes ``openssl cms -encrypt`` made for it on Linux (PKCS#1 v1.5 and OAEP key
 transport), and ``compagnon sign`` with it is refused with the same code as for any store
-(KEY_USAGE_NOT_SIGNING: its certificate only allows keyEncipherment).
+(KEY_USAGE_NOT_SIGNING: its certificate only allows keyEncipherment); the audit journal the three
+commands appended to stays intact.
 """
 
 from __future__ import annotations
@@ -89,14 +90,20 @@ def test_keygen_into_the_store_then_decrypt_and_refuse_to_sign(wine: WinePython,
         opened = wine.agent("decrypt", *map(winpath, envelopes), "--cert", info["id"], "--out-dir", winpath(out_dir),
                             "--config", winpath(win_config), timeout=240)
         assert opened.returncode == 0, _text(opened.stderr)
-        outputs = [unixpath(line) for line in _text(opened.stdout).splitlines() if line.strip()]
-        assert len(outputs) == 2
+        printed = _text(opened.stdout).splitlines()
+        outputs = [unixpath(line) for line in printed if line.startswith("Z:")]
+        assert len(outputs) == 2 and printed.count("  Non signé") == 2, printed  # each opened file's own analysis
         assert all(path.read_bytes() == content.read_bytes() for path in outputs)
 
         refused = wine.agent("sign", winpath(content), "--format", "cades", "--cert", info["id"], "--config",
                              winpath(win_config), timeout=180)
     assert refused.returncode == 1
     assert "KEY_USAGE_NOT_SIGNING" in _text(refused.stderr)
+    # The audit journal those three commands appended to (one line each, LF-terminated) is intact.
+    journal = wine.agent("audit", "verify", "--config", winpath(win_config), timeout=120)
+    assert journal.returncode == 0 and "Journal intact (3 entrées)" in _text(journal.stdout), _text(journal.stdout)
+    lines = (win_config.parent / "state" / "audit" / "audit.jsonl").read_bytes().split(b"\n")
+    assert len(lines) == 4 and lines[-1] == b"" and not any(line.endswith(b"\r") for line in lines)
 
     # The certificate, judged on Linux: self-signed by the store's key, encryption only, a backup key.
     certificate.verify_directly_issued_by(certificate)
