@@ -28,8 +28,8 @@ from bridge_protocol.kinds import (
     FileRef,
 )
 from bridge_protocol.messages import JobError
-from bridge_protocol.platform import DepositReceipt, parse_receipt
-from bridge_protocol.typed import ParseError
+from bridge_protocol.platform import DepositReceipt, SealedUpload, parse_receipt
+from bridge_protocol.typed import ParseError, to_json
 
 from ..consent import ConsentRequest, FileSummary
 from ..envelopes import EnvelopeError, decrypt, encrypt, extract_zip, recipients, session_unwrapper
@@ -325,7 +325,8 @@ class Encrypt(JobKind):
                 if ctx.services.files is not None and not ctx.services.local:
                     result.output_handle = ctx.services.files.register(ctx.origin, target, counted=True).handle
                 if params.upload_url:
-                    error, answer = await post_file(ctx, params.upload_url, target, {"source": name}, params.token)
+                    error, answer = await post_file(ctx, params.upload_url, target, to_json(SealedUpload(source=name)),
+                                                      params.token)
                     result.uploaded = error is None
                     if error is not None:
                         result.error = JobError(code=error.code.value, message=error.message(ctx.locale))

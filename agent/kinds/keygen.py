@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bridge_protocol.errors import ErrorCode, ProtocolError
 from bridge_protocol.kinds import KeygenParams, KeygenResult
 from bridge_protocol.messages import JobError
+from bridge_protocol.platform import KeyRegistration
+from bridge_protocol.typed import to_json
 
 from ..consent import ConsentRequest, Secret
 from ..i18n import Text
@@ -312,12 +314,12 @@ class Keygen(JobKind):
                         pem: str) -> JobError | None:
         """POST ``{name, secours, certificate, sha256}`` (public data only) to the page's origin."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        body = {
-            "name": plan.name,
-            "secours": plan.secours,
-            "certificate": pem,
-            "sha256": hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest(),
-        }
+        body = to_json(KeyRegistration(
+            name=plan.name,
+            secours=plan.secours,
+            certificate=pem,
+            sha256=hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest(),
+        ))
         ctx.set_message(ctx.t(T("Enregistrement du certificat auprès de la plateforme",
                                 "Registering the certificate with the platform")))
         try:

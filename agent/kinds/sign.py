@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from bridge_protocol.errors import ErrorCode, ProtocolError, error_message
 from bridge_protocol.kinds import SignedFile, SignFileParams, SignParams, SignResult
 from bridge_protocol.messages import JobError
+from bridge_protocol.platform import SignedUpload
+from bridge_protocol.typed import to_json
 
 from cryptography import x509
 
@@ -302,8 +304,8 @@ class Sign(JobKind):
         for result, target in zip(results, targets, strict=True):
             if target is None or params.upload_url is None:
                 continue
-            error = await upload_file(ctx, params.upload_url, target,
-                                      {"source": result.source, "source_sha256": result.sha256 or ""}, params.token)
+            fields = to_json(SignedUpload(source=result.source, source_sha256=result.sha256 or ""))
+            error = await upload_file(ctx, params.upload_url, target, fields, params.token)
             result.uploaded = error is None
             if error is not None:
                 result.error = JobError(code=error.code.value, message=error.message(ctx.locale))
