@@ -338,7 +338,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         runner: web.AppRunner | None = None
         demo_port = args.demo_port
-        state = DemoState()
+        # The platform's files and database stay between runs (bridge_protocol.demo.database).
+        state = DemoState(data_dir=settings.state_dir / "demo" / "plateforme")
         for candidate in range(demo_port, demo_port + 10):
             app = create_demo_app(state)
             runner = web.AppRunner(app, access_log=None)

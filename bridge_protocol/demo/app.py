@@ -40,9 +40,15 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 JS = HERE.parent / "js"
 
+#: The hash (CSP Level 3 "hash-source") of the inline style of the agent's verification report
+#: (``agent.validation.report_html.STYLE``): the pages open that report as a ``blob:`` document,
+#: which inherits this policy, so the policy must allow its style and nothing else inline.
+REPORT_STYLE_HASH = "'sha256-MpMC/kN4FdWySfsAT1OBuGMKdn5sK9OA4auLe78Tb7k='"
+#: The pages' policy. IPv6 literals are not valid host-sources (CSP Level 3, section 2.3.1), so
+#: the agent is reached on 127.0.0.1 and localhost only.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' ws://127.0.0.1:* ws://localhost:* ws://[::1]:*; frame-ancestors {ancestors}"
+    "default-src 'self'; script-src 'self'; style-src 'self' " + REPORT_STYLE_HASH + "; img-src 'self' data:; "
+    "connect-src 'self' ws://127.0.0.1:* ws://localhost:*; frame-ancestors {ancestors}"
 )
 _SEMVER = re.compile(r"^\d{1,6}\.\d{1,6}\.\d{1,6}$")
 
@@ -54,6 +60,9 @@ class DemoState:
     agent_ports: list[int] = field(default_factory=lambda: list(ALL_PORTS))
     #: Origins allowed to show the pages in a frame (CSP frame-ancestors); none by default.
     frame_ancestors: list[str] = field(default_factory=list)
+    #: Folder of the platform's files and database (kept across restarts); None: a temporary
+    #: folder and a database in memory, gone with the app.
+    data_dir: Path | None = None
 
 
 STATE_KEY = web.AppKey("state", DemoState)
@@ -125,6 +134,12 @@ def _render(request: web.Request, name: str, title: str, script: str) -> web.Res
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
+async def favicon(request: web.Request) -> web.FileResponse:
+    """The demo's icon, for the ``<link rel="icon">`` of its pages and for ``/favicon.ico``."""
+    return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml",
+                                                             "Cache-Control": "max-age=86400"})
+
+
 async def client_js(request: web.Request) -> web.FileResponse:
     name = request.match_info["name"]
     if name not in ("compagnon.js", "compagnon.d.ts", "protocol.d.ts"):
@@ -136,12 +151,14 @@ def create_demo_app(state: DemoState | None = None) -> web.Application:
     """The demo platform: its pages, the browser client, and the platform endpoints
     (consultations, sealed deposits, opened results, encryption keys, signed files)."""
     app = web.Application(middlewares=[security_headers])
-    app[STATE_KEY] = state or DemoState()
+    app[STATE_KEY] = state = state or DemoState()
     for path, (name, title, script) in PAGES.items():
         app.router.add_get(path, _page(name, title, script))
     app.router.add_get("/js/{name}", client_js)
+    app.router.add_get("/favicon.svg", favicon)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", STATIC)
-    add_consultation_routes(app)
+    add_consultation_routes(app, data_dir=state.data_dir)
     add_key_routes(app)
     add_signature_routes(app)
     return app

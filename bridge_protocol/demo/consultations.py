@@ -35,15 +35,26 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
 from aiohttp import web
 
-from ..platform import ID_PATTERN, Consultation, DepositReceipt, Envelope, FileBlock, Pli, ReceiptFile, SealedFile
+from ..platform import (
+    ID_PATTERN,
+    Consultation,
+    DepositReceipt,
+    Envelope,
+    FileBlock,
+    Pli,
+    ReceiptFile,
+    SealedFile,
+    parse_consultation,
+)
 from ..typed import to_json
+from .database import DATABASE_NAME, DemoDatabase
 
 DEMO_CONSULTATION = "DEMO-2026-001"
 #: The demo consultation that receives sealed bids from the "Déposer une offre" page.
@@ -56,6 +67,24 @@ MAX_DEPOSIT_BYTES = 512 * 1024 * 1024
 MAX_COMPANY = 200
 _DEPOT_ID = re.compile(ID_PATTERN)
 TOKEN_TTL = 15 * 60
+#: Longest delay before a deadline the demo's pages may set (seven days).
+MAX_DEADLINE_DELAY = 7 * 24 * 3600
+#: Stable codes of the demo platform's deadline answers (JSON member ``code``).
+BEFORE_DEADLINE = "BEFORE_DEADLINE"
+DEADLINE_PASSED = "DEADLINE_PASSED"
+DEADLINE_NOT_SET = "DEADLINE_NOT_SET"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _parse_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def generate_bytes(seed: str, size: int) -> bytes:
@@ -116,12 +145,22 @@ class _Stored:
 
 
 class DemoConsultations:
-    """The consultations a demo platform serves, their files on disk, and its bearer tokens."""
+    """The consultations a demo platform serves, their files on disk, and its bearer tokens.
 
-    def __init__(self, root: Path, *, require_token: bool = True) -> None:
+    Everything but the tokens is written through to ``db`` (``database.DemoDatabase``, in memory
+    when none is given) and read back by ``load``: a restarted demo keeps its consultations,
+    plis, deposit receipts and opened results. Each consultation has a deadline ("date limite de
+    remise des plis"): its sealed files are not served before it (``BEFORE_DEADLINE``, or
+    ``DEADLINE_NOT_SET`` while it has none) and deposits are refused after it (``DEADLINE_PASSED``).
+    """
+
+    def __init__(self, root: Path, *, require_token: bool = True, db: DemoDatabase | None = None) -> None:
         self.root = root
         self.require_token = require_token
+        self.db = db or DemoDatabase(":memory:")
         self.consultations: dict[str, Consultation] = {}
+        #: The deadline of each consultation (UTC); None while the buyer has not set one.
+        self.deadlines: dict[str, datetime | None] = {}
         self._files: dict[tuple[str, str], _Stored] = {}
         self._tokens: dict[str, float] = {}
         #: What POST .../results received: dicts of the form fields plus "consultation", "path"
@@ -151,8 +190,11 @@ class DemoConsultations:
         return any(hmac.compare_digest(given, token) and expiry > now for token, expiry in self._tokens.items())
 
     # -- content -------------------------------------------------------------------------------
-    def add(self, consultation_id: str, title: str, plis: list[DemoPli], reference: str | None = None) -> Consultation:
-        """Store the files of a consultation under ``root`` and build its descriptor."""
+    def add(self, consultation_id: str, title: str, plis: list[DemoPli], reference: str | None = None, *,
+            deadline: datetime | None = None, deadline_set: bool = True) -> Consultation:
+        """Store the files of a consultation under ``root`` and build its descriptor; its plis can
+        be opened from ``deadline`` on (now when not given), or, without ``deadline_set``, not
+        before the buyer sets one."""
         folder = self.root / consultation_id
         base = f"{API}/{consultation_id}"
         counter = 0
@@ -170,7 +212,50 @@ class DemoConsultations:
         consultation = Consultation(id=consultation_id, title=title, plis=descriptor_plis, reference=reference,
                                     result_url=f"{base}/results")
         self.consultations[consultation_id] = consultation
+        self.deadlines[consultation_id] = (deadline or _utc_now()) if deadline_set else None
+        self._save(consultation_id)
         return consultation
+
+    def _save(self, cid: str) -> None:
+        deadline = self.deadlines.get(cid)
+        self.db.save_consultation(cid, to_json(self.consultations[cid]), _iso(deadline) if deadline else None,
+                                  cid in self.deposits)
+
+    def _keep_file(self, cid: str, file_id: str, stored: _Stored) -> None:
+        self._files[(cid, file_id)] = stored
+        self.db.save_file(cid, file_id, stored.name, stored.path, stored.blocks)
+
+    def load(self) -> bool:
+        """Read back what ``db`` holds; False when it holds no consultation (a first start)."""
+        rows = self.db.consultations()
+        for descriptor, deadline, deposits_open in rows:
+            consultation = parse_consultation(descriptor)
+            self.consultations[consultation.id] = consultation
+            self.deadlines[consultation.id] = _parse_iso(deadline)
+            if deposits_open:
+                self.deposits[consultation.id] = {}
+        for cid, file_id, name, path, blocks in self.db.files():
+            self._files[(cid, file_id)] = _Stored(path, blocks, name)
+        for cid, depot, pli in self.db.depots():
+            self.deposits.setdefault(cid, {})[depot] = pli
+        self.results = self.db.results()
+        return bool(rows)
+
+    # -- deadlines -------------------------------------------------------------------------------
+    def set_deadline(self, cid: str, deadline: datetime) -> None:
+        self.deadlines[cid] = deadline.astimezone(UTC).replace(microsecond=0)
+        self._save(cid)
+
+    def opening_refusal(self, cid: str, now: datetime | None = None) -> tuple[str, str] | None:
+        """``(code, message)`` when the plis of ``cid`` cannot be opened yet, else None."""
+        deadline = self.deadlines.get(cid)
+        if deadline is None:
+            return DEADLINE_NOT_SET, ("Ouverture refusée : la date limite de remise des plis de cette consultation "
+                                      "n'est pas encore fixée.")
+        if (now or _utc_now()) < deadline:
+            return BEFORE_DEADLINE, (f"Ouverture refusée : les plis ne peuvent pas être ouverts avant la date "
+                                     f"limite de remise ({_iso(deadline)}).")
+        return None
 
     def _store(self, cid: str, folder: Path, base: str, file_id: str, spec: DemoFile) -> SealedFile:
         seed = f"{cid}/{file_id}/{spec.name}"
@@ -187,7 +272,7 @@ class DemoConsultations:
             else:
                 size, sha = spec.size, write_generated(path, seed, spec.size)
         if not spec.block_size:
-            self._files[(cid, file_id)] = _Stored(path, [], spec.name)
+            self._keep_file(cid, file_id, _Stored(path, [], spec.name))
             return SealedFile(id=file_id, name=spec.name, size=size, sha256=sha, url=url)
         blocks, paths = [], []
         with path.open("rb") as stream:
@@ -205,7 +290,7 @@ class DemoConsultations:
                 index += 1
                 if len(data) < spec.block_size:
                     break
-        self._files[(cid, file_id)] = _Stored(None, paths, spec.name)
+        self._keep_file(cid, file_id, _Stored(None, paths, spec.name))
         return SealedFile(id=file_id, name=spec.name, size=size, sha256=sha, blocks=blocks)
 
     def add_demo(self) -> Consultation:
@@ -229,10 +314,9 @@ class DemoConsultations:
 
     def add_deposit_demo(self) -> Consultation:
         """The demo's second consultation: no plis yet, open for the bidders' sealed deposits."""
-        consultation = self.add(DEPOSIT_CONSULTATION, "Travaux de voirie (dépôt et ouverture)", [],
-                                reference=DEPOSIT_CONSULTATION)
-        self.deposits[consultation.id] = {}
-        return consultation
+        self.deposits[DEPOSIT_CONSULTATION] = {}
+        return self.add(DEPOSIT_CONSULTATION, "Travaux de voirie (dépôt et ouverture)", [],
+                        reference=DEPOSIT_CONSULTATION, deadline_set=False)
 
     def add_sealed(self, cid: str, depot: str, company: str | None, name: str, path: Path,
                    sha256: str) -> tuple[Pli, SealedFile]:
@@ -247,13 +331,15 @@ class DemoConsultations:
                       envelopes=[Envelope(id="e1", label="offre")])
             consultation.plis.append(pli)
             depots[depot] = pli.id
+            self.db.save_depot(cid, depot, pli.id)
         file_id = f"f{sum(1 for c, _ in self._files if c == cid) + 1}"
         target = self.root / cid / file_id
         path.replace(target)
-        self._files[(cid, file_id)] = _Stored(target, [], name)
+        self._keep_file(cid, file_id, _Stored(target, [], name))
         sealed = SealedFile(id=file_id, name=name, size=target.stat().st_size, sha256=sha256,
                             url=f"{API}/{cid}/files/{file_id}")
         pli.envelopes[0].files.append(sealed)
+        self._save(cid)
         return pli, sealed
 
     # -- routes ------------------------------------------------------------------------------
@@ -272,8 +358,10 @@ class DemoConsultations:
         rows = []
         for c in self.consultations.values():
             sizes = [f.size for p in c.plis for e in p.envelopes for f in e.files]
+            deadline = self.deadlines.get(c.id)
             rows.append({"id": c.id, "title": c.title, "reference": c.reference, "plis": len(c.plis),
-                         "bytes": sum(sizes), "url": f"{API}/{c.id}"})
+                         "bytes": sum(sizes), "url": f"{API}/{c.id}",
+                         "deadline": _iso(deadline) if deadline else None, "deposits": c.id in self.deposits})
         return web.json_response({"consultations": rows}, headers={"Cache-Control": "no-store"})
 
     async def token(self, request: web.Request) -> web.Response:
@@ -296,9 +384,34 @@ class DemoConsultations:
             "Cache-Control": "no-store",
         })
 
+    def _require_deadline_passed(self, consultation: Consultation) -> None:
+        """Sealed content is served only once the deadline has passed (403 with a stable ``code``)."""
+        refusal = self.opening_refusal(consultation.id)
+        if refusal is not None:
+            code, message = refusal
+            raise web.HTTPForbidden(text=json.dumps({"code": code, "error": message}, ensure_ascii=False),
+                                    content_type="application/json")
+
+    async def deadline(self, request: web.Request) -> web.Response:
+        """``POST .../deadline`` ``{"in_seconds": N}``: the deadline set N seconds from now (0 to seven
+        days), as the demo's buyer does to try an opening without waiting for a real one."""
+        self._require(request)
+        consultation = self._consultation(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        seconds = body.get("in_seconds") if isinstance(body, dict) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 <= seconds <= MAX_DEADLINE_DELAY:
+            return web.json_response({"code": "INVALID_DEADLINE",
+                                      "error": f"in_seconds : entier de 0 à {MAX_DEADLINE_DELAY} attendu"}, status=400)
+        self.set_deadline(consultation.id, _utc_now() + timedelta(seconds=seconds))
+        deadline = self.deadlines[consultation.id]
+        return web.json_response({"ok": True, "deadline": _iso(deadline) if deadline else None})
+
     async def file(self, request: web.Request) -> web.StreamResponse:
         self._require(request)
-        self._consultation(request)
+        self._require_deadline_passed(self._consultation(request))
         stored = self._files.get((request.match_info["cid"], request.match_info["fid"]))
         if stored is None or stored.path is None:
             raise web.HTTPNotFound()
@@ -306,7 +419,7 @@ class DemoConsultations:
 
     async def block(self, request: web.Request) -> web.StreamResponse:
         self._require(request)
-        self._consultation(request)
+        self._require_deadline_passed(self._consultation(request))
         stored = self._files.get((request.match_info["cid"], request.match_info["fid"]))
         try:
             index = int(request.match_info["index"])
@@ -337,7 +450,9 @@ class DemoConsultations:
                         if (r["consultation"], r["pli_id"], r["envelope_id"], r["file_id"]) == key]:
             self.results.remove(earlier)  # a new upload of the same file replaces the earlier one
             earlier["path"].unlink(missing_ok=True)
-        self.results.append({**fields, "consultation": consultation.id, "path": target, "size": form.size})
+        row = {**fields, "consultation": consultation.id, "path": target, "size": form.size}
+        self.results.append(row)
+        self.db.save_result(row)
         return web.json_response({"ok": True, "size": form.size, "sha256": form.sha256}, status=201)
 
     async def list_results(self, request: web.Request) -> web.Response:
@@ -357,6 +472,10 @@ class DemoConsultations:
         consultation = self._consultation(request)
         if consultation.id not in self.deposits:
             return web.json_response({"error": "cette consultation ne reçoit pas de plis"}, status=409)
+        deadline = self.deadlines.get(consultation.id)
+        if deadline is not None and _utc_now() >= deadline:
+            return web.json_response({"code": DEADLINE_PASSED, "error": (
+                f"Dépôt refusé : la date limite de remise des plis ({_iso(deadline)}) est passée.")}, status=409)
         depot = request.query.get("depot", "")
         if not _DEPOT_ID.match(depot):
             return web.json_response({"error": "paramètre depot invalide"}, status=400)
@@ -370,6 +489,7 @@ class DemoConsultations:
         name = (_file_name(f"{source}.p7m") if source else None) or _file_name(unquote(form.filename or "")) or "pli.p7m"
         pli, sealed = self.add_sealed(consultation.id, depot, company, name, target, form.sha256)
         receipt = self.receipt(consultation.id, pli)
+        self.db.save_receipt(receipt.id, consultation.id, pli.id, to_json(receipt))
         return web.json_response({"ok": True, "pli": pli.id, "file": sealed.id, "sha256": sealed.sha256,
                                   "receipt": to_json(receipt)}, status=201)
 
@@ -451,13 +571,18 @@ CONSULTATIONS_KEY = web.AppKey("consultations", DemoConsultations)
 
 
 def add_consultation_routes(app: web.Application, root: Path | None = None, *, require_token: bool = True,
-                            demo: bool = True) -> DemoConsultations:
+                            demo: bool = True, data_dir: Path | None = None) -> DemoConsultations:
     """Serve consultations from ``app`` (content under ``root``, else a temporary folder removed
-    with the app). With ``demo``, the demo consultation is there from the start."""
+    with the app). With ``demo``, the demo consultations are there from the start. With
+    ``data_dir``, the content and the platform's database (``database.DATABASE_NAME``) live there
+    and a later app on the same folder starts where this one stopped."""
+    if data_dir is not None:
+        root = data_dir / "fichiers"
     owned = root is None
     folder = Path(tempfile.mkdtemp(prefix="compagnon-demo-")) if root is None else root
-    store = DemoConsultations(folder, require_token=require_token)
-    if demo:
+    db = DemoDatabase(data_dir / DATABASE_NAME) if data_dir is not None else None
+    store = DemoConsultations(folder, require_token=require_token, db=db)
+    if not store.load() and demo:
         store.add_demo()
         store.add_deposit_demo()
     app[CONSULTATIONS_KEY] = store
@@ -469,6 +594,12 @@ def add_consultation_routes(app: web.Application, root: Path | None = None, *, r
     app.router.add_post(API + "/{cid}/results", store.result)
     app.router.add_get(API + "/{cid}/results", store.list_results)
     app.router.add_post(API + "/{cid}/plis", store.deposit)
+    app.router.add_post(API + "/{cid}/deadline", store.deadline)
+
+    async def close(_: web.Application) -> None:
+        store.db.close()
+
+    app.on_cleanup.append(close)
     if owned:
         async def remove(_: web.Application) -> None:
             shutil.rmtree(folder, ignore_errors=True)

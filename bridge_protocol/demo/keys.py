@@ -68,6 +68,16 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _key_from_row(row: dict[str, Any]) -> RegisteredKey:
+    """A key as the database keeps it (``RegisteredKey.to_json`` plus its PEM)."""
+    def moment(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    return RegisteredKey(id=row["id"], name=row["name"], secours=row["secours"], sha256=row["sha256"],
+                         subject=row["subject"], not_after=moment(row["not_after"]), created=moment(row["created"]),
+                         pem=row["pem"])
+
+
 def check_registration(body: Any) -> tuple[str, bool, x509.Certificate, str]:
     """``(name, secours, certificate, sha256)`` of a registration body, else ``KeyRejected``."""
     if not isinstance(body, dict):
@@ -106,12 +116,13 @@ def _common_name(certificate: x509.Certificate) -> str:
 
 
 class DemoKeys:
-    """The demo buyer's registered encryption keys (in memory: a restarted demo starts empty)."""
+    """The demo buyer's registered encryption keys, kept in the platform's database (the
+    consultations' ``db``): a restarted demo still seals deposits to them."""
 
     def __init__(self, consultations: DemoConsultations) -> None:
         self.consultations = consultations
-        self.keys: list[RegisteredKey] = []
-        self._counter = 0
+        self.keys: list[RegisteredKey] = [_key_from_row(row) for row in consultations.db.keys()]
+        self._counter = max((int(k.id[1:]) for k in self.keys if k.id[1:].isdigit()), default=0)
 
     def register(self, body: Any) -> RegisteredKey:
         """Check and keep a registration; the same certificate (SHA-256) replaces the earlier one."""
@@ -129,6 +140,7 @@ class DemoKeys:
             pem=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
         )
         self.keys.append(key)
+        self.consultations.db.save_key(key.id, {**key.to_json(), "pem": key.pem})
         return key
 
     def recipients(self) -> list[str]:

@@ -11,7 +11,7 @@ Both need the demo's bearer token, as the consultation routes do.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -34,11 +34,12 @@ class ReceivedSignature:
 
 
 class DemoSignatures:
-    """The signed files received, kept under the consultations' folder."""
+    """The signed files received, kept under the consultations' folder and listed in its database."""
 
     def __init__(self, consultations: DemoConsultations) -> None:
         self.consultations = consultations
-        self.received: list[ReceivedSignature] = []
+        self.received: list[ReceivedSignature] = [
+            ReceivedSignature(**{**row, "path": Path(row["path"])}) for row in consultations.db.signatures()]
 
     def _require(self, request: web.Request) -> None:
         if not self.consultations.authorised(request):
@@ -53,9 +54,11 @@ class DemoSignatures:
             target.unlink(missing_ok=True)
             return web.json_response(
                 {"error": "champs manquants", "missing": missing + ([] if form.sha256 else ["file"])}, status=400)
-        self.received.append(ReceivedSignature(
+        received = ReceivedSignature(
             source=form.fields["source"], source_sha256=form.fields["source_sha256"],
-            name=form.filename or "signature", size=form.size, sha256=form.sha256, path=target))
+            name=form.filename or "signature", size=form.size, sha256=form.sha256, path=target)
+        self.received.append(received)
+        self.consultations.db.save_signature({**asdict(received), "path": str(target)})
         return web.json_response({"ok": True, "size": form.size, "sha256": form.sha256}, status=201)
 
     async def list_received(self, request: web.Request) -> web.Response:

@@ -155,6 +155,17 @@ async def test_bicle_sealed_bid_download_and_online_opening(home: Path, tmp_path
         await expect(row).to_contain_text("Fermée")
         await expect(row).to_contain_text("- chiffré -")
         await record(page, "job-message", "job-progress")
+        # Nothing opens before the consultation's deadline: the buyer sets a short one and waits.
+        await expect(page.locator("#deadline")).to_have_text("non fixée")
+        await expect(page.locator("#open-online")).to_be_disabled()
+        await expect(page.locator("#download-sealed")).to_be_disabled()
+        await page.locator("#deadline-seconds").fill("3")
+        await page.locator("#deadline-set").click()
+        await expect(page.locator("#deadline-state")).to_contain_text("ouverture possible dans")
+        await expect(page.locator("#open-online")).to_be_disabled()
+        await expect(page.locator("#deadline-state")).to_have_text(
+            "— passée : les plis peuvent être ouverts", timeout=10_000)
+        await expect(page.locator("#download-sealed")).to_be_enabled()
         await page.locator("#download-sealed").click()
         await expect(page.locator("#job-verdict")).to_contain_text("Plis téléchargés", timeout=60_000)
         await record(page, "job-message", "job-progress", "job-steps")

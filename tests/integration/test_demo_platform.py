@@ -178,9 +178,14 @@ async def test_deposits_make_plis_in_the_descriptor(http: TestClient) -> None:
     assert [(f.name, f.size, f.sha256) for f in envelope.files] == [
         ("offre.pdf.p7m", len(offre), hashlib.sha256(offre).hexdigest()),
         ("annexe financière.zip.p7m", len(annexe), hashlib.sha256(annexe).hexdigest())]
-    # Served like every sealed file: whole, or from a byte with Range.
+    # Not served before the deadline (none is set yet), then like every sealed file: whole, or from
+    # a byte with Range.
     sealed = envelope.files[0]
     assert sealed.url is not None
+    response = await http.get(sealed.url, headers=auth)
+    assert response.status == 403 and (await response.json())["code"] == "DEADLINE_NOT_SET"
+    response = await http.post(f"{DEPOSITS}/deadline", json={"in_seconds": 0}, headers=auth)
+    assert response.status == 200, await response.text()
     response = await http.get(sealed.url, headers={**auth, "Range": "bytes=1000-"})
     assert response.status == 206 and await response.read() == offre[1000:]
     listing = await (await http.get("/api/consultations", headers=auth)).json()
@@ -318,6 +323,7 @@ async def test_keygen_and_encrypt_jobs_work_against_the_demo(http: TestClient, t
     ((pli_id, company, sealed),) = [(p.id, p.company, f) for p in consultation.plis for e in p.envelopes for f in e.files]
     assert (pli_id, company, sealed.name) == ("p1", "ACME Travaux", "memoire.pdf.p7m")
     assert sealed.url is not None
+    assert (await http.post(f"{DEPOSITS}/deadline", json={"in_seconds": 0}, headers=auth)).status == 200
     data = await (await http.get(sealed.url, headers=auth)).read()
     assert hashlib.sha256(data).hexdigest() == sealed.sha256
 

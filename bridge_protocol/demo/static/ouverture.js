@@ -3,8 +3,8 @@
 // with its verdict) and "Télécharger les plis chiffrés" (bids.download), each with the live display
 // of its job; then the opened files with their verdicts, to open, download, and read the report of.
 import {
-  $, JobView, agentAvailable, client, fetchJson, formatSize, handleBlob, jobError, platformToken, setBusy,
-  showVerdict, startPage, t,
+  $, JobView, agentAvailable, client, fetchJson, formatSize, handleBlob, jobError, localDateTime, platformToken,
+  setBusy, showVerdict, startPage, t,
 } from "./common.js";
 
 const DEFAULT_CONSULTATION = "DEMO-2026-002";
@@ -13,6 +13,8 @@ let consultation = null; // the descriptor shown
 let opened = new Map(); // "pli/envelope/file" -> the opened result the platform received (with its verdict)
 let loading = 0;
 let shown = null; // the job shown: {kind, reference, count, job}, rendered again after a language change
+let running = false; // a job of this page is running
+let deadlines = new Map(); // consultation id -> its deadline (ISO, UTC) or null while none is set
 
 const apiUrl = (id) => `/api/consultations/${encodeURIComponent(id)}`;
 const filesOf = (pli) => pli.envelopes.flatMap((e) => e.files.map((f) => ({ envelope: e, file: f })));
@@ -23,6 +25,7 @@ async function loadConsultations() {
   try {
     const { consultations } = await fetchJson("/api/consultations", { token: await platformToken() });
     const wanted = new URLSearchParams(location.search).get("consultation") || DEFAULT_CONSULTATION;
+    deadlines = new Map(consultations.map((c) => [c.id, c.deadline]));
     $("consultation").replaceChildren(...consultations.map((c) => {
       const option = document.createElement("option");
       option.value = c.id;
@@ -49,6 +52,38 @@ async function loadConsultation() {
     consultation = descriptor;
     opened = new Map(results.map((r) => [`${r.pli_id}/${r.envelope_id}/${r.file_id}`, r]));
     $("pli-error").hidden = true;
+    renderPlis();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+/** The deadline of the shown consultation, or null; and whether it has passed. */
+function deadlineOf() {
+  const iso = consultation ? deadlines.get(consultation.id) : null;
+  return { iso, passed: Boolean(iso) && Date.now() >= Date.parse(iso) };
+}
+
+/** "Date limite de remise des plis : … — ouverture possible dans N s"; the opening buttons wait for it. */
+function renderDeadline() {
+  const { iso, passed } = deadlineOf();
+  $("deadline").textContent = iso ? localDateTime(iso) : t("deadlineNotSet");
+  const seconds = iso ? Math.max(0, Math.ceil((Date.parse(iso) - Date.now()) / 1000)) : 0;
+  $("deadline-state").textContent = !iso ? "" : passed ? `— ${t("deadlinePassed")}` : `— ${t("deadlineWait", { n: seconds })}`;
+  $("deadline-state").className = passed ? "pass" : "";
+  for (const b of [$("open-online"), $("download-sealed"), ...document.querySelectorAll(".open-pli")]) {
+    b.disabled = !passed || !agentAvailable() || running;
+    b.title = passed ? "" : t("deadlineBlocked");
+  }
+}
+
+async function setDeadline() {
+  if (!consultation) return;
+  try {
+    const seconds = Math.max(0, Math.round(Number($("deadline-seconds").value) || 0));
+    const answer = await fetchJson(`${apiUrl(consultation.id)}/deadline`, {
+      token: await platformToken(), method: "POST", json: { in_seconds: seconds } });
+    deadlines.set(consultation.id, answer.deadline);
     renderPlis();
   } catch (err) {
     showError(err);
@@ -116,6 +151,7 @@ function renderPlis() {
   }));
   $("pli-table").hidden = consultation.plis.length === 0;
   $("pli-empty").hidden = consultation.plis.length !== 0;
+  renderDeadline();
 }
 
 /** The checked plis, or null (meaning all of them) when none is checked. */
@@ -228,6 +264,10 @@ function renderOutcome(kind, job) {
 /** Run bids.open or bids.download on the shown consultation (`plis`: ids, or null for all). */
 async function run(kind, plis) {
   if (!consultation) return;
+  if (!deadlineOf().passed) {
+    showError(new Error(t("deadlineBlocked")));
+    return;
+  }
   const target = consultation;
   const chosen = target.plis.filter((p) => !plis || plis.includes(p.id));
   const count = kind === "bids.open"
@@ -240,6 +280,7 @@ async function run(kind, plis) {
   renderOpened(null);
   view.note("");
   setBusy("opening", true);
+  running = true;
   try {
     const params = { url: apiUrl(target.id), token: await platformToken(target.id) };
     if (plis) params.plis = plis;
@@ -249,12 +290,15 @@ async function run(kind, plis) {
   } catch (err) {
     showVerdict($("job-verdict"), err.message, false);
   } finally {
+    running = false;
     setBusy("opening", false);
     if (kind === "bids.open") await loadConsultation();
   }
 }
 
 $("consultation").addEventListener("change", loadConsultation);
+$("deadline-set").addEventListener("click", setDeadline);
+setInterval(() => { if (consultation) renderDeadline(); }, 1000);
 $("open-online").addEventListener("click", () => run("bids.open", selectedPlis()));
 $("download-sealed").addEventListener("click", () => run("bids.download", selectedPlis()));
 document.addEventListener("agent-status", () => { // button states, and texts after a language change
