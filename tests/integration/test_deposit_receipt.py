@@ -125,6 +125,7 @@ async def test_the_encrypt_job_keeps_the_receipt_and_checks_its_files_on_it(http
     assert "accusé de réception " + receipt["id"] in snapshot["message"] and "2 fichier(s) attesté(s)" in snapshot["message"]
     consultation = parse_consultation(await (await http.get(DEPOSITS, headers=auth)).json())
     stored = consultation.plis[0].envelopes[0].files
+    assert (await http.post(f"{DEPOSITS}/deadline", json={"in_seconds": 0}, headers=auth)).status == 200
     for item, listed, sealed in zip(result["files"], receipt["files"], stored, strict=True):
         assert item["uploaded"] and item["receipted"], item
         assert sealed.url is not None
