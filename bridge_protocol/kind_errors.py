@@ -20,7 +20,8 @@ KIND_ERRORS: dict[str, dict[E, str]] = {
     "diagnose": {},
     "sign": {
         E.USER_CANCELLED: "the user refused the consent",
-        E.PIN_INCORRECT: "wrong PIN or password",
+        E.PIN_INCORRECT: "wrong PIN or password (the user gave up at the second chance)",
+        E.PIN_LOCKED: "the token locked after wrong PINs (each try asked again in the agent's UI)",
         E.PIN_REQUIRED: "an empty PIN (refused before the token sees it)",
         E.TOKEN_REMOVED: "the token was removed during the batch",
         E.KEY_USAGE_NOT_SIGNING: "the certificate's key usage does not allow signing (before consent and PIN)",

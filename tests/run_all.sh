@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # wine32:i386: Inno Setup's compiler and the setups it makes are 32-bit Windows programs
 # (tests/windows/test_installer_under_wine.py); npm fetches that compiler (package innosetup) and TypeScript.
 APT_PACKAGES=(softhsm2 xmlsec1 poppler-utils gnutls-bin libnss3-tools chromium firefox-esr openssl xvfb xdotool python3-venv
-              wine64 wine32:i386 gcc-mingw-w64-x86-64)
+              wine64 wine32:i386 gcc-mingw-w64-x86-64 gcc libp11-kit-dev)
 # Debian's npm conflicts with a Node.js that ships its own npm (NodeSource's): only where there is none.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 SUDO=""

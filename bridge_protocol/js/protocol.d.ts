@@ -694,7 +694,7 @@ export interface JobKinds {
   /** Test the workstation: system, agent, key stores, browser, platform link, clock, port. */
   "diagnose": { params: DiagnoseParams; result: DiagnoseResult; errors: "INVALID_PARAMS" | "JOB_INTERRUPTED" };
   /** Sign, co-sign or counter-sign files in PAdES, CAdES or XAdES (one consent and PIN per batch). */
-  "sign": { params: SignParams; result: SignResult; errors: "USER_CANCELLED" | "PIN_INCORRECT" | "PIN_REQUIRED" | "TOKEN_REMOVED" | "KEY_USAGE_NOT_SIGNING" | "ORIGIN_NOT_ALLOWED" | "PLATFORM_UNREACHABLE" | "INVALID_PARAMS" | "JOB_INTERRUPTED" };
+  "sign": { params: SignParams; result: SignResult; errors: "USER_CANCELLED" | "PIN_INCORRECT" | "PIN_LOCKED" | "PIN_REQUIRED" | "TOKEN_REMOVED" | "KEY_USAGE_NOT_SIGNING" | "ORIGIN_NOT_ALLOWED" | "PLATFORM_UNREACHABLE" | "INVALID_PARAMS" | "JOB_INTERRUPTED" };
   /** Verify every signature of a file with a report (JSON and HTML, French or English). */
   "verify": { params: VerifyParams; result: VerifyResult; errors: "FILE_UNREADABLE" | "FILE_NOT_FOUND" | "FILE_TOO_LARGE" | "ORIGIN_NOT_ALLOWED" | "INVALID_PARAMS" | "JOB_INTERRUPTED" };
   /** Open sealed bids (CMS envelopes) with a decryption key the user holds; consent and PIN once. */

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -329,3 +330,107 @@ async def test_the_native_window_takes_a_new_password_twice(screen: XDoTool) -> 
     await asyncio.to_thread(screen.key, "Return")
     decision = await asyncio.wait_for(asking, 20)
     assert decision.approved and decision.pin is not None and decision.pin.reveal() == "Bi-cle 7351"
+
+
+# -- a token that locks, as a smart card does ----------------------------------------------------
+
+CARD_C = r"""
+/* A PKCS#11 module that forwards to SoftHSM but counts the user PIN's tries as a smart card does
+   (SoftHSM itself never locks): after one wrong PIN CKF_USER_PIN_COUNT_LOW, after two
+   CKF_USER_PIN_FINAL_TRY, after three CKF_USER_PIN_LOCKED and C_Login answers CKR_PIN_LOCKED;
+   the right PIN before that resets the count. */
+#include <dlfcn.h>
+#include <p11-kit/pkcs11.h>
+
+static CK_FUNCTION_LIST card;
+static CK_FUNCTION_LIST_PTR real;
+static int failures = 0;
+
+static CK_RV card_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
+    CK_RV rv = real->C_GetTokenInfo(slot, info);
+    if (rv == CKR_OK) {
+        info->flags &= ~(CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED);
+        if (failures >= 1) info->flags |= CKF_USER_PIN_COUNT_LOW;
+        if (failures == 2) info->flags |= CKF_USER_PIN_FINAL_TRY;
+        if (failures >= 3) info->flags |= CKF_USER_PIN_LOCKED;
+    }
+    return rv;
+}
+
+static CK_RV card_login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG len) {
+    if (user == CKU_USER && failures >= 3) return CKR_PIN_LOCKED;
+    CK_RV rv = real->C_Login(session, user, pin, len);
+    if (user == CKU_USER) {
+        if (rv == CKR_PIN_INCORRECT) failures++;
+        else if (rv == CKR_OK) failures = 0;
+    }
+    return rv;
+}
+
+CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
+    if (!real) {
+        void *module = dlopen(REAL_MODULE, RTLD_NOW | RTLD_LOCAL);
+        CK_C_GetFunctionList get;
+        if (!module || !(get = (CK_C_GetFunctionList)dlsym(module, "C_GetFunctionList"))) return CKR_GENERAL_ERROR;
+        CK_RV rv = get(&real);
+        if (rv != CKR_OK) return rv;
+        card = *real;
+        card.C_Login = card_login;
+        card.C_GetTokenInfo = card_token_info;
+        card.C_GetFunctionList = C_GetFunctionList;
+    }
+    *list = &card;
+    return CKR_OK;
+}
+"""
+
+
+def card_module(folder: Path, hsm: SoftHsm) -> Path:
+    """SoftHSM behind ``CARD_C`` (built with the C compiler and the p11-kit header, which
+    tests/run_all.sh installs)."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    assert compiler is not None and Path("/usr/include/p11-kit-1/p11-kit/pkcs11.h").exists(), \
+        "a C compiler and libp11-kit-dev are needed"
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / "libsofthsm2-carte.so"
+    shutil.copy(hsm.module, copy)
+    (folder / "carte.c").write_text(CARD_C)
+    module = folder / "libcarte-pkcs11.so"
+    subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-I/usr/include/p11-kit-1", f'-DREAL_MODULE="{copy}"',
+                    "-o", str(module), str(folder / "carte.c"), "-ldl"], check=True, capture_output=True)
+    return module
+
+
+async def test_the_pin_is_asked_again_until_the_card_locks(tmp_path: Path, test_pki: TestPki, softhsm: SoftHsm,
+                                                           token: str) -> None:
+    """Each second chance says what the card says (few tries, then the last one); the third wrong
+    PIN locks it: the sign job ends PIN_LOCKED, nothing signed."""
+    softhsm.import_key(LABEL, test_pki.key_pem("qualified"), "qualified", b"\x06")
+    softhsm.import_certificate(LABEL, x509.load_pem_x509_certificate(test_pki.cert_pem("qualified").read_bytes()),
+                               "qualified", b"\x06")
+    module = card_module(tmp_path / "carte", softhsm)
+    consent = ConsoleConsent(timeout=60)
+    settings = Settings(trust_roots=(test_pki.root_pem,), trust_system=False, pkcs11_modules=(module,),
+                        p12_dir=tmp_path / "keys", state_dir=tmp_path / "state", log_dir=tmp_path / "log",
+                        output_dir=tmp_path / "out")
+    registry = KeyStoreRegistry(settings)
+    (key_id,) = [key.id for store, key in registry.keys("signing") if store.label == f"{LABEL} ({module.name})"]
+    manager = JobManager(JobServices(settings=settings, consent=consent, keystores=registry, local=True))
+    document = tmp_path / "offre.txt"
+    document.write_bytes(SECRET_TEXT)
+    job = manager.start("cli:", "sign", {"files": [{"path": str(document), "format": "cades"}], "certificate": key_id,
+                                         "out_dir": str(tmp_path / "signes")})
+    seen: set[str] = set()
+    consent.answer((await next_prompt(consent, seen))["id"], True, Secret("000000"))
+    second = await next_prompt(consent, seen)
+    assert second["notice"] == ("Code PIN ou mot de passe incorrect. "
+                                "Attention : il reste peu d'essais avant le blocage du code PIN.")
+    consent.answer(second["id"], True, Secret("111111"))
+    third = await next_prompt(consent, seen)
+    assert third["notice"] == ("Code PIN ou mot de passe incorrect. "
+                               "Attention : dernier essai avant le blocage du code PIN.")
+    consent.answer(third["id"], True, Secret("222222"))
+    final = (await manager.wait(job.id)).snapshot()
+    assert final["state"] == "failed" and final["error"]["code"] == "PIN_LOCKED", final["error"]
+    assert "Code PIN bloqué" in final["error"]["message"] and consent.pending() == []
+    assert not (tmp_path / "signes").exists() or not list((tmp_path / "signes").iterdir())

@@ -25,6 +25,7 @@ PRODUCED_BY: dict[tuple[str, str], str] = {
     ("sign", "USER_CANCELLED"): "tests/integration/test_sign_job.py::test_refused_consent_and_wrong_pin",
     ("sign", "PIN_INCORRECT"): "tests/integration/test_sign_job.py::test_refused_consent_and_wrong_pin",
     ("sign", "PIN_REQUIRED"): "tests/integration/test_sign_job.py::test_refused_consent_and_wrong_pin",
+    ("sign", "PIN_LOCKED"): "tests/integration/test_second_chances.py::test_the_pin_is_asked_again_until_the_card_locks",
     ("sign", "TOKEN_REMOVED"): "tests/faults/test_fault_token.py::test_token_removed_in_the_middle_of_a_signing_batch",
     ("sign", "KEY_USAGE_NOT_SIGNING"):
         "tests/integration/test_key_usage.py::test_sign_job_refuses_an_encryption_key_before_consent",
