@@ -203,6 +203,16 @@ async def test_bicle_sealed_bid_download_and_online_opening(home: Path, tmp_path
         await report.wait_for_load_state()
         report_text = await report.locator("body").inner_text()
         assert "Memoire technique.pdf" in report_text and "Jeanne TITULAIRE" in report_text, report_text
+
+        # Opened again, a wrong password and then Enter alone at the second chance: the page says
+        # the error once (the verdict), not a second time in the job's display.
+        await page.locator("#open-online").click()
+        await consent_with_password("Encore un mauvais mot de passe")
+        await asyncio.to_thread(agent.expect, r"Entrée seule pour abandonner\) : ")
+        agent.sendline("")
+        await expect(page.locator("#job-verdict")).to_have_text("Code PIN ou mot de passe incorrect.", timeout=30_000)
+        await expect(page.locator("#job-message")).to_have_text("")
+        assert (await page.locator("#job-section").inner_text()).count("Code PIN ou mot de passe incorrect.") == 1
         seen = await page.evaluate("window.seen")
         assert any("Déchiffrement de l'enveloppe 1 sur 1" in text for text in seen["job-steps"] + seen["job-message"]), seen
         assert len(set(seen["job-progress"])) >= 2, seen  # the percentage moved
