@@ -389,7 +389,9 @@ def _run_job(services: Any, kind: str, params: dict[str, Any], locale: str = "fr
     async def run() -> dict[str, Any]:
         manager = JobManager(services, audit=AuditLog.in_state_dir(services.settings.state_dir))
         if show_progress:
-            manager.add_listener(_print_progress)
+            from .cli_progress import ProgressRenderer
+
+            manager.add_listener(ProgressRenderer(locale))
         job = manager.start(origin, kind, params, locale)
         return (await manager.wait(job.id)).snapshot()
 
@@ -1089,8 +1091,3 @@ def _diagnose(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     return EXIT_FAILED if snapshot["result"]["status"] == "fail" else EXIT_OK
 
-
-def _print_progress(origin: str, snapshot: dict[str, Any]) -> None:
-    running = [s["label"] for s in snapshot["steps"] if s["state"] == "running"]
-    if running:
-        print(f"[{snapshot['progress']:3d} %] {running[0]}…", file=sys.stderr, flush=True)
