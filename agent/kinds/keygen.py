@@ -39,7 +39,7 @@ from ..keystores import keygen as engine
 from ..keystores.base import KeyStore, StoredKey, cert_label, name_label, stored_key_id
 from ..keystores.pkcs12_store import Pkcs12FileStore
 from . import JobKind, StepSpec
-from .pin import ask_new_password
+from .pin import ask_new_password, open_with_the_pin
 
 log = logging.getLogger(__name__)
 
@@ -148,10 +148,17 @@ class Keygen(JobKind):
                 decision = await ctx.services.consent.ask(request)
             if not decision.approved:
                 raise ProtocolError(ErrorCode.USER_CANCELLED)
+            pin, session = decision.pin, None
+            if plan.mode in ("pkcs11", "existing") and plan.store is not None:  # a wrong PIN: asked again
+                session, pin = await open_with_the_pin(ctx, plan.store, request, decision)
 
         with ctx.step("generate"):
             ctx.set_message(ctx.t(T("Génération du bi-clé…", "Generating the key pair…")))
-            certificate = await self._in_thread(ctx, self._generate, ctx, plan, decision.pin)
+            try:
+                certificate = await self._in_thread(ctx, self._generate, ctx, plan, pin, session)
+            finally:
+                if session is not None:
+                    await asyncio.to_thread(session.close)
 
         pem = engine.certificate_pem(certificate)
         registered, register_error = False, None
@@ -272,7 +279,9 @@ class Keygen(JobKind):
             raise
 
     @staticmethod
-    def _generate(ctx: JobContext, plan: _Plan, pin: Secret | None) -> x509.Certificate:
+    def _generate(ctx: JobContext, plan: _Plan, pin: Secret | None, session: Any = None) -> x509.Certificate:
+        """The key pair and its certificate; ``session`` is the store already opened with ``pin``
+        (the caller closes it)."""
         check = ctx.check_cancelled
         if plan.mode == "p12":
             assert plan.path is not None
@@ -287,7 +296,9 @@ class Keygen(JobKind):
             return generate_in_store(plan.name, plan.bits, plan.secours, organization=plan.organization,
                                      check_cancelled=check)
         store: Any = plan.store  # a Pkcs11TokenStore or a Pkcs12FileStore, as planned
-        session = store.open(pin)
+        owned = session is None
+        if owned:
+            session = store.open(pin)
         try:
             if plan.mode == "pkcs11":
                 return engine.generate_on_token(store, session, plan.name, plan.bits, plan.secours,
@@ -305,7 +316,8 @@ class Keygen(JobKind):
             log.info("encryption certificate made for an existing key (%s)", store.kind)
             return certificate
         finally:
-            session.close()
+            if owned:
+                session.close()
 
     # -- registration -----------------------------------------------------------------------------
 

@@ -32,13 +32,21 @@ async def open_with_retries(ctx: JobContext, store: KeyStore, request: ConsentRe
     """Log in to ``store`` with the PIN of ``decision``; after a wrong one, ask the user again
     (``request`` with ``pin_retry`` and the token's word on the tries left) until it opens, the
     token locks, the user gives up (the wrong PIN's error ends the job) or ``MAX_TRIES``."""
+    session, _pin = await open_with_the_pin(ctx, store, request, decision)
+    return session
+
+
+async def open_with_the_pin(ctx: JobContext, store: KeyStore, request: ConsentRequest,
+                            decision: ConsentDecision) -> tuple[KeySession, Secret | None]:
+    """``open_with_retries``, with the PIN that opened the store (a PKCS#12 file's password is
+    used again to write the file)."""
     from ..jobs.manager import job_error_message  # the job's own wording of the tries left
 
     pin = decision.pin
     tries = 1
     while True:
         try:
-            return await asyncio.to_thread(store.open, pin)
+            return await asyncio.to_thread(store.open, pin), pin
         except ProtocolError as exc:
             if exc.code is not ErrorCode.PIN_INCORRECT or not store.needs_pin or tries >= MAX_TRIES:
                 raise

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from agent.config import Settings
 from agent.consent import ConsentRequest, FileSummary, Secret
@@ -434,3 +435,32 @@ async def test_the_pin_is_asked_again_until_the_card_locks(tmp_path: Path, test_
     assert final["state"] == "failed" and final["error"]["code"] == "PIN_LOCKED", final["error"]
     assert "Code PIN bloqué" in final["error"]["message"] and consent.pending() == []
     assert not (tmp_path / "signes").exists() or not list((tmp_path / "signes").iterdir())
+
+
+async def test_keygen_on_a_token_asks_a_wrong_pin_again(tmp_path: Path, test_pki: TestPki, softhsm: SoftHsm,
+                                                        token: str) -> None:
+    consent = ConsoleConsent(timeout=60)
+    manager, _ = console_manager(tmp_path, test_pki, softhsm, consent)
+    job = manager.start("https://marches.example.fr", "keygen",
+                        {"name": "Marie ACHETEUSE", "target": "pkcs11", "token_label": LABEL})
+    seen: set[str] = set()
+    first = await next_prompt(consent, seen)
+    assert first["needs_pin"] and not first["new_password"]  # the token's PIN, typed once
+    consent.answer(first["id"], True, Secret("000000"))
+    retry = await next_prompt(consent, seen)
+    assert retry["pin_retry"] and "peu d'essais" in retry["notice"]
+    consent.answer(retry["id"], True, Secret(USER_PIN))
+    final = (await manager.wait(job.id)).snapshot()
+    assert final["state"] == "succeeded", final["error"]
+    assert final["result"]["store"] == "pkcs11" and final["result"]["location"] == LABEL
+    # The certificate is on the token, next to a key that never leaves it (read with python-pkcs11).
+    import pkcs11
+    from pkcs11 import Attribute, ObjectClass
+
+    lib = pkcs11.lib(str(softhsm.module))
+    with lib.get_token(token_label=LABEL).open(user_pin=USER_PIN) as session:
+        certs = [bytes(c[Attribute.VALUE]) for c in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})]
+        extractable = [k[Attribute.EXTRACTABLE] for k in session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})]
+    made = x509.load_pem_x509_certificate(final["result"]["certificate"].encode())
+    assert made.public_bytes(serialization.Encoding.DER) in certs
+    assert False in extractable
