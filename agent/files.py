@@ -28,6 +28,7 @@ from bridge_protocol.errors import ErrorCode, ProtocolError
 from bridge_protocol.files import FileInfo
 
 from .fsutil import private_folder
+from .i18n import Text
 
 _UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
 
@@ -37,7 +38,7 @@ def safe_file_name(name: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     base = _UNSAFE.sub("_", base).strip(" .")
     if not base:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="nom de fichier invalide")
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("nom de fichier invalide", "invalid file name"))
     return base[:200]
 
 
@@ -94,7 +95,7 @@ class FileRegistry:
         with self._lock:
             if handle is None:
                 if name is None:
-                    raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="name est requis pour un nouveau fichier")
+                    raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("name est requis pour un nouveau fichier", "name is required for a new file"))
                 if self._usage(origin)[1] >= self.site_files:
                     raise ProtocolError(ErrorCode.FILE_TOO_LARGE, reason="site_files", limit=self.site_files)
                 handle = secrets.token_hex(16)
@@ -106,7 +107,7 @@ class FileRegistry:
             else:
                 entry = self.get(origin, handle)
                 if entry.complete:
-                    raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="fichier déjà terminé")
+                    raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("fichier déjà terminé", "file already complete"))
             if entry.size + len(data) > self.max_bytes:
                 self._forget(entry)
                 raise ProtocolError(ErrorCode.FILE_TOO_LARGE, reason="file", limit=self.max_bytes)

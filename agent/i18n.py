@@ -8,6 +8,21 @@ LOCALES = ("fr", "en")
 DEFAULT_LOCALE = "fr"
 
 
+class Rendered(str):
+    """A text rendered in one language, which it remembers (``locale``): an error built from it is
+    shown as is to a reader of that language only (``bridge_protocol.errors.ProtocolError``)."""
+
+    locale: str
+
+    def __new__(cls, text: str, locale: str) -> Rendered:
+        made = super().__new__(cls, text)
+        made.locale = locale
+        return made
+
+    def __reduce__(self) -> tuple[type[Rendered], tuple[str, str]]:
+        return Rendered, (str(self), self.locale)
+
+
 @dataclass(frozen=True)
 class Text:
     """One message in both languages; ``str.format`` fields are filled by ``render``."""
@@ -16,8 +31,14 @@ class Text:
     en: str
 
     def render(self, locale: str | None = None, **fields: object) -> str:
-        template = self.en if locale == "en" else self.fr
-        return template.format(**fields) if fields else template
+        language = "en" if locale == "en" else "fr"
+        template = self.en if language == "en" else self.fr
+        return Rendered(template.format(**fields) if fields else template, language)
+
+    def filled(self, **fields: object) -> Text:
+        """The same message with its fields filled in both languages, to be rendered later in the
+        locale of whoever reads it (a page's error, a job's snapshot)."""
+        return Text(self.fr.format(**fields), self.en.format(**fields))
 
 
 def pick_locale(*candidates: str | None) -> str:

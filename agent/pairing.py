@@ -82,7 +82,7 @@ def decode_b64(value: str | None, length: int, path: str) -> bytes:
     except (binascii.Error, ValueError):
         data = b""
     if len(data) != length:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, path=path, reason=f"{length} octets en base64 attendus")
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, path=path, reason=Text("{n} octets en base64 attendus", "{n} bytes in base64 expected").filled(n=length))
     return data
 
 
@@ -226,7 +226,7 @@ class Pairings:
         if session is None or session.stage != "committed":
             raise ProtocolError(ErrorCode.PAIRING_FAILED, reason="step")
         if not crypto.valid_public_key(page_key):
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, path="/params/public_key", reason="clé P-256 attendue")
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, path="/params/public_key", reason=Text("clé P-256 attendue", "P-256 key expected"))
         self._check_wrong_codes(origin)
         session.stage = "exchanging"
         session.page_key, session.page_nonce = page_key, page_nonce

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 
 class ErrorCode(str, Enum):
@@ -245,26 +246,65 @@ def error_message(code: ErrorCode, locale: str = "fr") -> str:
     return ERRORS[code].message(locale)
 
 
+class LocalizedText(Protocol):
+    """A text in both of the protocol's languages (``agent.i18n.Text``): ``render(locale)``."""
+
+    def render(self, locale: str | None = None) -> str: ...
+
+
+@dataclass(frozen=True)
+class Wording:
+    """A text of the contract package in French and English (the agent's own is ``agent.i18n.Text``)."""
+
+    fr: str
+    en: str
+
+    def render(self, locale: str | None = None) -> str:
+        return self.en if locale == "en" else self.fr
+
+
+def localized(value: object, locale: str) -> object:
+    """``value`` in ``locale`` when it is a text in both languages, else ``value`` itself."""
+    return value.render(locale) if callable(getattr(value, "render", None)) else value
+
+
 class ProtocolError(Exception):
     """An error that is reported to the client with a stable code.
 
-    ``detail`` is extra, non-sensitive information for ``error.data`` (never a path, a
-    traceback or key material).
+    ``message`` is the raiser's more precise message. It is shown in the page's locale: given in
+    both languages (an object with ``render(locale)``, such as ``agent.i18n.Text``) it is rendered
+    in the locale asked for; a string already rendered in one language (``agent.i18n.Rendered``,
+    which has a ``locale``) is shown to readers of that language only; a plain string is French.
+    Any other reader gets the code's message from :data:`ERRORS` in their language: a sentence
+    never reaches a page in a language it did not ask for. ``detail`` is extra, non-sensitive
+    information for ``error.data`` (never a path, a traceback or key material); its texts in both
+    languages are rendered in the page's locale too.
     """
 
-    def __init__(self, code: ErrorCode, message: str | None = None, **detail: object) -> None:
-        super().__init__(message or ERRORS[code].fr)
+    def __init__(self, code: ErrorCode, message: str | LocalizedText | None = None, **detail: object) -> None:
+        super().__init__(localized(message, "fr") if message is not None else ERRORS[code].fr)
         self.code = code
         self.custom_message = message
         self.detail = detail
 
     def message(self, locale: str = "fr") -> str:
-        return self.custom_message or ERRORS[self.code].message(locale)
+        """The message in ``locale``: the raiser's when it exists in that language, else the table's."""
+        custom = self.custom_message
+        if custom is not None and not isinstance(custom, str):
+            return str(localized(custom, locale))
+        language = "en" if locale == "en" else "fr"
+        if custom is None or getattr(custom, "locale", "fr") != language:
+            return ERRORS[self.code].message(locale)
+        return str(custom)
+
+    def data(self, locale: str = "fr") -> dict[str, object]:
+        """``error.data``: the stable code and the detail, its texts in ``locale``."""
+        return {"code": self.code.value, **{key: localized(value, locale) for key, value in self.detail.items()}}
 
     def to_rpc_error(self, locale: str = "fr") -> dict[str, object]:
         """The JSON-RPC 2.0 ``error`` member (section 5.1)."""
         return {
             "code": ERRORS[self.code].rpc_code,
             "message": self.message(locale),
-            "data": {"code": self.code.value, **self.detail},
+            "data": self.data(locale),
         }

@@ -231,27 +231,27 @@ def check_consultation(consultation: Consultation) -> None:
     for p, pli in enumerate(consultation.plis):
         where = f"/plis/{p}"
         if pli.id in pli_ids:
-            raise ParseError(f"{where}/id", "identifiant de pli en double")
+            raise ParseError(f"{where}/id", "identifiant de pli en double", "duplicate pli id")
         pli_ids.add(pli.id)
         envelope_ids: set[str] = set()
         for e, envelope in enumerate(pli.envelopes):
             where_e = f"{where}/envelopes/{e}"
             if envelope.id in envelope_ids:
-                raise ParseError(f"{where_e}/id", "identifiant d'enveloppe en double")
+                raise ParseError(f"{where_e}/id", "identifiant d'enveloppe en double", "duplicate envelope id")
             envelope_ids.add(envelope.id)
             file_ids: set[str] = set()
             for f, sealed in enumerate(envelope.files):
                 where_f = f"{where_e}/files/{f}"
                 if sealed.id in file_ids:
-                    raise ParseError(f"{where_f}/id", "identifiant de fichier en double")
+                    raise ParseError(f"{where_f}/id", "identifiant de fichier en double", "duplicate file id")
                 file_ids.add(sealed.id)
                 if (sealed.url is None) == (sealed.blocks is None):
-                    raise ParseError(where_f, "url ou blocks attendu (l'un des deux)")
+                    raise ParseError(where_f, "url ou blocks attendu (l'un des deux)", "url or blocks expected (one of them)")
                 if sealed.blocks is not None:
                     if sorted(b.index for b in sealed.blocks) != list(range(len(sealed.blocks))):
-                        raise ParseError(f"{where_f}/blocks", "blocs numérotés de 0 à n-1 attendus")
+                        raise ParseError(f"{where_f}/blocks", "blocs numérotés de 0 à n-1 attendus", "blocks numbered 0 to n-1 expected")
                     if sum(b.size for b in sealed.blocks) != sealed.size:
-                        raise ParseError(f"{where_f}/blocks", "la somme des tailles des blocs diffère de size")
+                        raise ParseError(f"{where_f}/blocks", "la somme des tailles des blocs diffère de size", "the blocks' sizes do not add up to size")
 
 
 def parse_receipt(data: Any) -> DepositReceipt:

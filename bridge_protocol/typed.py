@@ -14,6 +14,8 @@ import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from .errors import Wording
+
 #: Keys of ``field(metadata=...)`` copied into the schema and enforced by ``parse``.
 CONSTRAINTS = ("minimum", "maximum", "minLength", "maxLength", "maxItems", "pattern", "description")
 #: ``field(metadata={LOCAL_ONLY: True})``: a member only the command line and the agent's own
@@ -25,10 +27,16 @@ LOCAL_ONLY_DESCRIPTION = "Command line only: a web page that sets it is refused 
 class ParseError(ValueError):
     """Received JSON does not match the expected type. ``path`` is a JSON pointer."""
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, english: str | None = None) -> None:
         super().__init__(f"{path or '/'}: {reason}")
         self.path = path or "/"
         self.reason = reason
+        self.english = english or reason
+
+    @property
+    def wording(self) -> Wording:
+        """The reason in French and English, for ``error.data.reason`` in the page's locale."""
+        return Wording(self.reason, self.english)
 
 
 @functools.cache
@@ -143,23 +151,23 @@ def _parse(tp: Any, value: Any, path: str) -> Any:
         return value
     if tp is type(None):
         if value is not None:
-            raise ParseError(path, "null attendu")
+            raise ParseError(path, "null attendu", "null expected")
         return None
     if tp is bool:
         if not isinstance(value, bool):
-            raise ParseError(path, "booléen attendu")
+            raise ParseError(path, "booléen attendu", "boolean expected")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ParseError(path, "entier attendu")
+            raise ParseError(path, "entier attendu", "integer expected")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParseError(path, "nombre attendu")
+            raise ParseError(path, "nombre attendu", "number expected")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ParseError(path, "chaîne attendue")
+            raise ParseError(path, "chaîne attendue", "string expected")
         return value
     origin = get_origin(tp)
     if origin is Literal:
@@ -167,40 +175,41 @@ def _parse(tp: Any, value: Any, path: str) -> Any:
             isinstance(a, bool) for a in get_args(tp)
         ):
             allowed = ", ".join(repr(a) for a in get_args(tp))
-            raise ParseError(path, f"valeur attendue parmi {allowed}")
+            raise ParseError(path, f"valeur attendue parmi {allowed}", f"one of {allowed} expected")
         return value
     if _is_union(tp):
-        errors = []
+        errors: list[ParseError] = []
         for arg in get_args(tp):
             try:
                 return _parse(arg, value, path)
             except ParseError as exc:
-                errors.append(exc.reason)
-        raise ParseError(path, " ou ".join(dict.fromkeys(errors)))
+                errors.append(exc)
+        raise ParseError(path, " ou ".join(dict.fromkeys(e.reason for e in errors)),
+                         " or ".join(dict.fromkeys(e.english for e in errors)))
     if origin is list:
         if not isinstance(value, list):
-            raise ParseError(path, "tableau attendu")
+            raise ParseError(path, "tableau attendu", "array expected")
         (item,) = get_args(tp)
         return [_parse(item, v, f"{path}/{i}") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
-            raise ParseError(path, "objet attendu")
+            raise ParseError(path, "objet attendu", "object expected")
         item = get_args(tp)[1]
         return {k: _parse(item, v, f"{path}/{_escape(k)}") for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            raise ParseError(path, "objet attendu")
+            raise ParseError(path, "objet attendu", "object expected")
         hints = type_hints(tp)
         fields = field_map(tp)
         for key in value:
             if key not in fields:
-                raise ParseError(f"{path}/{_escape(key)}", "membre inconnu")
+                raise ParseError(f"{path}/{_escape(key)}", "membre inconnu", "unknown member")
         kwargs = {}
         for name, f in fields.items():
             if name in value:
                 kwargs[name] = parse(hints[name], value[name], f"{path}/{name}", f.metadata)
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ParseError(f"{path}/{name}", "membre obligatoire manquant")
+                raise ParseError(f"{path}/{name}", "membre obligatoire manquant", "required member missing")
         return tp(**kwargs)
     raise TypeError(f"cannot parse {tp!r}")
 
@@ -209,20 +218,22 @@ def _check_constraints(value: Any, meta: typing.Mapping[str, Any], path: str) ->
     if value is None:
         return
     if "minimum" in meta and value < meta["minimum"]:
-        raise ParseError(path, f"doit être supérieur ou égal à {meta['minimum']}")
+        raise ParseError(path, f"doit être supérieur ou égal à {meta['minimum']}",
+                         f"must be at least {meta['minimum']}")
     if "maximum" in meta and value > meta["maximum"]:
-        raise ParseError(path, f"doit être inférieur ou égal à {meta['maximum']}")
+        raise ParseError(path, f"doit être inférieur ou égal à {meta['maximum']}",
+                         f"must be at most {meta['maximum']}")
     if "minLength" in meta and len(value) < meta["minLength"]:
-        raise ParseError(path, f"au moins {meta['minLength']} caractères")
+        raise ParseError(path, f"au moins {meta['minLength']} caractères", f"at least {meta['minLength']} characters")
     if "maxLength" in meta and len(value) > meta["maxLength"]:
-        raise ParseError(path, f"au plus {meta['maxLength']} caractères")
+        raise ParseError(path, f"au plus {meta['maxLength']} caractères", f"at most {meta['maxLength']} characters")
     if "maxItems" in meta and len(value) > meta["maxItems"]:
-        raise ParseError(path, f"au plus {meta['maxItems']} éléments")
+        raise ParseError(path, f"au plus {meta['maxItems']} éléments", f"at most {meta['maxItems']} items")
     if "pattern" in meta:
         import re
 
         if not re.search(meta["pattern"], value):
-            raise ParseError(path, "format invalide")
+            raise ParseError(path, "format invalide", "invalid format")
 
 
 def _escape(key: str) -> str:

@@ -45,7 +45,7 @@ from bridge_protocol.pairing import KEY_BYTES, NONCE_BYTES
 from bridge_protocol.typed import ParseError, parse, to_json
 
 from .. import __version__
-from ..i18n import pick_locale
+from ..i18n import Text, pick_locale
 from ..kinds import kind_names, load_kind
 from ..pairing import b64, decode_b64
 from ..update.config import app_dir_of
@@ -148,7 +148,7 @@ class Dispatcher:
             try:
                 params = parse(METHODS[method].params, raw, "/params")
             except ParseError as exc:
-                raise ProtocolError(ErrorCode.INVALID_PARAMS, path=exc.path, reason=exc.reason) from None
+                raise ProtocolError(ErrorCode.INVALID_PARAMS, path=exc.path, reason=exc.wording) from None
             result = await handler(conn, params)
         except ProtocolError as exc:
             return None if is_notification else _error(request_id, exc, conn.locale)
@@ -225,9 +225,9 @@ class Dispatcher:
         try:
             data = base64.b64decode(params.data, validate=True)
         except ValueError:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, path="/params/data", reason="base64 attendu") from None
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, path="/params/data", reason=Text("base64 attendu", "base64 expected")) from None
         if len(data) > MAX_CHUNK_BYTES:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, path="/params/data", reason="morceau trop grand")
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, path="/params/data", reason=Text("morceau trop grand", "chunk too large"))
         entry = await asyncio.to_thread(self.service.files.put, conn.origin, params.handle, params.name, data, params.final)
         return entry.info()
 

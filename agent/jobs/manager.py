@@ -152,13 +152,14 @@ class JobManager:
         try:
             typed_params = parse(kind.params_type, params, "/params")
         except ParseError as exc:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, path=exc.path, reason=exc.reason) from None
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, path=exc.path, reason=exc.wording) from None
         if not (services if services is not None else self.services).local:
             # Promise 5: a page never names a local path or folder; refused before any job exists.
             forbidden = local_only_member(typed_params, "/params")
             if forbidden is not None:
                 raise ProtocolError(ErrorCode.INVALID_PARAMS, path=forbidden,
-                                    reason="réservé à la ligne de commande : une page ne nomme pas de chemin local")
+                                    reason=Text("réservé à la ligne de commande : une page ne nomme pas de chemin local",
+                                                "command line only: a page does not name a local path"))
         job = Job(
             id=new_job_id(),
             kind=kind.name,

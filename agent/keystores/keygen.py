@@ -66,6 +66,7 @@ from ..secret import Secret
 from ..fsutil import atomic_write_bytes, temporary_sibling
 from .base import KeySession, StoredKey
 from .pkcs12_store import SIDECAR_SUFFIXES, Pkcs12FileStore
+from ..i18n import Text
 
 if TYPE_CHECKING:
     from .pkcs11_store import Pkcs11TokenStore
@@ -119,11 +120,12 @@ def clean_name(name: str, what: str = "nom") -> str:
     UTF8String has no such bound in practice)."""
     cleaned = unicodedata.normalize("NFC", " ".join(name.split()))
     if not cleaned:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=f"{what} vide")
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("{w} vide", "empty {w}").filled(w=what))
     if len(cleaned) > MAX_NAME_LENGTH:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=f"{what} trop long ({MAX_NAME_LENGTH} caractères au plus)")
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("{w} trop long ({n} caractères au plus)",
+                                                                  "{w} too long ({n} characters at most)").filled(w=what, n=MAX_NAME_LENGTH))
     if any(unicodedata.category(c)[0] == "C" for c in cleaned):
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=f"{what} : caractères de contrôle refusés")
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("{w} : caractères de contrôle refusés", "{w}: control characters refused").filled(w=what))
     return cleaned
 
 
@@ -151,7 +153,7 @@ def new_p12_path(folder: Path, name: str, secours: bool) -> Path:
         taken = [candidate, candidate.with_suffix(".pfx"), *(candidate.with_suffix(s) for s in SIDECAR_SUFFIXES)]
         if not any(p.exists() for p in taken):
             return candidate
-    raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="trop de fichiers de ce nom")
+    raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("trop de fichiers de ce nom", "too many files of this name"))
 
 
 def sidecar_path(p12: Path) -> Path:
@@ -247,7 +249,7 @@ def _software_signer(key: rsa.RSAPrivateKey) -> DigestSigner:
 
 def _check_bits(bits: int) -> None:
     if bits not in KEY_SIZES:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="taille de clé : 2048, 3072 ou 4096 bits")
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("taille de clé : 2048, 3072 ou 4096 bits", "key size: 2048, 3072 or 4096 bits"))
 
 
 # -- PKCS#11 tokens -------------------------------------------------------------------------------
@@ -513,10 +515,10 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
         try:
             os.link(tmp, path)
         except FileExistsError:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=f"le fichier {path.name} existe déjà") from None
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("le fichier {n} existe déjà", "the file {n} already exists").filled(n=path.name)) from None
         except OSError:  # a file system without hard links: check, then rename
             if path.exists():
-                raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=f"le fichier {path.name} existe déjà") from None
+                raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("le fichier {n} existe déjà", "the file {n} already exists").filled(n=path.name)) from None
             os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -533,7 +535,7 @@ def write_p12(path: Path, key: rsa.RSAPrivateKey, certificate: x509.Certificate,
     data = p12_bytes(key, certificate, password, friendly_name=_friendly_name(certificate))
     sidecar = sidecar_path(path)
     if sidecar.exists():
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=f"le fichier {sidecar.name} existe déjà")
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("le fichier {n} existe déjà", "the file {n} already exists").filled(n=sidecar.name))
     _write_new(path, data, 0o600)
     try:
         atomic_write_bytes(sidecar, certificate.public_bytes(serialization.Encoding.PEM), 0o644)

@@ -36,6 +36,7 @@ from bridge_protocol.errors import ErrorCode, ProtocolError
 
 from . import keygen as engine
 from .windows_store import (
+from ..i18n import Text
     AT_KEYEXCHANGE, CERT_FRIENDLY_NAME_PROP_ID, CERT_KEY_PROV_INFO_PROP_ID, CERT_STORE_PROV_SYSTEM_W,
     CERT_SYSTEM_STORE_CURRENT_USER, CRYPT_HASH_BLOB, CRYPT_KEY_PROV_INFO, MS_ENH_RSA_AES_PROV, PCCERT_CONTEXT,
     PKCS_7_ASN_ENCODING, PROV_RSA_AES, X509_ASN_ENCODING, Win32CallError, _check, _libs, capi_sign,
@@ -119,7 +120,7 @@ def generate_in_store(name: str, bits: int, secours: bool, *, organization: str 
     """Generate a non-exportable RSA key pair in a new key container of the user and store its
     self-signed encryption certificate in ``CurrentUser\\MY``; returns the certificate."""
     if bits not in engine.KEY_SIZES:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="taille de clé : 2048, 3072 ou 4096 bits")
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("taille de clé : 2048, 3072 ou 4096 bits", "key size: 2048, 3072 or 4096 bits"))
     holder = engine.KeyHolder(engine.clean_name(name),
                               engine.clean_name(organization, "organisation") if organization else None, secours)
     _, advapi32, _ = _libs()

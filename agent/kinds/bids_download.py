@@ -157,7 +157,8 @@ async def plan_consultation(ctx: JobContext, url: str, token: str | None, *, out
     if out_dir is not None and not ctx.services.local:
         # Promise 5: a page never names a local path.
         raise ProtocolError(ErrorCode.INVALID_PARAMS,
-                            reason="dossier local refusé : les plis vont dans le dossier de Compagnon")
+                            reason=T("dossier local refusé : les plis vont dans le dossier de Compagnon",
+                                     "local folder refused: bids go to Compagnon's folder"))
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     consultation, base = await _descriptor(ctx, url, headers)
     ctx.set_subject(consultation.reference or consultation.id, consultation.title)
@@ -317,7 +318,7 @@ def _plan(ctx: JobContext, consultation: Consultation, selected: list[str] | Non
         known = {p.id for p in plis}
         unknown = [p for p in selected if p not in known]
         if unknown:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=f"pli inconnu : {unknown[0][:64]}")
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=T("pli inconnu : {p}", "unknown pli: {p}").filled(p=unknown[0][:64]))
         plis = [p for p in plis if p.id in set(selected)]
 
     items: list[PlannedFile] = []

@@ -149,7 +149,7 @@ class Decrypt(JobKind):
 
     async def run(self, ctx: JobContext, params: DecryptParams) -> DecryptResult:
         if not params.files:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="aucun fichier")
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=T("aucun fichier", "no file"))
         keystores = ctx.services.keystores
         if keystores is None:
             raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
@@ -278,14 +278,14 @@ class Encrypt(JobKind):
 
     async def run(self, ctx: JobContext, params: EncryptParams) -> EncryptResult:
         if not params.files or not params.recipients:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="fichiers et destinataires requis")
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=T("fichiers et destinataires requis", "files and recipients required"))
         with ctx.step("prepare"):
             if params.upload_url:
                 ctx.platform.resolve(params.upload_url)  # promise 6, before any work
             try:
                 certificates = [c for pem in params.recipients for c in x509.load_pem_x509_certificates(pem.encode())]
             except ValueError as exc:
-                raise ProtocolError(ErrorCode.INVALID_PARAMS, path="/params/recipients", reason="certificat PEM attendu") from exc
+                raise ProtocolError(ErrorCode.INVALID_PARAMS, path="/params/recipients", reason=T("certificat PEM attendu", "PEM certificate expected")) from exc
             for certificate in certificates:  # RFC 5280 key usage, before anything is sealed
                 refusal = usage_refusal(certificate, "decryption", ctx.locale)
                 if refusal is not None:

@@ -137,7 +137,8 @@ class Keygen(JobKind):
         register = str(ctx.platform.resolve(params.register_url)) if params.register_url else None
         if params.out is not None and not ctx.services.local:
             raise ProtocolError(ErrorCode.INVALID_PARAMS,
-                                reason="chemin local refusé : le fichier va dans le dossier des clés")
+                                reason=T("chemin local refusé : le fichier va dans le dossier des clés",
+                                         "local path refused: the file goes to the keys folder"))
         plan = await asyncio.to_thread(self._plan, ctx, params, name, organization)
 
         with ctx.step("consent"):
@@ -354,7 +355,7 @@ def _p12_target(params: KeygenParams, folder: Path, name: str, secours: bool, lo
             return engine.new_p12_path(out, name, secours)
         taken = [p for p in (out, engine.sidecar_path(out)) if p.exists()]
         if taken:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=f"le fichier {taken[0].name} existe déjà")
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=T("le fichier {n} existe déjà", "the file {n} already exists").filled(n=taken[0].name))
         return out
     return engine.new_p12_path(folder, name, secours)
 
@@ -366,7 +367,8 @@ def _find_token(keystores: Any, label: str | None, certificate_id: str | None) -
     if certificate_id is not None:
         store, _ = keystores.find(certificate_id)
         if store.kind != "pkcs11":
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="ce certificat n'est pas sur un support PKCS#11")
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=T("ce certificat n'est pas sur un support PKCS#11",
+                                                                 "this certificate is not on a PKCS#11 token"))
         return store
     tokens = [s for s in keystores.stores() if s.kind == "pkcs11"]
     if label is not None:
@@ -377,7 +379,8 @@ def _find_token(keystores: Any, label: str | None, certificate_id: str | None) -
         raise ProtocolError(ErrorCode.TOKEN_REMOVED, "Aucun support (carte à puce ou clé USB) n'est présent.")
     if len(tokens) > 1:
         names = ", ".join(s.label for s in tokens)
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=f"plusieurs supports : précisez lequel ({names})")
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=T("plusieurs supports : précisez lequel ({names})",
+                                                             "several tokens: say which one ({names})").filled(names=names))
     return tokens[0]
 
 

@@ -186,9 +186,9 @@ class Sign(JobKind):
 
     async def run(self, ctx: JobContext, params: SignParams) -> SignResult:
         if not params.files:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="aucun fichier")
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=T("aucun fichier", "no file"))
         if params.mode == "countersign" and not params.signer:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="signer requis pour une contre-signature")
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=T("signer requis pour une contre-signature", "signer required for a countersignature"))
         keystores = ctx.services.keystores
         if keystores is None:
             raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
@@ -331,7 +331,9 @@ class Sign(JobKind):
             return None
         url = ctx.services.settings.tsa_url
         if not url:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=f"le niveau {level} demande un service d'horodatage (signing.tsa_url)")
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=T(
+                "le niveau {level} demande un service d'horodatage (signing.tsa_url)",
+                "level {level} needs a time-stamping service (signing.tsa_url)").filled(level=level))
         from ..tsa_client import http_timestamper
 
         return http_timestamper(url)
@@ -389,7 +391,11 @@ class Sign(JobKind):
                 raise  # the key is gone: the rest of the batch cannot be signed
             return self._failed(ctx, source, exc.code, exc.message(ctx.locale)), None
         except ValueError as exc:
-            return self._failed(ctx, source, ErrorCode.FILE_UNREADABLE, str(exc)), None
+            # The engine's reason in the job's locale when it gives one in both languages; else
+            # its (French) text for a French page and the code's message for an English one.
+            text = getattr(exc, "text", None)
+            unreadable = ProtocolError(ErrorCode.FILE_UNREADABLE, text if isinstance(text, Text) else str(exc))
+            return self._failed(ctx, source, ErrorCode.FILE_UNREADABLE, unreadable.message(ctx.locale)), None
         except Exception:
             log.exception("signing %s failed", source.name)
             message = error_message(ErrorCode.INTERNAL_ERROR, ctx.locale)
@@ -524,7 +530,7 @@ def _pes_policy(settings: Settings) -> object | None:
     try:
         document = settings.pes_policy_document.read_bytes()
     except OSError as exc:
-        raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Politique de signature illisible : {exc.strerror}") from exc
+        raise ProtocolError(ErrorCode.FILE_NOT_FOUND, T("Politique de signature illisible : {e}", "Unreadable signature policy: {e}").filled(e=exc.strerror)) from exc
     return SignaturePolicy.from_document(settings.pes_policy_oid or DGFIP_PES_POLICY_OID,
                                          settings.pes_policy_uri or DGFIP_PES_POLICY_URI, document,
                                          DGFIP_PES_POLICY_DESCRIPTION if not settings.pes_policy_oid else None)

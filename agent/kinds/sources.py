@@ -15,6 +15,7 @@ from bridge_protocol.errors import ErrorCode, ProtocolError
 
 from ..jobs.context import JobCancelled, JobContext
 from ..signing.base import CHUNK
+from ..i18n import Text
 
 
 def display_folder(folder: Path) -> str:
@@ -31,13 +32,14 @@ def resolve_file(ctx: JobContext, handle: str | None, path: str | None) -> tuple
     if path is not None:
         if not services.local:
             # Promise 5: a page never names a local path.
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="chemin local refusé : utilisez un fichier choisi ou envoyé")
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("chemin local refusé : utilisez un fichier choisi ou envoyé",
+                                           "local path refused: use a picked or uploaded file"))
         local = Path(path).expanduser()
         if not local.is_file():
-            raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Fichier introuvable : {local.name}")
+            raise ProtocolError(ErrorCode.FILE_NOT_FOUND, Text("Fichier introuvable : {n}", "File not found: {n}").filled(n=local.name))
         return local, local.name, None
     if handle is None or services.files is None:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="handle ou path requis")
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("handle ou path requis", "handle or path required"))
     entry = services.files.get(ctx.origin, handle)
     if not entry.complete:
         raise ProtocolError(ErrorCode.FILE_NOT_FOUND)
@@ -48,11 +50,11 @@ async def fetch_document(ctx: JobContext, url: str, token: str | None) -> tuple[
     """Download a document of the job's own origin (promise 6) into the agent's upload area."""
     files = ctx.services.files
     if files is None:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="url indisponible ici")
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("url indisponible ici", "url not available here"))
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with ctx.platform.request("GET", url, headers=headers) as response:
         if response.status != 200:
-            raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, f"Document indisponible (HTTP {response.status}).")
+            raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, Text("Document indisponible (HTTP {s}).", "Document unavailable (HTTP {s}).").filled(s=response.status))
         disposition = response.content_disposition
         name = (disposition.filename if disposition and disposition.filename else None) or \
             unquote(response.url.path.rsplit("/", 1)[-1]) or "document"

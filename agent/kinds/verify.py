@@ -146,7 +146,8 @@ class Verify(JobKind):
             if params.handle or params.url or params.path or params.content_handle or params.content_url \
                     or params.content_path or not params.files:
                 raise ProtocolError(ErrorCode.INVALID_PARAMS,
-                                    reason="files (non vide) ou un seul fichier, pas les deux")
+                                    reason=T("files (non vide) ou un seul fichier, pas les deux",
+                                             "files (not empty) or a single file, not both"))
             return await self._run_batch(ctx, params.files, params.token)
         from ..validation.detect import verify_file_json
         from ..validation.report_html import render_report
@@ -154,7 +155,7 @@ class Verify(JobKind):
         with ctx.step("read"):
             located = await self._locate(ctx, params.handle, params.url, params.path, params.token)
             if located is None:
-                raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="handle, url ou path requis")
+                raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=T("handle, url ou path requis", "handle, url or path required"))
             path, name = located
             content = await self._locate(ctx, params.content_handle, params.content_url, params.content_path, params.token)
             keystores = ctx.services.keystores
@@ -179,7 +180,7 @@ class Verify(JobKind):
                         _isolated, worker, "agent.validation.detect:verify_file_json", verify_file_json, path,
                         content=content[0] if content else None, progress=progress, **options)
                 except OSError as exc:
-                    raise ProtocolError(ErrorCode.FILE_UNREADABLE, f"Fichier illisible : {exc.strerror}") from exc
+                    raise ProtocolError(ErrorCode.FILE_UNREADABLE, T("Fichier illisible : {e}", "Unreadable file: {e}").filled(e=exc.strerror)) from exc
                 except IsolationLimit as exc:
                     raise ProtocolError(ErrorCode.FILE_TOO_LARGE, _limit_message(exc, ctx)) from None
             data = report
@@ -212,7 +213,7 @@ class Verify(JobKind):
             try:
                 located = await self._locate(ctx, ref.handle, ref.url, ref.path, token)
                 if located is None:
-                    raise ProtocolError(ErrorCode.INVALID_PARAMS, reason="handle, url ou path requis")
+                    raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=T("handle, url ou path requis", "handle, url or path required"))
                 path, name = located
                 # Local files pair within their folder; the page's files form one set.
                 item = BatchItem(label=ref.name or name, path=path, name=name,

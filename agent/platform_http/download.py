@@ -377,7 +377,7 @@ class Downloader:
             self.check_cancelled()
 
     def _error(self, code: ErrorCode, text: Text, **fields: object) -> ProtocolError:
-        return ProtocolError(code, text.render(self.locale, **fields))
+        return ProtocolError(code, text.filled(**fields) if fields else text)
 
     # -- one file -----------------------------------------------------------------------------
     async def fetch(self, target: DownloadTarget) -> DownloadOutcome:

@@ -55,6 +55,7 @@ from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from ..i18n import Text
 from .base import CHUNK, Level, Progress, SigningKey, Timestamper
 
 __all__ = ["LEVELS", "VisibleStamp", "KeySigner", "CallableTimeStamper", "sign_pdf", "default_stamp_text"]
@@ -230,6 +231,19 @@ TRAILER_WINDOW = 2048
 _TRAILER = re.compile(rb"[\r\n]startxref[ \t\r\n]*\d+[ \t]*[\r\n]+%%EOF")
 
 
+NO_TRAILER = Text("fin de fichier PDF absente (startxref et %%EOF attendus à la fin du fichier)",
+                  "no end of PDF file (startxref and %%EOF expected at the end of the file)")
+NOT_A_PDF = Text("ce fichier n'est pas un PDF lisible ({e})", "this file is not a readable PDF ({e})")
+
+
+class PdfRefused(ValueError):
+    """The document cannot be signed as it is; ``text`` says why in French and English."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(text.fr)
+        self.text = text
+
+
 def pdf_trailer_problem(stream: BinaryIO) -> str | None:
     """Why the PDF in ``stream`` cannot be opened from its end, or None (position restored).
 
@@ -248,7 +262,7 @@ def pdf_trailer_problem(stream: BinaryIO) -> str | None:
     finally:
         stream.seek(here)
     if _TRAILER.search(tail) is None:
-        return "fin de fichier PDF absente (startxref et %%EOF attendus à la fin du fichier)"
+        return NO_TRAILER.fr
     return None
 
 
@@ -319,7 +333,8 @@ def _check_level(level: str, timestamper: Timestamper | None) -> Level:
 def _page_index(page: int, count: int) -> int:
     """pyHanko's 0-based index (negative from the end) for our 1-based page, -1 = last."""
     if page == 0 or not -count <= page <= count:
-        raise ValueError(f"page {page} hors du document ({count} page(s))")
+        raise PdfRefused(Text("page {p} hors du document ({n} page(s))",
+                              "page {p} outside the document ({n} page(s))").filled(p=page, n=count))
     return page - 1 if page > 0 else page
 
 
@@ -382,20 +397,21 @@ def sign_pdf(source: BinaryIO, output: BinaryIO, key: SigningKey, *, level: str 
 
     problem = pdf_trailer_problem(source)
     if problem is not None:
-        raise ValueError(f"ce fichier n'est pas un PDF lisible ({problem})")
+        raise PdfRefused(Text(NOT_A_PDF.fr.format(e=NO_TRAILER.fr), NOT_A_PDF.en.format(e=NO_TRAILER.en)))
     try:
         writer = _ChunkedWriter(source, strict=False)
     except PdfError as exc:
-        raise ValueError(f"ce fichier n'est pas un PDF lisible ({exc})") from exc
+        raise PdfRefused(NOT_A_PDF.filled(e=exc)) from exc
     if writer.prev.encrypted:
-        raise ValueError("document PDF chiffré : retirez la protection avant de le signer")
+        raise PdfRefused(Text("document PDF chiffré : retirez la protection avant de le signer",
+                              "encrypted PDF document: remove its protection before signing it"))
     name = field_name or _free_field_name(writer)
     field_spec = None
     style = None
     if stamp is not None:
         x1, y1, x2, y2 = stamp.box
         if x2 <= x1 or y2 <= y1:
-            raise ValueError(f"cadre du tampon invalide : {stamp.box}")
+            raise PdfRefused(Text("cadre du tampon invalide : {b}", "invalid stamp box: {b}").filled(b=stamp.box))
         count = int(writer.root["/Pages"]["/Count"])
         field_spec = SigFieldSpec(name, on_page=_page_index(stamp.page, count), box=stamp.box)  # type: ignore[arg-type]
         text = stamp.text
