@@ -62,11 +62,11 @@ from cryptography.x509.oid import NameOID
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
-from ..secret import Secret
 from ..fsutil import atomic_write_bytes, temporary_sibling
+from ..i18n import Text
+from ..secret import Secret
 from .base import KeySession, StoredKey
 from .pkcs12_store import SIDECAR_SUFFIXES, Pkcs12FileStore
-from ..i18n import Text
 
 if TYPE_CHECKING:
     from .pkcs11_store import Pkcs11TokenStore

@@ -34,9 +34,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
+from ..i18n import Text
 from . import keygen as engine
 from .windows_store import (
-from ..i18n import Text
     AT_KEYEXCHANGE, CERT_FRIENDLY_NAME_PROP_ID, CERT_KEY_PROV_INFO_PROP_ID, CERT_STORE_PROV_SYSTEM_W,
     CERT_SYSTEM_STORE_CURRENT_USER, CRYPT_HASH_BLOB, CRYPT_KEY_PROV_INFO, MS_ENH_RSA_AES_PROV, PCCERT_CONTEXT,
     PKCS_7_ASN_ENCODING, PROV_RSA_AES, X509_ASN_ENCODING, Win32CallError, _check, _libs, capi_sign,

@@ -191,7 +191,7 @@ class BidsOpen(JobKind):
                         raise JobCancelled()
                     loop.call_soon_threadsafe(ctx.step_progress, "decrypt", base + count, total)
 
-                entry, target = await self._open_one(item, sealed_paths, unwrap, progress)
+                entry, target = await self._open_one(item, sealed_paths, unwrap, progress, ctx.locale)
                 if target is not None:
                     targets[len(files)] = target
                 files.append(entry)
@@ -201,7 +201,7 @@ class BidsOpen(JobKind):
         return files
 
     async def _open_one(self, item: PlannedFile, sealed_paths: set[Path], unwrap: Callable[..., bytes | None],
-                        progress: Callable[[int, int], None]) -> tuple[OpenedFile, Path | None]:
+                        progress: Callable[[int, int], None], locale: str) -> tuple[OpenedFile, Path | None]:
         entry = OpenedFile(pli=item.pli.id, envelope=item.envelope.id, file=item.sealed.id, source=item.sealed.name,
                            sealed_sha256=item.target.sha256, status="failed")
         target = item.target.path.with_name(decrypted_name(item.target.path.name))
@@ -211,7 +211,7 @@ class BidsOpen(JobKind):
             size, sha, algorithm = await asyncio.to_thread(decrypt_to, item.target.path, target, unwrap, progress)
         except EnvelopeError as exc:
             log.info("bids.open: %s not opened: %s", item.rel, exc.code)
-            entry.error = job_error(exc)
+            entry.error = job_error(exc, locale)
             return entry, None
         entry.status, entry.size, entry.sha256, entry.algorithm = "opened", size, sha, algorithm
         entry.name = item.rel.rsplit("/", 1)[0] + "/" + target.name

@@ -65,8 +65,13 @@ _ENGINE_CODES = {
 }
 
 
-def job_error(exc: EnvelopeError) -> JobError:
-    return JobError(code=_ENGINE_CODES.get(exc.code, ErrorCode.FILE_UNREADABLE).value, message=exc.message)
+def job_error(exc: EnvelopeError, locale: str) -> JobError:
+    """The engine's error for one file, its message in ``locale``: the engine's English text when
+    it wrote one, else the code's English message (the French text is for French pages only)."""
+    code = _ENGINE_CODES.get(exc.code, ErrorCode.FILE_UNREADABLE)
+    english = exc.english if exc.english != exc.message else None
+    message = ProtocolError(code, Text(exc.message, english) if english else exc.message).message(locale)
+    return JobError(code=code.value, message=message)
 
 
 async def _locate(ctx: JobContext, ref: FileRef, token: str | None) -> tuple[Path, str, Path | None]:
@@ -229,7 +234,7 @@ class Decrypt(JobKind):
         try:
             written, sha, algorithm = await asyncio.to_thread(decrypt_to, path, target, unwrap, progress)
         except EnvelopeError as exc:
-            return DecryptedFile(source=name, status="failed", error=job_error(exc)), None
+            return DecryptedFile(source=name, status="failed", error=job_error(exc, ctx.locale)), None
         extracted: list[str] = []
         if extract and _is_zip(target):
             try:
@@ -238,7 +243,7 @@ class Decrypt(JobKind):
                                                 max_entries=EXTRACT_MAX_ENTRIES)
                 extracted = [str(f.relative_to(folder)) for f in files]
             except EnvelopeError as exc:
-                return DecryptedFile(source=name, status="failed", output=target.name, error=job_error(exc)), None
+                return DecryptedFile(source=name, status="failed", output=target.name, error=job_error(exc, ctx.locale)), None
         handle = None
         if ctx.services.files is not None and not ctx.services.local:
             handle = ctx.services.files.register(ctx.origin, target, sha).handle
@@ -318,7 +323,7 @@ class Encrypt(JobKind):
                 try:
                     size, sha = await asyncio.to_thread(work)
                 except EnvelopeError as exc:
-                    results.append(EncryptedFile(source=name, status="failed", error=job_error(exc)))
+                    results.append(EncryptedFile(source=name, status="failed", error=job_error(exc, ctx.locale)))
                     continue
                 result = EncryptedFile(source=name, status="encrypted", output=target.name, size=size, sha256=sha,
                                        folder=str(folder) if ctx.services.local else display_folder(folder))

@@ -210,7 +210,8 @@ class Keygen(JobKind):
             store, key = keystores.find(params.from_certificate)
             public_key = key.certificate.public_key()
             if not isinstance(public_key, rsa.RSAPublicKey):
-                raise ProtocolError(ErrorCode.KEY_NOT_USABLE, "Un bi-clé de chiffrement doit être une clé RSA.")
+                raise ProtocolError(ErrorCode.KEY_NOT_USABLE, T("Un bi-clé de chiffrement doit être une clé RSA.",
+                                                                   "An encryption key pair must be an RSA key."))
             if store.kind not in ("pkcs11", "pkcs12"):
                 raise ProtocolError(ErrorCode.KEY_NOT_USABLE,
                                     "Ce magasin de certificats ne permet pas cette opération.")
@@ -376,7 +377,8 @@ def _find_token(keystores: Any, label: str | None, certificate_id: str | None) -
         if not tokens:
             raise ProtocolError(ErrorCode.TOKEN_REMOVED, f"Support introuvable : {label}")
     if not tokens:
-        raise ProtocolError(ErrorCode.TOKEN_REMOVED, "Aucun support (carte à puce ou clé USB) n'est présent.")
+        raise ProtocolError(ErrorCode.TOKEN_REMOVED, T("Aucun support (carte à puce ou clé USB) n'est présent.",
+                                                      "No token (smart card or USB key) is present."))
     if len(tokens) > 1:
         names = ", ".join(s.label for s in tokens)
         raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=T("plusieurs supports : précisez lequel ({names})",

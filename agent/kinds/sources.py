@@ -13,9 +13,9 @@ from urllib.parse import unquote
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
+from ..i18n import Text
 from ..jobs.context import JobCancelled, JobContext
 from ..signing.base import CHUNK
-from ..i18n import Text
 
 
 def display_folder(folder: Path) -> str:
@@ -95,7 +95,8 @@ async def post_file(ctx: JobContext, url: str, path: Path, fields: dict[str, str
             async with ctx.platform.request("POST", url, data=form, headers=headers) as response:
                 if response.status >= 300:
                     return ProtocolError(ErrorCode.PLATFORM_UNREACHABLE,
-                                         f"Envoi refusé par la plateforme (HTTP {response.status})."), None
+                                         Text("Envoi refusé par la plateforme (HTTP {s}).",
+                                              "Upload refused by the platform (HTTP {s}).").filled(s=response.status)), None
                 return None, await _json_answer(response)
         except ProtocolError as exc:
             return exc, None
