@@ -20,10 +20,11 @@ from typing import Any
 import pexpect
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from bridge_protocol.client import BridgeClient, BridgeError
 from tests.integration.test_certificates_bridge import keystore_config
-from tests.integration.test_sign_job import upload
+from tests.integration.test_sign_job import download, upload
 from tests.support.agent_process import ROOT, free_port, isolated_env, write_config
 from tests.support.pairing import seed_pairing
 from tests.support.pki import TestPki
@@ -38,7 +39,7 @@ DATA_KEYS = {"id", "handle", "output_handle", "subject", "issuer", "name", "sour
              "indication", "sub_indication", "organization", "organisation", "organization_id", "email",
              "not_before", "not_after", "signing_time", "policy", "document", "filename", "path", "thumbprint",
              "agent", "version", "protocol", "capabilities", "certificate", "signer", "key_usage",
-             "extended_key_usage", "countries", "country", "url", "created", "updated", "token", "report_name"}
+             "extended_key_usage", "countries", "country", "url", "created", "updated", "token", "report_name", "data"}
 #: Proper names of the test data that appear inside sentences (certificate names, file names).
 DATA_WORDS = re.compile(r"Jeanne TITULAIRE( EC| 3072)?|Jean DUPONT chiffrement|ENTREPRISE EXEMPLE|Compagnon Test"
                         r"[\w ]*|offre\.pdf|annexe\.zip|pas-un-pdf\.pdf|Jean DUPONT|[\w.-]+\.(pdf|p7s|zip)")
@@ -59,7 +60,7 @@ def sentences(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
     """Every string of a frame that is the agent's text, with the member it came from."""
     if isinstance(value, dict):
         for k, v in value.items():
-            if k not in DATA_KEYS:
+            if k not in DATA_KEYS or isinstance(v, (dict, list)):
                 yield from sentences(v, k if not isinstance(v, (dict, list)) else (k if k != "data" else key))
     elif isinstance(value, list):
         for item in value:
@@ -119,6 +120,19 @@ async def approve(child: pexpect.spawn) -> None:
     child.sendline(child.match.group(1))
 
 
+async def finish(client: BridgeClient, child: pexpect.spawn, job_id: str, pin: str) -> dict:
+    """The job's last snapshot, answering whatever the terminal asks on the way (consent, PIN)."""
+    ending = asyncio.create_task(client.wait_job(job_id, timeout=90))
+    while not ending.done():
+        asked = await asyncio.to_thread(child.expect, [r"tapez ([A-Z]{4}) puis", "Code PIN", pexpect.TIMEOUT],
+                                        timeout=1)
+        if asked == 0:
+            child.sendline(child.match.group(1))
+        elif asked == 1:
+            child.sendline(pin)
+    return await ending
+
+
 async def flow(client: BridgeClient, child: pexpect.spawn, token: ProvisionedToken, locale: str) -> list[dict]:
     """hello, certificates.list, a sign job, failing jobs (wrong PIN, not a PDF, unknown handle),
     a refused call, and a verify job; every frame received."""
@@ -173,6 +187,28 @@ async def flow(client: BridgeClient, child: pexpect.spawn, token: ProvisionedTok
     job = await client.start_job("verify", {"handle": "0" * 32})
     missing = await client.wait_job(job["id"], timeout=60)
     assert missing["state"] == "failed", missing
+    # A sealed bid that is no envelope, and an envelope cut short: the engine's own errors.
+    garbage = await upload(client, "offre.zip.p7m", b"\x30\x80\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03" + b"\x00" * 40)
+    job = await client.start_job("decrypt", {"files": [{"handle": garbage}]})
+    unsealed = await finish(client, child, job["id"], token.pin)
+    assert unsealed["state"] == "failed" or unsealed["result"]["failed"], unsealed
+    # A real envelope for the token's encryption key, cut short: the envelope engine's error.
+    recipient = token.certificates["encryption"].public_bytes(Encoding.PEM).decode()
+    zipped = await upload(client, "annexe.zip", b"PK\x03\x04 annexe " * 4000)
+    job = await client.start_job("encrypt", {"files": [{"handle": zipped}], "recipients": [recipient]})
+    sealed = await finish(client, child, job["id"], token.pin)
+    assert sealed["state"] == "succeeded", sealed
+    envelope = await download(client, sealed["result"]["files"][0]["output_handle"])
+    cut = await upload(client, "annexe.zip.p7m", envelope[:-40])
+    job = await client.start_job("decrypt", {"files": [{"handle": cut}],
+                                             "certificate": by_subject["Jean DUPONT chiffrement"]["id"]})
+    truncated = await finish(client, child, job["id"], token.pin)
+    failure = truncated["error"] or truncated["result"]["files"][0]["error"]
+    assert failure["code"] in ("FILE_UNREADABLE", "DECRYPTION_FAILED"), truncated
+    # A file with no signature at all, verified.
+    job = await client.start_job("verify", {"handle": bad})
+    unsigned = await client.wait_job(job["id"], timeout=60)
+    assert unsigned["state"] in ("succeeded", "failed"), unsigned
     # The signature just made, verified with its content.
     output = signed["result"]["files"][0]["output_handle"]
     job = await client.start_job("verify", {"handle": output, "content_handle": handle})
