@@ -10,6 +10,7 @@ the test PKI's keys plus a second token holding the PKI's expired certificate, s
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 import sys
@@ -214,6 +215,11 @@ async def flow(client: BridgeClient, child: pexpect.spawn, token: ProvisionedTok
     job = await client.start_job("verify", {"handle": output, "content_handle": handle})
     verified = await client.wait_job(job["id"], timeout=120)
     assert verified["state"] == "succeeded" and verified["result"]["report"]["signatures"], verified
+    # The HTML report the page opens, as lines of text.
+    page = (await download(client, verified["result"]["report_handle"])).decode("utf-8")
+    page = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", page, flags=re.S)
+    lines = [html.unescape(line).strip() for line in re.split(r"<[^>]+>", page)]
+    frames.append({"report_lines": [line for line in lines if line]})
     return frames
 
 
@@ -240,6 +246,8 @@ async def test_an_english_page_receives_no_french(agent, platform: PlatformServe
     assert not leaks, "\n".join(leaks)
     joined = json.dumps(frames)
     assert "expired" in joined and "key usage" in joined
+    report = frames[-1]["report_lines"]
+    assert len(report) > 10 and any("verification report" in line for line in report), report
 
 
 async def test_a_french_page_receives_french(agent, platform: PlatformServer,  # type: ignore[no-untyped-def]
@@ -252,3 +260,5 @@ async def test_a_french_page_receives_french(agent, platform: PlatformServer,  #
     assert len(french_texts) > 10, texts
     joined = json.dumps(frames, ensure_ascii=False)
     assert "expiré" in joined and "usage de la clé" in joined
+    report = frames[-1]["report_lines"]
+    assert sum(french(line) for line in report) > 5, report
