@@ -56,8 +56,8 @@ class ProgressRenderer:
         step = running[0]
         if step["id"] == FINAL_STEP:
             return "", False  # the end line says it, at 100 %
-        if step["id"] in USER_STEPS:
-            return f"{step['label']} — {WAITING.render(self.locale)}", True
+        if step["id"] in USER_STEPS:  # the job's message names where the question is, when known
+            return f"{step['label']} — {snapshot.get('message') or WAITING.render(self.locale)}", True
         return f"{step['label']}…", False
 
     @staticmethod

@@ -64,6 +64,11 @@ class ConsentProvider(ABC):
     @abstractmethod
     async def ask(self, request: ConsentRequest) -> ConsentDecision: ...
 
+    def place(self, locale: str) -> str | None:
+        """Where this provider asks the user ("le terminal où Compagnon s'exécute", "la fenêtre de
+        Compagnon"), for the job that waits on it to say so; None when nobody is asked."""
+        return None
+
     async def show(self, request: ConsentRequest) -> None:
         """Show ``request`` without asking anything (a pre-approved site's pairing code): the agent
         cancels this once the page confirmed. By default the request is shown as a prompt whose

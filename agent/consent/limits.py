@@ -74,6 +74,9 @@ class RateLimitedConsent(ConsentProvider):
         finally:
             self._pending.discard(origin)
 
+    def place(self, locale: str) -> str | None:
+        return self.inner.place(locale)
+
     async def ask(self, request: ConsentRequest) -> ConsentDecision:
         async with self._slot(request.origin, request.action):
             return await self.inner.ask(request)

@@ -67,6 +67,9 @@ _NO_PROMPT = Text(fr="(aucune demande en attente : ce qui a été tapé n'a ét�
 _NEW_PASSWORD_TRIES = 5
 
 
+PLACE = Text("le terminal où Compagnon s'exécute", "the terminal where Compagnon runs")
+
+
 class TerminalConsent(ConsentProvider):
     """Prompts on ``output`` and reads one line from ``input``, one request at a time."""
 
@@ -78,6 +81,9 @@ class TerminalConsent(ConsentProvider):
         self._lock = asyncio.Lock()
         self._reader: asyncio.StreamReader | None = None
         self._drain: asyncio.Task[None] | None = None
+
+    def place(self, locale: str) -> str | None:
+        return PLACE.render(locale)
 
     async def _say(self, text: str) -> None:
         """Write ``text`` whole. Once stdin is read through asyncio, the terminal is non-blocking

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
+from ..i18n import Text
 from ..jobs.model import utc_now
 from ..secret import Secret
 from ..consent import ConsentDecision, ConsentProvider, ConsentRequest, accepted_file
@@ -104,6 +105,9 @@ class ConsoleConsent(ConsentProvider):
         self.picker = picker
         self._pending: dict[str, PendingPrompt] = {}
         self._listeners: list[Callable[[], None]] = []
+
+    def place(self, locale: str) -> str | None:
+        return Text("la console de Compagnon", "Compagnon's console").render(locale)
 
     # -- what the console reads -------------------------------------------------------------------
     def add_listener(self, listener: Callable[[], None]) -> None:

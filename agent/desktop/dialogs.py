@@ -32,7 +32,7 @@ from typing import Any
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
 from ..consent import ConsentDecision, ConsentProvider, ConsentRequest, accepted_file
-from ..i18n import human_size, system_locale
+from ..i18n import Text, human_size, system_locale
 from ..secret import Secret
 
 __all__ = ["NativeConsent", "consent_view", "dialog_command", "menu_view", "native_dialogs_available", "pick_view",
@@ -140,6 +140,9 @@ class NativeConsent(ConsentProvider):
         self.timeout = timeout
         self.locale = locale or system_locale()
         self.command = command or dialog_command()
+
+    def place(self, locale: str) -> str | None:
+        return Text("la fenêtre de Compagnon", "Compagnon's window").render(locale)
 
     async def ask(self, request: ConsentRequest) -> ConsentDecision:
         answer = await show_window(self.command, consent_view(request, self.locale, self.timeout), self.timeout)

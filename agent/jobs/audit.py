@@ -201,6 +201,9 @@ class _WatchedConsent(ConsentProvider):
     async def pick_files(self, origin: str, multiple: bool, accept: tuple[str, ...]) -> list[Path]:
         return await self._inner.pick_files(origin, multiple, accept)
 
+    def place(self, locale: str) -> str | None:
+        return self._inner.place(locale)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 

@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bridge_protocol.errors import ErrorCode, ProtocolError, error_message
@@ -31,6 +32,7 @@ from .context import JobCancelled, JobContext, JobServices
 from .model import Job, StepRecord, new_job_id, utc_now
 from .slots import FairSlots
 from .store import JobStore
+from .waiting import AnnouncedConsent
 
 if TYPE_CHECKING:
     from ..audit import AuditLog
@@ -171,6 +173,7 @@ class JobManager:
         witness = JobWitness.for_kind(self.audit, kind.name)
         base = services if services is not None else self.services
         services = witness.services(base) if witness is not None else base
+        services = replace(services, consent=AnnouncedConsent(services.consent, job, self._changed))
         ctx = JobContext(job, services, self._changed, lambda: _platform_client(origin))
         self._contexts[job.id] = ctx
         self._changed(job, True)

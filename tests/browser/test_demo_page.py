@@ -187,19 +187,53 @@ async def test_bidder_signs_three_files_in_three_formats(
         await expect(row).to_contain_text("Adapté pour les marchés publics")
         await row.locator('input[type="radio"]').check()
         await page.evaluate(
-            """() => { window.seen = []; new MutationObserver(() => window.seen.push(
-                document.getElementById('sign-current').textContent)).observe(
-                document.getElementById('sign-current'), {childList: true, characterData: true, subtree: true}); }"""
+            """() => { window.seen = []; const job = document.getElementById('sign-job');
+                new MutationObserver(() => window.seen.push([job.dataset.state,
+                    document.getElementById('sign-job-current').textContent,
+                    document.getElementById('sign-job-waiting').textContent])).observe(
+                job, {childList: true, characterData: true, subtree: true, attributes: true}); }"""
         )
         await page.get_by_role("button", name="Signer", exact=True).click()
+        # While the job waits for the user, the page says so, naming where Compagnon asks.
+        waiting = page.locator("#sign-job-waiting")
+        await expect(waiting).to_have_text(
+            "Compagnon attend votre réponse. En attente de votre réponse dans le terminal où Compagnon s'exécute.",
+            timeout=30_000)
+        await expect(page.locator("#sign-job")).to_have_attribute("data-state", "waiting-user")
+        await expect(page.locator('#sign-job-steps li[data-step="consent"]')).to_have_attribute(
+            "data-state", "waiting-user")
         shown = await answer_consent(with_pin=True)
         assert all(name in shown for name in sources)  # the consent names every file
         verdict = page.locator("#sign-verdict")
         await expect(verdict).to_have_text(
             "La signature électronique des fichiers sélectionnés s'est terminée avec succès.", timeout=60_000)
         await expect(page.locator("#count-signed")).to_have_text("3")
+        # At the end: every step ticked, 100 %, and nothing left that was only true while it ran.
+        await expect(page.locator("#sign-job")).to_have_attribute("data-state", "succeeded")
+        states = await page.locator("#sign-job-steps li").evaluate_all("(items) => items.map((i) => i.dataset.state)")
+        assert states and all(s == "succeeded" for s in states), states
+        ticks = await page.locator("#sign-job-steps li").evaluate_all(
+            "(items) => items.map((i) => getComputedStyle(i, '::before').content)")
+        assert ticks == ['"✓"'] * len(states), ticks
+        await expect(page.locator("#sign-job-progress")).to_contain_text("100 %")
+        await expect(page.locator("#sign-job-current")).to_have_text("")
+        await expect(waiting).to_be_hidden()
+        body = await page.locator("body").inner_text()
+        assert "sur 3" not in body and "attend votre réponse" not in body, body
         seen = await page.evaluate("window.seen")
-        assert any("SUR 3" in s for s in seen), seen  # "SIGNATURE ÉLECTRONIQUE DU FICHIER i SUR 3" was shown live
+        assert any(current.startswith("fichier") and "sur 3" in current for _, current, _ in seen), seen  # live
+        # A refusal: the waiting state goes, the error is the verdict, shown once.
+        await page.get_by_role("button", name="Signer", exact=True).click()
+        await expect(waiting).to_be_visible(timeout=30_000)
+        await asyncio.to_thread(agent.expect, r"tapez ([A-Z]{4}) puis")
+        agent.sendline("non")
+        await expect(page.locator("#sign-error")).to_be_visible(timeout=30_000)
+        await expect(page.locator("#sign-job")).to_have_attribute("data-state", "failed")
+        await expect(waiting).to_be_hidden()
+        body = await page.locator("body").inner_text()
+        assert "attend votre réponse" not in body and "Confirmez" not in body, body
+        error = await page.locator("#sign-error").inner_text()
+        assert body.count(error) == 1, body
         pdf_block = page.locator('.output[data-source="Lettre de candidature.pdf"]')
         await expect(pdf_block).to_contain_text("Fichier généré : Lettre de candidature - ")
         await expect(page.locator('.output[data-source="COMPLEMENT.zip"]')).to_contain_text(" - Signature 1.xml")

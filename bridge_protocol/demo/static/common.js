@@ -29,7 +29,9 @@ const TEXT = {
     signTitle: "Signer un document", signIntro: "Avant d'utiliser l'outil de signature, vérifiez que votre certificat de signature est bien accessible. Désignez ensuite les fichiers à signer.",
     colFile: "Fichier(s) à signer", colFormat: "Format de signature", colActions: "Actions", addFile: "Ajouter un fichier", remove: "Retirer",
     chooseCert: "Choisir le certificat", signRun: "Signer", signing: "Signature électronique du fichier {i} sur {n}",
-    uploading: "Envoi du fichier {i} sur {n} à Compagnon", waitingConsent: "Confirmez dans la fenêtre de Compagnon (autorisation et code PIN).",
+    uploading: "Envoi du fichier {i} sur {n} à Compagnon",
+    waitingYou: "Compagnon attend votre réponse.", waitingPlace: "Répondez dans Compagnon.",
+    jobItemOf: "{label} {i} sur {n}",
     signDone: "La signature électronique des fichiers sélectionnés s'est terminée avec succès.",
     signPartial: "La signature électronique s'est terminée avec des erreurs.",
     countToSign: "Nombre de fichiers à signer", countSigned: "Nombre de fichiers signés avec succès",
@@ -105,7 +107,9 @@ const TEXT = {
     signTitle: "Sign a document", signIntro: "Before using the signing tool, check that your signing certificate is available. Then choose the files to sign.",
     colFile: "File(s) to sign", colFormat: "Signature format", colActions: "Actions", addFile: "Add a file", remove: "Remove",
     chooseCert: "Choose the certificate", signRun: "Sign", signing: "Electronic signature of file {i} of {n}",
-    uploading: "Sending file {i} of {n} to Compagnon", waitingConsent: "Confirm in Compagnon's window (authorisation and PIN).",
+    uploading: "Sending file {i} of {n} to Compagnon",
+    waitingYou: "Compagnon is waiting for your answer.", waitingPlace: "Answer in Compagnon.",
+    jobItemOf: "{label} {i} of {n}",
     signDone: "The electronic signature of the selected files completed successfully.",
     signPartial: "The electronic signature completed with errors.",
     countToSign: "Number of files to sign", countSigned: "Number of files signed successfully",
@@ -366,6 +370,12 @@ function element(tag, props = {}, ...children) {
  * progress bar and its % in `#<id>-progress`, the speed in `#<id>-speed`, the job's message in
  * `#<id>-message`, and a cancel button `#<id>-cancel` while it runs.
  */
+/**
+ * The view of a job shared by the pages: its steps (✓ done, ✗ failed, ▸ running, ○ to come), the
+ * overall bar, the file being worked on, a distinct "waiting for you in Compagnon" state while the
+ * job waits for the user (with the agent's own words on where: its window, console or terminal),
+ * and, once the job has ended, nothing that was only true while it ran.
+ */
 export class JobView {
   constructor(container) {
     const id = container.id;
@@ -375,6 +385,8 @@ export class JobView {
     this.bar = element("progress", { max: 100, value: 0 });
     this.percent = element("span", { className: "job-percent", textContent: "0 %" });
     this.progress = element("div", { id: `${id}-progress`, className: "job-progress" }, this.bar, " ", this.percent);
+    this.current = element("p", { id: `${id}-current`, className: "job-current" });
+    this.waiting = element("p", { id: `${id}-waiting`, className: "job-waiting", hidden: true });
     this.speed = element("p", { id: `${id}-speed`, className: "note", hidden: true });
     this.message = element("p", { id: `${id}-message`, className: "job-message" });
     this.cancel = element("button", { id: `${id}-cancel`, type: "button", hidden: true, textContent: t("cancel") });
@@ -382,7 +394,7 @@ export class JobView {
     this.cancel.addEventListener("click", () => {
       if (this.job) client.cancelJob(this.job.id).catch(() => {});
     });
-    container.replaceChildren(this.steps, this.progress, this.speed, this.message, this.cancel);
+    container.replaceChildren(this.current, this.waiting, this.steps, this.progress, this.speed, this.message, this.cancel);
     container.hidden = true;
   }
 
@@ -390,35 +402,51 @@ export class JobView {
   note(text) {
     this.job = null;
     this.container.hidden = false;
+    this.container.dataset.state = "preparing";
     this.steps.replaceChildren();
     this.bar.value = 0;
     this.percent.textContent = "0 %";
     this.speed.hidden = true;
     this.cancel.hidden = true;
-    this.message.textContent = text;
+    this.waiting.hidden = true;
+    this.waiting.textContent = "";
+    this.current.textContent = text;
+    this.message.textContent = "";
   }
 
   /** Render a job snapshot (the `onUpdate` of `client.runJob`). */
   update(job) {
     this.job = job;
+    const ended = !["queued", "running"].includes(job.state);
+    const running = job.steps.find((s) => s.state === "running");
+    const waiting = !ended && running !== undefined && running.id === "consent";
     this.container.hidden = false;
-    this.container.dataset.state = job.state;
+    this.container.dataset.state = waiting ? "waiting-user" : job.state;
     this.bar.value = job.progress;
     this.percent.textContent = `${job.progress} %`;
     this.steps.replaceChildren(...job.steps.map((step) => {
       const li = element("li", {}, element("span", { className: "step-label", textContent: step.label }));
-      li.dataset.state = step.state;
+      li.dataset.state = waiting && step === running ? "waiting-user" : step.state;
       li.dataset.step = step.id;
-      if (step.state === "running") li.append(element("span", { className: "step-percent", textContent: ` ${step.progress} %` }));
+      if (step.state === "running" && !waiting) {
+        li.append(element("span", { className: "step-percent", textContent: ` ${step.progress} %` }));
+      }
       return li;
     }));
+    // The file being worked on, only while the job works on it.
+    const current = job.current;
+    this.current.textContent = !ended && !waiting && current && current.total
+      ? t("jobItemOf", { label: current.label, i: current.index, n: current.total }) : "";
+    // Waiting for the user: said apart, with the agent's words on where (its window, console or terminal).
+    this.waiting.hidden = !waiting;
+    this.waiting.textContent = waiting ? `${t("waitingYou")} ${job.message || t("waitingPlace")}` : "";
     const moving = typeof job.speed === "number" && job.speed > 0 && job.state === "running";
     this.speed.hidden = !moving;
     this.speed.textContent = moving ? t("jobSpeed", { speed: formatSpeed(job.speed) }) : "";
     // A failed job's error is the page's verdict: never shown a second time here.
     const error = job.error && job.error.message;
-    this.message.textContent = job.message && job.message !== error ? job.message : "";
-    this.cancel.hidden = !["queued", "running"].includes(job.state);
+    this.message.textContent = !waiting && job.message && job.message !== error ? job.message : "";
+    this.cancel.hidden = ended;
   }
 }
 

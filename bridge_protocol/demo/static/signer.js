@@ -1,8 +1,13 @@
 // Bidder page "Signer un document": files with a format each, the certificate, live progress,
 // and the generated files, as on the reference platform.
-import { $, client, formatSize, renderCertificates, setBusy, startPage, t, uploadFile } from "./common.js";
+import {
+  $, JobView, client, formatSize, jobError, renderCertificates, setBusy, startPage, t, uploadFile,
+} from "./common.js";
 
 const files = [];
+const view = new JobView($("sign-job"));
+/** The formats as their standards write them. */
+const FORMAT_NAMES = { pades: "PAdES", cades: "CAdES", xades: "XAdES" };
 
 function defaultFormat(name) {
   const lower = name.toLowerCase();
@@ -23,7 +28,7 @@ function renderFiles() {
     for (const value of ["pades", "xades", "cades"]) {
       const option = document.createElement("option");
       option.value = value;
-      option.textContent = value.toUpperCase();
+      option.textContent = FORMAT_NAMES[value];
       option.selected = value === entry.format;
       option.disabled = value === "pades" && !entry.file.name.toLowerCase().endsWith(".pdf");
       select.append(option);
@@ -57,24 +62,6 @@ async function download(handle, name) {
   link.click();
 }
 
-function renderProgress(job) {
-  $("sign-progress").hidden = false;
-  $("sign-bar").value = job.progress;
-  $("sign-percent").textContent = `${job.progress} %`;
-  const step = job.steps.find((s) => s.state === "running");
-  if (job.current && step && step.id === "sign") {
-    $("sign-current").textContent = t("signing", { i: job.current.index, n: job.current.total }).toUpperCase();
-  } else if (step && step.id === "consent") {
-    $("sign-current").textContent = t("waitingConsent");
-  }
-  $("sign-steps").replaceChildren(...job.steps.map((s) => {
-    const li = document.createElement("li");
-    li.dataset.state = s.state;
-    li.textContent = s.label;
-    return li;
-  }));
-}
-
 function renderResult(result) {
   $("count-total").textContent = String(result.files.length);
   $("count-signed").textContent = String(result.signed);
@@ -84,7 +71,7 @@ function renderResult(result) {
     block.className = `output ${item.status}`;
     block.dataset.source = item.source;
     const lines = [`${item.status === "signed" ? "✓" : "✗"} ${t("sourceFile")} : ${item.source}`,
-      `↳ ${t("colFormat")} : ${item.format.toUpperCase()}`];
+      `↳ ${t("colFormat")} : ${FORMAT_NAMES[item.format] || item.format}`];
     if (item.status === "signed") {
       lines.push(`↳ ${t("generated")} : ${item.output}`, `↳ ${t("destination")} : ${item.folder}`);
     } else {
@@ -120,12 +107,13 @@ async function sign() {
   try {
     const refs = [];
     for (const [index, entry] of files.entries()) {
-      $("sign-progress").hidden = false;
-      $("sign-current").textContent = t("uploading", { i: index + 1, n: files.length });
+      view.note(t("uploading", { i: index + 1, n: files.length }));
       refs.push({ handle: await uploadFile(entry.file), format: entry.format });
     }
-    const job = await client.runJob("sign", { files: refs, certificate: chosen.value }, renderProgress, { timeout: 300000 });
-    if (job.state !== "succeeded") throw new Error(job.message || job.state);
+    const job = await client.runJob("sign", { files: refs, certificate: chosen.value }, (snapshot) => view.update(snapshot),
+      { timeout: 300000 });
+    view.update(job);
+    if (job.state !== "succeeded") throw new Error(jobError(job));
     renderResult(job.result);
   } catch (err) {
     $("sign-error").textContent = err.message;
