@@ -202,7 +202,8 @@ class _WatchedConsent(ConsentProvider):
         return await self._inner.pick_files(origin, multiple, accept)
 
     def place(self, locale: str) -> str | None:
-        return self._inner.place(locale)
+        place = getattr(self._inner, "place", None)
+        return place(locale) if place is not None else None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

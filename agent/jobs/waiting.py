@@ -14,7 +14,7 @@ from ..consent import ConsentDecision, ConsentProvider, ConsentRequest
 from ..i18n import Text
 from .model import Job
 
-WAITING_IN = Text("En attente de votre réponse dans {place}.", "Waiting for your answer in {place}.")
+WAITING_IN = Text("Répondez dans {place}.", "Answer in {place}.")
 
 
 class AnnouncedConsent(ConsentProvider):
@@ -27,10 +27,11 @@ class AnnouncedConsent(ConsentProvider):
         self._changed = changed
 
     def place(self, locale: str) -> str | None:
-        return self._inner.place(locale)
+        place = getattr(self._inner, "place", None)  # the command line's own consent has none
+        return place(locale) if place is not None else None
 
     async def ask(self, request: ConsentRequest) -> ConsentDecision:
-        place = self._inner.place(self._job.locale)
+        place = self.place(self._job.locale)
         if place is None or request.pin_retry:
             return await self._inner.ask(request)
         said = WAITING_IN.render(self._job.locale, place=place)

@@ -196,9 +196,9 @@ async def test_bidder_signs_three_files_in_three_formats(
         await page.get_by_role("button", name="Signer", exact=True).click()
         # While the job waits for the user, the page says so, naming where Compagnon asks.
         waiting = page.locator("#sign-job-waiting")
-        await expect(waiting).to_have_text(
-            "Compagnon attend votre réponse. En attente de votre réponse dans le terminal où Compagnon s'exécute.",
-            timeout=30_000)
+        await expect(waiting).to_have_text("Compagnon attend votre réponse.", timeout=30_000)
+        await expect(page.locator("#sign-job-message")).to_have_text(
+            "Répondez dans le terminal où Compagnon s'exécute.")
         await expect(page.locator("#sign-job")).to_have_attribute("data-state", "waiting-user")
         await expect(page.locator('#sign-job-steps li[data-step="consent"]')).to_have_attribute(
             "data-state", "waiting-user")
@@ -219,7 +219,7 @@ async def test_bidder_signs_three_files_in_three_formats(
         await expect(page.locator("#sign-job-current")).to_have_text("")
         await expect(waiting).to_be_hidden()
         body = await page.locator("body").inner_text()
-        assert "sur 3" not in body and "attend votre réponse" not in body, body
+        assert "sur 3" not in body and "attend votre réponse" not in body and "Répondez" not in body, body
         seen = await page.evaluate("window.seen")
         assert any(current.startswith("fichier") and "sur 3" in current for _, current, _ in seen), seen  # live
         # A refusal: the waiting state goes, the error is the verdict, shown once.
@@ -231,7 +231,7 @@ async def test_bidder_signs_three_files_in_three_formats(
         await expect(page.locator("#sign-job")).to_have_attribute("data-state", "failed")
         await expect(waiting).to_be_hidden()
         body = await page.locator("body").inner_text()
-        assert "attend votre réponse" not in body and "Confirmez" not in body, body
+        assert "attend votre réponse" not in body and "Répondez" not in body and "Confirmez" not in body, body
         error = await page.locator("#sign-error").inner_text()
         assert body.count(error) == 1, body
         pdf_block = page.locator('.output[data-source="Lettre de candidature.pdf"]')

@@ -437,15 +437,17 @@ export class JobView {
     const current = job.current;
     this.current.textContent = !ended && !waiting && current && current.total
       ? t("jobItemOf", { label: current.label, i: current.index, n: current.total }) : "";
-    // Waiting for the user: said apart, with the agent's words on where (its window, console or terminal).
+    // Waiting for the user: said apart; the message gives the agent's words on where (its window,
+    // console or terminal), or why it asks again.
     this.waiting.hidden = !waiting;
-    this.waiting.textContent = waiting ? `${t("waitingYou")} ${job.message || t("waitingPlace")}` : "";
+    this.waiting.textContent = waiting ? t("waitingYou") : "";
     const moving = typeof job.speed === "number" && job.speed > 0 && job.state === "running";
     this.speed.hidden = !moving;
     this.speed.textContent = moving ? t("jobSpeed", { speed: formatSpeed(job.speed) }) : "";
     // A failed job's error is the page's verdict: never shown a second time here.
     const error = job.error && job.error.message;
-    this.message.textContent = !waiting && job.message && job.message !== error ? job.message : "";
+    this.message.textContent = job.message && job.message !== error ? job.message
+      : waiting ? t("waitingPlace") : "";
     this.cancel.hidden = ended;
   }
 }
