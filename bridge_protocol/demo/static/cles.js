@@ -53,7 +53,7 @@ async function addKey(event) {
   showVerdict($("keygen-verdict"), "");
   setBusy("keygen", true);
   try {
-    view.note(t("waitingConsent"));
+    view.note(t("jobStarting"));
     const token = await platformToken();
     const params = { name, secours: $("key-secours").checked, register_url: "/api/keys", token };
     const job = await client.runJob("keygen", params, (snapshot) => view.update(snapshot), { timeout: 300000 });
