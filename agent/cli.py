@@ -24,7 +24,18 @@ from typing import Any
 from . import __version__
 from .config import ConfigError, Settings, load_settings
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from .cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    _CliConsent,
+    _diagnose,
+    _fail,
+    _run_job,
+    _select_key,
+    read_secret,
+    signature_line,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -374,57 +385,6 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
-# -- jobs run in-process ------------------------------------------------------------------------
-
-
-def _run_job(services: Any, kind: str, params: dict[str, Any], locale: str = "fr",
-             show_progress: bool = False, origin: str = "cli:") -> dict[str, Any]:
-    """Run one job of ``kind`` in this process (the same kinds the bridge starts); its final snapshot.
-
-    Signatures, decryptions and key generations go to the same audit journal as the agent's.
-    """
-    from .audit import AuditLog
-    from .jobs.manager import JobManager
-
-    async def run() -> dict[str, Any]:
-        manager = JobManager(services, audit=AuditLog.in_state_dir(services.settings.state_dir))
-        if show_progress:
-            from .cli_progress import ProgressRenderer
-
-            manager.add_listener(ProgressRenderer(locale))
-        job = manager.start(origin, kind, params, locale)
-        return (await manager.wait(job.id)).snapshot()
-
-    return asyncio.run(run())
-
-
-# -- secrets -------------------------------------------------------------------------------------
-
-
-def read_secret(prompt: str, from_stdin: bool):  # type: ignore[no-untyped-def]
-    """A PIN or password from stdin (``--pin-stdin``) or typed at a terminal; never from argv."""
-    from .consent import Secret
-
-    if from_stdin:
-        line = sys.stdin.readline()
-        return Secret(line.rstrip("\r\n")) if line else None
-    if sys.stdin.isatty():
-        import getpass
-
-        return Secret(getpass.getpass(prompt))
-    return None
-
-
-def _fail(exc: Exception, locale: str = "fr") -> int:
-    from bridge_protocol.errors import ProtocolError
-
-    if isinstance(exc, ProtocolError):
-        print(f"compagnon : {exc.code.value} : {exc.message(locale)}", file=sys.stderr)
-    else:
-        print(f"compagnon : {exc}", file=sys.stderr)
-    return EXIT_FAILED
-
-
 # -- certs ---------------------------------------------------------------------------------------
 
 
@@ -443,6 +403,7 @@ def _certs(args: argparse.Namespace, settings: Settings) -> int:
     from bridge_protocol.errors import ProtocolError
     from bridge_protocol.typed import to_json
 
+    from .errors import ReportedError
     from .keystores.pkcs12_store import Pkcs12FileStore
     from .keystores.registry import KeyStoreRegistry
 
@@ -452,7 +413,7 @@ def _certs(args: argparse.Namespace, settings: Settings) -> int:
         store = Pkcs12FileStore(path)
         try:
             store.unlock(read_secret(f"Mot de passe de {path.name} : ", args.pin_stdin))
-        except ProtocolError as exc:
+        except (ProtocolError, ReportedError) as exc:
             return _fail(exc, args.lang)
         picked.append(store)
     registry = KeyStoreRegistry(settings, extra_modules=args.pkcs11, p12=picked)
@@ -477,83 +438,6 @@ def _certs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # -- sign / cosign / countersign -----------------------------------------------------------------
-
-
-class _CliConsent:
-    """The user ran the command: that is the consent. The PIN is read when the key needs one."""
-
-    def __init__(self, pin_stdin: bool, known: object = None) -> None:
-        self.pin_stdin = pin_stdin
-        self.known = known
-
-    async def ask(self, request):  # type: ignore[no-untyped-def]
-        from .consent import ConsentDecision
-
-        if request.pin_retry:  # a wrong PIN: asked again (the next line with --pin-stdin); nothing gives up
-            print(f"compagnon : {request.notice}", file=sys.stderr, flush=True)
-            pin = read_secret("Code PIN (Entrée seule pour abandonner) : ", self.pin_stdin)
-            return ConsentDecision(approved=bool(pin and pin.reveal()), pin=pin if pin and pin.reveal() else None)
-        pin = self.known
-        if pin is None and request.needs_pin:
-            pin = read_secret(f"Code PIN ({request.certificate.split(' — ')[0]}) : ", self.pin_stdin)
-        return ConsentDecision(approved=True, pin=pin)  # type: ignore[arg-type]
-
-
-def _select_key(args: argparse.Namespace, settings: Settings, purpose: str | None = None):  # type: ignore[no-untyped-def]
-    """The registry and the key the options name; the PKCS#12 password when it was needed. For
-    ``purpose="signing"``, a PKCS#12 whose published certificate cannot sign is refused before its
-    password is asked (the sign job itself refuses any such key before the consent and the PIN)."""
-    from bridge_protocol.errors import ErrorCode, ProtocolError
-
-    from .keystores.pkcs12_store import Pkcs12FileStore
-    from .keystores.registry import KeyStoreRegistry
-
-    chosen = getattr(args, "cert", None)
-    if [bool(args.p12), bool(args.pkcs11), bool(chosen)].count(True) != 1:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS,
-                            "Indiquez --p12 FICHIER, --pkcs11 MODULE --token LIBELLÉ ou --cert ID.")
-    if chosen:
-        registry = KeyStoreRegistry(settings)
-        wanted = chosen.strip().lower()
-        matches = [key for _, key in registry.keys()
-                   if key.id == wanted or (len(wanted) >= 8 and key.sha256.startswith(wanted))]
-        if len(matches) != 1:
-            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE, f"Certificat introuvable : {chosen}")
-        return registry, matches[0], None
-    if args.p12 and not args.p12.is_file():
-        raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Fichier introuvable : {args.p12}. Vérifiez le chemin du "
-                            "certificat logiciel (fichier .p12 ou .pfx).")
-    if args.pkcs11 and not args.pkcs11.is_file():
-        raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Module PKCS#11 introuvable : {args.pkcs11}. Indiquez le "
-                            "fichier .so (ou .dll) fourni avec la carte ou la clé USB.")
-    if args.p12:
-        store = Pkcs12FileStore(args.p12)
-        if purpose == "signing":
-            from .keystores.usage import usage_refusal
-
-            for published in store.keys():  # a certificate published beside the file: judged before the password
-                refusal = usage_refusal(published.certificate, "signing")
-                if refusal is not None:
-                    raise ProtocolError(ErrorCode.KEY_USAGE_NOT_SIGNING, refusal)
-        secret = read_secret(f"Mot de passe de {args.p12.name} : ", args.pin_stdin)
-        (key,) = store.unlock(secret) or [None]
-        if key is None:
-            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
-        return KeyStoreRegistry(settings, p12=[store], discover=False), key, secret
-    from .keystores.pkcs11_store import Pkcs11TokenStore
-
-    registry = KeyStoreRegistry(settings, extra_modules=[args.pkcs11], discover=False)
-    tokens = [s for s in registry.stores() if isinstance(s, Pkcs11TokenStore) and s.module.path == args.pkcs11.resolve()
-              and (args.token is None or s.token_label == args.token)]
-    if not tokens:
-        raise ProtocolError(ErrorCode.TOKEN_REMOVED, f"Support introuvable : {args.token or args.pkcs11.name}")
-    keys = [k for k in tokens[0].keys() if args.key is None or k.label == args.key]
-    if args.key is None and len(keys) > 1:
-        names = ", ".join(k.label for k in keys)
-        raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE, f"Plusieurs certificats sur ce support : précisez --key ({names}).")
-    if not keys:
-        raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
-    return registry, keys[0], None
 
 
 def _check_inputs(files: list[Path], signature_format: str | None = None) -> None:
@@ -595,6 +479,7 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
 
     from bridge_protocol.errors import ProtocolError
 
+    from .errors import ReportedError
     from .jobs.context import JobServices
 
     if args.tsa:
@@ -603,7 +488,7 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "sign":
             _check_inputs(_expand_folders(args.files), args.format)
         registry, key, secret = _select_key(args, settings, "signing")
-    except ProtocolError as exc:
+    except (ProtocolError, ReportedError) as exc:
         return _fail(exc)
     if args.command == "sign":
         files = [{"path": str(f), "format": args.format, "attached": args.attached, "enveloped": args.enveloped,
@@ -642,11 +527,12 @@ def _sign(args: argparse.Namespace, settings: Settings) -> int:
 def _decrypt(args: argparse.Namespace, settings: Settings) -> int:
     from bridge_protocol.errors import ProtocolError
 
+    from .errors import ReportedError
     from .jobs.context import JobServices
 
     try:
         registry, key, secret = _select_key(args, settings)
-    except ProtocolError as exc:
+    except (ProtocolError, ReportedError) as exc:
         return _fail(exc)
     params: dict[str, Any] = {"files": [{"path": str(f)} for f in args.files], "certificate": key.id,
                               "extract": args.extract}
@@ -666,6 +552,8 @@ def _encrypt(args: argparse.Namespace, settings: Settings) -> int:
 
     from bridge_protocol.errors import ProtocolError
 
+    from .errors import ReportedError
+
     recipients = []
     for path in args.to:
         try:
@@ -681,7 +569,7 @@ def _encrypt(args: argparse.Namespace, settings: Settings) -> int:
         recipients.append(text)
     try:
         _check_inputs(list(args.files))
-    except ProtocolError as exc:
+    except (ProtocolError, ReportedError) as exc:
         return _fail(exc)
     params: dict[str, Any] = {"files": [{"path": str(f)} for f in args.files], "recipients": recipients,
                               "algorithm": args.algorithm}
@@ -755,18 +643,6 @@ def _print_outputs(snapshot: dict[str, Any], done_status: str) -> int:
             failed = True
             print(f"compagnon : {item['source']} : {item['error']['code']} : {item['error']['message']}", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
-
-
-def signature_line(check: dict[str, Any]) -> str:
-    """An opened file's analyse on one line: "Signature valide — Jeanne TITULAIRE — rapport : …"."""
-    parts = [check["label"]]
-    if check.get("signers"):
-        parts.append(", ".join(check["signers"]))
-    if check.get("signed_by"):
-        parts.append("signé par " + ", ".join(check["signed_by"]))
-    if check.get("report_name"):
-        parts.append(f"rapport : {check['report_name']}")
-    return " — ".join(parts)
 
 
 # -- keygen --------------------------------------------------------------------------------------
@@ -1051,43 +927,3 @@ def _pairings(args: argparse.Namespace, settings: Settings) -> int:
         how = "pré-approuvé (configuration)" if entry["preapproved"] else f"autorisé le {entry['approved_at']}"
         print(f"{entry['origin']}  {how}")
     return EXIT_OK
-
-
-# -- diagnose ------------------------------------------------------------------------------------
-
-
-def _diagnose(args: argparse.Namespace, settings: Settings) -> int:
-    from .config import normalize_origin
-    from .consent import PolicyConsent
-    from .jobs.context import JobServices
-
-    origin = "cli:"
-    if args.platform:
-        try:
-            origin = normalize_origin(args.platform)
-        except ConfigError as exc:
-            print(f"compagnon : {exc}", file=sys.stderr)
-            return EXIT_USAGE
-
-    from .keystores.registry import KeyStoreRegistry
-
-    services = JobServices(settings=settings, consent=PolicyConsent(approve=False), keystores=KeyStoreRegistry(settings))
-    snapshot = _run_job(services, "diagnose", {},
-                        show_progress=not args.json, origin=origin)
-    if args.json:
-        print(json.dumps(snapshot, ensure_ascii=False, indent=2))
-    elif snapshot["state"] == "succeeded":
-        result = snapshot["result"]
-        print()
-        width = max(len(c["label"]) for c in result["checks"])
-        marks = {"pass": "OK ", "warn": "!! ", "fail": "KO "}
-        for check in result["checks"]:
-            print(f"{marks[check['status']]} {check['label']:<{width}}  {check['value']}")
-            if check["status"] != "pass":
-                print(f"    {'':<{width}}  {check['message']}")
-        print(f"\n{result['message']}")
-    if snapshot["state"] != "succeeded":
-        print(f"compagnon : {snapshot['message']}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_FAILED if snapshot["result"]["status"] == "fail" else EXIT_OK
-

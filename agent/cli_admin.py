@@ -167,7 +167,7 @@ def _export(journal: AuditLog, target: Path | None) -> int:
 
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from .cli import _diagnose, _run_job
+    from .cli_common import _diagnose, _run_job
 
     if args.bundle is None:
         status = _diagnose(argparse.Namespace(platform=args.platform, json=False), settings)

@@ -46,8 +46,9 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from bridge_protocol.errors import ProtocolError
 
-    from .cli import _CliConsent, _fail, _run_job, _select_key, signature_line
+    from .cli_common import _CliConsent, _fail, _run_job, _select_key, signature_line
     from .consent import PolicyConsent
+    from .errors import ReportedError
     from .jobs.context import JobServices
 
     url = URL(args.url)
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _report(snapshot, lambda f: f"{f['name']}  {f['status']}")
     try:
         registry, key, secret = _select_key(args, settings)
-    except ProtocolError as exc:
+    except (ProtocolError, ReportedError) as exc:
         return _fail(exc)
     params.update(certificate=key.id, upload=not args.no_upload)
     if args.envelopes:

@@ -9,11 +9,16 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+from .errors import CompagnonError
+
 MAX_BYTES = 64 * 1024 * 1024
 
 
-class FetchError(ConnectionError):
-    """The download failed (network, HTTP status, size)."""
+class FetchError(CompagnonError, ConnectionError):
+    """The download failed (network, HTTP status, size); code ``FETCH_FAILED``, message in French."""
+
+    def __init__(self, message: str, english: str | None = None) -> None:
+        super().__init__("FETCH_FAILED", message, english)
 
 
 def fetch(url: str, timeout: float = 20.0, max_bytes: int = MAX_BYTES) -> bytes:

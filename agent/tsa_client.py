@@ -12,14 +12,15 @@ import urllib.request
 
 from asn1crypto import algos, tsp
 
-from bridge_protocol.errors import ErrorCode, ProtocolError
-
+from .errors import ErrorCode, ReportedError
 from .signing.base import Timestamper
 
 MAX_RESPONSE = 256 * 1024
 
 
-class TimestampError(ProtocolError):
+class TimestampError(ReportedError):
+    """The time-stamping authority did not give a usable token (reported as ``PLATFORM_UNREACHABLE``)."""
+
     def __init__(self, reason: str) -> None:
         super().__init__(ErrorCode.PLATFORM_UNREACHABLE, f"Horodatage impossible : {reason}")
 

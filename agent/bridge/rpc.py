@@ -45,6 +45,7 @@ from bridge_protocol.pairing import KEY_BYTES, NONCE_BYTES
 from bridge_protocol.typed import ParseError, parse, to_json
 
 from .. import __version__
+from ..errors import ReportedError
 from ..i18n import Text, pick_locale
 from ..kinds import kind_names, load_kind
 from ..pairing import b64, decode_b64
@@ -53,7 +54,7 @@ from ..update.runtime import hello_hints
 from .connection import Connection
 
 if TYPE_CHECKING:
-    from ..service import AgentService
+    from .host import BridgeHost
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,10 @@ MAX_BATCH = 50
 Handler = Callable[[Connection, Any], Awaitable[Any]]
 
 
-def _error(request_id: Any, exc: ProtocolError, locale: str) -> dict[str, Any]:
+def _error(request_id: Any, exc: ProtocolError | ReportedError, locale: str) -> dict[str, Any]:
+    """The JSON-RPC 2.0 error answer (section 5.1): where the agent's errors become the wire's."""
+    if isinstance(exc, ReportedError):
+        exc = ProtocolError(exc.code, exc.custom_message, **exc.detail)
     return {"jsonrpc": "2.0", "id": request_id, "error": exc.to_rpc_error(locale)}
 
 
@@ -79,7 +83,7 @@ def is_hello(message: Any) -> bool:
 class Dispatcher:
     """Turns request frames into answers, using the agent's services."""
 
-    def __init__(self, service: AgentService) -> None:
+    def __init__(self, service: BridgeHost) -> None:
         self.service = service
         #: The install layout's folder, where the last update check is recorded (for hello).
         self._app_dir = app_dir_of(service.settings)
@@ -150,7 +154,7 @@ class Dispatcher:
             except ParseError as exc:
                 raise ProtocolError(ErrorCode.INVALID_PARAMS, path=exc.path, reason=exc.wording) from None
             result = await handler(conn, params)
-        except ProtocolError as exc:
+        except (ProtocolError, ReportedError) as exc:
             return None if is_notification else _error(request_id, exc, conn.locale)
         except Exception:
             log.exception("method %s failed", method)

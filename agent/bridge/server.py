@@ -21,7 +21,7 @@ from .rpc import NOT_JSON, is_hello
 from .guards import host_refusal, origin_refusal
 
 if TYPE_CHECKING:
-    from ..service import AgentService
+    from .host import BridgeHost
 
 log = logging.getLogger(__name__)
 _refusals = ThrottledLog(log)
@@ -48,7 +48,7 @@ def _forbidden(request: web.Request, reason: str) -> web.Response:
 
 @web.middleware
 async def host_guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
-    service: AgentService = request.app[SERVICE_KEY]  # type: ignore[assignment]
+    service: BridgeHost = request.app[SERVICE_KEY]  # type: ignore[assignment]
     service.admission.request_started(request.protocol)
     reason = host_refusal(request.headers, service.port, request.raw_path)
     if reason is not None:
@@ -57,7 +57,7 @@ async def host_guard(request: web.Request, handler):  # type: ignore[no-untyped-
 
 
 async def bridge_handler(request: web.Request) -> web.StreamResponse:
-    service: AgentService = request.app[SERVICE_KEY]  # type: ignore[assignment]
+    service: BridgeHost = request.app[SERVICE_KEY]  # type: ignore[assignment]
     reason = origin_refusal(request.headers, service.settings.allowed_origins)
     if reason is not None:
         return _forbidden(request, reason)
@@ -108,7 +108,7 @@ async def bridge_handler(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-def create_app(service: AgentService) -> web.Application:
+def create_app(service: BridgeHost) -> web.Application:
     app = web.Application(middlewares=[host_guard], client_max_size=64 * 1024)
     app[SERVICE_KEY] = service
     app.router.add_get(BRIDGE_PATH, bridge_handler)

@@ -66,6 +66,7 @@ from bridge_protocol.errors import ProtocolError
 from .. import __version__
 from ..bridge.guards import host_refusal
 from ..config import ConfigError, normalize_origin
+from ..errors import ReportedError
 from ..fsutil import is_disk_full
 from ..secret import Secret
 from .consent import AnswerError, ConsoleConsent
@@ -305,7 +306,7 @@ class ConsoleServer:
                 request["session"] = token
         try:
             return await handler(request)
-        except ProtocolError as exc:
+        except (ProtocolError, ReportedError) as exc:
             return web.json_response({"error": exc.code.value, "message": exc.message(_locale(request))}, status=400)
 
     # -- page -------------------------------------------------------------------------------------

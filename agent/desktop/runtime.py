@@ -20,6 +20,7 @@ from typing import Any
 from bridge_protocol.errors import ProtocolError
 
 from ..config import Settings
+from ..errors import ReportedError
 from ..i18n import system_locale
 from ..runloop import serve_until_stopped
 from ..service import AgentService, make_consent
@@ -201,7 +202,7 @@ class DesktopRuntime:
         try:
             answer = await show_window(dialog_command(), menu_view(items, "Compagnon", POPUP_MENU_TIMEOUT),
                                        POPUP_MENU_TIMEOUT)
-        except ProtocolError:
+        except (ProtocolError, ReportedError):
             answer = {"action": "open"}
         finally:
             self._menu_shown = False

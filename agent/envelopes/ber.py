@@ -11,7 +11,8 @@ Every length is checked against the enclosing definite length (and the file size
 is seekable), nesting is capped, and a short read is an error: a truncated, garbled or hostile
 input fails with ``EnvelopeError("FORMAT_FAILURE")`` as soon as the inconsistency is read.
 
-This module also defines :class:`EnvelopeError`, the one error type of ``agent.envelopes``.
+This module also defines :class:`EnvelopeError`, the one error type of ``agent.envelopes`` (a
+``CompagnonError``, ``agent/errors.py``).
 """
 
 from __future__ import annotations
@@ -22,15 +23,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
+from ..errors import CompagnonError
+
 ErrorKind = Literal[
     "FORMAT_FAILURE", "NO_MATCHING_RECIPIENT", "DECRYPTION_FAILED", "UNSUPPORTED_ALGORITHM", "ARCHIVE_UNSAFE",
     "KEY_USAGE_NOT_ENCRYPTION",
 ]
 
 
-class EnvelopeError(ValueError):
-    """An envelope (or archive) we cannot open; ``code`` is stable, the message is French (``english``
-    is its English version when the raiser gave one).
+class EnvelopeError(CompagnonError, ValueError):
+    """An envelope (or archive) we cannot open; ``code`` is stable, ``message(locale)`` the raiser's
+    message (French; English when the raiser gave one).
 
     Codes: ``FORMAT_FAILURE`` (not a well-formed CMS envelope / ZIP), ``NO_MATCHING_RECIPIENT``
     (no key held for any recipient), ``DECRYPTION_FAILED`` (wrong key, bad padding or bad tag:
@@ -39,12 +42,11 @@ class EnvelopeError(ValueError):
     ``KEY_USAGE_NOT_ENCRYPTION`` (a recipient certificate whose key usage does not allow it).
     """
 
+    code: ErrorKind
+
     def __init__(self, code: ErrorKind, message: str, english: str | None = None) -> None:
-        super().__init__(message)
-        self.code: ErrorKind = code
-        self.message = message
-        #: The same message in English, where the raiser wrote one (else the French one).
-        self.english = english or message
+        super().__init__(code, message, english)
+        self.code = code
 
 
 def format_failure(detail: str) -> EnvelopeError:

@@ -33,8 +33,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from bridge_protocol.errors import ErrorCode, ProtocolError
-
+from ..errors import ErrorCode, ReportedError
 from ..keystores.base import HASHES, KeySession, StoredKey
 from .ber import CHUNK, CONTEXT, OCTET_STRING, SEQUENCE, SET, UNIVERSAL, BerReader, EnvelopeError, format_failure
 
@@ -167,7 +166,7 @@ class DecryptInfo:
 
 
 #: ``unwrap(recipient)`` returns the content-encryption key when the caller holds the recipient's
-#: private key, else None. It may raise ``ProtocolError(KEY_NOT_USABLE)`` (or ``ValueError``) when
+#: private key, else None. It may raise ``ReportedError(KEY_NOT_USABLE)`` (or ``ValueError``) when
 #: the key does not unwrap: the engine then tries the next recipient.
 Unwrap = Callable[[RecipientInfo], "bytes | None"]
 
@@ -402,7 +401,7 @@ def _unwrap_key(head: _Head, unwrap: Unwrap, key_size: int) -> tuple[bytes, Reci
                 raise
             failed = True
             continue
-        except ProtocolError as exc:
+        except ReportedError as exc:
             if exc.code != ErrorCode.KEY_NOT_USABLE:
                 raise  # PIN, token removed: the caller's business
             failed = True

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from bridge_protocol.errors import ErrorCode, ProtocolError, error_message
 from bridge_protocol.typed import ParseError, local_only_member, parse, to_json
 
+from ..errors import ReportedError
 from ..i18n import Text
 from ..logs import ThrottledLog
 from ..kinds import JobKind, load_kind
@@ -59,7 +60,7 @@ _PIN_COUNT_LOW = Text("Attention : il reste peu d'essais avant le blocage du cod
                       "Warning: few tries left before the PIN locks.")
 
 
-def job_error_message(exc: ProtocolError, locale: str) -> str:
+def job_error_message(exc: ProtocolError | ReportedError, locale: str) -> str:
     """The message of a failed job: the error's, plus the tries left after a wrong PIN."""
     message = exc.message(locale)
     if exc.code is ErrorCode.PIN_INCORRECT:
@@ -197,7 +198,7 @@ class JobManager:
                 self._finish_cancelled(job)
             else:
                 self._finish_interrupted(job)
-        except ProtocolError as exc:
+        except (ProtocolError, ReportedError) as exc:
             job.state = "failed"
             if ctx.partial_result is not None:
                 job.result = to_json(ctx.partial_result)  # the files that had an outcome keep it

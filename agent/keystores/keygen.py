@@ -60,8 +60,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from bridge_protocol.errors import ErrorCode, ProtocolError
-
+from ..errors import ErrorCode, ReportedError
 from ..fsutil import atomic_write_bytes, temporary_sibling
 from ..i18n import Text
 from ..secret import Secret
@@ -120,21 +119,21 @@ def clean_name(name: str, what: str = "nom") -> str:
     UTF8String has no such bound in practice)."""
     cleaned = unicodedata.normalize("NFC", " ".join(name.split()))
     if not cleaned:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("{w} vide", "empty {w}").filled(w=what))
+        raise ReportedError(ErrorCode.INVALID_PARAMS, reason=Text("{w} vide", "empty {w}").filled(w=what))
     if len(cleaned) > MAX_NAME_LENGTH:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("{w} trop long ({n} caractères au plus)",
+        raise ReportedError(ErrorCode.INVALID_PARAMS, reason=Text("{w} trop long ({n} caractères au plus)",
                                                                   "{w} too long ({n} characters at most)").filled(w=what, n=MAX_NAME_LENGTH))
     if any(unicodedata.category(c)[0] == "C" for c in cleaned):
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("{w} : caractères de contrôle refusés", "{w}: control characters refused").filled(w=what))
+        raise ReportedError(ErrorCode.INVALID_PARAMS, reason=Text("{w} : caractères de contrôle refusés", "{w}: control characters refused").filled(w=what))
     return cleaned
 
 
 def check_new_password(password: Secret | None) -> bytes:
     """The new PKCS#12 file's password, refused when absent or shorter than 8 characters."""
     if password is None or not password.reveal():
-        raise ProtocolError(ErrorCode.PIN_REQUIRED, "Choisissez un mot de passe pour protéger le fichier du bi-clé.")
+        raise ReportedError(ErrorCode.PIN_REQUIRED, "Choisissez un mot de passe pour protéger le fichier du bi-clé.")
     if len(password.reveal()) < MIN_PASSWORD_LENGTH:
-        raise ProtocolError(ErrorCode.PIN_REQUIRED,
+        raise ReportedError(ErrorCode.PIN_REQUIRED,
                             f"Mot de passe trop court : {MIN_PASSWORD_LENGTH} caractères au moins.")
     return password.reveal().encode("utf-8")
 
@@ -153,7 +152,7 @@ def new_p12_path(folder: Path, name: str, secours: bool) -> Path:
         taken = [candidate, candidate.with_suffix(".pfx"), *(candidate.with_suffix(s) for s in SIDECAR_SUFFIXES)]
         if not any(p.exists() for p in taken):
             return candidate
-    raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("trop de fichiers de ce nom", "too many files of this name"))
+    raise ReportedError(ErrorCode.INVALID_PARAMS, reason=Text("trop de fichiers de ce nom", "too many files of this name"))
 
 
 def sidecar_path(p12: Path) -> Path:
@@ -199,7 +198,7 @@ def encryption_certificate(public_key: rsa.RSAPublicKey, holder: KeyHolder, sign
     result is checked against ``public_key`` before it is returned.
     """
     if not isinstance(public_key, rsa.RSAPublicKey):
-        raise ProtocolError(ErrorCode.KEY_NOT_USABLE, "Un bi-clé de chiffrement doit être une clé RSA.")
+        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "Un bi-clé de chiffrement doit être une clé RSA.")
     now = now or datetime.now(UTC)
     subject = holder.subject()
     policy = POLICY_SECOURS if holder.secours else POLICY_PERSONAL
@@ -239,7 +238,7 @@ def encryption_certificate(public_key: rsa.RSAPublicKey, holder: KeyHolder, sign
     try:
         public_key.verify(signature, tbs_der, padding.PKCS1v15(), hashes.SHA256())
     except Exception as exc:  # InvalidSignature: the token or session signed with another key
-        raise ProtocolError(ErrorCode.KEY_NOT_USABLE, "La signature du certificat ne correspond pas à la clé.") from exc
+        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "La signature du certificat ne correspond pas à la clé.") from exc
     return certificate
 
 
@@ -249,7 +248,7 @@ def _software_signer(key: rsa.RSAPrivateKey) -> DigestSigner:
 
 def _check_bits(bits: int) -> None:
     if bits not in KEY_SIZES:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("taille de clé : 2048, 3072 ou 4096 bits", "key size: 2048, 3072 or 4096 bits"))
+        raise ReportedError(ErrorCode.INVALID_PARAMS, reason=Text("taille de clé : 2048, 3072 ou 4096 bits", "key size: 2048, 3072 or 4096 bits"))
 
 
 # -- PKCS#11 tokens -------------------------------------------------------------------------------
@@ -278,7 +277,7 @@ def _rw_session(store: Pkcs11TokenStore, session: Any) -> Iterator[Any]:
             rw.close()
 
 
-def _token_failure(store: Pkcs11TokenStore, exc: Exception, bits: int | None = None) -> ProtocolError:
+def _token_failure(store: Pkcs11TokenStore, exc: Exception, bits: int | None = None) -> ReportedError:
     from pkcs11 import exceptions as p11e
 
     from .pkcs11_store import _token_error
@@ -287,11 +286,11 @@ def _token_failure(store: Pkcs11TokenStore, exc: Exception, bits: int | None = N
                    p11e.AttributeValueInvalid, p11e.AttributeTypeInvalid, p11e.TemplateIncomplete)
     if bits is not None and isinstance(exc, unsupported):
         log.warning("token %r cannot generate RSA %d: %s", store.token_label, bits, type(exc).__name__)
-        return ProtocolError(ErrorCode.KEY_NOT_USABLE, f"Ce support ne sait pas générer une clé RSA de {bits} bits.")
+        return ReportedError(ErrorCode.KEY_NOT_USABLE, f"Ce support ne sait pas générer une clé RSA de {bits} bits.")
     if isinstance(exc, (p11e.DeviceMemory, p11e.HostMemory)):
-        return ProtocolError(ErrorCode.KEY_NOT_USABLE, "Le support est plein : supprimez une clé inutile.")
+        return ReportedError(ErrorCode.KEY_NOT_USABLE, "Le support est plein : supprimez une clé inutile.")
     if isinstance(exc, p11e.UserNotLoggedIn):
-        return ProtocolError(ErrorCode.PIN_REQUIRED)
+        return ReportedError(ErrorCode.PIN_REQUIRED)
     return _token_error(store.module, store.serial, store.token_label, exc)
 
 
@@ -303,7 +302,7 @@ def _fresh_id(session: Any) -> bytes:
         candidate = secrets.token_bytes(16)
         if not list(session.get_objects({Attribute.ID: candidate})):
             return candidate
-    raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+    raise ReportedError(ErrorCode.KEY_NOT_USABLE)
 
 
 def _der_integer(value: int) -> bytes:
@@ -375,7 +374,7 @@ def generate_on_token(store: Pkcs11TokenStore, session: Any, name: str, bits: in
                 created += [public, private]
                 if private[Attribute.EXTRACTABLE] or not private[Attribute.SENSITIVE]:
                     log.warning("token %r ignored CKA_SENSITIVE / CKA_EXTRACTABLE: pair destroyed", store.token_label)
-                    raise ProtocolError(ErrorCode.KEY_NOT_USABLE,
+                    raise ReportedError(ErrorCode.KEY_NOT_USABLE,
                                         "Ce support ne garantit pas une clé non exportable : bi-clé refusé.")
                 numbers = rsa.RSAPublicNumbers(int.from_bytes(public[Attribute.PUBLIC_EXPONENT], "big"),
                                                int.from_bytes(public[Attribute.MODULUS], "big"))
@@ -515,10 +514,10 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
         try:
             os.link(tmp, path)
         except FileExistsError:
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("le fichier {n} existe déjà", "the file {n} already exists").filled(n=path.name)) from None
+            raise ReportedError(ErrorCode.INVALID_PARAMS, reason=Text("le fichier {n} existe déjà", "the file {n} already exists").filled(n=path.name)) from None
         except OSError:  # a file system without hard links: check, then rename
             if path.exists():
-                raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("le fichier {n} existe déjà", "the file {n} already exists").filled(n=path.name)) from None
+                raise ReportedError(ErrorCode.INVALID_PARAMS, reason=Text("le fichier {n} existe déjà", "the file {n} already exists").filled(n=path.name)) from None
             os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -535,7 +534,7 @@ def write_p12(path: Path, key: rsa.RSAPrivateKey, certificate: x509.Certificate,
     data = p12_bytes(key, certificate, password, friendly_name=_friendly_name(certificate))
     sidecar = sidecar_path(path)
     if sidecar.exists():
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("le fichier {n} existe déjà", "the file {n} already exists").filled(n=sidecar.name))
+        raise ReportedError(ErrorCode.INVALID_PARAMS, reason=Text("le fichier {n} existe déjà", "the file {n} already exists").filled(n=sidecar.name))
     _write_new(path, data, 0o600)
     try:
         atomic_write_bytes(sidecar, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
@@ -579,7 +578,7 @@ def certificate_for_existing_key(session: KeySession, key: StoredKey, name: str,
     ``rebind_p12``."""
     public_key = key.certificate.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
-        raise ProtocolError(ErrorCode.KEY_NOT_USABLE, "Un bi-clé de chiffrement doit être une clé RSA.")
+        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "Un bi-clé de chiffrement doit être une clé RSA.")
     holder = KeyHolder(clean_name(name), clean_name(organization, "organisation") if organization else None, secours)
     return encryption_certificate(public_key, holder,
                                   lambda digest: session.sign_digest(key, digest, "sha256", "pkcs1v15"))
@@ -590,15 +589,15 @@ def rebind_p12(source: Pkcs12FileStore, password: Secret | None, certificate: x5
     (same password as the source). The key moves from one protected file to another of the same
     user; it is never written in the clear."""
     if password is None:
-        raise ProtocolError(ErrorCode.PIN_REQUIRED)
+        raise ReportedError(ErrorCode.PIN_REQUIRED)
     secret = password.reveal().encode("utf-8")
     try:
         bundle = pkcs12.load_pkcs12(source.path.read_bytes(), secret)
     except (ValueError, OSError):
-        raise ProtocolError(ErrorCode.PIN_INCORRECT) from None
+        raise ReportedError(ErrorCode.PIN_INCORRECT) from None
     key = bundle.key
     if not isinstance(key, rsa.RSAPrivateKey) or key.public_key() != certificate.public_key():
-        raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+        raise ReportedError(ErrorCode.KEY_NOT_USABLE)
     return write_p12(target, key, certificate, secret)
 
 

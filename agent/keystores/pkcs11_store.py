@@ -29,8 +29,7 @@ from pkcs11 import Attribute, CertificateType, KeyType, Mechanism, ObjectClass, 
 from pkcs11 import exceptions as p11e
 from pkcs11.util.ec import encode_ecdsa_signature
 
-from bridge_protocol.errors import ErrorCode, ProtocolError
-
+from ..errors import ErrorCode, ReportedError
 from ..secret import Secret, is_blank
 from .base import HashName, KeySession, KeyStore, SignScheme, StoredKey, WrapPadding, cert_label, stored_key_id
 
@@ -119,16 +118,16 @@ class Pkcs11Module:
                 token = slot.get_token()
                 if token.serial == serial and token.label == label:
                     return token
-        raise ProtocolError(ErrorCode.TOKEN_REMOVED)
+        raise ReportedError(ErrorCode.TOKEN_REMOVED)
 
 
-def _token_error(module: Pkcs11Module, serial: bytes, label: str, exc: Exception) -> ProtocolError:
+def _token_error(module: Pkcs11Module, serial: bytes, label: str, exc: Exception) -> ReportedError:
     """Translate a PKCS#11 failure during use: TOKEN_REMOVED if the token is gone."""
     if isinstance(exc, _DEVICE_ERRORS) and not module.token_present(serial, label):
         log.info("token %r removed during an operation", label)
-        return ProtocolError(ErrorCode.TOKEN_REMOVED)
+        return ReportedError(ErrorCode.TOKEN_REMOVED)
     log.warning("token %r: %s", label, type(exc).__name__)
-    return ProtocolError(ErrorCode.KEY_NOT_USABLE)
+    return ReportedError(ErrorCode.KEY_NOT_USABLE)
 
 
 class Pkcs11TokenStore(KeyStore):
@@ -174,7 +173,7 @@ class Pkcs11TokenStore(KeyStore):
                         except ValueError:
                             continue
                         certs.append((cert, bytes(obj[Attribute.ID] or b""), str(obj[Attribute.LABEL] or "")))
-            except (p11e.PKCS11Error, ProtocolError) as exc:
+            except (p11e.PKCS11Error, ReportedError) as exc:
                 log.info("cannot read token %r: %s", self.token_label, type(exc).__name__)
                 return []
         cas = tuple(c for c, _, _ in certs if _is_ca(c))
@@ -187,7 +186,7 @@ class Pkcs11TokenStore(KeyStore):
     def open(self, pin: Secret | None) -> Pkcs11Session:
         if self.needs_pin and is_blank(pin):
             # An empty PIN is no PIN: refused before the token sees it (no try spent).
-            raise ProtocolError(ErrorCode.PIN_REQUIRED)
+            raise ReportedError(ErrorCode.PIN_REQUIRED)
         with self.module.lock:
             try:
                 token = self.module.find_token(self.serial, self.token_label)
@@ -199,12 +198,12 @@ class Pkcs11TokenStore(KeyStore):
                 if status["final_try"]:
                     detail["tries_left"] = 1
                 if status["locked"]:
-                    raise ProtocolError(ErrorCode.PIN_LOCKED) from None
+                    raise ReportedError(ErrorCode.PIN_LOCKED) from None
                 log.info("wrong PIN for token %r (count low: %s)", self.token_label, status["count_low"])
-                raise ProtocolError(ErrorCode.PIN_INCORRECT, **detail) from None
+                raise ReportedError(ErrorCode.PIN_INCORRECT, **detail) from None
             except p11e.PinLocked:
-                raise ProtocolError(ErrorCode.PIN_LOCKED) from None
-            except ProtocolError:
+                raise ReportedError(ErrorCode.PIN_LOCKED) from None
+            except ReportedError:
                 raise
             except p11e.PKCS11Error as exc:
                 raise _token_error(self.module, self.serial, self.token_label, exc) from None
@@ -229,8 +228,8 @@ class Pkcs11Session(KeySession):
         except (p11e.NoSuchKey, p11e.MultipleObjectsReturned):
             store = self.store
             if not store.module.token_present(store.serial, store.token_label):
-                raise ProtocolError(ErrorCode.TOKEN_REMOVED) from None
-            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE) from None
+                raise ReportedError(ErrorCode.TOKEN_REMOVED) from None
+            raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE) from None
         self._handles[key.handle] = handle
         return handle
 
@@ -239,7 +238,7 @@ class Pkcs11Session(KeySession):
         with store.module.lock:
             try:
                 return operation()
-            except ProtocolError:
+            except ReportedError:
                 raise
             except p11e.PKCS11Error as exc:
                 raise _token_error(store.module, store.serial, store.token_label, exc) from None
@@ -252,14 +251,14 @@ class Pkcs11Session(KeySession):
             private = self._private_key(key)
             if private.key_type == KeyType.EC:
                 if scheme != "ecdsa":
-                    raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+                    raise ReportedError(ErrorCode.KEY_NOT_USABLE)
                 return encode_ecdsa_signature(private.sign(digest, mechanism=Mechanism.ECDSA))
             if scheme == "pkcs1v15":
                 return private.sign(DIGEST_INFO_PREFIX[hash_name] + digest, mechanism=Mechanism.RSA_PKCS)
             if scheme == "pss":
                 param = (_HASH_MECH[hash_name], _MGF[hash_name], _DIGEST_SIZE[hash_name])
                 return private.sign(digest, mechanism=Mechanism.RSA_PKCS_PSS, mechanism_param=param)
-            raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+            raise ReportedError(ErrorCode.KEY_NOT_USABLE)
 
         return self._run(operation)
 
@@ -267,14 +266,14 @@ class Pkcs11Session(KeySession):
         def operation() -> bytes:
             private = self._private_key(key)
             if private.key_type != KeyType.RSA:
-                raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+                raise ReportedError(ErrorCode.KEY_NOT_USABLE)
             try:
                 if padding == "oaep":
                     param = (_HASH_MECH[oaep_hash], _MGF[oaep_hash], None)
                     return bytes(private.decrypt(wrapped, mechanism=Mechanism.RSA_PKCS_OAEP, mechanism_param=param))
                 return bytes(private.decrypt(wrapped, mechanism=Mechanism.RSA_PKCS))
             except (p11e.EncryptedDataInvalid, p11e.EncryptedDataLenRange, p11e.DataInvalid, p11e.DataLenRange):
-                raise ProtocolError(ErrorCode.KEY_NOT_USABLE) from None
+                raise ReportedError(ErrorCode.KEY_NOT_USABLE) from None
 
         return self._run(operation)
 

@@ -14,8 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from bridge_protocol.errors import ErrorCode, ProtocolError
-
+from ..errors import ErrorCode, ReportedError
 from ..secret import Secret
 from ..trust import load_pem_certificates
 from .base import HASHES, HashName, KeySession, KeyStore, SignScheme, StoredKey, WrapPadding, cert_label, stored_key_id
@@ -32,25 +31,25 @@ SIDECAR_SUFFIXES = (".crt", ".pem", ".cer")
 def _load(path: Path, password: Secret | None) -> pkcs12.PKCS12KeyAndCertificates:
     try:
         if path.stat().st_size > MAX_P12_BYTES:
-            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE, "Fichier trop volumineux pour un certificat.")
+            raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE, "Fichier trop volumineux pour un certificat.")
         data = path.read_bytes()
     except OSError as exc:
-        raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE) from exc
+        raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE) from exc
     secret = password.reveal().encode() if password is not None else None
     try:
         return pkcs12.load_pkcs12(data, secret)
     except ValueError:
         # cryptography says "Invalid password or PKCS12 data": tell them apart by trying no password.
         if secret is None:
-            raise ProtocolError(ErrorCode.PIN_REQUIRED) from None
+            raise ReportedError(ErrorCode.PIN_REQUIRED) from None
         try:
             bundle = pkcs12.load_pkcs12(data, None)
         except ValueError:
             # An empty password that does not open the file is no password (PIN_REQUIRED).
-            raise ProtocolError(ErrorCode.PIN_REQUIRED if not secret else ErrorCode.PIN_INCORRECT) from None
+            raise ReportedError(ErrorCode.PIN_REQUIRED if not secret else ErrorCode.PIN_INCORRECT) from None
         if not secret:
             return bundle  # a file without a password: the empty one the user gave is right
-        raise ProtocolError(ErrorCode.PIN_INCORRECT) from None
+        raise ReportedError(ErrorCode.PIN_INCORRECT) from None
 
 
 class Pkcs12FileStore(KeyStore):
@@ -99,7 +98,7 @@ class Pkcs12FileStore(KeyStore):
     def open(self, pin: Secret | None) -> Pkcs12Session:
         bundle = _load(self.path, pin)
         if bundle.key is None or bundle.cert is None:
-            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
+            raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE)
         if not self._keys:
             self.unlock(pin)
         return Pkcs12Session(self, bundle.key, bundle.cert.certificate)
@@ -113,7 +112,7 @@ class Pkcs12Session(KeySession):
 
     def _check(self, key: StoredKey) -> None:
         if key.certificate != self._certificate:
-            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
+            raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE)
 
     def sign_digest(self, key: StoredKey, digest: bytes, hash_name: HashName, scheme: SignScheme) -> bytes:
         self._check(key)
@@ -127,13 +126,13 @@ class Pkcs12Session(KeySession):
         if isinstance(private, rsa.RSAPrivateKey) and scheme == "pss":
             pss = padding.PSS(mgf=padding.MGF1(algorithm), salt_length=algorithm.digest_size)
             return private.sign(digest, pss, prehashed)
-        raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+        raise ReportedError(ErrorCode.KEY_NOT_USABLE)
 
     def decrypt_key(self, key: StoredKey, wrapped: bytes, padding_name: WrapPadding, oaep_hash: str = "sha256") -> bytes:
         self._check(key)
         private = self._key
         if not isinstance(private, rsa.RSAPrivateKey):
-            raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+            raise ReportedError(ErrorCode.KEY_NOT_USABLE)
         if padding_name == "oaep":
             algorithm: hashes.HashAlgorithm = HASHES[oaep_hash]()
             pad: padding.AsymmetricPadding = padding.OAEP(mgf=padding.MGF1(algorithm), algorithm=algorithm, label=None)
@@ -142,7 +141,7 @@ class Pkcs12Session(KeySession):
         try:
             return private.decrypt(wrapped, pad)
         except ValueError:
-            raise ProtocolError(ErrorCode.KEY_NOT_USABLE) from None
+            raise ReportedError(ErrorCode.KEY_NOT_USABLE) from None
 
     def close(self) -> None:
         self._key = None

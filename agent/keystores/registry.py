@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bridge_protocol.certificates import CertificateInfo, Purpose
-from bridge_protocol.errors import ErrorCode, ProtocolError
 
 from ..config import Settings
+from ..errors import ErrorCode, ReportedError
 from ..trust import TrustAnchors
 from .base import KeyStore, StoredKey, key_purposes
 from .facts import certificate_info
@@ -106,7 +106,7 @@ class KeyStoreRegistry:
         for store, key in self.keys():
             if key.id == key_id:
                 return store, key
-        raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
+        raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE)
 
     def certificate_infos(self, purpose: Purpose | None = None, locale: str = "fr") -> list[CertificateInfo]:
         """The facts of every certificate with a private key, suitable ones first."""

@@ -14,7 +14,7 @@ a provider refusing the operation or the padding, bad data — is ``KEY_NOT_USAB
 
 from __future__ import annotations
 
-from bridge_protocol.errors import ErrorCode, ProtocolError
+from ..errors import ErrorCode, ReportedError
 
 # winerror.h: key providers (CryptoAPI CSPs and CNG KSPs).
 NTE_BAD_DATA = 0x80090005
@@ -80,6 +80,6 @@ def store_error_code(status: int) -> ErrorCode:
     return _CODES.get(status & 0xFFFFFFFF, ErrorCode.KEY_NOT_USABLE)
 
 
-def store_error(status: int) -> ProtocolError:
-    """The ``ProtocolError`` to raise for ``status`` (its message is the code's, in the user's language)."""
-    return ProtocolError(store_error_code(status))
+def store_error(status: int) -> ReportedError:
+    """The ``ReportedError`` to raise for ``status`` (its message is the code's, in the user's language)."""
+    return ReportedError(store_error_code(status))

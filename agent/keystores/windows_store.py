@@ -43,8 +43,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from bridge_protocol.errors import ErrorCode, ProtocolError
-
+from ..errors import ErrorCode, ReportedError
 from ..secret import Secret
 from .base import HashName, KeySession, KeyStore, SignScheme, StoredKey, WrapPadding, cert_label, stored_key_id
 from .windows_errors import NTE_NOT_SUPPORTED, store_error
@@ -340,7 +339,7 @@ def signature_size(certificate: x509.Certificate) -> int:
         return (public.key_size + 7) // 8
     if isinstance(public, ec.EllipticCurvePublicKey):
         return 2 * ((public.curve.key_size + 7) // 8)
-    raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+    raise ReportedError(ErrorCode.KEY_NOT_USABLE)
 
 
 def cng_sign(handle: int, digest: bytes, hash_name: str, scheme: SignScheme, size: int) -> bytes:
@@ -368,7 +367,7 @@ def cng_decrypt(handle: int, wrapped: bytes, padding: WrapPadding, oaep_hash: st
     info: Structure | None
     if padding == "oaep":
         if oaep_hash not in CNG_HASH:
-            raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+            raise ReportedError(ErrorCode.KEY_NOT_USABLE)
         info, flags = BCRYPT_OAEP_PADDING_INFO(CNG_HASH[oaep_hash], None, 0), BCRYPT_PAD_OAEP
     else:
         info, flags = None, BCRYPT_PAD_PKCS1
@@ -431,13 +430,13 @@ class WindowsStoreSession(KeySession):
         context = crypt32.CertFindCertificateInStore(self._handle, X509_ASN_ENCODING | PKCS_7_ASN_ENCODING, 0,
                                                      CERT_FIND_SHA1_HASH, byref(blob), None)
         if not context:
-            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
+            raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE)
         return context
 
     def _provider_info(self, context: object) -> CRYPT_KEY_PROV_INFO:
         info = _prov_info(context)
         if info is None:
-            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
+            raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE)
         return info
 
     def _cng_key(self, key: StoredKey, context: object, info: CRYPT_KEY_PROV_INFO) -> int:
@@ -471,7 +470,7 @@ class WindowsStoreSession(KeySession):
 
     def sign_digest(self, key: StoredKey, digest: bytes, hash_name: HashName, scheme: SignScheme) -> bytes:
         if hash_name not in CALG or len(digest) != DIGEST_SIZE[hash_name]:
-            raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+            raise ReportedError(ErrorCode.KEY_NOT_USABLE)
         crypt32, _, _ = _libs()
         context = self._context(key)
         try:

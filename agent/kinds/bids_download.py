@@ -39,6 +39,7 @@ from bridge_protocol.errors import ErrorCode, ProtocolError
 from bridge_protocol.platform import Consultation, Envelope, Pli, SealedFile, ordered_blocks, parse_consultation
 from bridge_protocol.typed import ParseError
 
+from ..errors import ReportedError
 from ..files import safe_file_name
 from ..fsutil import atomic_write_bytes, private_folder
 from ..i18n import Text, human_size
@@ -103,7 +104,7 @@ def _folder_name(text: str, fallback: str) -> str:
     """A safe local name for a platform's label or file name (separators kept as ``_``)."""
     try:
         return safe_file_name(text.replace("/", "_").replace("\\", "_"))
-    except ProtocolError:
+    except (ProtocolError, ReportedError):
         return safe_file_name(fallback)
 
 
@@ -201,7 +202,7 @@ class SomeFilesFailed(ProtocolError):
 
 async def _fetch_all(ctx: JobContext, plan: ConsultationPlan, step: str, record: bool) -> list[DownloadedFile]:
     results: list[DownloadedFile] = []
-    failures: list[tuple[PlannedFile, ProtocolError]] = []
+    failures: list[tuple[PlannedFile, ProtocolError | ReportedError]] = []
     progress = _Progress(ctx, step, sum(item.sealed.size for item in plan.items))
     try:
         async with Downloader(ctx.platform, headers=plan.headers, progress=progress.received,
@@ -211,7 +212,7 @@ async def _fetch_all(ctx: JobContext, plan: ConsultationPlan, step: str, record:
                 _show(ctx, item)
                 try:
                     results.append(await _one(downloader, item, progress))
-                except ProtocolError as exc:
+                except (ProtocolError, ReportedError) as exc:
                     if exc.code not in (ErrorCode.FILE_UNREADABLE, ErrorCode.FILE_NOT_FOUND):
                         raise  # the platform, the token or the disk: the next files would fail too
                     log.info("bids: %s failed: %s", item.rel, exc.code.value)

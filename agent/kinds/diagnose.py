@@ -28,6 +28,7 @@ from bridge_protocol.kinds import CheckStatus, DiagnoseCheck, DiagnoseParams, Di
 from bridge_protocol.messages import ALL_PORTS
 
 from .. import __version__
+from ..errors import ReportedError
 from ..i18n import Text
 from ..jobs.context import JobContext
 from ..keystores.pkcs11_modules import check_module, find_modules
@@ -353,7 +354,7 @@ class Diagnose(JobKind):
             async with ctx.platform.request("GET", "/") as response:
                 status, date_header = response.status, response.headers.get("Date")
                 received = time.time()
-        except ProtocolError as exc:
+        except (ProtocolError, ReportedError) as exc:
             record("platform", _Outcome("fail", T("Communication impossible", "No communication").render(locale), exc.message(locale)))
             return None
         if status >= 500:

@@ -33,6 +33,7 @@ from bridge_protocol.typed import ParseError, to_json
 
 from ..consent import ConsentRequest, FileSummary
 from ..envelopes import EnvelopeError, decrypt, encrypt, extract_zip, recipients, session_unwrapper
+from ..errors import ReportedError
 from ..fsutil import atomic_output
 from ..i18n import Text, human_datetime
 from ..jobs.context import JobCancelled, JobContext
@@ -69,8 +70,7 @@ def job_error(exc: EnvelopeError, locale: str) -> JobError:
     """The engine's error for one file, its message in ``locale``: the engine's English text when
     it wrote one, else the code's English message (the French text is for French pages only)."""
     code = _ENGINE_CODES.get(exc.code, ErrorCode.FILE_UNREADABLE)
-    english = exc.english if exc.english != exc.message else None
-    message = ProtocolError(code, Text(exc.message, english) if english else exc.message).message(locale)
+    message = ProtocolError(code, exc.custom_message).message(locale)
     return JobError(code=code.value, message=message)
 
 
@@ -307,7 +307,7 @@ class Encrypt(JobKind):
                 if ctx.services.files is not None and not ctx.services.local:
                     try:  # written without the user's consent: within the site's quota
                         ctx.services.files.make_room(ctx.origin, path.stat().st_size)
-                    except ProtocolError as exc:
+                    except (ProtocolError, ReportedError) as exc:
                         results.append(EncryptedFile(source=name, status="failed", error=JobError(
                             code=exc.code.value, message=exc.message(ctx.locale))))
                         continue

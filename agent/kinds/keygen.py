@@ -33,6 +33,7 @@ from bridge_protocol.platform import KeyRegistration
 from bridge_protocol.typed import to_json
 
 from ..consent import ConsentRequest, Secret
+from ..errors import ReportedError
 from ..i18n import Text
 from ..jobs.context import JobContext
 from ..keystores import keygen as engine
@@ -343,7 +344,7 @@ class Keygen(JobKind):
                 message = (f"Enregistrement refusé par la plateforme (HTTP {response.status})." if ctx.locale != "en"
                            else f"Registration refused by the platform (HTTP {response.status}).")
                 return JobError(code=ErrorCode.PLATFORM_UNREACHABLE.value, message=message)
-        except ProtocolError as exc:
+        except (ProtocolError, ReportedError) as exc:
             return JobError(code=exc.code.value, message=exc.message(ctx.locale))
 
 

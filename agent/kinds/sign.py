@@ -29,6 +29,7 @@ from cryptography import x509
 
 from ..config import Settings
 from ..consent import ConsentRequest, FileSummary
+from ..errors import ReportedError
 from ..fsutil import OutputBatch
 from ..i18n import Text
 from ..jobs.context import JobCancelled, JobContext
@@ -386,7 +387,7 @@ class Sign(JobKind):
             self._write(params, source, key, options, target, progress, outputs)
         except JobCancelled:
             raise
-        except ProtocolError as exc:
+        except (ProtocolError, ReportedError) as exc:
             if exc.code in (ErrorCode.TOKEN_REMOVED, ErrorCode.PIN_LOCKED):
                 raise  # the key is gone: the rest of the batch cannot be signed
             return self._failed(ctx, source, exc.code, exc.message(ctx.locale)), None

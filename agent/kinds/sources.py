@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
+from ..errors import ReportedError
 from ..i18n import Text
 from ..jobs.context import JobCancelled, JobContext
 from ..signing.base import CHUNK
@@ -72,7 +73,8 @@ async def fetch_document(ctx: JobContext, url: str, token: str | None) -> tuple[
 MAX_ANSWER_BYTES = 1024 * 1024
 
 
-async def upload_file(ctx: JobContext, url: str, path: Path, fields: dict[str, str], token: str | None) -> ProtocolError | None:
+async def upload_file(ctx: JobContext, url: str, path: Path, fields: dict[str, str],
+                      token: str | None) -> ProtocolError | ReportedError | None:
     """POST ``path`` to a URL of the job's own origin as multipart field ``file`` (plus ``fields``);
     None when the platform accepted it, else the error to report for that file."""
     error, _answer = await post_file(ctx, url, path, fields, token)
@@ -80,7 +82,7 @@ async def upload_file(ctx: JobContext, url: str, path: Path, fields: dict[str, s
 
 
 async def post_file(ctx: JobContext, url: str, path: Path, fields: dict[str, str],
-                    token: str | None) -> tuple[ProtocolError | None, Any]:
+                    token: str | None) -> tuple[ProtocolError | ReportedError | None, Any]:
     """``upload_file`` that also returns the platform's JSON answer when it accepted the file (None
     when the answer is not JSON or larger than ``MAX_ANSWER_BYTES``)."""
     import aiohttp
@@ -98,7 +100,7 @@ async def post_file(ctx: JobContext, url: str, path: Path, fields: dict[str, str
                                          Text("Envoi refusé par la plateforme (HTTP {s}).",
                                               "Upload refused by the platform (HTTP {s}).").filled(s=response.status)), None
                 return None, await _json_answer(response)
-        except ProtocolError as exc:
+        except (ProtocolError, ReportedError) as exc:
             return exc, None
 
 

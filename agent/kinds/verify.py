@@ -20,6 +20,7 @@ from bridge_protocol.kinds import VerifyFileRef, VerifyParams, VerifyResult, Ver
 
 from .. import __version__
 from ..config import Settings
+from ..errors import ReportedError
 from ..fsutil import atomic_write_bytes
 from ..i18n import Text
 from ..isolation import IsolatedWorker, IsolationLimit
@@ -221,7 +222,7 @@ class Verify(JobKind):
                 content = await self._locate(ctx, ref.content_handle, ref.content_url, ref.content_path, token)
                 if content is not None:
                     item.content, item.content_label = content
-            except ProtocolError as exc:
+            except (ProtocolError, ReportedError) as exc:
                 item = BatchItem(label=label, path=None, error=(exc.code.value, exc.message(ctx.locale)))
             items.append(item)
             ctx.step_progress("read", index, len(refs))

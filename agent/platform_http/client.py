@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from bridge_protocol.errors import ErrorCode, ProtocolError
+from ..errors import ErrorCode, ReportedError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class OriginBoundClient:
     def __init__(self, origin: str, *, timeout: float = 30.0, headers: dict[str, str] | None = None) -> None:
         self.origin = URL(origin)
         if self.origin.scheme not in ("http", "https") or not self.origin.host:
-            raise ProtocolError(ErrorCode.ORIGIN_NOT_ALLOWED)
+            raise ReportedError(ErrorCode.ORIGIN_NOT_ALLOWED)
         self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
         self._headers = headers or {}
         self._session: aiohttp.ClientSession | None = None
@@ -51,10 +51,10 @@ class OriginBoundClient:
         try:
             target = self.origin.join(URL(url))
         except (ValueError, TypeError) as exc:
-            raise ProtocolError(ErrorCode.ORIGIN_NOT_ALLOWED) from exc
+            raise ReportedError(ErrorCode.ORIGIN_NOT_ALLOWED) from exc
         if not same_origin(target, self.origin):
             log.warning("refused request outside the job's origin %s", self.origin)
-            raise ProtocolError(ErrorCode.ORIGIN_NOT_ALLOWED)
+            raise ReportedError(ErrorCode.ORIGIN_NOT_ALLOWED)
         return target
 
     def _session_for_use(self) -> aiohttp.ClientSession:
@@ -73,7 +73,7 @@ class OriginBoundClient:
             try:
                 response = await session.request(method, target, allow_redirects=False, **kwargs)
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE) from exc
+                raise ReportedError(ErrorCode.PLATFORM_UNREACHABLE) from exc
             if response.status in _REDIRECTS and "Location" in response.headers:
                 location = response.headers["Location"]
                 response.release()
@@ -86,7 +86,7 @@ class OriginBoundClient:
             finally:
                 response.release()
             return
-        raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, "Trop de redirections.")
+        raise ReportedError(ErrorCode.PLATFORM_UNREACHABLE, "Trop de redirections.")
 
     async def close(self) -> None:
         if self._session is not None:

@@ -11,7 +11,7 @@ A file is renamed to its final name only once complete, its SHA-256 checked, and
 Files stored in blocks are fetched block after block into the one part, each block checked
 against its own SHA-256, and the whole file against the file's.
 
-Errors are ``ProtocolError``s with the existing stable codes: a full disk (before starting, or
+Errors are ``ReportedError``s with the existing stable codes: a full disk (before starting, or
 ENOSPC on the way) is ``FILE_TOO_LARGE``; a wrong SHA-256 ``FILE_UNREADABLE``; a lost platform
 ``PLATFORM_UNREACHABLE``; a missing file ``FILE_NOT_FOUND``.
 """
@@ -34,8 +34,7 @@ from typing import Any
 
 import aiohttp
 
-from bridge_protocol.errors import ErrorCode, ProtocolError
-
+from ..errors import ErrorCode, ReportedError
 from ..fsutil import PART_SUFFIX, fsync_dir, is_disk_full
 from ..i18n import Text, human_size
 from .client import OriginBoundClient
@@ -161,7 +160,7 @@ def check_free_space(folder: Path, needed: int, locale: str = "fr", margin: int 
     free = free_space(folder)
     if needed > 0 and free < needed + margin:
         message = DISK_FULL.render(locale, needed=human_size(needed, locale), free=human_size(free, locale))
-        raise ProtocolError(ErrorCode.FILE_TOO_LARGE, message, needed=needed, free=free)
+        raise ReportedError(ErrorCode.FILE_TOO_LARGE, message, needed=needed, free=free)
 
 
 def _write_all(fd: int, chunks: list[bytes]) -> int:
@@ -306,7 +305,7 @@ def _transient(exc: BaseException) -> bool:
     if isinstance(exc, (_Transient, aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)):
         return True
     # OriginBoundClient's "cannot connect" (PLATFORM_UNREACHABLE raised from a client error).
-    return (isinstance(exc, ProtocolError) and exc.code is ErrorCode.PLATFORM_UNREACHABLE
+    return (isinstance(exc, ReportedError) and exc.code is ErrorCode.PLATFORM_UNREACHABLE
             and isinstance(exc.__cause__, (aiohttp.ClientError, asyncio.TimeoutError, OSError)))
 
 
@@ -376,8 +375,8 @@ class Downloader:
         if self.check_cancelled is not None:
             self.check_cancelled()
 
-    def _error(self, code: ErrorCode, text: Text, **fields: object) -> ProtocolError:
-        return ProtocolError(code, text.filled(**fields) if fields else text)
+    def _error(self, code: ErrorCode, text: Text, **fields: object) -> ReportedError:
+        return ReportedError(code, text.filled(**fields) if fields else text)
 
     # -- one file -----------------------------------------------------------------------------
     async def fetch(self, target: DownloadTarget) -> DownloadOutcome:
@@ -430,7 +429,7 @@ class Downloader:
             done = True
             return DownloadOutcome(target.path, target.size, target.sha256.lower(), stats["transferred"],
                                    resumed_from, stats["requests"])
-        except ProtocolError as exc:
+        except ReportedError as exc:
             if exc.code in (ErrorCode.FILE_UNREADABLE, ErrorCode.FILE_TOO_LARGE) and fd >= 0:
                 # A wrong file or a full disk: the part is worth nothing / takes the space needed.
                 self._discard(sink, fd, part)
@@ -454,7 +453,7 @@ class Downloader:
         os.replace(part, final)
         fsync_dir(final.parent)
 
-    def _write_error(self, exc: OSError, target: DownloadTarget) -> ProtocolError:
+    def _write_error(self, exc: OSError, target: DownloadTarget) -> ReportedError:
         if is_disk_full(exc):
             return self._error(ErrorCode.FILE_TOO_LARGE, DISK_FULL_WRITING, name=target.name)
         return self._error(ErrorCode.FILE_UNREADABLE, WRITE_FAILED, name=target.name,

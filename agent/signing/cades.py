@@ -28,6 +28,7 @@ from asn1crypto import algos, cms, core, tsp, x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ..errors import CompagnonError
 from .base import CHUNK, Progress, SigningKey, Timestamper
 
 OID_DATA = "1.2.840.113549.1.7.1"
@@ -37,8 +38,12 @@ OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 MAX_ATTACHED_IN_MEMORY = 512 * 1024 * 1024
 
 
-class CadesError(ValueError):
-    """The input is not a CMS SignedData we can work on (message in French, for the user)."""
+class CadesError(CompagnonError, ValueError):
+    """The input is not a CMS SignedData we can work on (message in French, for the user; code
+    ``CADES_FAILURE``)."""
+
+    def __init__(self, message: str, english: str | None = None) -> None:
+        super().__init__("CADES_FAILURE", message, english)
 
 
 # -- DER helpers ------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from typing import BinaryIO
 
 from lxml import etree
 
+from ..errors import CompagnonError
+
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
 #: XAdES 1.1.1 (ETSI TS 101 903 V1.1.1), the namespace of PES V2 signatures in the field.
@@ -54,12 +56,19 @@ SIGNATURE_URIS = {
 }
 
 
-class XadesError(ValueError):
-    """A XAdES signature cannot be made; the message is for the user (French)."""
+class XadesError(CompagnonError, ValueError):
+    """A XAdES signature cannot be made; the message is for the user (French; code ``XADES_FAILURE``)."""
+
+    code_name = "XADES_FAILURE"
+
+    def __init__(self, message: str, english: str | None = None) -> None:
+        super().__init__(self.code_name, message, english)
 
 
 class XmlRefused(XadesError):
-    """The input XML is refused for safety (DOCTYPE, entities) or is not well-formed."""
+    """The input XML is refused for safety (DOCTYPE, entities) or is not well-formed (code ``XML_REFUSED``)."""
+
+    code_name = "XML_REFUSED"
 
 
 def ds(tag: str) -> str:

@@ -457,7 +457,7 @@ async def verify_asic(env: Environment, path: Path, progress: Progress | None
 
 def _refused(env: Environment, exc: EnvelopeError) -> SignatureReport:
     return format_failure(env, "S1", "ASiC", env.t("Conteneur ZIP refusé. {m}", "ZIP container refused. {m}",
-                                                   m=env.t(exc.message, exc.english)))
+                                                   m=exc.message(env.locale)))
 
 
 async def _verify(env: Environment, box: _Archive, progress: Progress | None

@@ -38,6 +38,7 @@ from ..envelopes.ber import (
     der_header,
     tlv,
 )
+from ..errors import CompagnonError
 
 __all__ = ["MAX_PART", "CmsFormatError", "StreamedSignedData", "cms_source", "looks_like_cms",
            "read_signed_data"]
@@ -55,8 +56,12 @@ _BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 _WHITESPACE = b" \t\r\n\x0b\x0c"
 
 
-class CmsFormatError(ValueError):
-    """The file is not a readable CMS SignedData; the message says where it broke (French)."""
+class CmsFormatError(CompagnonError, ValueError):
+    """The file is not a readable CMS SignedData; the message says where it broke (French; code
+    ``CMS_FORMAT``)."""
+
+    def __init__(self, message: str, english: str | None = None) -> None:
+        super().__init__("CMS_FORMAT", message, english)
 
 
 # -- recognising CMS -------------------------------------------------------------------------------
@@ -246,7 +251,7 @@ def read_signed_data(source: BinaryIO, *, digest_names: Iterable[str] = (), sink
     try:
         return _read(reader, digest_names, sink, sink_if, progress)
     except EnvelopeError as exc:
-        raise CmsFormatError(exc.message) from None
+        raise CmsFormatError(exc.message("fr"), exc.message("en")) from None
 
 
 def _read(reader: BerReader, digest_names: Iterable[str], sink: BinaryIO | None,

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from agent.config import Settings
 from agent.consent import ConsentDecision, ConsentProvider, ConsentRequest, Secret
 from agent.envelopes import decrypt, session_unwrapper
+from agent.errors import ErrorCode, ReportedError
 from agent.jobs.context import JobServices
 from agent.jobs.manager import JobManager
 from agent.keystores.base import KeySession, StoredKey, key_purposes
@@ -35,7 +36,6 @@ from agent.keystores.keygen import (
 from agent.keystores.pkcs11_store import Pkcs11Module, Pkcs11TokenStore
 from agent.keystores.pkcs12_store import Pkcs12FileStore
 from agent.keystores.registry import KeyStoreRegistry
-from bridge_protocol.errors import ErrorCode, ProtocolError
 from tests.support.platform_server import PlatformServer
 from tests.support.softhsm import USER_PIN, SoftHsm
 
@@ -255,14 +255,14 @@ def test_p12_file_is_aes256_pbkdf2_0600_and_decrypts(tmp_path: Path) -> None:
     with store.open(Secret(P12_PASSWORD)) as session:
         assert store.keys()[0].certificate == cert
         assert _opens(envelope, session, store.keys())
-    with pytest.raises(ProtocolError) as err:
+    with pytest.raises(ReportedError) as err:
         Pkcs12FileStore(path).open(Secret("mauvais mot de passe"))
     assert err.value.code == ErrorCode.PIN_INCORRECT
 
     # A second key of the same name gets its own file; a short password makes none.
     again = generate_p12(folder, "Jeanne MARTIN", 2048, True, Secret(P12_PASSWORD))
     assert again.name == "Jeanne MARTIN - secours (2).p12"
-    with pytest.raises(ProtocolError) as err:
+    with pytest.raises(ReportedError) as err:
         generate_p12(folder, "Court", 2048, False, Secret("abc"))
     assert err.value.code == ErrorCode.PIN_REQUIRED
     assert sorted(p.name for p in folder.iterdir()) == [

@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives import hashes
 
 from agent.config import Settings
 from agent.consent import Secret
+from agent.errors import ReportedError
 from agent.keystores.pkcs11_store import Pkcs11TokenStore
 from agent.keystores.pkcs12_store import Pkcs12FileStore
 from agent.keystores.registry import KeyStoreRegistry
-from bridge_protocol.errors import ProtocolError
 from tests.support.pki import TestPki
 from tests.support.softhsm import USER_PIN, ProvisionedToken, SoftHsm
 
@@ -116,7 +116,7 @@ def test_content_key_unwrapped_on_the_token(tmp_path: Path, test_pki: TestPki, t
     wrapped = public.encrypt(content_key, pad)  # type: ignore[union-attr]
     with store.open(Secret(token.pin)) as session:
         assert session.decrypt_key(key, wrapped, scheme, "sha1") == content_key  # type: ignore[arg-type]
-        with pytest.raises(ProtocolError) as err:
+        with pytest.raises(ReportedError) as err:
             session.decrypt_key(key, os.urandom(len(wrapped)), scheme, "sha1")  # type: ignore[arg-type]
         assert err.value.code.value == "KEY_NOT_USABLE"
 
@@ -126,11 +126,11 @@ def test_wrong_pin_reports_the_count_and_never_retries(tmp_path: Path, test_pki:
     softhsm.init_token(label)
     registry = KeyStoreRegistry(_settings(tmp_path, test_pki, softhsm))
     store = _token_store(registry, label)
-    with pytest.raises(ProtocolError) as err:
+    with pytest.raises(ReportedError) as err:
         store.open(Secret("000000"))
     assert err.value.code.value == "PIN_INCORRECT"
     assert err.value.detail["count_low"] is True  # the token's CKF_USER_PIN_COUNT_LOW
-    with pytest.raises(ProtocolError) as err:
+    with pytest.raises(ReportedError) as err:
         store.open(None)
     assert err.value.code.value == "PIN_REQUIRED"
     with store.open(Secret(USER_PIN)):
@@ -159,7 +159,7 @@ def test_token_removed_during_an_operation(tmp_path: Path, test_pki: TestPki, so
     digest = hashlib.sha256(b"x").digest()
     session.sign_digest(key, digest, "sha256", "pkcs1v15")
     softhsm.delete_token(label)  # pulled out mid-batch
-    with pytest.raises(ProtocolError) as err:
+    with pytest.raises(ReportedError) as err:
         session.sign_digest(key, digest, "sha256", "pkcs1v15")
     assert err.value.code.value == "TOKEN_REMOVED"
     session.close()
@@ -174,7 +174,7 @@ def test_token_removed_during_an_operation(tmp_path: Path, test_pki: TestPki, so
 def test_pkcs12_files_load_and_sign(tmp_path: Path, test_pki: TestPki, legacy: bool) -> None:
     path = test_pki.p12("qualified", "mot de passe", legacy=legacy)
     store = Pkcs12FileStore(path)
-    with pytest.raises(ProtocolError) as err:
+    with pytest.raises(ReportedError) as err:
         store.unlock(Secret("faux"))
     assert err.value.code.value == "PIN_INCORRECT"
     (key,) = store.unlock(Secret("mot de passe"))

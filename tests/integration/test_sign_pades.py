@@ -25,13 +25,13 @@ from pyhanko.sign.validation import DocumentSecurityStore, validate_pdf_signatur
 from pyhanko_certvalidator import ValidationContext
 
 from agent.consent import Secret
+from agent.errors import ErrorCode, ReportedError
 from agent.keystores.base import KeySession
 from agent.keystores.pkcs11_store import Pkcs11Module
 from agent.keystores.pkcs12_store import Pkcs12FileStore
 from agent.signing.base import CHUNK, SigningKey
 from agent.signing.pades import VisibleStamp, sign_pdf
 from agent.tsa_client import http_timestamper
-from bridge_protocol.errors import ErrorCode, ProtocolError
 from tests.support.pdf import make_pdf, make_pdf_file
 from tests.support.pki import TestPki
 from tests.support.softhsm import ProvisionedToken
@@ -388,10 +388,10 @@ async def test_sign_in_a_worker_thread_while_the_caller_loop_runs(tmp_path: Path
 
 def test_key_errors_reach_the_caller_unchanged(keys: dict[str, SigningKey]) -> None:
     def removed(digest: bytes, hash_name: str) -> bytes:
-        raise ProtocolError(ErrorCode.TOKEN_REMOVED)
+        raise ReportedError(ErrorCode.TOKEN_REMOVED)
 
     key = replace(keys["token-rsa"], sign_digest=removed)
-    with pytest.raises(ProtocolError) as err:
+    with pytest.raises(ReportedError) as err:
         sign_pdf(io.BytesIO(make_pdf()), io.BytesIO(), key)
     assert err.value.code is ErrorCode.TOKEN_REMOVED
 

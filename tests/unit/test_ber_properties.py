@@ -418,7 +418,7 @@ def _fails_cleanly(data: bytes, *, seekable: bool, chunk: int, step: int = 3) ->
         return None
     except EnvelopeError as error:
         assert error.code == "FORMAT_FAILURE"
-        assert error.message.startswith("Enveloppe illisible : ")
+        assert error.message("fr").startswith("Enveloppe illisible : ")
         return error
     finally:
         if isinstance(stream, Trickle):
@@ -503,7 +503,7 @@ def test_nesting_is_capped_at_the_readers_depth() -> None:
     deep = bytes.fromhex("3080") * (MAX_DEPTH + 1) + b"\x00\x00" * (MAX_DEPTH + 1)
     with pytest.raises(EnvelopeError) as caught:
         walk(BerReader(io.BytesIO(deep)))
-    assert "imbrication trop profonde" in caught.value.message
+    assert "imbrication trop profonde" in caught.value.message("fr")
     fits = bytes.fromhex("3080") * MAX_DEPTH + b"\x00\x00" * MAX_DEPTH
     node = walk(BerReader(io.BytesIO(fits)))
     for _ in range(MAX_DEPTH - 1):
@@ -523,6 +523,6 @@ def test_a_huge_announced_content_is_streamed_in_chunks_not_held() -> None:
         for piece in reader.octet_chunks(UNIVERSAL, OCTET_STRING, "contenu"):
             assert len(piece) <= 4096
             received += len(piece)
-    assert caught.value.message == "Enveloppe illisible : fichier tronqué."
+    assert caught.value.message("fr") == "Enveloppe illisible : fichier tronqué."
     assert received <= 10000
     assert stream.largest_request <= 4096

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
+from agent.errors import ReportedError
 from agent.platform_http import OriginBoundClient
-from bridge_protocol.errors import ProtocolError
 
 
 async def _serve(routes: web.RouteTableDef) -> tuple[web.AppRunner, str]:
@@ -53,7 +53,7 @@ async def test_same_origin_redirects_are_followed_and_others_refused() -> None:
                 assert response.status == 200
             for url in (f"{other}/secret", "//evil.example/x", "file:///etc/passwd", "/away",
                         origin.replace("http:", "https:") + "/ok", "http://user@" + origin[7:] + "/ok"):
-                with pytest.raises(ProtocolError) as err:
+                with pytest.raises(ReportedError) as err:
                     async with client.request("GET", url):
                         pass
                 assert err.value.code.value == "ORIGIN_NOT_ALLOWED", url
@@ -65,7 +65,7 @@ async def test_same_origin_redirects_are_followed_and_others_refused() -> None:
 
 async def test_unreachable_platform_is_a_stable_error() -> None:
     async with OriginBoundClient("http://127.0.0.1:9", timeout=2) as client:
-        with pytest.raises(ProtocolError) as err:
+        with pytest.raises(ReportedError) as err:
             async with client.request("GET", "/"):
                 pass
     assert err.value.code.value == "PLATFORM_UNREACHABLE"

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
+from agent.bridge.rpc import _error
 from agent.keystores.windows_errors import store_error, store_error_code
 from agent.keystores.windows_store import _ecdsa_der, signature_size
 from bridge_protocol.errors import ERRORS, ErrorCode
@@ -63,7 +64,7 @@ def test_store_status_maps_to_the_pkcs11_codes(status: int, code: ErrorCode) -> 
 
 def test_wrong_pin_reads_as_on_a_token() -> None:
     assert store_error(0x8010006B).message("fr") == "Code PIN ou mot de passe incorrect."
-    assert store_error(0x8010006C).to_rpc_error("en")["data"] == {"code": "PIN_LOCKED"}
+    assert _error(1, store_error(0x8010006C), "en")["error"]["data"] == {"code": "PIN_LOCKED"}
 
 
 @pytest.mark.parametrize("curve", [ec.SECP256R1(), ec.SECP384R1(), ec.SECP521R1()])

@@ -118,7 +118,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from agent.keystores import windows_store as ws
-from bridge_protocol.errors import ProtocolError
+from agent.errors import ReportedError
 
 log = io.StringIO()
 logging.basicConfig(stream=log, level=logging.INFO)
@@ -162,7 +162,7 @@ with store.open(None) as session:
         try:
             session.sign_digest(key, b"\x01" * 32, "sha256", "pkcs1v15")
             codes[label] = "signed"
-        except ProtocolError as exc:
+        except ReportedError as exc:
             codes[label] = exc.code.value
 print(json.dumps({"codes": codes, "log": log.getvalue()}))
 '''
