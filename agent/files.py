@@ -70,7 +70,7 @@ class FileRegistry:
         self.site_bytes = site_bytes if site_bytes is not None else 2 * max_bytes
         self.site_files = site_files
         self._entries: dict[str, FileEntry] = {}
-        self._hashers: dict[str, "hashlib._Hash"] = {}
+        self._hashers: dict[str, hashlib._Hash] = {}
         self._lock = threading.Lock()
         shutil.rmtree(upload_dir, ignore_errors=True)  # uploads of a previous run are gone with it
         private_folder(upload_dir, own=True)

@@ -181,7 +181,7 @@ class BridgeClient:
                     max_msg_size=0,
                     autoping=True,
                 )
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 last = exc
                 continue
             chosen = pairing or (_default_pairing(origin, port) if _default_pairing else None)
@@ -370,7 +370,7 @@ class BridgeClient:
             params["locale"] = locale
         if min_version:
             params["min_version"] = min_version
-        result = await self.call("agent.hello", params)
+        result: dict[str, Any] = await self.call("agent.hello", params)
         if isinstance(result, dict) and isinstance(result.get("consent_timeout"), (int, float)):
             self.consent_timeout = float(result["consent_timeout"])
         return result
@@ -379,7 +379,7 @@ class BridgeClient:
         body: dict[str, Any] = {"kind": kind, "params": params or {}}
         if locale:
             body["locale"] = locale
-        snapshot = await self.call("jobs.start", body, timeout=300)
+        snapshot: dict[str, Any] = await self.call("jobs.start", body, timeout=300)
         self._jobs.setdefault(snapshot["id"], snapshot)
         return snapshot
 
@@ -390,7 +390,7 @@ class BridgeClient:
 
         async def follow() -> dict[str, Any]:
             event = self._job_events.setdefault(job_id, asyncio.Event())
-            snapshot = await self.call("jobs.get", {"id": job_id})
+            snapshot: dict[str, Any] = await self.call("jobs.get", {"id": job_id})
             while True:
                 latest = self._jobs.get(job_id)
                 if latest and latest["updated_at"] >= snapshot["updated_at"]:

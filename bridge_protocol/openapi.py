@@ -68,6 +68,7 @@ def _fix_refs(node: Any) -> Any:
 
 def _schemas() -> dict[str, Any]:
     sent: dict[str, Any] = {}
+    tp: type
     for tp in SENT:
         json_schema(tp, sent)
     read: dict[str, Any] = {}

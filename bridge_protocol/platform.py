@@ -211,7 +211,7 @@ def _known_members(tp: Any, value: Any) -> Any:
     if get_args(tp) and origin is not list:  # X | None
         inner = [a for a in get_args(tp) if a is not type(None)]
         return _known_members(inner[0], value) if len(inner) == 1 else value
-    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, dict):
         hints, names = type_hints(tp), field_map(tp)
         return {k: _known_members(hints[k], v) for k, v in value.items() if k in names}
     return value

@@ -115,7 +115,7 @@ def _schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
         return {"type": "array", "items": _schema(get_args(tp)[0], defs)}
     if origin is dict:
         return {"type": "object", "additionalProperties": _schema(get_args(tp)[1], defs)}
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         name = tp.__name__
         if name not in defs:
             defs[name] = {}  # placeholder against recursion
@@ -196,7 +196,7 @@ def _parse(tp: Any, value: Any, path: str) -> Any:
             raise ParseError(path, "objet attendu", "object expected")
         item = get_args(tp)[1]
         return {k: _parse(item, v, f"{path}/{_escape(k)}") for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ParseError(path, "objet attendu", "object expected")
         hints = type_hints(tp)

@@ -183,14 +183,14 @@ def ts_type(tp: Any) -> str:
         return f"Array<{inner}>" if "|" in inner else f"{inner}[]"
     if origin is dict:
         return f"Record<string, {ts_type(get_args(tp)[1])}>"
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return tp.__name__
     raise TypeError(f"no TypeScript type for {tp!r}")
 
 
 def _dataclasses_in(tp: Any, seen: dict[str, type]) -> None:
     """Every dataclass ``tp`` refers to, depth first, in order of first use."""
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if tp.__name__ in seen:
             return
         seen[tp.__name__] = tp

@@ -24,14 +24,14 @@ import binascii
 import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, cast
 
 from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding as sym_padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import AEADDecryptionContext, Cipher, algorithms, modes
 
 from ..errors import ErrorCode, ReportedError
 from ..keystores.base import HASHES, KeySession, StoredKey
@@ -142,7 +142,7 @@ def _subject_key_identifier(certificate: x509.Certificate) -> bytes:
         return certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except x509.ExtensionNotFound:
         # As openssl: the SHA-1 of the public key when the certificate has no extension.
-        return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest  # type: ignore[arg-type]
+        return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
 
 
 @dataclass(frozen=True)
@@ -371,9 +371,9 @@ def _binary_source(source: BinaryIO) -> BinaryIO:
     if source.seekable():
         source.seek(-len(head), io.SEEK_CUR)
     else:
-        source = io.BufferedReader(_Replay(head, source), CHUNK)  # type: ignore[assignment]
+        source = io.BufferedReader(_Replay(head, source), CHUNK)
     if head.lstrip().startswith(b"-----BEGIN"):
-        return io.BufferedReader(_PemReader(source), CHUNK)  # type: ignore[return-value]
+        return io.BufferedReader(_PemReader(source), CHUNK)
     return source
 
 
@@ -441,7 +441,7 @@ def session_unwrapper(session: KeySession, keys: Iterable[StoredKey]) -> Unwrap:
         if recipient.key_encryption == "rsa-oaep":
             if recipient.oaep_hash not in HASHES or recipient.oaep_mgf_hash != recipient.oaep_hash or recipient.oaep_label:
                 raise EnvelopeError("UNSUPPORTED_ALGORITHM", "Paramètres RSA-OAEP non pris en charge.")
-            return session.decrypt_key(key, recipient.encrypted_key, "oaep", recipient.oaep_hash)  # type: ignore[arg-type]
+            return session.decrypt_key(key, recipient.encrypted_key, "oaep", recipient.oaep_hash)
         if recipient.key_encryption == "rsa-pkcs1v15":
             return session.decrypt_key(key, recipient.encrypted_key, "pkcs1v15")
         return None
@@ -585,7 +585,7 @@ def decrypt(source: BinaryIO, output: BinaryIO, unwrap: Unwrap, *, progress: Pro
         if len(mac) != content.tag_length:
             raise decryption_failed()
         try:
-            sink.write(decryptor.finalize_with_tag(mac))
+            sink.write(cast(AEADDecryptionContext, decryptor).finalize_with_tag(mac))
         except (InvalidTag, ValueError):
             raise decryption_failed() from None
     if not reader.at_end_of_input():

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import AEADEncryptionContext, Cipher, CipherContext, algorithms, modes
 
 from ..keystores.usage import usage_refusal
 from .ber import CHUNK, EOC, EnvelopeError, der_header, source_size, tlv
@@ -128,6 +128,7 @@ def encrypt(source: BinaryIO, output: BinaryIO, recipients: Sequence[x509.Certif
     infos = sorted(_recipient_info(cert, key, key_transport) for cert in recipients)
     recipient_infos = tlv(0x31, b"".join(infos))
     authenticated = spec.mode == "gcm"
+    cipher: CipherContext
     if authenticated:
         cipher = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
     else:
@@ -183,7 +184,7 @@ def encrypt(source: BinaryIO, output: BinaryIO, recipients: Sequence[x509.Certif
         raise ValueError("the source shrank while it was being encrypted")
     if authenticated:
         emit(cipher.finalize())
-        tag = cipher.tag  # type: ignore[attr-defined]
+        tag = cast(AEADEncryptionContext, cipher).tag
     else:
         emit(cipher.update(padder.finalize()) + cipher.finalize())
     if size is not None:

@@ -94,7 +94,7 @@ class KeySession(ABC):
         Any padding failure raises the same KEY_NOT_USABLE error, with no detail (no oracle).
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional: a session holding nothing has nothing to release)
         """Log out and release the store."""
 
     def __enter__(self) -> KeySession:

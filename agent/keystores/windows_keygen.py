@@ -32,8 +32,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bridge_protocol.errors import ErrorCode, ProtocolError
-
+from ..errors import ErrorCode, ReportedError
 from ..i18n import Text
 from . import keygen as engine
 from .windows_store import (
@@ -63,7 +62,7 @@ def _public_key(prov: int, key: int) -> rsa.RSAPublicKey:
     _check(advapi32.CryptExportKey(key, 0, PUBLICKEYBLOB, 0, blob, byref(size)), "CryptExportKey")
     data = blob.raw[:size.value]
     if data[8:12] != b"RSA1":
-        raise ProtocolError(ErrorCode.KEY_NOT_USABLE)
+        raise ReportedError(ErrorCode.KEY_NOT_USABLE)
     bits = int.from_bytes(data[12:16], "little")
     exponent = int.from_bytes(data[16:20], "little")
     modulus = int.from_bytes(data[20:20 + bits // 8], "little")
@@ -83,7 +82,7 @@ def _delete_container(container: str) -> None:
     if not advapi32.CryptAcquireContextW(byref(prov), container, MS_ENH_RSA_AES_PROV, PROV_RSA_AES,
                                          CRYPT_DELETEKEYSET):
         log.warning("could not delete the key container of a half-made key pair: 0x%08x",
-                    ctypes.get_last_error() & 0xFFFFFFFF)
+                    ctypes.get_last_error() & 0xFFFFFFFF)  # type: ignore[attr-defined]  # typeshed: Windows only
 
 
 def _add_to_my(certificate: x509.Certificate, info: CRYPT_KEY_PROV_INFO, friendly_name: str) -> None:
@@ -120,7 +119,7 @@ def generate_in_store(name: str, bits: int, secours: bool, *, organization: str 
     """Generate a non-exportable RSA key pair in a new key container of the user and store its
     self-signed encryption certificate in ``CurrentUser\\MY``; returns the certificate."""
     if bits not in engine.KEY_SIZES:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=Text("taille de clé : 2048, 3072 ou 4096 bits", "key size: 2048, 3072 or 4096 bits"))
+        raise ReportedError(ErrorCode.INVALID_PARAMS, reason=Text("taille de clé : 2048, 3072 ou 4096 bits", "key size: 2048, 3072 or 4096 bits"))
     holder = engine.KeyHolder(engine.clean_name(name),
                               engine.clean_name(organization, "organisation") if organization else None, secours)
     _, advapi32, _ = _libs()
@@ -131,14 +130,14 @@ def generate_in_store(name: str, bits: int, secours: bool, *, organization: str 
                                              CRYPT_NEWKEYSET), "CryptAcquireContextW")
     except Win32CallError as exc:
         log.warning("no new key container: %s", exc)
-        raise ProtocolError(ErrorCode.KEY_NOT_USABLE, "Le magasin Windows refuse de créer une clé.") from None
+        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "Le magasin Windows refuse de créer une clé.") from None
     made = False
     try:
         # The key length goes in the upper 16 bits of the flags; CRYPT_EXPORTABLE is not among them.
         _check(advapi32.CryptGenKey(prov.value, AT_KEYEXCHANGE, bits << 16, byref(key)), "CryptGenKey")
         if _exportable(key.value):
             log.warning("the provider lets the new private key be exported: key pair deleted")
-            raise ProtocolError(ErrorCode.KEY_NOT_USABLE,
+            raise ReportedError(ErrorCode.KEY_NOT_USABLE,
                                 "Ce magasin ne garantit pas une clé non exportable : bi-clé refusé.")
         public_key = _public_key(prov.value, key.value)
         if check_cancelled is not None:
@@ -151,7 +150,7 @@ def generate_in_store(name: str, bits: int, secours: bool, *, organization: str 
         made = True
     except Win32CallError as exc:
         log.warning("key pair generation in the Windows store failed: %s", exc)
-        raise ProtocolError(ErrorCode.KEY_NOT_USABLE, "Le magasin Windows n'a pas pu créer le bi-clé.") from None
+        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "Le magasin Windows n'a pas pu créer le bi-clé.") from None
     finally:
         if key.value:
             advapi32.CryptDestroyKey(key.value)

@@ -179,7 +179,7 @@ class Win32CallError(OSError):
 
 def _check(ok: object, call: str) -> None:
     if not ok:
-        raise Win32CallError(call, ctypes.get_last_error())
+        raise Win32CallError(call, ctypes.get_last_error())  # type: ignore[attr-defined]  # typeshed: Windows only
 
 
 def _check_status(status: int, call: str) -> None:
@@ -261,7 +261,7 @@ def _prov_info(context: object) -> CRYPT_KEY_PROV_INFO | None:
            "CertGetCertificateContextProperty")
     info = CRYPT_KEY_PROV_INFO.from_buffer_copy(buffer.raw[:sizeof(CRYPT_KEY_PROV_INFO)])
     # The strings point into ``buffer``: keep it alive with the structure.
-    info._buffer = buffer  # type: ignore[attr-defined]
+    info._buffer = buffer
     return info
 
 
@@ -407,7 +407,7 @@ def capi_sign(prov: int, key_spec: int, digest: bytes, hash_name: str, size: int
             written = wt.DWORD(size)
             if advapi32.CryptSignHashW(hash_handle.value, spec, None, 0, out, byref(written)):
                 return out.raw[:written.value][::-1]
-            status = ctypes.get_last_error()
+            status = ctypes.get_last_error()  # type: ignore[attr-defined]  # typeshed: Windows only
         raise Win32CallError("CryptSignHashW", status)
     finally:
         if hash_handle.value:

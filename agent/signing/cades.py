@@ -178,7 +178,7 @@ def _signer_info(key: SigningKey, message_digest: bytes, *, content_type: str | 
     body = (cms.CMSVersion(1).dump() + template.sid + template.digest_algorithm + _der(0xA0, signed_attrs)
             + template.signature_algorithm + core.OctetString(signature).dump())
     if timestamper is not None:
-        token = timestamper(hashlib.new(key.hash_name, signature).digest(), key.hash_name)  # type: ignore[arg-type]
+        token = timestamper(hashlib.new(key.hash_name, signature).digest(), key.hash_name)
         body += _der(0xA1, _attribute(OID_SIGNATURE_TIME_STAMP, token))
     return _der(0x30, body)
 

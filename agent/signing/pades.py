@@ -147,7 +147,7 @@ class KeySigner(Signer):
         digest = hashlib.new(digest_algorithm, data).digest()
         # A blocking call on purpose: the event loop is ours alone (see _run), and PKCS#11
         # sessions are best used from the thread that opened them.
-        return self.key.sign_digest(digest, digest_algorithm)  # type: ignore[arg-type]
+        return self.key.sign_digest(digest, digest_algorithm)
 
 
 class CallableTimeStamper(TimeStamper):

@@ -511,7 +511,7 @@ async def signature_timestamps(env: Environment, info: cms.SignerInfo, extra: Cm
     outcomes = []
     for value in _attrs(info["unsigned_attrs"], "signature_time_stamp_token"):
         outcomes.append(await verify_timestamp(env, value, imprint_checker(info["signature"].native),
-                                               extra))  # type: ignore[arg-type]
+                                               extra))
     valid = [o for o in outcomes if o.ok and o.time is not None]
     best = min(valid, key=lambda o: o.time) if valid else None  # type: ignore[arg-type, return-value]
     return best, outcomes
@@ -736,7 +736,6 @@ async def countersignatures(env: Environment, info: cms.SignerInfo, parent_id: s
         except PARSE_ERRORS:
             digest = None
         reports.append(await verify_signer(env, counter, f"{parent_id}-C{index}", found, digest,
-                                           # type: ignore[arg-type]
                                            content_type=None, fmt="CAdES",
                                            content_missing=env.t("Algorithme d'empreinte inconnu.",
                                                                  "Unknown digest algorithm.")))

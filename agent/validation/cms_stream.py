@@ -174,9 +174,9 @@ def cms_source(stream: BinaryIO) -> BinaryIO:
         return stream
     stripped = head.lstrip()
     if stripped.startswith(b"-----BEGIN"):
-        return io.BufferedReader(_Base64Reader(stream, armoured=True), CHUNK)  # type: ignore[return-value]
+        return io.BufferedReader(_Base64Reader(stream, armoured=True), CHUNK)
     if _base64_prefix(stripped) is not None:
-        return io.BufferedReader(_Base64Reader(stream, armoured=False), CHUNK)  # type: ignore[return-value]
+        return io.BufferedReader(_Base64Reader(stream, armoured=False), CHUNK)
     return stream
 
 
@@ -210,7 +210,7 @@ class StreamedSignedData:
         return names
 
 
-def _hashers(names: Iterable[str]) -> dict[str, "hashlib._Hash"]:
+def _hashers(names: Iterable[str]) -> dict[str, hashlib._Hash]:
     found = {}
     for name in set(names):
         try:

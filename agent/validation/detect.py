@@ -33,7 +33,7 @@ import tempfile
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["detect_format", "verify_file", "verify_file_json"]
 
 log = logging.getLogger(__name__)
-Certificate = x509.Certificate | asn1_x509.Certificate
+Certificate: TypeAlias = x509.Certificate | asn1_x509.Certificate
 
 
 def detect_format(head: bytes) -> str | None:
@@ -74,7 +74,7 @@ def detect_format(head: bytes) -> str | None:
         return "cms"
     if stripped.startswith(b"<"):
         return "xml"
-    if head.startswith(b"\xff\xfe<") or head.startswith(b"\xfe\xff\x00<"):
+    if head.startswith((b"\xff\xfe<", b"\xfe\xff\x00<")):
         return "xml"
     if b"%PDF-" in head[:1024]:
         return "pdf"

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -148,7 +149,8 @@ def _integrity_info(env: Environment, emb: EmbeddedPdfSignature, doc: _Document)
     return [coverage, changes_check(env, doc.reader, emb.signed_revision, emb.docmdp_level, emb.fieldmdp)]
 
 
-def _pades_level(env: Environment, emb: EmbeddedPdfSignature, doc: _Document, subfilter: str):
+def _pades_level(env: Environment, emb: EmbeddedPdfSignature, doc: _Document, subfilter: str
+                 ) -> Callable[..., tuple[str | None, Check]]:
     """EN 319 142-1 section 6 baseline levels (a closure over the document for ``verify_signer``)."""
 
     def rule(info: cms.SignerInfo, *, counter: bool, timestamped: bool, long_term: bool) -> tuple[str | None, Check]:
@@ -306,6 +308,7 @@ async def verify_pdf(env: Environment, path: Path, progress: Progress | None) ->
             seen.add(key)
             try:
                 subfilter = str(sig_object.get_object().get("/SubFilter", ""))
+                emb: EmbeddedPdfSignature
                 if subfilter == X509_RSA_SHA1:
                     emb = RawPdfSignature(reader, sig_field, name)
                 else:

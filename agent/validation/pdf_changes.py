@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
@@ -158,7 +159,7 @@ class _AnnotationsAndPieceInfoRule(QualifiedWhitelistRule):
                    ) -> Iterator[tuple[ModificationLevel, ReferenceUpdate]]:
         if value is None:
             return
-        for dep in new.collect_dependencies(value, since_revision=new.revision):
+        for dep in new.collect_dependencies(cast(generic.PdfObject, value), since_revision=new.revision):
             yield level, ReferenceUpdate(dep)
 
     @staticmethod
@@ -314,7 +315,7 @@ def _field_values(resolver: HistoricalResolver) -> dict[str, bytes]:
     if not isinstance(form, generic.DictionaryObject):
         return values
     prints = _Fingerprint()
-    stack: list[tuple[str, object]] = [("", f) for f in (_deref(form.get("/Fields")) or [])]  # type: ignore[union-attr]
+    stack: list[tuple[str, object]] = [("", f) for f in cast(Iterable[object], _deref(form.get("/Fields")) or [])]
     seen = 0
     while stack:
         prefix, item = stack.pop()

@@ -88,10 +88,10 @@ def read_dss(reader: PdfFileReader) -> DssContent:
                 item = spec.load(data)
             except PARSE_ERRORS:
                 item = None
-            if item is None or not sound(item):  # type: ignore[operator]
+            if item is None or not sound(item):
                 found.skipped.add("DSS", kind)
                 continue
-            target.append(item)  # type: ignore[attr-defined]
+            target.append(item)
     try:
         vri = _resolve(dss.get("/VRI"))
         vri_items = list(vri.items()) if isinstance(vri, generic.DictionaryObject) else []

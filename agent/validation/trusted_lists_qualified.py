@@ -116,7 +116,7 @@ def _ski(cert: x509.Certificate) -> bytes:
     try:
         return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except (x509.ExtensionNotFound, ValueError):
-        return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest  # type: ignore[arg-type]
+        return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
 
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:

@@ -354,7 +354,7 @@ def _process_reference(env: Environment, ref: etree._Element, signature: etree._
     elif role == "key_info":
         covers = env.t("informations de clé de la signature (KeyInfo)", "the signature's key information (KeyInfo)")
     else:
-        covers = env.t("élément {e}", "element {e}", e=_describe(target))  # type: ignore[arg-type]
+        covers = env.t("élément {e}", "element {e}", e=_describe(target))
     return _Reference(uri, ref_type, ref.get("Id"), digest == expected, covers, target=target, role=role, element=ref,
                       comments=comments)
 

@@ -189,14 +189,14 @@ def canonicalize(node: etree._Element | etree._ElementTree, algorithm: str, *, p
         root = node.getroot()
         inside = _outermost(removed, root)
         if not inside:
-            return etree.tostring(node, **options)  # type: ignore[call-overload, no-any-return]
+            return etree.tostring(node, **options)
         if any(e is root for e in inside):
             return b""
         paths = [_path(e, root) for e in inside]
         document = copy.deepcopy(node)
         for target in [_follow(document.getroot(), steps) for steps in paths]:
             _drop(target)
-        return etree.tostring(document, **options)  # type: ignore[call-overload, no-any-return]
+        return etree.tostring(document, **options)
     if any(e is node for e in removed):
         return b""
     duplicate = _copy_element(node, removed, inherit_xml=not exclusive and not algorithm.startswith(C14N11))
@@ -207,8 +207,8 @@ def canonicalize(node: etree._Element | etree._ElementTree, algorithm: str, *, p
             for name in ("lang", "space"):
                 key = f"{{{XML_NS}}}{name}"
                 if ancestor.get(key) is not None and apex.get(key) is None:
-                    apex.set(key, ancestor.get(key))  # type: ignore[arg-type]
-    return etree.tostring(duplicate, **options)  # type: ignore[call-overload, no-any-return]
+                    apex.set(key, ancestor.get(key))
+    return etree.tostring(duplicate, **options)
 
 
 # -- node-sets ------------------------------------------------------------------------------------

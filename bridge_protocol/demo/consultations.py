@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from ..platform import (
     ID_PATTERN,
@@ -524,14 +524,16 @@ async def _receive_form(request: web.Request, target: Path, max_bytes: int) -> _
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         async for part in await request.multipart():
+            if not isinstance(part, BodyPartReader):  # a nested multipart is no form field
+                continue
             if part.name == "file":
                 if form.sha256 is not None:
                     raise web.HTTPBadRequest(text=json.dumps({"error": "un seul fichier par envoi"}),
                                              content_type="application/json")
                 digest = hashlib.sha256()
-                form.filename = part.filename  # type: ignore[union-attr]
+                form.filename = part.filename
                 with target.open("wb") as out:
-                    while chunk := await part.read_chunk(1024 * 1024):  # type: ignore[union-attr]
+                    while chunk := await part.read_chunk(1024 * 1024):
                         form.size += len(chunk)
                         if form.size > max_bytes:
                             raise web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=form.size)
@@ -539,7 +541,7 @@ async def _receive_form(request: web.Request, target: Path, max_bytes: int) -> _
                         out.write(chunk)
                 form.sha256 = digest.hexdigest()
             elif part.name:
-                form.fields[part.name] = (await part.text())[:1000]  # type: ignore[union-attr]
+                form.fields[part.name] = (await part.text())[:1000]
     except BaseException:
         target.unlink(missing_ok=True)
         raise

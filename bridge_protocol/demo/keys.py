@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from aiohttp import web
@@ -65,7 +65,7 @@ class RegisteredKey:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _key_from_row(row: dict[str, Any]) -> RegisteredKey:
@@ -104,7 +104,7 @@ def check_registration(body: Any) -> tuple[str, bool, x509.Certificate, str]:
         raise KeyRejected("certificate : une clé RSA est attendue")
     if public_key.key_size < MIN_RSA_BITS:
         raise KeyRejected(f"certificate : clé RSA de {MIN_RSA_BITS} bits au moins attendue")
-    if certificate.not_valid_after_utc <= datetime.now(timezone.utc):
+    if certificate.not_valid_after_utc <= datetime.now(UTC):
         raise KeyRejected("certificate : certificat expiré")
     return name.strip(), secours, certificate, digest
 
@@ -136,7 +136,7 @@ class DemoKeys:
             self.keys.remove(earlier)
         key = RegisteredKey(
             id=key_id, name=name, secours=secours, sha256=sha256, subject=_common_name(certificate),
-            not_after=certificate.not_valid_after_utc, created=datetime.now(timezone.utc),
+            not_after=certificate.not_valid_after_utc, created=datetime.now(UTC),
             pem=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
         )
         self.keys.append(key)

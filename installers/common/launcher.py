@@ -65,7 +65,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 #: Commands that start the agent: only these apply a pending version (and are health-checked).
@@ -83,7 +83,7 @@ def log(message: str) -> None:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # -- folders (the same as platformdirs' user_data_dir / user_state_dir for "compagnon") -----------

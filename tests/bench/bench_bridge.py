@@ -134,7 +134,7 @@ async def wait_online(port: int, timeout: float = 20.0) -> float:
                 await ws.close()
                 if "compagnon" in reply.data or reply.data == HELLO:
                     return time.perf_counter()
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError, OSError):
                 await asyncio.sleep(0.005)
     raise RuntimeError("never online")
 

@@ -20,7 +20,6 @@ with its one-time code, is what the agent hands the browser: ``COMPAGNON_BROWSER
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re

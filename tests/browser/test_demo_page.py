@@ -160,7 +160,7 @@ async def test_bidder_signs_three_files_in_three_formats(
         sources = {
             "Lettre de candidature.pdf": _minimal_pdf(),
             "COMPLEMENT.zip": b"PK\x05\x06" + b"\x00" * 18,
-            "Offre_Lot3.txt": "Offre du lot 3\n".encode() * 100,
+            "Offre_Lot3.txt": b"Offre du lot 3\n" * 100,
         }
         for name, data in sources.items():
             (tmp_path / name).write_bytes(data)

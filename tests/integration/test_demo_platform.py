@@ -249,7 +249,7 @@ async def test_opened_results_are_listed_per_consultation(http: TestClient) -> N
 async def test_every_page_renders_with_the_common_navigation(http: TestClient) -> None:
     texts = [text for _, _, _, text in NAV]
     assert texts == ["Accueil", "Signer", "Déposer une offre", "Clés de chiffrement", "Ouverture et analyse"]
-    for path, name in PAGES.items():
+    for path in PAGES:
         response = await http.get(path)
         assert response.status == 200, path
         page = await response.text()

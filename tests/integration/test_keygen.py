@@ -36,6 +36,7 @@ from agent.keystores.keygen import (
 from agent.keystores.pkcs11_store import Pkcs11Module, Pkcs11TokenStore
 from agent.keystores.pkcs12_store import Pkcs12FileStore
 from agent.keystores.registry import KeyStoreRegistry
+from bridge_protocol.errors import ProtocolError
 from tests.support.platform_server import PlatformServer
 from tests.support.softhsm import USER_PIN, SoftHsm
 

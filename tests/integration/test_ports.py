@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from bridge_protocol.client import BridgeClient
-from bridge_protocol.messages import ALL_PORTS, PORTS, SHARED_PORTS, user_port_order
+from bridge_protocol.messages import ALL_PORTS, PORTS, user_port_order
 from tests.support.agent_process import ROOT, AgentProcess, isolated_env, write_config
 from tests.support.platform_server import PlatformServer
 

@@ -43,7 +43,7 @@ ASIC_E = "application/vnd.etsi.asic-e+zip"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 
 MEMOIRE = b"%PDF-1.7 memoire technique de l'entreprise " * 300
-PRIX = "Lot;Prix HT\n1;125000.00\n2;48000.00\n".encode()
+PRIX = b"Lot;Prix HT\n1;125000.00\n2;48000.00\n"
 
 
 @pytest.fixture(scope="module")

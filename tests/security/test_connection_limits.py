@@ -14,14 +14,13 @@ import os
 import resource
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bridge_protocol.client import BridgeClient
-from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
+from tests.support.agent_process import AgentProcess, free_port, write_config
 from tests.support.os_users import os_user
 from tests.support.rawws import RawWebSocket
 

@@ -681,7 +681,7 @@ def _targeted_mutations(signature: bytes, key: SigningKey) -> dict[str, bytes]:
     version_at = at + leaf.index(b"\xa0\x03\x02\x01\x02") + 4
     info = cms.ContentInfo.load(signature)["content"]["signer_infos"][0]
     value_at = signature.index(info["signature"].contents) + 40
-    content_at = signature.index("Offre technique".encode())
+    content_at = signature.index(b"Offre technique")
 
     def changed(position: int, value: int) -> bytes:
         data = bytearray(signature)

@@ -233,7 +233,7 @@ def _embeddable_python(target: Path, work: Path) -> None:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(bundle.read(info))
     (pth,) = target.glob("python3*._pth")
-    pth.write_text(f"python313.zip\n.\nLib\\site-packages\nimport site\n", encoding="ascii")
+    pth.write_text("python313.zip\n.\nLib\\site-packages\nimport site\n", encoding="ascii")
     (target / "_wmi.pyd").unlink(missing_ok=True)
 
 

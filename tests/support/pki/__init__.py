@@ -16,7 +16,7 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -187,7 +187,7 @@ def start_test_pki(folder: Path) -> TestPki:
     server = make_server("127.0.0.1", 0, not_ready, threaded=True, request_handler=_QuietHandler)
     try:
         base_url = f"http://127.0.0.1:{server.server_port}"
-        config_text = _render_config(base_url, datetime.now(timezone.utc))
+        config_text = _render_config(base_url, datetime.now(UTC))
         (folder / "certomancer.yml").write_text(config_text, encoding="utf-8")
         config = CertomancerConfig.from_yaml(config_text, key_search_dir=str(folder), external_url_prefix=base_url)
         arch = config.get_pki_arch(ARCH)
