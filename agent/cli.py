@@ -14,15 +14,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .config import ConfigError, Settings, load_settings
 
 from .cli_common import (
     EXIT_FAILED,
@@ -36,6 +34,9 @@ from .cli_common import (
     read_secret,
     signature_line,
 )
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -222,6 +223,8 @@ def _update(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from .config import load_settings
+
     settings = load_settings(args.config)
     if getattr(args, "port", None):
         from dataclasses import replace
@@ -251,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     forbid_core_dumps()
     _utf8_pipes()
     args = _parser().parse_args(argv)
+    from .config import ConfigError
+
     try:
         settings = _settings(args)
     except ConfigError as exc:
@@ -289,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _run_until_signal(settings: Settings, on_started: Callable[[int], Any] | None = None,
                             extra_start: Callable[[], Any] | None = None) -> int:
+    import asyncio
+
     from .service import AgentService, PortsUnavailable, make_consent
 
     if settings.consent_policy in ("console", "native"):
@@ -312,6 +319,8 @@ async def _run_until_signal(settings: Settings, on_started: Callable[[int], Any]
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     return asyncio.run(_run_until_signal(settings))
 
 
@@ -338,6 +347,7 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
     from dataclasses import replace
 
     from aiohttp import web
@@ -897,7 +907,7 @@ def _print_verification(report: dict[str, Any], indent: str = "", locale: str = 
 
 def _pairings(args: argparse.Namespace, settings: Settings) -> int:
     from .audit import AuditLog
-    from .config import normalize_origin
+    from .config import ConfigError, normalize_origin
     from .consent import PolicyConsent
     from .pairing import Pairings
 

@@ -18,10 +18,11 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .audit import AuditLog
-from .config import Settings
+if TYPE_CHECKING:
+    from .audit import AuditLog
+    from .config import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -64,6 +65,8 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from .audit import AuditLog
+
     if args.command == "doctor":
         return _doctor(args, settings)
     journal = AuditLog.in_state_dir(settings.state_dir)
@@ -167,6 +170,7 @@ def _export(journal: AuditLog, target: Path | None) -> int:
 
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from .audit import AuditLog
     from .cli_common import _diagnose, _run_job
 
     if args.bundle is None:

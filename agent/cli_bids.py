@@ -13,11 +13,11 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from yarl import URL
+if TYPE_CHECKING:
+    from .config import Settings
 
-from .config import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -50,6 +50,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from .consent import PolicyConsent
     from .errors import ReportedError
     from .jobs.context import JobServices
+
+    from yarl import URL
 
     url = URL(args.url)
     if url.scheme not in ("http", "https") or not url.host:

@@ -9,12 +9,12 @@ line has no import cycle (docs/ARCHITECTURE.md section 1).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .config import ConfigError, Settings
+if TYPE_CHECKING:
+    from .config import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -28,6 +28,8 @@ def _run_job(services: Any, kind: str, params: dict[str, Any], locale: str = "fr
 
     Signatures, decryptions and key generations go to the same audit journal as the agent's.
     """
+    import asyncio
+
     from .audit import AuditLog
     from .jobs.manager import JobManager
 
@@ -171,7 +173,7 @@ def _select_key(args: argparse.Namespace, settings: Settings, purpose: str | Non
 
 
 def _diagnose(args: argparse.Namespace, settings: Settings) -> int:
-    from .config import normalize_origin
+    from .config import ConfigError, normalize_origin
     from .consent import PolicyConsent
     from .jobs.context import JobServices
 

@@ -16,9 +16,11 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .config import Settings
+if TYPE_CHECKING:
+    from .config import Settings
+
 
 EXIT_OK, EXIT_FAILED, EXIT_DISABLED = 0, 1, 2
 

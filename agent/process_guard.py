@@ -15,7 +15,6 @@ administrators in installers/README.md.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import sys
 
@@ -36,8 +35,19 @@ def forbid_core_dumps() -> None:
         log.warning("core dumps could not be switched off: %s", exc)
     if sys.platform.startswith("linux"):
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc = _libc()
             if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
                 log.warning("prctl(PR_SET_DUMPABLE) failed: errno %d", ctypes.get_errno())
         except OSError as exc:
             log.warning("prctl is not available: %s", exc)
+
+
+def _libc() -> ctypes.CDLL:
+    """The C library: glibc by its name, else as ``find_library`` finds it (it runs ``ldconfig``, which
+    costs every command's start-up, so only when the name is not glibc's)."""
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        from ctypes.util import find_library
+
+        return ctypes.CDLL(find_library("c") or "libc.so", use_errno=True)
