@@ -254,21 +254,21 @@ def test_an_empty_pin_is_pin_required_and_spends_no_try(tmp_path: Path, test_pki
     label = "Jeton PIN vide"
     softhsm.init_token(label)
     store = _token_store(KeyStoreRegistry(_settings(tmp_path, test_pki, softhsm)), label)
-    with pytest.raises(ProtocolError) as err:
+    with pytest.raises(ReportedError) as err:
         store.open(Secret(""))
     assert err.value.code.value == "PIN_REQUIRED"
     assert store.pin_status()["count_low"] is False  # no try spent
-    with pytest.raises(ProtocolError) as err:
+    with pytest.raises(ReportedError) as err:
         store.open(Secret("000000"))
     assert err.value.code.value == "PIN_INCORRECT"
 
 
 def test_an_empty_password_is_pin_required_for_a_pkcs12_file(tmp_path: Path, test_pki: TestPki) -> None:
     protected = Pkcs12FileStore(test_pki.p12("qualified", "mot de passe"))
-    with pytest.raises(ProtocolError) as err:
+    with pytest.raises(ReportedError) as err:
         protected.unlock(Secret(""))
     assert err.value.code.value == "PIN_REQUIRED"
-    with pytest.raises(ProtocolError) as err:
+    with pytest.raises(ReportedError) as err:
         protected.unlock(Secret("autre"))
     assert err.value.code.value == "PIN_INCORRECT"
     # A file made without a password opens with the empty one the user gives.
