@@ -15,6 +15,7 @@ from dataclasses import replace
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
 from ..consent import ConsentDecision, ConsentRequest, Secret
+from ..errors import ReportedError
 from ..i18n import Text
 from ..jobs.context import JobContext
 from ..keystores.base import KeySession, KeyStore
@@ -47,7 +48,7 @@ async def open_with_the_pin(ctx: JobContext, store: KeyStore, request: ConsentRe
     while True:
         try:
             return await asyncio.to_thread(store.open, pin), pin
-        except ProtocolError as exc:
+        except (ProtocolError, ReportedError) as exc:
             if exc.code is not ErrorCode.PIN_INCORRECT or not store.needs_pin or tries >= MAX_TRIES:
                 raise
             failed = exc
@@ -75,7 +76,7 @@ async def ask_new_password(ctx: JobContext, request: ConsentRequest,
         try:
             check(decision.pin)
             return decision
-        except ProtocolError as exc:
+        except (ProtocolError, ReportedError) as exc:
             if tries >= MAX_TRIES:
                 raise
             broken = exc

@@ -337,7 +337,7 @@ async def poll_hello(origin: str, port: int, timeout: float,
         try:
             async with await BridgeClient.connect(origin, ports=[port]) as client:
                 return await client.hello()
-        except (AgentUnreachable, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, AgentUnreachable, OSError) as exc:
             error = exc
         await asyncio.sleep(1)
     raise AssertionError(f"no agent.hello on 127.0.0.1:{port} after {timeout:g} s ({error!r}); {failed() or ''}")
