@@ -4,8 +4,8 @@
     python tests/bench/run_all.py [--quick] [--only bridge,sign,decrypt,download,verify] [--json]
     tests/bench/run_all [--quick]                       (the same, under a shorter name)
 
-Runs ``bench_bridge``, ``bench_sign``, ``bench_decrypt``, ``bench_download`` and ``bench_verify`` one after the other,
-each in its own process with ``--json``, and prints one markdown table: the figure, Compagnon's
+Runs ``bench_bridge``, ``bench_sign``, ``bench_decrypt``, ``bench_download``, ``bench_verify`` and
+``bench_startup`` one after the other, each in its own process with ``--json``, and prints one markdown table: the figure, Compagnon's
 value, the reference tool's value measured in the same run, the ratio, the target, and ok or
 MISSED; with the date and the machine (CPU model, cores, RAM, OS) above it.
 
@@ -51,6 +51,7 @@ BENCHES = [
     Bench("decrypt", [], ["--gib", QUICK_GIB]),
     Bench("download", [], ["--gib", QUICK_GIB, "--runs", "1"]),
     Bench("verify", [], ["--files", "40", "--sample", "4", "--runs", "2"]),
+    Bench("startup", [], ["--gib", QUICK_GIB, "--runs", "2"]),
 ]
 
 
@@ -124,9 +125,17 @@ def verify_rows(data: list[dict[str, Any]]) -> list[Row]:
     return rows
 
 
+def startup_rows(data: list[dict[str, Any]]) -> list[Row]:
+    return [Row("startup", r["figure"], f"{r['compagnon_s']:.2f} s ({r['compagnon_cpu_s']:.2f} s CPU), "
+                f"RSS {r['rss_mb']:.0f} MB", f"{r['reference']}: {r['reference_s']:.2f} s "
+                f"({r['reference_cpu_s']:.2f} s CPU)", f"{r['ratio']:.2f}x time", r["target"],
+                "" if r["ok"] is None else _ok(r))
+            for r in data]
+
+
 PARSERS: dict[str, Callable[[Any], list[Row]]] = {
     "bridge": bridge_rows, "sign": sign_rows, "decrypt": decrypt_rows, "download": download_rows,
-    "verify": verify_rows,
+    "verify": verify_rows, "startup": startup_rows,
 }
 
 
