@@ -48,7 +48,6 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from asn1crypto import crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
 from cryptography import x509
@@ -88,9 +87,7 @@ from .model import (
     total_failed,
     warning,
 )
-
-if TYPE_CHECKING:
-    from .trusted_lists import TrustedListSet
+from .trusted_lists import TrustedListSet, category_from_trusted_lists
 
 __all__ = [
     "ChainResult", "Environment", "FetcherPool", "SigningTimes", "certificate_category", "crypto_cert",
@@ -323,8 +320,6 @@ def certificate_category(cert: asn1_x509.Certificate | None, env: Environment,
     check = _category_from_certificate(cert, env)
     if cert is None or env.trusted_lists is None:
         return check
-    from .trusted_lists import category_from_trusted_lists  # only with trusted lists: their parser costs start-up
-
     chain = [crypto_cert(c) for c in (path or [cert])]
     return category_from_trusted_lists(env.trusted_lists, chain, at or env.now, locale=env.locale, fallback=check)
 

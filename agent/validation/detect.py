@@ -50,6 +50,7 @@ from .model import (
     VerificationReport,
     not_checked,
 )
+from .pes import annotate_pes, looks_like_pes
 
 if TYPE_CHECKING:
     from .trusted_lists import TrustedListSet
@@ -232,8 +233,6 @@ def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequenc
             from .xades import verify_xml
 
             signatures = await verify_xml(env, path, content, progress)
-            from .pes import annotate_pes, looks_like_pes
-
             if looks_like_pes(head):
                 return await asyncio.to_thread(annotate_pes, env, path, signatures)
             return signatures
