@@ -119,7 +119,7 @@ class DemoDatabase:
         self._write("INSERT OR REPLACE INTO depots VALUES (?, ?, ?)", (cid, depot, pli))
 
     def depots(self) -> list[tuple[str, str, str]]:
-        return [tuple(row) for row in self._rows("SELECT consultation, depot, pli FROM depots")]  # type: ignore[misc]
+        return [tuple(row) for row in self._rows("SELECT consultation, depot, pli FROM depots")]
 
     # -- receipts, results, signed files ------------------------------------------------------------
     def save_receipt(self, receipt_id: str, cid: str, pli: str, body: dict[str, Any]) -> None:

@@ -70,7 +70,7 @@ def test_a_terminal_gets_one_bar_redrawn_in_place_up_to_100(home: Path, test_pki
     # the line); the line it ends on says 100 % and "Terminé", and it is the only bar line kept.
     assert output.count("\r[") >= 2, repr(output)
     kept = [line.rstrip("\r").rsplit("\r", 1)[-1].replace("\x1b[K", "") for line in output.split("\n")]
-    bars = [line for line in kept if line.startswith("[#") or line.startswith("[-")]
+    bars = [line for line in kept if line.startswith(("[#", "[-"))]
     assert bars[-1] == "[########################] 100 % Terminé", repr(output)
     # The bar leaves a line of its own only where the job waited for the user: that wait is said
     # on a line of its own, never written onto the bar.
