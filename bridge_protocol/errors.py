@@ -265,7 +265,8 @@ class Wording:
 
 def localized(value: object, locale: str) -> object:
     """``value`` in ``locale`` when it is a text in both languages, else ``value`` itself."""
-    return value.render(locale) if callable(getattr(value, "render", None)) else value
+    render = getattr(value, "render", None)
+    return render(locale) if callable(render) else value
 
 
 class ProtocolError(Exception):
