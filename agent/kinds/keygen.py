@@ -215,7 +215,8 @@ class Keygen(JobKind):
                                                                    "An encryption key pair must be an RSA key."))
             if store.kind not in ("pkcs11", "pkcs12"):
                 raise ProtocolError(ErrorCode.KEY_NOT_USABLE,
-                                    "Ce magasin de certificats ne permet pas cette opération.")
+                                    T("Ce magasin de certificats ne permet pas cette opération.",
+                                      "This certificate store does not allow this operation."))
             plan = _Plan("existing", name, organization, params.secours, public_key.key_size, store=store, key=key)
             if store.kind == "pkcs12":
                 plan.path = _p12_target(params, settings.p12_dir, name, params.secours, local)
@@ -376,7 +377,8 @@ def _find_token(keystores: Any, label: str | None, certificate_id: str | None) -
     if label is not None:
         tokens = [s for s in tokens if label in (getattr(s, "token_label", None), s.label)]
         if not tokens:
-            raise ProtocolError(ErrorCode.TOKEN_REMOVED, f"Support introuvable : {label}")
+            raise ProtocolError(ErrorCode.TOKEN_REMOVED,
+                                    T("Support introuvable : {label}", "Token not found: {label}").filled(label=label))
     if not tokens:
         raise ProtocolError(ErrorCode.TOKEN_REMOVED, T("Aucun support (carte à puce ou clé USB) n'est présent.",
                                                       "No token (smart card or USB key) is present."))

@@ -86,7 +86,7 @@ class OriginBoundClient:
             finally:
                 response.release()
             return
-        raise ReportedError(ErrorCode.PLATFORM_UNREACHABLE, "Trop de redirections.")
+        raise ReportedError(ErrorCode.PLATFORM_UNREACHABLE, "Trop de redirections.", "Too many redirects.")
 
     async def close(self) -> None:
         if self._session is not None:
