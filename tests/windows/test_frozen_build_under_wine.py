@@ -20,6 +20,8 @@ from tests.support.wine_build import frozen_build, hello_when_listening, start_f
 from .conftest import write_windows_config
 
 ORIGIN = "https://plateforme.example"
+#: The first test builds the program under Wine (tests/support/wine_build.py), about 10 minutes on a busy CI.
+WINDOWS_TEST_TIMEOUT = 2400
 
 
 @pytest.fixture(scope="module")
