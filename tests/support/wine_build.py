@@ -36,7 +36,14 @@ from typing import Any
 from bridge_protocol.client import AgentUnreachable, BridgeClient
 from tests.support.agent_process import free_port
 from tests.support.wine import (
-    ROOT, WinePython, WineUnavailable, _locked, _pip, cache_root, wine_loader, winpath,
+    ROOT,
+    WinePython,
+    WineUnavailable,
+    _locked,
+    _pip,
+    cache_root,
+    wine_loader,
+    winpath,
 )
 
 #: PyInstaller's release for the Windows build (its win_amd64 wheel carries the Windows bootloader).
