@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .i18n import Text, human_date
 
 from .cli_common import (
     EXIT_FAILED,
@@ -75,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 
     certs = sub.add_parser("certs", help="lister les certificats utilisables (signature ou déchiffrement)")
     common(certs)
-    certs.add_argument("--purpose", choices=["signing", "decryption", "all"], default="signing", type=str.lower,
+    certs.add_argument("--purpose", choices=["signing", "decryption", "all"], default="all", type=str.lower,
                        help="usage recherché (all : tous, avec l'usage de chacun)")
     certs.add_argument("--pkcs11", action="append", default=[], type=Path, metavar="MODULE",
                        help="module PKCS#11 en plus des chemins habituels (répétable)")
@@ -434,17 +435,73 @@ def _certs(args: argparse.Namespace, settings: Settings) -> int:
     if not infos:
         print("Aucun certificat avec clé privée trouvé." if args.lang == "fr" else "No certificate with a private key found.")
         return EXIT_OK
-    yes, no = ("adapté", "non adapté") if args.lang == "fr" else ("suitable", "not suitable")
-    for info in infos:
-        print(f"[{yes if info.suitable else no}] {info.subject}"
-              + (f" — {info.organization}" if info.organization else "")
-              + (f" (SIREN {info.siren})" if info.siren else ""))
-        print(f"    {info.key_type}, émis par {info.issuer}, valide jusqu'au {info.not_after[:10]}, "
-              f"{info.source.label}, SHA-256 {info.sha256[:16]}…, id {info.id}")
-        print(("    usage: " if args.lang == "en" else "    usage : ") + USAGE_LABELS[tuple(info.purposes)][args.lang])
-        for reason in info.reasons:
-            print(f"    - {reason}")
+    signing = [i for i in infos if "signing" in i.purposes]
+    bicles = [i for i in infos if "signing" not in i.purposes and "decryption" in i.purposes]
+    others = [i for i in infos if not i.purposes]
+    sections = [(CERTS_SECTIONS["signing"], signing, _print_signing_certificate),
+                (CERTS_SECTIONS["bicles"], bicles, _print_bicle),
+                (CERTS_SECTIONS["others"], others, _print_signing_certificate)]
+    first = True
+    for title, items, show in sections:
+        if not items:
+            continue
+        print(("" if first else "\n") + f"== {title.render(args.lang)} ({len(items)}) ==")
+        first = False
+        for info in items:
+            show(info, args.lang)
     return EXIT_OK
+
+
+#: The sections of ``certs``: signing certificates, and the bi-clés (encryption key pairs that
+#: open sealed bids, RFC 5280 keyEncipherment without a signing usage) under their own label.
+CERTS_SECTIONS = {
+    "signing": Text("Certificats de signature", "Signing certificates"),
+    "bicles": Text("Bi-clés de chiffrement (ouverture des plis)", "Encryption key pairs (bi-clés, to open bids)"),
+    "others": Text("Autres certificats (ni signature ni chiffrement)", "Other certificates (neither signing nor encryption)"),
+}
+
+
+def _certificate_lines(info: Any, locale: str) -> None:
+    """The lines every certificate of ``certs`` has: key, issuer, end of validity, store, usage."""
+    end = human_date(info.not_after, locale)
+    details = Text("    {key}, émis par {issuer}, valide jusqu'au {end}, {store}, SHA-256 {sha}…, id {id}",
+                   "    {key}, issued by {issuer}, valid until {end}, {store}, SHA-256 {sha}…, id {id}")
+    print(details.render(locale, key=info.key_type, issuer=info.issuer, end=end, store=info.source.label,
+                         sha=info.sha256[:16], id=info.id))
+    print(("    usage: " if locale == "en" else "    usage : ") + USAGE_LABELS[tuple(info.purposes)][locale])
+
+
+def _print_signing_certificate(info: Any, locale: str) -> None:
+    """A signing certificate: judged by the signing rules ("adapté pour les marchés publics")."""
+    yes, no = ("adapté", "non adapté") if locale == "fr" else ("suitable", "not suitable")
+    print(f"[{yes if info.suitable else no}] {info.subject}"
+          + (f" — {info.organization}" if info.organization else "")
+          + (f" (SIREN {info.siren})" if info.siren else ""))
+    _certificate_lines(info, locale)
+    for reason in info.reasons:
+        print(f"    - {reason}")
+
+
+def _print_bicle(info: Any, locale: str) -> None:
+    """A bi-clé: judged only by what opening a pli needs, a certificate in its validity period
+    (the signing rules, nonRepudiation or a qualified policy, are not its business)."""
+    from datetime import UTC, datetime
+
+    from .keystores.facts import REASONS
+
+    now = datetime.now(UTC)
+    not_before = datetime.fromisoformat(info.not_before.replace("Z", "+00:00"))
+    not_after = datetime.fromisoformat(info.not_after.replace("Z", "+00:00"))
+    reasons = []
+    if now > not_after:
+        reasons.append(REASONS["expired"].render(locale, date=human_date(info.not_after, locale)))
+    elif now < not_before:
+        reasons.append(REASONS["not_yet_valid"].render(locale, date=human_date(info.not_before, locale)))
+    state = (Text("utilisable", "usable") if not reasons else Text("inutilisable", "not usable")).render(locale)
+    print(f"[{state}] {info.subject}" + (f" — {info.organization}" if info.organization else ""))
+    _certificate_lines(info, locale)
+    for reason in reasons:
+        print(f"    - {reason}")
 
 
 # -- sign / cosign / countersign -----------------------------------------------------------------

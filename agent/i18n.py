@@ -89,3 +89,17 @@ def human_datetime(iso: str, locale: str = "fr") -> str:
         moment = moment.astimezone(UTC)
     word = "at" if locale == "en" else "à"
     return moment.strftime(f"%d/%m/%Y {word} %H:%M:%S UTC")
+
+
+def human_date(iso: str, locale: str = "fr") -> str:
+    """The day of an RFC 3339 time as users read it (UTC): ``14/06/2022``; the text itself when it
+    is no such time."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%d/%m/%Y")

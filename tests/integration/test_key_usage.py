@@ -162,6 +162,8 @@ def test_certs_command_shows_each_usage(tmp_path: Path, token: ProvisionedToken)
     blocks = listing.stdout.split("\n[")
     usage = {}
     for block in blocks:
+        if "] " not in block.split("\n", 1)[0]:
+            continue  # a section's title
         subject = block.split("] ", 1)[1].split(" — ")[0].split(" (")[0].strip()
         line = next(line for line in block.splitlines() if "usage :" in line)
         usage[subject] = line.split("usage :", 1)[1].strip()
