@@ -50,7 +50,7 @@ class EnvelopeError(CompagnonError, ValueError):
 
 
 def format_failure(detail: str) -> EnvelopeError:
-    return EnvelopeError("FORMAT_FAILURE", f"Enveloppe illisible : {detail}.")
+    return EnvelopeError("FORMAT_FAILURE", f"Enveloppe illisible : {detail}.", "Unreadable envelope.")
 
 
 # Tag classes (X.690 section 8.1.2.2).

@@ -240,7 +240,8 @@ def _parse_content_algorithm(raw: bytes, authenticated: bool) -> _Content:
         oid = identifier["algorithm"].dotted
         algorithm = _BY_OID.get(oid)
         if algorithm is None:
-            raise EnvelopeError("UNSUPPORTED_ALGORITHM", f"Algorithme de chiffrement non pris en charge ({oid}).")
+            raise EnvelopeError("UNSUPPORTED_ALGORITHM",
+                                f"Algorithme de chiffrement non pris en charge ({oid}).", f"Unsupported encryption algorithm ({oid}).")
         params = identifier["parameters"]
         if algorithm.mode == "cbc":
             iv = bytes(params.parse(core.OctetString).native)
@@ -260,7 +261,8 @@ def _parse_content_algorithm(raw: bytes, authenticated: bool) -> _Content:
     if authenticated != (algorithm.mode == "gcm"):
         # RFC 5083: AuthEnvelopedData needs an authenticated cipher; GCM in EnvelopedData has no tag.
         raise EnvelopeError("UNSUPPORTED_ALGORITHM",
-                            f"Algorithme {algorithm.name} non pris en charge dans ce type d'enveloppe.")
+                            f"Algorithme {algorithm.name} non pris en charge dans ce type d'enveloppe.",
+                            f"Algorithm {algorithm.name} not supported in this type of envelope.")
     return content
 
 
@@ -391,7 +393,8 @@ def _unwrap_key(head: _Head, unwrap: Unwrap, key_size: int) -> tuple[bytes, Reci
     usable = [r for r in head.recipients if r.supported]
     if not usable:
         raise EnvelopeError("UNSUPPORTED_ALGORITHM",
-                            "Aucun destinataire de l'enveloppe n'utilise un transport de clé RSA pris en charge.")
+                            "Aucun destinataire de l'enveloppe n'utilise un transport de clé RSA pris en charge.",
+                            "No recipient of the envelope uses a supported RSA key transport.")
     failed = False
     for recipient in usable:
         try:
@@ -418,12 +421,14 @@ def _unwrap_key(head: _Head, unwrap: Unwrap, key_size: int) -> tuple[bytes, Reci
     if failed:
         raise decryption_failed()
     raise EnvelopeError("NO_MATCHING_RECIPIENT",
-                        "Aucune de vos clés ne permet d'ouvrir cette enveloppe : elle n'est pas chiffrée pour vous.")
+                        "Aucune de vos clés ne permet d'ouvrir cette enveloppe : elle n'est pas chiffrée pour vous.",
+                        "None of your keys opens this envelope: it is not encrypted for you.")
 
 
 def decryption_failed() -> EnvelopeError:
     return EnvelopeError("DECRYPTION_FAILED",
-                         "Déchiffrement impossible : la clé ne convient pas ou l'enveloppe a été altérée.")
+                         "Déchiffrement impossible : la clé ne convient pas ou l'enveloppe a été altérée.",
+                         "Decryption failed: the key does not fit or the envelope was altered.")
 
 
 def session_unwrapper(session: KeySession, keys: Iterable[StoredKey]) -> Unwrap:
@@ -440,7 +445,8 @@ def session_unwrapper(session: KeySession, keys: Iterable[StoredKey]) -> Unwrap:
             return None
         if recipient.key_encryption == "rsa-oaep":
             if recipient.oaep_hash not in HASHES or recipient.oaep_mgf_hash != recipient.oaep_hash or recipient.oaep_label:
-                raise EnvelopeError("UNSUPPORTED_ALGORITHM", "Paramètres RSA-OAEP non pris en charge.")
+                raise EnvelopeError("UNSUPPORTED_ALGORITHM",
+                                    "Paramètres RSA-OAEP non pris en charge.", "Unsupported RSA-OAEP parameters.")
             return session.decrypt_key(key, recipient.encrypted_key, "oaep", recipient.oaep_hash)
         if recipient.key_encryption == "rsa-pkcs1v15":
             return session.decrypt_key(key, recipient.encrypted_key, "pkcs1v15")
@@ -580,7 +586,8 @@ def decrypt(source: BinaryIO, output: BinaryIO, unwrap: Unwrap, *, progress: Pro
         if trailer_aad != aad:
             if aad is None:
                 raise EnvelopeError("UNSUPPORTED_ALGORITHM",
-                                    "Attributs authentifiés sur une source non rejouable : non pris en charge.")
+                                    "Attributs authentifiés sur une source non rejouable : non pris en charge.",
+                                    "Authenticated attributes on a source that cannot be read twice: not supported.")
             raise decryption_failed()  # the file changed between the two reads
         if len(mac) != content.tag_length:
             raise decryption_failed()

@@ -78,7 +78,8 @@ def _key_encryption_algorithm(key_transport: str) -> tuple[bytes, padding.Asymme
         params = tlv(0x30, tlv(0xA0, sha256) + tlv(0xA1, tlv(0x30, encode_oid(OID_MGF1) + sha256)))
         pad = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
         return tlv(0x30, encode_oid(OID_RSAES_OAEP) + params), pad
-    raise EnvelopeError("UNSUPPORTED_ALGORITHM", f"Transport de clé inconnu : {key_transport}.")
+    raise EnvelopeError("UNSUPPORTED_ALGORITHM",
+                        f"Transport de clé inconnu : {key_transport}.", f"Unknown key transport: {key_transport}.")
 
 
 def _recipient_info(certificate: x509.Certificate, key: bytes, key_transport: str) -> bytes:
@@ -86,7 +87,8 @@ def _recipient_info(certificate: x509.Certificate, key: bytes, key_transport: st
     public = certificate.public_key()
     if not isinstance(public, rsa.RSAPublicKey):
         raise EnvelopeError("UNSUPPORTED_ALGORITHM",
-                            "Seuls les certificats de chiffrement RSA sont pris en charge comme destinataires.")
+                            "Seuls les certificats de chiffrement RSA sont pris en charge comme destinataires.",
+                            "Only RSA encryption certificates are supported as recipients.")
     algorithm, pad = _key_encryption_algorithm(key_transport)
     rid = tlv(0x30, certificate.issuer.public_bytes() + _integer(certificate.serial_number))
     return tlv(0x30, _integer(0) + rid + algorithm + tlv(0x04, public.encrypt(key, pad)))
@@ -111,7 +113,8 @@ def encrypt(source: BinaryIO, output: BinaryIO, recipients: Sequence[x509.Certif
     """
     spec = CONTENT_ALGORITHMS.get(algorithm)
     if spec is None:
-        raise EnvelopeError("UNSUPPORTED_ALGORITHM", f"Algorithme de chiffrement inconnu : {algorithm}.")
+        raise EnvelopeError("UNSUPPORTED_ALGORITHM",
+                            f"Algorithme de chiffrement inconnu : {algorithm}.", f"Unknown encryption algorithm: {algorithm}.")
     if not recipients:
         raise ValueError("at least one recipient certificate is needed")
     for certificate in recipients:  # RFC 5280 section 4.2.1.3: never seal for a signing-only key

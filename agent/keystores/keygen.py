@@ -131,10 +131,12 @@ def clean_name(name: str, what: str = "nom") -> str:
 def check_new_password(password: Secret | None) -> bytes:
     """The new PKCS#12 file's password, refused when absent or shorter than 8 characters."""
     if password is None or not password.reveal():
-        raise ReportedError(ErrorCode.PIN_REQUIRED, "Choisissez un mot de passe pour protéger le fichier du bi-clé.")
+        raise ReportedError(ErrorCode.PIN_REQUIRED, "Choisissez un mot de passe pour protéger le fichier du bi-clé.",
+                                                    "Choose a password to protect the key pair's file.")
     if len(password.reveal()) < MIN_PASSWORD_LENGTH:
         raise ReportedError(ErrorCode.PIN_REQUIRED,
-                            f"Mot de passe trop court : {MIN_PASSWORD_LENGTH} caractères au moins.")
+                            f"Mot de passe trop court : {MIN_PASSWORD_LENGTH} caractères au moins.",
+                            f"Password too short: at least {MIN_PASSWORD_LENGTH} characters.")
     return password.reveal().encode("utf-8")
 
 
@@ -198,7 +200,8 @@ def encryption_certificate(public_key: rsa.RSAPublicKey, holder: KeyHolder, sign
     result is checked against ``public_key`` before it is returned.
     """
     if not isinstance(public_key, rsa.RSAPublicKey):
-        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "Un bi-clé de chiffrement doit être une clé RSA.")
+        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "Un bi-clé de chiffrement doit être une clé RSA.",
+                                                      "An encryption key pair must be an RSA key.")
     now = now or datetime.now(UTC)
     subject = holder.subject()
     policy = POLICY_SECOURS if holder.secours else POLICY_PERSONAL
@@ -238,7 +241,8 @@ def encryption_certificate(public_key: rsa.RSAPublicKey, holder: KeyHolder, sign
     try:
         public_key.verify(signature, tbs_der, padding.PKCS1v15(), hashes.SHA256())
     except Exception as exc:  # InvalidSignature: the token or session signed with another key
-        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "La signature du certificat ne correspond pas à la clé.") from exc
+        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "La signature du certificat ne correspond pas à la clé.",
+                                                      "The certificate's signature does not match the key.") from exc
     return certificate
 
 
@@ -286,9 +290,11 @@ def _token_failure(store: Pkcs11TokenStore, exc: Exception, bits: int | None = N
                    p11e.AttributeValueInvalid, p11e.AttributeTypeInvalid, p11e.TemplateIncomplete)
     if bits is not None and isinstance(exc, unsupported):
         log.warning("token %r cannot generate RSA %d: %s", store.token_label, bits, type(exc).__name__)
-        return ReportedError(ErrorCode.KEY_NOT_USABLE, f"Ce support ne sait pas générer une clé RSA de {bits} bits.")
+        return ReportedError(ErrorCode.KEY_NOT_USABLE, f"Ce support ne sait pas générer une clé RSA de {bits} bits.",
+                                                       f"This token cannot generate an RSA key of {bits} bits.")
     if isinstance(exc, (p11e.DeviceMemory, p11e.HostMemory)):
-        return ReportedError(ErrorCode.KEY_NOT_USABLE, "Le support est plein : supprimez une clé inutile.")
+        return ReportedError(ErrorCode.KEY_NOT_USABLE, "Le support est plein : supprimez une clé inutile.",
+                                                       "The token is full: delete a key you no longer need.")
     if isinstance(exc, p11e.UserNotLoggedIn):
         return ReportedError(ErrorCode.PIN_REQUIRED)
     return _token_error(store.module, store.serial, store.token_label, exc)
@@ -375,7 +381,8 @@ def generate_on_token(store: Pkcs11TokenStore, session: Any, name: str, bits: in
                 if private[Attribute.EXTRACTABLE] or not private[Attribute.SENSITIVE]:
                     log.warning("token %r ignored CKA_SENSITIVE / CKA_EXTRACTABLE: pair destroyed", store.token_label)
                     raise ReportedError(ErrorCode.KEY_NOT_USABLE,
-                                        "Ce support ne garantit pas une clé non exportable : bi-clé refusé.")
+                                        "Ce support ne garantit pas une clé non exportable : bi-clé refusé.",
+                                        "This token does not guarantee a non-exportable key: key pair refused.")
                 numbers = rsa.RSAPublicNumbers(int.from_bytes(public[Attribute.PUBLIC_EXPONENT], "big"),
                                                int.from_bytes(public[Attribute.MODULUS], "big"))
             if check_cancelled is not None:
@@ -578,7 +585,8 @@ def certificate_for_existing_key(session: KeySession, key: StoredKey, name: str,
     ``rebind_p12``."""
     public_key = key.certificate.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
-        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "Un bi-clé de chiffrement doit être une clé RSA.")
+        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "Un bi-clé de chiffrement doit être une clé RSA.",
+                                                      "An encryption key pair must be an RSA key.")
     holder = KeyHolder(clean_name(name), clean_name(organization, "organisation") if organization else None, secours)
     return encryption_certificate(public_key, holder,
                                   lambda digest: session.sign_digest(key, digest, "sha256", "pkcs1v15"))

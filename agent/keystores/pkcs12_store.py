@@ -31,7 +31,8 @@ SIDECAR_SUFFIXES = (".crt", ".pem", ".cer")
 def _load(path: Path, password: Secret | None) -> pkcs12.PKCS12KeyAndCertificates:
     try:
         if path.stat().st_size > MAX_P12_BYTES:
-            raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE, "Fichier trop volumineux pour un certificat.")
+            raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE, "Fichier trop volumineux pour un certificat.",
+                                                               "File too large for a certificate.")
         data = path.read_bytes()
     except OSError as exc:
         raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE) from exc

@@ -130,7 +130,8 @@ def generate_in_store(name: str, bits: int, secours: bool, *, organization: str 
                                              CRYPT_NEWKEYSET), "CryptAcquireContextW")
     except Win32CallError as exc:
         log.warning("no new key container: %s", exc)
-        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "Le magasin Windows refuse de créer une clé.") from None
+        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "Le magasin Windows refuse de créer une clé.",
+                                                      "The Windows store refuses to create a key.") from None
     made = False
     try:
         # The key length goes in the upper 16 bits of the flags; CRYPT_EXPORTABLE is not among them.
@@ -138,7 +139,8 @@ def generate_in_store(name: str, bits: int, secours: bool, *, organization: str 
         if _exportable(key.value):
             log.warning("the provider lets the new private key be exported: key pair deleted")
             raise ReportedError(ErrorCode.KEY_NOT_USABLE,
-                                "Ce magasin ne garantit pas une clé non exportable : bi-clé refusé.")
+                                "Ce magasin ne garantit pas une clé non exportable : bi-clé refusé.",
+                                "This store does not guarantee a non-exportable key: key pair refused.")
         public_key = _public_key(prov.value, key.value)
         if check_cancelled is not None:
             check_cancelled()
@@ -150,7 +152,8 @@ def generate_in_store(name: str, bits: int, secours: bool, *, organization: str 
         made = True
     except Win32CallError as exc:
         log.warning("key pair generation in the Windows store failed: %s", exc)
-        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "Le magasin Windows n'a pas pu créer le bi-clé.") from None
+        raise ReportedError(ErrorCode.KEY_NOT_USABLE, "Le magasin Windows n'a pas pu créer le bi-clé.",
+                                                      "The Windows store could not create the key pair.") from None
     finally:
         if key.value:
             advapi32.CryptDestroyKey(key.value)
