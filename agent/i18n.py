@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 LOCALES = ("fr", "en")
@@ -32,13 +33,36 @@ class Text:
 
     def render(self, locale: str | None = None, **fields: object) -> str:
         language = "en" if locale == "en" else "fr"
-        template = self.en if language == "en" else self.fr
+        template = self.en if language == "en" else elide(self.fr, fields)
         return Rendered(template.format(**fields) if fields else template, language)
 
     def filled(self, **fields: object) -> Text:
         """The same message with its fields filled in both languages, to be rendered later in the
         locale of whoever reads it (a page's error, a job's snapshot)."""
-        return Text(self.fr.format(**fields), self.en.format(**fields))
+        return Text(elide(self.fr, fields).format(**fields), self.en.format(**fields))
+
+
+#: French words elided before a vowel ("de Acheteur" is written "d'Acheteur").
+_ELIDED = re.compile(r"(?<![\w'’-])(de|que|jusque|lorsque|puisque|le|la|ne|je|se) \{(\w+)\}")
+_VOWEL = re.compile(r"^[aeiouyàâäéèêëîïôöùûüAEIOUYÀÂÄÉÈÊËÎÏÔÖÙÛÜ]")
+
+
+def elide(template: str, fields: dict[str, object]) -> str:
+    """``template`` with French elision where a field filled in starts with a vowel: "de {who}"
+    becomes "d'{who}" for "Acheteur DURAND", "le {x}" "l'{x}" for "offre"; a value that starts
+    with a consonant, a digit or a sign keeps the full word."""
+    if not fields or "{" not in template:
+        return template
+
+    def one(match: re.Match[str]) -> str:
+        word, name = match.group(1), match.group(2)
+        value = fields.get(name)
+        if not isinstance(value, str) or not _VOWEL.match(value):
+            return match.group(0)
+        short = "l" if word in ("le", "la") else word[:-1]
+        return f"{short}'{{{name}}}"
+
+    return _ELIDED.sub(one, template)
 
 
 def pick_locale(*candidates: str | None) -> str:

@@ -23,7 +23,7 @@ const TEXT = {
     certTitle: "Mes certificats", certIntro: "Les certificats de votre poste (carte à puce, clé USB, certificat logiciel) utilisables pour signer.",
     certRun: "Afficher mes certificats", colCert: "Certificat(s) disponible(s)", colConf: "Conformité",
     certEmpty: "Aucun certificat avec clé privée n'a été trouvé sur ce poste.",
-    suitable: "Adapté pour les marchés publics", notSuitable: "Non adapté", issuer: "Emetteur", expires: "Date d'expiration",
+    suitable: "Adapté pour les marchés publics", notSuitable: "Non adapté", issuer: "Émetteur", expires: "Date d'expiration",
     navHome: "Accueil", navSign: "Signer", navDepot: "Déposer une offre", navKeys: "Clés de chiffrement",
     navOpen: "Ouverture et analyse",
     signTitle: "Signer un document", signIntro: "Avant d'utiliser l'outil de signature, vérifiez que votre certificat de signature est bien accessible. Désignez ensuite les fichiers à signer.",
@@ -244,6 +244,11 @@ export function localDateTime(iso) {
   return new Date(iso).toLocaleString(locale === "en" ? "en-GB" : "fr-FR");
 }
 
+/** ": " as the page's language writes it (a space before it in French only). */
+export function colon() {
+  return locale === "en" ? ": " : " : ";
+}
+
 export function frenchDate(iso) {
   const d = new Date(iso);
   return locale === "en" ? d.toLocaleDateString("en-GB") : d.toLocaleDateString("fr-FR");
@@ -272,7 +277,7 @@ export function renderCertificates(tbody, certificates, { selectable = false } =
     name.append(strong);
     const details = document.createElement("div");
     details.className = "note";
-    details.textContent = `${t("issuer")} : ${c.issuer}  ${t("expires")} : ${frenchDate(c.not_after)}  (${c.source.label})`;
+    details.textContent = `${t("issuer")}${colon()}${c.issuer} · ${t("expires")}${colon()}${frenchDate(c.not_after)} · ${c.source.label}`;
     who.append(name, details);
     const conformity = document.createElement("td");
     conformity.className = c.suitable ? "pass" : "fail";

@@ -3,7 +3,7 @@
 // with its verdict) and "Télécharger les plis chiffrés" (bids.download), each with the live display
 // of its job; then the opened files with their verdicts, to open, download, and read the report of.
 import {
-  $, JobView, agentAvailable, client, fetchJson, formatSize, handleBlob, jobError, localDateTime, platformToken,
+  $, JobView, agentAvailable, client, colon, fetchJson, formatSize, handleBlob, jobError, localDateTime, platformToken,
   setBusy, showVerdict, startPage, t,
 } from "./common.js";
 
@@ -130,7 +130,7 @@ function renderPlis() {
         const verdict = document.createElement("span");
         verdict.className = `signature ${verdictClass(result.signature_status, result.signature_indication)}`;
         verdict.dataset.indication = result.signature_indication || result.signature_status;
-        verdict.textContent = ` ${result.name} : ${platformVerdict(result)}`;
+        verdict.textContent = ` ${result.name}${colon()}${platformVerdict(result)}`;
         div.append(verdict);
       }
       return div;

@@ -1,7 +1,7 @@
 // Bidder page "Signer un document": files with a format each, the certificate, live progress,
 // and the generated files, as on the reference platform.
 import {
-  $, JobView, client, formatSize, jobError, renderCertificates, setBusy, startPage, t, uploadFile,
+  $, JobView, client, colon, formatSize, jobError, renderCertificates, setBusy, startPage, t, uploadFile,
 } from "./common.js";
 
 const files = [];
@@ -70,10 +70,10 @@ function renderResult(result) {
     const block = document.createElement("div");
     block.className = `output ${item.status}`;
     block.dataset.source = item.source;
-    const lines = [`${item.status === "signed" ? "✓" : "✗"} ${t("sourceFile")} : ${item.source}`,
-      `↳ ${t("colFormat")} : ${FORMAT_NAMES[item.format] || item.format}`];
+    const lines = [`${item.status === "signed" ? "✓" : "✗"} ${t("sourceFile")}${colon()}${item.source}`,
+      `↳ ${t("colFormat")}${colon()}${FORMAT_NAMES[item.format] || item.format}`];
     if (item.status === "signed") {
-      lines.push(`↳ ${t("generated")} : ${item.output}`, `↳ ${t("destination")} : ${item.folder}`);
+      lines.push(`↳ ${t("generated")}${colon()}${item.output}`, `↳ ${t("destination")}${colon()}${item.folder}`);
     } else {
       lines.push(`↳ ${item.error.message}`);
     }
