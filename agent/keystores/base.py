@@ -119,6 +119,11 @@ class KeyStore(ABC):
     def label(self) -> str:
         """What the user recognises: the token label, the file name, the store name."""
 
+    def display_label(self, locale: str = "fr") -> str:
+        """``label`` as shown in ``locale``: a store named by the agent (the Windows store) is named
+        in the reader's language; a token label or a file name is shown as it is."""
+        return self.label
+
     @property
     def needs_pin(self) -> bool:
         """Whether ``open`` needs a PIN or password (false with a PIN pad or an OS prompt)."""

@@ -236,7 +236,7 @@ def certificate_info(
         qualified=qualified,
         trusted=trusted,
         sha256=key.sha256,
-        source=CertificateSource(kind=store.kind, label=store.label),
+        source=CertificateSource(kind=store.kind, label=store.display_label(locale)),
         purposes=key_purposes(cert),
         suitable=not reasons,
         reasons=reasons,

@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from ..errors import ErrorCode, ReportedError
+from ..i18n import Text
 from ..secret import Secret
 from .base import HashName, KeySession, KeyStore, SignScheme, StoredKey, WrapPadding, cert_label, stored_key_id
 from .windows_errors import NTE_NOT_SUPPORTED, store_error
@@ -80,7 +81,8 @@ CALG = {"sha1": 0x8004, "sha256": 0x800C, "sha384": 0x800D, "sha512": 0x800E}
 CNG_HASH = {"sha1": "SHA1", "sha256": "SHA256", "sha384": "SHA384", "sha512": "SHA512"}
 DIGEST_SIZE = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
 
-STORE_LABEL = "Magasin Windows"
+STORE_TEXT = Text("Magasin Windows", "Windows store")
+STORE_LABEL = STORE_TEXT.fr
 STORE_IDENTITY = "windows:CurrentUser\\MY"
 
 
@@ -294,6 +296,9 @@ class WindowsMyStore(KeyStore):
     @property
     def label(self) -> str:
         return STORE_LABEL
+
+    def display_label(self, locale: str = "fr") -> str:
+        return STORE_TEXT.render(locale)
 
     @property
     def needs_pin(self) -> bool:

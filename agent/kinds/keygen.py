@@ -77,9 +77,9 @@ class _Plan:
             return "windows"
         return "pkcs11" if self.store is not None and self.store.kind == "pkcs11" else "pkcs12"
 
-    def location(self, local: bool) -> str:
+    def location(self, local: bool, locale: str = "fr") -> str:
         if self.mode == "windows":
-            return f"{WINDOWS_STORE_LABEL} : {engine.token_label_for(self.name, self.secours)}"
+            return WINDOWS_STORE_LOCATION.render(locale, name=engine.token_label_for(self.name, self.secours))
         if self.store_kind == "pkcs11":
             return str(getattr(self.store, "token_label", self.store.label if self.store else ""))
         assert self.path is not None
@@ -106,7 +106,7 @@ SUMMARY_WINDOWS = T(
     "Create an RSA {bits}-bit encryption key pair for \"{name}\"{secours} in your session's Windows certificate "
     "store (non-exportable private key, certificate in \"Personal\").",
 )
-WINDOWS_STORE_LABEL = "Magasin Windows"
+WINDOWS_STORE_LOCATION = T("Magasin Windows : {name}", "Windows store: {name}")
 SUMMARY_EXISTING = T(
     "Créer un certificat de chiffrement au nom de « {name} »{secours} pour la clé du certificat de {who} ({where}).",
     "Create an encryption certificate for \"{name}\"{secours} with the key of {who}'s certificate ({where}).",
@@ -174,7 +174,7 @@ class Keygen(JobKind):
                     ctx.end_step("register", "failed")
 
         with ctx.step("done"):
-            location = plan.location(ctx.services.local)
+            location = plan.location(ctx.services.local, ctx.locale)
             ctx.set_message(ctx.t(DONE_REGISTERED if registered else DONE, location=location))
         if plan.mode == "windows":
             from ..keystores import windows_store

@@ -70,3 +70,14 @@ def test_parameter_checks_say_why_in_both_languages(value: object, french: str, 
         parse(HelloParams, value)
     assert err.value.reason == french and err.value.english == english
     assert err.value.wording.render("en") == english and err.value.wording.render("fr") == french
+
+
+def test_the_windows_store_is_named_in_the_readers_language() -> None:
+    from agent.keystores.windows_store import WindowsMyStore
+    from agent.kinds.keygen import _Plan
+
+    plan = _Plan("windows", "Jérôme DUPONT", None, True, 3072)
+    assert plan.location(False, "en") == "Windows store: Jérôme DUPONT (secours)"
+    assert plan.location(False, "fr") == "Magasin Windows : Jérôme DUPONT (secours)"
+    store = WindowsMyStore.__new__(WindowsMyStore)  # no CryptoAPI here: only its names are read
+    assert store.display_label("en") == "Windows store" and store.display_label("fr") == store.label
