@@ -281,7 +281,8 @@ class Diagnose(JobKind):
 
         def record(step_id: str, outcome: _Outcome) -> None:
             checks.append(DiagnoseCheck(step_id, ctx.t(LABELS[step_id]), outcome.status, outcome.value, outcome.message))
-            ctx.set_message(f"{ctx.t(LABELS[step_id])} : {outcome.value}")
+            ctx.set_message(ctx.t(T("{label} : {value}", "{label}: {value}"), label=ctx.t(LABELS[step_id]),
+                                  value=outcome.value))
             ctx.end_step(step_id, "failed" if outcome.status == "fail" else "succeeded")
 
         from_page = ctx.origin not in ("cli:", "console:")

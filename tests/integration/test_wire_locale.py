@@ -210,6 +210,10 @@ async def flow(client: BridgeClient, child: pexpect.spawn, token: ProvisionedTok
     job = await client.start_job("verify", {"handle": bad})
     unsigned = await client.wait_job(job["id"], timeout=60)
     assert unsigned["state"] in ("succeeded", "failed"), unsigned
+    # "Tester la configuration de mon poste".
+    job = await client.start_job("diagnose", {"user_agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0"})
+    diagnosed = await client.wait_job(job["id"], timeout=120)
+    assert diagnosed["state"] == "succeeded" and diagnosed["result"]["checks"], diagnosed
     # The signature just made, verified with its content.
     output = signed["result"]["files"][0]["output_handle"]
     job = await client.start_job("verify", {"handle": output, "content_handle": handle})
