@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", type=Path, help="fichier de configuration TOML")
         p.add_argument("--verbose", "-v", action="store_true", help="journal détaillé")
+        p.add_argument("--lang", choices=["fr", "en"], type=str.lower,
+                       help="langue des messages (défaut : celle du système, LANG / LC_ALL)")
 
     serve = sub.add_parser("serve", help="lancer l'agent sans icône (headless)")
     common(serve)
@@ -86,7 +88,6 @@ def _parser() -> argparse.ArgumentParser:
     certs.add_argument("--trust", action="append", default=[], type=Path, metavar="PEM",
                        help="racine de confiance supplémentaire (répétable)")
     certs.add_argument("--json", action="store_true", help="résultat en JSON")
-    certs.add_argument("--lang", choices=["fr", "en"], default="fr", type=str.lower)
 
     def key_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--p12", type=Path, metavar="FICHIER", help="certificat logiciel PKCS#12")
@@ -182,7 +183,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="racine de confiance supplémentaire (répétable)")
     verify.add_argument("--report", type=Path, metavar="RAPPORT.html", help="écrire le rapport HTML")
     verify.add_argument("--json", action="store_true", help="rapport JSON sur la sortie standard")
-    verify.add_argument("--lang", choices=["fr", "en"], default="fr", type=str.lower)
     verify.add_argument("--extract", type=Path, metavar="SORTIE",
                         help="écrire le document contenu dans une signature enveloppante (.p7m)")
 
@@ -254,7 +254,14 @@ def main(argv: list[str] | None = None) -> int:
 
     forbid_core_dumps()
     _utf8_pipes()
+    from . import cli_common
+    from .cli_lang import cli_locale, use_argparse_language
+
+    locale = cli_locale(sys.argv[1:] if argv is None else argv)
+    use_argparse_language(locale)
+    cli_common.CLI_LOCALE = locale
     args = _parser().parse_args(argv)
+    args.lang = getattr(args, "lang", None) or locale
     from .config import ConfigError
 
     try:

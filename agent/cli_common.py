@@ -22,9 +22,14 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # -- jobs run in-process ------------------------------------------------------------------------
 
 
-def _run_job(services: Any, kind: str, params: dict[str, Any], locale: str = "fr",
+#: The command line's language (``--lang`` or the system's: agent.cli_lang), set by ``main``.
+CLI_LOCALE = "fr"
+
+
+def _run_job(services: Any, kind: str, params: dict[str, Any], locale: str | None = None,
              show_progress: bool = False, origin: str = "cli:") -> dict[str, Any]:
-    """Run one job of ``kind`` in this process (the same kinds the bridge starts); its final snapshot.
+    """Run one job of ``kind`` in this process (the same kinds the bridge starts), in ``locale``
+    (the command line's by default); its final snapshot.
 
     Signatures, decryptions and key generations go to the same audit journal as the agent's.
     """
@@ -32,6 +37,8 @@ def _run_job(services: Any, kind: str, params: dict[str, Any], locale: str = "fr
 
     from .audit import AuditLog
     from .jobs.manager import JobManager
+
+    locale = locale or CLI_LOCALE
 
     async def run() -> dict[str, Any]:
         manager = JobManager(services, audit=AuditLog.in_state_dir(services.settings.state_dir))
