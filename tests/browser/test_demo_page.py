@@ -127,7 +127,8 @@ async def test_certificates_listed_with_their_label_after_pairing(
         await page.get_by_role("button", name="Afficher mes certificats").click()
         row = page.locator("#cert-rows tr", has_text="Jeanne TITULAIRE — ENTREPRISE EXEMPLE")
         await expect(row).to_contain_text("Adapté pour les marchés publics", timeout=20_000)
-        await expect(row).to_contain_text("Emetteur : Compagnon Test Qualified CA")
+        await expect(row).to_contain_text("Émetteur : Compagnon Test Qualified CA · Date d'expiration : ")
+        assert "EXEMPLE\nÉmetteur : " in await row.inner_text()  # its own line, not run into the name
         plain = page.locator("#cert-rows tr", has_text="Paul SIMPLE")
         await expect(plain).to_contain_text("Non adapté")
         await expect(plain).to_contain_text("pas de nonRepudiation")
