@@ -4,6 +4,7 @@ cap or its time limit, while the caller lives on and the next call gets a fresh 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +47,17 @@ def test_setup_runs_once_in_each_new_worker() -> None:
         with pytest.raises(IsolationLimit):
             worker.call("tests.support.isolation_targets:hog", 600)
         assert worker.call("tests.support.isolation_targets:recall") == 42  # set up again in the new worker
+
+
+def test_a_closed_worker_ends_at_once_without_tearing_down(tmp_path: Path) -> None:
+    """Closing the worker's stdin ends it at once: no interpreter teardown of the validation stack
+    it imported (about 0.75 s a one-file ``compagnon verify`` waited for), hence no atexit hook."""
+    marker = tmp_path / "teardown"
+    worker = IsolatedWorker(memory_bytes=1024 * MiB, timeout=120)
+    assert worker.call("agent.validation.detect:detect_format", b"%PDF-1.7\n") == "pdf"
+    worker.call("tests.support.isolation_targets:mark_teardown", str(marker))
+    proc = worker._proc
+    assert proc is not None
+    worker.close()
+    assert proc.returncode == 0
+    assert not marker.exists()
