@@ -54,7 +54,7 @@ def cli_locale(argv: Sequence[str]) -> str:
 def use_argparse_language(locale: str) -> None:
     """argparse's texts in ``locale`` (its gettext hook: every message goes through ``argparse._``)."""
     table = ARGPARSE_FR if locale == "fr" else {}
-    argparse._ = lambda message: table.get(message, message)  # type: ignore[attr-defined]
+    argparse._ = lambda message: table.get(message, message)  # type: ignore[attr-defined]  # argparse imports gettext as _, which typeshed does not declare
 
 
 __all__ = ["ARGPARSE_FR", "cli_locale", "use_argparse_language"]
