@@ -903,7 +903,7 @@ def _print_batch(report: dict[str, Any], locale: str) -> None:
         else:
             verdict = "no signature" if en else "sans signature"
         content = f" (content: {entry['content']})" if en else f" (contenu : {entry['content']})"
-        print(f"{entry['file']} : {verdict}{content if entry['content'] else ''}")
+        print(f"{entry['file']}{': ' if en else ' : '}{verdict}{content if entry['content'] else ''}")
         if entry["signatures"]:
             _print_verification({"signatures": entry["signatures"]}, "    ", locale)
     summary = report["summary"]
@@ -925,38 +925,47 @@ _PROPERTY_LABELS = {
 }
 
 
+def _check_name(check: dict[str, Any], locale: str) -> str:
+    """A check as the reports name it ("Chaîne de certification", not ``chain``)."""
+    from .validation.report_html import CHECK_NAMES
+
+    name = str(check.get("name"))
+    return CHECK_NAMES[name].render(locale) if name in CHECK_NAMES else name
+
+
 def _print_verification(report: dict[str, Any], indent: str = "", locale: str = "fr") -> None:
     words = CHECK_STATUS_WORDS["en" if locale == "en" else "fr"]
+    sep = ": " if locale == "en" else " : "  # a space before ":" in French only
     signatures = report.get("signatures") or report.get("countersignatures") or []
     if "file" in report:
-        print(f"{report.get('file')} : {len(signatures)} signature(s)")
+        print(f"{report.get('file')}{sep}{len(signatures)} signature(s)")
         container = report.get("container")
         if container:
             count = len(container.get("files") or [])
-            print(f"{indent}  {container.get('type')} : "
+            print(f"{indent}  {container.get('type')}{sep}"
                   + (f"{count} file(s)" if locale == "en" else f"{count} fichier(s)"))
             for check in container.get("checks", []):
                 if check.get("status") in words:
-                    print(f"{indent}    {words[check['status']]} {check['name']} : {check.get('message')}")
+                    print(f"{indent}    {words[check['status']]} {_check_name(check, locale)}{sep}{check.get('message')}")
     for signature in signatures:
         signer = signature.get("signer") or {}
         sub = f" / {signature['sub_indication']}" if signature.get("sub_indication") else ""
         print(f"{indent}- [{signature.get('indication')}{sub}] {signer.get('name')} "
               f"({signature.get('format')} {signature.get('level') or ''}, {signature.get('signing_time') or '—'})")
         for key, value in (signature.get("properties") or {}).items():
-            print(f"{indent}    {_PROPERTY_LABELS.get(key, (key, key))[1 if locale == 'en' else 0]} : {value}")
+            print(f"{indent}    {_PROPERTY_LABELS.get(key, (key, key))[1 if locale == 'en' else 0]}{sep}{value}")
         if signature.get("covers"):
             label = "covers" if locale == "en" else "couvre"
-            print(f"{indent}    {label} : {', '.join(signature['covers'])}")
+            print(f"{indent}    {label}{sep}{', '.join(signature['covers'])}")
         for check in signature.get("checks", []):
             if check.get("status") in words:
-                print(f"{indent}    {words[check['status']]} {check['name']} : {check.get('message')}")
+                print(f"{indent}    {words[check['status']]} {_check_name(check, locale)}{sep}{check.get('message')}")
         conformance = signature.get("conformance")
         if conformance:
             title = "conformance" if locale == "en" else "conformité"
-            print(f"{indent}    {title} {conformance['profile']} : {conformance['result']}")
+            print(f"{indent}    {title} {conformance['profile']}{sep}{conformance['result']}")
             for rule in conformance["rules"]:
-                print(f"{indent}      {rule['result']:<3} {rule['name']} : {rule['message']}")
+                print(f"{indent}      {rule['result']:<3} {rule['name']}{sep}{rule['message']}")
         if signature.get("countersignatures"):
             _print_verification({"countersignatures": signature["countersignatures"]}, indent + "    ", locale)
     for inner in report.get("contents") or []:

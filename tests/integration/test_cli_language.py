@@ -53,3 +53,20 @@ def test_the_system_locale_governs_the_command_labels(home: Path, test_pki: Test
     assert "issued by" in english.stdout and "émis par" not in english.stdout
     french = _run(home, "certs", "--p12", p12, "--pin-stdin", env={"LANG": "fr_FR.UTF-8"}, stdin="Langue-1234\n")
     assert "== Bi-clés de chiffrement (ouverture des plis) (1) ==" in french.stdout and "émis par" in french.stdout
+
+
+def test_verify_names_its_checks_in_the_listing_language(home: Path, test_pki: TestPki) -> None:
+    """An untrusted chain (the test PKI's root not given) is reported with the check's own name in
+    the language asked, and the French space before ":" in French only."""
+    document = home / "offre.txt"
+    document.write_bytes("Offre du lot 1\n".encode() * 200)
+    signed = _run(home, "sign", str(document), "--format", "cades", "--p12", str(test_pki.p12("qualified", "Pw-9876")),
+                  "--pin-stdin", stdin="Pw-9876\n")
+    assert signed.returncode == 0, signed.stderr
+    signature = signed.stdout.strip().splitlines()[-1]
+    english = _run(home, "verify", signature, "--content", str(document), env={"LANG": "en_US.UTF-8"})
+    assert "failed Certificate chain: " in english.stdout, english.stdout
+    assert " : " not in english.stdout and "chain :" not in english.stdout
+    french = _run(home, "verify", signature, "--content", str(document))
+    assert "non conforme Chaîne de certification : " in french.stdout, french.stdout
+    assert "failed" not in french.stdout and " chain " not in french.stdout

@@ -310,7 +310,7 @@ def test_asic_e_with_cades_and_asic_manifest(tmp_path: Path, test_pki: TestPki, 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ASiC-E : 3 fichier(s)" in result.stdout
     assert "couvre : offre/memoire.pdf, prix.csv" in result.stdout
-    assert "à vérifier uncovered_files" in result.stdout and "annexe-ajoutee.txt" in result.stdout
+    assert "à vérifier Fichiers non signés : " in result.stdout and "annexe-ajoutee.txt" in result.stdout
     page = html.read_text()
     assert "Conteneur ASiC-E" in page and "Fichiers couverts" in page
     assert '<td><code>annexe-ajoutee.txt</code></td><td class=uncovered>aucune signature</td>' in page
