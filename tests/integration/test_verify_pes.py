@@ -254,7 +254,7 @@ def test_cli_reports_pes_conformance_in_text_json_and_html(tmp_path: Path, test_
     assert "rôle : Ordonnateur" in text.stdout and "emplacement : Bordereau BORD-2" in text.stdout
     assert f"politique : {POLICY}" in text.stdout
     english = run("--lang", "en")
-    assert "conformance PES V2 (DGFiP) : OK" in english.stdout and "Signer's role: Ordonnateur" in english.stdout
+    assert "conformance PES V2 (DGFiP): OK" in english.stdout and "Signer's role: Ordonnateur" in english.stdout
     data = json.loads(run("--json").stdout)
     first = data["signatures"][0]
     assert first["properties"]["claimed_role"] == "Ordonnateur"
