@@ -59,7 +59,7 @@ def test_verify_names_its_checks_in_the_listing_language(home: Path, test_pki: T
     """An untrusted chain (the test PKI's root not given) is reported with the check's own name in
     the language asked, and the French space before ":" in French only."""
     document = home / "offre.txt"
-    document.write_bytes("Offre du lot 1\n".encode() * 200)
+    document.write_bytes(b"Offre du lot 1\n" * 200)
     signed = _run(home, "sign", str(document), "--format", "cades", "--p12", str(test_pki.p12("qualified", "Pw-9876")),
                   "--pin-stdin", stdin="Pw-9876\n")
     assert signed.returncode == 0, signed.stderr

@@ -1,0 +1,51 @@
+"""pyHanko's OID names (qc_statements, CAdES attributes) read and write whatever the import order
+(agent/asn1_names.py). Each case runs in a fresh interpreter: the fault depends on what was imported
+first, which a pytest process has long decided."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Someone names an extension and an attribute first (asn1crypto then builds its reverse maps), the
+#: engine is imported, and a qualified certificate's extensions and a CAdES attribute are written back.
+_SCRIPT = r"""
+import datetime, importlib, sys
+from cryptography import x509 as cx
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from asn1crypto import cms, x509
+
+x509.ExtensionId("key_usage")
+cms.CMSAttributeType("signing_time")
+importlib.import_module(sys.argv[1])
+
+key = ec.generate_private_key(ec.SECP256R1())
+name = cx.Name([cx.NameAttribute(cx.oid.NameOID.COMMON_NAME, "Qualifié")])
+start = datetime.datetime(2026, 1, 1)
+der = (cx.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+       .serial_number(1).not_valid_before(start).not_valid_after(start + datetime.timedelta(days=1))
+       .add_extension(cx.UnrecognizedExtension(cx.ObjectIdentifier("1.3.6.1.5.5.7.1.3"), b"\x30\x00"), False)
+       .sign(key, hashes.SHA256()).public_bytes(Encoding.DER))
+cert = x509.Certificate.load(der)
+extension = cert["tbs_certificate"]["extensions"][0]
+assert extension["extn_id"].native == "qc_statements", extension["extn_id"].native
+extension["extn_id"] = "qc_statements"
+assert x509.Certificate.load(cert.dump(force=True)).sha256 == cert.sha256
+attribute = cms.CMSAttributeType("signature_policy_identifier")
+assert attribute.dotted == "1.2.840.113549.1.9.16.2.15", attribute.dotted
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("engine", ["agent.signing.pades", "agent.signing.cades", "agent.validation"])
+def test_pyhankos_names_write_back_after_an_earlier_reverse_map(engine: str) -> None:
+    result = subprocess.run([sys.executable, "-c", _SCRIPT, engine], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
