@@ -84,15 +84,18 @@ def read_secret(prompt: str, from_stdin: bool):  # type: ignore[no-untyped-def]
     return None
 
 
-def _fail(exc: Exception, locale: str = "fr") -> int:
+def _fail(exc: Exception, locale: str | None = None) -> int:
+    """Print ``exc`` as the command's error, in ``locale`` (the command line's by default)."""
     from bridge_protocol.errors import ProtocolError
 
     from .errors import ReportedError
 
+    locale = locale or CLI_LOCALE
+    sep = ": " if locale == "en" else " : "  # a space before ":" in French only
     if isinstance(exc, (ProtocolError, ReportedError)):
-        print(f"compagnon : {exc.code.value} : {exc.message(locale)}", file=sys.stderr)
+        print(f"compagnon{sep}{exc.code.value}{sep}{exc.message(locale)}", file=sys.stderr)
     else:
-        print(f"compagnon : {exc}", file=sys.stderr)
+        print(f"compagnon{sep}{exc}", file=sys.stderr)
     return EXIT_FAILED
 
 

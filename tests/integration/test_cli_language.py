@@ -70,3 +70,12 @@ def test_verify_names_its_checks_in_the_listing_language(home: Path, test_pki: T
     french = _run(home, "verify", signature, "--content", str(document))
     assert "non conforme Chaîne de certification : " in french.stdout, french.stdout
     assert "failed" not in french.stdout and " chain " not in french.stdout
+
+
+def test_errors_are_written_in_the_command_line_language(home: Path) -> None:
+    args = ("sign", str(home / "absent.pdf"), "--format", "cades", "--p12", str(home / "absent.p12"))
+    english = _run(home, *args, env={"LANG": "en_US.UTF-8"})
+    assert english.returncode == 1 and english.stderr.startswith("compagnon: FILE_NOT_FOUND: File not found"), english.stderr
+    assert " : " not in english.stderr and "introuvable" not in english.stderr
+    french = _run(home, *args)
+    assert french.stderr.startswith("compagnon : FILE_NOT_FOUND : Fichier introuvable"), french.stderr
