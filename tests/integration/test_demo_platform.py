@@ -238,8 +238,10 @@ async def test_opened_results_are_listed_per_consultation(http: TestClient) -> N
         form.add_field("file", content, filename="offre.pdf")
         assert (await http.post(f"{DEPOSITS}/results", data=form, headers=auth)).status == 201
     results = await (await http.get(f"{DEPOSITS}/results", headers=auth)).json()
+    # Sent without the analyse's fields: listed without a verdict (none was given).
     assert results == [{"pli_id": "p1", "envelope_id": "e1", "file_id": "f1", "name": "offre.pdf",
-                        "size": len(opened), "sha256": hashlib.sha256(opened).hexdigest()}]
+                        "size": len(opened), "sha256": hashlib.sha256(opened).hexdigest(),
+                        "signature_status": None, "signature_indication": None, "signature_signers": []}]
     assert await (await http.get(f"/api/consultations/{DEMO_CONSULTATION}/results", headers=auth)).json() == []
 
 
