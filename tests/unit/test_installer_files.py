@@ -83,7 +83,9 @@ def test_pyinstaller_spec_builds_one_folder_with_the_protocol_files() -> None:
     assert "COLLECT(" in text and "onefile" not in text.lower()
     assert "uac_admin=True" not in text and text.count("uac_admin=False") == 2
     # The .iss packages what the spec builds.
-    assert 'name="compagnon"' in text and r"dist\compagnon\*" in _text(WINDOWS / "compagnon.iss")
+    iss = _text(WINDOWS / "compagnon.iss")
+    assert 'name="compagnon"' in text and r'#define SourceDir "..\..\dist\compagnon"' in iss
+    assert r'Source: "{#SourceDir}\*"' in iss
 
 
 def test_launch_agent_plist_starts_the_tray_at_login() -> None:
