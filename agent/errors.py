@@ -19,7 +19,7 @@ Engines import this module, never the wire type ``ProtocolError`` nor the bridge
 
 from __future__ import annotations
 
-from bridge_protocol.errors import ERRORS, ErrorCode, LocalizedText, localized
+from bridge_protocol.errors import ERRORS, ErrorCode, LocalizedText, localized, message_in
 
 from .i18n import Text
 
@@ -65,13 +65,7 @@ class CompagnonError(Exception):
 
     def message(self, locale: str = "fr") -> str:
         """The message in ``locale``: the raiser's when it exists in that language, else the table's."""
-        custom = self.custom_message
-        if custom is not None and not isinstance(custom, str):
-            return str(localized(custom, locale))
-        language = "en" if locale == "en" else "fr"
-        if custom is None or getattr(custom, "locale", "fr") != language:
-            return message_of(self.code, locale)
-        return str(custom)
+        return message_in(self.custom_message, locale, lambda language: message_of(self.code, language))
 
 
 class ReportedError(CompagnonError):

@@ -11,6 +11,7 @@ Every code carries a French message (the default) and an English one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -269,6 +270,18 @@ def localized(value: object, locale: str) -> object:
     return render(locale) if callable(render) else value
 
 
+def message_in(custom: object, locale: str, standard: Callable[[str], str]) -> str:
+    """A raiser's message ``custom`` in ``locale``: rendered when it has both languages; kept when it
+    is a one-language text of that language (a plain ``str`` counts as French); otherwise the
+    standard message ``standard(locale)``, so a page never reads a language it did not ask for."""
+    if custom is not None and not isinstance(custom, str):
+        return str(localized(custom, locale))
+    language = "en" if locale == "en" else "fr"
+    if custom is None or getattr(custom, "locale", "fr") != language:
+        return standard(locale)
+    return str(custom)
+
+
 class ProtocolError(Exception):
     """An error that is reported to the client with a stable code.
 
@@ -290,13 +303,7 @@ class ProtocolError(Exception):
 
     def message(self, locale: str = "fr") -> str:
         """The message in ``locale``: the raiser's when it exists in that language, else the table's."""
-        custom = self.custom_message
-        if custom is not None and not isinstance(custom, str):
-            return str(localized(custom, locale))
-        language = "en" if locale == "en" else "fr"
-        if custom is None or getattr(custom, "locale", "fr") != language:
-            return ERRORS[self.code].message(locale)
-        return str(custom)
+        return message_in(self.custom_message, locale, ERRORS[self.code].message)
 
     def data(self, locale: str = "fr") -> dict[str, object]:
         """``error.data``: the stable code and the detail, its texts in ``locale``."""

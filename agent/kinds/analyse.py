@@ -25,7 +25,7 @@ from ..fsutil import atomic_write_bytes
 from ..i18n import Text
 from ..isolation import IsolationLimit
 from ..jobs.context import JobContext
-from .verify import _isolated, _limit_message, _shared_options, _trusted_lists, _worker
+from .verify import _isolated, _limit_message, _shared_options, _worker, verification_options
 
 T = Text
 FILE_LABEL = T("fichier", "file")
@@ -90,20 +90,13 @@ def _count(entry: dict[str, Any]) -> int:
 async def analyse(ctx: JobContext, files: list[ToCheck], step: str) -> list[SignatureCheck]:
     """Check the signatures of ``files`` (in this order) on the job's step ``step``; one verdict per
     file, never raising for a file (one that cannot be checked is "error", with its reason)."""
-    from ..validation.batch import BatchItem, FileEntry, pair_detached, prepare_certificates, verify_item
+    from ..validation.batch import BatchItem, FileEntry, pair_detached, verify_item
 
     settings = ctx.services.settings
-    keystores = ctx.services.keystores
-    anchors = keystores.anchors if keystores is not None else None
     items = [BatchItem(label=f.label, path=f.path, name=f.path.name, group=str(f.path.parent)) for f in files]
     pair_detached(items)
     loop = asyncio.get_running_loop()
-    lists, list_anchors = await asyncio.to_thread(_trusted_lists, settings)
-    roots, intermediates = await asyncio.to_thread(lambda: (
-        prepare_certificates((*(anchors.roots if anchors else ()), *list_anchors)),
-        prepare_certificates(anchors.intermediates if anchors else ())))
-    options: dict[str, Any] = {"trust_roots": roots, "trusted_lists": lists, "intermediates": intermediates,
-                               "rgs_policies": settings.rgs_policies, "allow_fetching": True, "locale": ctx.locale}
+    options = await verification_options(ctx)
     entries: list[dict[str, Any]] = []
     total = len(items)
     with _worker(settings) as worker:

@@ -110,6 +110,23 @@ def _isolated(worker: IsolatedWorker, target: str, local: Any, *args: Any, **kwa
     return worker.call(target, *args, **kwargs)
 
 
+async def verification_options(ctx: JobContext) -> dict[str, Any]:
+    """The options every verification of a job gets: the key stores' anchors and intermediates, the
+    trusted lists in use and their anchors, the RGS policies, fetching allowed, the job's locale
+    (prepared off the event loop: reading the lists and parsing certificates take time)."""
+    from ..validation.batch import prepare_certificates
+
+    settings = ctx.services.settings
+    keystores = ctx.services.keystores
+    anchors = keystores.anchors if keystores is not None else None
+    lists, list_anchors = await asyncio.to_thread(_trusted_lists, settings)
+    roots, intermediates = await asyncio.to_thread(lambda: (
+        prepare_certificates((*(anchors.roots if anchors else ()), *list_anchors)),
+        prepare_certificates(anchors.intermediates if anchors else ())))
+    return {"trust_roots": roots, "trusted_lists": lists, "intermediates": intermediates,
+            "rgs_policies": settings.rgs_policies, "allow_fetching": True, "locale": ctx.locale}
+
+
 def _shared_options(worker: IsolatedWorker, options: dict[str, Any]) -> bool:
     """Hand the batch's options (trust anchors and the rest) to each worker once, not with every
     file; False when they cannot go to a worker (the files are then verified here)."""
@@ -159,8 +176,6 @@ class Verify(JobKind):
                 raise ProtocolError(ErrorCode.INVALID_PARAMS, reason=T("handle, url ou path requis", "handle, url or path required"))
             path, name = located
             content = await self._locate(ctx, params.content_handle, params.content_url, params.content_path, params.token)
-            keystores = ctx.services.keystores
-            anchors = keystores.anchors if keystores is not None else None
 
         with ctx.step("verify"):
             loop = asyncio.get_running_loop()
@@ -168,13 +183,7 @@ class Verify(JobKind):
             def progress(done: int, total: int) -> None:
                 loop.call_soon_threadsafe(ctx.step_progress, "verify", done, total)
 
-            lists, list_anchors = await asyncio.to_thread(_trusted_lists, ctx.services.settings)
-            from ..validation.batch import prepare_certificates
-
-            options = {"trust_roots": prepare_certificates((*(anchors.roots if anchors else ()), *list_anchors)),
-                       "trusted_lists": lists, "rgs_policies": ctx.services.settings.rgs_policies,
-                       "intermediates": prepare_certificates(anchors.intermediates if anchors else ()),
-                       "allow_fetching": True, "locale": ctx.locale}
+            options = await verification_options(ctx)
             with _worker(ctx.services.settings) as worker:
                 try:
                     report = await asyncio.to_thread(
@@ -230,27 +239,18 @@ class Verify(JobKind):
         return items
 
     async def _run_batch(self, ctx: JobContext, refs: list[VerifyFileRef], token: str | None) -> VerifyResult:
-        from ..validation.batch import BatchReport, FileEntry, prepare_certificates, verify_item
+        from ..validation.batch import BatchReport, FileEntry, verify_item
         from ..validation.report_html import render_batch_report
 
         ctx.relabel_step("read", ctx.t(T("Lecture des fichiers", "Reading the files")))
         with ctx.step("read"):
             items = await self._items(ctx, refs, token)
-            keystores = ctx.services.keystores
-            anchors = keystores.anchors if keystores is not None else None
 
         batch = BatchReport()
         with ctx.step("verify"):
             loop = asyncio.get_running_loop()
             settings = ctx.services.settings
-            lists, list_anchors = await asyncio.to_thread(_trusted_lists, settings)
-            roots, intermediates = await asyncio.to_thread(lambda: (
-                prepare_certificates((*(anchors.roots if anchors else ()), *list_anchors)),
-                prepare_certificates(anchors.intermediates if anchors else ())))
-            options: dict[str, Any] = {
-                "trust_roots": roots, "trusted_lists": lists, "intermediates": intermediates,
-                "rgs_policies": settings.rgs_policies, "allow_fetching": True, "locale": ctx.locale,
-            }
+            options = await verification_options(ctx)
             total = len(items)
             with _worker(settings) as worker:
                 shared = _shared_options(worker, options)
