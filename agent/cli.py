@@ -27,12 +27,15 @@ from .cli_common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    PROMPTS,
     _CliConsent,
     _diagnose,
     _fail,
     _run_job,
     _select_key,
+    _sep,
     read_secret,
+    say,
     signature_line,
 )
 
@@ -42,7 +45,11 @@ if TYPE_CHECKING:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="compagnon", description="Compagnon : signature et plis chiffrés, sur votre poste.")
-    parser.add_argument("--version", action="version", version=f"compagnon {__version__}")
+    parser.add_argument("--version", action="version", version=f"compagnon {__version__}",
+                        help="afficher la version et quitter")
+    # also before the command ("compagnon --lang en sign …"); main reads it from argv (agent.cli_lang)
+    parser.add_argument("--lang", dest="main_lang", choices=["fr", "en"], type=str.lower,
+                        help="langue des messages (défaut : celle du système, LANG / LC_ALL)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -260,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     locale = cli_locale(sys.argv[1:] if argv is None else argv)
     use_argparse_language(locale)
     cli_common.CLI_LOCALE = locale
-    args = _parser().parse_args(argv)
+    from .cli_help import in_language
+
+    args = in_language(_parser(), locale).parse_args(argv)
     args.lang = getattr(args, "lang", None) or locale
     from .config import ConfigError
 
@@ -430,7 +439,7 @@ def _certs(args: argparse.Namespace, settings: Settings) -> int:
     for path in args.p12:
         store = Pkcs12FileStore(path)
         try:
-            store.unlock(read_secret(f"Mot de passe de {path.name} : ", args.pin_stdin))
+            store.unlock(read_secret(say(PROMPTS["p12_password"], name=path.name), args.pin_stdin))
         except (ProtocolError, ReportedError) as exc:
             return _fail(exc, args.lang)
         picked.append(store)
@@ -730,37 +739,42 @@ class _KeygenConsent:
         self.pin_stdin = pin_stdin
         self.new_password = new_password
 
+    @property
+    def asks_at_terminal(self) -> bool:
+        """Whether a question waits for the user at the terminal (not with ``--pin-stdin``)."""
+        return not self.pin_stdin
+
     async def ask(self, request):  # type: ignore[no-untyped-def]
         from bridge_protocol.errors import ErrorCode, ProtocolError
 
         from .consent import ConsentDecision
 
         if request.pin_retry:
-            print(f"compagnon : {request.notice}", file=sys.stderr, flush=True)
+            print(f"compagnon{_sep()}{request.notice}", file=sys.stderr, flush=True)
         else:
             print(request.summary, file=sys.stderr, flush=True)
         if not request.needs_pin:
             return ConsentDecision(approved=True)
         if not (self.new_password or request.new_password):
-            pin = read_secret("Code PIN ou mot de passe : ", self.pin_stdin)
+            pin = read_secret(say(PROMPTS["pin_or_password"]), self.pin_stdin)
             return ConsentDecision(approved=not request.pin_retry or bool(pin and pin.reveal()), pin=pin)
         if request.password_rule:  # the rule, before anything is typed
-            print(f"Mot de passe : {request.password_rule}.", file=sys.stderr, flush=True)
+            print(say(PROMPTS["password_rule"], rule=request.password_rule), file=sys.stderr, flush=True)
         if self.pin_stdin or not sys.stdin.isatty():  # a script: one line, checked by the job
-            pin = read_secret("Mot de passe du nouveau fichier : ", self.pin_stdin)
+            pin = read_secret(say(PROMPTS["new_password"]), self.pin_stdin)
             return ConsentDecision(approved=not request.pin_retry or pin is not None, pin=pin)
         for _ in range(5):  # typed twice at a terminal, asked again while they differ or are too short
-            pin = read_secret("Mot de passe du nouveau fichier (Entrée seule pour abandonner) : ", False)
+            pin = read_secret(say(PROMPTS["new_password_tty"]), False)
             if pin is None or not pin.reveal():
                 return ConsentDecision(approved=False)
             if len(pin.reveal()) < request.password_min_length:
-                print(f"Mot de passe trop court ({request.password_min_length} caractères au moins) : recommencez.",
+                print(say(PROMPTS["too_short"], count=request.password_min_length),
                       file=sys.stderr, flush=True)
                 continue
-            again = read_secret("Confirmez le mot de passe : ", False)
+            again = read_secret(say(PROMPTS["confirm"]), False)
             if again is not None and again.reveal() == pin.reveal():
                 return ConsentDecision(approved=True, pin=pin)
-            print("Les deux saisies diffèrent : recommencez.", file=sys.stderr, flush=True)
+            print(say(PROMPTS["differ"]), file=sys.stderr, flush=True)
         raise ProtocolError(ErrorCode.PIN_REQUIRED, "Les deux mots de passe diffèrent.")
 
 
@@ -798,9 +812,12 @@ def _keygen(args: argparse.Namespace, settings: Settings) -> int:
     if args.cert_out:
         atomic_write_bytes(args.cert_out, result["certificate"].encode("ascii"), 0o644)
     print(result["location"])
-    kind = "clé de secours" if result["secours"] else "clé personnelle"
-    print(f"{kind}, RSA {result['bits']} bits, valide jusqu'au {result['not_after'][:10]}, "
-          f"SHA-256 {result['sha256']}, id {result['id']}", file=sys.stderr)
+    made = (Text("clé de secours, RSA {bits} bits, valide jusqu'au {end}, SHA-256 {sha}, id {id}",
+                  "backup key, RSA {bits} bits, valid until {end}, SHA-256 {sha}, id {id}") if result["secours"] else
+            Text("clé personnelle, RSA {bits} bits, valide jusqu'au {end}, SHA-256 {sha}, id {id}",
+                 "personal key, RSA {bits} bits, valid until {end}, SHA-256 {sha}, id {id}"))
+    print(say(made, bits=result["bits"], end=human_date(result["not_after"], args.lang), sha=result["sha256"],
+              id=result["id"]), file=sys.stderr)
     return EXIT_OK
 
 

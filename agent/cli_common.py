@@ -13,6 +13,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from .i18n import Text
+
 if TYPE_CHECKING:
     from .config import Settings
 
@@ -24,6 +26,30 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 #: The command line's language (``--lang`` or the system's: agent.cli_lang), set by ``main``.
 CLI_LOCALE = "fr"
+
+
+def say(text: Text, **fields: object) -> str:
+    """``text`` in the command line's language (``CLI_LOCALE``)."""
+    return text.render(CLI_LOCALE, **fields)
+
+
+#: The prompts and labels the command line writes itself (French typography in French only).
+PROMPTS = {
+    "p12_password": Text("Mot de passe de {name} : ", "Password for {name}: "),
+    "pin": Text("Code PIN ({name}) : ", "PIN ({name}): "),
+    "pin_again": Text("Code PIN (Entrée seule pour abandonner) : ", "PIN (Enter alone to give up): "),
+    "pin_or_password": Text("Code PIN ou mot de passe : ", "PIN or password: "),
+    "password_rule": Text("Mot de passe : {rule}.", "Password: {rule}."),
+    "new_password": Text("Mot de passe du nouveau fichier : ", "Password of the new file: "),
+    "new_password_tty": Text("Mot de passe du nouveau fichier (Entrée seule pour abandonner) : ",
+                             "Password of the new file (Enter alone to give up): "),
+    "too_short": Text("Mot de passe trop court ({count} caractères au moins) : recommencez.",
+                      "Password too short (at least {count} characters): try again."),
+    "confirm": Text("Confirmez le mot de passe : ", "Confirm the password: "),
+    "differ": Text("Les deux saisies diffèrent : recommencez.", "The two entries differ: try again."),
+    "signed_by": Text("signé par {who}", "signed by {who}"),
+    "report": Text("rapport : {name}", "report: {name}"),
+}
 
 
 def _run_job(services: Any, kind: str, params: dict[str, Any], locale: str | None = None,
@@ -45,7 +71,9 @@ def _run_job(services: Any, kind: str, params: dict[str, Any], locale: str | Non
         if show_progress:
             from .cli_progress import ProgressRenderer
 
-            manager.add_listener(ProgressRenderer(locale))
+            # nothing asked at the terminal (--pin-stdin, a password read already): no "waiting for your answer" line
+            asks = bool(getattr(services.consent, "asks_at_terminal", True))
+            manager.add_listener(ProgressRenderer(locale, asks=asks))
         job = manager.start(origin, kind, params, locale)
         return (await manager.wait(job.id)).snapshot()
 
@@ -61,9 +89,9 @@ def signature_line(check: dict[str, Any]) -> str:
     if check.get("signers"):
         parts.append(", ".join(check["signers"]))
     if check.get("signed_by"):
-        parts.append("signé par " + ", ".join(check["signed_by"]))
+        parts.append(say(PROMPTS["signed_by"], who=", ".join(check["signed_by"])))
     if check.get("report_name"):
-        parts.append(f"rapport : {check['report_name']}")
+        parts.append(say(PROMPTS["report"], name=check["report_name"]))
     return " — ".join(parts)
 
 
@@ -82,6 +110,11 @@ def read_secret(prompt: str, from_stdin: bool):  # type: ignore[no-untyped-def]
 
         return Secret(getpass.getpass(prompt))
     return None
+
+
+def _sep(locale: str | None = None) -> str:
+    """The separator after "compagnon" and an error code: a space before ":" in French only."""
+    return ": " if (locale or CLI_LOCALE) == "en" else " : "
 
 
 def _fail(exc: Exception, locale: str | None = None) -> int:
@@ -109,16 +142,22 @@ class _CliConsent:
         self.pin_stdin = pin_stdin
         self.known = known
 
+    @property
+    def asks_at_terminal(self) -> bool:
+        """Whether a question waits for the user at the terminal (not with ``--pin-stdin`` or a
+        password already read)."""
+        return not self.pin_stdin and self.known is None
+
     async def ask(self, request):  # type: ignore[no-untyped-def]
         from .consent import ConsentDecision
 
         if request.pin_retry:  # a wrong PIN: asked again (the next line with --pin-stdin); nothing gives up
-            print(f"compagnon : {request.notice}", file=sys.stderr, flush=True)
-            pin = read_secret("Code PIN (Entrée seule pour abandonner) : ", self.pin_stdin)
+            print(f"compagnon{_sep()}{request.notice}", file=sys.stderr, flush=True)
+            pin = read_secret(say(PROMPTS["pin_again"]), self.pin_stdin)
             return ConsentDecision(approved=bool(pin and pin.reveal()), pin=pin if pin and pin.reveal() else None)
         pin = self.known
         if pin is None and request.needs_pin:
-            pin = read_secret(f"Code PIN ({request.certificate.split(' — ')[0]}) : ", self.pin_stdin)
+            pin = read_secret(say(PROMPTS["pin"], name=request.certificate.split(' — ')[0]), self.pin_stdin)
         return ConsentDecision(approved=True, pin=pin)  # type: ignore[arg-type]
 
 
@@ -158,7 +197,7 @@ def _select_key(args: argparse.Namespace, settings: Settings, purpose: str | Non
                 refusal = usage_refusal(published.certificate, "signing")
                 if refusal is not None:
                     raise ProtocolError(ErrorCode.KEY_USAGE_NOT_SIGNING, refusal)
-        secret = read_secret(f"Mot de passe de {args.p12.name} : ", args.pin_stdin)
+        secret = read_secret(say(PROMPTS["p12_password"], name=args.p12.name), args.pin_stdin)
         (key,) = store.unlock(secret) or [None]
         if key is None:
             raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)

@@ -30,8 +30,11 @@ BAR_WIDTH = 24
 class ProgressRenderer:
     """A job listener (``JobManager.add_listener``) writing the job's progress to ``stream``."""
 
-    def __init__(self, locale: str = "fr", stream: TextIO | None = None, tty: bool | None = None) -> None:
+    def __init__(self, locale: str = "fr", stream: TextIO | None = None, tty: bool | None = None,
+                 asks: bool = True) -> None:
         self.locale = locale
+        #: Whether the user is asked at the terminal; not when the answers come on stdin (--pin-stdin).
+        self.asks = asks
         self.stream = stream if stream is not None else sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
         self._last: str | None = None
@@ -56,7 +59,7 @@ class ProgressRenderer:
         step = running[0]
         if step["id"] == FINAL_STEP:
             return "", False  # the end line says it, at 100 %
-        if step["id"] in USER_STEPS:  # the job's message names where the question is, when known
+        if step["id"] in USER_STEPS and self.asks:  # the job's message names where the question is, when known
             return f"{step['label']} — {snapshot.get('message') or WAITING.render(self.locale)}", True
         return f"{step['label']}…", False
 

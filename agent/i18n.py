@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 LOCALES = ("fr", "en")
 DEFAULT_LOCALE = "fr"
@@ -102,28 +103,34 @@ def system_locale() -> str:
 
 def human_datetime(iso: str, locale: str = "fr") -> str:
     """An RFC 3339 time as users read it, in UTC: ``07/12/2026 à 04:40:12 UTC`` /
-    ``07/12/2026 at 04:40:12 UTC``; the text itself when it is no such time."""
-    from datetime import UTC, datetime
-
+    ``7 December 2026 at 04:40:12 UTC``; the text itself when it is no such time."""
     try:
         moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
     except ValueError:
         return iso
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
-    word = "at" if locale == "en" else "à"
-    return moment.strftime(f"%d/%m/%Y {word} %H:%M:%S UTC")
+    if locale == "en":
+        return f"{_english_day(moment)} at {moment:%H:%M:%S} UTC"
+    return moment.strftime("%d/%m/%Y à %H:%M:%S UTC")
 
 
 def human_date(iso: str, locale: str = "fr") -> str:
-    """The day of an RFC 3339 time as users read it (UTC): ``14/06/2022``; the text itself when it
+    """The day of an RFC 3339 time as users read it (UTC): ``14/06/2022`` / ``14 June 2022``; the text itself when it
     is no such time."""
-    from datetime import UTC, datetime
-
     try:
         moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
     except ValueError:
         return iso
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
-    return moment.strftime("%d/%m/%Y")
+    return _english_day(moment) if locale == "en" else moment.strftime("%d/%m/%Y")
+
+
+_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+              "October", "November", "December")
+
+
+def _english_day(moment: datetime) -> str:
+    """``14 June 2022``: the day with the month's English name, whatever the C library's locale."""
+    return f"{moment.day} {_MONTHS_EN[moment.month - 1]} {moment.year}"

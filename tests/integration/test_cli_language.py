@@ -5,8 +5,13 @@ environment."""
 
 from __future__ import annotations
 
+import os
+import pty
+import re
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.support.agent_process import ROOT, isolated_env
@@ -40,7 +45,7 @@ def test_argparse_speaks_english_with_an_english_locale_or_lang(home: Path) -> N
         missing = _run(home, *args, env=env)
         assert missing.returncode == 2
         assert missing.stderr.startswith("usage: compagnon sign "), (env, missing.stderr)
-        assert "compagnon sign: error: the following arguments are required: FICHIER, --format" in missing.stderr
+        assert "compagnon sign: error: the following arguments are required: FILE, --format" in missing.stderr
     french = _run(home, "sign", "--lang", "fr", env={"LANG": "en_US.UTF-8"})
     assert "compagnon sign : erreur : " in french.stderr
 
@@ -79,3 +84,101 @@ def test_errors_are_written_in_the_command_line_language(home: Path) -> None:
     assert " : " not in english.stderr and "introuvable" not in english.stderr
     french = _run(home, *args)
     assert french.stderr.startswith("compagnon : FILE_NOT_FOUND : Fichier introuvable"), french.stderr
+
+
+#: Words and marks only French help or prompts use (accents, French typography, French words).
+FRENCH = re.compile(r"[éèêàùçôîÉÈÀ«»]| :|\b(?:le|la|les|des|du|de|un|une|et|ou|fichier|mot de passe|"
+                    r"certificat|dossier|défaut|lire|sur|avec)\b", re.IGNORECASE)
+#: English words of our help texts that French help never uses.
+ENGLISH = re.compile(r"\b(?:the|of|file|files|folder|with|read|sign files|default|password|key pair)\b")
+
+
+def _pty_run(home: Path, args: list[str], answer: str, env: dict[str, str]) -> str:
+    """``python -m agent ARGS`` on a real terminal (a pty is its controlling terminal, which
+    getpass reads): everything it writes there, ``answer`` typed at its first prompt."""
+    environment = {k: v for k, v in isolated_env(home).items() if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")}
+    environment.update(env)
+    pid, master = pty.fork()
+    if pid == 0:  # the child: the pty is its terminal
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "agent", *args], environment)
+    seen, answered, deadline = b"", False, time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 1)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child ended: its terminal is closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not answered and seen.rstrip().endswith(b":"):
+                os.write(master, answer.encode() + b"\r")
+                answered = True
+    finally:
+        os.close(master)
+        _, status = os.waitpid(pid, 0)
+    assert answered, seen
+    assert os.waitstatus_to_exitcode(status) == 0, seen.decode(errors="replace")
+    return seen.decode(errors="replace")
+
+
+def test_signing_at_a_terminal_in_english_asks_and_tells_in_english(home: Path, test_pki: TestPki) -> None:
+    """``compagnon --lang en sign … --p12 …`` on a real terminal: the password prompt, the progress
+    and the result are English only; in French the prompt is French with its space before ":"."""
+    document = home / "offer.txt"
+    document.write_bytes(b"Offer for lot 1\n" * 100)
+    p12 = str(test_pki.p12("qualified", "Pw-4321"))
+    english = _pty_run(home, ["--lang", "en", "sign", str(document), "--format", "cades", "--p12", p12],
+                       "Pw-4321", {"LANG": "fr_FR.UTF-8"})
+    assert re.search(r"Password for qualified[.\w]*\.p12: ", english), english
+    assert "waiting for your answer" not in english.lower(), english
+    assert not FRENCH.search(english.replace(str(home), "")), english
+    for made in home.glob("offer.txt*.p7s"):
+        made.unlink()
+    french = _pty_run(home, ["sign", str(document), "--format", "cades", "--p12", p12], "Pw-4321", {})
+    assert re.search(r"Mot de passe de qualified[.\w]*\.p12 : ", french), french
+
+
+def test_help_of_the_main_commands_is_in_one_language(home: Path) -> None:
+    """Our own help texts (not only argparse's) follow the language: English help has no French,
+    French help no English."""
+    for command in ((), ("sign",), ("verify",), ("certs",), ("decrypt",), ("encrypt",), ("keygen",), ("bids",),
+                    ("bids", "open"), ("audit",), ("doctor",), ("diagnose",)):
+        english = _run(home, *command, "--help", env={"LANG": "en_US.UTF-8"})
+        assert english.returncode == 0, english.stderr
+        assert not FRENCH.search(english.stdout.replace("Hélios", "").replace("Ordonnateur", "")), (
+            command, FRENCH.search(english.stdout), english.stdout)
+        french = _run(home, *command, "--help", env={"LANG": "fr_FR.UTF-8"})
+        assert french.returncode == 0, french.stderr
+        body = french.stdout.replace("Compagnon", "")
+        assert not ENGLISH.search(body), (command, ENGLISH.search(body), french.stdout)
+    top = _run(home, "--lang", "en", "--help", env={"LANG": "fr_FR.UTF-8"})
+    assert "sign files (PAdES, CAdES, XAdES)" in top.stdout and "signer des fichiers" not in top.stdout
+
+
+def test_certs_dates_follow_the_language(home: Path, test_pki: TestPki) -> None:
+    """The README's French date form ("14/06/2022") in French, an English one in English."""
+    p12 = str(test_pki.p12("qualified", "Date-1234"))
+    english = _run(home, "certs", "--p12", p12, "--pin-stdin", env={"LANG": "en_US.UTF-8"}, stdin="Date-1234\n")
+    assert english.returncode == 0, english.stderr
+    until = re.search(r"valid until (\d{1,2} (January|February|March|April|May|June|July|August|September|"
+                      r"October|November|December) \d{4}),", english.stdout)
+    assert until, english.stdout
+    assert not re.search(r"\d{2}/\d{2}/\d{4}|\d{4}-\d{2}-\d{2}", english.stdout), english.stdout
+    french = _run(home, "certs", "--p12", p12, "--pin-stdin", stdin="Date-1234\n")
+    assert re.search(r"valide jusqu'au \d{2}/\d{2}/\d{4},", french.stdout), french.stdout
+
+
+def test_answers_on_stdin_print_no_waiting_line(home: Path, test_pki: TestPki) -> None:
+    """With ``--pin-stdin`` nothing is asked at the terminal: no "waiting for your answer" line."""
+    document = home / "offre.txt"
+    document.write_bytes(b"Offre\n" * 100)
+    for env, waiting in (({"LANG": "en_US.UTF-8"}, "Waiting for your answer"), ({}, "En attente de votre réponse")):
+        signed = _run(home, "sign", str(document), "--format", "cades", "--p12", str(test_pki.p12("qualified", "Pw-1111")),
+                      "--pin-stdin", env=env, stdin="Pw-1111\n")
+        assert signed.returncode == 0, signed.stderr
+        assert waiting.lower() not in signed.stderr.lower(), signed.stderr
