@@ -139,17 +139,18 @@ def in_language(parser: argparse.ArgumentParser, locale: str) -> argparse.Argume
     if locale != "en":
         return parser
 
-    def english(text: object) -> object:
-        return HELP_EN.get(text, text) if isinstance(text, str) else text
+    def english(text: str | None) -> str | None:
+        return HELP_EN.get(text, text) if text is not None else None
 
     def walk(current: argparse.ArgumentParser) -> None:
-        current.description = english(current.description)  # type: ignore[assignment]
+        current.description = english(current.description)
         for action in current._actions:
-            action.help = english(action.help)  # type: ignore[assignment]
-            action.metavar = english(action.metavar)  # type: ignore[assignment]
+            action.help = english(action.help)
+            if isinstance(action.metavar, str):
+                action.metavar = english(action.metavar)
             if isinstance(action, argparse._SubParsersAction):
                 for choice in action._choices_actions:
-                    choice.help = english(choice.help)  # type: ignore[assignment]
+                    choice.help = english(choice.help)
                 for child in dict.fromkeys(action.choices.values()):
                     walk(child)
 
