@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .i18n import Text, human_date
+from .i18n import Text, human_date, human_datetime
 
 from .cli_common import (
     EXIT_FAILED,
@@ -240,8 +240,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         settings = replace(settings, port=args.port)
     if getattr(args, "allow_origin", None):
         if "bridge.allowed_origins" in settings.policy_locks:
-            print(f"compagnon : --allow-origin ignoré : la politique d'administration ({settings.policy_path}) "
-                  "fixe les sites autorisés", file=sys.stderr)
+            print(say(Text("compagnon : --allow-origin ignoré : la politique d'administration ({path}) fixe les "
+                           "sites autorisés", "compagnon: --allow-origin ignored: the administration policy ({path}) "
+                           "sets the allowed sites"), path=settings.policy_path), file=sys.stderr)
         settings = settings.with_origins(args.allow_origin)
     return settings
 
@@ -276,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _settings(args)
     except ConfigError as exc:
-        print(f"compagnon : configuration invalide : {exc}", file=sys.stderr)
+        print(say(Text("compagnon : configuration invalide : {exc}", "compagnon: invalid configuration: {exc}"),
+                  exc=exc), file=sys.stderr)
         return EXIT_USAGE
     from .logs import setup_logging
 
@@ -643,11 +645,14 @@ def _encrypt(args: argparse.Namespace, settings: Settings) -> int:
             text = path.read_text(encoding="ascii")
             x509.load_pem_x509_certificates(text.encode())
         except FileNotFoundError:
-            print(f"compagnon : certificat introuvable : {path}. Vérifiez son chemin.", file=sys.stderr)
+            print(say(Text("compagnon : certificat introuvable : {path}. Vérifiez son chemin.",
+                           "compagnon: certificate not found: {path}. Check its path."), path=path), file=sys.stderr)
             return EXIT_USAGE
         except (OSError, UnicodeDecodeError, ValueError):
-            print(f"compagnon : {path.name} n'est pas un certificat au format PEM (« -----BEGIN CERTIFICATE----- ») : "
-                  "--to attend le certificat de chiffrement de l'acheteur.", file=sys.stderr)
+            print(say(Text("compagnon : {name} n'est pas un certificat au format PEM (« -----BEGIN CERTIFICATE----- ») : "
+                           "--to attend le certificat de chiffrement de l'acheteur.",
+                           "compagnon: {name} is not a PEM certificate (\"-----BEGIN CERTIFICATE-----\"): --to expects "
+                           "the buyer's encryption certificate."), name=path.name), file=sys.stderr)
             return EXIT_USAGE
         recipients.append(text)
     try:
@@ -664,8 +669,9 @@ def _encrypt(args: argparse.Namespace, settings: Settings) -> int:
 
         url = URL(args.deposit)
         if url.scheme not in ("http", "https") or not url.host:
-            print(f"compagnon : --deposit attend une adresse http(s) de la plateforme, pas « {args.deposit} ».",
-                  file=sys.stderr)
+            print(say(Text("compagnon : --deposit attend une adresse http(s) de la plateforme, pas « {url} ».",
+                           "compagnon: --deposit expects an http(s) address of the platform, not \"{url}\"."),
+                      url=args.deposit), file=sys.stderr)
             return EXIT_USAGE
         origin = str(url.origin())  # the job's origin: the upload stays there (promise 6)
         token = sys.stdin.readline().strip() if args.token_stdin else None
@@ -680,12 +686,10 @@ def _encrypt(args: argparse.Namespace, settings: Settings) -> int:
 
 def _print_receipt(result: dict[str, Any], locale: str) -> int:
     """The platform's deposit receipt kept with the job; exit 1 when a file sent is not on it."""
-    from .i18n import Text, human_datetime
-
     refused = [f for f in result["files"] if f["status"] == "encrypted" and not f["uploaded"]]
     for item in refused:
         error = item["error"] or {"code": "PLATFORM_UNREACHABLE", "message": ""}
-        print(f"compagnon : {item['source']} : {error['code']} : {error['message']}", file=sys.stderr)
+        print(f"compagnon{_sep()}{item['source']}{_sep()}{error['code']}{_sep()}{error['message']}", file=sys.stderr)
     receipt = result.get("receipt")
     if receipt is None:
         print(Text("compagnon : la plateforme n'a pas remis d'accusé de réception.",
@@ -709,7 +713,7 @@ def _print_outputs(snapshot: dict[str, Any], done_status: str) -> int:
     """Print each output path (one a line) and each error; exit 1 when anything failed."""
     if snapshot["state"] != "succeeded":
         error = snapshot["error"] or {"code": snapshot["state"].upper(), "message": snapshot["message"]}
-        print(f"compagnon : {error['code']} : {error['message']}", file=sys.stderr)
+        print(f"compagnon{_sep()}{error['code']}{_sep()}{error['message']}", file=sys.stderr)
         return EXIT_FAILED
     failed = False
     for item in snapshot["result"]["files"]:
@@ -724,7 +728,8 @@ def _print_outputs(snapshot: dict[str, Any], done_status: str) -> int:
                     print(f"    {signature_line(checks[index])}")
         else:
             failed = True
-            print(f"compagnon : {item['source']} : {item['error']['code']} : {item['error']['message']}", file=sys.stderr)
+            print(f"compagnon{_sep()}{item['source']}{_sep()}{item['error']['code']}{_sep()}{item['error']['message']}",
+                  file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -785,7 +790,8 @@ def _keygen(args: argparse.Namespace, settings: Settings) -> int:
     from .keystores.registry import KeyStoreRegistry
 
     if args.token and not args.pkcs11:
-        print("compagnon : --token va avec --pkcs11 MODULE.", file=sys.stderr)
+        print(say(Text("compagnon : --token va avec --pkcs11 MODULE.", "compagnon: --token goes with --pkcs11 MODULE.")),
+              file=sys.stderr)
         return EXIT_USAGE
     params: dict[str, Any] = {"name": args.name, "secours": args.secours, "bits": args.bits}
     if args.org:
@@ -806,7 +812,7 @@ def _keygen(args: argparse.Namespace, settings: Settings) -> int:
     snapshot = _run_job(services, "keygen", params, show_progress=True)
     if snapshot["state"] != "succeeded":
         error = snapshot["error"] or {"code": snapshot["state"].upper(), "message": snapshot["message"]}
-        print(f"compagnon : {error['code']} : {error['message']}", file=sys.stderr)
+        print(f"compagnon{_sep()}{error['code']}{_sep()}{error['message']}", file=sys.stderr)
         return EXIT_FAILED
     result = snapshot["result"]
     if args.cert_out:
@@ -840,8 +846,10 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
 
     batch = len(args.files) > 1 or args.files[0].is_dir()
     if batch and (args.content or args.extract):
-        print("compagnon : --content et --extract vont avec un seul FICHIER (les signatures détachées d'un "
-              "ensemble sont associées à leur fichier par leur nom).", file=sys.stderr)
+        print(say(Text("compagnon : --content et --extract vont avec un seul FICHIER (les signatures détachées d'un "
+                       "ensemble sont associées à leur fichier par leur nom).",
+                       "compagnon: --content and --extract go with one FILE only (the detached signatures of a set "
+                       "are matched with their file by their name).")), file=sys.stderr)
         return EXIT_USAGE
     settings = replace(settings, trust_roots=(*settings.trust_roots, *args.trust))
     params: dict[str, Any]
@@ -850,7 +858,7 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
 
         params = {"files": [{"path": str(item.path), "name": item.label} for item in collect(args.files)]}
         if not params["files"]:
-            print("compagnon : aucun fichier à vérifier.", file=sys.stderr)
+            print(say(Text("compagnon : aucun fichier à vérifier.", "compagnon: no file to verify.")), file=sys.stderr)
             return EXIT_USAGE
     else:
         params = {"path": str(args.files[0])}
@@ -862,7 +870,7 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     snapshot = _run_job(services, "verify", params, args.lang)
     if snapshot["state"] != "succeeded":
         error = snapshot["error"] or {"code": snapshot["state"].upper(), "message": snapshot["message"]}
-        print(f"compagnon : {error['code']} : {error['message']}", file=sys.stderr)
+        print(f"compagnon{_sep()}{error['code']}{_sep()}{error['message']}", file=sys.stderr)
         return EXIT_INDETERMINATE
     result = snapshot["result"]
     report = result["report"]
@@ -1005,25 +1013,29 @@ def _pairings(args: argparse.Namespace, settings: Settings) -> int:
                         AuditLog.in_state_dir(settings.state_dir))
     if args.action == "revoke":
         if not args.origin:
-            print("compagnon : indiquez le site à révoquer", file=sys.stderr)
+            print(say(Text("compagnon : indiquez le site à révoquer.", "compagnon: name the site to revoke.")), file=sys.stderr)
             return EXIT_USAGE
         try:
             origin = normalize_origin(args.origin)
         except ConfigError as exc:
-            print(f"compagnon : {exc}", file=sys.stderr)
+            print(f"compagnon{_sep()}{exc}", file=sys.stderr)
             return EXIT_USAGE
         if origin in settings.preapproved_origins:
-            print(f"compagnon : {origin} est pré-approuvé par la configuration ([pairing] preapproved)", file=sys.stderr)
+            print(say(Text("compagnon : {origin} est pré-approuvé par la configuration ([pairing] preapproved).",
+                           "compagnon: {origin} is pre-approved by the configuration ([pairing] preapproved)."),
+                      origin=origin), file=sys.stderr)
             return EXIT_FAILED
         if not pairings.revoke(origin):
-            print(f"compagnon : {origin} n'est pas un site autorisé", file=sys.stderr)
+            print(say(Text("compagnon : {origin} n'est pas un site autorisé.", "compagnon: {origin} is not an allowed site."),
+                      origin=origin), file=sys.stderr)
             return EXIT_FAILED
-        print(f"Autorisation retirée : {origin}")
+        print(say(Text("Autorisation retirée : {origin}", "Authorisation withdrawn: {origin}"), origin=origin))
         return EXIT_OK
     entries = pairings.list()
     if not entries:
-        print("Aucun site autorisé.")
+        print(say(Text("Aucun site autorisé.", "No allowed site.")))
     for entry in entries:
-        how = "pré-approuvé (configuration)" if entry["preapproved"] else f"autorisé le {entry['approved_at']}"
+        how = (say(Text("pré-approuvé (configuration)", "pre-approved (configuration)")) if entry["preapproved"] else
+               say(Text("autorisé le {when}", "allowed on {when}"), when=human_datetime(entry["approved_at"], args.lang)))
         print(f"{entry['origin']}  {how}")
     return EXIT_OK

@@ -182,3 +182,19 @@ def test_answers_on_stdin_print_no_waiting_line(home: Path, test_pki: TestPki) -
                       "--pin-stdin", env=env, stdin="Pw-1111\n")
         assert signed.returncode == 0, signed.stderr
         assert waiting.lower() not in signed.stderr.lower(), signed.stderr
+
+
+def test_usage_mistakes_and_pairings_are_told_in_the_command_line_language(home: Path) -> None:
+    """The command line's own messages (not only the job's errors) follow the language, with the
+    French space before ":" in French only."""
+    (home / "a.txt").write_text("a")
+    (home / "b.txt").write_text("b")
+    args = ("verify", str(home / "a.txt"), str(home / "b.txt"), "--content", str(home / "a.txt"))
+    english = _run(home, *args, env={"LANG": "en_US.UTF-8"})
+    assert english.returncode == 2 and english.stderr.startswith("compagnon: --content and --extract go with one FILE"), \
+        english.stderr
+    french = _run(home, *args)
+    assert french.stderr.startswith("compagnon : --content et --extract vont avec un seul FICHIER"), french.stderr
+    listed = _run(home, "pairings", "--lang", "en")
+    assert listed.returncode == 0 and listed.stdout.strip() == "No allowed site.", listed.stdout
+    assert _run(home, "pairings").stdout.strip() == "Aucun site autorisé."
