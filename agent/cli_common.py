@@ -173,21 +173,26 @@ def _select_key(args: argparse.Namespace, settings: Settings, purpose: str | Non
     chosen = getattr(args, "cert", None)
     if [bool(args.p12), bool(args.pkcs11), bool(chosen)].count(True) != 1:
         raise ProtocolError(ErrorCode.INVALID_PARAMS,
-                            "Indiquez --p12 FICHIER, --pkcs11 MODULE --token LIBELLÉ ou --cert ID.")
+                            Text("Indiquez --p12 FICHIER, --pkcs11 MODULE --token LIBELLÉ ou --cert ID.",
+                                 "Give --p12 FILE, --pkcs11 MODULE --token LABEL or --cert ID."))
     if chosen:
         registry = KeyStoreRegistry(settings)
         wanted = chosen.strip().lower()
         matches = [key for _, key in registry.keys()
                    if key.id == wanted or (len(wanted) >= 8 and key.sha256.startswith(wanted))]
         if len(matches) != 1:
-            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE, f"Certificat introuvable : {chosen}")
+            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE,
+                                Text("Certificat introuvable : {id}", "Certificate not found: {id}").filled(id=chosen))
         return registry, matches[0], None
     if args.p12 and not args.p12.is_file():
-        raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Fichier introuvable : {args.p12}. Vérifiez le chemin du "
-                            "certificat logiciel (fichier .p12 ou .pfx).")
+        raise ProtocolError(ErrorCode.FILE_NOT_FOUND, Text(
+            "Fichier introuvable : {path}. Vérifiez le chemin du certificat logiciel (fichier .p12 ou .pfx).",
+            "File not found: {path}. Check the path of the software certificate (.p12 or .pfx file).").filled(path=str(args.p12)))
     if args.pkcs11 and not args.pkcs11.is_file():
-        raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Module PKCS#11 introuvable : {args.pkcs11}. Indiquez le "
-                            "fichier .so (ou .dll) fourni avec la carte ou la clé USB.")
+        raise ProtocolError(ErrorCode.FILE_NOT_FOUND, Text(
+            "Module PKCS#11 introuvable : {path}. Indiquez le fichier .so (ou .dll) fourni avec la carte ou la clé USB.",
+            "PKCS#11 module not found: {path}. Give the .so (or .dll) file supplied with the card or USB key.",
+        ).filled(path=str(args.pkcs11)))
     if args.p12:
         store = Pkcs12FileStore(args.p12)
         if purpose == "signing":
@@ -208,11 +213,14 @@ def _select_key(args: argparse.Namespace, settings: Settings, purpose: str | Non
     tokens = [s for s in registry.stores() if isinstance(s, Pkcs11TokenStore) and s.module.path == args.pkcs11.resolve()
               and (args.token is None or s.token_label == args.token)]
     if not tokens:
-        raise ProtocolError(ErrorCode.TOKEN_REMOVED, f"Support introuvable : {args.token or args.pkcs11.name}")
+        raise ProtocolError(ErrorCode.TOKEN_REMOVED, Text("Support introuvable : {name}", "Token not found: {name}")
+                            .filled(name=args.token or args.pkcs11.name))
     keys = [k for k in tokens[0].keys() if args.key is None or k.label == args.key]
     if args.key is None and len(keys) > 1:
         names = ", ".join(k.label for k in keys)
-        raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE, f"Plusieurs certificats sur ce support : précisez --key ({names}).")
+        raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE, Text(
+            "Plusieurs certificats sur ce support : précisez --key ({names}).",
+            "Several certificates on this token: say which with --key ({names}).").filled(names=names))
     if not keys:
         raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
     return registry, keys[0], None
@@ -231,7 +239,7 @@ def _diagnose(args: argparse.Namespace, settings: Settings) -> int:
         try:
             origin = normalize_origin(args.platform)
         except ConfigError as exc:
-            print(f"compagnon : {exc}", file=sys.stderr)
+            print(f"compagnon{_sep()}{exc}", file=sys.stderr)
             return EXIT_USAGE
 
     from .keystores.registry import KeyStoreRegistry
@@ -252,6 +260,6 @@ def _diagnose(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"    {'':<{width}}  {check['message']}")
         print(f"\n{result['message']}")
     if snapshot["state"] != "succeeded":
-        print(f"compagnon : {snapshot['message']}", file=sys.stderr)
+        print(f"compagnon{_sep()}{snapshot['message']}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_FAILED if snapshot["result"]["status"] == "fail" else EXIT_OK

@@ -84,6 +84,12 @@ def test_errors_are_written_in_the_command_line_language(home: Path) -> None:
     assert " : " not in english.stderr and "introuvable" not in english.stderr
     french = _run(home, *args)
     assert french.stderr.startswith("compagnon : FILE_NOT_FOUND : Fichier introuvable"), french.stderr
+    (home / "absent.pdf").write_text("présent")
+    english = _run(home, *args, env={"LANG": "en_US.UTF-8"})
+    assert english.stderr.startswith(f"compagnon: FILE_NOT_FOUND: File not found: {home / 'absent.p12'}. Check the path"), \
+        english.stderr
+    none = _run(home, "sign", str(home / "absent.pdf"), "--format", "cades", "--lang", "en")
+    assert none.stderr.startswith("compagnon: INVALID_PARAMS: Give --p12 FILE, --pkcs11 MODULE"), none.stderr
 
 
 #: Words and marks only French help or prompts use (accents, French typography, French words).
