@@ -20,6 +20,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cli_common import say
+from .i18n import Text
+
 if TYPE_CHECKING:
     from .audit import AuditLog
     from .config import Settings
@@ -145,19 +148,21 @@ def _export(journal: AuditLog, target: Path | None) -> int:
     from .fsutil import atomic_output
 
     if target is None:
-        print("compagnon : indiquez le fichier de destination : compagnon audit export FICHIER", file=sys.stderr)
+        print(say(Text("compagnon : indiquez le fichier de destination : compagnon audit export FICHIER",
+                       "compagnon: name the destination file: compagnon audit export FILE")), file=sys.stderr)
         return EXIT_USAGE
     target = target.expanduser()
     if not journal.path.exists():
         print("Aucun journal d'audit : rien à exporter.", file=sys.stderr)
         return EXIT_FAILED
     if target.resolve() == journal.path.resolve():
-        print("compagnon : la copie doit être un autre fichier que le journal", file=sys.stderr)
+        print(say(Text("compagnon : la copie doit être un autre fichier que le journal.",
+                       "compagnon: the copy must be another file than the journal.")), file=sys.stderr)
         return EXIT_USAGE
     try:
         result = journal.export(target, lambda path: atomic_output(path, mode=0o600))
     except OSError as exc:
-        print(f"compagnon : export impossible : {exc}", file=sys.stderr)
+        print(say(Text("compagnon : export impossible : {exc}", "compagnon: export failed: {exc}"), exc=exc), file=sys.stderr)
         return EXIT_FAILED
     if not result.intact:
         print(f"{result.message()} — copie écrite pour examen : {target}", file=sys.stderr)
@@ -176,7 +181,8 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
     if args.bundle is None:
         status = _diagnose(argparse.Namespace(platform=args.platform, json=False), settings)
         print(f"Journal d'audit : {AuditLog.in_state_dir(settings.state_dir).verify().message()}")
-        print("Pour l'assistance : compagnon doctor --bundle (fichier ZIP sans clé, code PIN ni jeton).")
+        print(say(Text("Pour l'assistance : compagnon doctor --bundle (fichier ZIP sans clé, code PIN ni jeton).",
+                       "For support: compagnon doctor --bundle (a ZIP file without key, PIN or token).")))
         return status
 
     from .consent import PolicyConsent
@@ -190,9 +196,12 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
     try:
         members = write_bundle(settings, target, diagnose)
     except OSError as exc:
-        print(f"compagnon : fichier de diagnostic impossible à écrire : {exc}", file=sys.stderr)
+        print(say(Text("compagnon : fichier de diagnostic impossible à écrire : {exc}",
+                       "compagnon: the diagnostic file cannot be written: {exc}"), exc=exc), file=sys.stderr)
         return EXIT_FAILED
     print(target)
-    print(f"Fichier de diagnostic écrit ({len(members)} éléments, sans clé, code PIN, jeton ni adresse "
-          "électronique). Relisez-le avant de l'envoyer.", file=sys.stderr)
+    print(say(Text("Fichier de diagnostic écrit ({count} éléments, sans clé, code PIN, jeton ni adresse "
+                   "électronique). Relisez-le avant de l'envoyer.",
+                   "Diagnostic file written ({count} items, without key, PIN, token or e-mail address). "
+                   "Read it before sending it."), count=len(members)), file=sys.stderr)
     return EXIT_OK

@@ -55,7 +55,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     url = URL(args.url)
     if url.scheme not in ("http", "https") or not url.host:
-        print("compagnon : adresse http(s) attendue", file=sys.stderr)
+        from .cli_common import say
+        from .i18n import Text
+
+        print(say(Text("compagnon : adresse http(s) attendue, pas « {url} ».",
+                       "compagnon: an http(s) address is expected, not \"{url}\"."), url=args.url), file=sys.stderr)
         return EXIT_USAGE
     origin = str(url.origin())
     token = sys.stdin.readline().strip() if args.token_stdin else None
@@ -88,7 +92,9 @@ def _report(snapshot: dict[str, Any], line: Callable[[dict[str, Any]], str]) -> 
     """The folder, then a line per file; exit 1 when the job or a file failed."""
     if snapshot["state"] != "succeeded":
         error = snapshot["error"] or {"code": snapshot["state"].upper(), "message": snapshot["message"]}
-        print(f"compagnon : {error['code']} : {error['message']}", file=sys.stderr)
+        from .cli_common import _sep
+
+        print(f"compagnon{_sep()}{error['code']}{_sep()}{error['message']}", file=sys.stderr)
         return EXIT_FAILED
     result = snapshot["result"]
     print(result["folder"])

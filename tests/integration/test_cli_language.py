@@ -204,3 +204,9 @@ def test_usage_mistakes_and_pairings_are_told_in_the_command_line_language(home:
     listed = _run(home, "pairings", "--lang", "en")
     assert listed.returncode == 0 and listed.stdout.strip() == "No allowed site.", listed.stdout
     assert _run(home, "pairings").stdout.strip() == "Aucun site autorisé."
+    for args, en, fr in ((("audit", "export"), "compagnon: name the destination file: compagnon audit export FILE",
+                          "compagnon : indiquez le fichier de destination : compagnon audit export FICHIER"),
+                         (("bids", "open", "ftp://x"), 'compagnon: an http(s) address is expected, not "ftp://x".',
+                          "compagnon : adresse http(s) attendue, pas « ftp://x »."),):
+        assert _run(home, *args, "--lang", "en").stderr.strip() == en
+        assert _run(home, *args).stderr.strip() == fr
