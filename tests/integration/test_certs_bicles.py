@@ -20,7 +20,7 @@ def _certs(home: Path, pki: TestPki, *args: str) -> str:
     command = [sys.executable, "-m", "agent", "certs", "--pin-stdin", "--trust", str(pki.root_pem)]
     for path in files:
         command += ["--p12", str(path)]
-    result = subprocess.run([*command, *args], cwd=ROOT, env=isolated_env(home), input=f"{PASSWORD}\n" * 2,
+    result = subprocess.run([*command, *args], cwd=ROOT, env=isolated_env(home, suite_tokens=False), input=f"{PASSWORD}\n" * 2,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout

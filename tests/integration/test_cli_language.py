@@ -19,10 +19,8 @@ from tests.support.pki import TestPki
 
 
 def _run(home: Path, *args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    # Only the stores a case names: the suite's SoftHSM configuration (left in the environment by
-    # the token tests) would add its keys to ``certs``.
-    environment = {k: v for k, v in isolated_env(home).items()
-                   if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG", "SOFTHSM2_CONF")}
+    environment = {k: v for k, v in isolated_env(home, suite_tokens=False).items()
+                   if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")}
     environment.update(env or {})
     return subprocess.run([sys.executable, "-m", "agent", *args], cwd=ROOT, env=environment, input=stdin,
                           capture_output=True, text=True, timeout=60)
@@ -105,10 +103,8 @@ ENGLISH = re.compile(r"\b(?:the|of|file|files|folder|with|read|sign files|defaul
 def _pty_run(home: Path, args: list[str], answer: str, env: dict[str, str]) -> str:
     """``python -m agent ARGS`` on a real terminal (a pty is its controlling terminal, which
     getpass reads): everything it writes there, ``answer`` typed at its first prompt."""
-    # Only the stores a case names: the suite's SoftHSM configuration (left in the environment by
-    # the token tests) would add its keys to ``certs``.
-    environment = {k: v for k, v in isolated_env(home).items()
-                   if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG", "SOFTHSM2_CONF")}
+    environment = {k: v for k, v in isolated_env(home, suite_tokens=False).items()
+                   if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")}
     environment.update(env)
     pid, master = pty.fork()
     if pid == 0:  # the child: the pty is its terminal

@@ -21,9 +21,8 @@ from tests.support.pairing import client_secrets, terminal_code
 
 
 async def test_the_demo_signs_out_of_the_box(home: Path, tmp_path: Path) -> None:
-    # A workstation with no certificate at all (not even the suite's SoftHSM token, whose
-    # configuration other tests put in this process's environment).
-    bare = {k: v for k, v in isolated_env(home).items() if k != "SOFTHSM2_CONF"}
+    # A workstation with no certificate at all (not even the suite's SoftHSM token).
+    bare = isolated_env(home, suite_tokens=False)
     diagnosed = subprocess.run([sys.executable, "-m", "agent", "diagnose", "--json"], cwd=ROOT, env=bare,
                                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     none = {c["id"]: c for c in json.loads(diagnosed.stdout)["result"]["checks"]}

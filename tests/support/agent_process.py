@@ -21,9 +21,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def isolated_env(home: Path) -> dict[str, str]:
-    """Environment of a process whose platformdirs folders all live under ``home``."""
+def isolated_env(home: Path, *, suite_tokens: bool = True) -> dict[str, str]:
+    """Environment of a process whose platformdirs folders all live under ``home``.
+
+    ``suite_tokens=False`` leaves out the suite's SoftHSM configuration (``SOFTHSM2_CONF``, set in
+    this process once any token test ran): a process that must see only the stores its test names
+    (a listing, a count) takes that, or its result depends on which tests ran before it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "COMPAGNON_"))}
+    if not suite_tokens:
+        env.pop("SOFTHSM2_CONF", None)
     env.update(
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / ".config"),
