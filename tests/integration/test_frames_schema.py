@@ -188,6 +188,10 @@ async def _record_every_method_and_kind(home: Path, tmp_path: Path, site: str, t
                                        "upload_url": f"/api/consultations/{DEPOSIT_CONSULTATION}/plis?depot=d1"})
         await run("decrypt", {"files": [{"handle": sealed["result"]["files"][0]["output_handle"]}]}, pin=PASSWORD)
         await run("bids.download", {"url": f"/api/consultations/{DEMO_CONSULTATION}", "token": bearer})
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {bearer}"}) as http:
+            async with http.post(f"{site}/api/consultations/{DEPOSIT_CONSULTATION}/deadline",
+                                 json={"in_seconds": 0}) as response:  # the deposits close: plis may open
+                assert response.status == 200, await response.text()
         opened = await run("bids.open", {"url": f"/api/consultations/{DEPOSIT_CONSULTATION}", "token": bearer},
                            pin=PASSWORD)
         jobs = await client.call("jobs.list", {"limit": 20})

@@ -160,6 +160,12 @@ async def test_the_demo_platforms_real_traffic_matches_the_document(tmp_path: Pa
         proxy.cut_once.add(f"/api/consultations/{DEMO_CONSULTATION}/files/{first.id}")
         downloaded = await run("bids.download", {"url": f"/api/consultations/{DEMO_CONSULTATION}"})
         assert {f["status"] for f in downloaded["files"]} == {"downloaded"}
+        # The buyer closes the deposits (the demo's own route, outside the platform contract: sent
+        # straight to the demo, not through the proxy); plis open from the deadline on.
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+            async with http.post(f"{upstream}/api/consultations/{DEPOSIT_CONSULTATION}/deadline",
+                                 json={"in_seconds": 0}) as response:
+                assert response.status == 200, await response.text()
         opened = await run("bids.open", {"url": f"/api/consultations/{DEPOSIT_CONSULTATION}"})
         assert opened["uploaded"] == 1
     finally:
