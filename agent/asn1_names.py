@@ -1,4 +1,4 @@
-"""asn1crypto's OID name maps, made whole after pyHanko registers its own names.
+"""asn1crypto's OID name maps, kept whole whatever registers names and when.
 
 pyHanko names the CAdES attributes of ETSI EN 319 122-1 (``pyhanko.sign.ades.cades_asn1``) and the
 QCStatements extension of ETSI EN 319 412-5 (``qc_statements``, ``pyhanko.sign.ades.qualified_asn1``)
@@ -9,18 +9,39 @@ library — a registered name can be read but not written back: re-encoding a qu
 extensions (as PAdES signing does) fails with ``invalid literal for int() … 'qc_statements'``,
 depending only on import order.
 
-Importing this module performs pyHanko's registrations, then rebuilds both reverse maps from their
-forward maps, so every name reads and writes whatever was imported first. The signing and
-validation packages import it.
+Importing this module makes both forward maps keep their reverse map in step: a name added later
+(by pyHanko or anyone) is written back as well as read. It imports asn1crypto only, so a format
+whose validator needs no pyHanko still loads none. The signing and validation packages import it.
 """
 
 from __future__ import annotations
 
-from asn1crypto import cms, x509
-from pyhanko.sign.ades import cades_asn1, qualified_asn1
+from typing import Any
 
-#: pyHanko's modules whose import registers names (kept referenced: they are imported for that).
-REGISTERING_MODULES = (cades_asn1, qualified_asn1)
+from asn1crypto import cms, core, x509
+
+
+class _NameMap(dict[str, str]):
+    """An OID → name map that adds each new name to its owner's reverse map, once that exists."""
+
+    def __init__(self, owner: type[core.ObjectIdentifier], names: dict[str, str]) -> None:
+        super().__init__(names)
+        self._owner = owner
+
+    def __setitem__(self, oid: str, name: str) -> None:
+        super().__setitem__(oid, name)
+        reverse: dict[str, Any] | None = self._owner._reverse_map
+        if reverse is not None:
+            reverse[name] = oid
+
+
+def keep_names_whole(owner: type[core.ObjectIdentifier]) -> None:
+    """Make ``owner``'s name maps consistent now and after any later registration."""
+    if not isinstance(owner._map, _NameMap):
+        owner._map = _NameMap(owner, owner._map)
+    if owner._reverse_map is not None:
+        owner._reverse_map = {name: oid for oid, name in owner._map.items()}
+
 
 for _names in (cms.CMSAttributeType, x509.ExtensionId):
-    _names._reverse_map = {name: oid for oid, name in _names._map.items()}
+    keep_names_whole(_names)

@@ -24,7 +24,8 @@ from asn1crypto import cms, x509
 
 x509.ExtensionId("key_usage")
 cms.CMSAttributeType("signing_time")
-importlib.import_module(sys.argv[1])
+for module in sys.argv[1:]:
+    importlib.import_module(module)
 
 key = ec.generate_private_key(ec.SECP256R1())
 name = cx.Name([cx.NameAttribute(cx.oid.NameOID.COMMON_NAME, "Qualifié")])
@@ -44,8 +45,16 @@ print("ok")
 """
 
 
-@pytest.mark.parametrize("engine", ["agent.signing.pades", "agent.signing.cades", "agent.validation"])
-def test_pyhankos_names_write_back_after_an_earlier_reverse_map(engine: str) -> None:
-    result = subprocess.run([sys.executable, "-c", _SCRIPT, engine], cwd=ROOT, capture_output=True, text=True,
+_PYHANKO_NAMES = ["pyhanko.sign.ades.qualified_asn1", "pyhanko.sign.ades.cades_asn1"]
+
+
+@pytest.mark.parametrize("imports", [
+    ["agent.signing.pades"],
+    ["agent.signing.cades", *_PYHANKO_NAMES],
+    ["agent.validation", *_PYHANKO_NAMES],  # pyHanko registers after the engine was imported
+    [*_PYHANKO_NAMES, "agent.validation"],  # ... or before it
+], ids=["pades", "cades", "validation-then-pyhanko", "pyhanko-then-validation"])
+def test_pyhankos_names_write_back_after_an_earlier_reverse_map(imports: list[str]) -> None:
+    result = subprocess.run([sys.executable, "-c", _SCRIPT, *imports], cwd=ROOT, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
