@@ -375,11 +375,13 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     from bridge_protocol.demo.app import DemoState, create_demo_app
 
+    from .fsutil import private_folder
+
     async def run() -> int:
         runner: web.AppRunner | None = None
         demo_port = args.demo_port
         # The platform's files and database stay between runs (bridge_protocol.demo.database).
-        state = DemoState(data_dir=settings.state_dir / "demo" / "plateforme")
+        state = DemoState(data_dir=private_folder(settings.state_dir / "demo" / "plateforme", own=True))
         for candidate in range(demo_port, demo_port + 10):
             app = create_demo_app(state)
             runner = web.AppRunner(app, access_log=None)

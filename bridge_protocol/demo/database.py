@@ -72,7 +72,8 @@ class DemoDatabase:
 
     def __init__(self, location: Path | str) -> None:
         if isinstance(location, Path):
-            location.parent.mkdir(parents=True, exist_ok=True)
+            location.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            location.touch(mode=0o600)  # before SQLite makes it with the umask's mode
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(location), check_same_thread=False)
         with self._lock, self._db:

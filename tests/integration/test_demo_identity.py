@@ -63,7 +63,10 @@ async def test_the_demo_signs_out_of_the_box(home: Path, tmp_path: Path) -> None
     finally:
         child.terminate(force=True)
     demo = home / ".local/state/compagnon/demo"
-    assert {p.stat().st_mode & 0o777 for p in demo.iterdir()} == {0o600}
+    # The identity's files are 0600, the platform's folder 0700 and its database 0600.
+    assert {p.name: p.stat().st_mode & 0o777 for p in demo.iterdir() if p.is_dir()} == {"plateforme": 0o700}
+    assert {p.stat().st_mode & 0o777 for p in demo.iterdir() if not p.is_dir()} == {0o600}
+    assert {p.stat().st_mode & 0o777 for p in (demo / "plateforme").iterdir() if not p.is_dir()} == {0o600}
     (tmp_path / "offre.txt").write_bytes(b"Offre de la SARL EXEMPLE\n")
     (tmp_path / "offre.p7s").write_bytes(signature)
     checked = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "offre.p7s"),
