@@ -132,7 +132,7 @@ def test_command_line_and_json_show_the_third_state(tmp_path: Path, test_pki: Te
 
     text = run()
     assert text.returncode == 2, text.stderr
-    line = next(line for line in text.stdout.splitlines() if "revocation" in line)
+    line = next(line for line in text.stdout.splitlines() if "Révocation du certificat" in line)
     assert "non vérifié" in line and "ni point de distribution de CRL ni service OCSP" in line, text.stdout
     report = json.loads(run("--json").stdout)
     (check,) = [c for c in report["signatures"][0]["checks"] if c["name"] == "revocation"]
