@@ -75,7 +75,7 @@ def test_console_accents_user_folder_and_long_path(wine: WinePython, win_config:
         console.close(force=True)
     text = screen(seen).decode("utf-8").replace("\r", "")  # strict: UTF-8 on this terminal
     assert console.exitstatus == 0, text
-    assert "Signature des fichiers…" in text and "Terminé…" in text
+    assert "Signature des fichiers…" in text and "100 % Terminé" in text  # the bar's end line
     printed = [line.strip() for line in text.splitlines() if line.strip().endswith(".p7s")]
     assert len(printed) == 2, text
     signatures = [_linux_path(wine, line) for line in printed]
