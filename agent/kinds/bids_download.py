@@ -51,6 +51,7 @@ from ..platform_http.download import (
     check_free_space,
     part_path,
     part_size,
+    platform_reason,
 )
 from . import JobKind, StepSpec
 from .sources import display_folder
@@ -160,7 +161,8 @@ async def plan_consultation(ctx: JobContext, url: str, token: str | None, *, out
         raise ProtocolError(ErrorCode.INVALID_PARAMS,
                             reason=T("dossier local refusé : les plis vont dans le dossier de Compagnon",
                                      "local folder refused: bids go to Compagnon's folder"))
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    # The platform may explain a refusal (PLATFORM.md section 4) in the reader's language.
+    headers = {"Accept-Language": ctx.locale, **({"Authorization": f"Bearer {token}"} if token else {})}
     consultation, base = await _descriptor(ctx, url, headers)
     ctx.set_subject(consultation.reference or consultation.id, consultation.title)
     folder = _folder(ctx, out_dir, consultation)
@@ -279,6 +281,12 @@ async def _descriptor(ctx: JobContext, url: str, headers: dict[str, str]) -> tup
                 "The platform asks for an access token (HTTP {s}) and none was given: copy the token the "
                 "platform provides (on the command line: --token-stdin)."), s=response.status))
         if response.status in (401, 403):
+            reason = await platform_reason(response)
+            if reason:
+                raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, ctx.t(T(
+                    "La plateforme a refusé l'accès à la consultation (HTTP {s}) : « {reason} »",
+                    "The platform refused access to the consultation (HTTP {s}): \u201c{reason}\u201d"),
+                    s=response.status, reason=reason))
             raise ProtocolError(ErrorCode.PLATFORM_UNREACHABLE, ctx.t(T(
                 "Accès refusé par la plateforme (HTTP {s}) : le jeton a peut-être expiré.",
                 "Access denied by the platform (HTTP {s}): the token may have expired."), s=response.status))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import re
@@ -86,12 +87,42 @@ DENIED = T(
     "Accès refusé par la plateforme (HTTP {status}) pour {name} : le jeton a peut-être expiré.",
     "Access denied by the platform (HTTP {status}) for {name}: the token may have expired.",
 )
+REFUSED = T(
+    "La plateforme a refusé l'accès à {name} (HTTP {status}) : « {reason} »",
+    "The platform refused access to {name} (HTTP {status}): \u201c{reason}\u201d",
+)
 MISSING = T("Fichier absent de la plateforme (HTTP {status}) : {name}.",
             "File missing on the platform (HTTP {status}): {name}.")
 UNEXPECTED = T("Réponse inattendue de la plateforme (HTTP {status}) pour {name}.",
                "Unexpected answer from the platform (HTTP {status}) for {name}.")
 BAD_RANGE = T("La plateforme ne respecte pas les requêtes partielles (Range) pour {name}.",
               "The platform does not honour partial (Range) requests for {name}.")
+
+
+#: Bytes of a refusal's body read for the platform's explanation, and characters kept of it.
+MAX_REASON_BYTES = 4096
+MAX_REASON_CHARS = 300
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
+
+
+async def platform_reason(response: aiohttp.ClientResponse) -> str | None:
+    """The platform's own words on why it refused a request (PLATFORM.md section 4): the
+    ``error`` (or ``message``) string of a JSON body, at most ``MAX_REASON_BYTES`` read, control and
+    bidirectional characters removed, cut to ``MAX_REASON_CHARS``; None when there is none."""
+    if response.content_type != "application/json":
+        return None
+    try:
+        body = await response.content.read(MAX_REASON_BYTES)
+        data = json.loads(body.decode("utf-8"))
+    except (TimeoutError, aiohttp.ClientError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    text = next((v for v in (data.get("error"), data.get("message")) if isinstance(v, str)), "")
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    if len(text) > MAX_REASON_CHARS:
+        text = text[:MAX_REASON_CHARS - 1].rstrip() + "…"
+    return text or None
 
 
 @dataclass(frozen=True)
@@ -531,6 +562,10 @@ class Downloader:
                         sink.rewind(start, start_hash.copy())
                         continue
                     elif status in (401, 403):
+                        reason = await platform_reason(response)
+                        if reason:
+                            raise self._error(ErrorCode.PLATFORM_UNREACHABLE, REFUSED, status=status,
+                                              name=target.name, reason=reason)
                         raise self._error(ErrorCode.PLATFORM_UNREACHABLE, DENIED, status=status, name=target.name)
                     elif status in (404, 410):
                         raise self._error(ErrorCode.FILE_NOT_FOUND, MISSING, status=status, name=target.name)

@@ -246,15 +246,20 @@ class DemoConsultations:
         self.deadlines[cid] = deadline.astimezone(UTC).replace(microsecond=0)
         self._save(cid)
 
-    def opening_refusal(self, cid: str, now: datetime | None = None) -> tuple[str, str] | None:
-        """``(code, message)`` when the plis of ``cid`` cannot be opened yet, else None."""
+    def opening_refusal(self, cid: str, now: datetime | None = None, locale: str = "fr") -> tuple[str, str] | None:
+        """``(code, message)`` when the plis of ``cid`` cannot be opened yet, else None; the message
+        in ``locale`` (``fr`` or ``en``)."""
         deadline = self.deadlines.get(cid)
+        english = locale == "en"
         if deadline is None:
-            return DEADLINE_NOT_SET, ("Ouverture refusée : la date limite de remise des plis de cette consultation "
-                                      "n'est pas encore fixée.")
+            return DEADLINE_NOT_SET, (
+                "Opening refused: the deadline for bids of this consultation is not set yet." if english else
+                "Ouverture refusée : la date limite de remise des plis de cette consultation n'est pas encore fixée.")
         if (now or _utc_now()) < deadline:
-            return BEFORE_DEADLINE, (f"Ouverture refusée : les plis ne peuvent pas être ouverts avant la date "
-                                     f"limite de remise ({_iso(deadline)}).")
+            return BEFORE_DEADLINE, (
+                f"Opening refused: bids cannot be opened before the deadline ({_iso(deadline)})." if english else
+                f"Ouverture refusée : les plis ne peuvent pas être ouverts avant la date limite de remise "
+                f"({_iso(deadline)}).")
         return None
 
     def _store(self, cid: str, folder: Path, base: str, file_id: str, spec: DemoFile) -> SealedFile:
@@ -384,9 +389,11 @@ class DemoConsultations:
             "Cache-Control": "no-store",
         })
 
-    def _require_deadline_passed(self, consultation: Consultation) -> None:
-        """Sealed content is served only once the deadline has passed (403 with a stable ``code``)."""
-        refusal = self.opening_refusal(consultation.id)
+    def _require_deadline_passed(self, request: web.Request, consultation: Consultation) -> None:
+        """Sealed content is served only once the deadline has passed (403 with a stable ``code``
+        and the reason in the request's ``Accept-Language``, as PLATFORM.md section 4 describes)."""
+        locale = "en" if request.headers.get("Accept-Language", "").lower().startswith("en") else "fr"
+        refusal = self.opening_refusal(consultation.id, locale=locale)
         if refusal is not None:
             code, message = refusal
             raise web.HTTPForbidden(text=json.dumps({"code": code, "error": message}, ensure_ascii=False),
@@ -411,7 +418,7 @@ class DemoConsultations:
 
     async def file(self, request: web.Request) -> web.StreamResponse:
         self._require(request)
-        self._require_deadline_passed(self._consultation(request))
+        self._require_deadline_passed(request, self._consultation(request))
         stored = self._files.get((request.match_info["cid"], request.match_info["fid"]))
         if stored is None or stored.path is None:
             raise web.HTTPNotFound()
@@ -419,7 +426,7 @@ class DemoConsultations:
 
     async def block(self, request: web.Request) -> web.StreamResponse:
         self._require(request)
-        self._require_deadline_passed(self._consultation(request))
+        self._require_deadline_passed(request, self._consultation(request))
         stored = self._files.get((request.match_info["cid"], request.match_info["fid"]))
         try:
             index = int(request.match_info["index"])

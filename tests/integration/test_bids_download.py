@@ -474,3 +474,80 @@ async def test_a_second_job_for_the_same_consultation_waits_then_only_checks(in_
     assert finals[0]["result"]["files"][0]["status"] == "downloaded"
     assert finals[1]["result"]["files"][0]["status"] == "present"
     assert len(flaky.hits_for("f1", cid)) == 1
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("locale", "said"), [("fr", "Ouverture refusée : les plis ne peuvent pas être ouverts avant"),
+                                              ("en", "Opening refused: bids cannot be opened before the deadline")])
+async def test_a_download_before_the_deadline_says_the_platforms_reason_in_the_users_language(
+    in_process: JobManager, tmp_path: Path, locale: str, said: str
+) -> None:
+    """Before the deadline the demo platform refuses the sealed files (403 with its reason): the job
+    quotes that reason, in the job's language, instead of guessing "the token may have expired"."""
+    from datetime import UTC, datetime, timedelta
+
+    from bridge_protocol.demo.consultations import DEMO_CONSULTATION, add_consultation_routes
+
+    app = web.Application()
+    store = add_consultation_routes(app, tmp_path / "demo")
+    store.set_deadline(DEMO_CONSULTATION, datetime.now(UTC) + timedelta(hours=2))
+    runner, origin = await _serve(app)
+    url = f"/api/consultations/{DEMO_CONSULTATION}"
+    try:
+        async with aiohttp.ClientSession(origin) as http, http.post(f"{url}/token") as response:
+            token = (await response.json())["token"]
+        job = in_process.start(origin, KIND, {"url": url, "token": token}, locale=locale)
+        final = (await in_process.wait(job.id)).snapshot()
+    finally:
+        await runner.cleanup()
+    assert final["state"] == "failed" and final["error"]["code"] == "PLATFORM_UNREACHABLE", final["error"]
+    message = final["error"]["message"]
+    assert said in message and "(HTTP 403)" in message, message
+    assert "jeton" not in message and "token" not in message, message
+
+
+async def test_a_refusal_is_quoted_only_as_short_clean_text(in_process: JobManager, flaky: FlakyServer) -> None:
+    """A platform's refusal text is untrusted: control and bidirectional characters go, it is cut
+    short, and a body that is not a JSON object with a text in its first 4 KiB gets the generic message."""
+    url = flaky.publish("C-2026-REFUS", [FlakyPli("p1", "Pli 1", None, [FlakyEnvelope("offre", [
+        FlakyFile("f1", "offre.zip", data(10_000))])])])
+    descriptor = flaky.descriptor("C-2026-REFUS")
+    bodies = {
+        "hostile": (lambda: web.json_response({"error": "Refusé\x1b[31m\u202e" + "x" * 1000}, status=403), True),
+        "huge": (lambda: web.json_response({"error": "Refusé" + "x" * 5000}, status=403), False),
+        "html": (lambda: web.Response(text="<h1>Forbidden</h1>", content_type="text/html", status=403), False),
+        "list": (lambda: web.json_response(["Refusé"], status=403), False),
+    }
+    for name, (answer, quoted) in bodies.items():
+        async def described(_request: web.Request) -> web.Response:
+            return web.json_response(descriptor)
+
+        async def refused(_request: web.Request, answer=answer) -> web.Response:  # type: ignore[no-untyped-def]
+            return answer()
+
+        app = web.Application()
+        app.router.add_get(url, described)
+        app.router.add_get("/{tail:.*}", refused)
+        runner, origin = await _serve(app)
+        try:
+            job = in_process.start(origin, KIND, {"url": url, "token": TOKEN})
+            final = (await in_process.wait(job.id)).snapshot()
+        finally:
+            await runner.cleanup()
+        message = final["error"]["message"]
+        assert final["error"]["code"] == "PLATFORM_UNREACHABLE" and "(HTTP 403)" in message, (name, final["error"])
+        if quoted:
+            assert "« " in message, message
+            reason = message[message.index("« ") + 2:message.rindex(" »")]
+            assert reason.startswith("Refusé") and reason.endswith("…") and len(reason) <= download.MAX_REASON_CHARS
+            assert not any(ord(c) < 0x20 or 0x202A <= ord(c) <= 0x202E for c in reason), repr(reason)
+        else:
+            assert "le jeton a peut-être expiré" in message, (name, message)
+
