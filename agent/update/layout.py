@@ -3,8 +3,10 @@
     <data>/compagnon/                     ($XDG_DATA_HOME/compagnon on Linux)
       bin/compagnon                       shell launcher (installers) → installers/common/launcher.py
       app/versions/<version>/venv/        one virtual environment per version
-      app/current  -> versions/<version>  the active version (relative symlink)
+      app/current  -> versions/<version>  the active version (relative symlink; Linux, macOS)
       app/previous -> versions/<version>  the one before (optional)
+      app/current.txt                     Windows: line 1 the active version, line 2 the previous
+                                          one (written whole then renamed: no link needed)
       app/staging/<version>/              verified downloads while a version is being built
       app/update-state.json               the update state below (written atomically)
       app/.update.lock                    lock of update-state.json (agent and launcher)
@@ -23,7 +25,7 @@ members are kept by both sides)::
                     "error": null | "<code>", "notes": {"fr": "…"}}}
 
 The agent writes ``pending`` (``compagnon update apply``) and ``last_check``; the launcher turns
-``pending`` into ``trial`` when it flips ``current``, then clears ``trial`` (healthy) or adds the
+``pending`` into ``trial`` when it switches the active version, then clears ``trial`` (healthy) or adds the
 version to ``failed`` (rolled back). Every read-modify-write holds ``.update.lock``.
 """
 
@@ -40,6 +42,9 @@ from ..fsutil import atomic_write_bytes
 from .manifest import UpdateRefused
 
 STATE_FILE = "update-state.json"
+#: The active and previous versions on Windows (installers/common/launcher.py writes it): when it
+#: exists it is what counts, on any system; otherwise the links ``current`` and ``previous`` do.
+POINTER_FILE = "current.txt"
 LOCK_FILE = ".update.lock"
 #: The same lock as installers/linux/install.sh: one installer or updater at a time.
 STAGING_LOCK = ".lock"
@@ -58,6 +63,7 @@ class InstallLayout:
         self.staging_root = app_dir / "staging"
         self.current_link = app_dir / "current"
         self.previous_link = app_dir / "previous"
+        self.pointer_path = app_dir / POINTER_FILE
         self.state_path = app_dir / STATE_FILE
 
     # -- versions ---------------------------------------------------------------------------------
@@ -85,14 +91,33 @@ class InstallLayout:
             return None
         return target.name
 
+    def version_named(self, name: str) -> str | None:
+        """``name`` when it is a version folder of ``versions/`` (not a path, not a temporary)."""
+        if not name or name.startswith(".") or any(c in name for c in "/\\:"):
+            return None
+        return name if self.version_dir(name).is_dir() else None
+
+    def pointed_version(self, index: int) -> str | None:
+        """Line ``index`` of ``current.txt`` (0: active, 1: previous) when it names a version folder."""
+        try:
+            lines = self.pointer_path.read_bytes().decode("utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return self.version_named(lines[index].strip()) if len(lines) > index else None
+
+    def _active(self, index: int, link: Path) -> str | None:
+        if os.path.lexists(self.pointer_path):
+            return self.pointed_version(index)
+        return self.linked_version(link)
+
     def current_version(self) -> str | None:
-        return self.linked_version(self.current_link)
+        return self._active(0, self.current_link)
 
     def previous_version(self) -> str | None:
-        return self.linked_version(self.previous_link)
+        return self._active(1, self.previous_link)
 
     def installed(self) -> bool:
-        """Whether the installers' layout is here (``app/current`` names a version folder)."""
+        """Whether the installers' layout is here (``current.txt`` or ``app/current`` names a version folder)."""
         return self.current_version() is not None
 
     def installed_versions(self) -> list[str]:

@@ -51,7 +51,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: Why an update is refused: stable codes (audit records, ``--json``) and their French text.
 REASONS_FR: dict[str, str] = {
     "disabled": "mises à jour désactivées",
-    "not_installed": "Compagnon n'a pas été installé par l'installateur (app/current absent) : "
+    "not_installed": "Compagnon n'a pas été installé par l'installateur (ni app/current ni app/current.txt) : "
                      "mise à jour automatique impossible",
     "busy": "une mise à jour est déjà en cours de préparation",
     "insecure_url": "adresse refusée (https obligatoire)",

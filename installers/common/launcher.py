@@ -17,9 +17,17 @@ there is nothing to apply.
 Install layout (the installers own it; see agent/update/layout.py)::
 
     <data>/compagnon/app/versions/<version>/venv/bin/compagnon   one venv per version
-    <data>/compagnon/app/current  -> versions/<version>           the active version
+    <data>/compagnon/app/current  -> versions/<version>           the active version (POSIX)
     <data>/compagnon/app/previous -> versions/<version>           the one before (optional)
+    <data>/compagnon/app/current.txt                              or both, in a pointer file (Windows)
     <data>/compagnon/app/update-state.json                        pending / trial / failed
+
+Which version is active: on Linux and macOS, the relative symbolic links ``current`` and
+``previous``; on Windows, the pointer file ``current.txt``: its first line names the active version
+folder, its second line (optional) the previous one. Windows needs no link then (a junction needs
+reparse points, which some file systems and Wine lack; a symbolic link needs a privilege), and one
+file holds both names, so one ``os.replace`` switches both (see ``Layout.switch``). When
+``current.txt`` exists it is what counts on any system (the links are then not read).
 
 ``<data>`` is ``$XDG_DATA_HOME`` (default ``~/.local/share``) on Linux,
 ``~/Library/Application Support`` on macOS, ``%LOCALAPPDATA%`` on Windows;
@@ -29,9 +37,11 @@ What it does:
 
 - For the agent's long-running commands (``serve``, ``tray``), when ``update-state.json`` has a
   ``pending`` version (staged by ``compagnon update apply``: downloaded, signature and hashes
-  verified, venv built), it switches atomically — ``previous`` → the old version, then
-  ``current`` → the new one, each a new symlink renamed over the old — records a ``trial`` and
-  starts the new version.
+  verified, venv built), it records a ``trial``, then switches atomically — Windows: a new
+  ``current.txt`` (new version, old version) renamed over the old one; POSIX: ``previous`` → the
+  old version, then ``current`` → the new one, each a new symlink renamed over the old — and
+  starts the new version. Interrupted at any point, the switch leaves the old or the new version
+  active, never none (an unfinished trial is resumed at the next start).
 - Health: the new agent writes ``ready.json`` in its state folder once it listens
   (agent/update/runtime.py; the path comes with the pending record). The version is healthy when
   that file names the new version and the started process's pid, within ``health_timeout``
@@ -163,7 +173,29 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+#: Windows refuses to replace or open a file while another process holds it without sharing
+#: deletion (a reader of current.txt at that instant, an antivirus): a few tries, then the error.
+SHARING_TRIES = 20
+SHARING_PAUSE = 0.05
+
+
+def _retry_sharing(action, *args):  # type: ignore[no-untyped-def]
+    for attempt in range(SHARING_TRIES):
+        try:
+            return action(*args)
+        except PermissionError:
+            if os.name != "nt" or attempt == SHARING_TRIES - 1:
+                raise
+            time.sleep(SHARING_PAUSE)
+    return None  # not reached
+
+
 def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it to disk, rename it over ``path``.
+
+    ``os.replace`` is a rename on POSIX and ``MoveFileEx(MOVEFILE_REPLACE_EXISTING)`` on Windows:
+    a reader, or a crash, sees the old file or the new one whole, never a mix or no file.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -171,7 +203,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(str(tmp), str(path))
+        _retry_sharing(os.replace, str(tmp), str(path))
     except BaseException:
         try:
             tmp.unlink()
@@ -184,12 +216,16 @@ def atomic_write(path: Path, data: bytes) -> None:
 # -- the layout -----------------------------------------------------------------------------------
 
 
+POINTER_FILE = "current.txt"
+
+
 class Layout:
     def __init__(self, app: Path) -> None:
         self.app = app
         self.versions = app / "versions"
         self.current_link = app / "current"
         self.previous_link = app / "previous"
+        self.pointer_path = app / POINTER_FILE
         self.state_path = app / STATE_FILE
 
     def version_dir(self, version: str) -> Path:
@@ -199,13 +235,19 @@ class Layout:
         relative = Path("venv/Scripts/compagnon.exe") if os.name == "nt" else Path("venv/bin/compagnon")
         return self.version_dir(version) / relative
 
+    def version_named(self, name: object) -> str | None:
+        """``name`` when it is a version folder of ``versions/`` (not a path, not a temporary)."""
+        if not isinstance(name, str) or not name or name.startswith(".") or any(c in name for c in "/\\:"):
+            return None
+        return name if self.version_dir(name).is_dir() else None
+
     def linked(self, link: Path) -> str | None:
         """The version folder ``link`` points to (None when absent or not a version folder)."""
         try:
             text = os.readlink(str(link))
         except OSError:
             return None
-        if text.startswith("\\\\?\\"):  # a Windows junction's target
+        if text.startswith("\\\\?\\"):  # a Windows junction's target (installs before current.txt)
             text = text[4:]
         target = Path(text)
         if not target.is_absolute():
@@ -214,41 +256,70 @@ class Layout:
             return None
         return target.name
 
+    # -- which version is active: current.txt (Windows), else the links ----------------------------
+
+    def uses_pointer(self) -> bool:
+        """Whether ``current.txt`` names the versions: always on Windows, elsewhere once it exists."""
+        return os.name == "nt" or os.path.lexists(str(self.pointer_path))
+
+    def pointer(self) -> list | None:
+        """The lines of ``current.txt`` (active, previous), or None when there is no such file."""
+        try:
+            data = _retry_sharing(self.pointer_path.read_bytes)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return []
+        try:
+            return [line.strip() for line in data.decode("utf-8").splitlines()]
+        except UnicodeDecodeError:
+            return []
+
+    def _named(self, index: int, link: Path) -> str | None:
+        lines = self.pointer()
+        if lines is None:
+            return self.linked(link)
+        return self.version_named(lines[index]) if len(lines) > index else None
+
     def current(self) -> str | None:
-        return self.linked(self.current_link)
+        return self._named(0, self.current_link)
 
     def previous(self) -> str | None:
-        return self.linked(self.previous_link)
+        return self._named(1, self.previous_link)
+
+    def describe(self) -> str:
+        return str(self.pointer_path if self.uses_pointer() else self.current_link)
+
+    def switch(self, current: str, previous: str | None) -> None:
+        """Make ``current`` the active version and ``previous`` the one before (None: none).
+
+        Pointer (Windows): ``current.txt`` is written whole to a temporary file and renamed over the
+        old one: one atomic step for both names. Links (POSIX): ``previous`` first, then ``current``,
+        each atomic; interrupted in between, ``current`` still names the old version.
+        """
+        if self.uses_pointer():
+            newline = "\r\n" if os.name == "nt" else "\n"  # CRLF: « set /p » in compagnon.cmd reads line 1
+            text = newline.join([current, previous] if previous else [current]) + newline
+            atomic_write(self.pointer_path, text.encode("utf-8"))
+            return
+        if previous:
+            self.set_link(self.previous_link, previous)
+        else:
+            self.remove_link(self.previous_link)
+        self.set_link(self.current_link, current)
 
     def set_link(self, link: Path, version: str) -> None:
-        """Point ``link`` at ``versions/<version>``: a new link renamed over the old one (atomic).
-
-        POSIX: a relative symbolic link. Windows: a directory junction with an absolute target (as
-        the installers make them; no privilege needed), swapped by two renames.
-        """
+        """POSIX: point ``link`` at ``versions/<version>``, a relative symbolic link renamed over the old one."""
         tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
         self.remove_link(tmp)
-        if os.name != "nt":
-            os.symlink(os.path.join("versions", version), str(tmp), target_is_directory=True)
-            os.replace(str(tmp), str(link))
-            fsync_dir(link.parent)
-            return
-        import _winapi  # type: ignore[import-not-found]
-
-        _winapi.CreateJunction(str(self.version_dir(version).resolve()), str(tmp))
-        old = link.with_name(f".{link.name}.{os.getpid()}.old")
-        if os.path.lexists(str(link)):
-            os.replace(str(link), str(old))
+        os.symlink(os.path.join("versions", version), str(tmp), target_is_directory=True)
         os.replace(str(tmp), str(link))
-        self.remove_link(old)
+        fsync_dir(link.parent)
 
     def remove_link(self, link: Path) -> None:
-        """Remove a link (a junction on Windows is removed with rmdir), never what it points to."""
+        """Remove a link, never what it points to."""
         try:
-            if os.name == "nt" and link.is_dir() and not link.is_symlink():
-                os.rmdir(str(link))
-            else:
-                link.unlink()
+            link.unlink()
         except OSError:
             pass
 
@@ -378,7 +449,7 @@ def wants_update(args: list) -> bool:
 def exec_version(layout: Layout, version: str | None, args: list) -> int:
     """Replace this process with ``compagnon args`` of ``version`` (a child on Windows)."""
     if version is None or not layout.script(version).exists():
-        log(f"Compagnon n'est pas installé correctement ({layout.current_link} ne mène à aucune version)")
+        log(f"Compagnon n'est pas installé correctement ({layout.describe()} ne mène à aucune version)")
         return 127
     script = str(layout.script(version))
     sys.stdout.flush()
@@ -453,10 +524,9 @@ def prepare_trial(layout: Layout) -> dict | None:
                 return None  # another launcher is watching this trial
             if agent_running(Path(trial.get("ready_file") or state_dir() / READY_FILE).parent) is not None:
                 return None  # its agent outlived the launcher: judge it at the next start
-            if current == trial.get("from") and layout.script(trial["version"]).exists():
-                # A crash between writing the trial and switching the links: switch them now.
-                layout.set_link(layout.previous_link, current)
-                layout.set_link(layout.current_link, trial["version"])
+            if current == trial.get("from") and current is not None and layout.script(trial["version"]).exists():
+                # A crash between writing the trial and switching: switch now.
+                layout.switch(trial["version"], current)
                 current = trial["version"]
             if current != trial["version"]:
                 state["trial"] = None
@@ -479,7 +549,7 @@ def prepare_trial(layout: Layout) -> dict | None:
         elif not layout.script(version).exists():
             reason = "version préparée introuvable"
         elif current is None:
-            reason = "aucune version active (app/current) à laquelle revenir"
+            reason = "aucune version active (app/current, app/current.txt) à laquelle revenir"
         elif pending.get("from") and pending.get("from") != current and version != current:
             # A manual install changed the active version since the staging (installers/README.md).
             reason = f"la version active ({current}) n'est plus celle de la préparation ({pending.get('from')})"
@@ -502,9 +572,8 @@ def prepare_trial(layout: Layout) -> dict | None:
                      started_at=now(), launcher_pid=os.getpid())
         state["pending"] = None
         state["trial"] = trial
-        layout.write_state(state)  # first the intent, then the links (a crash in between is resumed)
-        layout.set_link(layout.previous_link, current)
-        layout.set_link(layout.current_link, version)
+        layout.write_state(state)  # first the intent, then the switch (a crash in between is resumed)
+        layout.switch(version, current)
         return trial
 
 
@@ -596,13 +665,9 @@ def run_trial(layout: Layout, trial: dict, args: list) -> int:
     _stop(child)
     with layout.lock():
         state = layout.read_state()
-        if old is not None and layout.version_dir(old).is_dir():
-            layout.set_link(layout.current_link, old)
-        before = trial.get("previous_before")
-        if isinstance(before, str) and layout.version_dir(before).is_dir():
-            layout.set_link(layout.previous_link, before)
-        else:
-            layout.remove_link(layout.previous_link)
+        back = layout.version_named(old) or layout.current()
+        if back is not None:
+            layout.switch(back, layout.version_named(trial.get("previous_before")))
         failed = state.get("failed") if isinstance(state.get("failed"), dict) else {}
         failed[version] = {"time": now(), "reason": reason, "from": old}
         state["failed"] = failed

@@ -6,7 +6,7 @@
     The same layout as Linux and macOS (installers/README.md), under %LOCALAPPDATA%\Compagnon:
 
         app\versions\<version>\venv       the version's Python environment
-        app\current, app\previous         directory junctions (no privilege needed) to versions
+        app\current.txt                   the active version (line 1) and the previous one (line 2)
         bin\compagnon.cmd, bin\launcher.py  the launcher (bin is added to the user's PATH)
 
     and the value « Compagnon » of HKCU\Software\Microsoft\Windows\CurrentVersion\Run, which
@@ -39,13 +39,34 @@ function Invoke-Checked([string]$Exe, [string[]]$Arguments, [string]$What) {
     if ($LASTEXITCODE -ne 0) { throw "install.ps1 : $What a échoué (code $LASTEXITCODE)" }
 }
 
-function Set-Junction([string]$Link, [string]$Target) {
-    # Directory.Delete without recursion removes a junction, never what it points to.
-    if (Test-Path -LiteralPath $Link) { [System.IO.Directory]::Delete($Link, $false) }
-    New-Item -ItemType Junction -Path $Link -Target $Target | Out-Null
+# The active version is named by app\current.txt, not by a link: line 1 the active version, line 2
+# the previous one (installers/common/launcher.py reads and switches it the same way).
+$Pointer = Join-Path $App 'current.txt'
+
+Add-Type -Namespace CompagnonInstall -Name Native -MemberDefinition @'
+[DllImport("kernel32.dll", CharSet = CharSet.Unicode, SetLastError = true)]
+public static extern bool MoveFileEx(string existing, string replacement, int flags);
+'@
+
+function Get-Pointer {
+    if (-not (Test-Path -LiteralPath $Pointer)) { return @() }
+    return @(Get-Content -LiteralPath $Pointer | ForEach-Object { $_.Trim() })
+}
+
+function Set-Pointer([string[]]$Names) {
+    # Written whole beside it, then renamed over it (MoveFileEx MOVEFILE_REPLACE_EXISTING |
+    # MOVEFILE_WRITE_THROUGH, as Python's os.replace): the old list or the new one, never none.
+    $tmp = Join-Path $App ".current.txt.$PID.part"
+    [System.IO.File]::WriteAllText($tmp, (($Names -join "`r`n") + "`r`n"), (New-Object System.Text.UTF8Encoding $false))
+    if (-not [CompagnonInstall.Native]::MoveFileEx($tmp, $Pointer, 9)) {
+        $code = [System.Runtime.InteropServices.Marshal]::GetLastWin32Error()
+        Remove-Item -LiteralPath $tmp -Force -ErrorAction SilentlyContinue
+        throw "install.ps1 : impossible d'écrire $Pointer (erreur $code)"
+    }
 }
 
 function Get-JunctionTarget([string]$Link) {
+    # Installs made before current.txt named the versions with junctions app\current, app\previous.
     $item = Get-Item -LiteralPath $Link -ErrorAction SilentlyContinue
     if ($null -ne $item -and $item.LinkType) { return [string](@($item.Target)[0]) }
     return $null
@@ -120,15 +141,25 @@ try {
     if ($Stage -and (Test-Path -LiteralPath $Stage)) { Remove-Item -LiteralPath $Stage -Recurse -Force }
 }
 
-# -- app\current and app\previous; only those two versions are kept ------------------------------
-$current = Join-Path $App 'current'
-$previous = Join-Path $App 'previous'
-$old = Get-JunctionTarget $current
-if ($old -and ((Split-Path -Leaf $old) -ne $Version) -and (Test-Path -LiteralPath $old)) { Set-Junction $previous $old }
-Set-Junction $current $Target
+# -- app\current.txt: this version active, the one it replaces kept as the previous one -----------
+$named = Get-Pointer
+$old = if ($named.Count -ge 1 -and $named[0]) { $named[0] } else { $null }
+$prev = if ($named.Count -ge 2 -and $named[1]) { $named[1] } else { $null }
+if ($named.Count -eq 0) {
+    $legacy = Get-JunctionTarget (Join-Path $App 'current')
+    if ($legacy) { $old = Split-Path -Leaf $legacy }
+    $legacy = Get-JunctionTarget (Join-Path $App 'previous')
+    if ($legacy) { $prev = Split-Path -Leaf $legacy }
+}
+if ($old -and $old -ne $Version -and (Test-Path -LiteralPath (Join-Path $App "versions\$old"))) { $prev = $old }
+if ($prev -eq $Version -or -not ($prev -and (Test-Path -LiteralPath (Join-Path $App "versions\$prev")))) { $prev = $null }
+Set-Pointer @(@($Version) + @(if ($prev) { $prev }))
+foreach ($link in @((Join-Path $App 'current'), (Join-Path $App 'previous'))) {
+    # Directory.Delete without recursion removes an old junction, never what it points to.
+    if (Test-Path -LiteralPath $link) { [System.IO.Directory]::Delete($link, $false) }
+}
 $keep = @($Version)
-$prev = Get-JunctionTarget $previous
-if ($prev) { $keep += (Split-Path -Leaf $prev) }
+if ($prev) { $keep += $prev }
 Get-ChildItem -LiteralPath (Join-Path $App 'versions') -Directory -Force |
     Where-Object { $keep -notcontains $_.Name } |
     ForEach-Object { Remove-Item -LiteralPath $_.FullName -Recurse -Force }
@@ -138,16 +169,24 @@ $updateLauncher = Join-Path $PSScriptRoot '..\common\launcher.py'
 if (Test-Path -LiteralPath $updateLauncher) { Copy-Item -LiteralPath $updateLauncher -Destination (Join-Path $Bin 'launcher.py') -Force }
 $cmd = @'
 @echo off
-rem Compagnon launcher (installers/windows/install.ps1): runs the active version, app\current.
+rem Compagnon launcher (installers/windows/install.ps1): runs the active version, named by the
+rem first line of app\current.txt.
 setlocal
 set "ROOT=%~dp0.."
+set "VERSION="
+if exist "%ROOT%\app\current.txt" set /p VERSION=<"%ROOT%\app\current.txt"
+if not defined VERSION goto missing
+set "SCRIPTS=%ROOT%\app\versions\%VERSION%\venv\Scripts"
 if not exist "%ROOT%\bin\launcher.py" goto direct
 set "COMPAGNON_APP_DIR=%ROOT%\app"
-"%ROOT%\app\current\venv\Scripts\python.exe" "%ROOT%\bin\launcher.py" %*
+"%SCRIPTS%\python.exe" "%ROOT%\bin\launcher.py" %*
 exit /b %ERRORLEVEL%
 :direct
-"%ROOT%\app\current\venv\Scripts\compagnon.exe" %*
+"%SCRIPTS%\compagnon.exe" %*
 exit /b %ERRORLEVEL%
+:missing
+echo Compagnon : aucune version active (app\current.txt) ; relancez install.ps1. 1>&2
+exit /b 127
 '@
 Set-Content -LiteralPath (Join-Path $Bin 'compagnon.cmd') -Value $cmd -Encoding ASCII
 
@@ -157,10 +196,18 @@ $parts = @(if ($userPath) { $userPath -split ';' | Where-Object { $_ } })
 if ($parts -notcontains $Bin) { [Environment]::SetEnvironmentVariable('Path', (($parts + $Bin) -join ';'), 'User') }
 
 # -- start at logon: HKCU Run, no console window (pythonw) ----------------------------------------
-$pythonw = Join-Path $current 'venv\Scripts\pythonw.exe'
+# No fixed path leads into the active version (no link): the launcher runs on the Python every
+# version's environment is built on (any Python 3.8+ runs it), and starts the version current.txt names.
 $launcherPy = Join-Path $Bin 'launcher.py'
-if (Test-Path -LiteralPath $launcherPy) { $runCommand = "`"$pythonw`" `"$launcherPy`" tray" }
-else { $runCommand = "`"$pythonw`" -m agent tray" }
+$pythonw = Join-Path $Venv 'Scripts\pythonw.exe'
+if (Test-Path -LiteralPath $launcherPy) {
+    $basePython = (& (Join-Path $Venv 'Scripts\python.exe') -c 'import sys; print(sys._base_executable)' | Select-Object -First 1)
+    $basePythonw = Join-Path (Split-Path -Parent ([string]$basePython).Trim()) 'pythonw.exe'
+    if (Test-Path -LiteralPath $basePythonw) { $pythonw = $basePythonw }
+    $runCommand = "`"$pythonw`" `"$launcherPy`" tray"
+} else {
+    $runCommand = "`"$pythonw`" -m agent tray"  # no update launcher: this version itself
+}
 New-Item -Path $RunKey -Force | Out-Null
 Set-ItemProperty -Path $RunKey -Name $RunValue -Value $runCommand
 

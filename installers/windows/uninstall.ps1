@@ -26,7 +26,8 @@ Get-CimInstance Win32_Process -Filter "Name LIKE 'python%' OR Name LIKE 'compagn
     Where-Object { $_.CommandLine -and $_.CommandLine -like "*$Root*" } |
     ForEach-Object { Stop-Process -Id $_.ProcessId -Force -ErrorAction SilentlyContinue }
 
-# Junctions first: removing a folder tree that goes through one could reach its target.
+# Junctions first (installs made before app\current.txt named the versions): removing a folder
+# tree that goes through one could reach its target.
 foreach ($link in @((Join-Path $App 'current'), (Join-Path $App 'previous'))) {
     if (Test-Path -LiteralPath $link) { [System.IO.Directory]::Delete($link, $false) }
 }

@@ -202,10 +202,14 @@ def write_fake_version(app: Path, version: str, ready_file: Path, mode: str = "h
     return script
 
 
-def make_layout(app: Path, current: str, ready_file: Path, mode: str = "healthy") -> None:
-    """``app/versions/<current>`` (a fake version) and ``app/current`` pointing to it."""
+def make_layout(app: Path, current: str, ready_file: Path, mode: str = "healthy", pointer: bool = False) -> None:
+    """``app/versions/<current>`` (a fake version) and ``app/current`` pointing to it (``pointer``:
+    ``app/current.txt`` naming it instead, as on Windows)."""
     write_fake_version(app, current, ready_file, mode)
-    os.symlink(f"versions/{current}", app / "current")
+    if pointer:
+        (app / "current.txt").write_text(f"{current}\n", encoding="utf-8")
+    else:
+        os.symlink(f"versions/{current}", app / "current")
 
 
 @dataclass

@@ -69,7 +69,12 @@ def test_powershell_installers_stay_in_the_users_profile() -> None:
     assert "Set-ItemProperty -Path $RunKey -Name $RunValue" in install and "tray" in install
     assert "Remove-ItemProperty -Path $RunKey -Name 'Compagnon'" in uninstall
     # The same layout as the other platforms (installers/README.md).
-    assert r'"versions\$Version"' in install and "New-Item -ItemType Junction" in install
+    assert r'"versions\$Version"' in install
+    # Windows names the active version in app\current.txt, replaced in one step (MoveFileEx), no junction
+    # (installers/common/launcher.py switches it the same way).
+    assert "$Pointer = Join-Path $App 'current.txt'" in install and "MoveFileEx($tmp, $Pointer, 9)" in install
+    assert "New-Item -ItemType Junction" not in install
+    assert r'set /p VERSION=<"%ROOT%\app\current.txt"' in install
     # Windows PowerShell 5.1 reads a file without BOM as ANSI: the French texts need the BOM.
     assert (WINDOWS / "install.ps1").read_bytes().startswith(b"\xef\xbb\xbf")
     assert (WINDOWS / "uninstall.ps1").read_bytes().startswith(b"\xef\xbb\xbf")
