@@ -373,14 +373,14 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     from .demo_identity import demo_description, ensure_demo_identity
 
-    from bridge_protocol.demo.app import DemoState, create_demo_app
+    from agent.demo_platform.app import DemoState, create_demo_app
 
     from .fsutil import private_folder
 
     async def run() -> int:
         runner: web.AppRunner | None = None
         demo_port = args.demo_port
-        # The platform's files and database stay between runs (bridge_protocol.demo.database).
+        # The platform's files and database stay between runs (agent.demo_platform.database).
         state = DemoState(data_dir=private_folder(settings.state_dir / "demo" / "plateforme", own=True))
         for candidate in range(demo_port, demo_port + 10):
             app = create_demo_app(state)

@@ -2,7 +2,7 @@
 
     python tests/bench/bench_download.py [--gib 1] [--runs 3] [--json]
 
-The demo platform's consultation routes (bridge_protocol/demo/consultations.py) serve one sealed
+The demo platform's consultation routes (agent/demo_platform/consultations.py) serve one sealed
 file of ``--gib`` GiB (generated under ``$BENCH_TMP`` or the system's temporary folder) from a
 thread of this process, with a bearer token. Each run downloads it:
 
@@ -98,7 +98,7 @@ class Platform:
     def start(self) -> Platform:
         from aiohttp import web
 
-        from bridge_protocol.demo.consultations import DemoEnvelope, DemoFile, DemoPli, add_consultation_routes
+        from agent.demo_platform.consultations import DemoEnvelope, DemoFile, DemoPli, add_consultation_routes
 
         ready = threading.Event()
 

@@ -29,8 +29,8 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Browser, Page, expect
 
-from bridge_protocol.demo.app import DemoState, create_demo_app
-from bridge_protocol.demo.consultations import CONSULTATIONS_KEY, DemoConsultations
+from agent.demo_platform.app import DemoState, create_demo_app
+from agent.demo_platform.consultations import CONSULTATIONS_KEY, DemoConsultations
 from tests.browser.test_demo_page import browser  # noqa: F401  (fixture)
 from tests.support.agent_process import ROOT, free_port, isolated_env, write_config
 from tests.support.pairing import pair_page, terminal_code

@@ -33,7 +33,7 @@ from aiohttp import web
 from playwright.async_api import Browser, Page, expect
 
 from agent.audit import verify_lines
-from bridge_protocol.demo.app import DemoState, create_demo_app
+from agent.demo_platform.app import DemoState, create_demo_app
 from tests.browser.test_demo_page import browser  # noqa: F401  (fixture)
 from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
 from tests.support.pairing import seed_pairing

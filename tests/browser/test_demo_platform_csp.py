@@ -13,7 +13,7 @@ from aiohttp import web
 from playwright.async_api import Browser, ConsoleMessage, Response, async_playwright
 
 from agent.validation.report_html import render_report
-from bridge_protocol.demo.app import PAGES, DemoState, create_demo_app
+from agent.demo_platform.app import PAGES, DemoState, create_demo_app
 from tests.browser.test_demo_page import CHROMIUM, CHROMIUM_ARGS
 from tests.support.agent_process import free_port
 

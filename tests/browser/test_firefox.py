@@ -22,7 +22,7 @@ import pytest_asyncio
 from aiohttp import web
 
 from agent import __version__
-from bridge_protocol.demo.app import DemoState, create_demo_app
+from agent.demo_platform.app import DemoState, create_demo_app
 from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
 from tests.support.bidi import Firefox
 from tests.support.pairing import policy_code, terminal_code

@@ -26,7 +26,7 @@ from aiohttp import web
 from playwright.async_api import Browser, Error, Page, async_playwright, expect
 
 from agent import __version__
-from bridge_protocol.demo.app import DemoState, create_demo_app
+from agent.demo_platform.app import DemoState, create_demo_app
 from tests.support.agent_process import AgentProcess, free_port, write_config
 from tests.support.pairing import pair_page, policy_code
 from tests.support.public_browser import (

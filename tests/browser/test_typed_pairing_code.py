@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Browser, async_playwright, expect
 
-from bridge_protocol.demo.app import DemoState, create_demo_app
+from agent.demo_platform.app import DemoState, create_demo_app
 from tests.support.agent_process import AgentProcess, free_port, write_config
 from tests.support.pairing import policy_code, state_dir_of
 

@@ -33,7 +33,7 @@ import pytest
 from aiohttp import web
 
 from bridge_protocol.client import BridgeClient
-from bridge_protocol.demo.consultations import (
+from agent.demo_platform.consultations import (
     DemoConsultations,
     DemoEnvelope,
     DemoFile,

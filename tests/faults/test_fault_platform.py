@@ -31,7 +31,7 @@ from aiohttp import web
 from asn1crypto import cms, tsp
 
 from bridge_protocol.client import BridgeClient
-from bridge_protocol.demo.consultations import (
+from agent.demo_platform.consultations import (
     DemoConsultations,
     DemoEnvelope,
     DemoFile,

@@ -6,7 +6,7 @@ Covered: descriptor parsed, every file checked against its SHA-256, progress / c
 server ignoring Range; kill -9 mid-download, then a new job resuming from the ``.part``; no final
 name before completion; a wrong SHA-256; not enough disk space; a disk full on the way (in
 process, with an injected write error); cancel within a second; promises 5 and 6; the demo
-platform's routes (bridge_protocol/demo/consultations.py) against the same job kind.
+platform's routes (agent/demo_platform/consultations.py) against the same job kind.
 """
 
 from __future__ import annotations
@@ -376,7 +376,7 @@ async def test_a_disk_that_fills_up_midway_ends_the_job_cleanly(in_process: JobM
 
 
 async def test_the_demo_platform_serves_the_contract(in_process: JobManager, tmp_path: Path) -> None:
-    from bridge_protocol.demo.consultations import DEMO_CONSULTATION, add_consultation_routes
+    from agent.demo_platform.consultations import DEMO_CONSULTATION, add_consultation_routes
 
     app = web.Application()
     store = add_consultation_routes(app, tmp_path / "demo")
@@ -493,7 +493,7 @@ async def test_a_download_before_the_deadline_says_the_platforms_reason_in_the_u
     quotes that reason, in the job's language, instead of guessing "the token may have expired"."""
     from datetime import UTC, datetime, timedelta
 
-    from bridge_protocol.demo.consultations import DEMO_CONSULTATION, add_consultation_routes
+    from agent.demo_platform.consultations import DEMO_CONSULTATION, add_consultation_routes
 
     app = web.Application()
     store = add_consultation_routes(app, tmp_path / "demo")

@@ -31,7 +31,7 @@ from agent.jobs.context import JobServices
 from agent.jobs.manager import JobManager
 from agent.keystores.pkcs12_store import Pkcs12FileStore
 from agent.keystores.registry import KeyStoreRegistry
-from bridge_protocol.demo.consultations import DemoConsultations, DemoEnvelope, DemoFile, DemoPli, add_consultation_routes
+from agent.demo_platform.consultations import DemoConsultations, DemoEnvelope, DemoFile, DemoPli, add_consultation_routes
 from tests.support.agent_process import ROOT, isolated_env
 from tests.support.leaf_certs import issue_leaf
 from tests.support.pki import TestPki

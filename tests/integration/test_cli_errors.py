@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bridge_protocol.demo.app import DemoState, create_demo_app
+from agent.demo_platform.app import DemoState, create_demo_app
 from tests.integration.test_key_usage import run_cli, spawn_cli
 from tests.support.agent_process import free_port
 from tests.support.pki import TestPki

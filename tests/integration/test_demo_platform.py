@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from bridge_protocol.demo import consultations as demo_consultations
-from bridge_protocol.demo.app import NAV, PAGES, DemoState, create_demo_app
-from bridge_protocol.demo.consultations import CONSULTATIONS_KEY, DEMO_CONSULTATION, DEPOSIT_CONSULTATION
-from bridge_protocol.demo.keys import KEYS_KEY
+from agent.demo_platform import consultations as demo_consultations
+from agent.demo_platform.app import NAV, PAGES, DemoState, create_demo_app
+from agent.demo_platform.consultations import CONSULTATIONS_KEY, DEMO_CONSULTATION, DEPOSIT_CONSULTATION
+from agent.demo_platform.keys import KEYS_KEY
 from bridge_protocol.platform import parse_consultation
 
 DEPOSITS = f"/api/consultations/{DEPOSIT_CONSULTATION}"

@@ -14,9 +14,9 @@ import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from agent.validation.report_html import STYLE
-from bridge_protocol.demo.app import PAGES, DemoState, create_demo_app
-from bridge_protocol.demo.consultations import DEMO_CONSULTATION, DEPOSIT_CONSULTATION
-from bridge_protocol.demo.database import DATABASE_NAME
+from agent.demo_platform.app import PAGES, DemoState, create_demo_app
+from agent.demo_platform.consultations import DEMO_CONSULTATION, DEPOSIT_CONSULTATION
+from agent.demo_platform.database import DATABASE_NAME
 from bridge_protocol.platform import parse_consultation
 
 from tests.integration.test_demo_platform import bearer, make_certificate, registration, sealed_form

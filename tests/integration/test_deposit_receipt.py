@@ -23,8 +23,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
 
-from bridge_protocol.demo.app import DemoState, create_demo_app
-from bridge_protocol.demo.consultations import CONSULTATIONS_KEY, DEPOSIT_CONSULTATION
+from agent.demo_platform.app import DemoState, create_demo_app
+from agent.demo_platform.consultations import CONSULTATIONS_KEY, DEPOSIT_CONSULTATION
 from bridge_protocol.platform import parse_consultation, parse_receipt
 from bridge_protocol.typed import ParseError
 from tests.integration.test_demo_platform import bearer, make_certificate, sealed_form

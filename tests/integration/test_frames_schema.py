@@ -28,8 +28,8 @@ import pytest
 from aiohttp import web
 
 from bridge_protocol.client import BridgeClient, BridgeError, ClientPairing, PairingSecrets
-from bridge_protocol.demo.app import DemoState, create_demo_app
-from bridge_protocol.demo.consultations import DEMO_CONSULTATION, DEPOSIT_CONSULTATION
+from agent.demo_platform.app import DemoState, create_demo_app
+from agent.demo_platform.consultations import DEMO_CONSULTATION, DEPOSIT_CONSULTATION
 from bridge_protocol.documents import SCHEMA_DIR, json_schema_document
 from bridge_protocol.kinds import KINDS
 from bridge_protocol.messages import METHODS, NOTIFICATIONS

@@ -27,7 +27,7 @@ from agent.jobs.context import JobServices
 from agent.jobs.manager import JobManager
 from agent.keystores.pkcs12_store import Pkcs12FileStore
 from agent.keystores.registry import KeyStoreRegistry
-from bridge_protocol.demo.consultations import DemoEnvelope, DemoFile, DemoPli
+from agent.demo_platform.consultations import DemoEnvelope, DemoFile, DemoPli
 from tests.integration.test_bids_open import CID, KIND, Platform, Recording, folder_of, openssl_seal, platform  # noqa: F401
 from tests.integration.test_verify_batch import make_pli
 from tests.support.agent_process import ROOT, isolated_env, write_config

@@ -20,8 +20,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
-from bridge_protocol.demo.app import DemoState, create_demo_app
-from bridge_protocol.demo.consultations import CONSULTATIONS_KEY, DEMO_CONSULTATION, DEPOSIT_CONSULTATION
+from agent.demo_platform.app import DemoState, create_demo_app
+from agent.demo_platform.consultations import CONSULTATIONS_KEY, DEMO_CONSULTATION, DEPOSIT_CONSULTATION
 from bridge_protocol.documents import SCHEMA_DIR
 from bridge_protocol.openapi import openapi_document
 from tests.support.openapi_traffic import OffContract, check_exchange

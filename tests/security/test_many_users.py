@@ -55,7 +55,7 @@ async def test_each_users_browser_page_finds_its_own_agent(python: Path, homes: 
     from aiohttp import web
     from playwright.async_api import async_playwright, expect
 
-    from bridge_protocol.demo.app import DemoState, create_demo_app
+    from agent.demo_platform.app import DemoState, create_demo_app
     from tests.browser.test_demo_page import CHROMIUM, CHROMIUM_ARGS
     from tests.support.agent_process import free_port
 

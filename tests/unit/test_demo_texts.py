@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-DEMO = Path(__file__).resolve().parents[2] / "bridge_protocol" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "agent" / "demo_platform"
 STATIC = DEMO / "static"
 
 
@@ -35,7 +35,7 @@ def test_page_keys_exist_in_both_languages() -> None:
 def test_every_page_is_served_in_the_shared_frame_with_the_navigation_bar() -> None:
     from aiohttp.test_utils import make_mocked_request
 
-    from bridge_protocol.demo.app import PAGES, DemoState, STATE_KEY, _render
+    from agent.demo_platform.app import PAGES, DemoState, STATE_KEY, _render
 
     files = sorted(p.name for p in STATIC.glob("*.html"))
     assert files == sorted(["layout.html", *(name for name, _, _ in PAGES.values())])

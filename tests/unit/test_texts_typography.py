@@ -19,7 +19,7 @@ from agent.i18n import Text
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [p for folder in ("agent", "bridge_protocol") for p in (ROOT / folder).rglob("*.py")]
-COMMON_JS = ROOT / "bridge_protocol" / "demo" / "static" / "common.js"
+COMMON_JS = ROOT / "agent" / "demo_platform" / "static" / "common.js"
 _CALLS = {"Text", "T", "ErrorInfo"}
 
 

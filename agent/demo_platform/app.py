@@ -31,14 +31,17 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ..messages import ALL_PORTS
+import bridge_protocol
+from bridge_protocol.messages import ALL_PORTS
+
 from .consultations import add_consultation_routes
 from .keys import add_key_routes
 from .signatures import add_signature_routes
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
-JS = HERE.parent / "js"
+#: The platform kit's browser files (the client, its declarations), served under ``/js/``.
+JS = Path(bridge_protocol.__file__).parent / "js"
 
 #: The hash (CSP Level 3 "hash-source") of the inline style of the agent's verification report
 #: (``agent.validation.report_html.STYLE``): the pages open that report as a ``blob:`` document,

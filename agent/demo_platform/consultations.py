@@ -42,7 +42,7 @@ from urllib.parse import quote, unquote
 
 from aiohttp import BodyPartReader, web
 
-from ..platform import (
+from bridge_protocol.platform import (
     ID_PATTERN,
     Consultation,
     DepositReceipt,
@@ -53,7 +53,7 @@ from ..platform import (
     SealedFile,
     parse_consultation,
 )
-from ..typed import to_json
+from bridge_protocol.typed import to_json
 from .database import DATABASE_NAME, DemoDatabase
 
 DEMO_CONSULTATION = "DEMO-2026-001"
