@@ -33,7 +33,7 @@ def test_the_import_contracts_hold() -> None:
      "Engines and key stores never import the wire"),
     ("bridge_protocol/messages.py", "from agent import errors", "imports nothing from the"),
     ("agent/keystores/base.py", "from ..kinds import sign", "Arrows point down"),
-    ("agent/cli_common.py", "from . import cli", "No import cycle"),
+    ("agent/cli/common.py", "from . import printers", "No import cycle"),
     ("agent/kinds/sign.py", "from agent.demo_platform import app", "Nothing below the shells imports the demo"),
     ("agent/demo_platform/keys.py", "from agent import config", "The demo platform imports bridge_protocol, never"),
 ])
