@@ -186,7 +186,7 @@ def select_key(args: argparse.Namespace, settings: Settings, purpose: str | None
     if args.p12:
         store = Pkcs12FileStore(args.p12)
         if purpose == "signing":
-            from ..keystores.usage import usage_refusal
+            from ..pki.key_usage import usage_refusal
 
             for published in store.keys():  # a certificate published beside the file: judged before the password
                 refusal = usage_refusal(published.certificate, "signing")

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from ..fsutil import atomic_write_bytes
-from ..keystores.facts import QUALIFIED_POLICIES, qc_statements
+from ..pki.cert_facts import QUALIFIED_POLICIES, qc_statements
 from .model import Check, CheckStatus, passed, warning
 from .trusted_lists_model import (
     TSLTYPE_EU_LOTL,

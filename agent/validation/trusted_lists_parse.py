@@ -3,7 +3,7 @@
 ``read_list`` is the only entry point. In order:
 
 1. size limit, then the same hardened parser as XAdES verification
-   (``agent.signing.xades_xml.parse_untrusted``: any DOCTYPE refused before its internal subset is
+   (``agent.pki.xml_safe.parse_untrusted``: any DOCTYPE refused before its internal subset is
    read, no entity expansion, no network, no huge trees);
 2. the root must be ``tsl:TrustServiceStatusList``; its signature is verified against the allowed
    certificates (``trusted_lists_signature``, clause 5.7) — nothing is read from the list before;
@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 from lxml import etree
 
-from ..signing.xades_xml import XmlRefused, parse_untrusted
+from ..pki.xml_safe import XmlRefused, parse_untrusted
 from .trusted_lists_model import (
     ECC_NS,
     KNOWN_EXTENSIONS,

@@ -36,7 +36,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ..keystores.facts import qc_statements
+from ..pki.cert_facts import qc_statements
 from .trusted_lists_model import (
     ASI_USAGES,
     EIDAS_DATE,
