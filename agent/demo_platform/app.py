@@ -10,8 +10,10 @@
   the ``keygen`` job, which registers the new certificate with the platform.
 * ``/ouverture``: the buyer's "Ouverture et analyse": the plis of a consultation, "Ouvrir en ligne"
   (``bids.open``) and "Télécharger les plis chiffrés" (``bids.download``) with live progress.
-* ``/js/compagnon.js`` and ``/js/job-view.js``: the platform kit's browser client and job view, served
-  from ``bridge_protocol/js`` (the pages' ``common.js`` imports both).
+* ``/js/compagnon.js``: the browser client, served from ``bridge_protocol/js``.
+* ``/demo/autorite-demo.crl``: the CRL of the demo identity's authority, the distribution point its
+  certificates name, made fresh at each request by ``DemoState.revocation_list`` (given by
+  ``compagnon demo``, which owns the identity; the platform knows no key).
 
 The agent ports the page probes come from ``?agent_ports=`` or, by default, from the app's
 state (set by ``compagnon demo``), else the protocol's standard ports. ``?min_version=`` sets the
@@ -27,6 +29,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +44,7 @@ from .signatures import add_signature_routes
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
-#: The platform kit's browser files (the client, the job view, their declarations), served under ``/js/``.
+#: The platform kit's browser files (the client, its declarations), served under ``/js/``.
 JS = Path(bridge_protocol.__file__).parent / "js"
 
 #: The hash (CSP Level 3 "hash-source") of the inline style of the agent's verification report
@@ -54,6 +57,8 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' " + REPORT_STYLE_HASH + "; img-src 'self' data:; "
     "connect-src 'self' ws://127.0.0.1:* ws://localhost:*; frame-ancestors {ancestors}"
 )
+#: Where the platform publishes the demo authority's CRL (the certificates' distribution point).
+CRL_PATH = "/demo/autorite-demo.crl"
 _SEMVER = re.compile(r"^\d{1,6}\.\d{1,6}\.\d{1,6}$")
 
 
@@ -67,6 +72,8 @@ class DemoState:
     #: Folder of the platform's files and database (kept across restarts); None: a temporary
     #: folder and a database in memory, gone with the app.
     data_dir: Path | None = None
+    #: Makes the demo authority's CRL (DER) that the platform publishes at ``CRL_PATH``.
+    revocation_list: Callable[[], bytes] | None = None
 
 
 STATE_KEY = web.AppKey("state", DemoState)
@@ -146,9 +153,18 @@ async def favicon(request: web.Request) -> web.FileResponse:
 
 async def client_js(request: web.Request) -> web.FileResponse:
     name = request.match_info["name"]
-    if name not in ("compagnon.js", "compagnon.d.ts", "protocol.d.ts", "job-view.js", "job-view.d.ts"):
+    if name not in ("compagnon.js", "compagnon.d.ts", "protocol.d.ts"):
         raise web.HTTPNotFound()
     return web.FileResponse(JS / name, headers={"Content-Type": "text/javascript; charset=utf-8"})
+
+
+async def authority_crl(request: web.Request) -> web.Response:
+    """The demo authority's CRL (RFC 5280 section 5), issued now: revocation checked, nothing revoked."""
+    make = request.app[STATE_KEY].revocation_list
+    if make is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=make(), content_type="application/pkix-crl",
+                        headers={"Cache-Control": "no-store"})
 
 
 def create_demo_app(state: DemoState | None = None) -> web.Application:
@@ -161,6 +177,7 @@ def create_demo_app(state: DemoState | None = None) -> web.Application:
     app.router.add_get("/js/{name}", client_js)
     app.router.add_get("/favicon.svg", favicon)
     app.router.add_get("/favicon.ico", favicon)
+    app.router.add_get(CRL_PATH, authority_crl)
     app.router.add_static("/static/", STATIC)
     add_consultation_routes(app, data_dir=state.data_dir)
     add_key_routes(app)

@@ -86,3 +86,26 @@ async def test_the_demo_signs_out_of_the_box(home: Path, tmp_path: Path) -> None
     checks = {c["name"]: c for c in trusted[0]["checks"]}
     assert checks["revocation"]["status"] == "not_checked", checks["revocation"]
     assert all(c["status"] in ("passed", "not_applicable", "warning") for n, c in checks.items() if n != "revocation")
+
+
+def test_the_demo_authority_publishes_a_crl_its_certificates_point_to(tmp_path: Path) -> None:
+    """Revocation is checked for the demo identity as for a real one: its certificates name a CRL
+    distribution point, and the CRL there is signed by the authority (judged by openssl)."""
+    from cryptography import x509
+
+    from agent.demo_identity import demo_crl, ensure_demo_identity
+
+    url = "http://127.0.0.1:47280/demo/autorite-demo.crl"
+    identity = ensure_demo_identity(tmp_path / "demo", url)
+    bidder = x509.load_pem_x509_certificate(identity.bidder.with_suffix(".crt").read_bytes())
+    points = bidder.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert [name.value for point in points for name in point.full_name] == [url]
+    assert identity.authority_key.stat().st_mode & 0o777 == 0o600
+    (tmp_path / "demo.crl").write_bytes(demo_crl(identity))
+    checked = subprocess.run(["openssl", "crl", "-inform", "DER", "-in", str(tmp_path / "demo.crl"), "-CAfile",
+                              str(identity.authority), "-noout", "-nextupdate"], capture_output=True, text=True)
+    assert checked.returncode == 0 and "verify OK" in checked.stderr + checked.stdout, checked
+    # An identity made before the authority kept its key is made again, with the distribution point.
+    identity.authority_key.unlink()
+    again = ensure_demo_identity(tmp_path / "demo", url)
+    assert again.authority_key.exists() and again.authority.read_bytes() != b""

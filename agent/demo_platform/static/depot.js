@@ -96,7 +96,30 @@ async function send() {
   }
 }
 
+/**
+ * After a reload, the newest deposit this site made on this consultation, with its receipt, as the
+ * agent kept it with the job (`jobs.list`: this site's jobs, newest first, earlier runs included).
+ */
+let lookedBack = false;
+async function showLastDeposit() {
+  if (lookedBack || shownResult || !client.online || client.state !== "paired") return;
+  lookedBack = true;
+  try {
+    const jobs = await client.listJobs(100);
+    const last = jobs.find((job) => job.kind === "encrypt" && job.state === "succeeded" && job.result
+      && job.result.receipt && job.result.receipt.consultation === CONSULTATION);
+    if (!last || shownResult) return;
+    renderOutputs(last.result);
+    showVerdict($("depot-verdict"), t("depotLast", { time: localDateTime(last.result.receipt.received_at) }));
+  } catch (_) {
+    lookedBack = false; // asked again when the agent is back
+  }
+}
+
 $("depot-send").addEventListener("click", send);
-document.addEventListener("agent-status", () => { if (shownResult) renderOutputs(shownResult); }); // language change
+document.addEventListener("agent-status", (event) => {
+  if (shownResult) renderOutputs(shownResult); // texts after a language change
+  if (event.detail.online) showLastDeposit();
+});
 startPage();
 showConsultation();
