@@ -174,7 +174,7 @@ class Settings:
     verify_timeout_seconds: float = 600.0
     #: PES V2 signature policy: the document whose SHA-256 goes in the signatures (never a copied hash).
     pes_policy_document: Path | None = None
-    #: Another policy than the DGFiP preset (agent.signing.xades_policy) when set.
+    #: Another policy than the DGFiP preset (agent.pki.policies) when set.
     pes_policy_oid: str | None = None
     pes_policy_uri: str | None = None
     output_dir: Path = field(default_factory=lambda: Path(platformdirs.user_documents_dir()) / "Compagnon")

@@ -10,7 +10,8 @@
   the ``keygen`` job, which registers the new certificate with the platform.
 * ``/ouverture``: the buyer's "Ouverture et analyse": the plis of a consultation, "Ouvrir en ligne"
   (``bids.open``) and "Télécharger les plis chiffrés" (``bids.download``) with live progress.
-* ``/js/compagnon.js``: the browser client, served from ``bridge_protocol/js``.
+* ``/js/compagnon.js`` and ``/js/job-view.js``: the platform kit's browser client and job view, served
+  from ``bridge_protocol/js`` (the pages' ``common.js`` imports both).
 * ``/demo/autorite-demo.crl``: the CRL of the demo identity's authority, the distribution point its
   certificates name, made fresh at each request by ``DemoState.revocation_list`` (given by
   ``compagnon demo``, which owns the identity; the platform knows no key).
@@ -44,7 +45,7 @@ from .signatures import add_signature_routes
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
-#: The platform kit's browser files (the client, its declarations), served under ``/js/``.
+#: The platform kit's browser files (the client, the job view, their declarations), served under ``/js/``.
 JS = Path(bridge_protocol.__file__).parent / "js"
 
 #: The hash (CSP Level 3 "hash-source") of the inline style of the agent's verification report
@@ -153,7 +154,7 @@ async def favicon(request: web.Request) -> web.FileResponse:
 
 async def client_js(request: web.Request) -> web.FileResponse:
     name = request.match_info["name"]
-    if name not in ("compagnon.js", "compagnon.d.ts", "protocol.d.ts"):
+    if name not in ("compagnon.js", "compagnon.d.ts", "protocol.d.ts", "job-view.js", "job-view.d.ts"):
         raise web.HTTPNotFound()
     return web.FileResponse(JS / name, headers={"Content-Type": "text/javascript; charset=utf-8"})
 

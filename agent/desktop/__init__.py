@@ -8,5 +8,6 @@
     tray.py      ``compagnon tray``: the runtime plus a pystray icon whose picture says the state
     instance.py  one desktop agent per user: lock file and handover to the running one
     opener.py    opening the console in the browser (``COMPAGNON_BROWSER`` for tests)
-    static/      the console page (French first, English; texts.json holds both)
+    static/      the console page (French first, English; texts.json holds both); its jobs are
+                 drawn by the platform kit's job view (bridge_protocol/js/job-view.js)
 """

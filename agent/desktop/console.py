@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+import bridge_protocol
 from bridge_protocol.errors import ProtocolError
 
 from .. import __version__
@@ -78,11 +79,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-#: The files the page is made of (nothing else is served from the folder).
+#: The platform kit's browser files (bridge_protocol/js): the console draws its jobs with the kit's
+#: job view, the same one the demo pages use.
+KIT = Path(bridge_protocol.__file__).parent / "js"
+#: The files the page is made of: name -> (where it is, its type). Nothing else is served.
 STATIC_FILES = {
-    "console.js": "text/javascript",
-    "console.css": "text/css",
-    "texts.json": "application/json",
+    "console.js": (STATIC / "console.js", "text/javascript"),
+    "console.css": (STATIC / "console.css", "text/css"),
+    "texts.json": (STATIC / "texts.json", "application/json"),
+    "job-view.js": (KIT / "job-view.js", "text/javascript"),
 }
 #: The console's own origin for its jobs and prompts (never a web origin: normalize_origin refuses it).
 CONSOLE_ORIGIN = "console:"
@@ -319,10 +324,11 @@ class ConsoleServer:
 
     async def _static(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        kind = STATIC_FILES.get(name)
-        if kind is None:
+        served = STATIC_FILES.get(name)
+        if served is None:
             raise web.HTTPNotFound()
-        return web.Response(body=(STATIC / name).read_bytes(), content_type=kind, charset="utf-8")
+        path, kind = served
+        return web.Response(body=path.read_bytes(), content_type=kind, charset="utf-8")
 
     # -- control (second launch) ------------------------------------------------------------------
     async def _control(self, request: web.Request) -> web.Response:

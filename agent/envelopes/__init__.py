@@ -16,8 +16,8 @@ Errors are :class:`EnvelopeError` with a stable ``code`` and a French message.
 
 from __future__ import annotations
 
-from .archive import extract_zip
-from .ber import EnvelopeError
+from ..pki.archive import extract_zip
+from ..pki.ber import EnvelopeError
 from .decrypt import (
     CONTENT_ALGORITHMS,
     DecryptInfo,

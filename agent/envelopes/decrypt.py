@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers import AEADDecryptionContext, Cipher
 
 from ..errors import ErrorCode, ReportedError
 from ..keystores.base import HASHES, KeySession, StoredKey
-from .ber import CHUNK, CONTEXT, OCTET_STRING, SEQUENCE, SET, UNIVERSAL, BerReader, EnvelopeError, format_failure
+from ..pki.ber import CHUNK, CONTEXT, OCTET_STRING, SEQUENCE, SET, UNIVERSAL, BerReader, EnvelopeError, format_failure
 
 #: ``progress(done, total)`` in bytes of the envelope read (total 0 when unknown).
 Progress = Callable[[int, int], None]

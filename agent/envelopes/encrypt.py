@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import AEADEncryptionContext, Cipher, CipherContext, algorithms, modes
 
-from ..keystores.usage import usage_refusal
-from .ber import CHUNK, EOC, EnvelopeError, der_header, source_size, tlv
+from ..pki.key_usage import usage_refusal
+from ..pki.ber import CHUNK, EOC, EnvelopeError, der_header, source_size, tlv
 from .decrypt import (
     CONTENT_ALGORITHMS,
     OID_AUTH_ENVELOPED_DATA,

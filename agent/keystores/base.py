@@ -21,8 +21,8 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from ..pki.key_usage import key_purposes
 from ..secret import Secret
-from .usage import key_purposes
 
 __all__ = ["KeySession", "KeyStore", "StoredKey", "cert_label", "certificate_sha256", "key_purposes", "name_label",
            "stored_key_id"]

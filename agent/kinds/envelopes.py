@@ -38,7 +38,7 @@ from ..fsutil import atomic_output
 from ..i18n import Text, human_datetime
 from ..jobs.context import JobCancelled, JobContext
 from ..keystores.base import KeyStore, StoredKey, cert_label
-from ..keystores.usage import usage_refusal
+from ..pki.key_usage import usage_refusal
 from . import JobKind, StepSpec
 from .pin import open_with_retries
 from .analyse import ToCheck, analyse

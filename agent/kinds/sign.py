@@ -34,7 +34,7 @@ from ..fsutil import OutputBatch
 from ..i18n import Text
 from ..jobs.context import JobCancelled, JobContext
 from ..keystores.base import cert_label, name_label
-from ..keystores.usage import usage_refusal
+from ..pki.key_usage import usage_refusal
 from ..signing.base import SigningKey, Timestamper
 from ..signing.naming import OutputNames
 from . import JobKind, StepSpec
@@ -521,12 +521,8 @@ def _pes_policy(settings: Settings) -> object | None:
     overriding the DGFiP policy built into the engine); None: the built-in one."""
     if settings.pes_policy_document is None:
         return None
-    from ..signing.xades_policy import (
-        DGFIP_PES_POLICY_DESCRIPTION,
-        DGFIP_PES_POLICY_OID,
-        DGFIP_PES_POLICY_URI,
-        SignaturePolicy,
-    )
+    from ..pki.policies import DGFIP_PES_POLICY_DESCRIPTION, DGFIP_PES_POLICY_OID, DGFIP_PES_POLICY_URI
+    from ..signing.xades_policy import SignaturePolicy
 
     try:
         document = settings.pes_policy_document.read_bytes()

@@ -16,7 +16,7 @@ from bridge_protocol.errors import ErrorCode, ProtocolError
 from ..errors import ReportedError
 from ..i18n import Text
 from ..jobs.context import JobCancelled, JobContext
-from ..signing.base import CHUNK
+from ..pki.streams import CHUNK
 
 
 def display_folder(folder: Path) -> str:

@@ -1,4 +1,5 @@
-"""What every signing engine takes: a key that signs digests, a timestamper, a progress callback."""
+"""What every signing engine takes: a key that signs digests and a timestamper (the progress callback
+is ``agent.pki.streams.Progress``)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,6 @@ from ..keystores.base import HashName, KeySession, SignScheme, StoredKey
 #: ``timestamp(digest, hash_name)`` returns a DER RFC 3161 TimeStampToken (a CMS ContentInfo)
 #: whose message imprint is ``digest``.
 Timestamper = Callable[[bytes, HashName], bytes]
-#: ``progress(done, total)`` in bytes.
-Progress = Callable[[int, int], None]
-
-CHUNK = 1024 * 1024
 Level = str  # "B-B" | "B-T" | "B-LT" | "B-LTA"
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO
@@ -29,7 +29,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ..errors import CompagnonError
-from .base import CHUNK, Progress, SigningKey, Timestamper
+from ..pki.cms import find_certificate
+from ..pki.streams import CHUNK, Progress
+from .base import SigningKey, Timestamper
 
 OID_DATA = "1.2.840.113549.1.7.1"
 OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
@@ -297,18 +299,6 @@ def load_signature(data: bytes) -> ParsedSignature:
     except (ValueError, TypeError, KeyError) as exc:
         raise CadesError("signature illisible : structure CMS invalide") from exc
     return ParsedSignature(content_info, signed_data, attached)
-
-
-def find_certificate(certificates: Iterable[asn1_x509.Certificate],
-                     sid: cms.SignerIdentifier) -> asn1_x509.Certificate | None:
-    """The certificate a ``sid`` names (RFC 5652 section 5.3)."""
-    for cert in certificates:
-        if sid.name == "issuer_and_serial_number":
-            if cert.issuer == sid.chosen["issuer"] and cert.serial_number == sid.chosen["serial_number"].native:
-                return cert
-        elif cert.key_identifier == sid.chosen.native:
-            return cert
-    return None
 
 
 def signer_certificate(parsed: ParsedSignature, signer: cms.SignerInfo) -> asn1_x509.Certificate | None:

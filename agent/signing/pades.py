@@ -30,8 +30,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hashlib
-import os
-import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -56,7 +54,9 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from ..i18n import Text
-from .base import CHUNK, Level, Progress, SigningKey, Timestamper
+from ..pki.pdf_trailer import NO_TRAILER, pdf_trailer_problem
+from ..pki.streams import CHUNK, Progress
+from .base import Level, SigningKey, Timestamper
 
 __all__ = ["LEVELS", "VisibleStamp", "KeySigner", "CallableTimeStamper", "sign_pdf", "default_stamp_text"]
 
@@ -224,15 +224,6 @@ def _stamp_style(text: str) -> TextStampStyle:
 # --- streams and progress --------------------------------------------------------------------
 
 
-#: How far from the end the trailer is looked for (pyHanko itself gives up after 1 KiB of lines).
-TRAILER_WINDOW = 2048
-#: ``startxref``, the offset of the last cross-reference section and ``%%EOF`` (ISO 32000-1 section
-#: 7.5.5), the keyword at the start of a line, as pyHanko reads them (offset on the same line or not).
-_TRAILER = re.compile(rb"[\r\n]startxref[ \t\r\n]*\d+[ \t]*[\r\n]+%%EOF")
-
-
-NO_TRAILER = Text("fin de fichier PDF absente (startxref et %%EOF attendus à la fin du fichier)",
-                  "no end of PDF file (startxref and %%EOF expected at the end of the file)")
 NOT_A_PDF = Text("ce fichier n'est pas un PDF lisible ({e})", "this file is not a readable PDF ({e})")
 
 
@@ -242,28 +233,6 @@ class PdfRefused(ValueError):
     def __init__(self, text: Text) -> None:
         super().__init__(text.fr)
         self.text = text
-
-
-def pdf_trailer_problem(stream: BinaryIO) -> str | None:
-    """Why the PDF in ``stream`` cannot be opened from its end, or None (position restored).
-
-    ISO 32000-1 section 7.5.5: a PDF ends with ``startxref``, the offset of the last cross-reference
-    section and ``%%EOF``, each on a line of its own. pyHanko looks for them reading backwards one
-    octet at a time and checks its 1 KiB limit only between lines: a file whose end holds megabytes
-    without a line break would be walked octet by octet to its start (about half a second per MiB,
-    hours for a few GiB). Checked here in one read of the last ``TRAILER_WINDOW`` octets: when the
-    trailer is there, every line pyHanko reads backwards lies inside that window.
-    """
-    here = stream.tell()
-    try:
-        size = stream.seek(0, os.SEEK_END)
-        stream.seek(max(0, size - TRAILER_WINDOW))
-        tail = stream.read(TRAILER_WINDOW)
-    finally:
-        stream.seek(here)
-    if _TRAILER.search(tail) is None:
-        return NO_TRAILER.fr
-    return None
 
 
 class _ChunkedWriter(IncrementalPdfFileWriter):
@@ -430,7 +399,7 @@ def sign_pdf(source: BinaryIO, output: BinaryIO, key: SigningKey, *, level: str 
         embed_validation_info=long_term,
         use_pades_lta=normal == "B-LTA",
         validation_context=context,
-        # Key usage is judged when the certificate is offered (keystores.facts), not here.
+        # Key usage is judged when the certificate is offered (agent.pki.key_usage), not here.
         signer_key_usage=set(),
     )
     signer = PdfSigner(

@@ -49,17 +49,13 @@ from urllib.parse import quote
 
 from lxml import etree
 
-from .base import CHUNK, Progress, SigningKey, Timestamper
+from ..pki.policies import DGFIP_PES_POLICY_DESCRIPTION, DGFIP_PES_POLICY_OID, DGFIP_PES_POLICY_URI
+from ..pki.streams import CHUNK, Progress
+from ..pki.xml_safe import XmlRefused, parse_untrusted
+from .base import SigningKey, Timestamper
 from .xades_build import BASELINE, PES, PLACE_FIELDS, DataObject, SignedAttributes, new_signature, seal
-from .xades_policy import (
-    DGFIP_PES_POLICY,
-    DGFIP_PES_POLICY_DESCRIPTION,
-    DGFIP_PES_POLICY_OID,
-    DGFIP_PES_POLICY_URI,
-    SignaturePolicy,
-    dgfip_pes_policy,
-)
-from .xades_xml import ENVELOPED, EXC_C14N, XadesError, XmlRefused, c14n, find_by_id, parse_untrusted
+from .xades_policy import DGFIP_PES_POLICY, SignaturePolicy, dgfip_pes_policy
+from .xades_xml import ENVELOPED, EXC_C14N, XadesError, c14n, find_by_id
 
 __all__ = [
     "DGFIP_PES_POLICY", "DGFIP_PES_POLICY_DESCRIPTION", "DGFIP_PES_POLICY_OID", "DGFIP_PES_POLICY_URI", "LEVELS",

@@ -5,7 +5,7 @@
 - agent.update.transport  https downloads, size and SHA-256 checked while streaming
 - agent.update.layout     the install layout and ``update-state.json``
 - agent.update.installer  building ``app/versions/<version>/venv`` (injectable)
-- agent.update.updater    check / stage / status (``compagnon update …``, agent/cli_update.py)
+- agent.update.updater    check / stage / status (``compagnon update …``, agent/cli/update.py)
 - agent.update.runtime    the running agent's side: ``ready.json`` and ``agent.hello``'s hints
 - agent.update.scheduler  the desktop agent's own checks (after start, then every interval, and
                           the console's "Rechercher une mise à jour")

@@ -20,7 +20,7 @@ An ASiC container is a ZIP file (EN 319 162-1 section 4.1) whose root holds the 
 The container is never extracted: data objects are hashed while streaming from the archive (once
 per digest algorithm), manifests and XAdES signatures are read in memory up to ``MAX_METADATA``, a
 CAdES signature is copied to a private temporary file for the streaming CMS reader. The ZIP guards
-of the sealed-bid archives apply (``agent.envelopes.archive``: entry names, links, duplicates,
+of the sealed-bid archives apply (``agent.pki.archive``: entry names, links, duplicates,
 encryption, entry count, central directory size, declared and actual sizes and compression
 ratios); a container they refuse is a FORMAT_FAILURE before anything is inflated. A data object
 that no signature covers is named in the container's ``uncovered_files`` warning: it may have
@@ -42,11 +42,12 @@ from urllib.parse import unquote
 
 from asn1crypto import cms
 
-from ..envelopes.archive import Inflation, open_archive
-from ..envelopes.ber import EnvelopeError
-from ..signing.base import Progress
-from ..signing.xades_xml import XmlRefused, parse_untrusted
-from .cades import PARSE_ERRORS, format_failure, hash_chunks, verify_cms, verify_timestamp
+from ..pki.archive import Inflation, open_archive
+from ..pki.ber import EnvelopeError
+from ..pki.streams import Progress
+from ..pki.xml_safe import XmlRefused, parse_untrusted
+from ..pki.cms import PARSE_ERRORS
+from .cades import format_failure, hash_chunks, verify_cms, verify_timestamp
 from .chain import Environment, signer_identity
 from .model import (
     Check,

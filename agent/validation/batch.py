@@ -33,7 +33,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from ..i18n import Text
-from ..signing.base import Progress
+from ..pki.streams import Progress
 from .model import Indication
 
 __all__ = ["UNREADABLE", "BatchItem", "BatchReport", "FileEntry", "collect", "pair_detached",

@@ -31,13 +31,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from asn1crypto import cms, core, crl as asn1_crl, ocsp as asn1_ocsp, tsp, x509 as asn1_x509
+from asn1crypto import cms, core, tsp, x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.x509 import InvalidVersion
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
-from ..signing.base import CHUNK, Progress
-from ..signing.cades import find_certificate
+from ..pki.cms import PARSE_ERRORS, CmsMaterial, find_certificate
+from ..pki.streams import CHUNK, Progress
 from .chain import (
     ChainResult,
     Environment,
@@ -65,18 +64,14 @@ from .model import (
     total_failed,
     warning,
 )
+from .validation_material import Skipped, material_from_signed_data, skipped_check
 
-__all__ = ["CmsMaterial", "CmsVerification", "TimestampOutcome", "detached_content_name", "extract_content",
+__all__ = ["CmsVerification", "TimestampOutcome", "detached_content_name", "extract_content",
            "find_detached_content", "format_failure", "hash_chunks", "hash_file", "material_of", "verify_cms",
            "verify_signer_info", "verify_timestamp"]
 
 OID_ARCHIVE_TIME_STAMP_V3 = "0.4.0.1733.2.4"
 OID_TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
-#: Parse errors asn1crypto and our readers raise on malformed input; ``cryptography`` raises
-#: ``UnsupportedAlgorithm`` for a garbled public-key algorithm and ``InvalidVersion`` for a garbled
-#: certificate version (RFC 5280 section 4.1.2.1) instead of ``ValueError``.
-PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError,
-                UnsupportedAlgorithm, InvalidVersion)
 _DETACHED_SUFFIXES = (".p7s", ".xp7s", ".pkcs7", ".sig")
 #: ``rule(info, counter=, timestamped=, long_term=) -> (level, "baseline_level" check)``.
 LevelRule = Callable[..., tuple[str | None, Check]]
@@ -91,20 +86,6 @@ def format_failure(env: Environment, id_: str, fmt: str, message: str) -> Signat
 
 
 # -- material -------------------------------------------------------------------------------------
-
-
-@dataclass
-class CmsMaterial:
-    """Certificates and revocation data a SignedData carries (RFC 5652 section 10.2.1)."""
-
-    certificates: list[asn1_x509.Certificate] = field(default_factory=list)
-    crls: list[asn1_crl.CertificateList] = field(default_factory=list)
-    ocsps: list[asn1_ocsp.OCSPResponse] = field(default_factory=list)
-
-    def extend(self, other: CmsMaterial) -> None:
-        self.certificates += other.certificates
-        self.crls += other.crls
-        self.ocsps += other.ocsps
 
 
 def material_of(signed_data: cms.SignedData) -> CmsMaterial:
@@ -784,9 +765,6 @@ async def verify_cms(env: Environment, path: Path, content: Path | None, progres
             parsed = read_signed_data(cms_source(raw), sink=sink, sink_if=spool_if, progress=content_progress)
         signer_infos = list(parsed.signer_infos)
         econtent_type = parsed.content_type
-        # validation_material builds on this module: imported here, where the file's material is sorted.
-        from .validation_material import Skipped, material_from_signed_data, skipped_check
-
         skipped = Skipped()
         found = material_from_signed_data(parsed.signed_data, "signature", skipped)
         material_checks = [skipped_check(env, skipped)] if skipped else []

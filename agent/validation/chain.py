@@ -37,7 +37,7 @@ Mapping (Compagnon's reading of EN 319 102-1, tables 4 and 5):
   violations: CHAIN_CONSTRAINTS_FAILURE or CERTIFICATE_CHAIN_GENERAL_FAILURE.
 
 The certificate category (qualified / RGS / other, with reasons) reuses the certificate facts of
-``agent.keystores.facts`` (ETSI EN 319 412-5 QCStatements, EN 319 411-2 QCP policies, NCP+).
+``agent.pki.cert_facts`` (ETSI EN 319 412-5 QCStatements, EN 319 411-2 QCP policies, NCP+).
 """
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ from pyhanko_certvalidator.fetchers.requests_fetchers.ocsp_client import Request
 from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy, RevocationCheckingRule
 
 from ..i18n import Text
-from ..keystores.facts import OID_ORGANIZATION_IDENTIFIER, QUALIFIED_POLICIES, qc_statements
-from ..keystores.usage import extended_key_usage_allows, extended_key_usage_names, key_usage_allows, key_usage_names
+from ..pki.cert_facts import OID_ORGANIZATION_IDENTIFIER, QUALIFIED_POLICIES, qc_statements
+from ..pki.key_usage import extended_key_usage_allows, extended_key_usage_names, key_usage_allows, key_usage_names
 from .model import (
     Check,
     Indication,
@@ -456,7 +456,7 @@ def key_usage_check(env: Environment, cert: asn1_x509.Certificate, times: Signin
 
     RFC 5280 section 4.2.1.3: a key that signs needs digitalSignature or nonRepudiation when the
     extension is present; section 4.2.1.12: an extendedKeyUsage, when present, must name a signing
-    purpose (the rule of ``agent.keystores.usage``; a time-stamping unit's timeStamping purpose is
+    purpose (the rule of ``agent.pki.key_usage``; a time-stamping unit's timeStamping purpose is
     checked by the time-stamp's own validation, RFC 3161 section 2.3). A violation is
     INDETERMINATE/CHAIN_CONSTRAINTS_FAILURE, not TOTAL_FAILED: the signature value may be sound and
     only this validation policy refuses the certificate for signing (section 5.2.6 maps a failed

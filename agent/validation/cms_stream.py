@@ -4,7 +4,7 @@ RFC 5652 section 5.1 lays SignedData out as ``version, digestAlgorithms, encapCo
 {eContentType, [0] eContent}, [0] certificates, [1] crls, signerInfos``. The content may be as big as
 the bid it carries (an attached ``offre.pdf.p7m`` of hundreds of MiB, DER with one primitive OCTET
 STRING or BER from ``openssl cms -stream`` cut into segments, X.690 section 8.7.3.2): it is walked
-with the project's streaming BER reader (``agent.envelopes.ber``), hashed in chunks for every digest
+with the project's streaming BER reader (``agent.pki.ber``), hashed in chunks for every digest
 algorithm the file announces, and optionally copied to a sink (extraction, or a spool file to verify
 the document it wraps). Everything else (algorithm identifiers, certificates, CRLs, SignerInfos) is
 small and is read whole under ``MAX_PART`` octets, then handed to asn1crypto as a SignedData whose
@@ -27,7 +27,7 @@ from typing import BinaryIO
 
 from asn1crypto import cms
 
-from ..envelopes.ber import (
+from ..pki.ber import (
     CONTEXT,
     OCTET_STRING,
     SEQUENCE,

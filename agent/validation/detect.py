@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
-from ..signing.base import Progress
+from ..pki.streams import Progress
 from .chain import DEFAULT_POOL, Environment, asn1_cert
 from .cms_stream import looks_like_cms
 from .model import (

@@ -50,10 +50,10 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-from ..signing.base import Progress
-from ..signing.pades import pdf_trailer_problem
+from ..pki.cms import PARSE_ERRORS
+from ..pki.pdf_trailer import pdf_trailer_problem
+from ..pki.streams import Progress
 from .cades import (
-    PARSE_ERRORS,
     _attr_count,
     format_failure,
     imprint_checker,

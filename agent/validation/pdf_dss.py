@@ -18,7 +18,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from .cades import PARSE_ERRORS, CmsMaterial
+from ..pki.cms import PARSE_ERRORS, CmsMaterial
 from .validation_material import Skipped, sound_certificate, sound_crl, sound_ocsp
 
 __all__ = ["DssContent", "read_dss"]

@@ -28,7 +28,8 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, extract_contents
 
-from .cades import PARSE_ERRORS, CmsMaterial, correct_signature_value
+from ..pki.cms import PARSE_ERRORS, CmsMaterial
+from .cades import correct_signature_value
 from .chain import (
     Environment,
     SigningTimes,

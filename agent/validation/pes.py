@@ -39,8 +39,8 @@ from pathlib import Path
 from asn1crypto import x509 as asn1_x509
 from lxml import etree
 
-from ..signing.xades_policy import DGFIP_PES_POLICY_OID, DGFIP_PES_POLICY_SHA1, DGFIP_PES_POLICY_URI
-from ..signing.xades_xml import XmlRefused, parse_untrusted
+from ..pki.policies import DGFIP_PES_POLICY_OID, DGFIP_PES_POLICY_SHA1, DGFIP_PES_POLICY_URI
+from ..pki.xml_safe import XmlRefused, parse_untrusted
 from .chain import Environment
 from .model import Check, CheckStatus, SignatureReport, SubIndication, failed, indeterminate, passed, warning
 from .xades import MAX_XML_SIZE

@@ -21,7 +21,7 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 
-from .cades import PARSE_ERRORS, CmsMaterial
+from ..pki.cms import PARSE_ERRORS, CmsMaterial
 from .chain import Environment, crypto_cert
 from .model import Check, warning
 

@@ -9,7 +9,7 @@ is never used — and it is validated like any other (``chain``, ETSI EN 319 102
 Hostile input is refused with FORMAT_FAILURE, never fetched or expanded:
 
 * DOCTYPE (DTD, entities, billion laughs) refused before the internal subset is read
-  (``agent.signing.xades_xml.parse_untrusted``), no network, no huge trees;
+  (``agent.pki.xml_safe.parse_untrusted``), no network, no huge trees;
 * transforms and canonicalisation are those of ``agent.validation.xml_references``, computed over
   copies (enveloped-signature, C14N 1.0/1.1, exclusive C14N, base64, the XPath forms producers use,
   XPath Filter 2.0 within a bounded subset); another transform leaves the signed data unknown:
@@ -57,11 +57,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
-from ..signing.base import Progress
-from ..signing.xades_xml import XmlRefused, parse_untrusted
+from ..pki.cms import PARSE_ERRORS, CmsMaterial
+from ..pki.streams import Progress
+from ..pki.xml_safe import XmlRefused, parse_untrusted
 from .cades import (
-    PARSE_ERRORS,
-    CmsMaterial,
     TimestampOutcome,
     format_failure,
     hash_chunks,

@@ -109,6 +109,8 @@ export interface PairOptions {
 export declare class CompagnonClient extends EventTarget {
   constructor(options?: ClientOptions & { keyName?: string });
   readonly online: boolean;
+  /** The language of the agent's texts for this page (hello, job messages); may be changed. */
+  locale: Locale;
   state: PairingState;
   /** While state is "blocked": why; else null. */
   blockedReason: BlockedReason | null;

@@ -3,9 +3,11 @@
 // tests/unit/test_typescript_kit.py compiles it with `tsc --strict`; the `@ts-expect-error` lines
 // are calls the types must refuse (the compilation fails if one of them is accepted).
 //
-// Copy compagnon.js, compagnon.d.ts and protocol.d.ts beside your page's sources.
+// Copy compagnon.js, compagnon.d.ts and protocol.d.ts beside your page's sources (and job-view.js and
+// job-view.d.ts for the job view).
 
 import { CompagnonClient, CompagnonError, TERMINAL_STATES } from "./compagnon.js";
+import { JobView } from "./job-view.js";
 import type {
   BidsDownloadResult, BidsOpenResult, CertificateInfo, DecryptResult, DiagnoseResult, EncryptResult, ErrorCode,
   FileInfo, HelloResult, JobSnapshot, KeygenResult, SignResult, VerifyResult,
@@ -110,10 +112,13 @@ export async function everything(files: File[], token: string, recipients: strin
   const key: KeygenResult | null = keygen.result;
   show(`${key?.location} ${key?.registered}`);
 
+  // The kit's job view draws the job as it runs (steps, waiting for the user, failure, "Annuler").
+  const view = new JobView(document.body.appendChild(document.createElement("div")), { client, showError: true });
+  view.note("Chiffrement de l'offre…");
   const encrypt = await client.runJob("encrypt", {
     files: uploaded.map((f) => ({ handle: f.handle })), recipients, algorithm: "aes-256-gcm",
     upload_url: "/api/consultations/DEMO-2026-002/plis?depot=d1", token,
-  });
+  }, (job) => view.update(job));
   const sealed: EncryptResult | null = encrypt.result;
   show(`${sealed?.encrypted} chiffré(s)`);
 
@@ -158,6 +163,8 @@ export async function everything(files: File[], token: string, recipients: strin
   (await client.call("files.put", { data: "" }, { timeout: 1000 })).certificates;
   // @ts-expect-error: unknown member of bids.open's params.
   await client.runJob("bids.open", { url: "/c", uplaod: false });
+  // @ts-expect-error: the job view writes French or English only.
+  new JobView(document.body, { locale: "de" });
   // @ts-expect-error: the snapshot's subject is an object, not a string.
   const subject: string = online.subject;
   show(String(subject));

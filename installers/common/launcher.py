@@ -197,7 +197,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     a reader, or a crash, sees the old file or the new one whole, never a mix or no file.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
@@ -407,7 +407,9 @@ def audit_append(folder: Path, event: dict) -> None:
         record["hash"] = record_hash(record)
         data = (b"\n" if needs_newline else b"") + canonical(record) + b"\n"
         created = not path.exists()
-        fd = os.open(str(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        # O_BINARY: on Windows a descriptor is in text mode otherwise, and os.write turns each LF into
+        # CRLF (the record's digest, and so the chain, would break), as agent/audit.py says too.
+        fd = os.open(str(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
         try:
             if os.name == "posix":
                 os.fchmod(fd, 0o600)
@@ -681,7 +683,16 @@ def run_trial(layout: Layout, trial: dict, args: list) -> int:
     return exec_version(layout, layout.current(), args)
 
 
+def _utf8_stderr() -> None:
+    """Windows: the launcher's messages to a pipe or a file are UTF-8, as the agent's are (agent/cli.py);
+    Python would write them in the ANSI code page. A console keeps its wide-character output."""
+    stream = sys.stderr
+    if os.name == "nt" and stream is not None and not stream.isatty() and hasattr(stream, "reconfigure"):
+        stream.reconfigure(encoding="utf-8", errors="replace")
+
+
 def main(argv: list | None = None) -> int:
+    _utf8_stderr()
     args = list(sys.argv[1:] if argv is None else argv)
     layout = Layout(app_dir())
     if wants_update(args):

@@ -16,6 +16,9 @@ with its one-time code, is what the agent hands the browser: ``COMPAGNON_BROWSER
   nor in any WebSocket frame the demo page sent or received.
 * Applications: a local file named by its path is signed from the console (origin ``console:``,
   the same ``sign`` job and consent), next to its source; openssl checks it.
+* "Traitements distants" draws each job with the platform kit's job view (bridge_protocol/js/
+  job-view.js, the demo pages' view): waiting for the user (and where), refused (✗ and the
+  error), signed (every step ✓), with nothing left of the waiting once it has ended.
 """
 
 from __future__ import annotations
@@ -472,6 +475,75 @@ async def test_applications_sign_a_local_file_from_the_console(
     record = json.loads((agent.state_dir / "audit" / "audit.jsonl").read_text().splitlines()[-1])
     assert (record["action"], record["origin"], record["result"]) == ("sign", "console:", "succeeded")
     assert token.pin.encode() not in agent.log_file.read_bytes()
+
+
+async def test_the_jobs_are_drawn_by_the_kit_job_view(
+    home: Path, tmp_path: Path, browser: Browser, test_pki, token  # type: ignore[no-untyped-def]  # noqa: F811
+) -> None:
+    from tests.integration.test_certificates_bridge import keystore_config
+
+    agent, recorder = start_agent(home, tmp_path, allowed=["https://marches.example.fr"],
+                                  extra=keystore_config(test_pki, token))
+    source = tmp_path / "Acte d'engagement.txt"
+    source.write_bytes(b"Acte d'engagement du lot 1\n" * 40)
+    try:
+        console = await open_console(browser, console_url(agent, recorder, "applications"))
+        # The console serves the kit's own file, and its page imports it (the policy lets it load).
+        served = await console.evaluate("fetch('/console/static/job-view.js').then((r) => r.text())")
+        assert served == (ROOT / "bridge_protocol" / "js" / "job-view.js").read_text(encoding="utf-8")
+        form = console.locator("#app-sign")
+        jeanne = form.locator("#sign-certificate option", has_text="Jeanne TITULAIRE").first
+        await expect(jeanne).to_have_count(1, timeout=30_000)
+        await form.get_by_label("Fichier(s) à signer (un chemin par ligne)").fill(str(source))
+        await form.get_by_label("Format de signature").select_option("cades")
+        await form.locator("#sign-certificate").select_option(await jeanne.get_attribute("value"))
+
+        async def sign() -> tuple:  # type: ignore[type-arg]
+            await console.get_by_role("link", name="Applications").click()
+            await form.get_by_role("button", name="Signer", exact=True).click()
+            await expect(console.locator("#s-traitements")).to_be_visible()
+            job = console.locator('.job[data-kind="sign"]').first
+            view = job.locator(".job-view")
+            # Waiting for the user: said apart, naming where to answer; the consent step marked so.
+            await expect(view).to_have_attribute("data-state", "waiting-user", timeout=30_000)
+            await expect(view.locator(".job-waiting")).to_have_text("Compagnon attend votre réponse.")
+            await expect(view.locator(".job-message")).to_have_text("Répondez dans la console de Compagnon.")
+            consent = view.locator('.job-steps li[data-step="consent"]')
+            await expect(consent).to_have_attribute("data-state", "waiting-user")
+            await expect(consent.locator(".mark")).to_have_text("⏳")
+            await expect(view.locator(".job-cancel")).to_be_visible()
+            return job, view, console.locator('.prompt[data-action="sign"]')
+
+        # 1. Refused: the failure is drawn (✗ on the consent, the error once), the waiting gone.
+        job, view, prompt = await sign()
+        await prompt.get_by_role("button", name="Refuser").click()
+        await expect(job).to_have_attribute("data-state", "failed", timeout=30_000)
+        await expect(view).to_have_attribute("data-state", "failed")
+        await expect(view.locator('.job-steps li[data-step="consent"] .mark')).to_have_text("✗")
+        await expect(view.locator(".job-error")).to_have_text("Opération refusée par l'utilisateur.")
+        await expect(view.locator(".job-error")).to_have_attribute("data-code", "USER_CANCELLED")
+        await expect(view.locator(".job-waiting")).to_be_hidden()
+        await expect(view.locator(".job-cancel")).to_be_hidden()
+        text = await job.inner_text()
+        assert "attend votre réponse" not in text and "Répondez" not in text, text
+        assert text.count("Opération refusée par l'utilisateur.") == 1, text
+
+        # 2. Approved with the PIN: every step ticked, 100 %, nothing left of the waiting.
+        job, view, prompt = await sign()
+        await prompt.get_by_label("Code PIN").fill(token.pin)
+        await prompt.get_by_role("button", name="Autoriser").click()
+        await expect(job).to_have_attribute("data-state", "succeeded", timeout=60_000)
+        marks = await view.locator(".job-steps li .mark").all_text_contents()
+        assert marks and marks == ["✓"] * len(marks), marks
+        await expect(view.locator(".job-progress")).to_contain_text("100 %")
+        await expect(view.locator(".job-current")).to_have_text("")
+        await expect(view.locator(".job-waiting")).to_be_hidden()
+        await expect(view.locator(".job-error")).to_be_hidden()
+        await expect(view.locator(".job-cancel")).to_be_hidden()
+        text = await job.inner_text()
+        assert "attend votre réponse" not in text and "Répondez" not in text and "sur 1" not in text, text
+    finally:
+        agent.stop()
 
 
 def _pdf() -> bytes:

@@ -213,9 +213,8 @@ async def test_bidder_signs_three_files_in_three_formats(
         await expect(page.locator("#sign-job")).to_have_attribute("data-state", "succeeded")
         states = await page.locator("#sign-job-steps li").evaluate_all("(items) => items.map((i) => i.dataset.state)")
         assert states and all(s == "succeeded" for s in states), states
-        ticks = await page.locator("#sign-job-steps li").evaluate_all(
-            "(items) => items.map((i) => getComputedStyle(i, '::before').content)")
-        assert ticks == ['"✓"'] * len(states), ticks
+        ticks = await page.locator("#sign-job-steps li .mark").all_text_contents()
+        assert ticks == ["✓"] * len(states), ticks
         await expect(page.locator("#sign-job-progress")).to_contain_text("100 %")
         await expect(page.locator("#sign-job-current")).to_have_text("")
         await expect(waiting).to_be_hidden()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, ConsoleMessage, Response, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Response, async_playwright, expect
 
 from agent.validation.report_html import render_report
 from agent.demo_platform.app import PAGES, DemoState, create_demo_app
@@ -59,6 +59,11 @@ async def test_pages_and_report_without_policy_violation_and_with_style(site: st
         await page.wait_for_load_state("networkidle")
     assert _policy_messages(messages) == []
     assert failed == []
+    # The kit's job view (/js/job-view.js, imported by common.js) loaded under the policy: it drew its parts.
+    await page.goto(f"{site}/signer?agent_ports={free_port()}")
+    await expect(page.locator("#sign-job-steps")).to_have_count(1)
+    await expect(page.locator("#sign-job-waiting")).to_have_count(1)
+    assert _policy_messages(messages) == []
     icon = await page.evaluate("fetch('/favicon.ico').then((r) => [r.status, r.headers.get('content-type')])")
     assert icon == [200, "image/svg+xml"]
 

@@ -1,4 +1,4 @@
-"""The command line's progress (agent.cli_progress) as a user sees it: on a terminal (a real
+"""The command line's progress (agent.cli.progress) as a user sees it: on a terminal (a real
 pseudo-terminal) one bar redrawn in place that ends at 100 %; on a pipe plain lines, none saying
 what the line above it said, the last one at 100 %. Each run signs real files with the test
 PKI's certificate; ``openssl cms -verify`` judges what was made, so the progress is that of real work."""

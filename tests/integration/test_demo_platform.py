@@ -261,6 +261,10 @@ async def test_every_page_renders_with_the_common_navigation(http: TestClient) -
         script = re.search(r'<script type="module" src="(/static/\w+\.js)">', page)
         assert script, path
         assert (await http.get(script.group(1))).status == 200
+        # The pages' common.js imports the platform kit's client and job view, served from bridge_protocol/js.
+        for module in ("/js/compagnon.js", "/js/job-view.js"):
+            served = await http.get(module)
+            assert served.status == 200 and served.content_type == "text/javascript", module
         assert "script-src 'self'" in response.headers["Content-Security-Policy"]
         assert not re.search(r"<[^>]+\son\w+=", page), path  # no inline handler (CSP script-src 'self')
         assert not re.search(r"<script(?![^>]*\bsrc=)", page), path  # no inline script

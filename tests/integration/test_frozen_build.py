@@ -89,7 +89,7 @@ async def test_the_frozen_demo_serves_its_pages_and_the_agent_answers(frozen: Pa
             assert job["state"] == "succeeded" and len(job["result"]["checks"]) == 8
         import urllib.request
 
-        for page in ("/", "/signer", "/ouverture", "/js/compagnon.js", "/static/common.js"):
+        for page in ("/", "/signer", "/ouverture", "/js/compagnon.js", "/js/job-view.js", "/static/common.js"):
             with urllib.request.urlopen(demo.group(0) + page, timeout=10) as response:
                 assert response.status == 200, page
     finally:

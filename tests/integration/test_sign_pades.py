@@ -29,7 +29,8 @@ from agent.errors import ErrorCode, ReportedError
 from agent.keystores.base import KeySession
 from agent.keystores.pkcs11_store import Pkcs11Module
 from agent.keystores.pkcs12_store import Pkcs12FileStore
-from agent.signing.base import CHUNK, SigningKey
+from agent.pki.streams import CHUNK
+from agent.signing.base import SigningKey
 from agent.signing.pades import VisibleStamp, sign_pdf
 from agent.tsa_client import http_timestamper
 from tests.support.pdf import make_pdf, make_pdf_file

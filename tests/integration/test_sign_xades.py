@@ -512,19 +512,19 @@ class _RecordingResolver(etree.Resolver):
 
 def test_doctype_and_external_entities_are_refused(tmp_path: Path, p12_key: SigningKey,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent.signing import xades_xml
+    from agent.pki import xml_safe
 
     secret = tmp_path / "secret.txt"
     secret.write_text("MOT-DE-PASSE-CONFIDENTIEL")
     recorder = _RecordingResolver()
-    real_parser = xades_xml._parser
+    real_parser = xml_safe._parser
 
     def probed_parser(target: object | None = None) -> etree.XMLParser:
         parser = real_parser(target)
         parser.resolvers.add(recorder)
         return parser
 
-    monkeypatch.setattr(xades_xml, "_parser", probed_parser)
+    monkeypatch.setattr(xml_safe, "_parser", probed_parser)
     for document in (xml_samples.xxe_document(secret), xml_samples.billion_laughs()):
         output = io.BytesIO()
         with pytest.raises(xades.XmlRefused, match="DOCTYPE") as refused:

@@ -27,7 +27,7 @@ from agent.validation.trusted_lists import (
     category_from_trusted_lists,
     read_list,
 )
-from agent.validation.trusted_lists_model import (
+from agent.validation.trusted_lists.model import (
     ACCREDITED,
     FOR_ESIGNATURES,
     GRANTED,

@@ -80,7 +80,7 @@ def test_sample_page_uses_every_method_and_kind() -> None:
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("kit")
-    for name in ("compagnon.d.ts", "protocol.d.ts"):
+    for name in ("compagnon.d.ts", "protocol.d.ts", "job-view.d.ts"):
         shutil.copy(JS / name, folder / name)
     return folder
 
@@ -111,7 +111,8 @@ def test_a_stale_declaration_is_caught(kit: Path) -> None:
     stale = (kit / "protocol.d.ts").read_text(encoding="utf-8").replace("  subject: JobSubject | null;\n", "")
     (kit / "stale").mkdir(exist_ok=True)
     (kit / "stale" / "protocol.d.ts").write_text(stale, encoding="utf-8")
-    shutil.copy(kit / "compagnon.d.ts", kit / "stale" / "compagnon.d.ts")
+    for name in ("compagnon.d.ts", "job-view.d.ts"):
+        shutil.copy(kit / name, kit / "stale" / name)
     shutil.copy(SAMPLE, kit / "stale" / "typed-page.ts")
     assert stale != typescript_declarations()
     compiled = compile_strict(kit / "stale", "typed-page.ts")

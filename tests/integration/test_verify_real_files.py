@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from agent.validation import Indication, SignatureReport, SubIndication, verify_file
-from agent.signing.xades_xml import parse_untrusted
+from agent.pki.xml_safe import parse_untrusted
 from agent.validation.trusted_lists import ListRefused, TrustedListStore, read_list
-from agent.validation.trusted_lists_model import TSLTYPE_EU_LOTL
-from agent.validation.trusted_lists_signature import verify_list_signature
+from agent.validation.trusted_lists.model import TSLTYPE_EU_LOTL
+from agent.validation.trusted_lists.signature import verify_list_signature
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 DS = "http://www.w3.org/2000/09/xmldsig#"

@@ -33,7 +33,7 @@ from agent.consent import Secret
 from agent.keystores.pkcs12_store import Pkcs12FileStore
 from agent.signing.base import SigningKey
 from agent.signing.xades import sign_enveloped
-from agent.validation.trusted_lists_model import (
+from agent.validation.trusted_lists.model import (
     ECC_NS,
     FOR_ESIGNATURES,
     GRANTED,

@@ -147,11 +147,12 @@ def main():
 '''
 
 
-def make_wheel(version: str, package: str = "fakecompagnon") -> tuple[str, bytes]:
-    """A ``compagnon-<version>-py3-none-any.whl`` whose ``compagnon`` command writes ready.json and waits."""
+def make_wheel(version: str, package: str = "fakecompagnon", main: str = READY_MAIN) -> tuple[str, bytes]:
+    """A ``compagnon-<version>-py3-none-any.whl`` whose ``compagnon`` command writes ready.json and waits
+    (``main``: another body for its module, after ``VERSION = …``)."""
     dist_info = f"compagnon-{version}.dist-info"
     contents = {
-        f"{package}/__init__.py": f"VERSION = {version!r}\n{READY_MAIN}".encode(),
+        f"{package}/__init__.py": f"VERSION = {version!r}\n{main}".encode(),
         f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: compagnon\nVersion: {version}\n".encode(),
         f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{dist_info}/entry_points.txt": f"[console_scripts]\ncompagnon = {package}:main\n".encode(),

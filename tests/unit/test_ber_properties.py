@@ -1,4 +1,4 @@
-"""Property tests of the streaming BER reader (``agent.envelopes.ber``, ITU-T X.690).
+"""Property tests of the streaming BER reader (``agent.pki.ber``, ITU-T X.690).
 
 The reader walks every CMS file the agent opens (sealed bids, attached signatures), so it is fed
 generated encodings here rather than a few samples:
@@ -29,7 +29,7 @@ from asn1crypto import core, parser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.envelopes.ber import (
+from agent.pki.ber import (
     CONTEXT,
     MAX_DEPTH,
     OCTET_STRING,

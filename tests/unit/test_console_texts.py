@@ -9,7 +9,7 @@ import typing
 from pathlib import Path
 
 from agent.audit import REASONS_FR
-from agent.cli_admin import ACTIONS_FR, RESULTS_FR
+from agent.cli.admin import ACTIONS_FR, RESULTS_FR
 from agent.consent import Action
 from agent.desktop.runtime import STATES
 from agent.kinds import kind_names

@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 
 from agent.bridge.rpc import _error
-from agent.envelopes.ber import EnvelopeError, format_failure
+from agent.pki.ber import EnvelopeError, format_failure
 from agent.errors import ENGINE_MESSAGES, CompagnonError, ReportedError, message_of
 from agent.public_http import FetchError
 from agent.signing.cades import CadesError
-from agent.signing.xades_xml import XadesError, XmlRefused
+from agent.pki.xml_safe import XmlRefused
+from agent.signing.xades_xml import XadesError
 from agent.tsa_client import TimestampError
 from agent.validation.cms_stream import CmsFormatError
 from bridge_protocol.errors import ERRORS, ErrorCode, ProtocolError

@@ -7,7 +7,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pytest
 
-from agent.cli import _parser, _settings
+from agent.cli import _settings
+from agent.cli.parser import build_parser
 from agent.config import ConfigError, Settings, load_settings
 from agent.policy import (
     LOCK_ALLOWED,
@@ -96,7 +97,7 @@ def test_a_user_cannot_remove_or_widen_an_admin_locked_origin_list(files: Files)
     assert settings.allowed_origins == (ADMIN_ORIGIN,)       # the user's empty list removed nothing
     # Neither Settings.with_origins (the demo) nor `compagnon serve --allow-origin` adds a site.
     assert settings.with_origins([USER_ORIGIN], [USER_ORIGIN]).allowed_origins == (ADMIN_ORIGIN,)
-    args = _parser().parse_args(["serve", "--config", str(config), "--allow-origin", USER_ORIGIN])
+    args = build_parser().parse_args(["serve", "--config", str(config), "--allow-origin", USER_ORIGIN])
     assert _settings(args).allowed_origins == (ADMIN_ORIGIN,)
     # The user's pre-approval of a site the policy does not allow is dropped.
     config.write_text(f'[pairing]\npreapproved = ["{USER_ORIGIN}"]\n', encoding="utf-8")

@@ -5,7 +5,8 @@ inside « », and none of it in English.
 
 The pairs are collected from the source: every ``Text(fr, en)`` / ``T(fr, en)`` call and
 ``env.t(fr, en)`` / ``t(fr, en)`` call with literal strings, every ``ErrorInfo`` (bridge_protocol/
-errors.py), and the demo pages' French and English tables (common.js)."""
+errors.py), the demo pages' French and English tables (common.js) and the platform kit's job view's
+(bridge_protocol/js/job-view.js)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from agent.i18n import Text
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [p for folder in ("agent", "bridge_protocol") for p in (ROOT / folder).rglob("*.py")]
 COMMON_JS = ROOT / "agent" / "demo_platform" / "static" / "common.js"
+JOB_VIEW_JS = ROOT / "bridge_protocol" / "js" / "job-view.js"
 _CALLS = {"Text", "T", "ErrorInfo"}
 
 
@@ -49,12 +51,16 @@ def python_pairs() -> list[tuple[str, str, str]]:
 
 
 def page_pairs() -> list[tuple[str, str, str]]:
-    """The demo pages' texts, French and English, paired by key."""
-    script = COMMON_JS.read_text(encoding="utf-8")
+    """The demo pages' and the kit's job view's texts, French and English, paired by key."""
     entry = re.compile(r'(\w+): "((?:[^"\\]|\\.)*)"')
-    fr = dict(entry.findall(script.split("fr: {", 1)[1].split("\n  },", 1)[0]))
-    en = dict(entry.findall(script.split("en: {", 1)[1].split("\n  },", 1)[0]))
-    return [(f"common.js:{key}", fr[key], en[key]) for key in fr if key in en]
+    pairs = []
+    for script in (COMMON_JS, JOB_VIEW_JS):
+        text = script.read_text(encoding="utf-8")
+        fr = dict(entry.findall(text.split("fr: {", 1)[1].split("\n  },", 1)[0]))
+        en = dict(entry.findall(text.split("en: {", 1)[1].split("\n  },", 1)[0]))
+        assert fr.keys() == en.keys(), (script.name, fr.keys() ^ en.keys())
+        pairs += [(f"{script.name}:{key}", fr[key], en[key]) for key in fr]
+    return pairs
 
 
 PAIRS = python_pairs() + page_pairs()
@@ -78,7 +84,8 @@ def _shown(text: str) -> str:
 def test_the_collection_sees_the_texts() -> None:
     assert len(PAIRS) > 800
     where = {w.split(":")[0] for w, _, _ in PAIRS}
-    assert {"bridge_protocol/errors.py", "agent/kinds/sign.py", "agent/validation/pes.py", "common.js"} <= where
+    assert {"bridge_protocol/errors.py", "agent/kinds/sign.py", "agent/validation/pes.py", "common.js",
+            "job-view.js"} <= where
 
 
 @pytest.mark.parametrize("word", sorted(ACCENTED))

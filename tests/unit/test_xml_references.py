@@ -8,7 +8,7 @@ import io
 import pytest
 from lxml import etree
 
-from agent.signing.xades_xml import parse_untrusted
+from agent.pki.xml_safe import parse_untrusted
 from agent.validation.xml_references import (
     C14N10,
     EXC_C14N,

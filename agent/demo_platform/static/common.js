@@ -1,5 +1,6 @@
 // Shared by the demo pages: texts (French first), the agent client and the status indicator.
 import { CompagnonClient } from "/js/compagnon.js";
+import { JobView as KitJobView } from "/js/job-view.js";
 
 const TEXT = {
   fr: {
@@ -30,9 +31,7 @@ const TEXT = {
     colFile: "Fichier(s) à signer", colFormat: "Format de signature", colActions: "Actions", addFile: "Ajouter un fichier", remove: "Retirer",
     chooseCert: "Choisir le certificat", signRun: "Signer", signing: "Signature électronique du fichier {i} sur {n}",
     uploading: "Envoi du fichier {i} sur {n} à Compagnon",
-    waitingYou: "Compagnon attend votre réponse.", waitingPlace: "Répondez dans Compagnon.",
     jobStarting: "Démarrage dans Compagnon…",
-    jobItemOf: "{label} {i} sur {n}",
     signDone: "La signature électronique des fichiers sélectionnés s'est terminée avec succès.",
     signPartial: "La signature électronique s'est terminée avec des erreurs.",
     countToSign: "Nombre de fichiers à signer", countSigned: "Nombre de fichiers signés avec succès",
@@ -42,7 +41,7 @@ const TEXT = {
     signedFile: "Fichier signé", contentFile: "Fichier d'origine (signature détachée)", verifyRun: "Vérifier la signature",
     openReport: "Ouvrir le rapport", verifying: "Vérification en cours…",
     TOTAL_PASSED: "Signature valide", TOTAL_FAILED: "Signature invalide", INDETERMINATE: "Validité indéterminée",
-    jobSpeed: "Débit : {speed}", speedUnit: "Ko/s", fileError: "{name} : {error}",
+    speedUnit: "Ko/s", fileError: "{name} : {error}",
     consultationRef: "Référence", consultationTitle: "Objet", consultation: "Consultation",
     keysTitle: "Clés de chiffrement",
     keysIntro: "Les bi-clés de chiffrement de l'acheteur : les entreprises chiffrent leurs plis pour chacun de ces certificats (bi-clés personnels et de secours).",
@@ -110,9 +109,7 @@ const TEXT = {
     colFile: "File(s) to sign", colFormat: "Signature format", colActions: "Actions", addFile: "Add a file", remove: "Remove",
     chooseCert: "Choose the certificate", signRun: "Sign", signing: "Electronic signature of file {i} of {n}",
     uploading: "Sending file {i} of {n} to Compagnon",
-    waitingYou: "Compagnon is waiting for your answer.", waitingPlace: "Answer in Compagnon.",
     jobStarting: "Starting in Compagnon…",
-    jobItemOf: "{label} {i} of {n}",
     signDone: "The electronic signature of the selected files completed successfully.",
     signPartial: "The electronic signature completed with errors.",
     countToSign: "Number of files to sign", countSigned: "Number of files signed successfully",
@@ -122,7 +119,7 @@ const TEXT = {
     signedFile: "Signed file", contentFile: "Original file (detached signature)", verifyRun: "Verify the signature",
     openReport: "Open the report", verifying: "Verifying…",
     TOTAL_PASSED: "Valid signature", TOTAL_FAILED: "Invalid signature", INDETERMINATE: "Indeterminate",
-    jobSpeed: "Speed: {speed}", speedUnit: "KB/s", fileError: "{name}: {error}",
+    speedUnit: "KB/s", fileError: "{name}: {error}",
     consultationRef: "Reference", consultationTitle: "Subject", consultation: "Consultation",
     keysTitle: "Encryption keys",
     keysIntro: "The buyer's encryption key pairs: companies encrypt their bids for each of these certificates (personal and backup key pairs).",
@@ -186,6 +183,7 @@ export function applyLocale() {
   document.documentElement.lang = locale;
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   $("lang").textContent = t("lang");
+  for (const view of views) view.refresh();
   showStatus();
 }
 
@@ -367,97 +365,17 @@ export async function uploadFile(file) {
   return handle;
 }
 
-function element(tag, props = {}, ...children) {
-  const el = Object.assign(document.createElement(tag), props);
-  el.append(...children);
-  return el;
-}
+const views = new Set();
 
 /**
- * The live display of a job inside `container` (ids prefixed with the container's id): the
- * steps with their state (done ✓, running with its %, pending) in `#<id>-steps`, the overall
- * progress bar and its % in `#<id>-progress`, the speed in `#<id>-speed`, the job's message in
- * `#<id>-message`, and a cancel button `#<id>-cancel` while it runs.
+ * The view of a job shared by the pages, the platform kit's (bridge_protocol/js/job-view.js, served
+ * as /js/job-view.js) bound to this page's client and language: `new JobView(container)`, then
+ * `note(text)` before the job starts and `update(snapshot)` as it runs.
  */
-/**
- * The view of a job shared by the pages: its steps (✓ done, ✗ failed, ▸ running, ○ to come), the
- * overall bar, the file being worked on, a distinct "waiting for you in Compagnon" state while the
- * job waits for the user (with the agent's own words on where: its window, console or terminal),
- * and, once the job has ended, nothing that was only true while it ran.
- */
-export class JobView {
+export class JobView extends KitJobView {
   constructor(container) {
-    const id = container.id;
-    this.container = container;
-    this.job = null;
-    this.steps = element("ol", { id: `${id}-steps`, className: "job-steps" });
-    this.bar = element("progress", { max: 100, value: 0 });
-    this.percent = element("span", { className: "job-percent", textContent: "0 %" });
-    this.progress = element("div", { id: `${id}-progress`, className: "job-progress" }, this.bar, " ", this.percent);
-    this.current = element("p", { id: `${id}-current`, className: "job-current" });
-    this.waiting = element("p", { id: `${id}-waiting`, className: "job-waiting", hidden: true });
-    this.speed = element("p", { id: `${id}-speed`, className: "note", hidden: true });
-    this.message = element("p", { id: `${id}-message`, className: "job-message" });
-    this.cancel = element("button", { id: `${id}-cancel`, type: "button", hidden: true, textContent: t("cancel") });
-    this.cancel.dataset.i18n = "cancel";
-    this.cancel.addEventListener("click", () => {
-      if (this.job) client.cancelJob(this.job.id).catch(() => {});
-    });
-    container.replaceChildren(this.current, this.waiting, this.steps, this.progress, this.speed, this.message, this.cancel);
-    container.hidden = true;
-  }
-
-  /** Show `text` (e.g. the files being handed to the agent) before the job starts. */
-  note(text) {
-    this.job = null;
-    this.container.hidden = false;
-    this.container.dataset.state = "preparing";
-    this.steps.replaceChildren();
-    this.bar.value = 0;
-    this.percent.textContent = "0 %";
-    this.speed.hidden = true;
-    this.cancel.hidden = true;
-    this.waiting.hidden = true;
-    this.waiting.textContent = "";
-    this.current.textContent = text;
-    this.message.textContent = "";
-  }
-
-  /** Render a job snapshot (the `onUpdate` of `client.runJob`). */
-  update(job) {
-    this.job = job;
-    const ended = !["queued", "running"].includes(job.state);
-    const running = job.steps.find((s) => s.state === "running");
-    const waiting = !ended && running !== undefined && running.id === "consent";
-    this.container.hidden = false;
-    this.container.dataset.state = waiting ? "waiting-user" : job.state;
-    this.bar.value = job.progress;
-    this.percent.textContent = `${job.progress} %`;
-    this.steps.replaceChildren(...job.steps.map((step) => {
-      const li = element("li", {}, element("span", { className: "step-label", textContent: step.label }));
-      li.dataset.state = waiting && step === running ? "waiting-user" : step.state;
-      li.dataset.step = step.id;
-      if (step.state === "running" && !waiting) {
-        li.append(element("span", { className: "step-percent", textContent: ` ${step.progress} %` }));
-      }
-      return li;
-    }));
-    // The file being worked on, only while the job works on it.
-    const current = job.current;
-    this.current.textContent = !ended && !waiting && current && current.total
-      ? t("jobItemOf", { label: current.label, i: current.index, n: current.total }) : "";
-    // Waiting for the user: said apart; the message gives the agent's words on where (its window,
-    // console or terminal), or why it asks again.
-    this.waiting.hidden = !waiting;
-    this.waiting.textContent = waiting ? t("waitingYou") : "";
-    const moving = typeof job.speed === "number" && job.speed > 0 && job.state === "running";
-    this.speed.hidden = !moving;
-    this.speed.textContent = moving ? t("jobSpeed", { speed: formatSpeed(job.speed) }) : "";
-    // A failed job's error is the page's verdict: never shown a second time here.
-    const error = job.error && job.error.message;
-    this.message.textContent = job.message && job.message !== error ? job.message
-      : waiting ? t("waitingPlace") : "";
-    this.cancel.hidden = ended;
+    super(container, { client, locale: () => locale });
+    views.add(this);
   }
 }
 

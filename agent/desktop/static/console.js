@@ -3,7 +3,10 @@
 // The page is opened as /console/#k=CODE: the one-time code is swapped at once for a session token
 // kept in sessionStorage (this origin and this tab only) and sent as the X-Compagnon-Console header
 // on every call; the code leaves the address bar. Without a token the page shows nothing but how
-// to open the console. Texts: texts.json (French first, English).
+// to open the console. Texts: texts.json (French first, English). Each job is drawn by the platform
+// kit's job view (job-view.js, served from bridge_protocol/js), with its own texts.
+
+import { JobView } from "./job-view.js";
 
 const TOKEN_KEY = "compagnon-console";
 const LOCALE_KEY = "compagnon-console-locale";
@@ -278,62 +281,80 @@ function renderPrompts(prompts, force) {
   $("no-prompt").hidden = container.children.length > 0;
 }
 
-function stepMark(state) {
-  return { succeeded: "✓", failed: "✗", cancelled: "⊘", skipped: "–", running: "", pending: "…" }[state] ?? "…";
+/** The jobs on show: id -> its list item, its heading and details, and its live view (the platform
+ * kit's JobView, bridge_protocol/js/job-view.js: the same view as the demo pages'). Kept from one
+ * poll to the next, so a job is drawn again in place, its cancel button included. */
+const shownJobs = new Map();
+
+function jobEntry(job) {
+  let entry = shownJobs.get(job.id);
+  if (entry) return entry;
+  const item = el("li", { className: "job" });
+  const head = el("div", { className: "job-head" });
+  const live = el("div", { id: `job-${job.id}`, className: "job-view" });
+  const details = el("div", { className: "job-details" });
+  item.append(head, live, details);
+  const view = new JobView(live, {
+    locale: () => locale,
+    showError: true,
+    cancel: (shown) => api(`/console/api/jobs/${encodeURIComponent(shown.id)}/cancel`, { method: "POST" }),
+  });
+  entry = { item, head, details, view };
+  shownJobs.set(job.id, entry);
+  return entry;
 }
 
 function renderJob(job) {
-  const li = el("li", { className: "job" });
-  li.dataset.job = job.id;
-  li.dataset.state = job.state;
-  li.dataset.kind = job.kind;
+  const { item, head, details, view } = jobEntry(job);
+  item.dataset.job = job.id;
+  item.dataset.state = job.state;
+  item.dataset.kind = job.kind;
   const who = job.origin === "console:" ? t("consoleOrigin") : job.origin;
-  li.append(el("h3", {}, el("span", { className: "job-title", textContent: t(`kind_${job.kind}`) }), " ",
-    el("span", { className: "job-origin note", textContent: who })));
-  li.append(el("p", { className: "job-start", textContent: t("jobStarted", { date: formatDate(job.created_at) }) }));
-  if (TERMINAL.includes(job.state)) {
-    li.append(el("p", { className: "job-end", textContent: t("jobEnded", { date: formatDate(job.updated_at), state: t(`jobState_${job.state}`) }) }));
-  }
   const summary = job.summary || {};
-  if (summary.reference) li.append(el("p", { className: "job-reference", textContent: t("jobReference", { reference: summary.reference }) }));
-  if (job.current && job.state === "running") {
-    li.append(el("p", { className: "job-current", textContent: `${job.current.label} ${job.current.index} / ${job.current.total}` }));
-  }
-  li.append(el("ol", { className: "job-steps" }, ...job.steps.map((step) => {
-    const item = el("li", {}, el("span", { className: "mark", textContent: stepMark(step.state) }), " ",
-      el("span", { className: "step-label", textContent: step.label }));
-    item.dataset.state = step.state;
-    item.dataset.step = step.id;
-    if (step.state === "running") {
-      item.append(" ", el("progress", { max: 100, value: step.progress }), el("span", { className: "step-percent", textContent: ` ${step.progress} %` }));
-    }
-    return item;
-  })));
-  li.append(el("p", { className: "job-progress" }, el("progress", { max: 100, value: job.progress }), ` ${job.progress} %`));
-  if (job.message) li.append(el("p", { className: "job-message", textContent: job.message }));
-  if (job.error) li.append(el("p", { className: "error job-error", textContent: `${job.error.code} : ${job.error.message}` }));
+  head.replaceChildren(
+    el("h3", {}, el("span", { className: "job-title", textContent: t(`kind_${job.kind}`) }), " ",
+      el("span", { className: "job-origin note", textContent: who })),
+    el("p", { className: "job-start", textContent: t("jobStarted", { date: formatDate(job.created_at) }) }),
+    TERMINAL.includes(job.state)
+      ? el("p", { className: "job-end", textContent: t("jobEnded", { date: formatDate(job.updated_at), state: t(`jobState_${job.state}`) }) })
+      : null,
+    summary.reference ? el("p", { className: "job-reference", textContent: t("jobReference", { reference: summary.reference }) }) : null,
+  );
+  // Steps (✓ / ✗ / waiting for you, and where), progress, item, speed, message, failure, cancel.
+  view.update(job);
+  const parts = [];
   if (summary.files && summary.files.length) {
-    li.append(el("ul", { className: "job-outputs" }, ...summary.files.map((f) => {
+    parts.push(el("ul", { className: "job-outputs" }, ...summary.files.map((f) => {
       const ok = !f.error;
       const text = ok ? `✓ ${f.source ?? f.name ?? ""}${f.output ? ` → ${f.output}` : ""}${f.folder ? ` (${f.folder})` : ""}`
         : `✗ ${f.source ?? f.name ?? ""} : ${f.error.message ?? f.error.code}`;
       return el("li", { textContent: text });
     })));
   }
-  if (summary.indication) li.append(el("p", { className: "job-indication", textContent: t(`indication_${summary.indication}`) }));
-  if (summary.report_name) li.append(el("p", { className: "note", textContent: t("reportAt", { path: summary.report_name }) }));
-  if (summary.location) li.append(el("p", { className: "note", textContent: t("keyAt", { location: summary.location }) }));
-  if (job.kind === "diagnose" && summary.message && summary.message !== job.message) li.append(el("p", { className: "job-verdict", textContent: summary.message }));
-  if (!TERMINAL.includes(job.state)) {
-    const cancel = el("button", { type: "button", className: "job-cancel", textContent: t("cancel") });
-    cancel.addEventListener("click", () => api(`/console/api/jobs/${encodeURIComponent(job.id)}/cancel`, { method: "POST" }).catch(() => {}));
-    li.append(cancel);
+  if (summary.indication) parts.push(el("p", { className: "job-indication", textContent: t(`indication_${summary.indication}`) }));
+  if (summary.report_name) parts.push(el("p", { className: "note", textContent: t("reportAt", { path: summary.report_name }) }));
+  if (summary.location) parts.push(el("p", { className: "note", textContent: t("keyAt", { location: summary.location }) }));
+  if (job.kind === "diagnose" && summary.message && summary.message !== job.message) {
+    parts.push(el("p", { className: "job-verdict", textContent: summary.message }));
   }
-  return li;
+  details.replaceChildren(...parts);
+  return item;
 }
 
 function renderJobs(jobs) {
-  $("jobs").replaceChildren(...jobs.map(renderJob));
+  const list = $("jobs");
+  const items = jobs.map(renderJob);
+  const listed = new Set(jobs.map((j) => j.id));
+  for (const [id, entry] of shownJobs) {
+    if (!listed.has(id)) {
+      entry.item.remove();
+      shownJobs.delete(id);
+    }
+  }
+  // In the list's order (newest first), moving only what is out of place.
+  items.forEach((item, index) => {
+    if (list.children[index] !== item) list.insertBefore(item, list.children[index] ?? null);
+  });
   $("jobs-none").hidden = jobs.some((j) => !TERMINAL.includes(j.state));
 }
 

@@ -42,8 +42,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from lxml import etree
 
-from .trusted_lists_model import DS_NS, XADES_NS, ListRefused, message
-from .xml_references import CANONICALIZATIONS, EXC_C14N, Misplaced, Unsupported, canonicalize, digest_input, id_index
+from .model import DS_NS, XADES_NS, ListRefused, message
+from ..xml_references import CANONICALIZATIONS, EXC_C14N, Misplaced, Unsupported, canonicalize, digest_input, id_index
 
 __all__ = ["ListSignature", "verify_list_signature"]
 

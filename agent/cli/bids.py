@@ -15,11 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..i18n import Text
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliConsent, fail, print_job_error, run_job, say, select_key
+from .printers import signature_line
+
 if TYPE_CHECKING:
-    from .config import Settings
-
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+    from ..config import Settings
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -46,18 +47,14 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from bridge_protocol.errors import ProtocolError
 
-    from .cli_common import _CliConsent, _fail, _run_job, _select_key, signature_line
-    from .consent import PolicyConsent
-    from .errors import ReportedError
-    from .jobs.context import JobServices
+    from ..consent import PolicyConsent
+    from ..errors import ReportedError
+    from ..jobs.context import JobServices
 
     from yarl import URL
 
     url = URL(args.url)
     if url.scheme not in ("http", "https") or not url.host:
-        from .cli_common import say
-        from .i18n import Text
-
         print(say(Text("compagnon : adresse http(s) attendue, pas « {url} ».",
                        "compagnon: an http(s) address is expected, not \"{url}\"."), url=args.url), file=sys.stderr)
         return EXIT_USAGE
@@ -70,18 +67,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         params["out_dir"] = str(args.out_dir)
     if args.bids_action == "download":
         services = JobServices(settings=settings, consent=PolicyConsent(approve=False), local=True)
-        snapshot = _run_job(services, "bids.download", params, show_progress=True, origin=origin)
+        snapshot = run_job(services, "bids.download", params, show_progress=True, origin=origin)
         return _report(snapshot, lambda f: f"{f['name']}  {f['status']}")
     try:
-        registry, key, secret = _select_key(args, settings)
+        registry, key, secret = select_key(args, settings)
     except (ProtocolError, ReportedError) as exc:
-        return _fail(exc)
+        return fail(exc)
     params.update(certificate=key.id, upload=not args.no_upload)
     if args.envelopes:
         params["envelopes"] = [e.strip() for e in args.envelopes.split(",") if e.strip()]
-    services = JobServices(settings=settings, consent=_CliConsent(args.pin_stdin, secret),  # type: ignore[arg-type]
+    services = JobServices(settings=settings, consent=CliConsent(args.pin_stdin, secret),  # type: ignore[arg-type]
                            keystores=registry, local=True)
-    snapshot = _run_job(services, "bids.open", params, show_progress=True, origin=origin)
+    snapshot = run_job(services, "bids.open", params, show_progress=True, origin=origin)
     return _report(snapshot, lambda f: (f"{f['name']}  {'transmis' if f['uploaded'] else 'non transmis'}"
                                         + (f"\n    {signature_line(f['signature'])}" if f.get("signature") else "")
                                         if f["status"] == "opened" else
@@ -91,10 +88,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def _report(snapshot: dict[str, Any], line: Callable[[dict[str, Any]], str]) -> int:
     """The folder, then a line per file; exit 1 when the job or a file failed."""
     if snapshot["state"] != "succeeded":
-        error = snapshot["error"] or {"code": snapshot["state"].upper(), "message": snapshot["message"]}
-        from .cli_common import _sep
-
-        print(f"compagnon{_sep()}{error['code']}{_sep()}{error['message']}", file=sys.stderr)
+        print_job_error(snapshot)
         return EXIT_FAILED
     result = snapshot["result"]
     print(result["folder"])

@@ -11,8 +11,8 @@ Every length is checked against the enclosing definite length (and the file size
 is seekable), nesting is capped, and a short read is an error: a truncated, garbled or hostile
 input fails with ``EnvelopeError("FORMAT_FAILURE")`` as soon as the inconsistency is read.
 
-This module also defines :class:`EnvelopeError`, the one error type of ``agent.envelopes`` (a
-``CompagnonError``, ``agent/errors.py``).
+This module also defines :class:`EnvelopeError`, the one error type of ``agent.envelopes`` (which
+exports it) and of the ZIP guards of ``agent.pki.archive`` (a ``CompagnonError``, ``agent/errors.py``).
 """
 
 from __future__ import annotations

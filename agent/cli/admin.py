@@ -20,14 +20,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cli_common import say
-from .i18n import Text
+from ..i18n import Text
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, say
 
 if TYPE_CHECKING:
-    from .audit import AuditLog
-    from .config import Settings
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+    from ..audit import AuditLog
+    from ..config import Settings
 
 ACTIONS_FR = {
     "pairing.approved": "Site autorisé",
@@ -68,7 +66,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from .audit import AuditLog
+    from ..audit import AuditLog
 
     if args.command == "doctor":
         return _doctor(args, settings)
@@ -145,7 +143,7 @@ def _print_entry(entry: dict[str, Any]) -> None:
 
 
 def _export(journal: AuditLog, target: Path | None) -> int:
-    from .fsutil import atomic_output
+    from ..fsutil import atomic_output
 
     if target is None:
         print(say(Text("compagnon : indiquez le fichier de destination : compagnon audit export FICHIER",
@@ -175,22 +173,23 @@ def _export(journal: AuditLog, target: Path | None) -> int:
 
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from .audit import AuditLog
-    from .cli_common import _diagnose, _run_job
+    from ..audit import AuditLog
+    from .common import run_job
+    from .diagnose import run as diagnose
 
     if args.bundle is None:
-        status = _diagnose(argparse.Namespace(platform=args.platform, json=False), settings)
+        status = diagnose(argparse.Namespace(platform=args.platform, json=False), settings)
         print(f"Journal d'audit : {AuditLog.in_state_dir(settings.state_dir).verify().message()}")
         print(say(Text("Pour l'assistance : compagnon doctor --bundle (fichier ZIP sans clé, code PIN ni jeton).",
                        "For support: compagnon doctor --bundle (a ZIP file without key, PIN or token).")))
         return status
 
-    from .consent import PolicyConsent
-    from .doctor import default_bundle_path, write_bundle
-    from .jobs.context import JobServices
+    from ..consent import PolicyConsent
+    from ..doctor import default_bundle_path, write_bundle
+    from ..jobs.context import JobServices
 
     target = default_bundle_path() if args.bundle == _DEFAULT_BUNDLE else Path(args.bundle).expanduser()
-    snapshot = _run_job(JobServices(settings=settings, consent=PolicyConsent(approve=False)), "diagnose", {})
+    snapshot = run_job(JobServices(settings=settings, consent=PolicyConsent(approve=False)), "diagnose", {})
     diagnose = snapshot["result"] if snapshot["state"] == "succeeded" else \
         {"state": snapshot["state"], "error": snapshot["error"]}
     try:

@@ -3,10 +3,10 @@
 ``read_list`` is the only entry point. In order:
 
 1. size limit, then the same hardened parser as XAdES verification
-   (``agent.signing.xades_xml.parse_untrusted``: any DOCTYPE refused before its internal subset is
+   (``agent.pki.xml_safe.parse_untrusted``: any DOCTYPE refused before its internal subset is
    read, no entity expansion, no network, no huge trees);
 2. the root must be ``tsl:TrustServiceStatusList``; its signature is verified against the allowed
-   certificates (``trusted_lists_signature``, clause 5.7) — nothing is read from the list before;
+   certificates (``signature``, clause 5.7) — nothing is read from the list before;
 3. the scheme information (clause 5.3) and consistency with what the caller expects: TSLTag
    (clause 5.2.1), version 5 or 6 (clause 5.3.1), type (5.3.3), territory (5.3.10), issue date not
    in the future (5.3.14), signer certificate valid at the issue date;
@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 from lxml import etree
 
-from ..signing.xades_xml import XmlRefused, parse_untrusted
-from .trusted_lists_model import (
+from ...pki.xml_safe import XmlRefused, parse_untrusted
+from .model import (
     ECC_NS,
     KNOWN_EXTENSIONS,
     SUPPORTED_VERSIONS,
@@ -51,7 +51,7 @@ from .trusted_lists_model import (
     message,
     short_uri,
 )
-from .trusted_lists_signature import verify_list_signature
+from .signature import verify_list_signature
 
 __all__ = ["MAX_LIST_SIZE", "read_list"]
 

@@ -9,7 +9,7 @@ import argparse
 import os
 from collections.abc import Sequence
 
-from .i18n import DEFAULT_LOCALE, LOCALES
+from ..i18n import DEFAULT_LOCALE, LOCALES
 
 #: argparse's messages (CPython 3.11 msgids) in French, with the French space before ":".
 ARGPARSE_FR = {

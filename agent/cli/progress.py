@@ -13,7 +13,7 @@ import shutil
 import sys
 from typing import Any, TextIO
 
-from .i18n import Text
+from ..i18n import Text
 
 DONE = Text("Terminé", "Done")
 FAILED = Text("Échec", "Failed")

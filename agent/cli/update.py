@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ..config import Settings
 
 
 EXIT_OK, EXIT_FAILED, EXIT_DISABLED = 0, 1, 2
@@ -33,8 +33,8 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from .update.manifest import UpdateRefused
-    from .update.updater import Updater
+    from ..update.manifest import UpdateRefused
+    from ..update.updater import Updater
 
     updater = Updater(settings, progress=None if args.json else _progress)
     if args.action == "status":

@@ -8,7 +8,7 @@ identity, current status and its starting time, extensions) and their *approval 
 (clause 5.3.13) give each Member State's list location and the certificates allowed to sign it.
 
 Everything here is immutable and built only from lists whose signature was verified
-(``trusted_lists_signature``). Messages are French by default, English on request (``Message``).
+(``signature``). Messages are French by default, English on request (``Message``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 
 from cryptography import x509
 
-from ..i18n import Text
+from ...i18n import Text
 
 # -- namespaces (TS 119 612 annex C, XML schemas) -------------------------------------------------
 

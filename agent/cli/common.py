@@ -1,22 +1,21 @@
-"""What the command-line modules share (``cli``, ``cli_bids``, ``cli_admin``): exit codes, running a
-job in this process, reading a PIN or password, choosing the key the options name, printing a
-failure, and the ``diagnose`` command that ``doctor`` also prints.
+"""What the command modules of ``agent.cli`` share: exit codes, the command line's language, running
+a job in this process, reading a PIN or password, choosing the key the options name, printing a
+failure.
 
-The sub-command modules import this module, never ``agent.cli`` (which imports them): the command
-line has no import cycle (docs/ARCHITECTURE.md section 1).
+The command modules import this module, never the package ``agent.cli`` (which runs them): the
+command line has no import cycle (docs/ARCHITECTURE.md section 1).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .i18n import Text
+from ..i18n import Text
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ..config import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -24,7 +23,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # -- jobs run in-process ------------------------------------------------------------------------
 
 
-#: The command line's language (``--lang`` or the system's: agent.cli_lang), set by ``main``.
+#: The command line's language (``--lang`` or the system's: agent.cli.lang), set by ``main``.
 CLI_LOCALE = "fr"
 
 
@@ -52,7 +51,7 @@ PROMPTS = {
 }
 
 
-def _run_job(services: Any, kind: str, params: dict[str, Any], locale: str | None = None,
+def run_job(services: Any, kind: str, params: dict[str, Any], locale: str | None = None,
              show_progress: bool = False, origin: str = "cli:") -> dict[str, Any]:
     """Run one job of ``kind`` in this process (the same kinds the bridge starts), in ``locale``
     (the command line's by default); its final snapshot.
@@ -61,15 +60,15 @@ def _run_job(services: Any, kind: str, params: dict[str, Any], locale: str | Non
     """
     import asyncio
 
-    from .audit import AuditLog
-    from .jobs.manager import JobManager
+    from ..audit import AuditLog
+    from ..jobs.manager import JobManager
 
     locale = locale or CLI_LOCALE
 
     async def run() -> dict[str, Any]:
         manager = JobManager(services, audit=AuditLog.in_state_dir(services.settings.state_dir))
         if show_progress:
-            from .cli_progress import ProgressRenderer
+            from .progress import ProgressRenderer
 
             # nothing asked at the terminal (--pin-stdin, a password read already): no "waiting for your answer" line
             asks = bool(getattr(services.consent, "asks_at_terminal", True))
@@ -80,27 +79,12 @@ def _run_job(services: Any, kind: str, params: dict[str, Any], locale: str | Non
     return asyncio.run(run())
 
 
-# -- printing ------------------------------------------------------------------------------------
-
-
-def signature_line(check: dict[str, Any]) -> str:
-    """An opened file's analyse on one line: "Signature valide — Jeanne TITULAIRE — rapport : …"."""
-    parts = [check["label"]]
-    if check.get("signers"):
-        parts.append(", ".join(check["signers"]))
-    if check.get("signed_by"):
-        parts.append(say(PROMPTS["signed_by"], who=", ".join(check["signed_by"])))
-    if check.get("report_name"):
-        parts.append(say(PROMPTS["report"], name=check["report_name"]))
-    return " — ".join(parts)
-
-
 # -- secrets -------------------------------------------------------------------------------------
 
 
 def read_secret(prompt: str, from_stdin: bool):  # type: ignore[no-untyped-def]
     """A PIN or password from stdin (``--pin-stdin``) or typed at a terminal; never from argv."""
-    from .consent import Secret
+    from ..consent import Secret
 
     if from_stdin:
         line = sys.stdin.readline()
@@ -112,16 +96,22 @@ def read_secret(prompt: str, from_stdin: bool):  # type: ignore[no-untyped-def]
     return None
 
 
-def _sep(locale: str | None = None) -> str:
+def sep(locale: str | None = None) -> str:
     """The separator after "compagnon" and an error code: a space before ":" in French only."""
     return ": " if (locale or CLI_LOCALE) == "en" else " : "
 
 
-def _fail(exc: Exception, locale: str | None = None) -> int:
+def print_job_error(snapshot: dict[str, Any]) -> None:
+    """A job that did not succeed, as ``compagnon : CODE : message`` on stderr."""
+    error = snapshot["error"] or {"code": snapshot["state"].upper(), "message": snapshot["message"]}
+    print(f"compagnon{sep()}{error['code']}{sep()}{error['message']}", file=sys.stderr)
+
+
+def fail(exc: Exception, locale: str | None = None) -> int:
     """Print ``exc`` as the command's error, in ``locale`` (the command line's by default)."""
     from bridge_protocol.errors import ProtocolError
 
-    from .errors import ReportedError
+    from ..errors import ReportedError
 
     locale = locale or CLI_LOCALE
     sep = ": " if locale == "en" else " : "  # a space before ":" in French only
@@ -135,7 +125,7 @@ def _fail(exc: Exception, locale: str | None = None) -> int:
 # -- the key the options name --------------------------------------------------------------------
 
 
-class _CliConsent:
+class CliConsent:
     """The user ran the command: that is the consent. The PIN is read when the key needs one."""
 
     def __init__(self, pin_stdin: bool, known: object = None) -> None:
@@ -149,10 +139,10 @@ class _CliConsent:
         return not self.pin_stdin and self.known is None
 
     async def ask(self, request):  # type: ignore[no-untyped-def]
-        from .consent import ConsentDecision
+        from ..consent import ConsentDecision
 
         if request.pin_retry:  # a wrong PIN: asked again (the next line with --pin-stdin); nothing gives up
-            print(f"compagnon{_sep()}{request.notice}", file=sys.stderr, flush=True)
+            print(f"compagnon{sep()}{request.notice}", file=sys.stderr, flush=True)
             pin = read_secret(say(PROMPTS["pin_again"]), self.pin_stdin)
             return ConsentDecision(approved=bool(pin and pin.reveal()), pin=pin if pin and pin.reveal() else None)
         pin = self.known
@@ -161,14 +151,14 @@ class _CliConsent:
         return ConsentDecision(approved=True, pin=pin)  # type: ignore[arg-type]
 
 
-def _select_key(args: argparse.Namespace, settings: Settings, purpose: str | None = None):  # type: ignore[no-untyped-def]
+def select_key(args: argparse.Namespace, settings: Settings, purpose: str | None = None):  # type: ignore[no-untyped-def]
     """The registry and the key the options name; the PKCS#12 password when it was needed. For
     ``purpose="signing"``, a PKCS#12 whose published certificate cannot sign is refused before its
     password is asked (the sign job itself refuses any such key before the consent and the PIN)."""
     from bridge_protocol.errors import ErrorCode, ProtocolError
 
-    from .keystores.pkcs12_store import Pkcs12FileStore
-    from .keystores.registry import KeyStoreRegistry
+    from ..keystores.pkcs12_store import Pkcs12FileStore
+    from ..keystores.registry import KeyStoreRegistry
 
     chosen = getattr(args, "cert", None)
     if [bool(args.p12), bool(args.pkcs11), bool(chosen)].count(True) != 1:
@@ -196,7 +186,7 @@ def _select_key(args: argparse.Namespace, settings: Settings, purpose: str | Non
     if args.p12:
         store = Pkcs12FileStore(args.p12)
         if purpose == "signing":
-            from .keystores.usage import usage_refusal
+            from ..pki.key_usage import usage_refusal
 
             for published in store.keys():  # a certificate published beside the file: judged before the password
                 refusal = usage_refusal(published.certificate, "signing")
@@ -207,7 +197,7 @@ def _select_key(args: argparse.Namespace, settings: Settings, purpose: str | Non
         if key is None:
             raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
         return KeyStoreRegistry(settings, p12=[store], discover=False), key, secret
-    from .keystores.pkcs11_store import Pkcs11TokenStore
+    from ..keystores.pkcs11_store import Pkcs11TokenStore
 
     registry = KeyStoreRegistry(settings, extra_modules=[args.pkcs11], discover=False)
     tokens = [s for s in registry.stores() if isinstance(s, Pkcs11TokenStore) and s.module.path == args.pkcs11.resolve()
@@ -224,42 +214,3 @@ def _select_key(args: argparse.Namespace, settings: Settings, purpose: str | Non
     if not keys:
         raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
     return registry, keys[0], None
-
-
-# -- diagnose ------------------------------------------------------------------------------------
-
-
-def _diagnose(args: argparse.Namespace, settings: Settings) -> int:
-    from .config import ConfigError, normalize_origin
-    from .consent import PolicyConsent
-    from .jobs.context import JobServices
-
-    origin = "cli:"
-    if args.platform:
-        try:
-            origin = normalize_origin(args.platform)
-        except ConfigError as exc:
-            print(f"compagnon{_sep()}{exc}", file=sys.stderr)
-            return EXIT_USAGE
-
-    from .keystores.registry import KeyStoreRegistry
-
-    services = JobServices(settings=settings, consent=PolicyConsent(approve=False), keystores=KeyStoreRegistry(settings))
-    snapshot = _run_job(services, "diagnose", {},
-                        show_progress=not args.json, origin=origin)
-    if args.json:
-        print(json.dumps(snapshot, ensure_ascii=False, indent=2))
-    elif snapshot["state"] == "succeeded":
-        result = snapshot["result"]
-        print()
-        width = max(len(c["label"]) for c in result["checks"])
-        marks = {"pass": "OK ", "warn": "!! ", "fail": "KO "}
-        for check in result["checks"]:
-            print(f"{marks[check['status']]} {check['label']:<{width}}  {check['value']}")
-            if check["status"] != "pass":
-                print(f"    {'':<{width}}  {check['message']}")
-        print(f"\n{result['message']}")
-    if snapshot["state"] != "succeeded":
-        print(f"compagnon{_sep()}{snapshot['message']}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_FAILED if snapshot["result"]["status"] == "fail" else EXIT_OK

@@ -14,7 +14,7 @@
 * ``load()`` does the same from the cache only, fully offline. Cached files are verified again on
   every load: the cache folder is not trusted more than the network.
 * ``trust_anchors()`` and ``qualified_at(chain, at)`` query the verified lists
-  (``trusted_lists_qualified``); ``category_from_trusted_lists`` turns the answer into the
+  (``qualified``); ``category_from_trusted_lists`` turns the answer into the
   ``certificate_category`` check of a verification report.
 
 The engine never makes HTTP requests itself: ``fetch`` must enforce its own timeouts and size
@@ -40,10 +40,10 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from ..fsutil import atomic_write_bytes
-from ..keystores.facts import QUALIFIED_POLICIES, qc_statements
-from .model import Check, CheckStatus, passed, warning
-from .trusted_lists_model import (
+from ...fsutil import atomic_write_bytes
+from ...pki.cert_facts import QUALIFIED_POLICIES, qc_statements
+from ..model import Check, CheckStatus, passed, warning
+from .model import (
     TSLTYPE_EU_LOTL,
     ListRefused,
     Message,
@@ -51,8 +51,8 @@ from .trusted_lists_model import (
     TrustedList,
     message,
 )
-from .trusted_lists_parse import MAX_LIST_SIZE, read_list
-from .trusted_lists_qualified import QualifiedStatus, TrustedListSet
+from .parse import MAX_LIST_SIZE, read_list
+from .qualified import QualifiedStatus, TrustedListSet
 
 __all__ = [
     "Fetch", "ListRefused", "ListStatus", "QualifiedStatus", "RefreshReport", "TrustedList", "TrustedListSet",

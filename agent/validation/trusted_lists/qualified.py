@@ -36,8 +36,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ..keystores.facts import qc_statements
-from .trusted_lists_model import (
+from ...pki.cert_facts import qc_statements
+from .model import (
     ASI_USAGES,
     EIDAS_DATE,
     FOR_ESIGNATURES,

@@ -1,7 +1,7 @@
 """The command line's own help texts (``help=``, ``description=``, ``metavar=`` of the parsers in
-``agent.cli``, ``agent.cli_bids``, ``agent.cli_admin``, ``agent.cli_update``) in English: the parsers
-are written in French, the product's language, and ``in_language`` puts each text in English when
-the command line speaks English (argparse's own texts are handled by ``agent.cli_lang``)."""
+``agent.cli.parser``, ``agent.cli.bids``, ``agent.cli.admin``, ``agent.cli.update``) in English: the
+parsers are written in French, the product's language, and ``in_language`` puts each text in English
+when the command line speaks English (argparse's own texts are handled by ``agent.cli.lang``)."""
 
 from __future__ import annotations
 
