@@ -21,11 +21,9 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from ..pki.key_usage import key_purposes
 from ..secret import Secret
 
-__all__ = ["KeySession", "KeyStore", "StoredKey", "cert_label", "certificate_sha256", "key_purposes", "name_label",
-           "stored_key_id"]
+__all__ = ["KeySession", "KeyStore", "StoredKey", "cert_label", "certificate_sha256", "name_label", "stored_key_id"]
 
 Purpose = Literal["signing", "decryption"]
 SignScheme = Literal["pkcs1v15", "pss", "ecdsa"]

@@ -19,9 +19,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from bridge_protocol.certificates import CertificateInfo, CertificateSource
 
 from ..i18n import Text
-from ..trust import TrustAnchors
 from ..pki.cert_facts import OID_ORGANIZATION_IDENTIFIER, QUALIFIED_POLICIES, organization_ids, qc_statements
-from .base import KeyStore, StoredKey, key_purposes, name_label
+from ..pki.key_usage import key_purposes
+from ..trust import TrustAnchors
+from .base import KeyStore, StoredKey, name_label
 
 KEY_USAGE_NAMES = (
     "digital_signature", "content_commitment", "key_encipherment", "data_encipherment",

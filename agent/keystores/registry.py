@@ -19,8 +19,9 @@ from bridge_protocol.certificates import CertificateInfo, Purpose
 
 from ..config import Settings
 from ..errors import ErrorCode, ReportedError
+from ..pki.key_usage import key_purposes
 from ..trust import TrustAnchors
-from .base import KeyStore, StoredKey, key_purposes
+from .base import KeyStore, StoredKey
 from .facts import certificate_info
 from .pkcs11_modules import check_module, find_modules
 from .pkcs12_store import Pkcs12FileStore, p12_files

@@ -22,7 +22,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from agent.keystores.base import key_purposes
+from agent.pki.key_usage import key_purposes
 from agent.validation import Indication, SubIndication, verify_file
 from bridge_protocol.client import BridgeClient
 from tests.integration.test_sign_job import _listed, terminal_agent, upload  # noqa: F401 (fixture)

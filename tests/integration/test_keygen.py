@@ -29,7 +29,8 @@ from agent.envelopes import decrypt, session_unwrapper
 from agent.errors import ErrorCode, ReportedError
 from agent.jobs.context import JobServices
 from agent.jobs.manager import JobManager
-from agent.keystores.base import KeySession, StoredKey, key_purposes
+from agent.keystores.base import KeySession, StoredKey
+from agent.pki.key_usage import key_purposes
 from agent.keystores.keygen import (
     KDF_ROUNDS, POLICY_SECOURS, SECOURS_OU, generate_on_token, generate_p12, is_secours, sidecar_path,
 )
