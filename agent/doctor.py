@@ -343,3 +343,15 @@ def write_bundle(settings: Settings, target: Path, diagnose: dict[str, Any] | No
         for name, text in members:
             archive.writestr(name, text)
     return [name for name, _ in members]
+
+
+def write_diagnostic_bundle(settings: Settings, target: Path, diagnose_job: dict[str, Any]) -> list[str]:
+    """The ZIP for IT support once the workstation test ended: ``diagnose_job`` is the ``diagnose``
+    job's snapshot; its result goes in the bundle when it succeeded, else its state and error.
+    ``compagnon doctor --bundle`` and the console's "Créer le fichier de diagnostic" both write the
+    bundle here (atomically, 0600); the member names."""
+    if diagnose_job["state"] == "succeeded":
+        diagnose = diagnose_job["result"]
+    else:
+        diagnose = {"state": diagnose_job["state"], "error": diagnose_job.get("error")}
+    return write_bundle(settings, target, diagnose)

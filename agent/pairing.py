@@ -129,6 +129,15 @@ class ConnectionAuth:
             self.pairing = None
 
 
+class PreapprovedSite(Exception):
+    """A site the configuration pre-approves (``[pairing] preapproved``, or the administrator's
+    policy) cannot be revoked: its pages would pair again at once, without asking."""
+
+    def __init__(self, origin: str) -> None:
+        super().__init__(origin)
+        self.origin = origin
+
+
 class Pairings:
     """The paired sites and their keys, in ``state_dir/pairings.json``."""
 
@@ -200,7 +209,11 @@ class Pairings:
         return entries
 
     def revoke(self, origin: str) -> bool:
-        """Delete ``origin``'s key: its pages must pair again."""
+        """Delete ``origin``'s key: its pages must pair again. False when it was not paired;
+        :class:`PreapprovedSite` when the configuration pre-approves it (the console and the
+        command line both say so, neither deletes its key)."""
+        if origin in self.preapproved:
+            raise PreapprovedSite(origin)
         self._refresh()
         if self._approved.pop(origin, None) is None:
             return False
@@ -377,4 +390,4 @@ def test_codes_folder(state_dir: Path, policy: str) -> Path | None:
     return state_dir / TEST_CODES_FOLDER if policy == "approve-all-for-tests" else None
 
 
-__all__ = ["ConnectionAuth", "Pairings", "b64", "decode_b64", "test_code_name", "test_codes_folder"]
+__all__ = ["ConnectionAuth", "Pairings", "PreapprovedSite", "b64", "decode_b64", "test_code_name", "test_codes_folder"]

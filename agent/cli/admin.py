@@ -175,25 +175,23 @@ def _export(journal: AuditLog, target: Path | None) -> int:
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
     from ..audit import AuditLog
     from .common import run_job
-    from .diagnose import run as diagnose
+    from .diagnose import run as run_diagnose
 
     if args.bundle is None:
-        status = diagnose(argparse.Namespace(platform=args.platform, json=False), settings)
+        status = run_diagnose(argparse.Namespace(platform=args.platform, json=False), settings)
         print(f"Journal d'audit : {AuditLog.in_state_dir(settings.state_dir).verify().message()}")
         print(say(Text("Pour l'assistance : compagnon doctor --bundle (fichier ZIP sans clé, code PIN ni jeton).",
                        "For support: compagnon doctor --bundle (a ZIP file without key, PIN or token).")))
         return status
 
     from ..consent import PolicyConsent
-    from ..doctor import default_bundle_path, write_bundle
+    from ..doctor import default_bundle_path, write_diagnostic_bundle
     from ..jobs.context import JobServices
 
     target = default_bundle_path() if args.bundle == _DEFAULT_BUNDLE else Path(args.bundle).expanduser()
     snapshot = run_job(JobServices(settings=settings, consent=PolicyConsent(approve=False)), "diagnose", {})
-    diagnose = snapshot["result"] if snapshot["state"] == "succeeded" else \
-        {"state": snapshot["state"], "error": snapshot["error"]}
     try:
-        members = write_bundle(settings, target, diagnose)
+        members = write_diagnostic_bundle(settings, target, snapshot)
     except OSError as exc:
         print(say(Text("compagnon : fichier de diagnostic impossible à écrire : {exc}",
                        "compagnon: the diagnostic file cannot be written: {exc}"), exc=exc), file=sys.stderr)

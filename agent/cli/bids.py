@@ -76,7 +76,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     params.update(certificate=key.id, upload=not args.no_upload)
     if args.envelopes:
         params["envelopes"] = [e.strip() for e in args.envelopes.split(",") if e.strip()]
-    services = JobServices(settings=settings, consent=CliConsent(args.pin_stdin, secret),  # type: ignore[arg-type]
+    services = JobServices(settings=settings, consent=CliConsent(args.pin_stdin, secret),
                            keystores=registry, local=True)
     snapshot = run_job(services, "bids.open", params, show_progress=True, origin=origin)
     return _report(snapshot, lambda f: (f"{f['name']}  {'transmis' if f['uploaded'] else 'non transmis'}"

@@ -12,10 +12,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from ..consent import ConsentDecision, ConsentProvider, ConsentRequest, Secret
 from ..i18n import Text
 
 if TYPE_CHECKING:
+    from bridge_protocol.certificates import Purpose
+
     from ..config import Settings
+    from ..keystores.registry import KeySelection
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -82,10 +86,8 @@ def run_job(services: Any, kind: str, params: dict[str, Any], locale: str | None
 # -- secrets -------------------------------------------------------------------------------------
 
 
-def read_secret(prompt: str, from_stdin: bool):  # type: ignore[no-untyped-def]
+def read_secret(prompt: str, from_stdin: bool) -> Secret | None:
     """A PIN or password from stdin (``--pin-stdin``) or typed at a terminal; never from argv."""
-    from ..consent import Secret
-
     if from_stdin:
         line = sys.stdin.readline()
         return Secret(line.rstrip("\r\n")) if line else None
@@ -125,10 +127,10 @@ def fail(exc: Exception, locale: str | None = None) -> int:
 # -- the key the options name --------------------------------------------------------------------
 
 
-class CliConsent:
+class CliConsent(ConsentProvider):
     """The user ran the command: that is the consent. The PIN is read when the key needs one."""
 
-    def __init__(self, pin_stdin: bool, known: object = None) -> None:
+    def __init__(self, pin_stdin: bool, known: Secret | None = None) -> None:
         self.pin_stdin = pin_stdin
         self.known = known
 
@@ -138,79 +140,38 @@ class CliConsent:
         password already read)."""
         return not self.pin_stdin and self.known is None
 
-    async def ask(self, request):  # type: ignore[no-untyped-def]
-        from ..consent import ConsentDecision
-
+    async def ask(self, request: ConsentRequest) -> ConsentDecision:
         if request.pin_retry:  # a wrong PIN: asked again (the next line with --pin-stdin); nothing gives up
             print(f"compagnon{sep()}{request.notice}", file=sys.stderr, flush=True)
             pin = read_secret(say(PROMPTS["pin_again"]), self.pin_stdin)
             return ConsentDecision(approved=bool(pin and pin.reveal()), pin=pin if pin and pin.reveal() else None)
         pin = self.known
         if pin is None and request.needs_pin:
-            pin = read_secret(say(PROMPTS["pin"], name=request.certificate.split(' — ')[0]), self.pin_stdin)
-        return ConsentDecision(approved=True, pin=pin)  # type: ignore[arg-type]
+            pin = read_secret(say(PROMPTS["pin"], name=(request.certificate or "").split(" — ")[0]), self.pin_stdin)
+        return ConsentDecision(approved=True, pin=pin)
 
 
-def select_key(args: argparse.Namespace, settings: Settings, purpose: str | None = None):  # type: ignore[no-untyped-def]
-    """The registry and the key the options name; the PKCS#12 password when it was needed. For
-    ``purpose="signing"``, a PKCS#12 whose published certificate cannot sign is refused before its
-    password is asked (the sign job itself refuses any such key before the consent and the PIN)."""
-    from bridge_protocol.errors import ErrorCode, ProtocolError
+#: The options that name a key: the command line says them where the registry says "a PKCS#12 file…".
+KEY_OPTIONS = Text("Indiquez --p12 FICHIER, --pkcs11 MODULE --token LIBELLÉ ou --cert ID.",
+                   "Give --p12 FILE, --pkcs11 MODULE --token LABEL or --cert ID.")
+SEVERAL_KEYS = Text("Plusieurs certificats sur ce support : précisez --key ({names}).",
+                    "Several certificates on this token: say which with --key ({names}).")
 
-    from ..keystores.pkcs12_store import Pkcs12FileStore
+
+def select_key(args: argparse.Namespace, settings: Settings, purpose: Purpose | None = None) -> KeySelection:
+    """The registry and the key the options name, and the PKCS#12 password when it was read
+    (``KeyStoreRegistry.select``; the options are only mapped to it here)."""
+    from ..errors import ErrorCode, ReportedError
     from ..keystores.registry import KeyStoreRegistry
 
     chosen = getattr(args, "cert", None)
     if [bool(args.p12), bool(args.pkcs11), bool(chosen)].count(True) != 1:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS,
-                            Text("Indiquez --p12 FICHIER, --pkcs11 MODULE --token LIBELLÉ ou --cert ID.",
-                                 "Give --p12 FILE, --pkcs11 MODULE --token LABEL or --cert ID."))
-    if chosen:
-        registry = KeyStoreRegistry(settings)
-        wanted = chosen.strip().lower()
-        matches = [key for _, key in registry.keys()
-                   if key.id == wanted or (len(wanted) >= 8 and key.sha256.startswith(wanted))]
-        if len(matches) != 1:
-            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE,
-                                Text("Certificat introuvable : {id}", "Certificate not found: {id}").filled(id=chosen))
-        return registry, matches[0], None
-    if args.p12 and not args.p12.is_file():
-        raise ProtocolError(ErrorCode.FILE_NOT_FOUND, Text(
-            "Fichier introuvable : {path}. Vérifiez le chemin du certificat logiciel (fichier .p12 ou .pfx).",
-            "File not found: {path}. Check the path of the software certificate (.p12 or .pfx file).").filled(path=str(args.p12)))
-    if args.pkcs11 and not args.pkcs11.is_file():
-        raise ProtocolError(ErrorCode.FILE_NOT_FOUND, Text(
-            "Module PKCS#11 introuvable : {path}. Indiquez le fichier .so (ou .dll) fourni avec la carte ou la clé USB.",
-            "PKCS#11 module not found: {path}. Give the .so (or .dll) file supplied with the card or USB key.",
-        ).filled(path=str(args.pkcs11)))
-    if args.p12:
-        store = Pkcs12FileStore(args.p12)
-        if purpose == "signing":
-            from ..pki.key_usage import usage_refusal
-
-            for published in store.keys():  # a certificate published beside the file: judged before the password
-                refusal = usage_refusal(published.certificate, "signing")
-                if refusal is not None:
-                    raise ProtocolError(ErrorCode.KEY_USAGE_NOT_SIGNING, refusal)
-        secret = read_secret(say(PROMPTS["p12_password"], name=args.p12.name), args.pin_stdin)
-        (key,) = store.unlock(secret) or [None]
-        if key is None:
-            raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
-        return KeyStoreRegistry(settings, p12=[store], discover=False), key, secret
-    from ..keystores.pkcs11_store import Pkcs11TokenStore
-
-    registry = KeyStoreRegistry(settings, extra_modules=[args.pkcs11], discover=False)
-    tokens = [s for s in registry.stores() if isinstance(s, Pkcs11TokenStore) and s.module.path == args.pkcs11.resolve()
-              and (args.token is None or s.token_label == args.token)]
-    if not tokens:
-        raise ProtocolError(ErrorCode.TOKEN_REMOVED, Text("Support introuvable : {name}", "Token not found: {name}")
-                            .filled(name=args.token or args.pkcs11.name))
-    keys = [k for k in tokens[0].keys() if args.key is None or k.label == args.key]
-    if args.key is None and len(keys) > 1:
-        names = ", ".join(k.label for k in keys)
-        raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE, Text(
-            "Plusieurs certificats sur ce support : précisez --key ({names}).",
-            "Several certificates on this token: say which with --key ({names}).").filled(names=names))
-    if not keys:
-        raise ProtocolError(ErrorCode.NO_SUCH_CERTIFICATE)
-    return registry, keys[0], None
+        raise ReportedError(ErrorCode.INVALID_PARAMS, KEY_OPTIONS)
+    try:
+        return KeyStoreRegistry.select(
+            settings, p12=args.p12, pkcs11=args.pkcs11, token=args.token, label=args.key, certificate=chosen,
+            purpose=purpose, password=lambda name: read_secret(say(PROMPTS["p12_password"], name=name), args.pin_stdin))
+    except ReportedError as exc:
+        if "labels" not in exc.detail:
+            raise
+        raise ReportedError(exc.code, SEVERAL_KEYS.filled(names=str(exc.detail["labels"]))) from None

@@ -30,7 +30,7 @@ def decrypt(args: argparse.Namespace, settings: Settings) -> int:
                               "extract": args.extract}
     if args.out_dir:
         params["out_dir"] = str(args.out_dir)
-    services = JobServices(settings=settings, consent=CliConsent(args.pin_stdin, secret),  # type: ignore[arg-type]
+    services = JobServices(settings=settings, consent=CliConsent(args.pin_stdin, secret),
                            keystores=registry, local=True)
     snapshot = run_job(services, "decrypt", params, show_progress=True)
     return print_outputs(snapshot, "decrypted")

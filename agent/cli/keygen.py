@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from ..consent import ConsentDecision, ConsentProvider, ConsentRequest
 from ..i18n import Text, human_date
 from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PROMPTS, print_job_error, read_secret, run_job, say, sep
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 
-class KeygenConsent:
+class KeygenConsent(ConsentProvider):
     """The user ran the command: that is the consent. For a new PKCS#12 file the PIN field is its
     password, typed twice at a terminal; otherwise it is the token's PIN or the source file's password."""
 
@@ -27,10 +28,8 @@ class KeygenConsent:
         """Whether a question waits for the user at the terminal (not with ``--pin-stdin``)."""
         return not self.pin_stdin
 
-    async def ask(self, request):  # type: ignore[no-untyped-def]
+    async def ask(self, request: ConsentRequest) -> ConsentDecision:
         from bridge_protocol.errors import ErrorCode, ProtocolError
-
-        from ..consent import ConsentDecision
 
         if request.pin_retry:
             print(f"compagnon{sep()}{request.notice}", file=sys.stderr, flush=True)
@@ -58,7 +57,7 @@ class KeygenConsent:
             if again is not None and again.reveal() == pin.reveal():
                 return ConsentDecision(approved=True, pin=pin)
             print(say(PROMPTS["differ"]), file=sys.stderr, flush=True)
-        raise ProtocolError(ErrorCode.PIN_REQUIRED, "Les deux mots de passe diffèrent.")
+        raise ProtocolError(ErrorCode.PIN_REQUIRED, Text("Les deux mots de passe diffèrent.", "The two passwords differ."))
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # --from-cert finds the certificate as « compagnon certs » lists it; otherwise only the named store.
     registry = KeyStoreRegistry(settings, extra_modules=modules, discover=bool(args.from_cert))
     consent = KeygenConsent(args.pin_stdin, new_password=not args.pkcs11 and not args.from_cert and not args.windows)
-    services = JobServices(settings=settings, consent=consent, keystores=registry, local=True)  # type: ignore[arg-type]
+    services = JobServices(settings=settings, consent=consent, keystores=registry, local=True)
     snapshot = run_job(services, "keygen", params, show_progress=True)
     if snapshot["state"] != "succeeded":
         print_job_error(snapshot)

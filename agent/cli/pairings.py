@@ -17,7 +17,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from ..audit import AuditLog
     from ..config import ConfigError, normalize_origin
     from ..consent import PolicyConsent
-    from ..pairing import Pairings
+    from ..pairing import Pairings, PreapprovedSite
 
     pairings = Pairings(settings.state_dir / "pairings.json", settings.preapproved_origins, PolicyConsent(False),
                         AuditLog.in_state_dir(settings.state_dir))
@@ -30,12 +30,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         except ConfigError as exc:
             print(f"compagnon{sep()}{exc}", file=sys.stderr)
             return EXIT_USAGE
-        if origin in settings.preapproved_origins:
+        try:
+            revoked = pairings.revoke(origin)
+        except PreapprovedSite:
             print(say(Text("compagnon : {origin} est pré-approuvé par la configuration ([pairing] preapproved).",
                            "compagnon: {origin} is pre-approved by the configuration ([pairing] preapproved)."),
                       origin=origin), file=sys.stderr)
             return EXIT_FAILED
-        if not pairings.revoke(origin):
+        if not revoked:
             print(say(Text("compagnon : {origin} n'est pas un site autorisé.", "compagnon: {origin} is not an allowed site."),
                       origin=origin), file=sys.stderr)
             return EXIT_FAILED

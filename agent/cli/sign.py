@@ -89,7 +89,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.out_dir:
         params["out_dir"] = str(args.out_dir)
 
-    services = JobServices(settings=settings, consent=CliConsent(args.pin_stdin, secret),  # type: ignore[arg-type]
+    services = JobServices(settings=settings, consent=CliConsent(args.pin_stdin, secret),
                            keystores=registry, local=True)
     snapshot = run_job(services, "sign", params, show_progress=True)
     return print_outputs(snapshot, "signed")

@@ -438,14 +438,17 @@ class ConsoleServer:
         return web.json_response({"pairings": self.service.pairings.list()})
 
     async def _api_revoke(self, request: web.Request) -> web.Response:
+        from ..pairing import PreapprovedSite
+
         body = await _json(request)
         try:
             origin = normalize_origin(str(body.get("origin", "")))
         except ConfigError:
             raise web.HTTPBadRequest(text="origin") from None
-        if origin in self.service.pairings.preapproved:
+        try:
+            revoked = await asyncio.to_thread(self.service.pairings.revoke, origin)
+        except PreapprovedSite:
             return web.json_response({"error": "preapproved"}, status=409)
-        revoked = await asyncio.to_thread(self.service.pairings.revoke, origin)
         self.changed()
         return web.json_response({"revoked": revoked, "pairings": self.service.pairings.list()})
 
@@ -505,14 +508,13 @@ class ConsoleServer:
     async def _api_diagnostic_bundle(self, request: web.Request) -> web.Response:
         """"Créer le fichier de diagnostic": the workstation test, then the ZIP for IT support
         (agent.doctor: no key, PIN, token or personal data) in the user's Documents folder."""
-        from ..doctor import default_bundle_path, write_bundle
+        from ..doctor import default_bundle_path, write_diagnostic_bundle
 
         job = self.start_job("diagnose", {}, _locale(request))
         done = await self.service.jobs.wait(job.id)
-        diagnose = done.result if done.state == "succeeded" else {"state": done.state, "error": done.error}
         target = default_bundle_path()
         try:
-            members = await asyncio.to_thread(write_bundle, self.service.settings, target, diagnose)
+            members = await asyncio.to_thread(write_diagnostic_bundle, self.service.settings, target, done.snapshot())
         except OSError as exc:
             log.warning("diagnostic bundle not written: %s", exc)
             # Stable codes: the console says it in the user's language (texts.json, bundleNotWritten).

@@ -11,15 +11,17 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from typing import Any
-from collections.abc import Iterable
+from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from bridge_protocol.certificates import CertificateInfo, Purpose
 
 from ..config import Settings
 from ..errors import ErrorCode, ReportedError
+from ..i18n import Text
 from ..pki.key_usage import key_purposes
+from ..secret import Secret
 from ..trust import TrustAnchors
 from .base import KeyStore, StoredKey
 from .facts import certificate_info
@@ -27,6 +29,15 @@ from .pkcs11_modules import check_module, find_modules
 from .pkcs12_store import Pkcs12FileStore, p12_files
 
 log = logging.getLogger(__name__)
+
+
+class KeySelection(NamedTuple):
+    """A key named by its store (:meth:`KeyStoreRegistry.select`): the registry that holds it, the
+    key, and the PKCS#12 password when one was read to open the file."""
+
+    registry: KeyStoreRegistry
+    key: StoredKey
+    secret: Secret | None
 
 
 class KeyStoreRegistry:
@@ -117,3 +128,76 @@ class KeyStoreRegistry:
         ]
         infos.sort(key=lambda i: (not i.suitable, i.subject.lower(), i.not_after))
         return infos
+
+    @classmethod
+    def select(cls, settings: Settings, *, p12: Path | None = None, pkcs11: Path | None = None,
+               token: str | None = None, label: str | None = None, certificate: str | None = None,
+               purpose: Purpose | None = None,
+               password: Callable[[str], Secret | None] = lambda name: None) -> KeySelection:
+        """The one key named by exactly one of: a PKCS#12 file (``p12``, opened with ``password(name)``),
+        a PKCS#11 module (``pkcs11``; ``token`` and ``label`` choose the token and the key when there
+        are several), or a ``certificate`` of the stores found from the settings (its id, or the
+        start, 8 hex digits at least, of its SHA-256 fingerprint). For ``purpose="signing"`` a
+        PKCS#12 whose published certificate cannot sign is refused before its password is asked
+        (the sign job itself refuses any such key before the consent and the PIN).
+
+        Several keys on the token and no ``label``: ``NO_SUCH_CERTIFICATE`` with their ``labels``
+        (comma-separated) in its detail, so the caller can say how to choose one.
+        """
+        if [p12 is not None, pkcs11 is not None, bool(certificate)].count(True) != 1:
+            raise ReportedError(ErrorCode.INVALID_PARAMS, Text(
+                "Indiquez un seul emplacement de la clé : un fichier PKCS#12, un module PKCS#11 ou un certificat.",
+                "Give one place for the key: a PKCS#12 file, a PKCS#11 module or a certificate."))
+        if certificate:
+            registry = cls(settings)
+            wanted = certificate.strip().lower()
+            matches = [key for _, key in registry.keys()
+                       if key.id == wanted or (len(wanted) >= 8 and key.sha256.startswith(wanted))]
+            if len(matches) != 1:
+                raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE, Text(
+                    "Certificat introuvable : {id}", "Certificate not found: {id}").filled(id=certificate))
+            return KeySelection(registry, matches[0], None)
+        if p12 is not None:
+            if not p12.is_file():
+                raise ReportedError(ErrorCode.FILE_NOT_FOUND, Text(
+                    "Fichier introuvable : {path}. Vérifiez le chemin du certificat logiciel (fichier .p12 ou .pfx).",
+                    "File not found: {path}. Check the path of the software certificate (.p12 or .pfx file).",
+                ).filled(path=str(p12)))
+            store = Pkcs12FileStore(p12)
+            if purpose == "signing":
+                from ..pki.key_usage import usage_refusal
+
+                for published in store.keys():  # a certificate published beside the file: judged before the password
+                    refusal = usage_refusal(published.certificate, "signing")
+                    if refusal is not None:
+                        english = usage_refusal(published.certificate, "signing", "en") or refusal
+                        raise ReportedError(ErrorCode.KEY_USAGE_NOT_SIGNING, Text(refusal, english))
+            secret = password(p12.name)
+            unlocked = store.unlock(secret)
+            if not unlocked:
+                raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE)
+            return KeySelection(cls(settings, p12=[store], discover=False), unlocked[0], secret)
+        assert pkcs11 is not None
+        if not pkcs11.is_file():
+            raise ReportedError(ErrorCode.FILE_NOT_FOUND, Text(
+                "Module PKCS#11 introuvable : {path}. Indiquez le fichier .so (ou .dll) fourni avec la carte ou la clé USB.",
+                "PKCS#11 module not found: {path}. Give the .so (or .dll) file supplied with the card or USB key.",
+            ).filled(path=str(pkcs11)))
+        from .pkcs11_store import Pkcs11TokenStore  # python-pkcs11 only when a module is named
+
+        registry = cls(settings, extra_modules=[pkcs11], discover=False)
+        tokens = [s for s in registry.stores() if isinstance(s, Pkcs11TokenStore)
+                  and s.module.path == pkcs11.resolve() and (token is None or s.token_label == token)]
+        if not tokens:
+            raise ReportedError(ErrorCode.TOKEN_REMOVED, Text("Support introuvable : {name}", "Token not found: {name}")
+                                .filled(name=token or pkcs11.name))
+        keys = [k for k in tokens[0].keys() if label is None or k.label == label]
+        if label is None and len(keys) > 1:
+            names = ", ".join(k.label for k in keys)
+            raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE, Text(
+                "Plusieurs certificats sur ce support : précisez lequel ({names}).",
+                "Several certificates on this token: say which one ({names}).").filled(names=names),
+                labels=names)
+        if not keys:
+            raise ReportedError(ErrorCode.NO_SUCH_CERTIFICATE)
+        return KeySelection(registry, keys[0], None)

@@ -16,7 +16,7 @@ import pytest
 from agent.audit import GENESIS, AuditLog, canonical, record_hash
 from agent.consent import PolicyConsent
 from agent.fsutil import atomic_output
-from agent.pairing import Pairings
+from agent.pairing import Pairings, PreapprovedSite
 from bridge_protocol.errors import ProtocolError
 from tests.support.agent_process import ROOT
 
@@ -233,6 +233,19 @@ def test_pairing_decisions_are_recorded(tmp_path: Path) -> None:
         ("pairing.revoked", "https://marches.example.fr"),
     ]
     assert journal.verify().intact
+
+
+def test_a_preapproved_site_is_not_revoked(tmp_path: Path) -> None:
+    """The rule lives in Pairings (the console and ``compagnon pairings revoke`` both call it): a
+    site the configuration pre-approves keeps its key, and nothing is recorded."""
+    journal = AuditLog(tmp_path / "audit")
+    site = "https://marches.example.fr"
+    pairings = Pairings(tmp_path / "pairings.json", (site,), PolicyConsent(True), journal)
+    asyncio.run(_pair(pairings, site))
+    with pytest.raises(PreapprovedSite):
+        pairings.revoke(site)
+    assert pairings.is_paired(site)
+    assert [e["action"] for e in journal.entries()] == ["pairing.approved"]
 
 
 def test_records_are_json_lines_without_raw_control_characters(tmp_path: Path) -> None:
