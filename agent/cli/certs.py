@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 
-#: A certificate's purposes (RFC 5280 key usage, see agent/keystores/usage.py) as ``certs`` prints them.
+#: A certificate's purposes (RFC 5280 key usage, see agent/pki/key_usage.py) as ``certs`` prints them.
 USAGE_LABELS = {
     ("signing",): {"fr": "signature", "en": "signature"},
     ("decryption",): {"fr": "chiffrement", "en": "encryption"},
