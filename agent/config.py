@@ -1,5 +1,8 @@
 """Agent settings: a TOML file under the platformdirs config folder, overridden by the command line.
 
+``Settings`` and the reading of config.toml are here; agent/settings_load.py's ``load_settings``
+adds the ``[update]`` table and the administrator's policy, which both read ``Settings``.
+
 Example ``config.toml``::
 
     [bridge]
@@ -216,8 +219,9 @@ def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: 
     return value
 
 
-def load_settings(config_path: Path | None = None) -> Settings:
-    """Read ``config_path`` (or the default file when it exists) into Settings."""
+def read_config(config_path: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """The file read (``config_path``, else the default one) and its tables: none when the default
+    file does not exist; ConfigError when the named one does not, or is not TOML."""
     explicit = config_path is not None
     path = config_path or default_config_path()
     data: dict[str, Any] = {}
@@ -228,7 +232,13 @@ def load_settings(config_path: Path | None = None) -> Settings:
             raise ConfigError(f"{path} : TOML invalide ({exc})") from exc
     elif explicit:
         raise ConfigError(f"{path} : fichier introuvable")
+    return path, data
 
+
+def settings_arguments(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """config.toml's tables as ``Settings`` keyword arguments, except ``[update]`` (agent/update/config.py
+    reads it): agent.settings_load.load_settings puts them together and applies the administrator's
+    policy, so this module imports neither."""
     bridge = data.get("bridge", {})
     pairing = data.get("pairing", {})
     jobs = data.get("jobs", {})
@@ -338,9 +348,4 @@ def load_settings(config_path: Path | None = None) -> Settings:
     for key in ("state_dir", "log_dir"):
         if (v := _get(paths, key, str, "paths")) is not None:
             kwargs[key] = Path(v).expanduser()
-    from .update.config import parse_update_table  # [update]: url, public_keys, … (agent/update/config.py)
-
-    kwargs.update(parse_update_table(data.get("update", {})))
-    from .policy import with_admin_policy  # the machine's admin policy wins (agent/policy.py)
-
-    return with_admin_policy(Settings(**kwargs))
+    return kwargs

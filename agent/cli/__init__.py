@@ -56,7 +56,7 @@ COMMANDS = {
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    from ..config import load_settings
+    from ..settings_load import load_settings
 
     settings = load_settings(args.config)
     if getattr(args, "port", None):

@@ -22,9 +22,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from agent.config import ConfigError, Settings, load_settings
+from agent.config import ConfigError, Settings
 from agent.consent import ConsentDecision, ConsentProvider, ConsentRequest
 from agent.consent.limits import RateLimitedConsent
+from agent.settings_load import load_settings
 from bridge_protocol.client import BridgeClient, BridgeError
 from bridge_protocol.errors import ErrorCode, ProtocolError
 from tests.conftest import OTHER_ORIGIN

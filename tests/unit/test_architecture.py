@@ -40,6 +40,9 @@ def test_the_import_contracts_hold() -> None:
     ("agent/envelopes/decrypt.py", "from ..validation import model", "The engines never import one another"),
     ("agent/pki/cms.py", "from ..keystores import base", "Arrows point down"),
     ("agent/pki/streams.py", "from .. import trust", "agent.pki imports nothing from the agent"),
+    # The policy and the [update] table are applied by agent/settings_load.py, over Settings.
+    ("agent/config.py", "from .policy import with_admin_policy", "No import cycle"),
+    ("agent/config.py", "from .update.config import parse_update_table", "No import cycle"),
 ])
 def test_one_forbidden_import_breaks_a_contract(tmp_path: Path, module: str, line: str, contract: str) -> None:
     for package in ("agent", "bridge_protocol"):

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ConfigError, load_settings, normalize_origin
+from agent.config import ConfigError, normalize_origin
+from agent.settings_load import load_settings
 
 
 @pytest.mark.parametrize(

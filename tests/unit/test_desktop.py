@@ -10,12 +10,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from agent.config import load_settings
 from agent.consent import ConsentRequest, FileSummary
 from agent.desktop.consent import AnswerError, ConsoleConsent
 from agent.desktop.runtime import MENU, MENU_SECTIONS
 from agent.desktop.tray import Tray, icon_image
 from agent.secret import Secret
+from agent.settings_load import load_settings
 from bridge_protocol.errors import ErrorCode, ProtocolError
 
 REQUEST = ConsentRequest(origin="https://marches.example.fr", action="sign", summary="Signer 1 fichier",

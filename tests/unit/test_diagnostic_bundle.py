@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import Settings, load_settings
+from agent.config import Settings
 from agent.doctor import write_diagnostic_bundle
+from agent.settings_load import load_settings
 
 
 @pytest.fixture

@@ -13,10 +13,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from agent.config import Settings, load_settings
+from agent.config import Settings
 from agent.errors import ErrorCode, ReportedError
 from agent.keystores.registry import KeyStoreRegistry
 from agent.secret import Secret
+from agent.settings_load import load_settings
 
 
 def _p12(folder: Path, name: str, *, signing: bool, password: str = "secret") -> Path:

@@ -9,7 +9,7 @@ import pytest
 
 from agent.cli import _settings
 from agent.cli.parser import build_parser
-from agent.config import ConfigError, Settings, load_settings
+from agent.config import ConfigError, Settings
 from agent.policy import (
     LOCK_ALLOWED,
     LOCK_PREAPPROVED,
@@ -18,6 +18,7 @@ from agent.policy import (
     default_policy_path,
     load_policy,
 )
+from agent.settings_load import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "installers" / "policy" / "compagnon-policy.example.toml"

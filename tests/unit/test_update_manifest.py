@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.audit import AuditLog
-from agent.config import ConfigError, Settings, load_settings
+from agent.config import ConfigError, Settings
+from agent.settings_load import load_settings
 from agent.update.config import UpdateSettings, manifest_url, parse_update_table, url_allowed
 from agent.update.installer import copy_site_packages
 from agent.update.manifest import (
