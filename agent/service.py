@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,23 +84,24 @@ def _settle_memory() -> None:
     gc.freeze()
 
 
-def make_consent(settings: Settings, interactive: bool) -> ConsentProvider:
+def make_consent(settings: Settings, interactive: bool,
+                 native: Callable[[], ConsentProvider] | None = None) -> ConsentProvider:
     """The consent provider a headless agent uses (the desktop UI plugs in its own).
 
     ``console`` is answered by agent.desktop (its runtime passes a ConsoleConsent); a bare
     service without the console cannot ask, and says so (CONSENT_UNAVAILABLE). ``native`` shows
-    the agent's own windows (agent.desktop.dialogs).
+    the agent's own windows: the shell that has them passes ``native`` (agent.desktop.runtime
+    builds a NativeConsent), so the service never imports the desktop; without it, ``native``
+    cannot ask either.
     """
     if settings.consent_policy == "approve-all-for-tests":
         log.warning("consent policy approve-all-for-tests: every request is approved WITHOUT asking")
         return PolicyConsent(approve=True)
     if settings.consent_policy == "prompt" and interactive:
         return TerminalConsent(settings.consent_timeout)
-    if settings.consent_policy == "native":
-        from .desktop.dialogs import NativeConsent
-
-        return NativeConsent(settings.consent_timeout)
-    return _NoPrompt() if settings.consent_policy in ("prompt", "console") else PolicyConsent(approve=False)
+    if settings.consent_policy == "native" and native is not None:
+        return native()
+    return _NoPrompt() if settings.consent_policy in ("prompt", "console", "native") else PolicyConsent(approve=False)
 
 
 class _NoPrompt(ConsentProvider):

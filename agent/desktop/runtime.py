@@ -98,7 +98,8 @@ class DesktopRuntime:
                                           picker=native_picker(settings))
             provider: Any = self.consent
         else:
-            provider = make_consent(settings, interactive)
+            provider = make_consent(settings, interactive,
+                                    native=lambda: NativeConsent(settings.consent_timeout))
         self.service = AgentService(settings, provider)
         self.updates = UpdateScheduler(settings, self.service.audit)
         self.console = ConsoleServer(self.service, self.consent, control=self.control, port=settings.console_port,

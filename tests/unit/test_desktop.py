@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from agent.config import Settings
 from agent.consent import ConsentRequest, FileSummary
 from agent.desktop.consent import AnswerError, ConsoleConsent
 from agent.desktop.runtime import MENU, MENU_SECTIONS
@@ -139,6 +140,23 @@ def test_console_policy_in_the_configuration(tmp_path: Path) -> None:
     path.write_text("[consent]\ntimeout_seconds = 30\n", encoding="utf-8")
     settings = load_settings(path)
     assert settings.consent_policy == "prompt" and not settings.consent_policy_explicit  # serve's default
+
+
+async def test_the_native_policy_gets_its_windows_from_the_desktop_runtime(tmp_path: Path) -> None:
+    """agent.service never imports the desktop: the runtime hands it the native consent windows,
+    and a service given none cannot ask (CONSENT_UNAVAILABLE) rather than approve or refuse."""
+    from agent.desktop.dialogs import NativeConsent
+    from agent.desktop.runtime import DesktopRuntime
+    from agent.service import make_consent
+
+    settings = Settings(consent_policy="native", consent_timeout=7, state_dir=tmp_path / "state",
+                        output_dir=tmp_path / "out")
+    runtime = DesktopRuntime(settings)
+    consent = runtime.service.consent.inner  # type: ignore[attr-defined]  # the per-site limits wrap it
+    assert isinstance(consent, NativeConsent) and consent.timeout == 7
+    with pytest.raises(ProtocolError) as raised:
+        await make_consent(settings, interactive=False).ask(REQUEST)
+    assert raised.value.code is ErrorCode.CONSENT_UNAVAILABLE
 
 
 def test_traitements_distants_names_the_consultation_while_the_job_runs() -> None:
