@@ -36,10 +36,12 @@ from .files import FileRegistry
 from .bridge.admission import Admission, admitting_runner, listen, raise_open_files_limit
 from .fsutil import atomic_write_bytes, private_folder
 from .jobs.context import JobServices
+from .jobs.kind import KindRegistry
 from .jobs.manager import JobManager
 from .i18n import Text
 from .jobs.store import JobStore
 from .keystores.registry import KeyStoreRegistry
+from .kinds.registry import KINDS, platform_client
 from .pairing import Pairings, test_codes_folder
 from .update.runtime import clear_ready, write_ready
 
@@ -69,17 +71,15 @@ def _user_key() -> int:
     return int.from_bytes(hashlib.sha256(getpass.getuser().lower().encode()).digest()[:4], "big")
 
 
-def _settle_memory() -> None:
+def _settle_memory(kinds: KindRegistry) -> None:
     """Before listening: import every job kind now (the first ``jobs.start`` of a kind would
     otherwise stall the loop tens of milliseconds importing it), then move what start-up built
     out of the collector's reach (``gc.freeze``): full collections then walk only what the agent
     allocates while it runs, and no longer pause every page for tens of milliseconds."""
     import gc
 
-    from .kinds import kind_names, load_kind
-
-    for name in kind_names():
-        load_kind(name)
+    for name in kinds.names():
+        kinds.load(name)
     gc.collect()
     gc.freeze()
 
@@ -136,7 +136,7 @@ class AgentService:
         self.jobs = JobManager(
             self.services, JobStore(state / "jobs", self.settings.jobs_keep), self.settings.max_concurrent_jobs,
             audit=self.audit, per_site=self.settings.max_jobs_per_site,
-            max_pending_per_site=self.settings.max_pending_jobs_per_site,
+            max_pending_per_site=self.settings.max_pending_jobs_per_site, kinds=KINDS, platform_client=platform_client,
         )
         self.jobs.add_listener(self._broadcast)
         self._certificates_allowed: set[str] = set()
@@ -173,7 +173,7 @@ class AgentService:
 
     async def start(self) -> int:
         """Listen on loopback; returns the port."""
-        _settle_memory()
+        _settle_memory(self.jobs.kinds)
         self.admission = Admission.for_limit(raise_open_files_limit(), same_user_only=self.settings.same_user_only)
         self._runner = admitting_runner(create_app(self), self.admission, access_log=None, handle_signals=False,
                                         shutdown_timeout=1.0)

@@ -47,7 +47,6 @@ from bridge_protocol.typed import ParseError, parse, to_json
 from .. import __version__
 from ..errors import ReportedError
 from ..i18n import Text, pick_locale
-from ..kinds import kind_names, load_kind
 from ..pairing import b64, decode_b64
 from ..update.config import app_dir_of
 from ..update.runtime import hello_hints
@@ -176,7 +175,7 @@ class Dispatcher:
             product=PRODUCT,
             version=__version__,
             protocol=PROTOCOL_VERSION,
-            capabilities=agent_capabilities(kind_names()),
+            capabilities=agent_capabilities(self.service.jobs.kinds.names()),
             paired=self.service.pairings.is_paired(conn.origin),
             authenticated=self.service.pairings.authenticated(conn.auth, conn.origin),
             update_required=update_required,
@@ -241,9 +240,8 @@ class Dispatcher:
         return FileChunk(data=base64.b64encode(data).decode(), offset=params.offset, eof=eof, file=entry.info())
 
     async def jobs_start(self, conn: Connection, params: JobStartParams) -> dict[str, Any]:
-        kind = load_kind(params.kind)
         locale = pick_locale(params.locale, conn.locale)
-        return self.service.jobs.start(conn.origin, kind.name, params.params, locale).snapshot()
+        return self.service.jobs.start(conn.origin, params.kind, params.params, locale).snapshot()
 
     async def jobs_get(self, conn: Connection, params: JobIdParams) -> dict[str, Any]:
         return self.service.jobs.get(conn.origin, params.id).snapshot()

@@ -66,11 +66,13 @@ def run_job(services: Any, kind: str, params: dict[str, Any], locale: str | None
 
     from ..audit import AuditLog
     from ..jobs.manager import JobManager
+    from ..kinds.registry import KINDS, platform_client
 
     locale = locale or CLI_LOCALE
 
     async def run() -> dict[str, Any]:
-        manager = JobManager(services, audit=AuditLog.in_state_dir(services.settings.state_dir))
+        manager = JobManager(services, audit=AuditLog.in_state_dir(services.settings.state_dir), kinds=KINDS,
+                             platform_client=platform_client)
         if show_progress:
             from .progress import ProgressRenderer
 

@@ -8,6 +8,8 @@
   listener only ever sees the newest snapshot, and always the last.
 * State transitions are written to the store atomically; on shutdown running jobs become
   ``interrupted``, exactly as after a crash.
+* The kinds and the platform client are given (``kinds``, ``platform_client``): the job layer
+  imports no kind and no HTTP client (agent/jobs/kind.py, agent/kinds/registry.py).
 * When an audit journal is given, the end of each audited job (signature, decryption, key
   generation) is recorded there, here and nowhere else (agent.jobs.audit says what is kept).
 """
@@ -27,9 +29,9 @@ from bridge_protocol.typed import ParseError, local_only_member, parse, to_json
 from ..errors import ReportedError
 from ..i18n import Text
 from ..logs import ThrottledLog
-from ..kinds import JobKind, load_kind
 from .audit import JobWitness
 from .context import JobCancelled, JobContext, JobServices
+from .kind import JobKind, KindRegistry
 from .model import Job, StepRecord, new_job_id, utc_now
 from .slots import FairSlots
 from .store import JobStore
@@ -37,6 +39,7 @@ from .waiting import AnnouncedConsent
 
 if TYPE_CHECKING:
     from ..audit import AuditLog
+    from ..platform_http import OriginBoundClient
 
 log = logging.getLogger(__name__)
 _refusals = ThrottledLog(log)
@@ -74,20 +77,28 @@ def job_error_message(exc: ProtocolError | ReportedError, locale: str) -> str:
     return message
 
 
-def _platform_client(origin: str):  # type: ignore[no-untyped-def]
-    """Imported on first use: the command line signs files without loading an HTTP client."""
-    from ..platform_http import OriginBoundClient
+#: Makes the HTTP client of a job's platform from the job's origin (agent.kinds.registry.platform_client).
+PlatformClientFactory = Callable[[str], "OriginBoundClient"]
 
-    return OriginBoundClient(origin)
+
+def _no_platform(origin: str) -> OriginBoundClient:
+    raise RuntimeError(f"no platform client for {origin}: this job manager was built without platform_client")
 
 
 class JobManager:
-    """Owns every job of this agent process."""
+    """Owns every job of this agent process.
+
+    ``kinds`` are the kinds it may start (agent.kinds.registry.KINDS); ``platform_client`` makes
+    the HTTP client of a job's platform, for the kinds that reach it (without one, such a job fails).
+    """
 
     def __init__(self, services: JobServices, store: JobStore | None = None, max_concurrent: int = 4,
                  audit: AuditLog | None = None, per_site: int | None = None,
-                 max_pending_per_site: int = 50) -> None:
+                 max_pending_per_site: int = 50, *, kinds: KindRegistry,
+                 platform_client: PlatformClientFactory | None = None) -> None:
         self.services = services
+        self.kinds = kinds
+        self._platform_client = platform_client or _no_platform
         self.store = store
         #: One thread writes the job records, in the order of the changes.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-store") if store else None
@@ -147,7 +158,7 @@ class JobManager:
         ``services`` replaces the manager's for this job: the local console starts jobs whose
         services allow local paths (``local=True``), as the command line does.
         """
-        kind = load_kind(kind_name)
+        kind = self.kinds.load(kind_name)
         pending = sum(1 for j in self._jobs.values() if j.origin == origin and not j.terminal)
         if pending >= self.max_pending_per_site:
             _refusals.warning(origin, "job refused for %s: %d jobs already queued or running", origin, pending)
@@ -175,7 +186,7 @@ class JobManager:
         base = services if services is not None else self.services
         services = witness.services(base) if witness is not None else base
         services = replace(services, consent=AnnouncedConsent(services.consent, job, self._changed))
-        ctx = JobContext(job, services, self._changed, lambda: _platform_client(origin))
+        ctx = JobContext(job, services, self._changed, lambda: self._platform_client(origin))
         self._contexts[job.id] = ctx
         self._changed(job, True)
         self._tasks[job.id] = asyncio.create_task(self._run(job, kind, ctx, typed_params, witness),

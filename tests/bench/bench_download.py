@@ -41,12 +41,11 @@ CHILD = r"""
 import asyncio, json, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-import agent.kinds
-agent.kinds._MODULES.setdefault("bids.download", "agent.kinds.bids_download")
 from agent.config import Settings
 from agent.consent import PolicyConsent
 from agent.jobs.context import JobServices
 from agent.jobs.manager import JobManager
+from agent.kinds.registry import KINDS, platform_client
 import agent.kinds.bids_download, agent.platform_http.client  # loaded, as in a running agent
 import os
 synced = [0.0]
@@ -64,7 +63,8 @@ os.fsync = timed_fsync
 async def main() -> None:
     origin, url, token, out = sys.argv[2:6]
     settings = Settings(output_dir=Path(out), state_dir=Path(out) / ".state")
-    manager = JobManager(JobServices(settings=settings, consent=PolicyConsent(approve=True)))
+    manager = JobManager(JobServices(settings=settings, consent=PolicyConsent(approve=True)),
+                         kinds=KINDS, platform_client=platform_client)
     start = time.perf_counter()
     job = manager.start(origin, "bids.download", {"url": url, "token": token})
     final = (await manager.wait(job.id)).snapshot()

@@ -28,6 +28,7 @@ from agent.config import Settings
 from agent.consent import PolicyConsent
 from agent.jobs.context import JobServices
 from agent.jobs.manager import JobManager
+from agent.kinds.registry import KINDS, platform_client
 from agent.platform_http import download
 from bridge_protocol.client import BridgeClient, BridgeError
 from bridge_protocol.platform import parse_consultation
@@ -344,7 +345,8 @@ async def test_pages_cannot_choose_a_folder_nor_send_the_agent_elsewhere(bids_ag
 @pytest.fixture
 def in_process(tmp_path: Path) -> JobManager:
     settings = Settings(output_dir=tmp_path / "Compagnon", state_dir=tmp_path / "state")
-    return JobManager(JobServices(settings=settings, consent=PolicyConsent(approve=True)))
+    return JobManager(JobServices(settings=settings, consent=PolicyConsent(approve=True)),
+                      kinds=KINDS, platform_client=platform_client)
 
 
 async def test_a_disk_that_fills_up_midway_ends_the_job_cleanly(in_process: JobManager, flaky: FlakyServer,

@@ -29,6 +29,7 @@ from agent.consent import ConsentDecision, ConsentProvider, ConsentRequest, Secr
 from agent.envelopes import encrypt
 from agent.jobs.context import JobServices
 from agent.jobs.manager import JobManager
+from agent.kinds.registry import KINDS, platform_client
 from agent.keystores.pkcs12_store import Pkcs12FileStore
 from agent.keystores.registry import KeyStoreRegistry
 from agent.demo_platform.consultations import DemoConsultations, DemoEnvelope, DemoFile, DemoPli, add_consultation_routes
@@ -96,7 +97,8 @@ def manager_for(tmp_path: Path, test_pki: TestPki, consent: ConsentProvider) -> 
     settings = Settings(output_dir=tmp_path / "Compagnon", state_dir=tmp_path / "state", log_dir=tmp_path / "log",
                         trust_system=False, pkcs11_modules=())
     return JobManager(JobServices(settings=settings, consent=consent,
-                                  keystores=KeyStoreRegistry(settings, p12=[store], discover=False)))
+                                  keystores=KeyStoreRegistry(settings, p12=[store], discover=False)),
+                      kinds=KINDS, platform_client=platform_client)
 
 
 def folder_of(tmp_path: Path, platform: Platform) -> Path:

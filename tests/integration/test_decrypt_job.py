@@ -144,6 +144,7 @@ async def test_the_decryption_consent_shows_each_file_with_its_sha256(tmp_path: 
     from agent.jobs.manager import JobManager
     from agent.keystores.pkcs12_store import Pkcs12FileStore
     from agent.keystores.registry import KeyStoreRegistry
+    from agent.kinds.registry import KINDS, platform_client
 
     asked = []
 
@@ -160,7 +161,8 @@ async def test_the_decryption_consent_shows_each_file_with_its_sha256(tmp_path: 
     (key,) = store.unlock(Secret("pw"))
     settings = Settings(state_dir=tmp_path / "state", log_dir=tmp_path / "log", trust_system=False, pkcs11_modules=())
     manager = JobManager(JobServices(settings=settings, consent=Recording(True),
-                                     keystores=KeyStoreRegistry(settings, p12=[store], discover=False), local=True))
+                                     keystores=KeyStoreRegistry(settings, p12=[store], discover=False), local=True),
+                         kinds=KINDS, platform_client=platform_client)
     job = manager.start("cli:", "decrypt", {"files": [{"path": str(envelope)}], "certificate": key.id})
     assert (await manager.wait(job.id)).state == "succeeded"
     (request,) = asked

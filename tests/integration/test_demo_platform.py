@@ -288,6 +288,7 @@ async def test_keygen_and_encrypt_jobs_work_against_the_demo(http: TestClient, t
     from agent.files import FileRegistry
     from agent.jobs.context import JobServices
     from agent.jobs.manager import JobManager
+    from agent.kinds.registry import KINDS, platform_client
     from agent.keystores.registry import KeyStoreRegistry
     from cryptography.hazmat.primitives.serialization import pkcs12
 
@@ -301,7 +302,8 @@ async def test_keygen_and_encrypt_jobs_work_against_the_demo(http: TestClient, t
                         trust_system=False, pkcs11_modules=(), p12_dir=tmp_path / "keys")
     files = FileRegistry(tmp_path / "uploads", 10 * 1024 * 1024)
     manager = JobManager(JobServices(settings=settings, consent=Approve(), files=files,
-                                     keystores=KeyStoreRegistry(settings, discover=False)))
+                                     keystores=KeyStoreRegistry(settings, discover=False)),
+                         kinds=KINDS, platform_client=platform_client)
     origin = str(http.make_url("/")).rstrip("/")
 
     async def run(kind: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -97,12 +97,14 @@ async def _agent_jobs(tmp_path: Path) -> tuple[Any, Any]:
     from agent.jobs.context import JobServices
     from agent.jobs.manager import JobManager
     from agent.jobs.store import JobStore
+    from agent.kinds.registry import KINDS, platform_client
 
     settings = Settings(state_dir=tmp_path / "state", log_dir=tmp_path / "log", output_dir=tmp_path / "Compagnon",
                         trust_system=False, pkcs11_modules=(), p12_dir=tmp_path / "keys")
     files = FileRegistry(tmp_path / "uploads", 10 * 1024 * 1024)
     services = JobServices(settings=settings, consent=PolicyConsent(False), files=files)
-    return JobManager(services, store=JobStore(tmp_path / "state" / "jobs")), files
+    return JobManager(services, store=JobStore(tmp_path / "state" / "jobs"),
+                      kinds=KINDS, platform_client=platform_client), files
 
 
 async def test_the_encrypt_job_keeps_the_receipt_and_checks_its_files_on_it(http: TestClient, tmp_path: Path) -> None:
@@ -136,8 +138,10 @@ async def test_the_encrypt_job_keeps_the_receipt_and_checks_its_files_on_it(http
     await manager.shutdown()
     from agent.jobs.manager import JobManager
     from agent.jobs.store import JobStore
+    from agent.kinds.registry import KINDS, platform_client
 
-    again = JobManager(manager.services, store=JobStore(tmp_path / "state" / "jobs"))
+    again = JobManager(manager.services, store=JobStore(tmp_path / "state" / "jobs"),
+                       kinds=KINDS, platform_client=platform_client)
     assert again.get(origin, job.id).snapshot()["result"]["receipt"] == receipt
 
 

@@ -37,6 +37,7 @@ from agent.keystores.keygen import (
 from agent.keystores.pkcs11_store import Pkcs11Module, Pkcs11TokenStore
 from agent.keystores.pkcs12_store import Pkcs12FileStore
 from agent.keystores.registry import KeyStoreRegistry
+from agent.kinds.registry import KINDS, platform_client
 from bridge_protocol.errors import ProtocolError
 from tests.support.platform_server import PlatformServer
 from tests.support.softhsm import USER_PIN, SoftHsm
@@ -129,7 +130,8 @@ def _manager(tmp_path: Path, consent: ConsentProvider, *, modules: tuple[Path, .
     settings = Settings(state_dir=tmp_path / "state", log_dir=tmp_path / "log", trust_system=False,
                         pkcs11_modules=(), p12_dir=tmp_path / "keys")
     registry = KeyStoreRegistry(settings, extra_modules=modules, p12=p12, discover=False)
-    return JobManager(JobServices(settings=settings, consent=consent, keystores=registry, local=local))
+    return JobManager(JobServices(settings=settings, consent=consent, keystores=registry, local=local),
+                      kinds=KINDS, platform_client=platform_client)
 
 
 async def _run(manager: JobManager, origin: str, params: dict[str, Any]) -> dict[str, Any]:

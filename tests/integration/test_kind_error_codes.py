@@ -77,9 +77,10 @@ async def test_a_missing_file_fails_alone_with_file_not_found(platform: str, tmp
     from agent.consent import PolicyConsent
     from agent.jobs.context import JobServices
     from agent.jobs.manager import JobManager
+    from agent.kinds.registry import KINDS, platform_client
 
     manager = JobManager(JobServices(settings=Settings(output_dir=tmp_path / "Compagnon", state_dir=tmp_path / "state"),
-                                     consent=PolicyConsent(approve=True)))
+                                     consent=PolicyConsent(approve=True)), kinds=KINDS, platform_client=platform_client)
     job = manager.start(platform, "bids.download", {"url": "/consultation"})
     final = (await manager.wait(job.id)).snapshot()
     assert final["state"] == "failed"

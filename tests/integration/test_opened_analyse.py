@@ -28,6 +28,7 @@ from agent.jobs.manager import JobManager
 from agent.keystores.pkcs12_store import Pkcs12FileStore
 from agent.keystores.registry import KeyStoreRegistry
 from agent.demo_platform.consultations import DemoEnvelope, DemoFile, DemoPli
+from agent.kinds.registry import KINDS, platform_client
 from tests.integration.test_bids_open import CID, KIND, Platform, Recording, folder_of, openssl_seal, platform  # noqa: F401
 from tests.integration.test_verify_batch import make_pli
 from tests.support.agent_process import ROOT, isolated_env, write_config
@@ -101,7 +102,8 @@ def manager_with_trust(tmp_path: Path, pki: TestPki, files: FileRegistry | None 
     settings = Settings(output_dir=tmp_path / "Compagnon", state_dir=tmp_path / "state", log_dir=tmp_path / "log",
                         trust_system=False, trust_roots=(pki.root_pem,), pkcs11_modules=())
     return JobManager(JobServices(settings=settings, consent=Recording(), files=files, local=local,
-                                  keystores=KeyStoreRegistry(settings, p12=[store], discover=False)))
+                                  keystores=KeyStoreRegistry(settings, p12=[store], discover=False)),
+                      kinds=KINDS, platform_client=platform_client)
 
 
 async def test_bids_open_checks_every_opened_file_and_sends_the_verdicts(

@@ -107,6 +107,7 @@ def _jobs(tmp_path: Path, test_pki: TestPki) -> tuple[Any, Any, str]:
     from agent.jobs.manager import JobManager
     from agent.keystores.pkcs12_store import Pkcs12FileStore
     from agent.keystores.registry import KeyStoreRegistry
+    from agent.kinds.registry import KINDS, platform_client
 
     class Approve(ConsentProvider):
         """The user approves each request and types the PIN (or the new key file's password)."""
@@ -121,7 +122,7 @@ def _jobs(tmp_path: Path, test_pki: TestPki) -> tuple[Any, Any, str]:
     files = FileRegistry(tmp_path / "uploads", 64 * 1024 * 1024)
     services = JobServices(settings=settings, consent=Approve(), files=files,
                            keystores=KeyStoreRegistry(settings, p12=[signer]))
-    return JobManager(services), files, key.id
+    return JobManager(services, kinds=KINDS, platform_client=platform_client), files, key.id
 
 
 async def test_the_demo_platforms_real_traffic_matches_the_document(tmp_path: Path, test_pki: TestPki,

@@ -35,6 +35,7 @@ from agent.desktop.dialogs import NativeConsent, consent_view
 from agent.jobs.context import JobServices
 from agent.jobs.manager import JobManager
 from agent.keystores.registry import KeyStoreRegistry
+from agent.kinds.registry import KINDS, platform_client
 from bridge_protocol.errors import ErrorCode, ProtocolError
 from tests.integration.test_native_dialogs import CONSENT_TITLE, display, screen  # noqa: F401  (fixtures)
 from tests.support.agent_process import ROOT, isolated_env
@@ -75,7 +76,8 @@ def console_manager(tmp_path: Path, pki: TestPki, hsm: SoftHsm, consent: Console
                         output_dir=tmp_path / "out")
     registry = KeyStoreRegistry(settings)
     (key_id,) = [key.id for store, key in registry.keys("decryption") if LABEL in store.label]
-    return JobManager(JobServices(settings=settings, consent=consent, keystores=registry, local=True)), key_id
+    return JobManager(JobServices(settings=settings, consent=consent, keystores=registry, local=True),
+                      kinds=KINDS, platform_client=platform_client), key_id
 
 
 async def next_prompt(consent: ConsoleConsent, seen: set[str], timeout: float = 60) -> dict[str, Any]:
@@ -416,7 +418,8 @@ async def test_the_pin_is_asked_again_until_the_card_locks(tmp_path: Path, test_
                         output_dir=tmp_path / "out")
     registry = KeyStoreRegistry(settings)
     (key_id,) = [key.id for store, key in registry.keys("signing") if store.label == f"{LABEL} ({module.name})"]
-    manager = JobManager(JobServices(settings=settings, consent=consent, keystores=registry, local=True))
+    manager = JobManager(JobServices(settings=settings, consent=consent, keystores=registry, local=True),
+                         kinds=KINDS, platform_client=platform_client)
     document = tmp_path / "offre.txt"
     document.write_bytes(SECRET_TEXT)
     job = manager.start("cli:", "sign", {"files": [{"path": str(document), "format": "cades"}], "certificate": key_id,

@@ -302,6 +302,7 @@ async def test_cancelling_a_batch_leaves_only_finished_signatures(tmp_path: Path
     from agent.jobs.manager import JobManager
     from agent.keystores.pkcs12_store import Pkcs12FileStore
     from agent.keystores.registry import KeyStoreRegistry
+    from agent.kinds.registry import KINDS, platform_client
 
     class Approve(PolicyConsent):
         async def ask(self, request):  # type: ignore[no-untyped-def]
@@ -318,7 +319,7 @@ async def test_cancelling_a_batch_leaves_only_finished_signatures(tmp_path: Path
     (key,) = store.unlock(Secret("pw"))
     settings = Settings(state_dir=tmp_path / "state", log_dir=tmp_path / "log", trust_system=False, pkcs11_modules=())
     services = JobServices(settings=settings, consent=Approve(True), keystores=KeyStoreRegistry(settings, p12=[store]), local=True)
-    manager = JobManager(services)
+    manager = JobManager(services, kinds=KINDS, platform_client=platform_client)
     job = manager.start("cli:", "sign", {"files": [{"path": str(p), "format": "cades"} for p in paths],
                                          "certificate": key.id, "out_dir": str(tmp_path / "signés")})
     while not (job.current and job.current["index"] > 20 and job.step("sign").state == "running"):
@@ -344,6 +345,7 @@ async def test_one_bad_file_fails_alone(tmp_path: Path, test_pki: TestPki) -> No
     from agent.jobs.manager import JobManager
     from agent.keystores.pkcs12_store import Pkcs12FileStore
     from agent.keystores.registry import KeyStoreRegistry
+    from agent.kinds.registry import KINDS, platform_client
 
     class Approve(PolicyConsent):
         async def ask(self, request):  # type: ignore[no-untyped-def]
@@ -356,7 +358,8 @@ async def test_one_bad_file_fails_alone(tmp_path: Path, test_pki: TestPki) -> No
     (key,) = store.unlock(Secret("pw"))
     settings = Settings(state_dir=tmp_path / "state", log_dir=tmp_path / "log", trust_system=False, pkcs11_modules=())
     manager = JobManager(JobServices(settings=settings, consent=Approve(True),
-                                     keystores=KeyStoreRegistry(settings, p12=[store], discover=False), local=True))
+                                     keystores=KeyStoreRegistry(settings, p12=[store], discover=False), local=True),
+                         kinds=KINDS, platform_client=platform_client)
     job = manager.start("cli:", "sign", {"files": [{"path": str(bad), "format": "pades"}, {"path": str(good), "format": "cades"}],
                                          "certificate": key.id})
     final = (await manager.wait(job.id)).snapshot()

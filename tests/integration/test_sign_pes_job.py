@@ -41,13 +41,15 @@ def _manager(tmp_path: Path, test_pki: TestPki, state: Path) -> tuple[Any, _Reco
     from agent.jobs.context import JobServices
     from agent.jobs.manager import JobManager
     from agent.keystores.registry import KeyStoreRegistry
+    from agent.kinds.registry import KINDS, platform_client
 
     store = Pkcs12FileStore(test_pki.p12("qualified", "pw"))
     (key,) = store.unlock(Secret("pw"))
     settings = Settings(state_dir=state, log_dir=tmp_path / "log", trust_system=False, pkcs11_modules=())
     consent = _Recording()
     manager = JobManager(JobServices(settings=settings, consent=consent,
-                                     keystores=KeyStoreRegistry(settings, p12=[store], discover=False), local=True))
+                                     keystores=KeyStoreRegistry(settings, p12=[store], discover=False), local=True),
+                         kinds=KINDS, platform_client=platform_client)
     return manager, consent, key.id
 
 

@@ -40,6 +40,8 @@ def test_the_import_contracts_hold() -> None:
     ("agent/envelopes/decrypt.py", "from ..validation import model", "The engines never import one another"),
     ("agent/pki/cms.py", "from ..keystores import base", "Arrows point down"),
     ("agent/pki/streams.py", "from .. import trust", "agent.pki imports nothing from the agent"),
+    # The job layer is given its kinds (agent/kinds/registry.py), it does not load them.
+    ("agent/jobs/manager.py", "from ..kinds import StepSpec", "No import cycle"),
     # The shell gives the service its native consent windows (agent.desktop.runtime).
     ("agent/service.py", "from .desktop.dialogs import NativeConsent", "Arrows point down"),
     # The policy and the [update] table are applied by agent/settings_load.py, over Settings.

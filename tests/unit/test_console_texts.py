@@ -12,7 +12,7 @@ from agent.audit import REASONS_FR
 from agent.cli.admin import ACTIONS_FR, RESULTS_FR
 from agent.consent import Action
 from agent.desktop.runtime import STATES
-from agent.kinds import kind_names
+from agent.kinds.registry import KINDS
 
 STATIC = Path(__file__).resolve().parents[2] / "agent" / "desktop" / "static"
 TEXTS = json.loads((STATIC / "texts.json").read_text(encoding="utf-8"))
@@ -36,7 +36,7 @@ def test_every_text_the_page_uses_exists() -> None:
     used |= set(re.findall(r'lock\("([A-Za-z_.]+)"\)', script))
     families = {
         "state_": STATES,
-        "kind_": kind_names(),
+        "kind_": KINDS.names(),
         "jobState_": ("queued", "running", "succeeded", "failed", "cancelled", "interrupted"),
         "prompt_": (*typing.get_args(Action), "pick"),
         "answer_": ("gone", "type", "pin_required", "not_found", "empty"),
