@@ -1,1 +1,1 @@
-"""The WebSocket bridge pages talk to: handshake guards, connections, JSON-RPC dispatch."""
+"""The WebSocket bridge pages talk to: handshake (its guards: agent.loopback_guards), connections, JSON-RPC dispatch."""

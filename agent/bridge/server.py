@@ -16,9 +16,9 @@ from aiohttp import WSMsgType, web
 from bridge_protocol.messages import BRIDGE_PATH
 
 from ..logs import ThrottledLog
+from ..loopback_guards import host_refusal, origin_refusal
 from .connection import Connection
 from .rpc import NOT_JSON, is_hello
-from .guards import host_refusal, origin_refusal
 
 if TYPE_CHECKING:
     from .host import BridgeHost

@@ -1,6 +1,7 @@
 """The desktop side of the agent: the tray icon, the local console and its consent prompts.
 
-    console.py   the console's HTTP server on its own loopback port (one-time codes, session tokens)
+    console/     the console's HTTP server on its own loopback port (one-time codes, session tokens),
+                 its JSON API and its views of jobs and journal
     consent.py   ConsoleConsent: consent, PIN and file prompts answered in the console
     dialogs.py   NativeConsent: the same prompts, and the system's file chooser, in native windows
     dialog_window.py  those windows (tkinter), each run in a child process

@@ -5,7 +5,7 @@ the desktop agent runs; the system releases it when the process ends, even after
 ``state_dir/desktop.json`` (0600, in the 0700 state folder) tells the next launch how to reach it:
 its pid, the console's loopback port and a per-launch *control token*. A second ``compagnon tray``
 posts ``{"action": "open"}`` with that token to ``/console/control`` and exits 0; the running
-agent opens its console (agent.desktop.console explains what the control token can and cannot do).
+agent opens its console (agent.desktop.console.server explains what the control token can and cannot do).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from ..update.scheduler import UpdateScheduler
 from . import instance
 from .consent import ConsoleConsent
 from .dialogs import NativeConsent, dialog_command, menu_view, native_dialogs_available, show_window
-from .console import SECTIONS, ConsoleServer
+from .console.server import SECTIONS, ConsoleServer
 from .opener import open_url, prune_redirect_pages
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ class DesktopRuntime:
         self._state_listeners.append(listener)
 
     def _refresh_state(self) -> None:
-        state = self.console.status()["state"]
+        state = self.console.api.status()["state"]
         if state == self.state:
             return
         self.state = state
@@ -175,7 +175,7 @@ class DesktopRuntime:
 
     def diagnose(self) -> str:
         """Start the workstation test (a ``diagnose`` job of the console) and show it."""
-        job = self.console.start_job("diagnose", {})
+        job = self.console.api.start_job("diagnose", {})
         self.open_console("traitements")
         return job.id
 

@@ -160,7 +160,7 @@ async def test_the_native_policy_gets_its_windows_from_the_desktop_runtime(tmp_p
 
 
 def test_traitements_distants_names_the_consultation_while_the_job_runs() -> None:
-    from agent.desktop.console import job_view
+    from agent.desktop.console.views import job_view
 
     running = {"id": "j1", "kind": "bids.open", "state": "running", "progress": 40, "steps": [], "current": None,
                "subject": {"reference": "DEMO-2026-002", "title": "Fournitures"}, "message": None, "result": None,

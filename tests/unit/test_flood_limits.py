@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from agent.desktop.console import journal_selection
+from agent.desktop.console.views import journal_selection
 from agent.logs import ThrottledLog
 
 

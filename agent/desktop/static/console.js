@@ -1,4 +1,4 @@
-// Compagnon's local console. Served by the agent on its own loopback port (agent/desktop/console.py).
+// Compagnon's local console. Served by the agent on its own loopback port (agent/desktop/console/).
 //
 // The page is opened as /console/#k=CODE: the one-time code is swapped at once for a session token
 // kept in sessionStorage (this origin and this tab only) and sent as the X-Compagnon-Console header

@@ -1,4 +1,10 @@
-"""Handshake guards (docs/SECURITY.md promise 2), as pure functions over the request headers.
+"""The loopback guards (docs/SECURITY.md promise 2), as pure functions over the request headers.
+
+Both doors of the agent use them: the bridge's WebSocket handshake (agent.bridge.server: ``Host``
+and ``Origin``) and the local console (agent.desktop.console.server: ``Host``; its ``Origin`` is
+its own). A leaf module that imports nothing from the agent, so that the console, a shell, never
+imports the bridge's internals (the contracts "loopback-guards-leaf" and "shells-not-bridge" of
+pyproject.toml).
 
 * ``Origin`` must be byte-for-byte one of the configured platform origins (RFC 6454
   serialisation). Missing, ``null``, look-alikes (other port, scheme, suffix, case) are refused,
