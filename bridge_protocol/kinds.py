@@ -1,5 +1,10 @@
 """Parameters and results of each job kind: what a page puts in ``jobs.start.params`` and finds in
-the snapshot's ``result`` once the job has succeeded."""
+the snapshot's ``result`` once the job has succeeded.
+
+Kept as one module: it is the one catalogue of the kinds' parameters and results (``KINDS``) from
+which the JSON Schema, the AsyncAPI document and the ``.d.ts`` are generated, and the kinds share
+some of its types (``FileRef``, ``SignatureCheck``).
+"""
 
 from __future__ import annotations
 

@@ -22,6 +22,10 @@ Everything but the token route needs ``Authorization: Bearer <token>`` while tok
 (the default). The content is generated: deterministic pseudo-random bytes ("sealed" test data),
 written under ``root`` (a temporary folder by default), so a restarted demo serves the same files
 and an interrupted download resumes against it.
+
+Kept as one module: it is the demo platform's one resource, whose generated files, deposits and
+route handlers share the ``DemoConsultations`` store; demo and test code, read beside PLATFORM.md
+route by route.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ No oracle: a key that does not unwrap, a key of the wrong size, a bad CBC paddin
 tag all end in the same ``DECRYPTION_FAILED``. The GCM tag is only known at the end: plaintext
 written before it is unauthenticated, so callers write to a temporary name
 (:func:`agent.fsutil.atomic_output`) and keep the file only when ``decrypt`` returns.
+
+Kept as one module: the envelope's parsing and its streamed decryption share one read of the file
+and the no-oracle rule above (a key, padding or tag failure is the same ``DECRYPTION_FAILED``),
+which is best checked in one place.
 """
 
 from __future__ import annotations

@@ -34,6 +34,10 @@ registration (the ``2.25`` arc). Allocations below it:
 * ``<arc>.1.2`` backup encryption key ("bi-clé de secours"), to which platforms encrypt every bid
 
 python-pkcs11 calls block: call these functions from a worker thread.
+
+Kept as one module: the three ways share the holder's name rules, the certificate template and the
+policy OIDs above; the PKCS#12 writing (its MAC strengthened, never replacing a file) is the one
+seam left, kept here as only ``generate_p12`` and ``rebind_p12`` use it.
 """
 
 from __future__ import annotations

@@ -28,6 +28,10 @@ Imported on Windows only (ctypes over crypt32, advapi32 and ncrypt).
   ``needs_pin`` is therefore false and ``open`` takes no PIN; the agent's consent is asked before,
   in the agent's own window, as for every store. Provider failures map to the PKCS#11 codes
   (agent/keystores/windows_errors.py).
+
+Kept as one module: the ctypes declarations, the CNG and CryptoAPI calls and the session that uses
+them can only be exercised together, on Windows (tests/windows, under Wine); the error mapping,
+which needs no Windows, is already apart (windows_errors.py).
 """
 
 from __future__ import annotations

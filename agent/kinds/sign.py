@@ -4,6 +4,9 @@ Steps as the user sees them: preparing the files (name, size, SHA-256), the user
 (once for the batch, in the agent's own UI), signing "fichier 5 sur 8", done. One bad file fails
 alone; cancel stops between files and inside a large file. Outputs are written under a temporary
 name and renamed when complete (promise 9), named like the reference platform.
+
+Kept as one module: the ``Sign`` job walks its steps (preparing, consent, signing, done) in one
+class, and the engine adapters below it serve that job only.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ input fails with ``EnvelopeError("FORMAT_FAILURE")`` as soon as the inconsistenc
 
 This module also defines :class:`EnvelopeError`, the one error type of ``agent.envelopes`` (which
 exports it) and of the ZIP guards of ``agent.pki.archive`` (a ``CompagnonError``, ``agent/errors.py``).
+
+Kept as one module: :class:`BerReader` is one state machine whose length checks (enclosing length,
+file size, nesting) depend on one another, and the DER helpers at the end are its few-line inverse.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ against its own SHA-256, and the whole file against the file's.
 Errors are ``ReportedError``s with the existing stable codes: a full disk (before starting, or
 ENOSPC on the way) is ``FILE_TOO_LARGE``; a wrong SHA-256 ``FILE_UNREADABLE``; a lost platform
 ``PLATFORM_UNREACHABLE``; a missing file ``FILE_NOT_FOUND``.
+
+Kept as one module: the ``Downloader``'s resume, retry and rename steps and the sink that hashes and
+writes in worker threads share one part file's state, and promise 9 (no unfinished file looks
+finished) is best checked in one place.
 """
 
 from __future__ import annotations

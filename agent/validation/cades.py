@@ -17,6 +17,10 @@ A bad counter-signature is reported under its target and never changes the targe
 The SignerInfos are taken in file order and identified by ``sid``, never re-encoded; detached
 content is hashed once, in chunks, for every digest algorithm in use. The shared pieces here
 (``verify_signer_info``, ``verify_timestamp``) also serve the PAdES and XAdES validators.
+
+Kept as one module: it follows EN 319 102-1 section 5.2 building block by building block for a
+SignerInfo, and its time-stamp pieces verify the token's own SignerInfo with ``verify_signer_info``,
+so the two stay together.
 """
 
 from __future__ import annotations

@@ -38,6 +38,10 @@ Mapping (Compagnon's reading of EN 319 102-1, tables 4 and 5):
 
 The certificate category (qualified / RGS / other, with reasons) reuses the certificate facts of
 ``agent.pki.cert_facts`` (ETSI EN 319 412-5 QCStatements, EN 319 411-2 QCP policies, NCP+).
+
+Kept as one module: the mapping above is one decision table (``_judge``) over the path validation
+and the fetch records it keeps, and the reasons it gives for an unknown revocation status are built
+from those same records.
 """
 
 from __future__ import annotations

@@ -36,6 +36,10 @@ verified); else the ETSI TS 101 903 form (BES, EPES, T, C, X, XL, A); plain XMLD
 XAdES properties. Content time-stamps (``AllDataObjectsTimeStamp``,
 ``IndividualDataObjectsTimeStamp``, EN 319 132-1 section 5.2.8) are verified over the referenced
 data and reported in a ``content_timestamp`` check.
+
+Kept as one module: it follows XMLDSig 1.1 core validation (section 3.2) and then the XAdES
+properties of one ``ds:Signature`` in order; the transforms and canonicalisation already live apart
+(``xml_references.py``).
 """
 
 from __future__ import annotations
