@@ -33,13 +33,38 @@ PYTHON="${PYTHON:-python3}"
 echo "==> pip install -e .[test]"
 "$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test]"
 
-echo "==> pytest"
 set +e
-"$PYTHON" -m pytest "$@"
-status=$?
-set -e
-if [ "$status" -eq 5 ]; then
-  echo "pytest collected no test: that is a failure" >&2
-  exit 1
+if [ $# -eq 0 ] && [ -z "${COMPAGNON_TESTS_SERIAL:-}" ]; then
+  # The whole suite. tests/windows spends its time in Wine (Windows CPython, the PyInstaller build,
+  # Inno Setup), the rest in browsers, local servers and child processes: run side by side, they
+  # overlap on the machine's cores. The Windows group's report is printed after the rest's.
+  windows_log="$(mktemp)"
+  echo "==> pytest tests/windows (in the background, report below)"
+  "$PYTHON" -m pytest tests/windows >"$windows_log" 2>&1 &
+  windows_pid=$!
+  trap 'kill "$windows_pid" 2>/dev/null' INT TERM
+  echo "==> pytest (all but tests/windows)"
+  "$PYTHON" -m pytest --ignore=tests/windows
+  status=$?
+  wait "$windows_pid"
+  windows_status=$?
+  echo "==> pytest tests/windows"
+  cat "$windows_log"
+  rm -f "$windows_log"
+else
+  echo "==> pytest $*"
+  "$PYTHON" -m pytest "$@"
+  status=$?
+  windows_status=0
 fi
-exit "$status"
+set -e
+for code in "$status" "$windows_status"; do
+  if [ "$code" -eq 5 ]; then
+    echo "pytest collected no test: that is a failure" >&2
+    exit 1
+  fi
+done
+if [ "$status" -ne 0 ]; then
+  exit "$status"
+fi
+exit "$windows_status"
