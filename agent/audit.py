@@ -64,6 +64,14 @@ REASONS_FR: dict[str, str] = {
     "truncated": "dernière entrée tronquée",
     "chain": "chaînage rompu (l'entrée précédente a été remplacée, ou une entrée insérée)",
 }
+#: The same reasons in English (as the console says them: agent/desktop/static/texts.json).
+REASONS_EN: dict[str, str] = {
+    "edited": "entry edited",
+    "deleted": "entry deleted",
+    "reordered": "entries out of order (moved or duplicated)",
+    "truncated": "last entry truncated",
+    "chain": "broken chain (the previous entry was replaced, or an entry inserted)",
+}
 
 
 def canonical(value: Any) -> bytes:
@@ -97,9 +105,14 @@ class AuditBreak:
     line: int
     reason: BreakReason
     detail: str = ""
+    #: ``detail`` in English.
+    detail_en: str = ""
 
-    def message(self) -> str:
-        """``Journal altéré à l'entrée N : <raison>``."""
+    def message(self, locale: str = "fr") -> str:
+        """``Journal altéré à l'entrée N : <raison>`` (``Journal altered at entry N: <reason>``)."""
+        if locale == "en":
+            detail = self.detail_en or self.detail
+            return f"Journal altered at entry {self.seq}: {REASONS_EN[self.reason]}" + (f" ({detail})" if detail else "")
         text = REASONS_FR[self.reason] + (f" ({self.detail})" if self.detail else "")
         return f"Journal altéré à l'entrée {self.seq} : {text}"
 
@@ -116,10 +129,12 @@ class AuditVerification:
     def intact(self) -> bool:
         return self.broken is None
 
-    def message(self) -> str:
-        """``Journal intact (N entrées)`` or ``Journal altéré à l'entrée N : <raison>``."""
+    def message(self, locale: str = "fr") -> str:
+        """``Journal intact (N entrées)`` or ``Journal altéré à l'entrée N : <raison>``, in ``locale``."""
         if self.broken is not None:
-            return self.broken.message()
+            return self.broken.message(locale)
+        if locale == "en":
+            return f"Journal intact ({self.entries} {'entry' if self.entries == 1 else 'entries'})"
         return f"Journal intact ({self.entries} entrée{'s' if self.entries > 1 else ''})"
 
     def to_json(self) -> dict[str, Any]:
@@ -168,9 +183,11 @@ def verify_lines(lines: Iterable[bytes]) -> AuditVerification:
         if seq != expected:
             if seq > expected and not _comes_later(iterator, expected):
                 missing = f"entrées {expected} à {seq - 1} absentes" if seq - 1 > expected else ""
-                return AuditVerification(count, prev, AuditBreak(expected, number, "deleted", missing))
+                missing_en = f"entries {expected} to {seq - 1} missing" if seq - 1 > expected else ""
+                return AuditVerification(count, prev, AuditBreak(expected, number, "deleted", missing, missing_en))
             return AuditVerification(count, prev, AuditBreak(expected, number, "reordered",
-                                                             f"entrée {seq} trouvée à la place"))
+                                                             f"entrée {seq} trouvée à la place",
+                                                             f"entry {seq} found instead"))
         if record["prev"] != prev:
             return AuditVerification(count, prev, AuditBreak(expected, number, "chain"))
         prev, expected, count = line_digest(line), expected + 1, count + 1

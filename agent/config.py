@@ -96,7 +96,16 @@ FILE_PICKERS: tuple[str, ...] = ("auto", "native", "console")
 
 
 class ConfigError(ValueError):
-    """The configuration file or an option is invalid; the message says which and why."""
+    """The configuration file or an option is invalid; the message says which and why (in French,
+    and in English too when ``english`` is given)."""
+
+    def __init__(self, message: str, english: str | None = None) -> None:
+        super().__init__(message)
+        self.english = english
+
+    def message(self, locale: str = "fr") -> str:
+        """The message in ``locale`` when it exists in it, else the French one."""
+        return self.english if locale == "en" and self.english else str(self)
 
 
 def default_config_path() -> Path:
@@ -112,13 +121,16 @@ def normalize_origin(value: str) -> str:
     parts = urlsplit(value.strip())
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"origine invalide {value!r} : attendu http(s)://hôte[:port]")
+        raise ConfigError(f"origine invalide {value!r} : attendu http(s)://hôte[:port]",
+                          f"invalid origin {value!r}: expected http(s)://host[:port]")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigError(f"origine invalide {value!r} : ni chemin, ni paramètres, ni identifiants")
+        raise ConfigError(f"origine invalide {value!r} : ni chemin, ni paramètres, ni identifiants",
+                          f"invalid origin {value!r}: no path, parameters or credentials")
     try:
         port = parts.port
     except ValueError as exc:
-        raise ConfigError(f"origine invalide {value!r} : port incorrect") from exc
+        raise ConfigError(f"origine invalide {value!r} : port incorrect",
+                          f"invalid origin {value!r}: wrong port") from exc
     host = parts.hostname.lower()
     if ":" in host:
         host = f"[{host}]"

@@ -135,8 +135,11 @@ def demo_crl(identity: DemoIdentity, now: datetime | None = None) -> bytes:
     return crl.public_bytes(serialization.Encoding.DER)
 
 
-def demo_description(identity: DemoIdentity) -> str:
-    """What ``compagnon demo`` prints about it."""
+def demo_description(identity: DemoIdentity, locale: str = "fr") -> str:
+    """What ``compagnon demo`` prints about it, in French or English."""
+    if locale == "en":
+        return (f"Demonstration identity (fictitious): \"Jeanne DÉMO\" to sign, \"Acheteur DÉMO\" for the buyer; "
+                f"password: {DEMO_PASSWORD} ({identity.folder}). Only the demonstration trusts them.")
     return (f"Identité de démonstration (fictive) : « Jeanne DÉMO » pour signer, « Acheteur DÉMO » pour l'acheteur ; "
             f"mot de passe : {DEMO_PASSWORD} ({identity.folder}). Seule la démonstration leur fait confiance.")
 

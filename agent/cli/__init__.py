@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings(args)
     except ConfigError as exc:
         print(say(Text("compagnon : configuration invalide : {exc}", "compagnon: invalid configuration: {exc}"),
-                  exc=exc), file=sys.stderr)
+                  exc=exc.message(locale)), file=sys.stderr)
         return EXIT_USAGE
     from ..logs import setup_logging
 

@@ -1,11 +1,12 @@
 """``compagnon audit`` and ``compagnon doctor``: the audit journal and the workstation's health.
 
     compagnon audit [show] [--json] [--last N]   the journal as a table (or JSON), then its state
+                                                 (French, or English with --lang en)
     compagnon audit verify                       "Journal intact (N entrées)", exit 0; or
                                                  "Journal altéré à l'entrée N : <raison>", exit 1
     compagnon audit export FICHIER               a verified copy (written atomically, 0600)
     compagnon doctor [--platform URL]            the workstation test (the ``diagnose`` job) and
-                                                 the journal's state, in French
+                                                 the journal's state, in the command line's language
     compagnon doctor --bundle [FICHIER.zip]      a ZIP for IT support, without keys, PINs, tokens
                                                  or personal data (agent.doctor)
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..i18n import Text
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, say
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, current_locale, say, sep
 
 if TYPE_CHECKING:
     from ..audit import AuditLog
@@ -45,6 +46,32 @@ ACTIONS_FR = {
     "update.refused": "Mise à jour refusée",
 }
 RESULTS_FR = {"succeeded": "réussi", "failed": "échoué", "cancelled": "annulé", "interrupted": "interrompu"}
+#: The same in English, as the console words them (agent/desktop/static/texts.json).
+ACTIONS_EN = {
+    "pairing.approved": "Site allowed",
+    "pairing.denied": "Site refused",
+    "pairing.revoked": "Permission revoked",
+    "pairing.code_incorrect": "Incorrect pairing code",
+    "sign": "Signature",
+    "cosign": "Co-signature",
+    "countersign": "Counter-signature",
+    "decrypt": "Decryption",
+    "bids.open": "Bid opening",
+    "keygen": "Key pair creation",
+    "key.update": "Key update",
+    "update.staged": "Update staged",
+    "update.applied": "Update applied",
+    "update.rolled_back": "Update rolled back (previous version restored)",
+    "update.refused": "Update refused",
+}
+RESULTS_EN = {"succeeded": "succeeded", "failed": "failed", "cancelled": "cancelled", "interrupted": "interrupted"}
+#: The table's header and the labels of an entry's detail lines.
+TABLE = {
+    "fr": {"seq": "N°", "result": "Résultat", "cli": "ligne de commande", "version": "version", "input": "fichier",
+           "failed": "  échec", "output": "  résultat", "certificate": "certificat", "job": "traitement"},
+    "en": {"seq": "No.", "result": "Result", "cli": "command line", "version": "version", "input": "file",
+           "failed": "  failed", "output": "  result", "certificate": "certificate", "job": "job"},
+}
 _DEFAULT_BUNDLE = "\0default"
 
 
@@ -73,14 +100,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     journal = AuditLog.in_state_dir(settings.state_dir)
     if args.action == "verify":
         result = journal.verify()
-        print(result.message(), file=sys.stdout if result.intact else sys.stderr)
+        print(result.message(current_locale()), file=sys.stdout if result.intact else sys.stderr)
         if result.intact and result.entries:
-            print(f"Dernière empreinte : {result.last_digest}")
+            print(say(Text("Dernière empreinte : {digest}", "Last digest: {digest}"), digest=result.last_digest))
         return EXIT_OK if result.intact else EXIT_FAILED
     if args.action == "export":
         return _export(journal, args.file)
     if args.file is not None:
-        print("compagnon : « audit show » ne prend pas de fichier", file=sys.stderr)
+        print(say(Text("compagnon : « audit show » ne prend pas de fichier",
+                       "compagnon: \"audit show\" takes no file")), file=sys.stderr)
         return EXIT_USAGE
     return _show(journal, args.json, args.last)
 
@@ -98,16 +126,17 @@ def _show(journal: AuditLog, as_json: bool, last: int | None) -> int:
             print(("," if index else "") + "\n  " + json.dumps(entry, ensure_ascii=False), end="")
         print("\n]")
         return EXIT_OK
+    labels = TABLE[current_locale()]
     shown = 0
     for entry in entries:
         if not shown:
-            print(f"{'N°':>5}  {'Date (UTC)':<19}  {'Action':<22}  {'Site':<32}  Résultat")
+            print(f"{labels['seq']:>5}  {'Date (UTC)':<19}  {'Action':<22}  {'Site':<32}  {labels['result']}")
         shown += 1
         _print_entry(entry)
     if not shown:
-        print("Aucune entrée dans le journal d'audit.")
+        print(say(Text("Aucune entrée dans le journal d'audit.", "No entry in the audit journal.")))
     result = journal.verify()
-    print(f"\n{result.message()}", file=sys.stdout if result.intact else sys.stderr)
+    print(f"\n{result.message(current_locale())}", file=sys.stdout if result.intact else sys.stderr)
     return EXIT_OK
 
 
@@ -116,30 +145,37 @@ def _short(sha: Any) -> str:
 
 
 def _print_entry(entry: dict[str, Any]) -> None:
+    english = current_locale() == "en"
+    labels = TABLE["en" if english else "fr"]
+    actions, results = (ACTIONS_EN, RESULTS_EN) if english else (ACTIONS_FR, RESULTS_FR)
     when = str(entry.get("time", ""))[:19].replace("T", " ")
-    action = ACTIONS_FR.get(str(entry.get("action")), str(entry.get("action")))
-    origin = "ligne de commande" if entry.get("origin") == "cli:" else str(entry.get("origin"))
-    result = RESULTS_FR.get(str(entry.get("result")), str(entry.get("result")))
+    action = actions.get(str(entry.get("action")), str(entry.get("action")))
+    origin = labels["cli"] if entry.get("origin") == "cli:" else str(entry.get("origin"))
+    result = results.get(str(entry.get("result")), str(entry.get("result")))
     if entry.get("error"):
         result += f" ({entry['error']})"
     print(f"{entry.get('seq', '?'):>5}  {when:<19}  {action:<22}  {origin:<32}  {result}")
     indent = " " * 7
+
+    def line(label: str, text: str) -> None:
+        print(f"{indent}{labels[label]:<13}{text}")
+
     if str(entry.get("action", "")).startswith("update.") and entry.get("version"):  # agent/update
-        reason = f" : {entry['reason']}" if entry.get("reason") else ""
-        print(f"{indent}version      {entry.get('from_version') or '?'} → {entry['version']}{reason}")
+        reason = f"{sep()}{entry['reason']}" if entry.get("reason") else ""
+        line("version", f"{entry.get('from_version') or '?'} → {entry['version']}{reason}")
     for item in entry.get("inputs") or []:
-        print(f"{indent}fichier      {item.get('name')}  SHA-256 {_short(item.get('sha256'))}")
+        line("input", f"{item.get('name')}  SHA-256 {_short(item.get('sha256'))}")
     for item in entry.get("outputs") or []:
         if item.get("status") == "failed":
-            print(f"{indent}  échec      {item.get('source')} : {item.get('error')}")
+            line("failed", f"{item.get('source')}{sep()}{item.get('error')}")
         elif item.get("name"):
             digest = f"  SHA-256 {_short(item['sha256'])}" if item.get("sha256") else ""
-            print(f"{indent}  résultat   {item['name']}{digest}")
+            line("output", f"{item['name']}{digest}")
     certificate = entry.get("certificate")
     if certificate:
-        print(f"{indent}certificat   {certificate.get('subject')}  SHA-256 {_short(certificate.get('sha256'))}")
+        line("certificate", f"{certificate.get('subject')}  SHA-256 {_short(certificate.get('sha256'))}")
     if entry.get("job"):
-        print(f"{indent}traitement   {entry['job']}")
+        line("job", str(entry["job"]))
 
 
 def _export(journal: AuditLog, target: Path | None) -> int:
@@ -151,7 +187,8 @@ def _export(journal: AuditLog, target: Path | None) -> int:
         return EXIT_USAGE
     target = target.expanduser()
     if not journal.path.exists():
-        print("Aucun journal d'audit : rien à exporter.", file=sys.stderr)
+        print(say(Text("Aucun journal d'audit : rien à exporter.", "No audit journal: nothing to export.")),
+              file=sys.stderr)
         return EXIT_FAILED
     if target.resolve() == journal.path.resolve():
         print(say(Text("compagnon : la copie doit être un autre fichier que le journal.",
@@ -163,9 +200,11 @@ def _export(journal: AuditLog, target: Path | None) -> int:
         print(say(Text("compagnon : export impossible : {exc}", "compagnon: export failed: {exc}"), exc=exc), file=sys.stderr)
         return EXIT_FAILED
     if not result.intact:
-        print(f"{result.message()} — copie écrite pour examen : {target}", file=sys.stderr)
+        print(say(Text("{state} — copie écrite pour examen : {target}", "{state} — copy written for examination: {target}"),
+                  state=result.message(current_locale()), target=target), file=sys.stderr)
         return EXIT_FAILED
-    print(f"{result.message()} — copie : {target}")
+    print(say(Text("{state} — copie : {target}", "{state} — copy: {target}"), state=result.message(current_locale()),
+              target=target))
     return EXIT_OK
 
 
@@ -179,7 +218,8 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.bundle is None:
         status = run_diagnose(argparse.Namespace(platform=args.platform, json=False), settings)
-        print(f"Journal d'audit : {AuditLog.in_state_dir(settings.state_dir).verify().message()}")
+        state = AuditLog.in_state_dir(settings.state_dir).verify().message(current_locale())
+        print(say(Text("Journal d'audit : {state}", "Audit journal: {state}"), state=state))
         print(say(Text("Pour l'assistance : compagnon doctor --bundle (fichier ZIP sans clé, code PIN ni jeton).",
                        "For support: compagnon doctor --bundle (a ZIP file without key, PIN or token).")))
         return status

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..i18n import Text
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliConsent, fail, print_job_error, run_job, say, select_key
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliConsent, fail, print_job_error, run_job, say, select_key, sep
 from .printers import signature_line
 
 if TYPE_CHECKING:
@@ -79,10 +79,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     services = JobServices(settings=settings, consent=CliConsent(args.pin_stdin, secret),
                            keystores=registry, local=True)
     snapshot = run_job(services, "bids.open", params, show_progress=True, origin=origin)
-    return _report(snapshot, lambda f: (f"{f['name']}  {'transmis' if f['uploaded'] else 'non transmis'}"
-                                        + (f"\n    {signature_line(f['signature'])}" if f.get("signature") else "")
-                                        if f["status"] == "opened" else
-                                        f"{f['source']}  {f['error']['code']} : {f['error']['message']}"))
+    return _report(snapshot, _opened_line)
+
+
+#: Whether an opened file was sent back to the platform.
+SENT = {True: Text("transmis", "sent"), False: Text("non transmis", "not sent")}
+
+
+def _opened_line(item: dict[str, Any]) -> str:
+    """An opened file, whether it was sent and its analysis; or why it was not opened."""
+    if item["status"] != "opened":
+        return f"{item['source']}  {item['error']['code']}{sep()}{item['error']['message']}"
+    line = f"{item['name']}  {say(SENT[bool(item['uploaded'])])}"
+    return line + (f"\n    {signature_line(item['signature'])}" if item.get("signature") else "")
 
 
 def _report(snapshot: dict[str, Any], line: Callable[[dict[str, Any]], str]) -> int:

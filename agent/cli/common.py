@@ -36,6 +36,11 @@ def say(text: Text, **fields: object) -> str:
     return text.render(CLI_LOCALE, **fields)
 
 
+def current_locale() -> str:
+    """The command line's language (``CLI_LOCALE``, read when called: ``main`` sets it)."""
+    return CLI_LOCALE
+
+
 #: The prompts and labels the command line writes itself (French typography in French only).
 PROMPTS = {
     "p12_password": Text("Mot de passe de {name} : ", "Password for {name}: "),

@@ -7,7 +7,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from .common import EXIT_FAILED
+from ..i18n import Text
+from .common import EXIT_FAILED, current_locale, say
 from .serve import run_until_signal
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             demo_port = candidate
             break
         else:
-            print("compagnon : aucun port libre pour la démonstration", file=sys.stderr)
+            print(say(Text("compagnon : aucun port libre pour la démonstration",
+                           "compagnon: no free port for the demonstration")), file=sys.stderr)
             return EXIT_FAILED
         origins = [f"http://127.0.0.1:{demo_port}", f"http://localhost:{demo_port}"]
         demo_settings = settings.with_origins(origins, preapproved=origins)
@@ -54,11 +56,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         state.revocation_list = lambda: demo_crl(identity)
         demo_settings = replace(demo_settings, extra_p12_dirs=(*demo_settings.extra_p12_dirs, identity.folder),
                                 trust_roots=(*demo_settings.trust_roots, identity.authority))
-        print(demo_description(identity), flush=True)
+        print(demo_description(identity, current_locale()), flush=True)
 
         async def started(port: int) -> None:
             state.agent_ports = [port]
-            print(f"Plateforme de démonstration : http://127.0.0.1:{demo_port}/", flush=True)
+            print(say(Text("Plateforme de démonstration : {url}", "Demonstration platform: {url}"),
+                      url=f"http://127.0.0.1:{demo_port}/"), flush=True)
 
         try:
             return await run_until_signal(demo_settings, started)

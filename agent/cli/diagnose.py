@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run_job, sep
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, current_locale, run_job, sep
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             origin = normalize_origin(args.platform)
         except ConfigError as exc:
-            print(f"compagnon{sep()}{exc}", file=sys.stderr)
+            print(f"compagnon{sep()}{exc.message(current_locale())}", file=sys.stderr)
             return EXIT_USAGE
 
     from ..keystores.registry import KeyStoreRegistry

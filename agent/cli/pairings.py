@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..i18n import Text, human_datetime
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, say, sep
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, current_locale, say, sep
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             origin = normalize_origin(args.origin)
         except ConfigError as exc:
-            print(f"compagnon{sep()}{exc}", file=sys.stderr)
+            print(f"compagnon{sep()}{exc.message(current_locale())}", file=sys.stderr)
             return EXIT_USAGE
         try:
             revoked = pairings.revoke(origin)

@@ -53,7 +53,7 @@ def print_batch(report: dict[str, Any], locale: str) -> None:
     en = locale == "en"
     for entry in report["files"]:
         if entry["status"] == "error":
-            verdict = f"{entry['error']['code']} : {entry['error']['message']}"
+            verdict = f"{entry['error']['code']}{sep(locale)}{entry['error']['message']}"
         elif entry["indication"]:
             verdict = entry["indication"]
         elif entry["signed_by"]:
@@ -93,42 +93,42 @@ def _check_name(check: dict[str, Any], locale: str) -> str:
 
 def print_verification(report: dict[str, Any], indent: str = "", locale: str = "fr") -> None:
     words = CHECK_STATUS_WORDS["en" if locale == "en" else "fr"]
-    sep = ": " if locale == "en" else " : "  # a space before ":" in French only
+    colon = sep(locale)  # a space before ":" in French only
     signatures = report.get("signatures") or report.get("countersignatures") or []
     if "file" in report:
-        print(f"{report.get('file')}{sep}{len(signatures)} signature(s)")
+        print(f"{report.get('file')}{colon}{len(signatures)} signature(s)")
         container = report.get("container")
         if container:
             count = len(container.get("files") or [])
-            print(f"{indent}  {container.get('type')}{sep}"
+            print(f"{indent}  {container.get('type')}{colon}"
                   + (f"{count} file(s)" if locale == "en" else f"{count} fichier(s)"))
             for check in container.get("checks", []):
                 if check.get("status") in words:
-                    print(f"{indent}    {words[check['status']]} {_check_name(check, locale)}{sep}{check.get('message')}")
+                    print(f"{indent}    {words[check['status']]} {_check_name(check, locale)}{colon}{check.get('message')}")
     for signature in signatures:
         signer = signature.get("signer") or {}
         sub = f" / {signature['sub_indication']}" if signature.get("sub_indication") else ""
         print(f"{indent}- [{signature.get('indication')}{sub}] {signer.get('name')} "
               f"({signature.get('format')} {signature.get('level') or ''}, {signature.get('signing_time') or '—'})")
         for key, value in (signature.get("properties") or {}).items():
-            print(f"{indent}    {_PROPERTY_LABELS.get(key, (key, key))[1 if locale == 'en' else 0]}{sep}{value}")
+            print(f"{indent}    {_PROPERTY_LABELS.get(key, (key, key))[1 if locale == 'en' else 0]}{colon}{value}")
         if signature.get("covers"):
             label = "covers" if locale == "en" else "couvre"
-            print(f"{indent}    {label}{sep}{', '.join(signature['covers'])}")
+            print(f"{indent}    {label}{colon}{', '.join(signature['covers'])}")
         for check in signature.get("checks", []):
             if check.get("status") in words:
-                print(f"{indent}    {words[check['status']]} {_check_name(check, locale)}{sep}{check.get('message')}")
+                print(f"{indent}    {words[check['status']]} {_check_name(check, locale)}{colon}{check.get('message')}")
         conformance = signature.get("conformance")
         if conformance:
             title = "conformance" if locale == "en" else "conformité"
-            print(f"{indent}    {title} {conformance['profile']}{sep}{conformance['result']}")
+            print(f"{indent}    {title} {conformance['profile']}{colon}{conformance['result']}")
             for rule in conformance["rules"]:
-                print(f"{indent}      {rule['result']:<3} {rule['name']}{sep}{rule['message']}")
+                print(f"{indent}      {rule['result']:<3} {rule['name']}{colon}{rule['message']}")
         if signature.get("countersignatures"):
             print_verification({"countersignatures": signature["countersignatures"]}, indent + "    ", locale)
     for inner in report.get("contents") or []:
         label = "enclosed document" if locale == "en" else "document contenu"
-        print(f"{indent}  {inner.get('file')} ({label}) : {len(inner.get('signatures') or [])} signature(s)")
+        print(f"{indent}  {inner.get('file')} ({label}){colon}{len(inner.get('signatures') or [])} signature(s)")
         print_verification({"signatures": inner.get("signatures") or [], "contents": inner.get("contents") or []},
                             indent + "    ", locale)
 

@@ -8,7 +8,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .common import EXIT_FAILED, EXIT_OK
+from ..i18n import Text
+from .common import EXIT_FAILED, EXIT_OK, say
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -29,7 +30,7 @@ async def run_until_signal(settings: Settings, on_started: Callable[[int], Any] 
     try:
         port = await service.start()
     except PortsUnavailable as exc:
-        print(f"compagnon : aucun port libre ({exc})", file=sys.stderr)
+        print(say(Text("compagnon : aucun port libre ({exc})", "compagnon: no free port ({exc})"), exc=exc), file=sys.stderr)
         return EXIT_FAILED
     from ..runloop import serve_until_stopped
 
@@ -63,7 +64,8 @@ def console(args: argparse.Namespace, settings: Settings) -> int:
 
     answer = instance.send(settings.state_dir, "open", wait=2.0, section=args.section)
     if answer is None or not answer.get("ok"):
-        print("compagnon : aucun agent avec console n'est lancé (compagnon tray).", file=sys.stderr)
+        print(say(Text("compagnon : aucun agent avec console n'est lancé (compagnon tray).",
+                       "compagnon: no agent with a console is running (compagnon tray).")), file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 

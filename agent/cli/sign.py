@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..i18n import Text
 from .common import CliConsent, fail, run_job, select_key
 from .printers import print_outputs
 
@@ -20,20 +21,26 @@ def check_inputs(files: list[Path], signature_format: str | None = None) -> None
     from bridge_protocol.errors import ErrorCode, ProtocolError
 
     if not files:
-        raise ProtocolError(ErrorCode.INVALID_PARAMS, "Aucun fichier à traiter : indiquez au moins un fichier.")
+        raise ProtocolError(ErrorCode.INVALID_PARAMS, Text("Aucun fichier à traiter : indiquez au moins un fichier.",
+                                                           "No file to process: give at least one file."))
     for path in files:
         try:
             with path.open("rb") as stream:
                 head = stream.read(1024)
         except FileNotFoundError:
-            raise ProtocolError(ErrorCode.FILE_NOT_FOUND, f"Fichier introuvable : {path}. Vérifiez son chemin.") from None
+            raise ProtocolError(ErrorCode.FILE_NOT_FOUND, Text(
+                "Fichier introuvable : {path}. Vérifiez son chemin.", "File not found: {path}. Check its path.",
+            ).filled(path=str(path))) from None
         except OSError as exc:
-            raise ProtocolError(ErrorCode.FILE_UNREADABLE,
-                                f"Fichier illisible : {path} ({exc.strerror or exc}).") from None
+            raise ProtocolError(ErrorCode.FILE_UNREADABLE, Text(
+                "Fichier illisible : {path} ({why}).", "Unreadable file: {path} ({why}).",
+            ).filled(path=str(path), why=str(exc.strerror or exc))) from None
         if signature_format == "pades" and not head.startswith(b"%PDF-"):
-            raise ProtocolError(ErrorCode.INVALID_PARAMS, f"{path.name} n'est pas un PDF : la signature PAdES ne "
-                                "s'applique qu'aux documents PDF. Pour ce fichier, choisissez --format cades "
-                                "(ou xades).")
+            raise ProtocolError(ErrorCode.INVALID_PARAMS, Text(
+                "{name} n'est pas un PDF : la signature PAdES ne s'applique qu'aux documents PDF. Pour ce fichier, "
+                "choisissez --format cades (ou xades).",
+                "{name} is not a PDF: a PAdES signature applies to PDF documents only. For this file, choose "
+                "--format cades (or xades).").filled(name=path.name))
 
 
 def expand_folders(paths: list[Path]) -> list[Path]:

@@ -135,15 +135,20 @@ class UpdateSettings:
     def enabled(self) -> bool:
         return bool(self.url and self.public_keys)
 
-    def disabled_reason(self) -> str:
-        """Why updates are off, in French ("" when they are on)."""
+    def disabled_reason(self, locale: str = "fr") -> str:
+        """Why updates are off, in French or English ("" when they are on)."""
+        english = locale == "en"
         if not self.url:
-            return "aucune adresse de mise à jour ([update] url)"
+            return "no update address ([update] url)" if english else "aucune adresse de mise à jour ([update] url)"
         if not self.public_keys and self.key_fingerprint:
+            if english:
+                return (f"the key the administration policy requires (fingerprint {self.key_fingerprint[:16]}…) "
+                        "is not among the known keys ([update] public_keys)")
             return (f"la clé imposée par la politique d'administration (empreinte {self.key_fingerprint[:16]}…) "
                     "n'est pas parmi les clés connues ([update] public_keys)")
         if not self.public_keys:
-            return "aucune clé publique épinglée ([update] public_keys)"
+            return "no pinned public key ([update] public_keys)" if english else \
+                "aucune clé publique épinglée ([update] public_keys)"
         return ""
 
     @classmethod

@@ -68,6 +68,26 @@ REASONS_FR: dict[str, str] = {
     "no_space": "espace disque insuffisant",
     "install_failed": "installation de la nouvelle version impossible",
 }
+#: The same reasons in English (``compagnon --lang en update``).
+REASONS_EN: dict[str, str] = {
+    "disabled": "updates are off",
+    "not_installed": "Compagnon was not installed by the installer (neither app/current nor app/current.txt): "
+                     "no automatic update",
+    "busy": "an update is already being prepared",
+    "insecure_url": "address refused (https required)",
+    "download_failed": "download failed",
+    "manifest_too_large": "manifest too large (1 MiB at most)",
+    "signature_invalid": "invalid signature: no pinned key verifies the manifest",
+    "manifest_invalid": "invalid manifest",
+    "wrong_product": "the manifest is for another product",
+    "downgrade": "going back to an earlier version is refused",
+    "min_agent": "this update requires a more recent version of Compagnon",
+    "failed_before": "this version did not start on an earlier attempt: it is not tried again",
+    "size_mismatch": "size of the downloaded file differs from the manifest's",
+    "hash_mismatch": "SHA-256 fingerprint of the downloaded file differs from the manifest's",
+    "no_space": "not enough disk space",
+    "install_failed": "the new version cannot be installed",
+}
 
 
 class UpdateRefused(Exception):
@@ -79,8 +99,9 @@ class UpdateRefused(Exception):
         self.version = version
         super().__init__(self.message())
 
-    def message(self) -> str:
-        text = REASONS_FR.get(self.code, self.code)
+    def message(self, locale: str = "fr") -> str:
+        """The reason in ``locale`` (French or English), then the detail as it was given."""
+        text = (REASONS_EN if locale == "en" else REASONS_FR).get(self.code, self.code)
         return f"{text} ({self.detail})" if self.detail else text
 
 

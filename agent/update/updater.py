@@ -32,6 +32,7 @@ from .. import __version__
 from ..audit import AuditLog, utc_timestamp
 from ..config import Settings
 from ..fsutil import atomic_output, atomic_write_bytes
+from ..i18n import Text
 from .config import UpdateSettings, key_fingerprint
 from .installer import Installer, InstallRequest, VenvInstaller
 from .layout import InstallLayout
@@ -84,7 +85,7 @@ class StageOutcome:
 class Updater:
     def __init__(self, settings: Settings, *, installer: Installer | None = None, audit: AuditLog | None = None,
                  running: str = __version__, origin: str = "cli:",
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[Text], None] | None = None) -> None:
         self.settings = settings
         self.config = UpdateSettings.from_settings(settings)
         self.layout = InstallLayout(self.config.app_dir)
@@ -125,7 +126,7 @@ class Updater:
         url = self.config.url
         if not self.config.enabled or url is None:
             raise UpdateRefused("disabled", self.config.disabled_reason())
-        self.progress(f"Vérification de {url}")
+        self.progress(Text("Vérification de {url}", "Checking {url}").filled(url=url))
         data = fetch(url, MAX_MANIFEST_BYTES, too_large="manifest_too_large")
         signature = fetch(signature_url(url), MAX_SIGNATURE_BYTES, too_large="signature_invalid")
         manifest = verify_and_parse(data, signature, self.config.public_keys, url)
@@ -187,7 +188,7 @@ class Updater:
             if version_dir.exists():
                 shutil.rmtree(version_dir)  # a build left half-way, or an older pending build
             version_dir.mkdir(parents=True)
-            self.progress(f"Installation de la version {version}")
+            self.progress(Text("Installation de la version {version}", "Installing version {version}").filled(version=version))
             self.installer(InstallRequest(version, version_dir, wheel, tuple(paths), staging,
                                           manifest.dependencies_unchanged))
             if not layout.script(version).exists():
@@ -225,7 +226,8 @@ class Updater:
         target = staging / entry.name
         if target.exists() and target.stat().st_size == entry.size and _sha256_file(target) == entry.sha256:
             return target
-        self.progress(f"Téléchargement de {entry.name} ({entry.size / 1024**2:.1f} Mo)")
+        self.progress(Text("Téléchargement de {name} ({size} Mo)", "Downloading {name} ({size} MB)")
+                      .filled(name=entry.name, size=f"{entry.size / 1024**2:.1f}"))
         with atomic_output(target, mode=0o600) as out:
             download(entry.url, out, entry.size, entry.sha256, name=entry.name)
         return target
