@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..i18n import Text
-from .common import EXIT_FAILED, EXIT_OK, say
+from .common import EXIT_FAILED, EXIT_OK, current_locale, say
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -35,7 +35,7 @@ async def run_until_signal(settings: Settings, on_started: Callable[[int], Any] 
     from ..runloop import serve_until_stopped
 
     try:
-        await serve_until_stopped(settings, port, asyncio.Event(), on_started)
+        await serve_until_stopped(settings, port, asyncio.Event(), on_started, current_locale())
     finally:
         await service.stop()
     return EXIT_OK

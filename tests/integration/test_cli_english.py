@@ -155,9 +155,11 @@ def test_the_demo_says_its_identity_and_address_in_english_and_french(home: Path
     english = _demo_lines(home, "en")
     address = re.search(r"^Demonstration platform: http://127\.0\.0\.1:\d+/$", english, re.MULTILINE)
     assert address, english
+    assert re.search(r"^Compagnon [\w.+-]+ listening on ws://127\.0\.0\.1:\d+/bridge$", english, re.MULTILINE), english
     identity = next(line for line in english.splitlines() if "DÉMO" in line)
     assert "Demonstration identity (fictitious)" in identity, english
     assert not _french_in(identity.replace("Jeanne DÉMO", "").replace("Acheteur DÉMO", "")), identity
     french = _demo_lines(home, "fr")
     assert re.search(r"^Plateforme de démonstration : http://127\.0\.0\.1:\d+/$", french, re.MULTILINE), french
     assert "Identité de démonstration (fictive)" in french, french
+    assert re.search(r"^Compagnon [\w.+-]+ en écoute sur ws://127\.0\.0\.1:\d+/bridge$", french, re.MULTILINE), french
