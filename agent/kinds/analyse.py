@@ -90,7 +90,7 @@ def _count(entry: dict[str, Any]) -> int:
 async def analyse(ctx: JobContext, files: list[ToCheck], step: str) -> list[SignatureCheck]:
     """Check the signatures of ``files`` (in this order) on the job's step ``step``; one verdict per
     file, never raising for a file (one that cannot be checked is "error", with its reason)."""
-    from ..validation.batch import BatchItem, FileEntry, pair_detached, verify_item
+    from ..validation.batch import BatchItem, FileEntry, pair_detached
 
     settings = ctx.services.settings
     items = [BatchItem(label=f.label, path=f.path, name=f.path.name, group=str(f.path.parent)) for f in files]
@@ -111,7 +111,7 @@ async def analyse(ctx: JobContext, files: list[ToCheck], step: str) -> list[Sign
 
             try:
                 entry = await asyncio.to_thread(_isolated, worker, "agent.validation.batch:verify_configured",
-                                                verify_item, item, progress=progress, **({} if shared else options))
+                                                item, progress=progress, **({} if shared else options))
             except IsolationLimit as exc:
                 entry = FileEntry(file=item.label, status="error", content=item.content_label,
                                   signed_by=list(item.signed_by),

@@ -6,6 +6,7 @@ error, and progress says "fichier 5 sur 8"."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import pickle
 import time
@@ -99,14 +100,16 @@ def _worker(settings: Settings) -> IsolatedWorker:
     return IsolatedWorker(settings.verify_max_memory_mb * 1024 * 1024, settings.verify_timeout_seconds)
 
 
-def _isolated(worker: IsolatedWorker, target: str, local: Any, *args: Any, **kwargs: Any) -> Any:
-    """``target`` in the worker; in this process only when its arguments cannot be sent there
-    (a trusted-list set that does not pickle)."""
+def _isolated(worker: IsolatedWorker, target: str, *args: Any, **kwargs: Any) -> Any:
+    """``target`` (``"module:function"``) in the worker; in this process only when its arguments
+    cannot be sent there (a trusted-list set that does not pickle). The validators are imported
+    by the process that runs them: the agent's loads them only in that case."""
     try:
         pickle.dumps((args, {k: v for k, v in kwargs.items() if k != "progress"}))
     except (pickle.PicklingError, TypeError, AttributeError):
         log.warning("verification runs in the agent's process: its arguments cannot go to a worker")
-        return local(*args, **kwargs)
+        module, _, function = target.partition(":")
+        return getattr(importlib.import_module(module), function)(*args, **kwargs)
     return worker.call(target, *args, **kwargs)
 
 
@@ -167,7 +170,6 @@ class Verify(JobKind):
                                     reason=T("files (non vide) ou un seul fichier, pas les deux",
                                              "files (not empty) or a single file, not both"))
             return await self._run_batch(ctx, params.files, params.token)
-        from ..validation.detect import verify_file_json
         from ..validation.report_html import render_report
 
         with ctx.step("read"):
@@ -187,7 +189,7 @@ class Verify(JobKind):
             with _worker(ctx.services.settings) as worker:
                 try:
                     report = await asyncio.to_thread(
-                        _isolated, worker, "agent.validation.detect:verify_file_json", verify_file_json, path,
+                        _isolated, worker, "agent.validation.detect:verify_file_json", path,
                         content=content[0] if content else None, progress=progress, **options)
                 except OSError as exc:
                     raise ProtocolError(ErrorCode.FILE_UNREADABLE, T("Fichier illisible : {e}", "Unreadable file: {e}").filled(e=exc.strerror)) from exc
@@ -239,7 +241,7 @@ class Verify(JobKind):
         return items
 
     async def _run_batch(self, ctx: JobContext, refs: list[VerifyFileRef], token: str | None) -> VerifyResult:
-        from ..validation.batch import BatchReport, FileEntry, verify_item
+        from ..validation.batch import BatchReport, FileEntry
         from ..validation.report_html import render_batch_report
 
         ctx.relabel_step("read", ctx.t(T("Lecture des fichiers", "Reading the files")))
@@ -264,7 +266,7 @@ class Verify(JobKind):
 
                     try:
                         entry = await asyncio.to_thread(_isolated, worker, "agent.validation.batch:verify_configured",
-                                                        verify_item, item, progress=progress,
+                                                        item, progress=progress,
                                                         **({} if shared else options))
                     except IsolationLimit as exc:
                         entry = FileEntry(file=item.label, status="error", content=item.content_label,

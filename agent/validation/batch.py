@@ -131,9 +131,11 @@ def prepare_certificates(certificates: Iterable[x509.Certificate | asn1_x509.Cer
     """Anchors and intermediates as the validators use them, converted once for the whole batch:
     asn1crypto keeps what it has parsed and the names it has normalised (RFC 5280 section 7.1) on
     the object, so a system store of ~150 roots is not converted and normalised again per file."""
-    from .chain import asn1_cert
+    from cryptography.hazmat.primitives.serialization import Encoding
 
-    return [asn1_cert(c) for c in certificates]
+    # as chain.asn1_cert, without loading the path validation stack in the agent's process
+    return [c if isinstance(c, asn1_x509.Certificate) else asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
+            for c in certificates]
 
 
 @dataclass

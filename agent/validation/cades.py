@@ -39,7 +39,7 @@ from asn1crypto import cms, core, tsp, x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
-from ..pki.cms import PARSE_ERRORS, CmsMaterial, find_certificate
+from ..pki.cms import PARSE_ERRORS, CmsMaterial, ess_certid_matches, find_certificate
 from ..pki.streams import CHUNK, Progress
 from .chain import (
     ChainResult,
@@ -349,9 +349,6 @@ def identify_signing_certificate(env: Environment, info: cms.SignerInfo,
                                  certificates: Iterable[asn1_x509.Certificate]) -> tuple[asn1_x509.Certificate | None,
                                                                                          Check]:
     """EN 319 102-1 section 5.2.3: the certificate ``sid`` names, bound by signing-certificate(-v2)."""
-    # Imported here: pyhanko.sign loads pyHanko's whole signing stack, which XAdES does not need.
-    from pyhanko.sign.general import check_ess_certid
-
     cert = find_certificate(certificates, info["sid"])
     if cert is None:
         return None, indeterminate("signing_certificate", env.t(
@@ -367,7 +364,7 @@ def identify_signing_certificate(env: Environment, info: cms.SignerInfo,
                 "Attribut {n} répété.", "Repeated {n} attribute.", n=name), SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
         try:
             certid = values[0]["certs"][0]  # type: ignore[index]
-            matches = check_ess_certid(cert, certid)
+            matches = ess_certid_matches(cert, certid)
         except PARSE_ERRORS:
             matches = False
         if not matches:

@@ -52,6 +52,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
 from cryptography import x509
@@ -69,11 +70,8 @@ from pyhanko_certvalidator.errors import (
     StaleRevinfoError,
     ValidationError,
 )
-from pyhanko_certvalidator.fetchers.api import Fetchers, FetchLimits
+from pyhanko_certvalidator.fetchers.api import CertificateFetcher, CRLFetcher, Fetchers, FetchLimits, OCSPFetcher
 from pyhanko_certvalidator.fetchers.common_utils import FetchBudget
-from pyhanko_certvalidator.fetchers.requests_fetchers.cert_fetch_client import RequestsCertificateFetcher
-from pyhanko_certvalidator.fetchers.requests_fetchers.crl_client import RequestsCRLFetcher
-from pyhanko_certvalidator.fetchers.requests_fetchers.ocsp_client import RequestsOCSPFetcher
 from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy, RevocationCheckingRule
 
 from ..i18n import Text
@@ -91,7 +89,11 @@ from .model import (
     total_failed,
     warning,
 )
-from .trusted_lists import TrustedListSet, category_from_trusted_lists
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+    from .trusted_lists import TrustedListSet
 
 __all__ = [
     "ChainResult", "Environment", "FetcherPool", "SigningTimes", "certificate_category", "crypto_cert",
@@ -149,42 +151,128 @@ def _name(cert: asn1_x509.Certificate) -> str:
 # -- fetchers -----------------------------------------------------------------------------------
 
 
-class _RecordingOCSPFetcher(RequestsOCSPFetcher):
-    """An OCSP fetcher that remembers, per URL, why a request failed (for the report's reason)."""
+def _requests_fetchers(timeout: float, budget: FetchBudget) -> Fetchers:
+    """What ``RequestsFetcherBackend.get_fetchers`` builds, with OCSP and CRL fetchers that remember,
+    per URL, why a request failed (for the report's reason). Imported here: ``requests`` costs about
+    a tenth of a second, and most verifications fetch nothing (no revocation URL, data in the file)."""
+    from pyhanko_certvalidator.fetchers.requests_fetchers.cert_fetch_client import RequestsCertificateFetcher
+    from pyhanko_certvalidator.fetchers.requests_fetchers.crl_client import RequestsCRLFetcher
+    from pyhanko_certvalidator.fetchers.requests_fetchers.ocsp_client import RequestsOCSPFetcher
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.failures: dict[str, BaseException] = {}
+    class RecordingOCSPFetcher(RequestsOCSPFetcher):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            self.failures: dict[str, BaseException] = {}
 
-    async def _fetch_single(self, ocsp_url, ocsp_request):  # type: ignore[no-untyped-def]
-        try:
-            return await super()._fetch_single(ocsp_url, ocsp_request)
-        except Exception as exc:
-            self.failures[ocsp_url] = exc.__cause__ or exc
-            raise
+        async def _fetch_single(self, ocsp_url, ocsp_request):  # type: ignore[no-untyped-def]
+            try:
+                return await super()._fetch_single(ocsp_url, ocsp_request)
+            except Exception as exc:
+                self.failures[ocsp_url] = exc.__cause__ or exc
+                raise
+
+    class RecordingCRLFetcher(RequestsCRLFetcher):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            self.failures: dict[str, BaseException] = {}
+
+        async def _fetch_single(self, url):  # type: ignore[no-untyped-def]
+            try:
+                return await super()._fetch_single(url)
+            except Exception as exc:
+                self.failures[url] = exc.__cause__ or exc
+                raise
+
+    return Fetchers(ocsp_fetcher=RecordingOCSPFetcher(per_request_timeout=timeout, budget=budget),
+                    crl_fetcher=RecordingCRLFetcher(per_request_timeout=timeout, budget=budget),
+                    cert_fetcher=RequestsCertificateFetcher(per_request_timeout=timeout, budget=budget))
 
 
-class _RecordingCRLFetcher(RequestsCRLFetcher):
-    """A CRL fetcher that remembers, per URL, why a download failed."""
+class _FetcherSet:
+    """The real fetchers of one :class:`Fetchers`, made on the first request: until then what they
+    fetched is nothing, and no HTTP library is loaded."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.failures: dict[str, BaseException] = {}
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.budget = FetchBudget(FETCH_LIMITS)
+        self.made: Fetchers | None = None
 
-    async def _fetch_single(self, url):  # type: ignore[no-untyped-def]
-        try:
-            return await super()._fetch_single(url)
-        except Exception as exc:
-            self.failures[url] = exc.__cause__ or exc
-            raise
+    def real(self) -> Fetchers:
+        if self.made is None:
+            self.made = _requests_fetchers(self.timeout, self.budget)
+        return self.made
+
+    def renew_budget(self) -> None:
+        """A fresh request budget (one per verification), for the fetchers made and to be made."""
+        self.budget = FetchBudget(FETCH_LIMITS)
+        if self.made is not None:
+            for fetcher in (self.made.ocsp_fetcher, self.made.crl_fetcher, self.made.cert_fetcher):
+                fetcher._budget = self.budget  # type: ignore[union-attr]  # noqa: SLF001
+
+    def failures(self, kind: str) -> dict[str, BaseException]:
+        return dict(getattr(getattr(self.made, kind), "failures", {})) if self.made is not None else {}
+
+
+class _LazyOCSPFetcher(OCSPFetcher):
+    def __init__(self, fetchers: _FetcherSet) -> None:
+        self.set = fetchers
+
+    @property
+    def failures(self) -> dict[str, BaseException]:
+        return self.set.failures("ocsp_fetcher")
+
+    async def fetch(self, cert: Any, authority: Any) -> Any:
+        return await self.set.real().ocsp_fetcher.fetch(cert, authority)
+
+    def fetched_responses(self) -> Any:
+        return self.set.made.ocsp_fetcher.fetched_responses() if self.set.made else []
+
+    def fetched_responses_for_cert(self, cert: Any) -> Any:
+        return self.set.made.ocsp_fetcher.fetched_responses_for_cert(cert) if self.set.made else []
+
+
+class _LazyCRLFetcher(CRLFetcher):
+    def __init__(self, fetchers: _FetcherSet) -> None:
+        self.set = fetchers
+
+    @property
+    def failures(self) -> dict[str, BaseException]:
+        return self.set.failures("crl_fetcher")
+
+    async def fetch(self, cert: Any, *, use_deltas: Any = None) -> Any:
+        return await self.set.real().crl_fetcher.fetch(cert, use_deltas=use_deltas)
+
+    def fetched_crls(self) -> Any:
+        return self.set.made.crl_fetcher.fetched_crls() if self.set.made else []
+
+    def fetched_crls_for_cert(self, cert: Any) -> Any:
+        if self.set.made is None:
+            raise KeyError(cert)  # "not fetched yet", as pyhanko-certvalidator's CRL fetchers say it
+        return self.set.made.crl_fetcher.fetched_crls_for_cert(cert)
+
+
+class _LazyCertificateFetcher(CertificateFetcher):
+    def __init__(self, fetchers: _FetcherSet) -> None:
+        self.set = fetchers
+
+    async def fetch_cert_issuers(self, cert: Any) -> AsyncGenerator[asn1_x509.Certificate, None]:
+        async for issuer in self.set.real().cert_fetcher.fetch_cert_issuers(cert):
+            yield issuer
+
+    async def fetch_crl_issuers(self, certificate_list: Any) -> AsyncGenerator[asn1_x509.Certificate, None]:
+        async for issuer in self.set.real().cert_fetcher.fetch_crl_issuers(certificate_list):
+            yield issuer
+
+    def fetched_certs(self) -> Any:
+        return self.set.made.cert_fetcher.fetched_certs() if self.set.made else []
 
 
 def _new_fetchers(timeout: float) -> Fetchers:
-    """What ``RequestsFetcherBackend.get_fetchers`` builds, with fetchers that record failures."""
-    budget = FetchBudget(FETCH_LIMITS)
-    return Fetchers(ocsp_fetcher=_RecordingOCSPFetcher(per_request_timeout=timeout, budget=budget),
-                    crl_fetcher=_RecordingCRLFetcher(per_request_timeout=timeout, budget=budget),
-                    cert_fetcher=RequestsCertificateFetcher(per_request_timeout=timeout, budget=budget))
+    """OCSP, CRL and certificate fetchers over ``requests`` with these timeouts, one request budget,
+    made (and ``requests`` imported) on the first request."""
+    fetchers = _FetcherSet(timeout)
+    return Fetchers(ocsp_fetcher=_LazyOCSPFetcher(fetchers), crl_fetcher=_LazyCRLFetcher(fetchers),
+                    cert_fetcher=_LazyCertificateFetcher(fetchers))
 
 
 def fetch_failures(fetchers: Fetchers | None) -> dict[str, BaseException]:
@@ -215,10 +303,9 @@ class FetcherPool:
         with self._lock:
             idle, self._idle = self._idle, None
         if idle is not None and time.monotonic() - idle[0] < self.ttl:
-            budget = FetchBudget(FETCH_LIMITS)
-            for fetcher in (idle[1].ocsp_fetcher, idle[1].crl_fetcher, idle[1].cert_fetcher):
-                if hasattr(fetcher, "_budget"):
-                    fetcher._budget = budget  # noqa: SLF001 (a fresh budget per verification)
+            fetcher = idle[1].ocsp_fetcher
+            if isinstance(fetcher, _LazyOCSPFetcher):
+                fetcher.set.renew_budget()
             return idle
         return time.monotonic(), _new_fetchers(self.timeout)
 
@@ -325,6 +412,8 @@ def certificate_category(cert: asn1_x509.Certificate | None, env: Environment,
     if cert is None or env.trusted_lists is None:
         return check
     chain = [crypto_cert(c) for c in (path or [cert])]
+    from .trusted_lists import category_from_trusted_lists
+
     return category_from_trusted_lists(env.trusted_lists, chain, at or env.now, locale=env.locale, fallback=check)
 
 

@@ -50,7 +50,6 @@ from .model import (
     VerificationReport,
     not_checked,
 )
-from .pes import annotate_pes, looks_like_pes
 
 if TYPE_CHECKING:
     from .trusted_lists import TrustedListSet
@@ -231,6 +230,8 @@ def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequenc
             return await verify_pdf(env, path, progress)
         if kind == "xml":
             from .xades import verify_xml
+
+            from .pes import annotate_pes, looks_like_pes
 
             signatures = await verify_xml(env, path, content, progress)
             if looks_like_pes(head):

@@ -278,6 +278,81 @@ def test_an_xml_signature_is_verified_without_loading_pdf_or_cms_modules(tmp_pat
     assert outcome == {"indication": "TOTAL_PASSED", "loaded": []}
 
 
+#: What only the verification worker (agent.isolation) may load: the validators, the certificate
+#: path stack and ``requests`` behind its fetchers, the XML and PDF stacks, pyHanko's signing stack.
+_VALIDATION_STACK = ("agent.validation.detect", "agent.validation.chain", "agent.validation.cades",
+                     "agent.validation.xades", "pyhanko_certvalidator", "requests", "pyhanko.sign", "aiohttp",
+                     "pyhanko.pdf_utils", "lxml.etree")
+
+
+def test_compagnon_verify_leaves_the_validators_to_its_worker(tmp_path: Path, test_pki: TestPki) -> None:
+    """``compagnon verify`` of a small attached CAdES or XAdES file parses it in its isolated worker
+    (docs/SECURITY.md promise 12): the command's own process loads none of the validation stack,
+    which the worker loads again anyway (start-up cost, docs/ARCHITECTURE.md)."""
+    import io
+
+    from agent.signing import cades, xades
+    from tests.integration.test_sign_cades import p12_key
+    from tests.support import xml_samples
+
+    signed_cms, signed_xml = tmp_path / "offre.txt.p7m", tmp_path / "flux.xml"
+    with p12_key(test_pki) as key:
+        with signed_cms.open("wb") as out:
+            cades.sign_cades(io.BytesIO(b"Offre pour le lot 1.\n" * 100), out, key, attached=True)
+        with signed_xml.open("wb") as out:
+            xades.sign_enveloped(io.BytesIO(xml_samples.plain_xml()), out, key)
+    probe = (
+        "import sys, json\n"
+        "from agent.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        f"print(json.dumps({{'code': code, 'loaded': sorted(m for m in {_VALIDATION_STACK!r} if m in sys.modules)}}))\n"
+    )
+    for signed in (signed_cms, signed_xml):
+        result = subprocess.run([sys.executable, "-c", probe, "verify", str(signed), "--trust", str(test_pki.root_pem)],
+                                cwd=ROOT, env=isolated_env(tmp_path), capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "TOTAL_PASSED" in result.stdout, result.stdout
+        outcome = json.loads(result.stdout.strip().splitlines()[-1])
+        assert outcome == {"code": 0, "loaded": []}, signed.name
+
+
+def test_a_cades_signature_is_verified_with_only_what_it_needs(tmp_path: Path) -> None:
+    """What the worker loads to verify an attached CAdES whose certificate names no revocation
+    service: neither the XML validator (lxml, the trusted lists) nor pyHanko's signing stack, nor
+    ``requests`` — the revocation fetchers load it on their first request only."""
+    from tests.bench.bench_sign import PASSWORD, make_key
+
+    p12, cert_pem, _ = make_key(tmp_path)
+    document = tmp_path / "note.txt"
+    document.write_bytes(b"Offre pour le lot 1.\n" * 100)
+    probe = (
+        "import io, sys, json\n"
+        "from pathlib import Path\n"
+        "from cryptography import x509\n"
+        "from agent.consent import Secret\n"
+        "from agent.keystores.pkcs12_store import Pkcs12FileStore\n"
+        "from agent.signing.base import SigningKey\n"
+        "from agent.signing.cades import sign_cades\n"
+        f"store = Pkcs12FileStore(Path({str(p12)!r}))\n"
+        f"(key,) = store.unlock(Secret({PASSWORD!r}))\n"
+        f"with store.open(Secret({PASSWORD!r})) as session, open({str(document)!r}, 'rb') as source, "
+        f"open({str(tmp_path / 'note.p7m')!r}, 'wb') as out:\n"
+        "    sign_cades(source, out, SigningKey.from_session(session, key), attached=True)\n"
+        "from agent.validation import verify_file\n"
+        f"root = x509.load_pem_x509_certificate(Path({str(cert_pem)!r}).read_bytes())\n"
+        f"report = verify_file(Path({str(tmp_path / 'note.p7m')!r}), trust_roots=[root], allow_fetching=True)\n"
+        "print(json.dumps({'indication': report.signatures[0].indication,\n"
+        "                  'loaded': sorted(m for m in ('pyhanko.sign', 'aiohttp', 'requests', 'lxml.etree',\n"
+        "                                               'agent.validation.xades', 'agent.validation.trusted_lists',\n"
+        "                                               'pyhanko.pdf_utils') if m in sys.modules)}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=isolated_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome == {"indication": "TOTAL_PASSED", "loaded": []}
+
+
 def test_an_xml_file_without_signature_is_reported_as_unsigned(tmp_path: Path, test_pki: TestPki) -> None:
     """A well-formed XML document with no ``ds:Signature`` holds no signature: "sans signature" in a
     batch, and zero signatures alone — what an unsigned PDF gets — never a failed signature."""
