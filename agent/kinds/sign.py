@@ -428,6 +428,9 @@ class Sign(JobKind):
         timestamper = options.timestamper
         file = source.params
         with outputs.output(target, mode=0o644) as out, source.path.open("rb") as stream:
+            if params.mode == "sign" and file.format == "cades":
+                _cades(file, stream, source.name, out, key, options, progress, sha256=source.sha256)
+                return
             if params.mode == "sign":
                 ENGINES[file.format](file, stream, source.name, out, key, options, progress)
                 return
@@ -471,9 +474,13 @@ class _EngineOptions:
 
 
 def _cades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key: SigningKey,
-           options: _EngineOptions, progress: Callable[[int, int], None]) -> None:
+           options: _EngineOptions, progress: Callable[[int, int], None], sha256: str | None = None) -> None:
+    """``sha256``: the file's digest the consent showed (hex). With a SHA-256 key it is the digest
+    signed: the file is not read again (a large file costs one pass, not two), and what is signed
+    is what the user consented to."""
+    digest = bytes.fromhex(sha256) if sha256 and key.hash_name == "sha256" else None
     _engine("cades", "sign_cades")(stream, out, key, attached=file.attached, level=options.level,
-                                   timestamper=options.timestamper, progress=progress)
+                                   timestamper=options.timestamper, progress=progress, digest=digest)
 
 
 def _pades(file: SignFileParams, stream: BinaryIO, name: str, out: BinaryIO, key: SigningKey,

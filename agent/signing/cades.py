@@ -221,13 +221,22 @@ def _level_timestamper(level: str, timestamper: Timestamper | None) -> Timestamp
 
 def sign_cades(source: BinaryIO, output: BinaryIO, key: SigningKey, *, attached: bool = False, level: str = "B-B",
                timestamper: Timestamper | None = None, progress: Progress | None = None,
-               signing_time: datetime | None = None) -> None:
-    """Sign ``source`` (a seekable binary stream) into ``output``: CMS ContentInfo, DER."""
+               signing_time: datetime | None = None, digest: bytes | None = None) -> None:
+    """Sign ``source`` (a seekable binary stream) into ``output``: CMS ContentInfo, DER.
+
+    ``digest``: the ``key.hash_name`` digest of ``source`` computed already (the one the user
+    consented to): the content is then read once at most — not at all for a detached signature,
+    once to copy it into an attached one, whose copy must hash to ``digest`` (``CadesError``)."""
     stamper = _level_timestamper(level, timestamper)
     start = source.tell()
     size = _stream_size(source)
-    passes = 2 if attached else 1
-    digest = hash_stream(source, key.hash_name, (lambda d, t: progress(d, size * passes)) if progress else None, size)
+    if digest is None:
+        passes = 2 if attached else 1
+        digest = hash_stream(source, key.hash_name, (lambda d, t: progress(d, size * passes)) if progress else None,
+                             size)
+        copy_base, copy_total, check = size, size * 2, None
+    else:
+        copy_base, copy_total, check = 0, size, hashlib.new(key.hash_name)
     signer = _signer_info(key, digest, content_type="data", signing_time=signing_time or datetime.now(UTC),
                           timestamper=stamper)
     template = _key_template(key)
@@ -254,11 +263,15 @@ def sign_cades(source: BinaryIO, output: BinaryIO, key: SigningKey, *, attached:
         copied = 0
         while chunk := source.read(CHUNK):
             output.write(chunk)
+            if check is not None:
+                check.update(chunk)
             copied += len(chunk)
             if progress:
-                progress(size + copied, size * 2)
-        if copied != size:
-            raise CadesError("le fichier a changé pendant la signature")
+                progress(copy_base + copied, copy_total)
+        if copied != size or (check is not None and check.digest() != digest):
+            raise CadesError("le fichier a changé pendant la signature", "the file changed while it was being signed")
+    elif progress and check is not None:
+        progress(size, size)
     output.write(b"".join(tail))
 
 

@@ -223,3 +223,74 @@ def test_garbage_is_a_clear_error() -> None:
     for data in (b"", b"garbage", b"\x30\x82\xff\xff\x06", b"-----BEGIN PKCS7-----\nAAAA\n-----END PKCS7-----"):
         with pytest.raises(CadesError):
             load_signature(data)
+
+
+@pytest.mark.parametrize("attached", [False, True])
+async def test_the_signature_covers_what_the_consent_showed(tmp_path: Path, test_pki: TestPki, attached: bool) -> None:
+    """The sign job hashes each file once, for the consent (its SHA-256 is shown); a CAdES signature
+    signs that digest, without reading the file again. A file rewritten while the user reads the
+    consent is not what gets signed: the detached signature covers the content consented to, the
+    attached one is refused (its copy no longer matches)."""
+    from agent.config import Settings
+    from agent.consent import ConsentDecision, ConsentProvider, ConsentRequest
+    from agent.jobs.context import JobServices
+    from agent.jobs.manager import JobManager
+    from agent.keystores.registry import KeyStoreRegistry
+    from agent.kinds.registry import KINDS, platform_client
+
+    document, shown = tmp_path / "offre.txt", b"Prix global : 125 000,00 EUR\n" * 1000
+    document.write_bytes(shown)
+
+    class SwapWhileAsking(ConsentProvider):
+        async def ask(self, request: ConsentRequest) -> ConsentDecision:
+            assert [f.sha256 for f in request.files] == [hashlib.sha256(shown).hexdigest()]
+            document.write_bytes(shown.replace(b"125 000", b"925 000"))
+            return ConsentDecision(True, Secret("pw"))
+
+    store = Pkcs12FileStore(test_pki.p12("qualified", "pw"))
+    (key,) = store.unlock(Secret("pw"))
+    settings = Settings(state_dir=tmp_path / "state", log_dir=tmp_path / "log", output_dir=tmp_path / "Compagnon",
+                        trust_system=False, pkcs11_modules=(), p12_dir=tmp_path / "keys")
+    manager = JobManager(JobServices(settings=settings, consent=SwapWhileAsking(),
+                                     keystores=KeyStoreRegistry(settings, p12=[store], discover=False), local=True),
+                         kinds=KINDS, platform_client=platform_client)
+    job = manager.start("cli:", "sign", {"files": [{"path": str(document), "format": "cades", "attached": attached}],
+                                         "certificate": key.id, "out_dir": str(tmp_path / "out")})
+    snapshot = (await manager.wait(job.id)).snapshot()
+    if attached:
+        assert (snapshot["state"], snapshot["error"]["message"]) == ("failed", "le fichier a changé pendant la signature")
+        assert not list((tmp_path / "out").glob("*.p7m"))
+        return
+    (result,) = snapshot["result"]["files"]
+    assert result["status"] == "signed", result
+    (signature,) = (tmp_path / "out").glob("*.p7s")
+    original = tmp_path / "shown.txt"
+    original.write_bytes(shown)
+    assert openssl_verify(test_pki, signature, original).returncode == 0
+    assert openssl_verify(test_pki, signature, document).returncode != 0
+
+
+def test_compagnon_sign_cades_loads_no_pyhanko(tmp_path: Path, test_pki: TestPki) -> None:
+    """``compagnon sign --format cades`` builds the CMS itself (agent.signing.cades): its process
+    loads neither pyHanko (nor aiohttp behind its signing stack) nor the validation stack."""
+    import json
+    import sys
+
+    from tests.support.agent_process import ROOT, isolated_env
+
+    document = tmp_path / "offre.txt"
+    document.write_bytes(b"Offre pour le lot 1.\n" * 100)
+    probe = (
+        "import sys, json\n"
+        "from agent.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print(json.dumps({'code': code, 'loaded': sorted(m for m in sys.modules if m.split('.')[0] in\n"
+        "    ('pyhanko', 'pyhanko_certvalidator', 'aiohttp', 'requests') or m.startswith('agent.validation'))}))\n"
+    )
+    for attached in ([], ["--attached"]):
+        result = subprocess.run([sys.executable, "-c", probe, "sign", str(document), "--format", "cades", *attached,
+                                 "--p12", str(test_pki.p12("qualified", "pw")), "--pin-stdin",
+                                 "--out-dir", str(tmp_path / "out")], input="pw\n", cwd=ROOT,
+                                env=isolated_env(tmp_path), capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout.strip().splitlines()[-1]) == {"code": 0, "loaded": []}
