@@ -24,7 +24,7 @@ async def run_until_signal(settings: Settings, on_started: Callable[[int], Any] 
     if settings.consent_policy in ("console", "native"):
         from ..desktop.runtime import run_headless
 
-        return await run_headless(settings, on_started)
+        return await run_headless(settings, on_started, current_locale())
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     service = AgentService(settings, make_consent(settings, interactive))
     try:
@@ -55,7 +55,7 @@ def tray(args: argparse.Namespace, settings: Settings) -> int:
 
     if not settings.consent_policy_explicit:
         settings = replace(settings, consent_policy="console")
-    return tray.main(settings)
+    return tray.main(settings, current_locale())
 
 
 def console(args: argparse.Namespace, settings: Settings) -> int:

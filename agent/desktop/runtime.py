@@ -21,7 +21,7 @@ from bridge_protocol.errors import ProtocolError
 
 from ..config import Settings
 from ..errors import ReportedError
-from ..i18n import system_locale
+from ..i18n import Text, system_locale
 from ..runloop import serve_until_stopped
 from ..service import AgentService, make_consent
 from ..update.scheduler import UpdateScheduler
@@ -225,29 +225,37 @@ class DesktopRuntime:
         return self.menu_action(action)
 
 
-async def run_headless(settings: Settings, on_started: Callable[[int], Any] | None = None) -> int:
+ALREADY_RUNNING = Text(
+    "compagnon : Compagnon est déjà lancé pour cet utilisateur (« compagnon console » ouvre sa console).",
+    "compagnon: Compagnon is already running for this user (\u201ccompagnon console\u201d opens its console).")
+NO_FREE_PORT = Text("compagnon : aucun port libre ({exc})", "compagnon: no free port ({exc})")
+CONSOLE_AT = Text("Console locale : {url} (« compagnon console » l'ouvre)",
+                  "Local console: {url} (\u201ccompagnon console\u201d opens it)")
+
+
+async def run_headless(settings: Settings, on_started: Callable[[int], Any] | None = None,
+                       locale: str = "fr") -> int:
     """``compagnon serve`` (and ``demo``) with the console policy: the runtime until a signal or
-    the handover's ``quit``. One per user: a second one exits 1 (``compagnon console`` opens the
-    running one's console)."""
+    the handover's ``quit``, its lines printed in ``locale``. One per user: a second one exits 1
+    (``compagnon console`` opens the running one's console)."""
     import sys
 
     from ..service import PortsUnavailable
 
     lock = instance.InstanceLock(settings.state_dir / instance.LOCK_FILE)
     if not lock.acquire():
-        print("compagnon : Compagnon est déjà lancé pour cet utilisateur (« compagnon console » ouvre sa console).",
-              file=sys.stderr)
+        print(ALREADY_RUNNING.render(locale), file=sys.stderr)
         return 1
     try:
         runtime = DesktopRuntime(settings)
         try:
             port = await runtime.start()
         except PortsUnavailable as exc:
-            print(f"compagnon : aucun port libre ({exc})", file=sys.stderr)
+            print(NO_FREE_PORT.render(locale, exc=exc), file=sys.stderr)
             return 1
-        print(f"Console locale : {runtime.console.base_url()} (« compagnon console » l'ouvre)", flush=True)
+        print(CONSOLE_AT.render(locale, url=runtime.console.base_url()), flush=True)
         try:
-            await serve_until_stopped(settings, port, runtime.quit, on_started)
+            await serve_until_stopped(settings, port, runtime.quit, on_started, locale)
         finally:
             await runtime.stop()
         return 0

@@ -29,11 +29,12 @@ from typing import Any
 
 from ..config import Settings
 from . import instance
-from ..i18n import system_locale
+from ..i18n import Text, system_locale
 from .dialogs import native_dialogs_available
 from .runtime import STATE_LABELS, DesktopRuntime, menu_entries
 
 log = logging.getLogger(__name__)
+T = Text
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -219,8 +220,10 @@ class Tray:
             _listen_for_clicks(self.icon)
         except Exception as exc:  # no display, no back end
             log.warning("no tray icon: %s", exc)
-            print(f"Icône de notification indisponible ({type(exc).__name__}) : la console reste accessible "
-                  "(« compagnon console »).", flush=True)
+            print(T("Icône de notification indisponible ({error}) : la console reste accessible "
+                    "(« compagnon console »).",
+                    "Tray icon unavailable ({error}): the console stays available (\u201ccompagnon console\u201d).")
+                  .render(self.locale, error=type(exc).__name__), flush=True)
             self.icon = None
             self.agent.call(runtime.add_state_listener, self.show_state)
             while not self.agent.done.wait(0.5):
@@ -249,7 +252,7 @@ class Tray:
         self.agent.on_stopped(stop_icon)
         if self.agent.done.is_set():
             return EXIT_OK
-        print("Icône de notification : active", flush=True)
+        print(T("Icône de notification : active", "Tray icon: active").render(self.locale), flush=True)
 
         def setup(icon: Any) -> None:
             try:
@@ -304,31 +307,37 @@ def _listen_for_clicks(icon: Any) -> None:
     icon._display.flush()
 
 
-def main(settings: Settings) -> int:
-    """``compagnon tray``."""
+def main(settings: Settings, locale: str | None = None) -> int:
+    """``compagnon tray``; its lines in ``locale`` (the system's when not given)."""
     from .. import __version__
 
+    locale = locale or system_locale()
     lock = instance.InstanceLock(settings.state_dir / instance.LOCK_FILE)
     if not lock.acquire():
         answer = instance.send(settings.state_dir, "open")
         if answer is None or not answer.get("ok"):
-            print("compagnon : Compagnon est déjà lancé mais ne répond pas.", file=sys.stderr)
+            print(T("compagnon : Compagnon est déjà lancé mais ne répond pas.",
+                    "compagnon: Compagnon is already running but does not answer.").render(locale), file=sys.stderr)
             return EXIT_FAILED
-        print("Compagnon est déjà lancé : sa console s'ouvre.", flush=True)
+        print(T("Compagnon est déjà lancé : sa console s'ouvre.",
+                "Compagnon is already running: its console opens.").render(locale), flush=True)
         return EXIT_OK
     try:
         agent = AgentThread(settings)
         if not agent.start():
-            print(f"compagnon : {agent.error}", file=sys.stderr)
+            print(f"compagnon{' :' if locale == 'fr' else ':'} {agent.error}", file=sys.stderr)
             return EXIT_FAILED
         assert agent.runtime is not None
-        print(f"Console locale : {agent.runtime.console.base_url()}", flush=True)
-        print(f"Compagnon {__version__} en écoute sur ws://127.0.0.1:{agent.port}/bridge", flush=True)
+        print(T("Console locale : {url}", "Local console: {url}").render(locale, url=agent.runtime.console.base_url()),
+              flush=True)
+        print(T("Compagnon {version} en écoute sur {url}", "Compagnon {version} listening on {url}").render(
+            locale, version=__version__, url=f"ws://127.0.0.1:{agent.port}/bridge"), flush=True)
         if not settings.allowed_origins:
-            print("Attention : aucun site autorisé (bridge.allowed_origins).", flush=True)
-        code = Tray(agent, system_locale()).run()
+            print(T("Attention : aucun site autorisé (bridge.allowed_origins).",
+                    "Warning: no site allowed (bridge.allowed_origins).").render(locale), flush=True)
+        code = Tray(agent, locale).run()
         agent.join(30)
-        print("Compagnon arrêté.", flush=True)
+        print(T("Compagnon arrêté.", "Compagnon stopped.").render(locale), flush=True)
     finally:
         lock.release()
     stuck = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon and t.is_alive()]

@@ -163,3 +163,48 @@ def test_the_demo_says_its_identity_and_address_in_english_and_french(home: Path
     assert re.search(r"^Plateforme de démonstration : http://127\.0\.0\.1:\d+/$", french, re.MULTILINE), french
     assert "Identité de démonstration (fictive)" in french, french
     assert re.search(r"^Compagnon [\w.+-]+ en écoute sur ws://127\.0\.0\.1:\d+/bridge$", french, re.MULTILINE), french
+
+
+def test_the_agent_with_its_console_speaks_english_and_french(home: Path) -> None:
+    """``compagnon serve`` under the console policy (the desktop runtime): its console line, its
+    listening line and a second one's refusal, in the command line's language."""
+    from tests.support.agent_process import write_config
+
+    write_config(home, allowed=[SITE], consent="console")
+    for lang, console_line, listening, refusal in (
+        ("en", "Local console: http://127.0.0.1:", " listening on ws://127.0.0.1:",
+         "compagnon: Compagnon is already running for this user"),
+        ("fr", "Console locale : http://127.0.0.1:", " en écoute sur ws://127.0.0.1:",
+         "compagnon : Compagnon est déjà lancé pour cet utilisateur"),
+    ):
+        _sock, port = _taken_port()
+        _sock.close()
+        environment = {k: v for k, v in isolated_env(home, suite_tokens=False).items()
+                       if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")}
+        environment["LANG"] = "en_US.UTF-8" if lang == "en" else "fr_FR.UTF-8"
+        proc = subprocess.Popen([sys.executable, "-m", "agent", "serve", "--port", str(port)], cwd=ROOT,
+                                env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+        lines: list[str] = []
+        try:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and not any(listening in line for line in lines):
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                lines.append(line)
+            second = _run(home, "serve", "--port", str(port), lang=lang)
+        finally:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(15)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        said = "".join(lines)
+        assert console_line in said and listening in said, said
+        assert second.returncode == 1 and refusal in second.stderr, second.stderr
+        if lang == "en":
+            assert not _french_in(said.replace("compagnon console", "")), said
+            assert not _french_in(second.stderr.replace("compagnon console", "")), second.stderr
