@@ -66,10 +66,34 @@ class XDoTool:
         while time.monotonic() < deadline:
             found = self.windows(name)
             if found:
-                time.sleep(0.6)  # the window gives its field the keyboard 200-300 ms after it maps
+                # The window gives its field the keyboard some time after it maps (200-300 ms, more on
+                # a loaded machine): keys typed before then are lost.
+                self.wait_focus(int(found[-1]), max(1.0, deadline - time.monotonic()))
+                time.sleep(0.2)
                 return found[-1]
             time.sleep(0.1)
         raise AssertionError(f"no window titled {name!r} appeared in {timeout} s")
+
+    def wait_focus(self, window: int, timeout: float) -> None:
+        """Until the keyboard's focus is ``window`` or one of its children (X11 GetInputFocus)."""
+        from Xlib.display import Display
+
+        display = Display(self.env["DISPLAY"])
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                focus = display.get_input_focus().focus
+                while not isinstance(focus, int):  # X.NONE and X.PointerRoot are ints
+                    if focus.id == window:
+                        return
+                    parent = focus.query_tree().parent
+                    if not parent or parent.id == focus.id:
+                        break
+                    focus = parent
+                time.sleep(0.05)
+        finally:
+            display.close()
+        raise AssertionError(f"window {window} did not take the keyboard in {timeout:.0f} s")
 
     def wait_gone(self, name: str, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
