@@ -227,7 +227,7 @@ class Settings:
 def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     value = table.get(key)
     if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is int):
-        raise ConfigError(f"{where}.{key} : type incorrect")
+        raise ConfigError(f"{where}.{key} : type incorrect", f"{where}.{key}: wrong type")
     return value
 
 
@@ -241,9 +241,9 @@ def read_config(config_path: Path | None = None) -> tuple[Path, dict[str, Any]]:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path} : TOML invalide ({exc})") from exc
+            raise ConfigError(f"{path} : TOML invalide ({exc})", f"{path}: invalid TOML ({exc})") from exc
     elif explicit:
-        raise ConfigError(f"{path} : fichier introuvable")
+        raise ConfigError(f"{path} : fichier introuvable", f"{path}: file not found")
     return path, data
 
 
@@ -262,12 +262,12 @@ def settings_arguments(path: Path, data: dict[str, Any]) -> dict[str, Any]:
 
     if (port := _get(bridge, "port", int, "bridge")) is not None:
         if not 1 <= port <= 65535:
-            raise ConfigError("bridge.port : hors de 1-65535")
+            raise ConfigError("bridge.port : hors de 1-65535", "bridge.port: outside 1-65535")
         kwargs["port"] = port
     for key, name in (("max_frame_bytes", "max_frame_bytes"),):
         if (v := _get(bridge, key, int, "bridge")) is not None:
             if v < 1024:
-                raise ConfigError(f"bridge.{key} : au moins 1024")
+                raise ConfigError(f"bridge.{key} : au moins 1024", f"bridge.{key}: at least 1024")
             kwargs[name] = v
     if (v := _get(bridge, "same_user_only", bool, "bridge")) is not None:
         kwargs["same_user_only"] = v
@@ -279,38 +279,40 @@ def settings_arguments(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     )
     if (v := _get(jobs, "max_concurrent", int, "jobs")) is not None:
         if v < 1:
-            raise ConfigError("jobs.max_concurrent : au moins 1")
+            raise ConfigError("jobs.max_concurrent : au moins 1", "jobs.max_concurrent: at least 1")
         kwargs["max_concurrent_jobs"] = v
     if (v := _get(jobs, "keep", int, "jobs")) is not None:
         kwargs["jobs_keep"] = max(1, v)
     for key, name in (("max_per_site", "max_jobs_per_site"), ("max_pending_per_site", "max_pending_jobs_per_site")):
         if (v := _get(jobs, key, int, "jobs")) is not None:
             if v < 1:
-                raise ConfigError(f"jobs.{key} : au moins 1")
+                raise ConfigError(f"jobs.{key} : au moins 1", f"jobs.{key}: at least 1")
             kwargs[name] = v
     if (v := _get(consent, "policy", str, "consent")) is not None:
         if v not in CONSENT_POLICIES:
-            raise ConfigError(f"consent.policy : une valeur parmi {', '.join(CONSENT_POLICIES)}")
+            raise ConfigError(f"consent.policy : une valeur parmi {', '.join(CONSENT_POLICIES)}",
+                              f"consent.policy: one of {', '.join(CONSENT_POLICIES)}")
         kwargs["consent_policy"] = v
         kwargs["consent_policy_explicit"] = True
     if (v := _get(consent, "timeout_seconds", (int, float), "consent")) is not None:
         kwargs["consent_timeout"] = float(v)
     if (v := _get(consent, "max_prompts_per_minute", int, "consent")) is not None:
         if v < 1:
-            raise ConfigError("consent.max_prompts_per_minute : au moins 1")
+            raise ConfigError("consent.max_prompts_per_minute : au moins 1", "consent.max_prompts_per_minute: at least 1")
         kwargs["consent_max_prompts_per_minute"] = v
     if (v := _get(consent, "file_picker", str, "consent")) is not None:
         if v not in FILE_PICKERS:
-            raise ConfigError(f"consent.file_picker : une valeur parmi {', '.join(FILE_PICKERS)}")
+            raise ConfigError(f"consent.file_picker : une valeur parmi {', '.join(FILE_PICKERS)}",
+                              f"consent.file_picker: one of {', '.join(FILE_PICKERS)}")
         kwargs["consent_file_picker"] = v
     verify = data.get("verify", {})
     if (v := _get(verify, "max_memory_mb", int, "verify")) is not None:
         if v < 128:
-            raise ConfigError("verify.max_memory_mb : au moins 128")
+            raise ConfigError("verify.max_memory_mb : au moins 128", "verify.max_memory_mb: at least 128")
         kwargs["verify_max_memory_mb"] = v
     if (v := _get(verify, "timeout_seconds", (int, float), "verify")) is not None:
         if v < 1:
-            raise ConfigError("verify.timeout_seconds : au moins 1")
+            raise ConfigError("verify.timeout_seconds : au moins 1", "verify.timeout_seconds: at least 1")
         kwargs["verify_timeout_seconds"] = float(v)
     files = data.get("files", {})
     for key, name, scale in (("max_file_mb", "max_upload_bytes", 1024 * 1024),
@@ -318,12 +320,12 @@ def settings_arguments(path: Path, data: dict[str, Any]) -> dict[str, Any]:
                              ("site_files", "site_files", 1)):
         if (v := _get(files, key, int, "files")) is not None:
             if v < 1:
-                raise ConfigError(f"files.{key} : au moins 1")
+                raise ConfigError(f"files.{key} : au moins 1", f"files.{key}: at least 1")
             kwargs[name] = v * scale
     console = data.get("console", {})
     if (v := _get(console, "port", int, "console")) is not None:
         if not 0 <= v <= 65535:
-            raise ConfigError("console.port : hors de 0-65535")
+            raise ConfigError("console.port : hors de 0-65535", "console.port: outside 0-65535")
         kwargs["console_port"] = v
     for table, key, name, where in (
         (keystores, "pkcs11_modules", "pkcs11_modules", "keystores"),
@@ -338,7 +340,7 @@ def settings_arguments(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     signing = data.get("signing", {})
     if (v := _get(signing, "tsa_url", str, "signing")) is not None:
         if not v.startswith(("http://", "https://")):
-            raise ConfigError("signing.tsa_url : URL http(s) attendue")
+            raise ConfigError("signing.tsa_url : URL http(s) attendue", "signing.tsa_url: an http(s) URL expected")
         kwargs["tsa_url"] = v
     for key in ("pes_policy_oid", "pes_policy_uri"):
         if (v := _get(signing, key, str, "signing")) is not None:
@@ -349,7 +351,7 @@ def settings_arguments(path: Path, data: dict[str, Any]) -> dict[str, Any]:
         kwargs["output_dir"] = Path(v).expanduser()
     if (v := _get(trust, "lotl_url", str, "trust")) is not None:
         if not v.startswith(("http://", "https://")):
-            raise ConfigError("trust.lotl_url : URL http(s) attendue")
+            raise ConfigError("trust.lotl_url : URL http(s) attendue", "trust.lotl_url: an http(s) URL expected")
         kwargs["lotl_url"] = v
     if (v := _get(trust, "trusted_lists_max_age_hours", (int, float), "trust")) is not None:
         kwargs["trusted_lists_max_age_hours"] = float(v)

@@ -128,14 +128,14 @@ def load_policy(path: Path | None = None) -> Policy | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if explicit:
-            raise _error(path, "fichier introuvable") from None
+            raise _error(path, "fichier introuvable", "file not found") from None
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise _error(path, f"illisible ({exc})") from exc
+        raise _error(path, f"illisible ({exc})", f"unreadable ({exc})") from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise _error(path, f"TOML invalide ({exc})") from exc
+        raise _error(path, f"TOML invalide ({exc})", f"invalid TOML ({exc})") from exc
     return parse_policy(data, path)
 
 
@@ -143,17 +143,18 @@ def parse_policy(data: dict[str, Any], path: Path) -> Policy:
     """Validate the TOML tables of a policy file; every error names ``path`` and the key."""
     for section, table in data.items():
         if section not in _KEYS:
-            raise _error(path, f"section inconnue [{section}] (attendu : {', '.join(sorted(_KEYS))})")
+            raise _error(path, f"section inconnue [{section}] (attendu : {', '.join(sorted(_KEYS))})",
+                         f"unknown section [{section}] (expected: {', '.join(sorted(_KEYS))})")
         if not isinstance(table, dict):
-            raise _error(path, f"{section} doit être une section [{section}]")
+            raise _error(path, f"{section} doit être une section [{section}]", f"{section} must be a section [{section}]")
         for key in table:
             if key not in _KEYS[section]:
-                raise _error(path, f"clé inconnue {section}.{key}")
+                raise _error(path, f"clé inconnue {section}.{key}", f"unknown key {section}.{key}")
 
     def get(section: str, key: str, kind: type | tuple[type, ...]) -> Any:
         value = data.get(section, {}).get(key)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and bool not in _types(kind)):
-            raise _error(path, f"{section}.{key} : type incorrect")
+            raise _error(path, f"{section}.{key} : type incorrect", f"{section}.{key}: wrong type")
         return value
 
     def origins(section: str, key: str) -> tuple[str, ...]:
@@ -161,13 +162,14 @@ def parse_policy(data: dict[str, Any], path: Path) -> Policy:
         try:
             return tuple(dict.fromkeys(normalize_origin(_text(path, section, key, v)) for v in values))
         except ConfigError as exc:
-            raise _error(path, f"{section}.{key} : {exc}") from exc
+            raise _error(path, f"{section}.{key} : {exc}", f"{section}.{key}: {exc.message('en')}") from exc
 
     modules = []
     for value in get("keystores", "pkcs11_modules", list) or []:
         module = Path(_text(path, "keystores", "pkcs11_modules", value))
         if not (module.is_absolute() or PureWindowsPath(value).is_absolute()):
-            raise _error(path, f"keystores.pkcs11_modules : chemin absolu attendu, pas {value!r}")
+            raise _error(path, f"keystores.pkcs11_modules : chemin absolu attendu, pas {value!r}",
+                         f"keystores.pkcs11_modules: an absolute path expected, not {value!r}")
         modules.append(module)
 
     url = get("update", "url", str)
@@ -179,13 +181,14 @@ def parse_policy(data: dict[str, Any], path: Path) -> Policy:
 
     consent = get("consent", "policy", str)
     if consent is not None and consent not in POLICY_CONSENT:
-        raise _error(path, f"consent.policy : une valeur parmi {', '.join(POLICY_CONSENT)}")
+        raise _error(path, f"consent.policy : une valeur parmi {', '.join(POLICY_CONSENT)}",
+                     f"consent.policy: one of {', '.join(POLICY_CONSENT)}")
     timeout = get("consent", "timeout_seconds", (int, float))
     if timeout is not None and timeout <= 0:
-        raise _error(path, "consent.timeout_seconds : une durée positive")
+        raise _error(path, "consent.timeout_seconds : une durée positive", "consent.timeout_seconds: a positive duration")
     per_minute = get("consent", "max_prompts_per_minute", int)
     if per_minute is not None and per_minute < 1:
-        raise _error(path, "consent.max_prompts_per_minute : au moins 1")
+        raise _error(path, "consent.max_prompts_per_minute : au moins 1", "consent.max_prompts_per_minute: at least 1")
 
     return Policy(
         path=path,
@@ -252,8 +255,8 @@ def with_admin_policy(settings: Settings) -> Settings:
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _error(path: Path, detail: str) -> ConfigError:
-    return ConfigError(f"{path} (politique d'administration) : {detail}")
+def _error(path: Path, detail: str, english: str) -> ConfigError:
+    return ConfigError(f"{path} (politique d'administration) : {detail}", f"{path} (administrator's policy): {english}")
 
 
 def _types(kind: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -262,7 +265,7 @@ def _types(kind: type | tuple[type, ...]) -> tuple[type, ...]:
 
 def _text(path: Path, section: str, key: str, value: object) -> str:
     if not isinstance(value, str):
-        raise _error(path, f"{section}.{key} : des chaînes de caractères attendues")
+        raise _error(path, f"{section}.{key} : des chaînes de caractères attendues", f"{section}.{key}: strings expected")
     return value
 
 
@@ -280,9 +283,9 @@ def _update_url(path: Path, url: str) -> str:
     except ValueError:
         pass
     if not host or parts.scheme not in ("https", "http") or parts.scheme == "http" and not loopback:
-        raise _error(path, f"update.url : URL https attendue, pas {url!r}")
+        raise _error(path, f"update.url : URL https attendue, pas {url!r}", f"update.url: an https URL expected, not {url!r}")
     if parts.username or parts.password:
-        raise _error(path, "update.url : pas d'identifiants dans l'URL")
+        raise _error(path, "update.url : pas d'identifiants dans l'URL", "update.url: no credentials in the URL")
     return url
 
 
@@ -293,5 +296,6 @@ def _fingerprint(path: Path, value: str) -> str:
         text = text[len("sha256:"):]
     text = text.replace(":", "").replace(" ", "").lower()
     if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
-        raise _error(path, "update.key_fingerprint : empreinte SHA-256 attendue (64 chiffres hexadécimaux)")
+        raise _error(path, "update.key_fingerprint : empreinte SHA-256 attendue (64 chiffres hexadécimaux)",
+                     "update.key_fingerprint: a SHA-256 fingerprint expected (64 hexadecimal digits)")
     return text

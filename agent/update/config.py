@@ -172,39 +172,42 @@ def parse_update_table(table: Any) -> dict[str, Any]:
     from ..config import ConfigError
 
     if not isinstance(table, dict):
-        raise ConfigError("update : table attendue")
+        raise ConfigError("update : table attendue", "update: a table expected")
     unknown = set(table) - {"url", "public_keys", "health_timeout_seconds", "app_dir", "check_interval_hours"}
     if unknown:
-        raise ConfigError(f"update.{sorted(unknown)[0]} : clé inconnue")
+        raise ConfigError(f"update.{sorted(unknown)[0]} : clé inconnue", f"update.{sorted(unknown)[0]}: unknown key")
     kwargs: dict[str, Any] = {}
     url = table.get("url")
     if url is not None:
         if not isinstance(url, str) or not url_allowed(url):
-            raise ConfigError("update.url : URL https attendue (http seulement vers 127.0.0.1)")
+            raise ConfigError("update.url : URL https attendue (http seulement vers 127.0.0.1)",
+                              "update.url: an https URL expected (http only to 127.0.0.1)")
         kwargs["update_url"] = url
     keys = table.get("public_keys")
     if keys is not None:
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-            raise ConfigError("update.public_keys : liste de clés en base64 attendue")
+            raise ConfigError("update.public_keys : liste de clés en base64 attendue",
+                              "update.public_keys: a list of base64 keys expected")
         for index, key in enumerate(keys):
             try:
                 decode_public_key(key)
             except ValueError as exc:
-                raise ConfigError(f"update.public_keys[{index}] : {exc}") from None
+                raise ConfigError(f"update.public_keys[{index}] : {exc}", f"update.public_keys[{index}]: {exc}") from None
         kwargs["update_public_keys"] = tuple(k.strip() for k in keys)
     timeout = table.get("health_timeout_seconds")
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 1 <= timeout <= 600:
-            raise ConfigError("update.health_timeout_seconds : entre 1 et 600")
+            raise ConfigError("update.health_timeout_seconds : entre 1 et 600", "update.health_timeout_seconds: between 1 and 600")
         kwargs["update_health_timeout"] = float(timeout)
     interval = table.get("check_interval_hours")
     if interval is not None:
         if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 <= interval <= 24 * 30:
-            raise ConfigError("update.check_interval_hours : entre 0 (sur demande seulement) et 720")
+            raise ConfigError("update.check_interval_hours : entre 0 (sur demande seulement) et 720",
+                              "update.check_interval_hours: between 0 (on demand only) and 720")
         kwargs["update_check_interval"] = float(interval) * 3600
     app_dir = table.get("app_dir")
     if app_dir is not None:
         if not isinstance(app_dir, str):
-            raise ConfigError("update.app_dir : chemin attendu")
+            raise ConfigError("update.app_dir : chemin attendu", "update.app_dir: a path expected")
         kwargs["update_app_dir"] = Path(app_dir).expanduser()
     return kwargs

@@ -208,3 +208,33 @@ def test_the_agent_with_its_console_speaks_english_and_french(home: Path) -> Non
         if lang == "en":
             assert not _french_in(said.replace("compagnon console", "")), said
             assert not _french_in(second.stderr.replace("compagnon console", "")), second.stderr
+
+
+def test_a_wrong_configuration_or_policy_is_told_in_english_and_french(home: Path, tmp_path: Path) -> None:
+    """The configuration file's and the administrator's policy's errors, in the command line's language."""
+    config = home / ".config" / "compagnon" / "config.toml"
+    config.parent.mkdir(parents=True)
+    cases = [
+        ("[jobs]\nmax_concurrent = 0\n", {}, "jobs.max_concurrent: at least 1", "jobs.max_concurrent : au moins 1"),
+        ("[consent]\npolicy = \"jamais\"\n", {}, "consent.policy: one of ", "consent.policy : une valeur parmi "),
+        ("[update]\nurl = \"ftp://maj.example.fr\"\n", {}, "update.url: an https URL expected",
+         "update.url : URL https attendue"),
+        ("", {"COMPAGNON_POLICY": str(tmp_path / "policy.toml")}, "(administrator's policy): unknown section [divers]",
+         "(politique d'administration) : section inconnue [divers]"),
+    ]
+    (tmp_path / "policy.toml").write_text("[divers]\ncle = 1\n", encoding="utf-8")
+    for content, extra, english_text, french_text in cases:
+        config.write_text(content, encoding="utf-8")
+        runs = {}
+        for lang in ("en", "fr"):
+            environment = {k: v for k, v in isolated_env(home, suite_tokens=False).items()
+                           if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")}
+            environment.update(extra, LANG="en_US.UTF-8" if lang == "en" else "fr_FR.UTF-8")
+            runs[lang] = subprocess.run([sys.executable, "-m", "agent", "certs"], cwd=ROOT, env=environment,
+                                        capture_output=True, text=True, timeout=120)
+        english, french = runs["en"], runs["fr"]
+        assert english.returncode == 2 and "compagnon: invalid configuration: " in english.stderr, english.stderr
+        assert english_text in english.stderr, english.stderr
+        shown = english.stderr.replace(str(tmp_path), "PATH").replace(str(home), "HOME")
+        assert not _french_in(shown.replace("jamais", "")), shown
+        assert french.returncode == 2 and french_text in french.stderr, french.stderr
