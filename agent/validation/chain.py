@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 from asn1crypto import crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
 from cryptography import x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.errors import (
     DisallowedAlgorithmError,
     ExpiredError,
@@ -471,11 +472,54 @@ def _policy(retroactive: bool) -> CertRevTrustPolicy:
     )
 
 
+# -- names ---------------------------------------------------------------------------------------
+
+#: asn1crypto's own ``RDNSequence.hashable``: a name normalised as RFC 5280 section 7.1 compares it.
+_NAME_HASHABLE = asn1_x509.RDNSequence.hashable
+_NORMALISED: dict[bytes, str] = {}
+
+
+def _normalised_name(self: asn1_x509.RDNSequence) -> str:
+    """``RDNSequence.hashable``, computed once per encoding. asn1crypto recomputes it (LDAP string
+    preparation of every value) at each call, and pyhanko-certvalidator hashes each anchor's name
+    several times while indexing them: most of a small file's verification went there. The value
+    depends on the DER encoding alone, so it is kept by encoding (a bounded number of them)."""
+    der = self.dump()
+    value = _NORMALISED.get(der)
+    if value is None:
+        value = _NAME_HASHABLE.fget(self)
+        if len(_NORMALISED) < 20_000:
+            _NORMALISED[der] = value
+    return value
+
+
+asn1_x509.RDNSequence.hashable = property(_normalised_name)
+
+
+#: The trust manager last built, with the anchors it was built from (kept alive: the key is their ids).
+_TRUST: tuple[tuple[int, ...], list[asn1_x509.Certificate], SimpleTrustManager] | None = None
+_TRUST_LOCK = threading.Lock()
+
+
+def _trust_manager(env: Environment) -> SimpleTrustManager:
+    """The anchors of ``env`` as pyhanko-certvalidator indexes them, built once for the same anchor
+    objects: every validation context of a file, and every file of a batch (whose anchors are
+    converted once), shares it. Indexing normalises each anchor's names (RFC 5280 section 7.1): for
+    a system store of ~150 roots, that costs more than validating one signature."""
+    global _TRUST
+    key = tuple(map(id, env.trust_roots))
+    with _TRUST_LOCK:
+        if _TRUST is None or _TRUST[0] != key:
+            roots = list(env.trust_roots)
+            _TRUST = key, roots, SimpleTrustManager.build(trust_roots=roots)
+        return _TRUST[2]
+
+
 def _context(env: Environment, others: Sequence[asn1_x509.Certificate], crls: Sequence[asn1_crl.CertificateList],
              ocsps: Sequence[asn1_ocsp.OCSPResponse], moment: datetime | None, fetch: bool) -> ValidationContext:
     fetchers = env.fetchers if fetch else None
     return ValidationContext(
-        trust_roots=list(env.trust_roots), other_certs=list(others), moment=moment,
+        trust_manager=_trust_manager(env), other_certs=list(others), moment=moment,
         allow_fetching=fetchers is not None, fetchers=fetchers,
         crls=list(crls), ocsps=list(ocsps), revinfo_policy=_policy(retroactive=moment is not None),
         time_tolerance=timedelta(seconds=1),
@@ -484,7 +528,7 @@ def _context(env: Environment, others: Sequence[asn1_x509.Certificate], crls: Se
 
 async def _path_exists(env: Environment, cert: asn1_x509.Certificate, others: Sequence[asn1_x509.Certificate]) -> bool:
     """Offline path building (no fetching): is there any path to an anchor at all?"""
-    context = ValidationContext(trust_roots=list(env.trust_roots), other_certs=list(others), allow_fetching=False,
+    context = ValidationContext(trust_manager=_trust_manager(env), other_certs=list(others), allow_fetching=False,
                                 revocation_mode="soft-fail")
     try:
         paths = await context.path_builder.async_build_paths(cert)
