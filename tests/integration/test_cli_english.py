@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from agent.audit import AuditLog
@@ -23,12 +24,45 @@ FRENCH = re.compile(r"[éèêëàâùûçôîÉÈÊÀÇ«»]| :|\b(?:le|la|les|d
 SITE = "https://marches.example.fr"
 
 
-def _run(home: Path, *args: str, lang: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def _environment(home: Path, lang: str, **extra: str) -> dict[str, str]:
+    """The isolated environment of ``home`` with the system locale of ``lang`` (and ``extra``)."""
     environment = {k: v for k, v in isolated_env(home, suite_tokens=False).items()
                    if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")}
-    environment["LANG"] = "en_US.UTF-8" if lang == "en" else "fr_FR.UTF-8"
-    return subprocess.run([sys.executable, "-m", "agent", *args], cwd=ROOT, env=environment, input=stdin,
-                          capture_output=True, text=True, timeout=120)
+    environment.update(extra, LANG="en_US.UTF-8" if lang == "en" else "fr_FR.UTF-8")
+    return environment
+
+
+def _run(home: Path, *args: str, lang: str, stdin: str = "", **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agent", *args], cwd=ROOT, env=_environment(home, lang, **extra),
+                          input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def _lines_until(args: list[str], environment: dict[str, str], done: Callable[[str], bool],
+                 during: Callable[[], object] = lambda: None) -> tuple[str, object]:
+    """What ``python -m agent ARGS`` prints until a line for which ``done`` is true (at most 90 s),
+    and what ``during()`` gives while it still runs; then it is stopped."""
+    proc = subprocess.Popen([sys.executable, "-m", "agent", *args], cwd=ROOT, env=environment,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if done(line):
+                break
+        result = during()
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(15)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return "".join(lines), result
 
 
 def _output(run: subprocess.CompletedProcess[str], home: Path) -> str:
@@ -124,31 +158,9 @@ def _demo_lines(home: Path, lang: str) -> str:
     demo_sock, demo_port = _taken_port()
     agent_sock.close()
     demo_sock.close()
-    environment = {k: v for k, v in isolated_env(home, suite_tokens=False).items()
-                   if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")}
-    environment["LANG"] = "en_US.UTF-8" if lang == "en" else "fr_FR.UTF-8"
-    proc = subprocess.Popen([sys.executable, "-m", "agent", "demo", "--port", str(agent_port),
-                             "--demo-port", str(demo_port)], cwd=ROOT, env=environment, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    lines: list[str] = []
-    try:
-        deadline = time.monotonic() + 90
-        assert proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if f"127.0.0.1:{demo_port}/" in line:
-                break
-    finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(15)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return "".join(lines).replace(str(home), "HOME")
+    said, _ = _lines_until(["demo", "--port", str(agent_port), "--demo-port", str(demo_port)],
+                           _environment(home, lang), lambda line: f"127.0.0.1:{demo_port}/" in line)
+    return said.replace(str(home), "HOME")
 
 
 def test_the_demo_says_its_identity_and_address_in_english_and_french(home: Path) -> None:
@@ -179,30 +191,9 @@ def test_the_agent_with_its_console_speaks_english_and_french(home: Path) -> Non
     ):
         _sock, port = _taken_port()
         _sock.close()
-        environment = {k: v for k, v in isolated_env(home, suite_tokens=False).items()
-                       if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")}
-        environment["LANG"] = "en_US.UTF-8" if lang == "en" else "fr_FR.UTF-8"
-        proc = subprocess.Popen([sys.executable, "-m", "agent", "serve", "--port", str(port)], cwd=ROOT,
-                                env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True)
-        lines: list[str] = []
-        try:
-            assert proc.stdout is not None
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and not any(listening in line for line in lines):
-                line = proc.stdout.readline()
-                if not line:
-                    break
-                lines.append(line)
-            second = _run(home, "serve", "--port", str(port), lang=lang)
-        finally:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(15)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        said = "".join(lines)
+        said, second = _lines_until(["serve", "--port", str(port)], _environment(home, lang),
+                                    lambda line, listening=listening: listening in line,
+                                    lambda port=port, lang=lang: _run(home, "serve", "--port", str(port), lang=lang))
         assert console_line in said and listening in said, said
         assert second.returncode == 1 and refusal in second.stderr, second.stderr
         if lang == "en":
@@ -225,13 +216,7 @@ def test_a_wrong_configuration_or_policy_is_told_in_english_and_french(home: Pat
     (tmp_path / "policy.toml").write_text("[divers]\ncle = 1\n", encoding="utf-8")
     for content, extra, english_text, french_text in cases:
         config.write_text(content, encoding="utf-8")
-        runs = {}
-        for lang in ("en", "fr"):
-            environment = {k: v for k, v in isolated_env(home, suite_tokens=False).items()
-                           if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")}
-            environment.update(extra, LANG="en_US.UTF-8" if lang == "en" else "fr_FR.UTF-8")
-            runs[lang] = subprocess.run([sys.executable, "-m", "agent", "certs"], cwd=ROOT, env=environment,
-                                        capture_output=True, text=True, timeout=120)
+        runs = {lang: _run(home, "certs", lang=lang, **extra) for lang in ("en", "fr")}
         english, french = runs["en"], runs["fr"]
         assert english.returncode == 2 and "compagnon: invalid configuration: " in english.stderr, english.stderr
         assert english_text in english.stderr, english.stderr
