@@ -44,8 +44,8 @@ from ..keystores.base import cert_label
 from . import JobKind, StepSpec
 from .pin import open_with_retries
 from .analyse import ToCheck, analyse, describe_checks
-from .bids_download import ConsultationPlan, PlannedFile, fetch_planned, folder_label, plan_consultation
-from .envelopes import choose_key, decrypt_to, decrypted_name, job_error, list_recipients
+from .consultation import ConsultationPlan, PlannedFile, fetch_planned, folder_label, plan_consultation
+from .decryption import choose_key, decrypt_to, decrypted_name, job_error, list_recipients
 from .sources import upload_file
 
 log = logging.getLogger(__name__)

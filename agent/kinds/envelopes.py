@@ -32,14 +32,16 @@ from bridge_protocol.platform import DepositReceipt, SealedUpload, parse_receipt
 from bridge_protocol.typed import ParseError, to_json
 
 from ..consent import ConsentRequest, FileSummary
-from ..envelopes import EnvelopeError, decrypt, encrypt, extract_zip, recipients, session_unwrapper
+from ..envelopes import EnvelopeError, encrypt, extract_zip, session_unwrapper
 from ..errors import ReportedError
 from ..fsutil import atomic_output
 from ..i18n import Text, human_datetime
 from ..jobs.context import JobCancelled, JobContext
-from ..keystores.base import KeyStore, StoredKey, cert_label
+from ..keystores.base import cert_label
 from ..pki.key_usage import usage_refusal
+from ..pki.streams import HashingWriter
 from . import JobKind, StepSpec
+from .decryption import choose_key, decrypt_to, decrypted_name, job_error, list_recipients
 from .pin import open_with_retries
 from .analyse import ToCheck, analyse
 from .sources import display_folder, fetch_document, hash_files, post_file, resolve_file
@@ -55,24 +57,6 @@ FILE = T("fichier", "file")
 EXTRACT_MAX_TOTAL = 16 * 1024**3
 EXTRACT_MAX_RATIO = 200.0
 EXTRACT_MAX_ENTRIES = 10_000
-
-_ENGINE_CODES = {
-    "NO_MATCHING_RECIPIENT": ErrorCode.NO_MATCHING_RECIPIENT,
-    "DECRYPTION_FAILED": ErrorCode.DECRYPTION_FAILED,
-    "UNSUPPORTED_ALGORITHM": ErrorCode.UNSUPPORTED_ALGORITHM,
-    "ARCHIVE_UNSAFE": ErrorCode.ARCHIVE_UNSAFE,
-    "KEY_USAGE_NOT_ENCRYPTION": ErrorCode.KEY_USAGE_NOT_ENCRYPTION,
-    "FORMAT_FAILURE": ErrorCode.FILE_UNREADABLE,
-}
-
-
-def job_error(exc: EnvelopeError, locale: str) -> JobError:
-    """The engine's error for one file, its message in ``locale``: the engine's English text when
-    it wrote one, else the code's English message (the French text is for French pages only)."""
-    code = _ENGINE_CODES.get(exc.code, ErrorCode.FILE_UNREADABLE)
-    message = ProtocolError(code, exc.custom_message).message(locale)
-    return JobError(code=code.value, message=message)
-
 
 async def _locate(ctx: JobContext, ref: FileRef, token: str | None) -> tuple[Path, str, Path | None]:
     if ref.url is not None:
@@ -95,48 +79,6 @@ def _free_name(folder: Path, name: str) -> Path:
         candidate = folder / (f"{stem} ({counter}){dot}{suffix}" if dot else f"{name} ({counter})")
         counter += 1
     return candidate
-
-
-def decrypted_name(envelope_name: str) -> str:
-    """``offre.zip`` from ``offre.zip.p7m`` (the reference platform's rule), else ``<name>.dechiffre``."""
-    lower = envelope_name.lower()
-    for suffix in (".p7m", ".p7e", ".cms", ".env"):
-        if lower.endswith(suffix) and len(envelope_name) > len(suffix):
-            return envelope_name[: -len(suffix)]
-    return f"{envelope_name}.dechiffre"
-
-
-def choose_key(keystores: object, certificate: str | None, listed: list[list[object]]) -> tuple[KeyStore, StoredKey]:
-    """The key named by the page, else the first decryption key the user holds that is a
-    recipient of one of the envelopes (RFC 5652 section 6.2: its RecipientInfos, ``listed``)."""
-    if certificate is not None:
-        return keystores.find(certificate)  # type: ignore[attr-defined,no-any-return]
-    for store, key in keystores.keys("decryption"):  # type: ignore[attr-defined]
-        if any(r.matches(key.certificate) for infos in listed for r in infos):  # type: ignore[attr-defined]
-            return store, key
-    raise ProtocolError(ErrorCode.NO_MATCHING_RECIPIENT)
-
-
-def list_recipients(path: Path) -> list[object]:
-    """The RecipientInfos of the envelope in ``path`` (empty when it is no envelope: reported
-    per file when decrypting)."""
-    with path.open("rb") as stream:
-        try:
-            return recipients(stream)  # type: ignore[no-any-return]
-        except EnvelopeError:
-            return []
-
-
-def decrypt_to(path: Path, target: Path, unwrap: Callable[..., bytes | None],
-               progress: Callable[[int, int], None]) -> tuple[int, str, str]:
-    """Open the envelope in ``path`` into ``target`` (0600, renamed only once complete and, for
-    AES-GCM, its tag checked): (bytes written, their SHA-256, content-encryption algorithm).
-    Raises EnvelopeError; runs in a worker thread."""
-    digest = hashlib.sha256()
-    with path.open("rb") as source, atomic_output(target, mode=0o600) as out:
-        info = decrypt(source, _HashingWriter(out, digest), unwrap, progress=progress)
-        written = out.tell()
-    return written, digest.hexdigest(), info.algorithm
 
 
 class Decrypt(JobKind):
@@ -252,20 +194,6 @@ class Decrypt(JobKind):
                              size=written, sha256=sha, algorithm=algorithm, extracted=extracted), target
 
 
-class _HashingWriter:
-    """Passes writes to ``out`` and hashes them: the SHA-256 of the opened bid costs no extra read."""
-
-    def __init__(self, out: object, digest: object) -> None:
-        self.out, self.digest = out, digest
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)  # type: ignore[attr-defined]
-        return self.out.write(data)  # type: ignore[attr-defined,no-any-return]
-
-    def flush(self) -> None:
-        self.out.flush()  # type: ignore[attr-defined]
-
-
 def _is_zip(path: Path) -> bool:
     with path.open("rb") as stream:
         return stream.read(4) == b"PK\x03\x04"
@@ -315,7 +243,7 @@ class Encrypt(JobKind):
                 def work(path: Path = path, target: Path = target) -> tuple[int, str]:
                     digest = hashlib.sha256()
                     with path.open("rb") as source, atomic_output(target, mode=0o644) as out:
-                        encrypt(source, _HashingWriter(out, digest), certificates, algorithm=params.algorithm,
+                        encrypt(source, HashingWriter(out, digest), certificates, algorithm=params.algorithm,
                                 key_transport=params.key_transport)
                         written = out.tell()
                     return written, digest.hexdigest()

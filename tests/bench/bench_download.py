@@ -46,7 +46,7 @@ from agent.consent import PolicyConsent
 from agent.jobs.context import JobServices
 from agent.jobs.manager import JobManager
 from agent.kinds.registry import KINDS, platform_client
-import agent.kinds.bids_download, agent.platform_http.client  # loaded, as in a running agent
+import agent.kinds.bids_download, agent.kinds.consultation, agent.platform_http.client  # loaded, as in a running agent
 import os
 synced = [0.0]
 real_fsync = os.fsync
