@@ -16,6 +16,7 @@ its parent only (pickles come from the agent itself, never from a file or a page
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import pickle
 import struct
@@ -27,7 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["IsolatedWorker", "IsolationLimit", "worker_main"]
+__all__ = ["IsolatedWorker", "IsolationLimit", "preload", "prestart", "take_prestarted", "worker_main"]
+
+log = logging.getLogger(__name__)
 
 POLL = 0.05
 _HEADER = struct.Struct(">I")
@@ -104,6 +107,22 @@ class IsolatedWorker:
         #: A call every new worker runs first (state the calls share: trust anchors...).
         self._setup: tuple[str, tuple[Any, ...], dict[str, Any]] | None = None
         self._ready = False
+        #: A preload sent by ``start`` whose outcome was not read yet.
+        self._pending = False
+
+    def start(self, modules: tuple[str, ...] = ()) -> None:
+        """Start the worker now, importing ``modules`` (the agent's own): its start-up overlaps
+        what the caller does before its first call, which waits for the import to end (within the
+        worker's memory and time limits, as any call)."""
+        self._start()
+        if modules and not self._pending:
+            assert self._proc is not None and self._proc.stdin is not None
+            try:
+                _write(self._proc.stdin, ("agent.isolation:preload", modules, {}, False))
+            except OSError:
+                self._kill()
+                return
+            self._pending = True
 
     def setup(self, target: str, *args: Any, **kwargs: Any) -> None:
         """Run ``target(*args, **kwargs)`` in each worker before its first call (sent once per
@@ -123,21 +142,29 @@ class IsolatedWorker:
                                                                           os.environ.get("PYTHONPATH")) if p)}
             self._proc = subprocess.Popen(_worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           stderr=subprocess.DEVNULL, env=env)
-            self._ready = False
+            self._ready = self._pending = False
         return self._proc
 
     def call(self, target: str, *args: Any, progress: Callable[..., None] | None = None, **kwargs: Any) -> Any:
         """Run ``target(*args, progress=..., **kwargs)`` in the worker and return its result; an
         exception the function raised is raised here again. Raises IsolationLimit."""
         self._start()
+        if self._pending:
+            self._pending = False
+            try:
+                self._exchange(None, (), {}, None)
+            except Exception:  # noqa: BLE001 — the call itself says what is wrong (a stopped worker is replaced)
+                log.debug("the worker's preload failed", exc_info=True)
         if self._setup is not None and not self._ready:
             target_setup, setup_args, setup_kwargs = self._setup
             self._ready = True
             self._exchange(target_setup, setup_args, setup_kwargs, None)
         return self._exchange(target, args, kwargs, progress)
 
-    def _exchange(self, target: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+    def _exchange(self, target: str | None, args: tuple[Any, ...], kwargs: dict[str, Any],
                   progress: Callable[..., None] | None) -> Any:
+        """Send the call ``target`` and wait for its outcome; ``target=None``: the outcome of the
+        call sent already (a preload)."""
         proc = self._start()
         assert proc.stdin is not None and proc.stdout is not None
         outcome: list[Any] = []
@@ -157,7 +184,8 @@ class IsolatedWorker:
                 return
 
         try:
-            _write(proc.stdin, (target, args, kwargs, progress is not None))
+            if target is not None:
+                _write(proc.stdin, (target, args, kwargs, progress is not None))
         except OSError as exc:
             self._kill()
             raise IsolationLimit("crash", str(exc)) from None
@@ -201,6 +229,32 @@ class IsolatedWorker:
             except (OSError, subprocess.TimeoutExpired):
                 self._kill()
         self._proc = None
+
+
+def preload(*modules: str) -> None:
+    """In the worker: import ``modules`` ahead of the calls that need them (``IsolatedWorker.start``)."""
+    for module in modules:
+        importlib.import_module(module)
+
+
+#: A worker started ahead of the job that will use it (``prestart``), at most one.
+_PRESTARTED: list[IsolatedWorker] = []
+
+
+def prestart(memory_bytes: int, timeout: float, modules: tuple[str, ...] = ()) -> None:
+    """Start a worker now, for a job this process runs next (a command line's ``verify``): the
+    worker's interpreter and imports overlap the command's own. The job takes it with
+    :func:`take_prestarted`; one not taken ends with this process (its stdin closes)."""
+    worker = IsolatedWorker(memory_bytes, timeout)
+    worker.start(modules)
+    _PRESTARTED[:] = [worker]
+
+
+def take_prestarted(memory_bytes: int, timeout: float) -> IsolatedWorker | None:
+    """The worker :func:`prestart` started with these limits, once; else None."""
+    if _PRESTARTED and (_PRESTARTED[0].memory_bytes, _PRESTARTED[0].timeout) == (memory_bytes, timeout):
+        return _PRESTARTED.pop()
+    return None
 
 
 def worker_main() -> int:

@@ -24,6 +24,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 when every signature is TOTAL_PASSED, 1 when any is TOTAL_FAILED, 2 otherwise (an
     indeterminate signature, an unreadable file, no signature at all). Several files or a folder:
     one report for all of them, and the worst exit code."""
+    from ..isolation import prestart
+
+    # the verification worker starts now: its start-up overlaps this process's imports below
+    prestart(settings.verify_max_memory_mb * 1024 * 1024, settings.verify_timeout_seconds, ("agent.validation.detect",))
     from dataclasses import replace
 
     from .. import __version__

@@ -24,7 +24,7 @@ from ..config import Settings
 from ..errors import ReportedError
 from ..fsutil import atomic_write_bytes
 from ..i18n import Text
-from ..isolation import IsolatedWorker, IsolationLimit
+from ..isolation import IsolatedWorker, IsolationLimit, take_prestarted
 from ..jobs.context import JobContext
 from . import JobKind, StepSpec
 from .sources import fetch_document, resolve_file
@@ -97,7 +97,8 @@ _LIMITS = {
 def _worker(settings: Settings) -> IsolatedWorker:
     """The worker process of one verify job: the files are parsed there, within the configured
     memory and time (agent.isolation, docs/SECURITY.md promise 12)."""
-    return IsolatedWorker(settings.verify_max_memory_mb * 1024 * 1024, settings.verify_timeout_seconds)
+    limits = (settings.verify_max_memory_mb * 1024 * 1024, settings.verify_timeout_seconds)
+    return take_prestarted(*limits) or IsolatedWorker(*limits)
 
 
 def _isolated(worker: IsolatedWorker, target: str, *args: Any, **kwargs: Any) -> Any:

@@ -47,3 +47,10 @@ def mark_teardown(path: str) -> None:
     from pathlib import Path
 
     atexit.register(Path(path).write_text, "teardown")
+
+
+def imported(*modules: str) -> list[str]:
+    """Which of ``modules`` this worker has imported (a preload's effect)."""
+    import sys
+
+    return [m for m in modules if m in sys.modules]

@@ -61,3 +61,22 @@ def test_a_closed_worker_ends_at_once_without_tearing_down(tmp_path: Path) -> No
     worker.close()
     assert proc.returncode == 0
     assert not marker.exists()
+
+
+def test_a_prestarted_worker_has_loaded_its_modules_when_the_job_takes_it() -> None:
+    """``compagnon verify`` starts its worker before its own imports (``prestart``): the worker
+    imports the validators meanwhile, and the job takes that worker if its limits are the
+    configured ones. A failed preload changes nothing to the calls."""
+    from agent.isolation import prestart, take_prestarted
+
+    prestart(300 * MiB, 60, ("agent.validation.detect",))
+    assert take_prestarted(300 * MiB, 30) is None  # other limits: not this worker
+    worker = take_prestarted(300 * MiB, 60)
+    assert worker is not None and take_prestarted(300 * MiB, 60) is None  # taken once
+    with worker:
+        assert worker._proc is not None and worker._proc.poll() is None  # running before the first call
+        assert worker.call("tests.support.isolation_targets:imported", "agent.validation.detect",
+                           "agent.validation.pades") == ["agent.validation.detect"]
+    with IsolatedWorker(memory_bytes=300 * MiB, timeout=60) as worker:
+        worker.start(("agent.no_such_module",))
+        assert worker.call("tests.support.isolation_targets:add", 2, 2) == 4
