@@ -3,7 +3,7 @@ signature, the items of the arrêté du 22 mars 2019, art. 5, for each signer).
 
 :func:`collect` walks the folders it is given; :func:`pair_detached` gives each detached token
 (``x.pdf.p7s``, ``x.pdf - 20240311091502 - Signature 1.xp7s``) the file of the same batch it signs,
-by the rule of :func:`agent.validation.cades.detached_content_name`; :func:`verify_item` verifies
+by the rule of :func:`agent.validation.detached.detached_content_name`; :func:`verify_item` verifies
 one file and never raises (an unreadable file is an entry with its error); :class:`BatchReport`
 adds the entries up. Only each file's JSON summary is kept between files: the parsed documents,
 certificates and validation contexts of a file are gone when the next one starts, while the
@@ -109,7 +109,7 @@ def pair_detached(items: Sequence[BatchItem]) -> None:
     """Give each detached token without an explicit content the file of its group it signs
     (``x.pdf.p7s`` -> ``x.pdf``), and record the token on that file (``signed_by``). A token whose
     content is not in the batch keeps the engine's own look-up next to it."""
-    from .cades import detached_content_name, find_detached_content
+    from .detached import detached_content_name, find_detached_content
 
     by_name = {(item.group, item.name): item for item in items if item.error is None}
     for token in items:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,6 +54,7 @@ from .chain import (
 )
 from .cades_forms import OID_CONTENT_TIME_STAMP, cades_form
 from .cms_stream import CmsFormatError, cms_source, looks_like_cms, read_signed_data
+from .detached import detached_content_name, find_detached_content
 from .rsa_pkcs1 import hash_for, verify_pkcs1_v15
 from .model import (
     Check,
@@ -76,10 +76,8 @@ __all__ = ["CmsVerification", "TimestampOutcome", "detached_content_name", "extr
 
 OID_ARCHIVE_TIME_STAMP_V3 = "0.4.0.1733.2.4"
 OID_TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
-_DETACHED_SUFFIXES = (".p7s", ".xp7s", ".pkcs7", ".sig")
 #: ``rule(info, counter=, timestamped=, long_term=) -> (level, "baseline_level" check)``.
 LevelRule = Callable[..., tuple[str | None, Check]]
-_OUTPUT_NAME = re.compile(r"^(?P<name>.+) - \d{14} - Signature \d+\.(?:p7s|xp7s|pkcs7|sig)$", re.IGNORECASE)
 
 
 def format_failure(env: Environment, id_: str, fmt: str, message: str) -> SignatureReport:
@@ -122,29 +120,6 @@ def _attr_count(attributes: cms.CMSAttributes | core.Void, name: str) -> int:
 
 
 # -- detached content -----------------------------------------------------------------------------
-
-
-def detached_content_name(token_name: str) -> str | None:
-    """The name of the file a detached token signs: ``x.pdf.p7s`` -> ``x.pdf``, and our output
-    names ``x.pdf - 20240311091502 - Signature 1.p7s`` -> ``x.pdf``; None for any other name."""
-    match = _OUTPUT_NAME.match(token_name)
-    if match:
-        name = match.group("name")
-    elif Path(token_name).suffix.lower() in _DETACHED_SUFFIXES:
-        name = Path(token_name).stem
-    else:
-        return None
-    return None if name in ("", ".", "..") or "/" in name or name == token_name else name
-
-
-def find_detached_content(token: Path) -> Path | None:
-    """The signed file next to a detached token (named by :func:`detached_content_name`). Never
-    anything outside the folder."""
-    name = detached_content_name(token.name)
-    if name is None:
-        return None
-    candidate = token.with_name(name)
-    return candidate if candidate.is_file() else None
 
 
 def hash_chunks(chunks: Iterable[bytes], algorithms: Iterable[str], progress: Progress | None = None,

@@ -286,16 +286,18 @@ _VALIDATION_STACK = ("agent.validation.detect", "agent.validation.chain", "agent
 
 
 def test_compagnon_verify_leaves_the_validators_to_its_worker(tmp_path: Path, test_pki: TestPki) -> None:
-    """``compagnon verify`` of a small attached CAdES or XAdES file parses it in its isolated worker
-    (docs/SECURITY.md promise 12): the command's own process loads none of the validation stack,
-    which the worker loads again anyway (start-up cost, docs/ARCHITECTURE.md)."""
+    """``compagnon verify`` of a small attached CAdES or XAdES file, or of a folder, parses the files
+    in its isolated worker (docs/SECURITY.md promise 12): the command's own process loads none of
+    the validation stack, which the worker loads again anyway (start-up cost)."""
     import io
 
     from agent.signing import cades, xades
     from tests.integration.test_sign_cades import p12_key
     from tests.support import xml_samples
 
-    signed_cms, signed_xml = tmp_path / "offre.txt.p7m", tmp_path / "flux.xml"
+    pli = tmp_path / "pli"
+    pli.mkdir()
+    signed_cms, signed_xml = pli / "offre.txt.p7m", pli / "flux.xml"
     with p12_key(test_pki) as key:
         with signed_cms.open("wb") as out:
             cades.sign_cades(io.BytesIO(b"Offre pour le lot 1.\n" * 100), out, key, attached=True)
@@ -307,7 +309,12 @@ def test_compagnon_verify_leaves_the_validators_to_its_worker(tmp_path: Path, te
         "code = main(sys.argv[1:])\n"
         f"print(json.dumps({{'code': code, 'loaded': sorted(m for m in {_VALIDATION_STACK!r} if m in sys.modules)}}))\n"
     )
-    for signed in (signed_cms, signed_xml):
+    detached = pli / "annexe.txt"
+    detached.write_bytes(b"Annexe au lot 1.\n" * 100)
+    with p12_key(test_pki) as key, detached.open("rb") as source, (pli / "annexe.txt.p7s").open("wb") as out:
+        cades.sign_cades(source, out, key)
+    # one file, and a set (the detached signature paired with its file by their names)
+    for signed in (signed_cms, signed_xml, pli):
         result = subprocess.run([sys.executable, "-c", probe, "verify", str(signed), "--trust", str(test_pki.root_pem)],
                                 cwd=ROOT, env=isolated_env(tmp_path), capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
