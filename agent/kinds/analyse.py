@@ -25,7 +25,7 @@ from ..fsutil import atomic_write_bytes
 from ..i18n import Text
 from ..isolation import IsolationLimit
 from ..jobs.context import JobContext
-from .verify import _isolated, _limit_message, _shared_options, _worker, verification_options
+from .verification import limit_message, run_isolated, share_options, verification_options, verification_worker
 
 T = Text
 FILE_LABEL = T("fichier", "file")
@@ -99,8 +99,8 @@ async def analyse(ctx: JobContext, files: list[ToCheck], step: str) -> list[Sign
     options = await verification_options(ctx)
     entries: list[dict[str, Any]] = []
     total = len(items)
-    with _worker(settings) as worker:
-        shared = _shared_options(worker, options)
+    with verification_worker(settings) as worker:
+        shared = share_options(worker, options)
         for index, item in enumerate(items, 1):
             ctx.check_cancelled()
             ctx.set_current(ctx.t(FILE_LABEL), index, total)
@@ -110,12 +110,12 @@ async def analyse(ctx: JobContext, files: list[ToCheck], step: str) -> list[Sign
                 loop.call_soon_threadsafe(ctx.step_progress, step, base + share, total)
 
             try:
-                entry = await asyncio.to_thread(_isolated, worker, "agent.validation.batch:verify_configured",
+                entry = await asyncio.to_thread(run_isolated, worker, "agent.validation.batch:verify_configured",
                                                 item, progress=progress, **({} if shared else options))
             except IsolationLimit as exc:
                 entry = FileEntry(file=item.label, status="error", content=item.content_label,
                                   signed_by=list(item.signed_by),
-                                  error={"code": ErrorCode.FILE_TOO_LARGE.value, "message": _limit_message(exc, ctx)})
+                                  error={"code": ErrorCode.FILE_TOO_LARGE.value, "message": limit_message(exc, ctx)})
             entries.append(entry.to_json())
             ctx.step_progress(step, index, total)
     checks = [await _check(ctx, entry) for entry in entries]

@@ -6,28 +6,31 @@ error, and progress says "fichier 5 sur 8"."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-import pickle
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
 
 from bridge_protocol.errors import ErrorCode, ProtocolError
 from bridge_protocol.kinds import VerifyFileRef, VerifyParams, VerifyResult, VerifySummary
 
 from .. import __version__
-from ..config import Settings
 from ..errors import ReportedError
 from ..fsutil import atomic_write_bytes
 from ..i18n import Text
-from ..isolation import IsolatedWorker, IsolationLimit, take_prestarted
+from ..isolation import IsolationLimit
 from ..jobs.context import JobContext
 from . import JobKind, StepSpec
 from .sources import fetch_document, resolve_file
+from .verification import (
+    limit_message,
+    overall,
+    run_isolated,
+    share_options,
+    verification_options,
+    verification_worker,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,113 +41,6 @@ STEPS = (
     StepSpec("report", T("Rapport", "Report"), 1),
 )
 FILE_LABEL = T("fichier", "file")
-
-
-def _indications(report: dict) -> list[str | None]:
-    """The indication of every signature of the report and of the documents it encapsulates."""
-    found = [s.get("indication") for s in report.get("signatures", [])]
-    for inner in report.get("contents", []):
-        found += _indications(inner)
-    return found
-
-
-def overall(report: dict) -> str:
-    """TOTAL_FAILED if any signature failed (those of an encapsulated document too), TOTAL_PASSED if all
-    passed, else INDETERMINATE."""
-    indications = _indications(report)
-    if "TOTAL_FAILED" in indications:
-        return "TOTAL_FAILED"
-    if indications and all(i == "TOTAL_PASSED" for i in indications):
-        return "TOTAL_PASSED"
-    return "INDETERMINATE"
-
-
-def _trusted_lists(settings: Settings) -> tuple[object | None, list[x509.Certificate]]:
-    """The EU trusted lists (ETSI TS 119 612) when LOTL signers are pinned: from the cache, refreshed
-    when older than ``trust.trusted_lists_max_age_hours`` (the last verified copy is used offline)."""
-    if not settings.lotl_signers:
-        return None, []
-    from ..public_http import fetch
-    from ..trust import load_pem_certificates
-    from ..validation.trusted_lists import TrustedListStore
-
-    pins = [cert for path in settings.lotl_signers for cert in load_pem_certificates(path)]
-    cache = settings.state_dir / "trusted-lists"
-    store = TrustedListStore(cache, settings.lotl_url, pins, fetch=fetch)
-    lotl = cache / "lotl.xml"
-    fresh = lotl.exists() and time.time() - lotl.stat().st_mtime < settings.trusted_lists_max_age_hours * 3600
-    report = store.load() if fresh else store.refresh()
-    log.info("trusted lists: %s", report.describe())
-    return store.lists, store.trust_anchors()
-
-
-_LIMITS = {
-    "memory": T("La vérification de ce fichier a dépassé la mémoire permise ({mb} Mo) et a été arrêtée : le "
-                "fichier est peut-être malveillant. S'il est légitime, un administrateur peut relever "
-                "[verify] max_memory_mb.",
-                "Verifying this file went past the memory allowed ({mb} MB) and was stopped: the file may be "
-                "hostile. If it is legitimate, an administrator can raise [verify] max_memory_mb."),
-    "time": T("La vérification de ce fichier a dépassé le temps permis ({s} s) et a été arrêtée : le fichier est "
-              "peut-être malveillant. S'il est légitime, un administrateur peut relever [verify] timeout_seconds.",
-              "Verifying this file went past the time allowed ({s} s) and was stopped: the file may be hostile. "
-              "If it is legitimate, an administrator can raise [verify] timeout_seconds."),
-    "crash": T("La vérification de ce fichier a échoué (le processus de vérification s'est arrêté) : le fichier "
-               "est peut-être malveillant.",
-               "Verifying this file failed (the verification process stopped): the file may be hostile."),
-}
-
-
-def _worker(settings: Settings) -> IsolatedWorker:
-    """The worker process of one verify job: the files are parsed there, within the configured
-    memory and time (agent.isolation, docs/SECURITY.md promise 12)."""
-    limits = (settings.verify_max_memory_mb * 1024 * 1024, settings.verify_timeout_seconds)
-    return take_prestarted(*limits) or IsolatedWorker(*limits)
-
-
-def _isolated(worker: IsolatedWorker, target: str, *args: Any, **kwargs: Any) -> Any:
-    """``target`` (``"module:function"``) in the worker; in this process only when its arguments
-    cannot be sent there (a trusted-list set that does not pickle). The validators are imported
-    by the process that runs them: the agent's loads them only in that case."""
-    try:
-        pickle.dumps((args, {k: v for k, v in kwargs.items() if k != "progress"}))
-    except (pickle.PicklingError, TypeError, AttributeError):
-        log.warning("verification runs in the agent's process: its arguments cannot go to a worker")
-        module, _, function = target.partition(":")
-        return getattr(importlib.import_module(module), function)(*args, **kwargs)
-    return worker.call(target, *args, **kwargs)
-
-
-async def verification_options(ctx: JobContext) -> dict[str, Any]:
-    """The options every verification of a job gets: the key stores' anchors and intermediates, the
-    trusted lists in use and their anchors, the RGS policies, fetching allowed, the job's locale
-    (prepared off the event loop: reading the lists and parsing certificates take time)."""
-    from ..validation.batch import prepare_certificates
-
-    settings = ctx.services.settings
-    keystores = ctx.services.keystores
-    anchors = keystores.anchors if keystores is not None else None
-    lists, list_anchors = await asyncio.to_thread(_trusted_lists, settings)
-    roots, intermediates = await asyncio.to_thread(lambda: (
-        prepare_certificates((*(anchors.roots if anchors else ()), *list_anchors)),
-        prepare_certificates(anchors.intermediates if anchors else ())))
-    return {"trust_roots": roots, "trusted_lists": lists, "intermediates": intermediates,
-            "rgs_policies": settings.rgs_policies, "allow_fetching": True, "locale": ctx.locale}
-
-
-def _shared_options(worker: IsolatedWorker, options: dict[str, Any]) -> bool:
-    """Hand the batch's options (trust anchors and the rest) to each worker once, not with every
-    file; False when they cannot go to a worker (the files are then verified here)."""
-    try:
-        pickle.dumps(options)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        return False
-    worker.setup("agent.validation.batch:configure", **options)
-    return True
-
-
-def _limit_message(exc: IsolationLimit, ctx: JobContext) -> str:
-    settings = ctx.services.settings
-    return ctx.t(_LIMITS[exc.reason], mb=settings.verify_max_memory_mb, s=int(settings.verify_timeout_seconds))
 
 
 class Verify(JobKind):
@@ -187,15 +83,15 @@ class Verify(JobKind):
                 loop.call_soon_threadsafe(ctx.step_progress, "verify", done, total)
 
             options = await verification_options(ctx)
-            with _worker(ctx.services.settings) as worker:
+            with verification_worker(ctx.services.settings) as worker:
                 try:
                     report = await asyncio.to_thread(
-                        _isolated, worker, "agent.validation.detect:verify_file_json", path,
+                        run_isolated, worker, "agent.validation.detect:verify_file_json", path,
                         content=content[0] if content else None, progress=progress, **options)
                 except OSError as exc:
                     raise ProtocolError(ErrorCode.FILE_UNREADABLE, T("Fichier illisible : {e}", "Unreadable file: {e}").filled(e=exc.strerror)) from exc
                 except IsolationLimit as exc:
-                    raise ProtocolError(ErrorCode.FILE_TOO_LARGE, _limit_message(exc, ctx)) from None
+                    raise ProtocolError(ErrorCode.FILE_TOO_LARGE, limit_message(exc, ctx)) from None
             data = report
             data["file"] = name
 
@@ -255,8 +151,8 @@ class Verify(JobKind):
             settings = ctx.services.settings
             options = await verification_options(ctx)
             total = len(items)
-            with _worker(settings) as worker:
-                shared = _shared_options(worker, options)
+            with verification_worker(settings) as worker:
+                shared = share_options(worker, options)
                 for index, item in enumerate(items, 1):
                     ctx.check_cancelled()
                     ctx.set_current(ctx.t(FILE_LABEL), index, total)
@@ -266,14 +162,14 @@ class Verify(JobKind):
                         loop.call_soon_threadsafe(ctx.step_progress, "verify", base + share, total)
 
                     try:
-                        entry = await asyncio.to_thread(_isolated, worker, "agent.validation.batch:verify_configured",
+                        entry = await asyncio.to_thread(run_isolated, worker, "agent.validation.batch:verify_configured",
                                                         item, progress=progress,
                                                         **({} if shared else options))
                     except IsolationLimit as exc:
                         entry = FileEntry(file=item.label, status="error", content=item.content_label,
                                           signed_by=list(item.signed_by),
                                           error={"code": ErrorCode.FILE_TOO_LARGE.value,
-                                                 "message": _limit_message(exc, ctx)})
+                                                 "message": limit_message(exc, ctx)})
                     batch.add(entry)
                     ctx.step_progress("verify", index, total)
             data = batch.to_json()
