@@ -7,6 +7,7 @@ over the final name only once complete and flushed to disk; a failure removes th
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import secrets
 import threading
@@ -16,6 +17,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 PART_SUFFIX = ".part"
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file at ``path`` (hex), read in the buffer size ``hashlib`` chooses."""
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def is_disk_full(exc: OSError) -> bool:

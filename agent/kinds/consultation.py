@@ -17,7 +17,6 @@ file with a wrong SHA-256, or the one being written when the disk filled up).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -36,7 +35,7 @@ from bridge_protocol.typed import ParseError
 
 from ..errors import ReportedError
 from ..files import safe_file_name
-from ..fsutil import atomic_write_bytes, private_folder
+from ..fsutil import atomic_write_bytes, file_sha256, private_folder
 from ..i18n import Text
 from ..jobs.context import JobCancelled, JobContext
 from ..platform_http.download import (
@@ -106,14 +105,6 @@ def _load_record(folder: Path) -> dict:
         return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else {}
     except (OSError, ValueError):
         return {}
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -376,7 +367,7 @@ async def _one(downloader: Downloader, item: PlannedFile, progress: _Progress) -
                               transferred=transferred)
 
     if _complete_guess(item) and not part_path(item.target.path).exists():
-        if await asyncio.to_thread(_sha256_of, item.target.path) == item.target.sha256:
+        if await asyncio.to_thread(file_sha256, item.target.path) == item.target.sha256:
             progress.file_done(item.sealed.size)
             return entry("present")
     had = part_size(item.target.path)

@@ -18,7 +18,6 @@ journal (``update.staged``, ``update.refused``); the launcher records ``update.a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
@@ -31,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .. import __version__
 from ..audit import AuditLog, utc_timestamp
 from ..config import Settings
-from ..fsutil import atomic_output, atomic_write_bytes
+from ..fsutil import atomic_output, atomic_write_bytes, file_sha256
 from ..i18n import Text
 from .config import UpdateSettings, key_fingerprint
 from .installer import Installer, InstallRequest, VenvInstaller
@@ -55,14 +54,6 @@ def signature_url(manifest_url: str) -> str:
     """``…/manifest.json`` → ``…/manifest.json.sig`` (query string kept)."""
     parts = urlsplit(manifest_url)
     return urlunsplit(parts._replace(path=parts.path + ".sig"))
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -224,7 +215,7 @@ class Updater:
 
     def _download(self, entry: Any, staging: Path) -> Path:
         target = staging / entry.name
-        if target.exists() and target.stat().st_size == entry.size and _sha256_file(target) == entry.sha256:
+        if target.exists() and target.stat().st_size == entry.size and file_sha256(target) == entry.sha256:
             return target
         self.progress(Text("Téléchargement de {name} ({size} Mo)", "Downloading {name} ({size} MB)")
                       .filled(name=entry.name, size=f"{entry.size / 1024**2:.1f}"))
