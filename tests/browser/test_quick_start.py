@@ -143,6 +143,13 @@ async def test_the_quick_start_as_written(home: Path, tmp_path: Path, browser) -
         await screens.take(page, "signe", shows=["100 %", "Fichier généré : Lettre de candidature - "],
                            never=["sur 3", "attend votre réponse", "Répondez", "Confirmez"])
 
+        # The generated PDF, downloaded from the page, is the file the agent wrote.
+        async with page.expect_download() as download_info:
+            await page.locator('.output[data-source="Lettre de candidature.pdf"] button').click()
+        downloaded = await download_info.value
+        assert Path(await downloaded.path()).read_bytes() == next(home.rglob("Lettre de candidature - *.pdf")).read_bytes()
+        assert downloaded.suggested_filename.startswith("Lettre de candidature - ")
+
         # 3. "Clés de chiffrement": a bi-clé, its password typed twice.
         await page.goto(f"{site}/cles")
         await expect(page.locator("#agent-state")).to_have_text("En ligne", timeout=10_000)

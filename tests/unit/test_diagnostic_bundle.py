@@ -8,20 +8,9 @@ import json
 import zipfile
 from pathlib import Path
 
-import pytest
 
 from agent.config import Settings
 from agent.doctor import write_diagnostic_bundle
-from agent.settings_load import load_settings
-
-
-@pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / ".local" / "share"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "home" / ".local" / "state"))
-    return load_settings(None)
 
 
 def _diagnose_part(bundle: Path) -> object:

@@ -17,7 +17,6 @@ from agent.config import Settings
 from agent.errors import ErrorCode, ReportedError
 from agent.keystores.registry import KeyStoreRegistry
 from agent.secret import Secret
-from agent.settings_load import load_settings
 
 
 def _p12(folder: Path, name: str, *, signing: bool, password: str = "secret") -> Path:
@@ -39,15 +38,6 @@ def _p12(folder: Path, name: str, *, signing: bool, password: str = "secret") ->
         name.encode(), key, cert, None, serialization.BestAvailableEncryption(password.encode())))
     path.with_suffix(".pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return path
-
-
-@pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / ".local" / "share"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "home" / ".local" / "state"))
-    return load_settings(None)
 
 
 def test_a_pkcs12_file_is_opened_with_the_password_asked_by_its_name(tmp_path: Path, settings: Settings) -> None:

@@ -1,7 +1,8 @@
 // Bidder page "Signer un document": files with a format each, the certificate, live progress,
 // and the generated files, as on the reference platform.
 import {
-  $, JobView, client, colon, formatSize, jobError, renderCertificates, setBusy, startPage, t, uploadFile,
+  $, JobView, client, colon, formatSize, handleBlob, jobError, renderCertificates, setBusy, startPage, t,
+  uploadFile,
 } from "./common.js";
 
 const files = [];
@@ -47,17 +48,8 @@ function renderFiles() {
 }
 
 async function download(handle, name) {
-  const parts = [];
-  let offset = 0;
-  for (;;) {
-    const chunk = await client.call("files.get", { handle, offset });
-    const bytes = Uint8Array.from(atob(chunk.data), (c) => c.charCodeAt(0));
-    parts.push(bytes);
-    offset += bytes.length;
-    if (chunk.eof) break;
-  }
   const link = document.createElement("a");
-  link.href = URL.createObjectURL(new Blob(parts));
+  link.href = URL.createObjectURL(await handleBlob(handle));
   link.download = name;
   link.click();
 }
