@@ -393,6 +393,14 @@ export async function handleBlob(handle, type = "application/octet-stream") {
   return new Blob(parts, { type });
 }
 
+/** Save the file the agent holds for this page under `name` (the browser's download). */
+export async function downloadHandle(handle, name) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await handleBlob(handle));
+  link.download = name;
+  link.click();
+}
+
 /** Show a verdict in `el`: a success (green) or an error message (red). */
 export function showVerdict(el, text, ok = true) {
   el.textContent = text;

@@ -3,8 +3,8 @@
 // with its verdict) and "Télécharger les plis chiffrés" (bids.download), each with the live display
 // of its job; then the opened files with their verdicts, to open, download, and read the report of.
 import {
-  $, JobView, agentAvailable, client, colon, fetchJson, formatSize, handleBlob, jobError, localDateTime, platformToken,
-  setBusy, showVerdict, startPage, t,
+  $, JobView, agentAvailable, client, colon, downloadHandle, fetchJson, formatSize, handleBlob, jobError, localDateTime,
+  platformToken, setBusy, showVerdict, startPage, t,
 } from "./common.js";
 
 const DEFAULT_CONSULTATION = "DEMO-2026-002";
@@ -196,13 +196,6 @@ const TYPES = { pdf: "application/pdf", xml: "text/xml", txt: "text/plain", csv:
 async function openHandle(handle, name) {
   const type = TYPES[name.split(".").pop().toLowerCase()] || "application/octet-stream";
   window.open(URL.createObjectURL(await handleBlob(handle, type)), "_blank");
-}
-
-async function downloadHandle(handle, name) {
-  const link = document.createElement("a");
-  link.href = URL.createObjectURL(await handleBlob(handle));
-  link.download = name;
-  link.click();
 }
 
 /** The files the job opened, each with its verdict (the agent's label), signers, and its actions. */

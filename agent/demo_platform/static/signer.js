@@ -1,7 +1,7 @@
 // Bidder page "Signer un document": files with a format each, the certificate, live progress,
 // and the generated files, as on the reference platform.
 import {
-  $, JobView, client, colon, formatSize, handleBlob, jobError, renderCertificates, setBusy, startPage, t,
+  $, JobView, client, colon, downloadHandle, formatSize, jobError, renderCertificates, setBusy, startPage, t,
   uploadFile,
 } from "./common.js";
 
@@ -47,13 +47,6 @@ function renderFiles() {
   }));
 }
 
-async function download(handle, name) {
-  const link = document.createElement("a");
-  link.href = URL.createObjectURL(await handleBlob(handle));
-  link.download = name;
-  link.click();
-}
-
 function renderResult(result) {
   $("count-total").textContent = String(result.files.length);
   $("count-signed").textContent = String(result.signed);
@@ -78,7 +71,7 @@ function renderResult(result) {
       const button = document.createElement("button");
       button.type = "button";
       button.textContent = t("download");
-      button.addEventListener("click", () => download(item.output_handle, item.output));
+      button.addEventListener("click", () => downloadHandle(item.output_handle, item.output));
       block.append(button);
     }
     return block;
