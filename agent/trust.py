@@ -7,8 +7,6 @@ Full validation with revocation at a point in time belongs to the validation eng
 from __future__ import annotations
 
 import logging
-import ssl
-import sys
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,40 +17,34 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.utils import CryptographyDeprecationWarning
 
+from .pki.pem import file_certificate_ders, system_root_ders
+
 log = logging.getLogger(__name__)
 
 MAX_CHAIN = 8
 
 
 def load_pem_certificates(path: Path) -> list[x509.Certificate]:
-    """Every certificate of a PEM bundle (or one DER certificate)."""
-    data = path.read_bytes()
+    """Every certificate of a PEM bundle (or one DER certificate); ValueError for one that is not."""
+    return [_parse(der) for der in file_certificate_ders(path)]
+
+
+def _parse(der: bytes) -> x509.Certificate:
     with warnings.catch_warnings():
         # System bundles hold a few legacy roots with non-positive serials; they load all the same.
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificates(data)
-        return [x509.load_der_x509_certificate(data)]
+        return x509.load_der_x509_certificate(der)
 
 
 def system_roots() -> list[x509.Certificate]:
-    """The operating system's trusted roots (Windows ROOT store; the OpenSSL bundle elsewhere)."""
+    """The operating system's trusted roots (Windows ROOT store; the OpenSSL bundle elsewhere); a
+    root that cannot be parsed is left out, the others kept."""
     certificates: list[x509.Certificate] = []
-    if sys.platform.startswith("win"):
-        for der, encoding, _trust in ssl.enum_certificates("ROOT"):  # type: ignore[attr-defined]
-            if encoding == "x509_asn":
-                try:
-                    certificates.append(x509.load_der_x509_certificate(der))
-                except ValueError:
-                    continue
-        return certificates
-    paths = ssl.get_default_verify_paths()
-    for candidate in (paths.cafile, "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem"):
-        if candidate and Path(candidate).is_file():
-            try:
-                return load_pem_certificates(Path(candidate))
-            except ValueError as exc:
-                log.warning("unreadable system CA bundle %s: %s", candidate, exc)
+    for der in system_root_ders():
+        try:
+            certificates.append(_parse(der))
+        except ValueError as exc:
+            log.warning("a system root cannot be read: %s", exc)
     return certificates
 
 
