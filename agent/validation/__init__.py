@@ -5,15 +5,15 @@ entry per signature, counter-signature and document time-stamp; ``report.to_json
 report and ``report.exit_code`` the CLI's exit code (0 all TOTAL_PASSED, 1 any TOTAL_FAILED, 2 else).
 
 The names below are imported on first use: a module of this package that needs no validator (the
-HTML report, the batch's bookkeeping) loads neither the validators nor the certificate path stack.
+HTML report, the batch's bookkeeping) loads neither the validators nor the certificate path stack,
+nor asn1crypto: each module that reads ASN.1 imports ``agent.asn1_names`` itself (pyHanko's OID
+names, whatever the import order; tests/unit/test_asn1_names.py checks that every one does).
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
-
-from .. import asn1_names  # noqa: F401  (pyHanko's OID names, whatever the import order)
 
 if TYPE_CHECKING:
     from .detect import detect_format, verify_file

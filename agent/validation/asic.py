@@ -42,6 +42,7 @@ from urllib.parse import unquote
 
 from asn1crypto import cms
 
+from .. import asn1_names  # noqa: F401  (pyHanko's OID names, whatever the import order)
 from ..pki.archive import Inflation, open_archive
 from ..pki.ber import EnvelopeError
 from ..pki.streams import Progress
@@ -49,17 +50,8 @@ from ..pki.xml_safe import XmlRefused, parse_untrusted
 from ..pki.cms import PARSE_ERRORS
 from .cades import format_failure, hash_chunks, verify_cms, verify_timestamp
 from .chain import Environment, signer_identity
-from .model import (
-    Check,
-    Container,
-    SignatureReport,
-    SubIndication,
-    indeterminate,
-    not_applicable,
-    passed,
-    total_failed,
-    warning,
-)
+from .model import (Check, Container, SignatureReport, SubIndication, indeterminate, not_applicable, passed,
+                    total_failed, warning)
 from .xades import DIGESTS, DetachedData, verify_xml_stream
 
 __all__ = ["MIMETYPES", "verify_asic"]

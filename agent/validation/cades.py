@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from .. import asn1_names  # noqa: F401  (pyHanko's OID names, whatever the import order)
 from asn1crypto import cms, core, tsp, x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext

@@ -20,6 +20,7 @@ BES attributes is plain CMS.
 
 from __future__ import annotations
 
+from .. import asn1_names  # noqa: F401  (pyHanko's OID names, whatever the import order)
 from asn1crypto import cms, core
 
 __all__ = ["OID_CONTENT_TIME_STAMP", "OID_SIGNATURE_POLICY", "cades_form"]

@@ -41,6 +41,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .. import asn1_names  # noqa: F401  (pyHanko's OID names, whatever the import order)
 from asn1crypto import cms
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.crypt.api import AuthStatus

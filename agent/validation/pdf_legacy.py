@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from .. import asn1_names  # noqa: F401  (pyHanko's OID names, whatever the import order)
 from asn1crypto import algos, core
 from asn1crypto import x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature

@@ -36,6 +36,7 @@ import hashlib
 from datetime import datetime
 from pathlib import Path
 
+from .. import asn1_names  # noqa: F401  (pyHanko's OID names, whatever the import order)
 from asn1crypto import x509 as asn1_x509
 from lxml import etree
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 
+from .. import asn1_names  # noqa: F401  (pyHanko's OID names, whatever the import order)
 from asn1crypto import algos, keys
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote
 
+from .. import asn1_names  # noqa: F401  (pyHanko's OID names, whatever the import order)
 from asn1crypto import algos, cms, crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature

@@ -4,6 +4,7 @@ first, which a pytest process has long decided."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -51,10 +52,46 @@ _PYHANKO_NAMES = ["pyhanko.sign.ades.qualified_asn1", "pyhanko.sign.ades.cades_a
 @pytest.mark.parametrize("imports", [
     ["agent.signing.pades"],
     ["agent.signing.cades", *_PYHANKO_NAMES],
-    ["agent.validation", *_PYHANKO_NAMES],  # pyHanko registers after the engine was imported
-    [*_PYHANKO_NAMES, "agent.validation"],  # ... or before it
+    ["agent.validation.chain", *_PYHANKO_NAMES],  # pyHanko registers after the engine was imported
+    [*_PYHANKO_NAMES, "agent.validation.cades"],  # ... or before it
 ], ids=["pades", "cades", "validation-then-pyhanko", "pyhanko-then-validation"])
 def test_pyhankos_names_write_back_after_an_earlier_reverse_map(imports: list[str]) -> None:
     result = subprocess.run([sys.executable, "-c", _SCRIPT, *imports], cwd=ROOT, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def _reads_asn1(tree: ast.Module) -> bool:
+    for node in ast.walk(tree):
+        names = [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else \
+            [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        if any(name.split(".")[0] in ("asn1crypto", "pyhanko", "pyhanko_certvalidator") for name in names):
+            return True
+    return False
+
+
+def _imports_names_fix(tree: ast.Module) -> bool:
+    return any(isinstance(node, ast.ImportFrom) and any(alias.name == "asn1_names" for alias in node.names)
+               for node in tree.body)
+
+
+def test_every_validation_and_signing_module_that_reads_asn1_imports_the_names_fix() -> None:
+    """The packages do not import agent.asn1_names for their modules (the HTML report needs no
+    asn1crypto): each module that imports asn1crypto or pyHanko does, at its top."""
+    missing = []
+    for package in ("validation", "signing"):
+        for path in sorted((ROOT / "agent" / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            if _reads_asn1(tree) and not _imports_names_fix(tree) and \
+                    not _imports_names_fix(ast.parse((path.parent / "__init__.py").read_text(encoding="utf-8"))):
+                missing.append(str(path.relative_to(ROOT)))
+    assert not missing, f"these modules read ASN.1 without importing agent.asn1_names: {missing}"
+
+
+def test_the_html_report_loads_no_asn1_stack() -> None:
+    """``compagnon verify`` renders its report in the command's own process, which never parses a
+    signature: the renderer must not load asn1crypto (about 35 ms of every command's start-up)."""
+    script = "import sys, agent.validation.report_html; print(sorted(m for m in sys.modules if m.startswith(('asn1crypto', 'pyhanko'))))"
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
