@@ -32,6 +32,8 @@ Example ``config.toml``::
     [verify]
     max_memory_mb = 2048       # the worker process that parses a file to verify is stopped past it
     timeout_seconds = 600      # and past this time, per file
+    warm_workers = true        # POSIX: a process beside the agent (about 70 MB) forks those workers
+                               # warm, for its jobs and for `compagnon verify` (agent.fork_server)
 
     [files]
     max_file_mb = 4096         # one upload
@@ -85,7 +87,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from bridge_protocol.messages import DEFAULT_PORT, MAX_FRAME_BYTES
+from bridge_protocol.transport import DEFAULT_PORT, MAX_FRAME_BYTES
 
 APP_NAME = "compagnon"
 
@@ -187,6 +189,7 @@ class Settings:
     #: Limits of the worker process that parses files to verify (agent.isolation).
     verify_max_memory_mb: int = 2048
     verify_timeout_seconds: float = 600.0
+    verify_warm_workers: bool = True
     #: PES V2 signature policy: the document whose SHA-256 goes in the signatures (never a copied hash).
     pes_policy_document: Path | None = None
     #: Another policy than the DGFiP preset (agent.pki.policies) when set.
@@ -314,6 +317,8 @@ def settings_arguments(path: Path, data: dict[str, Any]) -> dict[str, Any]:
         if v < 1:
             raise ConfigError("verify.timeout_seconds : au moins 1", "verify.timeout_seconds: at least 1")
         kwargs["verify_timeout_seconds"] = float(v)
+    if (v := _get(verify, "warm_workers", bool, "verify")) is not None:
+        kwargs["verify_warm_workers"] = v
     files = data.get("files", {})
     for key, name, scale in (("max_file_mb", "max_upload_bytes", 1024 * 1024),
                              ("site_total_mb", "site_upload_bytes", 1024 * 1024),

@@ -12,30 +12,19 @@ from typing import Any, Literal
 
 from .certificates import CertificatesListParams, CertificatesListResult
 from .files import FileChunk, FileGetParams, FileInfo, FilePickParams, FilePickResult, FilePutParams
+from .transport import ALL_PORTS as ALL_PORTS  # the transport's constants, named here too
+from .transport import BRIDGE_PATH as BRIDGE_PATH
+from .transport import DEFAULT_PORT as DEFAULT_PORT
+from .transport import MAX_FRAME_BYTES as MAX_FRAME_BYTES
+from .transport import PORTS as PORTS
+from .transport import SHARED_PORTS as SHARED_PORTS
+from .transport import user_port_order as user_port_order
 
 PROTOCOL_VERSION = 1
 #: The revision of protocol 1 these definitions are: additions only (PROTOCOL.md "Versioning",
 #: CHANGELOG.md). The generated documents are versioned ``PROTOCOL_VERSION.PROTOCOL_REVISION.0``.
 PROTOCOL_REVISION = 0
 PRODUCT = "compagnon"
-DEFAULT_PORT = 47230
-#: The ports an agent listens on first, in the order clients probe them.
-PORTS = (47230, 47231, 47232, 47233)
-#: Where agents go when those four are taken (many users' agents on one host: a terminal server).
-#: Each user's agent starts at its own place in this range (``user_port_order``), so that it finds
-#: the same port again from one session to the next; clients probe it after ``PORTS``.
-SHARED_PORTS = tuple(range(47234, 47330))
-ALL_PORTS = PORTS + SHARED_PORTS
-
-
-def user_port_order(user_key: int) -> tuple[int, ...]:
-    """``SHARED_PORTS`` starting at this user's place (``user_key``: a uid, or a stable hash of
-    the user's name where there is no uid), then wrapping around."""
-    start = user_key % len(SHARED_PORTS)
-    return SHARED_PORTS[start:] + SHARED_PORTS[:start]
-BRIDGE_PATH = "/bridge"
-#: Default limit on one WebSocket frame (promise 8); bigger frames close the socket with 1009.
-MAX_FRAME_BYTES = 1024 * 1024
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
 TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
