@@ -26,9 +26,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
-__all__ = ["IsolatedWorker", "IsolationLimit", "preload", "prestart", "take_prestarted", "worker_main"]
+__all__ = ["FrameSink", "IsolatedWorker", "IsolationLimit", "child_environment", "preload", "prestart", "python_command",
+           "read_frame", "serve_calls", "take_prestarted", "use_fork_server", "worker_main", "write_frame"]
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +47,23 @@ class IsolationLimit(Exception):
         self.detail = detail
 
 
-def _write(stream: IO[bytes], value: Any) -> None:
+class FrameSink(Protocol):
+    """Where frames are written: a pipe, or the sending side of a socket."""
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def write_frame(stream: FrameSink, value: Any) -> None:
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)  # before writing: never half a frame
     stream.write(_HEADER.pack(len(data)) + data)
     stream.flush()
 
 
-def _read(stream: IO[bytes]) -> Any:
+def read_frame(stream: IO[bytes]) -> Any:
     header = stream.read(_HEADER.size)
     if len(header) < _HEADER.size:
         raise EOFError
@@ -63,16 +74,23 @@ def _read(stream: IO[bytes]) -> Any:
     return pickle.loads(data)  # noqa: S301 — frames come from our own worker or parent only
 
 
-def _worker_command() -> list[str]:
-    """The worker's command line: the frozen program with its flag, or this interpreter running this
-    module from the folder the parent imported it from (put first on ``sys.path`` by the command
-    itself: an interpreter whose ``._pth`` file fixes the path, as Windows' embeddable distribution
-    does, ignores ``PYTHONPATH``)."""
+def python_command(flag: str, module: str, *args: str) -> list[str]:
+    """The command line of one of the agent's helper processes that runs ``module`` as a script with
+    ``args``: the frozen program with its ``flag``, or this interpreter running the module from the
+    folder the parent imported it from (put first on ``sys.path`` by the command itself: an
+    interpreter whose ``._pth`` file fixes the path, as Windows' embeddable distribution does,
+    ignores ``PYTHONPATH``)."""
     if getattr(sys, "frozen", False):  # a PyInstaller build: the program itself, with the flag
-        return [sys.executable, WORKER_FLAG]
+        return [sys.executable, flag, *args]
     root = str(Path(__file__).resolve().parents[1])
     return [sys.executable, "-c", f"import runpy, sys; sys.path.insert(0, {root!r}); "
-            "runpy.run_module('agent.isolation', run_name='__main__', alter_sys=True)"]
+            f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)", *args]
+
+
+def child_environment() -> dict[str, str]:
+    """The environment of a helper process: this one's, with the agent's folder on ``PYTHONPATH``."""
+    root = str(Path(__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
 
 
 def resident_bytes(pid: int) -> int | None:
@@ -118,7 +136,7 @@ class IsolatedWorker:
         if modules and not self._pending:
             assert self._proc is not None and self._proc.stdin is not None
             try:
-                _write(self._proc.stdin, ("agent.isolation:preload", modules, {}, False))
+                write_frame(self._proc.stdin, ("agent.isolation:preload", modules, {}, False))
             except OSError:
                 self._kill()
                 return
@@ -138,10 +156,10 @@ class IsolatedWorker:
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[1]),
-                                                                          os.environ.get("PYTHONPATH")) if p)}
-            self._proc = subprocess.Popen(_worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.DEVNULL, env=env)
+            forked = _fork_server_worker()
+            self._proc = forked if forked is not None else subprocess.Popen(
+                python_command(WORKER_FLAG, "agent.isolation"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, env=child_environment())
             self._ready = self._pending = False
         return self._proc
 
@@ -173,7 +191,7 @@ class IsolatedWorker:
         def reader() -> None:
             try:
                 while True:
-                    message = _read(proc.stdout)  # type: ignore[arg-type]
+                    message = read_frame(proc.stdout)  # type: ignore[arg-type]
                     if message[0] == "progress":
                         if progress is not None:
                             progress(*message[1])
@@ -185,7 +203,7 @@ class IsolatedWorker:
 
         try:
             if target is not None:
-                _write(proc.stdin, (target, args, kwargs, progress is not None))
+                write_frame(proc.stdin, (target, args, kwargs, progress is not None))
         except OSError as exc:
             self._kill()
             raise IsolationLimit("crash", str(exc)) from None
@@ -237,6 +255,22 @@ def preload(*modules: str) -> None:
         importlib.import_module(module)
 
 
+#: Where new workers come from before they are spawned: a fork server's connector, when one is known.
+_FORKED_SOURCE: list[Callable[[], Any]] = []
+
+
+def use_fork_server(connect: Callable[[], Any] | None) -> None:
+    """Take new workers from ``connect`` (``agent.fork_server.connector``: a warm worker, or None
+    when the server does not answer), else spawn them; None: always spawn. The agent names its own
+    server, a command line the running agent's."""
+    _FORKED_SOURCE[:] = [connect] if connect is not None else []
+
+
+def _fork_server_worker() -> Any:
+    """A worker forked by the known fork server, or None (none known, or it does not answer)."""
+    return _FORKED_SOURCE[0]() if _FORKED_SOURCE else None
+
+
 #: A worker started ahead of the job that will use it (``prestart``), at most one.
 _PRESTARTED: list[IsolatedWorker] = []
 
@@ -264,9 +298,15 @@ def worker_main() -> int:
     forbid_core_dumps()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing a library prints may corrupt the frames
+    return serve_calls(stdin, stdout)
+
+
+def serve_calls(stdin: IO[bytes], stdout: FrameSink) -> int:
+    """Read a call, run it, write its outcome, until ``stdin`` ends (a spawned worker's pipes, or
+    the connection of a worker forked by agent.fork_server)."""
     while True:
         try:
-            target, args, kwargs, wants_progress = _read(stdin)
+            target, args, kwargs, wants_progress = read_frame(stdin)
         except EOFError:
             # Every outcome was sent (each frame is flushed) and the calls closed what they opened:
             # end without the interpreter's teardown of the validation stack (about 0.75 s), which
@@ -275,19 +315,19 @@ def worker_main() -> int:
             os._exit(0)
         module, _, name = target.partition(":")
         if wants_progress:
-            kwargs["progress"] = lambda *values: _write(stdout, ("progress", values))
+            kwargs["progress"] = lambda *values: write_frame(stdout, ("progress", values))
         try:
             result = getattr(importlib.import_module(module), name)(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 — handed back to the caller, as it was raised
             try:
-                _write(stdout, ("error", exc))
+                write_frame(stdout, ("error", exc))
             except (pickle.PicklingError, TypeError, AttributeError):
-                _write(stdout, ("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+                write_frame(stdout, ("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
             continue
         try:
-            _write(stdout, ("ok", result))
+            write_frame(stdout, ("ok", result))
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            _write(stdout, ("error", RuntimeError(f"result cannot be sent back: {exc}")))
+            write_frame(stdout, ("error", RuntimeError(f"result cannot be sent back: {exc}")))
 
 
 if __name__ == "__main__":

@@ -33,8 +33,10 @@ from .consent import ConsentProvider, ConsentRequest, PolicyConsent
 from .consent.limits import RateLimitedConsent
 from .consent.terminal import TerminalConsent
 from .files import FileRegistry
+from .fork_server import ForkServer, connector
 from .bridge.admission import Admission, admitting_runner, listen, raise_open_files_limit
 from .fsutil import atomic_write_bytes, private_folder
+from .isolation import use_fork_server
 from .jobs.context import JobServices
 from .jobs.kind import KindRegistry
 from .jobs.manager import JobManager
@@ -142,6 +144,7 @@ class AgentService:
         self._certificates_allowed: set[str] = set()
         self.dispatcher = Dispatcher(self)
         self._runner: web.AppRunner | None = None
+        self.fork_server = ForkServer(state)
 
     def _broadcast(self, origin: str, snapshot: dict[str, Any]) -> None:
         """Send a job's change to the authenticated connections of its own origin only (promises 3
@@ -174,6 +177,8 @@ class AgentService:
     async def start(self) -> int:
         """Listen on loopback; returns the port."""
         _settle_memory(self.jobs.kinds)
+        if self.settings.verify_warm_workers and self.fork_server.start():  # agent.fork_server, ready in the background
+            use_fork_server(connector(self.fork_server.path))
         self.admission = Admission.for_limit(raise_open_files_limit(), same_user_only=self.settings.same_user_only)
         self._runner = admitting_runner(create_app(self), self.admission, access_log=None, handle_signals=False,
                                         shutdown_timeout=1.0)
@@ -216,3 +221,5 @@ class AgentService:
             self._runner = None
         (self.settings.state_dir / "agent.json").unlink(missing_ok=True)
         clear_ready(self.settings.state_dir)
+        use_fork_server(None)
+        self.fork_server.stop()

@@ -60,6 +60,15 @@ PROMPTS = {
 }
 
 
+def use_agent_workers(settings: Any) -> None:
+    """Take this command's isolated workers warm from this user's running agent (agent.fork_server),
+    when it runs; without it they are spawned."""
+    from ..fork_server import connector, socket_path
+    from ..isolation import use_fork_server
+
+    use_fork_server(connector(socket_path(settings.state_dir)))
+
+
 def run_job(services: Any, kind: str, params: dict[str, Any], locale: str | None = None,
              show_progress: bool = False, origin: str = "cli:") -> dict[str, Any]:
     """Run one job of ``kind`` in this process (the same kinds the bridge starts), in ``locale``
@@ -74,6 +83,7 @@ def run_job(services: Any, kind: str, params: dict[str, Any], locale: str | None
     from ..kinds.registry import KINDS, platform_client
 
     locale = locale or CLI_LOCALE
+    use_agent_workers(services.settings)
 
     async def run() -> dict[str, Any]:
         manager = JobManager(services, audit=AuditLog.in_state_dir(services.settings.state_dir), kinds=KINDS,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..i18n import Text
-from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_job_error, run_job, say
+from .common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_job_error, run_job, say, use_agent_workers
 from .printers import print_batch, print_verification
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     one report for all of them, and the worst exit code."""
     from ..isolation import prestart
 
+    use_agent_workers(settings)
     # the verification worker starts now: its start-up overlaps this process's imports below
     prestart(settings.verify_max_memory_mb * 1024 * 1024, settings.verify_timeout_seconds, ("agent.validation.detect",))
     from dataclasses import replace
@@ -34,7 +35,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from ..consent import PolicyConsent
     from ..fsutil import atomic_write_bytes
     from ..jobs.context import JobServices
-    from ..keystores.registry import KeyStoreRegistry
 
     batch = len(args.files) > 1 or args.files[0].is_dir()
     if batch and (args.content or args.extract):
@@ -57,8 +57,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.content:
             params["content_path"] = str(args.content)
 
-    services = JobServices(settings=settings, consent=PolicyConsent(False),
-                           keystores=KeyStoreRegistry(settings, discover=False), local=True)
+    # no key store: the job's trust anchors are read from the settings (kinds.verification)
+    services = JobServices(settings=settings, consent=PolicyConsent(False), local=True)
     snapshot = run_job(services, "verify", params, args.lang)
     if snapshot["state"] != "succeeded":
         print_job_error(snapshot)

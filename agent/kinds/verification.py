@@ -11,14 +11,15 @@ import importlib
 import logging
 import pickle
 import time
-from typing import Any
-
-from cryptography import x509
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..i18n import Text
 from ..isolation import IsolatedWorker, IsolationLimit, take_prestarted
 from ..jobs.context import JobContext
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 log = logging.getLogger(__name__)
 
@@ -100,18 +101,25 @@ def run_isolated(worker: IsolatedWorker, target: str, *args: Any, **kwargs: Any)
 
 
 async def verification_options(ctx: JobContext) -> dict[str, Any]:
-    """The options every verification of a job gets: the key stores' anchors and intermediates, the
-    trusted lists in use and their anchors, the RGS policies, fetching allowed, the job's locale
-    (prepared off the event loop: reading the lists and parsing certificates take time)."""
-    from ..validation.batch import prepare_certificates
+    """The options every verification of a job gets: the configured trust anchors and intermediates
+    (as DER: the worker parses them, so that this process needs no certificate parser for them),
+    the trusted lists in use and their anchors, the RGS policies, fetching allowed, the job's
+    locale (prepared off the event loop: reading the lists takes time)."""
+    from ..pki.pem import anchor_ders
 
     settings = ctx.services.settings
-    keystores = ctx.services.keystores
-    anchors = keystores.anchors if keystores is not None else None
-    lists, list_anchors = await asyncio.to_thread(_trusted_lists, settings)
-    roots, intermediates = await asyncio.to_thread(lambda: (
-        prepare_certificates((*(anchors.roots if anchors else ()), *list_anchors)),
-        prepare_certificates(anchors.intermediates if anchors else ())))
+
+    def prepare() -> tuple[list[bytes], list[bytes], object | None]:
+        roots, intermediates = anchor_ders(settings.trust_roots, settings.trust_intermediates,
+                                           system=settings.trust_system)
+        lists, list_anchors = _trusted_lists(settings)
+        if list_anchors:
+            from cryptography.hazmat.primitives.serialization import Encoding
+
+            roots += [cert.public_bytes(Encoding.DER) for cert in list_anchors]
+        return roots, intermediates, lists
+
+    roots, intermediates, lists = await asyncio.to_thread(prepare)
     return {"trust_roots": roots, "trusted_lists": lists, "intermediates": intermediates,
             "rgs_policies": settings.rgs_policies, "allow_fetching": True, "locale": ctx.locale}
 

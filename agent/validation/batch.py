@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import asn1_names  # noqa: F401  (pyHanko's OID names, whatever the import order)
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
@@ -126,16 +127,15 @@ def pair_detached(items: Sequence[BatchItem]) -> None:
             token.content, token.content_label = beside, beside.name
 
 
-def prepare_certificates(certificates: Iterable[x509.Certificate | asn1_x509.Certificate]
+def prepare_certificates(certificates: Iterable[x509.Certificate | asn1_x509.Certificate | bytes]
                          ) -> list[asn1_x509.Certificate]:
-    """Anchors and intermediates as the validators use them, converted once for the whole batch:
-    asn1crypto keeps what it has parsed and the names it has normalised (RFC 5280 section 7.1) on
-    the object, so a system store of ~150 roots is not converted and normalised again per file."""
-    from cryptography.hazmat.primitives.serialization import Encoding
+    """Anchors and intermediates (DER or parsed) as the validators use them, converted once for the
+    whole batch: asn1crypto keeps what it has parsed and the names it has normalised (RFC 5280
+    section 7.1) on the object, so a system store of ~150 roots is not converted and normalised
+    again per file."""
+    from .chain import asn1_cert
 
-    # as chain.asn1_cert, without loading the path validation stack in the agent's process
-    return [c if isinstance(c, asn1_x509.Certificate) else asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
-            for c in certificates]
+    return [asn1_cert(c) for c in certificates]
 
 
 @dataclass
@@ -190,10 +190,10 @@ class FileEntry:
                 "contents": self.contents, "error": self.error, "container": self.container}
 
 
-def verify_item(item: BatchItem, *, trust_roots: Sequence[x509.Certificate | asn1_x509.Certificate],
+def verify_item(item: BatchItem, *, trust_roots: Sequence[x509.Certificate | asn1_x509.Certificate | bytes],
                 locale: str = "fr", allow_fetching: bool = True, progress: Progress | None = None,
                 rgs_policies: Collection[str] = (),
-                intermediates: Sequence[x509.Certificate | asn1_x509.Certificate] = (),
+                intermediates: Sequence[x509.Certificate | asn1_x509.Certificate | bytes] = (),
                 trusted_lists: Any = None) -> FileEntry:
     """Verify one file of the batch with :func:`agent.validation.detect.verify_file`; never raises
     for the file (unreadable: an ``error`` entry). Give ``trust_roots`` and ``intermediates``
@@ -230,7 +230,11 @@ _CONFIGURED: dict[str, Any] = {}
 
 
 def configure(**options: Any) -> None:
-    """Keep the batch's options (trust anchors, trusted lists, locale...) for ``verify_configured``."""
+    """Keep the batch's options (trust anchors, trusted lists, locale...) for ``verify_configured``,
+    its anchors and intermediates converted once (:func:`prepare_certificates`)."""
+    for key in ("trust_roots", "intermediates"):
+        if key in options:
+            options[key] = prepare_certificates(options[key])
     _CONFIGURED.clear()
     _CONFIGURED.update(options)
 

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from .. import asn1_names  # noqa: F401  (pyHanko's OID names, whatever the import order)
 from asn1crypto import crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
 from cryptography import x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
@@ -98,7 +99,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChainResult", "Environment", "FetcherPool", "SigningTimes", "certificate_category", "crypto_cert",
-    "key_usage_check",
+    "key_usage_check", "warm_up_system_roots",
     "asn1_cert", "describe_time", "signer_identity", "tr", "validate_certificate",
 ]
 
@@ -126,9 +127,13 @@ def describe_time(moment: datetime | None, locale: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if locale == "en" else "%d/%m/%Y %H:%M:%S UTC")
 
 
-def asn1_cert(cert: x509.Certificate | asn1_x509.Certificate) -> asn1_x509.Certificate:
+def asn1_cert(cert: x509.Certificate | asn1_x509.Certificate | bytes) -> asn1_x509.Certificate:
+    """``cert`` as asn1crypto's certificate; given as DER bytes, its outer structure is checked now
+    (ValueError), not at its first use deep in a path validation."""
     if isinstance(cert, asn1_x509.Certificate):
         return cert
+    if isinstance(cert, bytes):
+        return _PARSED_ANCHORS.get(cert) or asn1_x509.Certificate.load(cert, strict=True)
     from cryptography.hazmat.primitives.serialization import Encoding
 
     return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
@@ -496,6 +501,9 @@ def _normalised_name(self: asn1_x509.RDNSequence) -> str:
 asn1_x509.RDNSequence.hashable = property(_normalised_name)
 
 
+#: Anchors parsed ahead by their DER (:func:`warm_up_system_roots`), shared by the workers forked after.
+_PARSED_ANCHORS: dict[bytes, asn1_x509.Certificate] = {}
+
 #: The trust manager last built, with the anchors it was built from (kept alive: the key is their ids).
 _TRUST: tuple[tuple[int, ...], list[asn1_x509.Certificate], SimpleTrustManager] | None = None
 _TRUST_LOCK = threading.Lock()
@@ -513,6 +521,22 @@ def _trust_manager(env: Environment) -> SimpleTrustManager:
             roots = list(env.trust_roots)
             _TRUST = key, roots, SimpleTrustManager.build(trust_roots=roots)
         return _TRUST[2]
+
+
+def warm_up_system_roots() -> None:
+    """For a process that forks verification workers (agent.fork_server): parse and index the
+    system's roots once, as every verification's trust manager does, so that each worker it forks
+    finds them parsed (:func:`asn1_cert` of their DER), their names normalised, and, for the same
+    anchors, the trust manager built: a fresh worker spent most of a small file's verification there."""
+    global _TRUST
+    from ..pki.pem import system_root_ders
+
+    ders = system_root_ders()
+    roots = [asn1_x509.Certificate.load(der, strict=True) for der in ders]
+    _PARSED_ANCHORS.update(zip(ders, roots, strict=True))
+    with _TRUST_LOCK:
+        _TRUST = tuple(map(id, roots)), roots, SimpleTrustManager.build(trust_roots=roots)
+    ValidationContext(trust_manager=_TRUST[2])  # its registry reads each root's extensions, kept on the objects
 
 
 def _context(env: Environment, others: Sequence[asn1_x509.Certificate], crls: Sequence[asn1_crl.CertificateList],

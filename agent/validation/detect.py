@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from .. import asn1_names  # noqa: F401  (pyHanko's OID names, whatever the import order)
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
@@ -189,9 +190,9 @@ def _run(coroutine_factory):  # type: ignore[no-untyped-def]
         return pool.submit(lambda: asyncio.run(coroutine_factory())).result()
 
 
-def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequence[Certificate],
+def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequence[Certificate | bytes],
                 allow_fetching: bool = True, locale: str = "fr", progress: Progress | None = None,
-                rgs_policies: Collection[str] = (), intermediates: Sequence[Certificate] = (),
+                rgs_policies: Collection[str] = (), intermediates: Sequence[Certificate | bytes] = (),
                 trusted_lists: TrustedListSet | None = None) -> VerificationReport:
     """Verify every signature of ``path`` (PAdES, CAdES, XAdES or an ASiC container) against ``trust_roots``.
 
@@ -202,8 +203,9 @@ def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequenc
     are CA certificates known to the agent (used to build paths, never trusted as anchors),
     ``rgs_policies`` the RGS policy OIDs an administrator configured, ``trusted_lists`` the
     verified EU trusted lists that decide whether a certificate was qualified at signing time.
-    Certificates may be given as asn1crypto objects: a caller verifying many files converts its
-    anchors once (:func:`agent.validation.batch.prepare_certificates`).
+    Certificates may be given as DER bytes (a process that does not parse them hands them over so)
+    or as asn1crypto objects: a caller verifying many files converts its anchors once
+    (:func:`agent.validation.batch.prepare_certificates`).
     """
     path = Path(path)
     with path.open("rb") as stream:  # OSError here is the caller's "unreadable input"

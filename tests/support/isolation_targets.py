@@ -54,3 +54,10 @@ def imported(*modules: str) -> list[str]:
     import sys
 
     return [m for m in modules if m in sys.modules]
+
+
+def parsed_anchors() -> int:
+    """How many anchors this process has parsed ahead (agent.validation.chain's warm-up)."""
+    from agent.validation import chain
+
+    return len(chain._PARSED_ANCHORS)

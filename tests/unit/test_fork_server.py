@@ -1,0 +1,164 @@
+"""agent.fork_server: warm isolated workers forked by a server that imported the validation stack
+once. A forked worker must behave as a spawned one (limits, errors, a fresh process for each
+connection), serve only its own user, and leave nothing behind when the agent ends."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.fork_server import ForkedWorker, ForkServer, connect, connector
+from agent.isolation import IsolatedWorker, IsolationLimit, use_fork_server
+from tests.support.os_users import open_home, os_user  # noqa: F401  (fixture)
+
+MiB = 1024 * 1024
+TARGETS = "tests.support.isolation_targets"
+
+
+def _started(server: ForkServer, timeout: float = 60.0) -> ForkServer:
+    assert server.start()
+    deadline = time.monotonic() + timeout
+    while not server.path.exists():
+        assert time.monotonic() < deadline, "the fork server never listened"
+        time.sleep(0.02)
+    return server
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ForkServer]:
+    """A fork server in a private folder, with the agent's validation stack and its warm-up; new
+    workers of this process come from it."""
+    folder = tmp_path / "state"
+    folder.mkdir(mode=0o700)
+    started = _started(ForkServer(folder))
+    use_fork_server(connector(started.path))
+    try:
+        yield started
+    finally:
+        use_fork_server(None)
+        started.stop()
+
+
+def _parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def test_a_forked_worker_comes_warm_from_the_server(server: ForkServer) -> None:
+    with IsolatedWorker(memory_bytes=1024 * MiB, timeout=60) as worker:
+        assert worker.call(f"{TARGETS}:add", 2, 3) == 5
+        proc = worker._proc
+        assert isinstance(proc, ForkedWorker)
+        assert _parent_of(proc.pid) == server.pid
+        # every format's validator was imported by the server, before this worker existed
+        assert worker.call(f"{TARGETS}:imported", "agent.validation.detect", "agent.validation.pades",
+                           "agent.validation.xades") == ["agent.validation.detect", "agent.validation.pades",
+                                                         "agent.validation.xades"]
+        # and the system's roots were parsed and indexed (chain.warm_up_system_roots)
+        assert worker.call(f"{TARGETS}:parsed_anchors") > 0
+
+
+def test_a_forked_worker_answers_as_a_spawned_one(server: ForkServer) -> None:
+    seen: list[tuple[int, int]] = []
+    with IsolatedWorker(memory_bytes=1024 * MiB, timeout=60) as worker:
+        assert worker.call(f"{TARGETS}:add", 2, 3, progress=lambda d, t: seen.append((d, t))) == 5
+        assert seen == [(0, 3), (1, 3), (2, 3)]
+        with pytest.raises(ValueError, match="bad file"):
+            worker.call(f"{TARGETS}:fail", "bad file")
+        assert worker.call(f"{TARGETS}:add", 1, 1) == 2
+
+
+def test_memory_and_time_limits_stop_a_forked_worker_and_the_server_lives_on(server: ForkServer) -> None:
+    with IsolatedWorker(memory_bytes=300 * MiB, timeout=60) as worker:
+        with pytest.raises(IsolationLimit) as stopped:
+            worker.call(f"{TARGETS}:hog", 900)
+        assert stopped.value.reason == "memory"
+        first = worker._proc
+        assert worker.call(f"{TARGETS}:add", 1, 2) == 3  # a fresh worker, forked again
+        assert isinstance(worker._proc, ForkedWorker) and worker._proc is not first
+    with IsolatedWorker(memory_bytes=1024 * MiB, timeout=1.0) as worker:
+        with pytest.raises(IsolationLimit) as stopped:
+            worker.call(f"{TARGETS}:loop_for", 30)
+        assert stopped.value.reason == "time"
+    assert server._proc is not None and server._proc.poll() is None
+
+
+def test_each_worker_is_a_fresh_process_that_sees_nothing_of_the_previous_one(server: ForkServer) -> None:
+    with IsolatedWorker(memory_bytes=1024 * MiB, timeout=60) as first:
+        first.call(f"{TARGETS}:remember", 42)
+        assert first.call(f"{TARGETS}:recall") == 42
+        pid = first._proc.pid  # type: ignore[union-attr]  # set by the call
+    with IsolatedWorker(memory_bytes=1024 * MiB, timeout=60) as second:
+        with pytest.raises(KeyError):
+            second.call(f"{TARGETS}:recall")
+        assert second._proc.pid != pid  # type: ignore[union-attr]
+    assert not Path(f"/proc/{pid}").exists()  # the closed worker has ended
+
+
+def test_the_server_ends_with_the_agent_and_removes_its_socket(tmp_path: Path) -> None:
+    server = _started(ForkServer(tmp_path))
+    proc = server._proc
+    assert proc is not None
+    assert (server.path.stat().st_mode & 0o777) == 0o600
+    server.stop()
+    assert proc.returncode == 0 and not server.path.exists()
+    assert connect(server.path) is None
+
+
+def test_a_socket_left_by_a_killed_server_gives_a_spawned_worker(tmp_path: Path) -> None:
+    stale = tmp_path / "workers.sock"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(stale))
+    sock.close()  # the path stays, nothing listens
+    use_fork_server(connector(stale))
+    try:
+        with IsolatedWorker(memory_bytes=512 * MiB, timeout=60) as worker:
+            assert worker.call(f"{TARGETS}:add", 2, 2) == 4
+            assert isinstance(worker._proc, subprocess.Popen)
+    finally:
+        use_fork_server(None)
+
+
+def test_a_long_state_folder_is_reached_through_its_descriptor(tmp_path: Path) -> None:
+    folder = tmp_path / ("d" * 60) / ("e" * 60)
+    folder.mkdir(parents=True)
+    assert len(str(folder / "workers.sock")) > 108
+    server = _started(ForkServer(folder, modules=(), warm_up=""))
+    try:
+        worker = connect(server.path)
+        assert worker is not None and _parent_of(worker.pid) == server.pid
+        worker.stdin.close()
+        worker.wait(5)
+    finally:
+        server.stop()
+
+
+_RAW_CLIENT = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+print(len(s.recv(64)))
+"""
+
+
+def test_another_user_gets_no_worker_even_through_an_open_socket(open_home: Path) -> None:  # noqa: F811
+    """The state folder (0700) and the socket (0600) already keep other users out; were both opened,
+    the server still checks the peer's user id before forking (``SO_PEERCRED``)."""
+    other = os_user("compagnon-fork-other")
+    server = _started(ForkServer(open_home, modules=(), warm_up=""))
+    try:
+        os.chmod(server.path, 0o666)
+        refused = other.run(["/usr/bin/python3", "-c", _RAW_CLIENT, str(server.path)], timeout=30)
+        assert refused.returncode == 0, refused.stderr
+        assert refused.stdout.strip() == "0"  # closed at once: no hello, no worker
+        own = subprocess.run(["/usr/bin/python3", "-c", _RAW_CLIENT, str(server.path)], capture_output=True,
+                             text=True, timeout=30)
+        assert int(own.stdout.strip()) > 0  # the same client as the server's user gets its hello
+    finally:
+        server.stop()
