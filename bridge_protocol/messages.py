@@ -12,6 +12,9 @@ from typing import Any, Literal
 
 from .certificates import CertificatesListParams, CertificatesListResult
 from .files import FileChunk, FileGetParams, FileInfo, FilePickParams, FilePickResult, FilePutParams
+from .job_states import TERMINAL_STATES as TERMINAL_STATES  # the states, named here too
+from .job_states import JobState as JobState
+from .job_states import StepState as StepState
 from .transport import ALL_PORTS as ALL_PORTS  # the transport's constants, named here too
 from .transport import BRIDGE_PATH as BRIDGE_PATH
 from .transport import DEFAULT_PORT as DEFAULT_PORT
@@ -26,9 +29,6 @@ PROTOCOL_VERSION = 1
 PROTOCOL_REVISION = 0
 PRODUCT = "compagnon"
 
-JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
-TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
-StepState = Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]
 Locale = Literal["fr", "en"]
 
 _ID = {"maxLength": 64, "pattern": r"^[A-Za-z0-9_.:-]+$"}

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge_protocol.messages import TERMINAL_STATES
+from bridge_protocol.job_states import TERMINAL_STATES
 
 #: Step states that count as done for the overall progress.
 _DONE_STEP_STATES = frozenset({"succeeded", "skipped", "failed"})
