@@ -37,6 +37,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -197,7 +198,7 @@ class ForkedWorker:
 def connect(path: Path) -> ForkedWorker | None:
     """A worker forked by the server listening at ``path``, or None (no server, not ready, not
     answering, or this system has none): the caller then spawns its worker."""
-    from .isolation import read_frame
+    from .isolation import read_frame, write_frame
 
     if not available() or not path.exists():
         return None
@@ -216,8 +217,16 @@ def connect(path: Path) -> ForkedWorker | None:
     if not (isinstance(hello, tuple) and len(hello) == 2 and hello[0] == "hello" and isinstance(hello[1], int)):
         conn.close()
         return None
+    worker = ForkedWorker(conn, hello[1], _SendSide(conn), stdout)
+    try:  # the worker runs where this process runs, as a spawned one would: relative paths, proxies...
+        write_frame(worker.stdin, ("context", os.getcwd(), dict(os.environ)))
+    except OSError as exc:
+        log.debug("the forked worker %d is gone: %s", hello[1], exc)
+        worker.kill()
+        worker._release()
+        return None
     log.info("isolated worker %d forked by the fork server", hello[1])
-    return ForkedWorker(conn, hello[1], _SendSide(conn), stdout)
+    return worker
 
 
 def connector(path: Path) -> Callable[[], ForkedWorker | None]:
@@ -284,7 +293,7 @@ def _listen(path: Path) -> socket.socket:
 
 def _serve_child(conn: socket.socket, listener: socket.socket) -> None:
     """In a forked child: be one isolated worker for this connection, then end."""
-    from .isolation import serve_calls, write_frame
+    from .isolation import read_frame, serve_calls, write_frame
 
     try:
         listener.close()
@@ -293,6 +302,15 @@ def _serve_child(conn: socket.socket, listener: socket.socket) -> None:
         sys.stdout = sys.stderr  # nothing a library prints may corrupt the frames
         reader, writer = conn.makefile("rb"), _SendSide(conn)
         write_frame(writer, ("hello", os.getpid()))
+        kind, cwd, environ = read_frame(reader)
+        if kind != "context":
+            return
+        try:
+            os.chdir(cwd)  # the caller's directory and environment, as a spawned worker inherits them
+        except OSError:  # a directory removed since: relative paths then fail as they would there
+            pass
+        os.environ.clear()
+        os.environ.update(environ)
         serve_calls(reader, writer)
     finally:
         os._exit(0)
@@ -314,6 +332,9 @@ def serve(path: Path, modules: tuple[str, ...], warm_up: str = "") -> int:
             getattr(importlib.import_module(module), function)()
         except Exception:  # noqa: BLE001 — a warm-up that fails leaves the workers as fast as spawned ones
             log.warning("fork server: warm-up %s failed", warm_up, exc_info=True)
+    if threading.active_count() > 1:  # a fork would copy no thread but their locks, maybe held
+        log.warning("fork server: a preloaded module started a thread; no warm workers")
+        return 1
     gc.collect()
     gc.freeze()  # what the imports built stays out of the children's collections: their pages stay shared
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the system

@@ -16,8 +16,8 @@ from tests.support.pki import TestPki
 FORKED = "forked by the fork server"
 
 
-def _verify(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agent", "verify", *args], cwd=ROOT, env=isolated_env(home),
+def _verify(home: Path, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agent", "verify", *args], cwd=cwd, env=isolated_env(home),
                           capture_output=True, text=True, timeout=180)
 
 
@@ -58,6 +58,10 @@ def test_verify_takes_a_warm_worker_from_the_running_agent(tmp_path: Path, test_
         assert _verdicts(json.loads(warm.stdout)) == _verdicts(json.loads(cold.stdout))
         assert _verdicts(json.loads(warm.stdout))[0][0] == "TOTAL_PASSED"
         assert FORKED in log.read_text(encoding="utf-8")
+        # a relative path is the command's, not the agent's (which runs from another folder)
+        relative = _verify(home, signed.name, "--trust", str(test_pki.root_pem), "--json", cwd=tmp_path)
+        assert relative.returncode == 0, relative.stdout + relative.stderr
+        assert _verdicts(json.loads(relative.stdout)) == _verdicts(json.loads(cold.stdout))
         server = _server_pid(agent.proc.pid)  # type: ignore[union-attr]
     finally:
         agent.stop()

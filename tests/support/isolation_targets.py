@@ -61,3 +61,10 @@ def parsed_anchors() -> int:
     from agent.validation import chain
 
     return len(chain._PARSED_ANCHORS)
+
+
+def where(variable: str) -> tuple[str, str | None]:
+    """This worker's working directory and one variable of its environment."""
+    import os
+
+    return os.getcwd(), os.environ.get(variable)

@@ -74,6 +74,17 @@ def test_a_forked_worker_answers_as_a_spawned_one(server: ForkServer) -> None:
         assert worker.call(f"{TARGETS}:add", 1, 1) == 2
 
 
+def test_a_forked_worker_runs_in_the_callers_directory_and_environment(
+        server: ForkServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a spawned worker inherits them: a relative path names the caller's file, a proxy variable
+    is the caller's (the server started elsewhere, with the agent's)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COMPAGNON_TEST_MARK", "appelant")
+    with IsolatedWorker(memory_bytes=1024 * MiB, timeout=60) as worker:
+        assert worker.call(f"{TARGETS}:where", "COMPAGNON_TEST_MARK") == (str(tmp_path), "appelant")
+        assert isinstance(worker._proc, ForkedWorker)
+
+
 def test_memory_and_time_limits_stop_a_forked_worker_and_the_server_lives_on(server: ForkServer) -> None:
     with IsolatedWorker(memory_bytes=300 * MiB, timeout=60) as worker:
         with pytest.raises(IsolationLimit) as stopped:
