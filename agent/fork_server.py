@@ -16,7 +16,10 @@ What keeps it as safe as a spawned worker:
   by a pidfd (Linux) so that a kill never reaches a process id the system has given to another;
 * the socket is in the agent's state folder (0700, promise 11), the socket itself is 0600, and the
   peer's user id is checked before any fork (``SO_PEERCRED``, ``getpeereid`` elsewhere): only the
-  user's own processes get a worker, and a worker can do nothing those processes could not;
+  user's own processes get a worker, and a worker can do nothing those processes could not. The
+  caller checks the server's user id the same way before it reads the hello (a pickle) or sends
+  its environment: a state folder another user controls (a HOME kept by ``sudo``, a shared
+  ``state_dir``) gives the caller a spawned worker, never that user's socket;
 * the server is a child of the agent and ends when the agent does (its stdin, a pipe from the
   agent, closes), removing its socket; a socket left by a server that was killed is refused by
   the system (nothing listens) and the caller spawns its worker as before.
@@ -207,6 +210,9 @@ def connect(path: Path) -> ForkedWorker | None:
         conn.settimeout(_CONNECT_TIMEOUT)
         with _short_address(path) as address:
             conn.connect(address)
+        server_uid = peer_uid(conn)
+        if server_uid != os.getuid():  # not a byte read from, nor sent to, another user's socket
+            raise OSError(f"the socket belongs to user {server_uid}")
         stdout = conn.makefile("rb")
         hello = read_frame(stdout)
         conn.settimeout(None)

@@ -173,3 +173,64 @@ def test_another_user_gets_no_worker_even_through_an_open_socket(open_home: Path
         assert int(own.stdout.strip()) > 0  # the same client as the server's user gets its hello
     finally:
         server.stop()
+
+
+_FOREIGN_SERVER = """
+import os, pickle, socket, struct, sys
+path, marker, seen = sys.argv[1:4]
+
+class Run:  # what a pickle can make its reader do: here, create the marker as the reader's user
+    def __reduce__(self):
+        return os.system, ("mkdir " + marker,)
+
+listener = socket.socket(socket.AF_UNIX)
+listener.bind(path)
+os.chmod(path, 0o777)
+listener.listen(1)
+conn, _ = listener.accept()
+hello = pickle.dumps(("hello", Run()), protocol=2)
+conn.sendall(struct.pack(">I", len(hello)) + hello)
+conn.settimeout(10)
+received = b""
+try:
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+except OSError:
+    pass
+with open(seen, "wb") as out:
+    out.write(received)
+"""
+
+
+def test_a_socket_of_another_user_at_the_path_gets_nothing_from_the_caller(
+        open_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """The caller checks the server's user id too (``SO_PEERCRED``) before it reads a byte: a state
+    folder that another user controls (a HOME kept by ``sudo``, a shared ``state_dir``) must not let
+    that user's socket hand the caller a pickle to run, nor receive the caller's environment."""
+    other = os_user("compagnon-fork-other")
+    folder = open_home / "state"
+    folder.mkdir(mode=0o700)
+    other.own(folder)
+    path, marker, seen = folder / "workers.sock", open_home / "ran-as-caller", folder / "seen"
+    monkeypatch.setenv("COMPAGNON_TEST_SECRET", "caller-secret")
+    foreign = subprocess.Popen(["runuser", "-u", other.name, "--", "/usr/bin/python3", "-c", _FOREIGN_SERVER,
+                                str(path), str(marker), str(seen)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not path.exists():
+            assert foreign.poll() is None and time.monotonic() < deadline, foreign.stderr.read()  # type: ignore[union-attr]
+            time.sleep(0.02)
+        worker = connect(path)
+        if worker is not None:
+            worker.stdin.close()
+        foreign.wait(30)
+    finally:
+        if foreign.poll() is None:
+            foreign.kill()
+            foreign.wait(5)
+    assert worker is None
+    assert not marker.exists()  # the foreign pickle was never read
+    assert b"caller-secret" not in (seen.read_bytes() if seen.exists() else b"")
