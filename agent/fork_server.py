@@ -24,6 +24,9 @@ What keeps it as safe as a spawned worker:
   agent, closes), removing its socket; a socket left by a server that was killed is refused by
   the system (nothing listens) and the caller spawns its worker as before.
 
+A worker serves only a caller of the same build (:func:`identity`, sent in its first frame): a
+command line updated while an older agent still runs spawns its worker.
+
 A socket's path is limited to about 100 bytes (``sockaddr_un``); a longer state folder is reached
 through ``/proc/self/fd`` on Linux, and elsewhere the server is simply not used.
 """
@@ -61,6 +64,19 @@ VALIDATION_MODULES = ("agent.validation.detect", "agent.validation.batch", "agen
                       "agent.validation.pades")
 _MAX_PATH = 100
 _CONNECT_TIMEOUT = 5.0
+
+
+#: The handshake and frames between a caller and a forked worker: raised at any change of them.
+HANDSHAKE = 1
+
+
+def identity() -> tuple[int, str, str]:
+    """What a caller and a worker must share to work together: the handshake, the version and the
+    folder of the agent's code (an agent still running an older version after an update, or
+    another installation, gives workers this command's code is not)."""
+    from . import __version__
+
+    return HANDSHAKE, __version__, str(Path(__file__).resolve().parent)
 
 
 def available() -> bool:
@@ -220,7 +236,14 @@ def connect(path: Path) -> ForkedWorker | None:
         log.debug("no worker from the fork server at %s: %s", path, exc)
         conn.close()
         return None
-    if not (isinstance(hello, tuple) and len(hello) == 2 and hello[0] == "hello" and isinstance(hello[1], int)):
+    if not (isinstance(hello, tuple) and len(hello) == 3 and hello[0] == "hello" and isinstance(hello[1], int)):
+        log.info("the fork server at %s speaks another handshake: this worker is spawned", path)
+        conn.close()
+        return None
+    if hello[2] != identity():
+        # an agent started before an update, or from another installation: its validation code is
+        # not this command's, nor are its frames
+        log.info("the fork server at %s runs another build (%s): this worker is spawned", path, hello[2])
         conn.close()
         return None
     worker = ForkedWorker(conn, hello[1], _SendSide(conn), stdout)
@@ -307,7 +330,7 @@ def _serve_child(conn: socket.socket, listener: socket.socket) -> None:
         os.close(0)  # the agent's lifeline is the server's, not this worker's
         sys.stdout = sys.stderr  # nothing a library prints may corrupt the frames
         reader, writer = conn.makefile("rb"), _SendSide(conn)
-        write_frame(writer, ("hello", os.getpid()))
+        write_frame(writer, ("hello", os.getpid(), identity()))
         kind, cwd, environ = read_frame(reader)
         if kind != "context":
             return

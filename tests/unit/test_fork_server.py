@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.fork_server import ForkedWorker, ForkServer, connect, connector
-from agent.isolation import IsolatedWorker, IsolationLimit, use_fork_server
+from agent.fork_server import HANDSHAKE, ForkedWorker, ForkServer, connect, connector, identity
+from agent.isolation import IsolatedWorker, IsolationLimit, use_fork_server, write_frame
 from tests.support.os_users import open_home, os_user  # noqa: F401  (fixture)
 
 MiB = 1024 * 1024
@@ -30,19 +30,27 @@ def _started(server: ForkServer, timeout: float = 60.0) -> ForkServer:
     return server
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ForkServer]:
-    """A fork server in a private folder, with the agent's validation stack and its warm-up; new
-    workers of this process come from it."""
-    folder = tmp_path / "state"
-    folder.mkdir(mode=0o700)
+@pytest.fixture(scope="module")
+def warm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """A fork server in a private folder, with the agent's validation stack and its warm-up (started
+    once: every test gets fresh workers from it)."""
+    folder = tmp_path_factory.mktemp("state")
+    folder.chmod(0o700)
     started = _started(ForkServer(folder))
-    use_fork_server(connector(started.path))
     try:
         yield started
     finally:
-        use_fork_server(None)
         started.stop()
+
+
+@pytest.fixture
+def server(warm_server: ForkServer) -> Iterator[ForkServer]:
+    """The fork server new workers of this process come from during the test."""
+    use_fork_server(connector(warm_server.path))
+    try:
+        yield warm_server
+    finally:
+        use_fork_server(None)
 
 
 def _parent_of(pid: int) -> int:
@@ -113,7 +121,7 @@ def test_each_worker_is_a_fresh_process_that_sees_nothing_of_the_previous_one(se
 
 
 def test_the_server_ends_with_the_agent_and_removes_its_socket(tmp_path: Path) -> None:
-    server = _started(ForkServer(tmp_path))
+    server = _started(ForkServer(tmp_path, modules=(), warm_up=""))
     proc = server._proc
     assert proc is not None
     assert (server.path.stat().st_mode & 0o777) == 0o600
@@ -234,3 +242,40 @@ def test_a_socket_of_another_user_at_the_path_gets_nothing_from_the_caller(
     assert worker is None
     assert not marker.exists()  # the foreign pickle was never read
     assert b"caller-secret" not in (seen.read_bytes() if seen.exists() else b"")
+
+
+def test_a_server_of_another_build_gives_no_worker(tmp_path: Path) -> None:
+    """An agent still running the version before an update (or another installation) forks workers
+    with its own validation code and frames: the command spawns its own worker instead of talking to
+    it (an older server once took the new handshake for a call and crashed the verification)."""
+    path = tmp_path / "workers.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen(4)
+
+    def serve(hello: object) -> None:
+        conn, _ = listener.accept()
+        write_frame(conn.makefile("wb"), hello)
+        conn.recv(1)  # held open until the caller closes it
+        conn.close()
+
+    import threading
+
+    for hello in (("hello", os.getpid()),  # the first handshake, without a build
+                  ("hello", os.getpid(), (HANDSHAKE, "0.0.1", identity()[2])),
+                  ("hello", os.getpid(), (HANDSHAKE + 1, *identity()[1:]))):
+        thread = threading.Thread(target=serve, args=(hello,))
+        thread.start()
+        assert connect(path) is None
+        thread.join(10)
+    use_fork_server(connector(path))
+    try:
+        thread = threading.Thread(target=serve, args=(("hello", os.getpid(), ("other",)),))
+        thread.start()
+        with IsolatedWorker(memory_bytes=512 * MiB, timeout=60) as worker:
+            assert worker.call(f"{TARGETS}:add", 2, 2) == 4
+            assert isinstance(worker._proc, subprocess.Popen)
+        thread.join(10)
+    finally:
+        use_fork_server(None)
+        listener.close()
