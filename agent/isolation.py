@@ -304,6 +304,7 @@ def worker_main() -> int:
 def serve_calls(stdin: IO[bytes], stdout: FrameSink) -> int:
     """Read a call, run it, write its outcome, until ``stdin`` ends (a spawned worker's pipes, or
     the connection of a worker forked by agent.fork_server)."""
+    _end_with_caller(stdin.fileno())
     while True:
         try:
             target, args, kwargs, wants_progress = read_frame(stdin)
@@ -328,6 +329,27 @@ def serve_calls(stdin: IO[bytes], stdout: FrameSink) -> int:
             write_frame(stdout, ("ok", result))
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             write_frame(stdout, ("error", RuntimeError(f"result cannot be sent back: {exc}")))
+
+
+def _end_with_caller(fd: int) -> None:
+    """End this worker as soon as its caller is gone (``fd``, its input, hung up), even in the
+    middle of a call: only the caller watches the worker's memory and time, so a worker that
+    outlived it (a command line killed, or stopped by Ctrl-C, which reaches a spawned worker but
+    not a forked one) would otherwise run on unwatched. A caller that only closed its sending side
+    of a connection (the end of its calls) has not hung up."""
+    import select
+
+    if not hasattr(select, "poll"):  # Windows: not watched, the worker ends at its next read
+        return
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(fd, 0)  # hang-ups and errors only: they are always reported
+        while True:
+            if poller.poll():
+                os._exit(0)
+
+    threading.Thread(target=watch, name="caller-watch", daemon=True).start()
 
 
 if __name__ == "__main__":

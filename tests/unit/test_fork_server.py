@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -279,3 +280,44 @@ def test_a_server_of_another_build_gives_no_worker(tmp_path: Path) -> None:
     finally:
         use_fork_server(None)
         listener.close()
+
+
+_DYING_CALLER = """
+import os, sys
+from pathlib import Path
+sys.path.insert(0, os.getcwd())
+from agent.fork_server import connector
+from agent.isolation import IsolatedWorker, use_fork_server
+use_fork_server(connector(Path(sys.argv[1])) if sys.argv[1] else None)
+worker = IsolatedWorker(1 << 30, 600)
+worker.call("tests.support.isolation_targets:add", 1, 1)
+print(worker._proc.pid, type(worker._proc).__name__, flush=True)
+worker.call("tests.support.isolation_targets:loop_for", 600)
+"""
+
+
+@pytest.mark.parametrize("source", ["forked", "spawned"])
+def test_a_worker_whose_caller_is_killed_mid_call_ends(server: ForkServer, source: str) -> None:
+    """Only the caller enforces the limits: a worker that outlived it (``kill -9`` of a command
+    line mid-file, or Ctrl-C, which reaches a spawned worker but not one forked by the server)
+    would run on unwatched, as long and as large as the file makes it. It ends when its caller's
+    end of the connection (or its stdin) is gone."""
+    caller = subprocess.Popen([sys.executable, "-c", _DYING_CALLER, str(server.path) if source == "forked" else ""],
+                              stdout=subprocess.PIPE, text=True)
+    assert caller.stdout is not None
+    pid, kind = caller.stdout.readline().split()
+    assert kind == ("ForkedWorker" if source == "forked" else "Popen")
+    time.sleep(0.5)  # in its long call now
+    caller.kill()
+    caller.wait(10)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and _state(int(pid)) != "Z":
+        assert time.monotonic() < deadline, f"the {source} worker runs on without its caller"
+        time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
