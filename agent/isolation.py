@@ -334,8 +334,9 @@ def serve_calls(stdin: IO[bytes], stdout: FrameSink) -> int:
 def _end_with_caller(fd: int) -> None:
     """End this worker as soon as its caller is gone (``fd``, its input, hung up), even in the
     middle of a call: only the caller watches the worker's memory and time, so a worker that
-    outlived it (a command line killed, or stopped by Ctrl-C, which reaches a spawned worker but
-    not a forked one) would otherwise run on unwatched. A caller that only closed its sending side
+    outlived it (a command line killed, or its terminal closed: the SIGHUP or SIGTERM sent to the
+    command's process group reaches a spawned worker, not a forked one) would otherwise run on
+    unwatched. A caller that only closed its sending side
     of a connection (the end of its calls) has not hung up."""
     import select
 

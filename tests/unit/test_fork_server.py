@@ -299,7 +299,7 @@ worker.call("tests.support.isolation_targets:loop_for", 600)
 @pytest.mark.parametrize("source", ["forked", "spawned"])
 def test_a_worker_whose_caller_is_killed_mid_call_ends(server: ForkServer, source: str) -> None:
     """Only the caller enforces the limits: a worker that outlived it (``kill -9`` of a command
-    line mid-file, or Ctrl-C, which reaches a spawned worker but not one forked by the server)
+    line mid-file; or its terminal closed, whose SIGHUP reaches a spawned worker, not a forked one)
     would run on unwatched, as long and as large as the file makes it. It ends when its caller's
     end of the connection (or its stdin) is gone."""
     caller = subprocess.Popen([sys.executable, "-c", _DYING_CALLER, str(server.path) if source == "forked" else ""],
