@@ -14,6 +14,8 @@ What keeps it as safe as a spawned worker:
   child serves exactly one connection and ends with it, so nothing one file did is seen by the
   next; the caller watches the child's memory and time as it watches a spawned worker, and kills it
   by a pidfd (Linux) so that a kill never reaches a process id the system has given to another;
+  the worker's id must name, as the caller sees processes, a child of the server (a caller in
+  another PID namespace, which could neither watch nor kill it, spawns its worker);
 * the socket is in the agent's state folder (0700, promise 11), the socket itself is 0600, and the
   peer's user id is checked before any fork (``SO_PEERCRED``, ``getpeereid`` elsewhere): only the
   user's own processes get a worker, and a worker can do nothing those processes could not. The
@@ -246,6 +248,12 @@ def connect(path: Path) -> ForkedWorker | None:
         log.info("the fork server at %s runs another build (%s): this worker is spawned", path, hello[2])
         conn.close()
         return None
+    if not _child_seen_here(conn, hello[1]):
+        # another PID namespace than the server's (a container sharing the user's home): the id
+        # names no process here, or another one, and the worker could be neither watched nor killed
+        log.info("the fork server's worker %s is not a process this command sees: this worker is spawned", hello[1])
+        conn.close()
+        return None
     worker = ForkedWorker(conn, hello[1], _SendSide(conn), stdout)
     try:  # the worker runs where this process runs, as a spawned one would: relative paths, proxies...
         write_frame(worker.stdin, ("context", os.getcwd(), dict(os.environ)))
@@ -256,6 +264,24 @@ def connect(path: Path) -> ForkedWorker | None:
         return None
     log.info("isolated worker %d forked by the fork server", hello[1])
     return worker
+
+
+def _child_seen_here(conn: socket.socket, pid: int) -> bool:
+    """Whether ``pid`` (a forked worker's own word) is, as this process sees processes, a child of
+    the server at the other end of ``conn``, whose id the system gives (``SO_PEERCRED``: 0 when the
+    server is in a PID namespace this process does not see). Where the system says neither (no
+    ``SO_PEERCRED`` or no ``/proc``), the word is taken."""
+    if not hasattr(socket, "SO_PEERCRED") or not Path("/proc/self/stat").exists():
+        return True
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    server = struct.unpack("3i", creds)[0]
+    if server <= 0 or pid <= 0:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return int(stat.rsplit(")", 1)[1].split()[1]) == server
 
 
 def connector(path: Path) -> Callable[[], ForkedWorker | None]:

@@ -321,3 +321,30 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "gone"
+
+
+_CALLER_IN_ITS_OWN_PIDS = """
+import os, sys
+from pathlib import Path
+sys.path.insert(0, os.getcwd())
+from agent.fork_server import connector
+from agent.isolation import IsolatedWorker, IsolationLimit, use_fork_server
+use_fork_server(connector(Path(sys.argv[1])))
+with IsolatedWorker(300 << 20, 60) as worker:
+    try:
+        worker.call("tests.support.isolation_targets:hog", 900)
+        print("not stopped", type(worker._proc).__name__)
+    except IsolationLimit as stopped:
+        print(stopped.reason)
+"""
+
+
+def test_a_caller_that_cannot_see_the_servers_processes_spawns_its_worker(server: ForkServer) -> None:
+    """The caller watches and kills its worker by the process id the worker gives: a command in
+    another PID namespace than the agent (a toolbox or distrobox container sharing the user's home)
+    cannot see that process, so it would watch nothing and kill nothing: a file past the memory
+    cap ran on. The worker's id must be a child of the server as this caller sees them, else the
+    caller spawns its own worker."""
+    ran = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", _CALLER_IN_ITS_OWN_PIDS,
+                          str(server.path)], capture_output=True, text=True, timeout=120)
+    assert ran.stdout.strip() == "memory", ran.stdout + ran.stderr[-2000:]
