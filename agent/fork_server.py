@@ -234,7 +234,7 @@ def connect(path: Path) -> ForkedWorker | None:
         stdout = conn.makefile("rb")
         hello = read_frame(stdout)
         conn.settimeout(None)
-    except (OSError, EOFError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 — whatever the socket says (garbage unpickles as anything): no worker
         log.debug("no worker from the fork server at %s: %s", path, exc)
         conn.close()
         return None

@@ -127,6 +127,8 @@ class IsolatedWorker:
         self._ready = False
         #: A preload sent by ``start`` whose outcome was not read yet.
         self._pending = False
+        #: A call is in flight (``close`` from another thread then kills the worker at once).
+        self._busy = False
 
     def start(self, modules: tuple[str, ...] = ()) -> None:
         """Start the worker now, importing ``modules`` (the agent's own): its start-up overlaps
@@ -186,7 +188,6 @@ class IsolatedWorker:
         proc = self._start()
         assert proc.stdin is not None and proc.stdout is not None
         outcome: list[Any] = []
-        stop_reason: list[str] = []
 
         def reader() -> None:
             try:
@@ -210,6 +211,15 @@ class IsolatedWorker:
         thread = threading.Thread(target=reader, name="isolated-reader", daemon=True)
         thread.start()
         deadline = time.monotonic() + self.timeout
+        self._busy = True
+        try:
+            return self._outcome(proc, thread, outcome, deadline)
+        finally:
+            self._busy = False
+
+    def _outcome(self, proc: Any, thread: threading.Thread, outcome: list[Any], deadline: float) -> Any:
+        """Watch the worker's memory and time until the reader has its outcome; return or raise it."""
+        stop_reason: list[str] = []
         while thread.is_alive():
             thread.join(POLL)
             rss = resident_bytes(proc.pid)
@@ -239,6 +249,10 @@ class IsolatedWorker:
         self._proc = None
 
     def close(self) -> None:
+        """End the worker: at once if a call is in flight (a job cancelled, a command interrupted:
+        its outcome is no one's now), else by closing its input, killed if it does not end."""
+        if self._busy:
+            self._kill()
         if self._proc is not None and self._proc.poll() is None:
             try:
                 assert self._proc.stdin is not None

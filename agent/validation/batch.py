@@ -133,9 +133,9 @@ def prepare_certificates(certificates: Iterable[x509.Certificate | asn1_x509.Cer
     whole batch: asn1crypto keeps what it has parsed and the names it has normalised (RFC 5280
     section 7.1) on the object, so a system store of ~150 roots is not converted and normalised
     again per file."""
-    from .chain import asn1_cert
+    from .chain import anchor_certs
 
-    return [asn1_cert(c) for c in certificates]
+    return anchor_certs(certificates)
 
 
 @dataclass

@@ -47,6 +47,7 @@ from those same records.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -97,9 +98,11 @@ if TYPE_CHECKING:
 
     from .trusted_lists import TrustedListSet
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "ChainResult", "Environment", "FetcherPool", "SigningTimes", "certificate_category", "crypto_cert",
-    "key_usage_check", "warm_up_system_roots",
+    "anchor_certs", "key_usage_check", "warm_up_system_roots",
     "asn1_cert", "describe_time", "signer_identity", "tr", "validate_certificate",
 ]
 
@@ -137,6 +140,19 @@ def asn1_cert(cert: x509.Certificate | asn1_x509.Certificate | bytes) -> asn1_x5
     from cryptography.hazmat.primitives.serialization import Encoding
 
     return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
+
+
+def anchor_certs(certificates: Iterable[x509.Certificate | asn1_x509.Certificate | bytes]) -> list[asn1_x509.Certificate]:
+    """Anchors or intermediates as the validators use them (:func:`asn1_cert`); one given as DER
+    that does not parse is left out and logged, the others kept (a system bundle with one odd root
+    must not make every verification fail)."""
+    parsed = []
+    for cert in certificates:
+        try:
+            parsed.append(asn1_cert(cert))
+        except ValueError as exc:
+            log.warning("a trust anchor or intermediate cannot be read and is left out: %s", exc)
+    return parsed
 
 
 def crypto_cert(cert: asn1_x509.Certificate) -> x509.Certificate:

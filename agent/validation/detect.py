@@ -40,7 +40,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from ..pki.streams import Progress
-from .chain import DEFAULT_POOL, Environment, asn1_cert
+from .chain import DEFAULT_POOL, Environment, anchor_certs
 from .cms_stream import looks_like_cms
 from .model import (
     Check,
@@ -212,10 +212,10 @@ def verify_file(path: Path, *, content: Path | None = None, trust_roots: Sequenc
         head = stream.read(4096)
     report = VerificationReport(file=path.name)
     fetchers = DEFAULT_POOL.acquire() if allow_fetching else None
-    env = Environment(trust_roots=[asn1_cert(c) for c in trust_roots], allow_fetching=allow_fetching,
+    env = Environment(trust_roots=anchor_certs(trust_roots), allow_fetching=allow_fetching,
                       locale="en" if locale == "en" else "fr", fetchers=fetchers[1] if fetchers else None,
                       now=datetime.now(UTC), rgs_policies=frozenset(rgs_policies),
-                      intermediates=[asn1_cert(c) for c in intermediates], trusted_lists=trusted_lists)
+                      intermediates=anchor_certs(intermediates), trusted_lists=trusted_lists)
     kind = detect_format(head)
 
     async def main() -> list[SignatureReport]:

@@ -256,13 +256,17 @@ def test_a_server_of_another_build_gives_no_worker(tmp_path: Path) -> None:
 
     def serve(hello: object) -> None:
         conn, _ = listener.accept()
-        write_frame(conn.makefile("wb"), hello)
+        if isinstance(hello, bytes):  # a frame that is no pickle
+            conn.sendall(len(hello).to_bytes(4, "big") + hello)
+        else:
+            write_frame(conn.makefile("wb"), hello)
         conn.recv(1)  # held open until the caller closes it
         conn.close()
 
     import threading
 
-    for hello in (("hello", os.getpid()),  # the first handshake, without a build
+    for hello in (b"\x80\x04\x95garbage",  # no pickle at all
+                  ("hello", os.getpid()),  # the first handshake, without a build
                   ("hello", os.getpid(), (HANDSHAKE, "0.0.1", identity()[2])),
                   ("hello", os.getpid(), (HANDSHAKE + 1, *identity()[1:]))):
         thread = threading.Thread(target=serve, args=(hello,))

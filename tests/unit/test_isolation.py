@@ -80,3 +80,34 @@ def test_a_prestarted_worker_has_loaded_its_modules_when_the_job_takes_it() -> N
     with IsolatedWorker(memory_bytes=300 * MiB, timeout=60) as worker:
         worker.start(("agent.no_such_module",))
         assert worker.call("tests.support.isolation_targets:add", 2, 2) == 4
+
+
+def test_closing_a_worker_in_the_middle_of_a_call_kills_it_at_once() -> None:
+    """A job cancelled or a command interrupted closes its worker while a call runs: the outcome is
+    no one's now, so the worker is killed at once, not given the grace (5 s) a finished worker gets
+    to end by itself."""
+    import threading
+    import time
+
+    worker = IsolatedWorker(memory_bytes=512 * MiB, timeout=60)
+    assert worker.call("tests.support.isolation_targets:add", 1, 1) == 2
+    proc = worker._proc
+    assert proc is not None
+    raised: list[BaseException] = []
+
+    def long_call() -> None:
+        try:
+            worker.call("tests.support.isolation_targets:loop_for", 30)
+        except BaseException as exc:  # noqa: BLE001 — kept for the assertion
+            raised.append(exc)
+
+    thread = threading.Thread(target=long_call)
+    thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    worker.close()
+    closed_in = time.monotonic() - started
+    thread.join(10)
+    assert proc.poll() is not None
+    assert closed_in < 4.0, f"close waited {closed_in:.1f} s"
+    assert raised and isinstance(raised[0], IsolationLimit) and raised[0].reason == "crash"

@@ -46,3 +46,13 @@ def test_unreadable_bundles_name_their_file(tmp_path: Path) -> None:
         certificate_ders(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
     with pytest.raises(ValueError):
         x509.load_der_x509_certificate(certificate_ders(b"plain garbage")[0])  # a DER file: the parser judges it
+
+
+def test_an_anchor_that_does_not_parse_is_left_out_not_fatal() -> None:
+    """Anchors reach the worker as DER: one a system bundle holds that asn1crypto cannot read is left
+    out (and logged), as the parsed store left it out, and the others still anchor."""
+    from agent.validation.chain import anchor_certs
+
+    good = system_root_ders()[:2]
+    parsed = anchor_certs([good[0], b"\x30\x03\x02\x01", good[1]])
+    assert [c.dump() for c in parsed] == good
