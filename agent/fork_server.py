@@ -59,17 +59,15 @@ SOCKET_NAME = "workers.sock"
 SERVER_FLAG = "--fork-server"
 #: The validation stack, every format's validator included, imported once by the server (about
 #: 60 MB, shared by its children until they write to it).
-#: Run once after the imports: what every worker would otherwise compute first (the system's roots indexed).
-VALIDATION_WARM_UP = "agent.validation.chain:warm_up_system_roots"
 VALIDATION_MODULES = ("agent.validation.detect", "agent.validation.batch", "agent.validation.cades",
                       "agent.validation.xades", "agent.validation.pes", "agent.validation.asic",
                       "agent.validation.pades")
-_MAX_PATH = 100
-_CONNECT_TIMEOUT = 5.0
-
-
+#: Run once after the imports: what every worker would otherwise compute first (the system's roots indexed).
+VALIDATION_WARM_UP = "agent.validation.chain:warm_up_system_roots"
 #: The handshake and frames between a caller and a forked worker: raised at any change of them.
 HANDSHAKE = 1
+_MAX_PATH = 100
+_CONNECT_TIMEOUT = 5.0
 
 
 def identity() -> tuple[int, str, str]:
