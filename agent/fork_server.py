@@ -350,7 +350,8 @@ def _serve_child(conn: socket.socket, listener: socket.socket) -> None:
 
     try:
         listener.close()
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for inherited in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(inherited, signal.SIG_DFL)
         os.close(0)  # the agent's lifeline is the server's, not this worker's
         sys.stdout = sys.stderr  # nothing a library prints may corrupt the frames
         reader, writer = conn.makefile("rb"), _SendSide(conn)
@@ -392,6 +393,12 @@ def serve(path: Path, modules: tuple[str, ...], warm_up: str = "") -> int:
     gc.freeze()  # what the imports built stays out of the children's collections: their pages stay shared
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the system
     listener = _listen(path)
+    server = os.getpid()
+    # Ctrl-C in the agent's terminal is the agent's to handle (it closes the lifeline); a TERM or a
+    # HUP (the terminal closed) reaching the whole process group ends the server with its socket.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for ending in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(ending, _end_server)
     try:
         while True:
             readable, _, _ = select.select([listener, 0], [], [])
@@ -412,8 +419,13 @@ def serve(path: Path, modules: tuple[str, ...], warm_up: str = "") -> int:
                 _serve_child(conn, listener)
             conn.close()
     finally:
-        listener.close()
-        path.unlink(missing_ok=True)
+        if os.getpid() == server:  # not a child that a signal reached before it was a worker
+            listener.close()
+            path.unlink(missing_ok=True)
+
+
+def _end_server(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def main(argv: list[str]) -> int:

@@ -131,6 +131,25 @@ def test_the_server_ends_with_the_agent_and_removes_its_socket(tmp_path: Path) -
     assert connect(server.path) is None
 
 
+def test_a_terminal_closed_or_a_term_ends_the_server_with_its_socket_and_ctrl_c_is_the_agents(tmp_path: Path) -> None:
+    """A TERM or a HUP sent to the agent's whole process group (``timeout``, a closed terminal)
+    reaches the server too: it removes its socket as it ends. Ctrl-C is left to the agent, which
+    closes the server's lifeline."""
+    import signal
+
+    for ending in (signal.SIGTERM, signal.SIGHUP):
+        server = _started(ForkServer(tmp_path, modules=(), warm_up=""))
+        proc = server._proc
+        assert proc is not None
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        assert proc.poll() is None and connect(server.path) is not None
+        proc.send_signal(ending)
+        assert proc.wait(10) == 0
+        assert not server.path.exists()
+        server.stop()
+
+
 def test_a_socket_left_by_a_killed_server_gives_a_spawned_worker(tmp_path: Path) -> None:
     stale = tmp_path / "workers.sock"
     sock = socket.socket(socket.AF_UNIX)
