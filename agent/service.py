@@ -177,8 +177,6 @@ class AgentService:
     async def start(self) -> int:
         """Listen on loopback; returns the port."""
         _settle_memory(self.jobs.kinds)
-        if self.settings.verify_warm_workers and self.fork_server.start():  # agent.fork_server, ready in the background
-            use_fork_server(connector(self.fork_server.path))
         self.admission = Admission.for_limit(raise_open_files_limit(), same_user_only=self.settings.same_user_only)
         self._runner = admitting_runner(create_app(self), self.admission, access_log=None, handle_signals=False,
                                         shutdown_timeout=1.0)
@@ -202,6 +200,10 @@ class AgentService:
             await self._runner.cleanup()
             raise PortsUnavailable(f"no free port among {self.candidate_ports()}: {last_error}")
         self.services.port = self.port
+        # warm verification workers (agent.fork_server), ready in the background; not for an agent
+        # that found no port (nothing would stop the server before the process ends)
+        if self.settings.verify_warm_workers and self.fork_server.start():
+            use_fork_server(connector(self.fork_server.path))
         self._write_runtime_file()
         write_ready(self.settings.state_dir, self.port)  # health signal for the update launcher
         log.info("Compagnon %s listening on ws://127.0.0.1:%d/bridge", __version__, self.port)

@@ -371,3 +371,23 @@ def test_a_caller_that_cannot_see_the_servers_processes_spawns_its_worker(server
     ran = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", _CALLER_IN_ITS_OWN_PIDS,
                           str(server.path)], capture_output=True, text=True, timeout=120)
     assert ran.stdout.strip() == "memory", ran.stdout + ran.stderr[-2000:]
+
+
+def test_an_agent_that_finds_no_port_starts_no_fork_server(settings) -> None:  # type: ignore[no-untyped-def]
+    """The fork server starts once the agent listens: an agent that found no free port (and whose
+    process may live on, as the tray's does to say so) leaves no idle server behind."""
+    import asyncio
+    from dataclasses import replace
+
+    from agent.consent import PolicyConsent
+    from agent.service import AgentService, PortsUnavailable
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        service = AgentService(replace(settings, port=taken.getsockname()[1], port_fallback=False),
+                               PolicyConsent(False))
+        with pytest.raises(PortsUnavailable):
+            asyncio.run(service.start())
+    assert service.fork_server.pid is None
+    assert not service.fork_server.path.exists()
