@@ -1,6 +1,6 @@
 """Start-up benchmark: what one ``compagnon`` command costs before and around its work.
 
-    python tests/bench/bench_startup.py [--gib 1] [--runs 7] [--json]
+    python tests/bench/bench_startup.py [--gib 1] [--runs 7] [--json] [--installed COMPAGNON]
 
 * ``compagnon --version`` against ``python3 -c pass`` (the interpreter alone), median of ``--runs``;
 * ``compagnon verify`` of a small attached CAdES (a 2 KB text signed at bench time) against
@@ -91,11 +91,20 @@ def main() -> int:
     parser.add_argument("--gib", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--installed", type=Path, metavar="COMPAGNON",
+                        help="measure this installed command (e.g. the Linux installer's "
+                             "~/.local/share/compagnon/app/current/venv/bin/compagnon) instead of this checkout's")
     args = parser.parse_args()
+    if args.installed is not None:
+        global compagnon
+        installed = str(args.installed)
+        compagnon = lambda *words: [installed, *words]  # noqa: E731 — the same calls, another program
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         folder = Path(tmp)
         env = {**isolated_env(folder / "home"), "PYTHONPATH": str(ROOT)}
+        if args.installed is not None:  # the installed package, not this checkout
+            env.pop("PYTHONPATH")
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: compiled modules are cached (the warm-up run writes them)
         p12, cert_pem, _ = make_key(folder)
         secret = (PASSWORD + "\n").encode()
@@ -144,7 +153,7 @@ def main() -> int:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"bench_startup — {time.strftime('%Y-%m-%d')} — {os.cpu_count()} cores {platform.machine()}, "
-          f"Python {platform.python_version()}\n")
+          f"Python {platform.python_version()}, {args.installed or 'python -m agent from this checkout'}\n")
     print("| figure | Compagnon (s) | reference | reference (s) | ratio | peak RSS (MB) | target |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
