@@ -106,11 +106,19 @@ def _short_address(path: Path) -> Iterator[str]:
         os.close(folder)
 
 
+def _peer_credentials(conn: socket.socket) -> tuple[int, int] | None:
+    """The process id and user id of the other end of a Unix socket (Linux ``SO_PEERCRED``; the
+    process id is 0 when that process is in a PID namespace this one does not see), else None."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        return None
+    pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return pid, uid
+
+
 def peer_uid(conn: socket.socket) -> int | None:
     """The user id of the process at the other end of a Unix socket, None if the system cannot say."""
-    if hasattr(socket, "SO_PEERCRED"):
-        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        return int(struct.unpack("3i", creds)[1])
+    if (credentials := _peer_credentials(conn)) is not None:
+        return credentials[1]
     try:  # BSD and macOS: getpeereid(3) through the C library
         import ctypes
         import ctypes.util
@@ -269,10 +277,10 @@ def _child_seen_here(conn: socket.socket, pid: int) -> bool:
     the server at the other end of ``conn``, whose id the system gives (``SO_PEERCRED``: 0 when the
     server is in a PID namespace this process does not see). Where the system says neither (no
     ``SO_PEERCRED`` or no ``/proc``), the word is taken."""
-    if not hasattr(socket, "SO_PEERCRED") or not Path("/proc/self/stat").exists():
+    credentials = _peer_credentials(conn)
+    if credentials is None or not Path("/proc/self/stat").exists():
         return True
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    server = struct.unpack("3i", creds)[0]
+    server = credentials[0]
     if server <= 0 or pid <= 0:
         return False
     try:
