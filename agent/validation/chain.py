@@ -50,7 +50,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -59,6 +59,7 @@ from .. import asn1_names  # noqa: F401  (pyHanko's OID names, whatever the impo
 from asn1crypto import crl as asn1_crl, ocsp as asn1_ocsp, x509 as asn1_x509
 from cryptography import x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.authority import Authority, TrustAnchor
 from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.errors import (
     DisallowedAlgorithmError,
@@ -522,6 +523,9 @@ _PARSED_ANCHORS: dict[bytes, asn1_x509.Certificate] = {}
 
 #: The trust manager last built, with the anchors it was built from (kept alive: the key is their ids).
 _TRUST: tuple[tuple[int, ...], list[asn1_x509.Certificate], SimpleTrustManager] | None = None
+#: The system roots' manager built by :func:`warm_up_system_roots`, with the ids of its anchors
+#: (kept alive by ``_PARSED_ANCHORS``), extended rather than rebuilt when a job adds a few anchors.
+_WARM: tuple[frozenset[int], SimpleTrustManager] | None = None
 _TRUST_LOCK = threading.Lock()
 
 
@@ -535,23 +539,66 @@ def _trust_manager(env: Environment) -> SimpleTrustManager:
     with _TRUST_LOCK:
         if _TRUST is None or _TRUST[0] != key:
             roots = list(env.trust_roots)
-            _TRUST = key, roots, SimpleTrustManager.build(trust_roots=roots)
+            _TRUST = key, roots, _indexed(roots)
         return _TRUST[2]
+
+
+def _indexed(roots: list[asn1_x509.Certificate]) -> SimpleTrustManager:
+    """A trust manager of exactly ``roots``: the warm system roots' manager and the others indexed
+    beside it when ``roots`` holds every warm root (a ``--trust`` file, the user's own roots added
+    to the system's), else all of them indexed anew."""
+    if _WARM is not None:
+        warm_ids, warm = _WARM
+        if warm_ids <= {id(root) for root in roots}:
+            extra = [root for root in roots if id(root) not in warm_ids and not warm.is_root(root)]
+            return _WithMoreRoots(warm, SimpleTrustManager.build(trust_roots=extra))
+    return SimpleTrustManager.build(trust_roots=roots)
+
+
+class _WithMoreRoots(SimpleTrustManager):
+    """Two trust managers as one, through pyhanko-certvalidator's ``TrustManager`` interface: the
+    anchors of either are anchors, the issuers found in either are candidates. A
+    ``SimpleTrustManager`` still, so that a ``ValidationContext`` registers its roots for path
+    building (``iter_certs``) as it does a plain one's."""
+
+    def __init__(self, base: SimpleTrustManager, more: SimpleTrustManager) -> None:
+        super().__init__()
+        self._parts = (base, more)
+
+    def is_root(self, cert: asn1_x509.Certificate) -> bool:
+        return any(part.is_root(cert) for part in self._parts)
+
+    def as_trust_anchor(self, authority: Authority) -> TrustAnchor | None:
+        for part in self._parts:
+            if (anchor := part.as_trust_anchor(authority)) is not None:
+                return anchor
+        return None
+
+    def iter_certs(self) -> Iterator[asn1_x509.Certificate]:
+        for part in self._parts:
+            yield from part.iter_certs()
+
+    def find_potential_issuers(self, cert: asn1_x509.Certificate) -> Iterator[TrustAnchor]:
+        for part in self._parts:
+            yield from part.find_potential_issuers(cert)
 
 
 def warm_up_system_roots() -> None:
     """For a process that forks verification workers (agent.fork_server): parse and index the
     system's roots once, as every verification's trust manager does, so that each worker it forks
     finds them parsed (:func:`asn1_cert` of their DER), their names normalised, and, for the same
-    anchors, the trust manager built: a fresh worker spent most of a small file's verification there."""
-    global _TRUST
+    anchors, the trust manager built, or extended with a job's own anchors: a fresh worker spent
+    most of a small file's verification there."""
+    global _TRUST, _WARM
     from ..pki.pem import system_root_ders
 
     ders = system_root_ders()
     roots = [asn1_x509.Certificate.load(der, strict=True) for der in ders]
     _PARSED_ANCHORS.update(zip(ders, roots, strict=True))
+    roots = list(dict.fromkeys(_PARSED_ANCHORS[der] for der in ders))  # one object for a root listed twice
     with _TRUST_LOCK:
         _TRUST = tuple(map(id, roots)), roots, SimpleTrustManager.build(trust_roots=roots)
+        _WARM = frozenset(map(id, roots)), _TRUST[2]
     ValidationContext(trust_manager=_TRUST[2])  # its registry reads each root's extensions, kept on the objects
 
 
