@@ -9,7 +9,7 @@ raises :class:`IsolationLimit` and the next call starts a fresh worker. Calls ar
 ``"module:function"`` names with picklable arguments; the worker may report progress, which the
 parent hands to the caller's callback.
 
-Frames on the worker's stdin/stdout: a 4-byte big-endian length, then a pickle. The worker trusts
+Frames on the worker's stdin/stdout are agent.frames' (a length, then a pickle). The worker trusts
 its parent only (pickles come from the agent itself, never from a file or a page).
 """
 
@@ -19,22 +19,22 @@ import importlib
 import logging
 import os
 import pickle
-import struct
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
-__all__ = ["FrameSink", "IsolatedWorker", "IsolationLimit", "child_environment", "preload", "prestart", "python_command",
+from .frames import FRAME_HEADER, FrameSink, read_frame, write_frame
+
+__all__ = ["FRAME_HEADER", "FrameSink", "IsolatedWorker", "IsolationLimit", "child_environment", "end_with_caller", "preload", "prestart", "python_command",
            "read_frame", "serve_calls", "take_prestarted", "use_fork_server", "worker_main", "write_frame"]
 
 log = logging.getLogger(__name__)
 
 POLL = 0.05
-_HEADER = struct.Struct(">I")
 WORKER_FLAG = "--isolated-worker"
 
 
@@ -45,33 +45,6 @@ class IsolationLimit(Exception):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
-
-
-class FrameSink(Protocol):
-    """Where frames are written: a pipe, or the sending side of a socket."""
-
-    def write(self, data: bytes, /) -> int | None: ...
-
-    def flush(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-def write_frame(stream: FrameSink, value: Any) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)  # before writing: never half a frame
-    stream.write(_HEADER.pack(len(data)) + data)
-    stream.flush()
-
-
-def read_frame(stream: IO[bytes]) -> Any:
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        raise EOFError
-    (size,) = _HEADER.unpack(header)
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError
-    return pickle.loads(data)  # noqa: S301 — frames come from our own worker or parent only
 
 
 def python_command(flag: str, module: str, *args: str) -> list[str]:
@@ -255,9 +228,12 @@ class IsolatedWorker:
             self._kill()
         if self._proc is not None and self._proc.poll() is None:
             try:
-                assert self._proc.stdin is not None
-                self._proc.stdin.close()
-                self._proc.wait(5)
+                if hasattr(self._proc, "hang_up"):  # a forked worker ends on its own, its server reaps it
+                    self._proc.hang_up()
+                else:
+                    assert self._proc.stdin is not None
+                    self._proc.stdin.close()
+                    self._proc.wait(5)
             except (OSError, subprocess.TimeoutExpired):
                 self._kill()
         self._proc = None
@@ -274,7 +250,7 @@ _FORKED_SOURCE: list[Callable[[], Any]] = []
 
 
 def use_fork_server(connect: Callable[[], Any] | None) -> None:
-    """Take new workers from ``connect`` (``agent.fork_server.connector``: a warm worker, or None
+    """Take new workers from ``connect`` (``agent.fork_channel.connector``: a warm worker, or None
     when the server does not answer), else spawn them; None: always spawn. The agent names its own
     server, a command line the running agent's."""
     _FORKED_SOURCE[:] = [connect] if connect is not None else []
@@ -318,7 +294,7 @@ def worker_main() -> int:
 def serve_calls(stdin: IO[bytes], stdout: FrameSink) -> int:
     """Read a call, run it, write its outcome, until ``stdin`` ends (a spawned worker's pipes, or
     the connection of a worker forked by agent.fork_server)."""
-    _end_with_caller(stdin.fileno())
+    end_with_caller(stdin.fileno())
     while True:
         try:
             target, args, kwargs, wants_progress = read_frame(stdin)
@@ -345,7 +321,7 @@ def serve_calls(stdin: IO[bytes], stdout: FrameSink) -> int:
             write_frame(stdout, ("error", RuntimeError(f"result cannot be sent back: {exc}")))
 
 
-def _end_with_caller(fd: int) -> None:
+def end_with_caller(fd: int) -> None:
     """End this worker as soon as its caller is gone (``fd``, its input, hung up), even in the
     middle of a call: only the caller watches the worker's memory and time, so a worker that
     outlived it (a command line killed, or its terminal closed: the SIGHUP or SIGTERM sent to the

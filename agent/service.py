@@ -33,7 +33,8 @@ from .consent import ConsentProvider, ConsentRequest, PolicyConsent
 from .consent.limits import RateLimitedConsent
 from .consent.terminal import TerminalConsent
 from .files import FileRegistry
-from .fork_server import ForkServer, connector
+from .fork_channel import connector
+from .fork_server import ForkServer
 from .bridge.admission import Admission, admitting_runner, listen, raise_open_files_limit
 from .fsutil import atomic_write_bytes, private_folder
 from .isolation import use_fork_server

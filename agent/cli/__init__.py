@@ -21,16 +21,14 @@ package, so the command line has no import cycle (docs/ARCHITECTURE.md section 1
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
 from typing import TYPE_CHECKING
 
-from ..i18n import Text
-from .common import EXIT_USAGE, say
-
 if TYPE_CHECKING:
+    import argparse
+
     from ..config import Settings
 
 #: Each command: the module (in this package) and the function that runs it.
@@ -57,7 +55,9 @@ COMMANDS = {
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from ..i18n import Text
     from ..settings_load import load_settings
+    from .common import say
 
     settings = load_settings(args.config)
     if getattr(args, "port", None):
@@ -84,21 +84,28 @@ def _utf8_pipes() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the program itself: this user's running agent may run the command warm
+        from .warm import run_in_agent
+
+        relayed = run_in_agent(sys.argv[1:])
+        if relayed is not None:
+            _end_now(relayed)
     from ..process_guard import forbid_core_dumps
 
     forbid_core_dumps()
     _utf8_pipes()
     from . import common
-    from .help import in_language
     from .lang import cli_locale, use_argparse_language
-    from .parser import build_parser
+    from .parser import parser_in
 
     locale = cli_locale(sys.argv[1:] if argv is None else argv)
     use_argparse_language(locale)
     common.CLI_LOCALE = locale
-    args = in_language(build_parser(), locale).parse_args(argv)
+    args = parser_in(locale).parse_args(argv)
     args.lang = getattr(args, "lang", None) or locale
     from ..config import ConfigError
+    from ..i18n import Text
+    from .common import EXIT_USAGE, say
 
     try:
         settings = _settings(args)

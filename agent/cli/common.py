@@ -63,7 +63,7 @@ PROMPTS = {
 def use_agent_workers(settings: Any) -> None:
     """Take this command's isolated workers warm from this user's running agent (agent.fork_server),
     when it runs; without it they are spawned."""
-    from ..fork_server import connector, socket_path
+    from ..fork_channel import connector, socket_path
     from ..isolation import use_fork_server
 
     use_fork_server(connector(socket_path(settings.state_dir)))

@@ -7,7 +7,27 @@ import argparse
 from pathlib import Path
 
 from .. import __version__
+from ..i18n import LOCALES
 from . import admin, bids, update
+from .help import in_language
+from .lang import use_argparse_language
+
+#: Parsers built ahead (:func:`build_ahead`) by a process that forks commands, by language.
+_BUILT: dict[str, argparse.ArgumentParser] = {}
+
+
+def parser_in(locale: str) -> argparse.ArgumentParser:
+    """The command line's parser in ``locale`` (argparse's own texts already in that language:
+    agent.cli.lang): built ahead, once, else now."""
+    return _BUILT.pop(locale, None) or in_language(build_parser(), locale)
+
+
+def build_ahead() -> None:
+    """The fork server's warm-up (agent.cli.warm): the parser of each language, as
+    :func:`parser_in` would build it, for the commands its children run."""
+    for locale in LOCALES:
+        use_argparse_language(locale)
+        _BUILT[locale] = in_language(build_parser(), locale)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,4 +191,4 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-__all__ = ["build_parser"]
+__all__ = ["build_ahead", "build_parser", "parser_in"]

@@ -6,8 +6,10 @@
 * ``compagnon verify`` of a small attached CAdES (a 2 KB text signed at bench time) against
   ``openssl cms -verify`` of the same file (target: under 0.3 s), median of ``--runs``: first with
   no agent (the command spawns its isolated worker, which imports the validation stack), then with
-  this user's agent running (``compagnon serve``: its fork server hands the command a warm worker,
-  agent.fork_server), as on a workstation where the tray agent starts with the session;
+  this user's agent running (``compagnon serve``), as on a workstation where the tray agent starts
+  with the session: the agent's fork server runs the command in a warm child, whose verification
+  runs in a warm worker (agent.cli.warm, agent.fork_server), and the command's own process only
+  connects, sends and waits (its CPU column is that process's alone);
 * ``compagnon sign`` (CAdES detached) of a 1 GiB file against ``openssl dgst -sha256`` of the same
   file, page cache warm for both (target: at most 1.5x).
 
@@ -70,7 +72,7 @@ def median_of(runs: int, cmd: list[str], *, env: dict[str, str] | None = None) -
 @contextmanager
 def running_agent(home: Path, env: dict[str, str]) -> Iterator[None]:
     """This user's agent (``compagnon serve`` on a free port), up until its fork server listens."""
-    from agent.fork_server import socket_path
+    from agent.fork_channel import socket_path
 
     agent = subprocess.Popen(compagnon("serve", "--port", str(free_port())), env=env, cwd=ROOT,
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.fork_server import HANDSHAKE, ForkedWorker, ForkServer, connect, connector, identity
+from agent.fork_channel import HANDSHAKE, ForkedWorker, connect, connector, identity
+from agent.fork_server import ForkServer
 from agent.isolation import IsolatedWorker, IsolationLimit, use_fork_server, write_frame
 from tests.support.os_users import open_home, os_user  # noqa: F401  (fixture)
 
@@ -309,7 +310,7 @@ _DYING_CALLER = """
 import os, sys
 from pathlib import Path
 sys.path.insert(0, os.getcwd())
-from agent.fork_server import connector
+from agent.fork_channel import connector
 from agent.isolation import IsolatedWorker, use_fork_server
 use_fork_server(connector(Path(sys.argv[1])) if sys.argv[1] else None)
 worker = IsolatedWorker(1 << 30, 600)
@@ -350,7 +351,7 @@ _CALLER_IN_ITS_OWN_PIDS = """
 import os, sys
 from pathlib import Path
 sys.path.insert(0, os.getcwd())
-from agent.fork_server import connector
+from agent.fork_channel import connector
 from agent.isolation import IsolatedWorker, IsolationLimit, use_fork_server
 use_fork_server(connector(Path(sys.argv[1])))
 with IsolatedWorker(300 << 20, 60) as worker:

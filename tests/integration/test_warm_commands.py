@@ -1,0 +1,201 @@
+"""agent.cli.warm: ``compagnon verify`` run by a child of this user's agent's fork server. The
+command must behave exactly as when it runs in its own process (output, errors, language, exit
+code, the caller's directory and streams), and a command interrupted must leave nothing running."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.fork_server import ForkServer
+from agent.cli.warm import OPT_OUT, run_in_agent
+from tests.support.agent_process import ROOT, isolated_env, write_config
+from tests.support.pki import TestPki
+
+WARM = "run by the agent's fork server"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    write_config(home, allowed=["https://plateforme.example"])
+    return home
+
+
+@pytest.fixture(scope="module")
+def server(home: Path) -> Iterator[ForkServer]:
+    """The fork server an agent of ``home`` starts (its default state folder), with its modules."""
+    state = home / ".local/state/compagnon"
+    state.mkdir(parents=True, exist_ok=True)
+    state.chmod(0o700)
+    started = ForkServer(state)
+    assert started.start()
+    deadline = time.monotonic() + 90
+    while not started.path.exists():
+        assert time.monotonic() < deadline, "the fork server never listened"
+        time.sleep(0.05)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory: pytest.TempPathFactory, test_pki: TestPki) -> Path:
+    folder = tmp_path_factory.mktemp("files")
+    content = folder / "offre.txt"
+    content.write_text("Offre pour le lot 1 : voir le mémoire technique.\n" * 40, encoding="utf-8")
+    out = folder / "offre.txt.p7m"
+    made = subprocess.run(["openssl", "cms", "-sign", "-cades", "-binary", "-nodetach", "-outform", "DER",
+                           "-in", str(content), "-out", str(out), "-signer", str(test_pki.cert_pem("qualified")),
+                           "-inkey", str(test_pki.key_pem("qualified")), "-certfile", str(test_pki.intermediate_pem),
+                           "-md", "sha256"], capture_output=True)
+    assert made.returncode == 0, made.stderr
+    return out
+
+
+def _compagnon(home: Path, *args: str, cwd: Path = ROOT, warm: bool = True, **env: str
+               ) -> subprocess.CompletedProcess[str]:
+    environ = {**isolated_env(home), **env}
+    if not warm:
+        environ[OPT_OUT] = "1"
+    return subprocess.run([sys.executable, "-m", "agent", *args], cwd=cwd, env=environ, capture_output=True,
+                          text=True, timeout=180)
+
+
+def _steady(report: str) -> str:
+    """A report without the moments of its revocation checks (two runs are a second apart)."""
+    return re.sub(r"\d\d/\d\d/\d{4} \d\d:\d\d:\d\d", "JJ/MM/AAAA hh:mm:ss", report)
+
+
+def _log(home: Path) -> str:
+    path = home / ".local/state/compagnon/log/compagnon.log"
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def _children(server: ForkServer) -> list[int]:
+    """The server's child processes still running (its workers and commands)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == server.pid and stat[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def test_verify_runs_in_the_agent_with_the_output_and_exit_code_of_its_own_process(
+        server: ForkServer, home: Path, signed: Path, test_pki: TestPki) -> None:
+    before = _log(home).count(WARM)
+    alone = _compagnon(home, "verify", str(signed), "--trust", str(test_pki.root_pem), "--json", warm=False)
+    assert _log(home).count(WARM) == before
+    warm = _compagnon(home, "verify", str(signed), "--trust", str(test_pki.root_pem), "--json")
+    assert _log(home).count(WARM) == before + 1, _log(home)[-2000:]
+    assert (warm.returncode, warm.stderr) == (alone.returncode, alone.stderr) == (0, "")
+    report, expected = json.loads(_steady(warm.stdout)), json.loads(_steady(alone.stdout))
+    assert [s["indication"] for s in report["signatures"]] == ["TOTAL_PASSED"]
+    assert report["signatures"] == expected["signatures"]
+
+    # the text report, in each language, byte for byte (the child writes to this command's stdout)
+    for lang in ("fr", "en"):
+        args = ("verify", str(signed), "--trust", str(test_pki.root_pem), "--lang", lang)
+        assert _steady(_compagnon(home, *args).stdout) == _steady(_compagnon(home, *args, warm=False).stdout)
+    english = _compagnon(home, "verify", LANG="en_US.UTF-8")  # the caller's environment says the language
+    assert english.returncode == 2 and "the following arguments are required" in english.stderr
+
+
+def test_errors_usage_and_exit_codes_are_the_commands(server: ForkServer, home: Path, signed: Path,
+                                                       test_pki: TestPki, tmp_path: Path) -> None:
+    tampered = tmp_path / "falsifiee.p7m"
+    data = bytearray(signed.read_bytes())
+    data[data.index(b"Offre pour le lot 1")] ^= 0x01
+    tampered.write_bytes(bytes(data))
+    cases = [
+        ("verify", str(tampered), "--trust", str(test_pki.root_pem)),  # a signature that fails: exit 1
+        ("verify", str(tmp_path / "absent.p7m")),  # an unreadable file: exit 2, its error on stderr
+        ("verify",),  # argparse's usage error, in French: exit 2
+        ("verify", "--lang", "en"),  # and in English
+        ("verify", "--help"),  # exit 0, the help on stdout
+    ]
+    before = _log(home).count(WARM)
+    for args in cases:
+        warm, alone = _compagnon(home, *args), _compagnon(home, *args, warm=False)
+        assert (warm.returncode, warm.stdout, warm.stderr) == (alone.returncode, alone.stdout, alone.stderr), args
+    assert _log(home).count(WARM) == before + 2  # the usage errors and the help end before the log is open
+    assert _compagnon(home, *cases[0]).returncode == 1
+    usage = _compagnon(home, "verify")
+    assert usage.returncode == 2 and "arguments obligatoires manquants" in usage.stderr
+
+
+def test_the_command_runs_in_the_callers_folder_environment_and_umask(
+        server: ForkServer, home: Path, signed: Path, test_pki: TestPki, tmp_path: Path) -> None:
+    """A relative path is the caller's, the report file is written where the caller said; the
+    agent's folder and environment are not the command's."""
+    work = tmp_path / "dossier"
+    work.mkdir()
+    (work / signed.name).write_bytes(signed.read_bytes())
+    ran = subprocess.run(["sh", "-c", f"umask 027 && exec {sys.executable} -m agent verify {signed.name} "
+                          f"--trust {test_pki.root_pem} --report rapport.html"],
+                         cwd=work, env={**isolated_env(home), "PYTHONPATH": str(ROOT)}, capture_output=True,
+                         text=True, timeout=180)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert WARM in _log(home).splitlines()[-1]
+    assert (work / "rapport.html").read_text(encoding="utf-8").count("TOTAL_PASSED") >= 1
+    assert (work / "rapport.html").stat().st_mode & 0o777 == 0o644 & ~0o027
+
+
+def test_a_command_interrupted_leaves_nothing_running(server: ForkServer, home: Path, signed: Path,
+                                                      test_pki: TestPki, tmp_path: Path) -> None:
+    """Ctrl-C on the command (or its end by any signal) hangs up: the child that ran it ends, and
+    the isolated worker it was waiting for ends with it. A detached signature checked against a
+    content of 64 GiB (sparse: no disk) keeps the worker hashing until then."""
+    signature = tmp_path / "offre.p7s"
+    made = subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-in", str(signed),
+                           "-out", str(signature), "-signer", str(test_pki.cert_pem("qualified")),
+                           "-inkey", str(test_pki.key_pem("qualified")), "-md", "sha256"], capture_output=True)
+    assert made.returncode == 0, made.stderr
+    content = tmp_path / "offre.bin"
+    with content.open("wb") as stream:
+        stream.truncate(64 << 30)
+    _until(lambda: not _children(server), "the previous tests' children are still running")
+    environ = {**isolated_env(home), "PYTHONPATH": str(ROOT)}
+    command = subprocess.Popen([sys.executable, "-m", "agent", "verify", str(signature), "--content", str(content)],
+                               env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(_children(server)) < 2:  # the command's child and its worker
+        assert command.poll() is None, command.communicate()
+        assert time.monotonic() < deadline, "the command never reached its worker"
+        time.sleep(0.05)
+    time.sleep(0.5)  # hashing now
+    command.send_signal(signal.SIGINT)
+    assert command.wait(30) == 130
+    _until(lambda: not _children(server), "the command's child or its worker runs on without the command")
+
+
+def _until(condition, message: str, timeout: float = 15) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
+
+
+def test_only_commands_that_ask_nothing_are_run_by_the_agent(server: ForkServer, home: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command that may read a PIN or a password at its terminal (sign, decrypt, keygen…) runs in
+    its own process, whatever runs beside it."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
+    for command in ("sign", "decrypt", "keygen", "certs", "serve", "bids", "audit"):
+        assert run_in_agent([command, "--help"]) is None
+    monkeypatch.setenv(OPT_OUT, "1")
+    assert run_in_agent(["verify", "--help"]) is None
