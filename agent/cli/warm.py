@@ -24,10 +24,12 @@ comes from the environment and so is the caller's.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    import socket
 
 __all__ = ["OPT_OUT", "RELAYED", "Command", "run_in_agent", "serve_command"]
 
@@ -62,7 +64,11 @@ def default_socket() -> Path:
 def run_in_agent(args: list[str]) -> int | None:
     """Run ``compagnon ARGS`` in a child of this user's running agent; its exit code, or None when
     the command is not one of ``RELAYED`` or no agent can run it (it then runs in this process)."""
-    if not args or args[0] not in RELAYED or os.environ.get(OPT_OUT) or not hasattr(socket, "send_fds"):
+    if not args or args[0] not in RELAYED or os.environ.get(OPT_OUT):
+        return None
+    import socket
+
+    if not hasattr(socket, "send_fds"):  # Windows: no descriptor passing (nor a fork server)
         return None
     from ..fork_channel import open_child
 
@@ -80,6 +86,7 @@ def _send_command(conn: socket.socket, args: list[str]) -> bool:
     """The request and this process's standard streams, in one message; False if it did not go
     (the child then ran nothing)."""
     import pickle
+    import socket
 
     from ..frames import FRAME_HEADER
 
