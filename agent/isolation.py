@@ -52,11 +52,14 @@ def python_command(flag: str, module: str, *args: str) -> list[str]:
     ``args``: the frozen program with its ``flag``, or this interpreter running the module from the
     folder the parent imported it from (put first on ``sys.path`` by the command itself: an
     interpreter whose ``._pth`` file fixes the path, as Windows' embeddable distribution does,
-    ignores ``PYTHONPATH``)."""
+    ignores ``PYTHONPATH``). ``-c`` also puts ``''``, the current folder, on the path, before the
+    standard library: it is taken off, since a worker or the fork server's child runs in the caller's
+    folder (a folder of downloaded files may hold a ``csv.py``), where a module imported late
+    would otherwise be looked for first."""
     if getattr(sys, "frozen", False):  # a PyInstaller build: the program itself, with the flag
         return [sys.executable, flag, *args]
     root = str(Path(__file__).resolve().parents[1])
-    return [sys.executable, "-c", f"import runpy, sys; sys.path.insert(0, {root!r}); "
+    return [sys.executable, "-c", f"import runpy, sys; sys.path[:] = [{root!r}, *filter(None, sys.path)]; "
             f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)", *args]
 
 

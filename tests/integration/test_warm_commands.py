@@ -199,3 +199,26 @@ def test_only_commands_that_ask_nothing_are_run_by_the_agent(server: ForkServer,
         assert run_in_agent([command, "--help"]) is None
     monkeypatch.setenv(OPT_OUT, "1")
     assert run_in_agent(["verify", "--help"]) is None
+
+
+def test_no_module_is_imported_from_the_folder_the_command_runs_in(
+        server: ForkServer, home: Path, signed: Path, test_pki: TestPki, tmp_path: Path) -> None:
+    """A folder of downloaded files (a bid's documents) may hold ``csv.py`` or any module's name:
+    the command's own process (a console script) never imports from its current folder, nor may the
+    agent's child that runs it there, nor the isolated worker, forked or spawned."""
+    work, markers = tmp_path / "telechargements", tmp_path / "importes"
+    work.mkdir()
+    markers.mkdir()
+    for name in sys.stdlib_module_names:
+        (work / f"{name}.py").write_text(f"open({str(markers / name)!r}, 'w').close()\n"
+                                         "raise ImportError('planted')\n", encoding="utf-8")
+    (work / signed.name).write_bytes(signed.read_bytes())
+    # -P: the command line itself, as a console script, does not look in its folder
+    environ = {**isolated_env(home), "PYTHONPATH": str(ROOT)}
+    for warm in (True, False):
+        ran = subprocess.run([sys.executable, "-P", "-m", "agent", "verify", signed.name, "--trust",
+                              str(test_pki.root_pem), "--report", "rapport.html"], cwd=work,
+                             env=environ if warm else {**environ, OPT_OUT: "1"}, capture_output=True, text=True,
+                             timeout=180)
+        assert sorted(path.name for path in markers.iterdir()) == [], (warm, ran.stderr)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
