@@ -53,6 +53,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from .fork_channel import SendSide, available, identity, peer_uid, short_address, socket_path
@@ -206,6 +207,8 @@ def take_context(cwd: str, environ: dict[str, str]) -> None:
         pass
     os.environ.clear()
     os.environ.update(environ)
+    if hasattr(time, "tzset"):  # local times in the caller's zone (TZ), as its own process would give them
+        time.tzset()
 
 
 def serve(path: Path, modules: tuple[str, ...], warm_up: str = "") -> int:

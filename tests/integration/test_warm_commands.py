@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,21 @@ def test_the_command_runs_in_the_callers_folder_environment_and_umask(
     assert WARM in _log(home).splitlines()[-1]
     assert (work / "rapport.html").read_text(encoding="utf-8").count("TOTAL_PASSED") >= 1
     assert (work / "rapport.html").stat().st_mode & 0o777 == 0o644 & ~0o027
+
+
+def test_the_report_is_dated_in_the_callers_time_zone(server: ForkServer, home: Path, signed: Path,
+                                                       test_pki: TestPki, tmp_path: Path) -> None:
+    """The report says when it was made in local time: the caller's ``TZ``, not the agent's."""
+    moments = []
+    for warm in (True, False):
+        report = tmp_path / f"rapport-{warm}.html"
+        ran = _compagnon(home, "verify", str(signed), "--trust", str(test_pki.root_pem), "--report", str(report),
+                         warm=warm, TZ="UTC-14")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        made = re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d(?!:)", report.read_text(encoding="utf-8"))
+        assert made is not None
+        moments.append(datetime.strptime(made.group(0), "%d/%m/%Y %H:%M"))
+    assert abs(moments[0] - moments[1]) <= timedelta(minutes=2), moments
 
 
 def test_a_command_interrupted_leaves_nothing_running(server: ForkServer, home: Path, signed: Path,
