@@ -166,16 +166,20 @@ def serve_command(conn: socket.socket, command: object, fds: list[int]) -> None:
     elif not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
+    try:  # the report buffered until now: a full disk, a pipe closed, fail the command as they
+        sys.stdout.flush()  # fail its own process's last flush (agent.cli._end_now): shown, exit 1
+    except Exception:  # noqa: BLE001 — shown as the command's own process would show it
+        traceback.print_exc()
+        code = 1
     import logging
 
     logging.getLogger(__name__).info("%s run by the agent's fork server (process %d): exit %d",
                                      command.args[0], os.getpid(), code)
     atexit._run_exitfuncs()  # the log flushed, as at a command's exit
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except OSError:
-            pass
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
     write_frame(conn.makefile("wb"), ("exit", code))
     os._exit(0)
 

@@ -238,3 +238,18 @@ def test_no_module_is_imported_from_the_folder_the_command_runs_in(
                              timeout=180)
         assert sorted(path.name for path in markers.iterdir()) == [], (warm, ran.stderr)
         assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def test_a_report_that_could_not_be_written_fails_the_command(server: ForkServer, home: Path, signed: Path,
+                                                              test_pki: TestPki) -> None:
+    """Standard output on a full disk (or a pipe closed early): the command's own process fails
+    with the error and exit 1, never exits as if its report had been written; nor may the agent's
+    child, whose output is buffered until its end."""
+    args = ("verify", str(signed), "--trust", str(test_pki.root_pem))
+    for warm in (True, False):
+        with open("/dev/full", "w", encoding="utf-8") as full:
+            environ = {**isolated_env(home), **({} if warm else {OPT_OUT: "1"})}
+            ran = subprocess.run([sys.executable, "-m", "agent", *args], cwd=ROOT, env=environ, stdout=full,
+                                 stderr=subprocess.PIPE, text=True, timeout=180)
+        assert ran.returncode == 1, (warm, ran.stderr)
+        assert "No space left on device" in ran.stderr, (warm, ran.stderr)
