@@ -35,12 +35,7 @@ def _verdicts(report: dict) -> list[tuple[str, str]]:
 def test_verify_takes_a_warm_worker_from_the_running_agent(tmp_path: Path, test_pki: TestPki) -> None:
     content = tmp_path / "offre.txt"
     content.write_text("Offre pour le lot 1 : voir le mémoire technique.\n" * 40, encoding="utf-8")
-    signed = tmp_path / "offre.txt.p7m"
-    made = subprocess.run(["openssl", "cms", "-sign", "-cades", "-binary", "-nodetach", "-outform", "DER",
-                           "-in", str(content), "-out", str(signed), "-signer", str(test_pki.cert_pem("qualified")),
-                           "-inkey", str(test_pki.key_pem("qualified")), "-certfile", str(test_pki.intermediate_pem),
-                           "-md", "sha256"], capture_output=True)
-    assert made.returncode == 0, made.stderr
+    signed = test_pki.openssl_cms("qualified", content, tmp_path / "offre.txt.p7m")
     home = tmp_path / "home"
     write_config(home, allowed=["https://plateforme.example"])
     log = home / ".local/state/compagnon/log/compagnon.log"
@@ -91,13 +86,8 @@ def _server_pid(agent_pid: int) -> int:
 def test_an_administrator_can_turn_the_warm_workers_off(tmp_path: Path, test_pki: TestPki) -> None:
     """``[verify] warm_workers = false`` (a terminal server counting each session's memory): no fork
     server beside the agent, and ``compagnon verify`` spawns its worker."""
-    signed = tmp_path / "note.txt.p7m"
     (tmp_path / "note.txt").write_text("Offre.\n", encoding="utf-8")
-    made = subprocess.run(["openssl", "cms", "-sign", "-binary", "-nodetach", "-outform", "DER", "-in",
-                           str(tmp_path / "note.txt"), "-out", str(signed), "-signer", str(test_pki.cert_pem("qualified")),
-                           "-inkey", str(test_pki.key_pem("qualified")), "-certfile", str(test_pki.intermediate_pem)],
-                          capture_output=True)
-    assert made.returncode == 0, made.stderr
+    signed = test_pki.openssl_cms("qualified", tmp_path / "note.txt", tmp_path / "note.txt.p7m")
     home = tmp_path / "home"
     write_config(home, allowed=["https://plateforme.example"], extra="\n[verify]\nwarm_workers = false\n")
     agent = AgentProcess(home, free_port()).start()

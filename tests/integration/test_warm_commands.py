@@ -54,13 +54,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory, test_pki: TestPki) -> Path:
     folder = tmp_path_factory.mktemp("files")
     content = folder / "offre.txt"
     content.write_text("Offre pour le lot 1 : voir le mémoire technique.\n" * 40, encoding="utf-8")
-    out = folder / "offre.txt.p7m"
-    made = subprocess.run(["openssl", "cms", "-sign", "-cades", "-binary", "-nodetach", "-outform", "DER",
-                           "-in", str(content), "-out", str(out), "-signer", str(test_pki.cert_pem("qualified")),
-                           "-inkey", str(test_pki.key_pem("qualified")), "-certfile", str(test_pki.intermediate_pem),
-                           "-md", "sha256"], capture_output=True)
-    assert made.returncode == 0, made.stderr
-    return out
+    return test_pki.openssl_cms("qualified", content, folder / "offre.txt.p7m")
 
 
 def _compagnon(home: Path, *args: str, cwd: Path = ROOT, warm: bool = True, **env: str
@@ -176,11 +170,7 @@ def test_a_command_interrupted_leaves_nothing_running(server: ForkServer, home: 
     """Ctrl-C on the command (or its end by any signal) hangs up: the child that ran it ends, and
     the isolated worker it was waiting for ends with it. A detached signature checked against a
     content of 64 GiB (sparse: no disk) keeps the worker hashing until then."""
-    signature = tmp_path / "offre.p7s"
-    made = subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-in", str(signed),
-                           "-out", str(signature), "-signer", str(test_pki.cert_pem("qualified")),
-                           "-inkey", str(test_pki.key_pem("qualified")), "-md", "sha256"], capture_output=True)
-    assert made.returncode == 0, made.stderr
+    signature = test_pki.openssl_cms("qualified", signed, tmp_path / "offre.p7s", attached=False)
     content = tmp_path / "offre.bin"
     with content.open("wb") as stream:
         stream.truncate(64 << 30)

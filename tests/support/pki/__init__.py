@@ -13,6 +13,7 @@ certomancer generates anything.
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -122,6 +123,16 @@ class TestPki:
         labels = {"root": ["root"], "intermediate": ["intermediate", "root"]}.get(
             self._check(name), [name, "intermediate", "root"])
         return [self.cert_pem(label) for label in labels]
+
+    def openssl_cms(self, name: str, content: Path, out: Path, *, attached: bool = True) -> Path:
+        """``content`` signed by ``name`` with ``openssl cms -sign -cades`` (a producer independent of
+        ours): DER, SHA-256, the intermediate certificate included; ``out``."""
+        made = subprocess.run(["openssl", "cms", "-sign", "-cades", "-binary", *(["-nodetach"] if attached else []),
+                               "-outform", "DER", "-in", str(content), "-out", str(out), "-signer",
+                               str(self.cert_pem(name)), "-inkey", str(self.key_pem(name)), "-certfile",
+                               str(self.intermediate_pem), "-md", "sha256"], capture_output=True)
+        assert made.returncode == 0, made.stderr.decode(errors="replace")
+        return out
 
     def p12(self, name: str, password: str, legacy: bool = False, *, kdf_rounds: int = 20_000) -> Path:
         """PKCS#12 with key, cert and chain: AES-256-CBC/PBKDF2/SHA-256, or 3DES/SHA-1 if ``legacy``."""
