@@ -188,7 +188,7 @@ def _standard_streams(streams: list[tuple[str, str]]) -> None:
     """``sys.stdin``/``stdout``/``stderr`` on the command's descriptors, with its encodings; a
     terminal gets its lines as they are written, as Python gives them."""
     (in_encoding, in_errors), (out_encoding, out_errors), (err_encoding, err_errors) = streams
-    sys.stdin = open(0, encoding=in_encoding, errors=in_errors, closefd=False)  # noqa: SIM115
-    sys.stdout = open(1, "w", encoding=out_encoding, errors=out_errors, closefd=False,  # noqa: SIM115
+    sys.stdin = open(0, encoding=in_encoding, errors=in_errors, closefd=False)
+    sys.stdout = open(1, "w", encoding=out_encoding, errors=out_errors, closefd=False,
                       buffering=1 if os.isatty(1) else -1)
-    sys.stderr = open(2, "w", encoding=err_encoding, errors=err_errors, closefd=False, buffering=1)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding=err_encoding, errors=err_errors, closefd=False, buffering=1)

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -189,7 +189,7 @@ def test_a_command_interrupted_leaves_nothing_running(server: ForkServer, home: 
     _until(lambda: not _children(server), "the command's child or its worker runs on without the command")
 
 
-def _until(condition, message: str, timeout: float = 15) -> None:  # type: ignore[no-untyped-def]
+def _until(condition: Callable[[], bool], message: str, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, message
