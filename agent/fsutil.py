@@ -30,27 +30,56 @@ def is_disk_full(exc: OSError) -> bool:
     return exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
 
 
+class ForeignFolderError(PermissionError):
+    """One of the agent's own folders belongs to another user: whoever owns it could read, replace
+    or link away what the agent writes there (docs/SECURITY.md promise 11). It happens when a
+    command runs with another user's folders: ``sudo`` keeping the caller's ``HOME``, a
+    ``state_dir`` or ``log_dir`` in someone else's folder."""
+
+    def __init__(self, path: Path, owner: int) -> None:
+        super().__init__(f"{path} belongs to user {owner}")
+        self.path = path
+        self.owner = owner
+
+    def message(self, locale: str = "fr") -> str:
+        from .i18n import Text
+
+        return Text("le dossier {path} appartient à un autre utilisateur (uid {owner}) : Compagnon n'y écrit "
+                    "rien. Lancez-le sous votre compte avec votre propre HOME (sudo -H, su -), ou indiquez un "
+                    "autre dossier dans la configuration (state_dir, log_dir).",
+                    "the folder {path} belongs to another user (uid {owner}): Compagnon writes nothing there. "
+                    "Run it as your own account with your own HOME (sudo -H, su -), or set another folder in "
+                    "the configuration (state_dir, log_dir).").render(locale, path=str(self.path), owner=self.owner)
+
+
 def private_folder(path: Path, *, own: bool = False) -> Path:
     """``path`` as a folder, every component this call creates made 0700 (docs/SECURITY.md promise
     11: other users of the machine must not even list what the agent keeps or writes).
 
     With ``own`` the folder is one of the agent's own (state, logs, reports, sealed bids) and is
-    made 0700 even if it existed with a wider mode; a folder the user made is otherwise left as the
-    user set it.
+    made 0700 even if it existed with a wider mode; it is refused (:class:`ForeignFolderError`)
+    when another user owns it, or would make it inside a folder of theirs (root's are allowed:
+    ``/home``, ``/tmp``). A folder the user made is otherwise left as the user set it.
     """
     missing: list[Path] = []
     current = path
     while not current.exists() and current != current.parent:
         missing.append(current)
         current = current.parent
+    posix_own = own and os.name == "posix"
+    if posix_own and missing and (owner := current.stat().st_uid) not in (os.geteuid(), 0):
+        # to be made inside another user's folder, who could rename or replace it: nothing is made
+        raise ForeignFolderError(current, owner)
     for folder in reversed(missing):
         try:
             os.mkdir(folder, 0o700)
         except FileExistsError:
             continue
-    if own and os.name == "posix":
+    if posix_own:
         status = path.stat()
-        if status.st_mode & 0o077 and status.st_uid == os.geteuid():
+        if status.st_uid != os.geteuid():
+            raise ForeignFolderError(path, status.st_uid)
+        if status.st_mode & 0o077:
             os.chmod(path, 0o700)
     elif not path.is_dir():
         raise NotADirectoryError(str(path))

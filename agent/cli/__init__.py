@@ -113,14 +113,19 @@ def main(argv: list[str] | None = None) -> int:
         print(say(Text("compagnon : configuration invalide : {exc}", "compagnon: invalid configuration: {exc}"),
                   exc=exc.message(locale)), file=sys.stderr)
         return EXIT_USAGE
+    from ..fsutil import ForeignFolderError
     from ..logs import setup_logging
 
     serving = args.command in ("serve", "demo", "tray")
-    setup_logging(settings.log_dir, verbose=args.verbose, console=serving or args.verbose,
-                  prompts=serving and settings.consent_policy == "prompt" and sys.stdin.isatty())
-    module, function = COMMANDS[args.command]
-    command = getattr(importlib.import_module(f"{__name__}.{module}"), function)
-    code = int(command(args, settings))
+    try:
+        setup_logging(settings.log_dir, verbose=args.verbose, console=serving or args.verbose,
+                      prompts=serving and settings.consent_policy == "prompt" and sys.stdin.isatty())
+        module, function = COMMANDS[args.command]
+        command = getattr(importlib.import_module(f"{__name__}.{module}"), function)
+        code = int(command(args, settings))
+    except ForeignFolderError as exc:
+        print(say(Text("compagnon : {exc}", "compagnon: {exc}"), exc=exc.message(locale)), file=sys.stderr)
+        return EXIT_USAGE
     if argv is None and args.command in ENDS_AT_ONCE:
         _end_now(code)
     return code

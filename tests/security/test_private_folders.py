@@ -5,10 +5,14 @@ records, logs, verification reports, or "Pli N - COMPANY" folders that tell who 
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
-from agent.fsutil import atomic_write_bytes, private_folder
-from tests.support.agent_process import AgentProcess, free_port, write_config
+import pytest
+
+from agent.fsutil import ForeignFolderError, atomic_write_bytes, private_folder
+from tests.support.agent_process import ROOT, AgentProcess, free_port, isolated_env, write_config
 from tests.support.os_users import open_home, os_user  # noqa: F401  (fixture)
 
 
@@ -58,3 +62,39 @@ def test_outputs_create_private_folders_and_respect_the_users_own(tmp_path: Path
     assert _mode(documents) == 0o755  # the user's own folder is left as the user set it
     private_folder(documents, own=False)
     assert _mode(documents) == 0o755
+
+
+@pytest.mark.parametrize("command", [["verify", "{file}"], ["serve", "--port", "{port}"]])
+def test_a_state_folder_of_another_user_is_refused_and_left_untouched(open_home: Path, command: list[str]) -> None:
+    """``sudo`` keeping the caller's HOME, a ``state_dir`` in someone else's folder: whoever owns the
+    folder could read the agent's pairings, jobs and logs, or link its next file away. The command
+    says which folder and what to do, writes nothing there, and exits 2."""
+    write_config(open_home, allowed=["https://marches.example.fr"])
+    other = os_user("compagnon-autre")
+    state = open_home / ".local/state/compagnon"
+    state.mkdir(parents=True, mode=0o755)
+    other.own(state)
+    signed = open_home / "offre.p7m"
+    signed.write_bytes(b"0\x80")
+    argv = [word.format(file=signed, port=free_port()) for word in command]
+    ran = subprocess.run([sys.executable, "-m", "agent", *argv], cwd=ROOT, env=isolated_env(open_home),
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert str(state) in ran.stderr and "appartient à un autre utilisateur" in ran.stderr, ran.stderr
+    assert list(state.iterdir()) == [] and _mode(state) == 0o755 and state.stat().st_uid == other.uid
+
+
+def test_own_folders_are_refused_in_another_users_folder_and_other_folders_are_not(open_home: Path) -> None:
+    other = os_user("compagnon-autre")
+    (open_home / "dossier-autre").mkdir(mode=0o755)
+    theirs = other.own(open_home / "dossier-autre")
+    with pytest.raises(ForeignFolderError) as refused:
+        private_folder(theirs, own=True)
+    assert refused.value.path == theirs and refused.value.owner == other.uid
+    assert "belongs to another user" in refused.value.message("en")
+    with pytest.raises(ForeignFolderError):
+        private_folder(theirs / "compagnon" / "log", own=True)
+    assert list(theirs.iterdir()) == []  # nothing made there
+    assert private_folder(theirs, own=False) == theirs  # a folder the user chose (an output folder)
+    mine = private_folder(open_home / "a" / "b", own=True)  # inside this user's (or root's) folders
+    assert _mode(mine) == 0o700
