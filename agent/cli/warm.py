@@ -66,6 +66,10 @@ def run_in_agent(args: list[str]) -> int | None:
     the command is not one of ``RELAYED`` or no agent can run it (it then runs in this process)."""
     if not args or args[0] not in RELAYED or os.environ.get(OPT_OUT):
         return None
+    if None in (sys.stdin, sys.stdout, sys.stderr):
+        # a standard stream closed at start: its number is the next descriptor opened, maybe the
+        # connection itself, which the child would then hold open after this process ends
+        return None
     import socket
 
     if not hasattr(socket, "send_fds"):  # Windows: no descriptor passing (nor a fork server)
@@ -92,8 +96,7 @@ def _send_command(conn: socket.socket, args: list[str]) -> bool:
 
     mask = os.umask(0o077)
     os.umask(mask)
-    streams = [(stream.encoding, stream.errors or "strict") if stream is not None else ("utf-8", "strict")
-               for stream in (sys.stdin, sys.stdout, sys.stderr)]
+    streams = [(stream.encoding, stream.errors or "strict") for stream in (sys.stdin, sys.stdout, sys.stderr)]
     command = Command(sys.argv[0], list(args), os.getcwd(), dict(os.environ), mask, streams)
     data = pickle.dumps(("command", command), protocol=pickle.HIGHEST_PROTOCOL)
     for stream in (sys.stdout, sys.stderr):

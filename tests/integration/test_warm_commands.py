@@ -78,6 +78,11 @@ def _log(home: Path) -> str:
 
 def _children(server: ForkServer) -> list[int]:
     """The server's child processes still running (its workers and commands)."""
+    assert server.pid is not None
+    return _children_of(server.pid)
+
+
+def _children_of(parent: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -85,7 +90,7 @@ def _children(server: ForkServer) -> list[int]:
                 stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(stat[1]) == server.pid and stat[0] != "Z":
+            if int(stat[1]) == parent and stat[0] != "Z":
                 found.append(int(entry.name))
     return found
 
@@ -243,3 +248,35 @@ def test_a_report_that_could_not_be_written_fails_the_command(server: ForkServer
                                  stderr=subprocess.PIPE, text=True, timeout=180)
         assert ran.returncode == 1, (warm, ran.stderr)
         assert "No space left on device" in ran.stderr, (warm, ran.stderr)
+
+
+def test_a_command_started_with_a_standard_stream_closed_leaves_nothing_running_when_killed(
+        server: ForkServer, home: Path, signed: Path, test_pki: TestPki, tmp_path: Path) -> None:
+    """A command started with its stdin closed (a service, cron, ``<&-``): the first descriptor it
+    opens takes number 0, and the connection to the agent would be sent as the child's own stdin,
+    keeping the connection open after a ``kill -9`` of the command: the child and its worker must
+    still end with it."""
+    signature = tmp_path / "offre.p7s"
+    made = subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-in", str(signed),
+                           "-out", str(signature), "-signer", str(test_pki.cert_pem("qualified")),
+                           "-inkey", str(test_pki.key_pem("qualified")), "-md", "sha256"], capture_output=True)
+    assert made.returncode == 0, made.stderr
+    content = tmp_path / "offre.bin"
+    with content.open("wb") as stream:
+        stream.truncate(64 << 30)
+    _until(lambda: not _children(server), "the previous tests' children are still running")
+    environ = {**isolated_env(home), "PYTHONPATH": str(ROOT)}
+    command = subprocess.Popen(["sh", "-c", 'exec "$0" -m agent verify "$1" --content "$2" <&-', sys.executable,
+                                str(signature), str(content)], env=environ, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not _children(server):  # its child in the agent, or the worker its own process forked there
+            assert command.poll() is None, command.communicate()
+            assert time.monotonic() < deadline, "the command never reached the agent"
+            time.sleep(0.05)
+        time.sleep(1.5)  # hashing now
+    finally:
+        command.kill()
+        command.wait(30)
+    _until(lambda: not _children(server), "the command's child or its worker runs on without the command")
