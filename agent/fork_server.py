@@ -254,7 +254,12 @@ def serve(path: Path, modules: tuple[str, ...], warm_up: str = "") -> int:
                 log.warning("fork server: connection from user %s refused", uid)
                 conn.close()
                 continue
-            if os.fork() == 0:
+            try:
+                child = os.fork()
+            except OSError as exc:  # the user's process limit, the memory: this caller runs cold
+                log.warning("fork server: no child for a connection: %s", exc)
+                child = -1
+            if child == 0:
                 _serve_child(conn, listener)
             conn.close()
     finally:

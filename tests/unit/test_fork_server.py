@@ -392,3 +392,63 @@ def test_an_agent_that_finds_no_port_starts_no_fork_server(settings) -> None:  #
             asyncio.run(service.start())
     assert service.fork_server.pid is None
     assert not service.fork_server.path.exists()
+
+
+_LIMITED_SERVER = """
+import resource, sys
+sys.path.insert(0, sys.argv[2])
+from pathlib import Path
+from agent.fork_server import serve
+resource.setrlimit(resource.RLIMIT_NPROC, (3, 3))  # this server, its client, one child
+sys.exit(serve(Path(sys.argv[1]), ()))
+"""
+
+_THREE_CLIENTS = """
+import socket, sys, time
+def hello(path):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.settimeout(10)
+    return s, len(s.recv(64))
+first, got = hello(sys.argv[1])
+print(got)
+second, got = hello(sys.argv[1])  # no process left for its child
+print(got)
+second.close()
+first.close()
+time.sleep(0.5)  # the first child ended
+try:
+    third, got = hello(sys.argv[1])
+except OSError:  # nothing listens any more
+    got = -1
+print(got)
+"""
+
+
+def test_a_fork_that_fails_refuses_one_connection_and_the_server_lives_on(open_home: Path) -> None:  # noqa: F811
+    """The user's process limit reached (``RLIMIT_NPROC``, a cgroup's ``pids.max``) or the memory
+    short: that connection gets nothing, and the server still serves the next ones instead of
+    ending, and every command after it running cold until the agent restarts."""
+    other = os_user("compagnon-fork-nproc")
+    folder = open_home / "state"
+    folder.mkdir(mode=0o700)
+    other.own(folder)
+    path = folder / "workers.sock"
+    root = str(Path(__file__).resolve().parents[2])
+    server = subprocess.Popen(["/usr/bin/python3", "-c", _LIMITED_SERVER, str(path), root], stdin=subprocess.PIPE,
+                              stderr=subprocess.PIPE, user=other.uid, group=other.gid, cwd="/")
+    try:
+        deadline = time.monotonic() + 30
+        while not path.exists():
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()  # type: ignore[union-attr]
+            time.sleep(0.02)
+        clients = subprocess.run(["/usr/bin/python3", "-c", _THREE_CLIENTS, str(path)], capture_output=True,
+                                 text=True, user=other.uid, group=other.gid, cwd="/", timeout=60)
+        first, refused, third = (int(line) for line in clients.stdout.split())
+        assert first > 0 and refused == 0, clients.stderr
+        assert third > 0, "the server ended at the failed fork"
+        assert server.poll() is None and path.exists()
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(10)
