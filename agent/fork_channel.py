@@ -17,6 +17,7 @@ import select
 import signal
 import socket
 import struct
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,13 +36,15 @@ _MAX_PATH = 100
 _CONNECT_TIMEOUT = 5.0
 
 
-def identity() -> tuple[int, str, str]:
+def identity() -> tuple[int, str, str, str]:
     """What a caller and a worker must share to work together: the handshake, the version and the
     folder of the agent's code (an agent still running an older version after an update, or
-    another installation, gives workers this command's code is not)."""
+    another installation, gives workers this command's code is not), and the encoding of file
+    names, fixed at a process's start by its locale (a caller in ISO-8859-1 names ``é`` with one
+    byte, a server started in UTF-8 would open another file)."""
     from . import __version__
 
-    return HANDSHAKE, __version__, str(Path(__file__).resolve().parent)
+    return HANDSHAKE, __version__, str(Path(__file__).resolve().parent), sys.getfilesystemencoding()
 
 
 def available() -> bool:

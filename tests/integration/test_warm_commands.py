@@ -5,6 +5,7 @@ code, the caller's directory and streams), and a command interrupted must leave 
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -280,3 +281,27 @@ def test_a_command_started_with_a_standard_stream_closed_leaves_nothing_running_
         command.kill()
         command.wait(30)
     _until(lambda: not _children(server), "the command's child or its worker runs on without the command")
+
+
+def test_a_file_name_in_the_callers_legacy_encoding_is_the_callers_file(
+        server: ForkServer, home: Path, signed: Path, test_pki: TestPki, tmp_path: Path) -> None:
+    """A terminal in ISO-8859-1 (``fr_FR.ISO-8859-1``) names ``offre-é.p7m`` with the byte 0xE9: the
+    command's own process decodes and re-encodes its arguments in that encoding, so must whatever
+    opens the file for it (the agent's child, a forked worker: the agent runs in UTF-8)."""
+    locales = tmp_path / "locales"
+    locales.mkdir()
+    made = subprocess.run(["localedef", "-i", "fr_FR", "-f", "ISO-8859-1", str(locales / "fr_FR.ISO-8859-1")],
+                          capture_output=True, text=True)
+    assert (locales / "fr_FR.ISO-8859-1").is_dir(), made.stderr
+    name = os.fsencode(tmp_path) + b"/offre-\xe9.p7m"
+    with open(name, "wb") as out:
+        out.write(signed.read_bytes())
+    environ = {**isolated_env(home), "LOCPATH": str(locales), "LC_ALL": "fr_FR.ISO-8859-1"}
+    runs = []
+    for warm in (True, False):
+        ran = subprocess.run([sys.executable.encode(), b"-m", b"agent", b"verify", name, b"--trust",
+                              os.fsencode(test_pki.root_pem)], cwd=ROOT, capture_output=True, timeout=180,
+                             env=environ if warm else {**environ, OPT_OUT: "1"})
+        runs.append((ran.returncode, _steady(ran.stdout.decode("latin-1")), ran.stderr.decode("latin-1")))
+    assert runs[0] == runs[1]
+    assert runs[1][0] == 0, runs[1]
