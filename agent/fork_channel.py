@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import logging
 
 __all__ = ["HANDSHAKE", "ForkedWorker", "SendSide", "available", "connect", "connector", "identity", "open_child",
-           "peer_uid", "short_address", "socket_path"]
+           "peer_credentials", "peer_uid", "short_address", "socket_path"]
 
 SOCKET_NAME = "workers.sock"
 #: The handshake and frames between a caller and a forked child: raised at any change of them.
@@ -74,7 +74,7 @@ def short_address(path: Path) -> Iterator[str]:
         os.close(folder)
 
 
-def _peer_credentials(conn: socket.socket) -> tuple[int, int] | None:
+def peer_credentials(conn: socket.socket) -> tuple[int, int] | None:
     """The process id and user id of the other end of a Unix socket (Linux ``SO_PEERCRED``; the
     process id is 0 when that process is in a PID namespace this one does not see), else None."""
     if not hasattr(socket, "SO_PEERCRED"):
@@ -85,7 +85,7 @@ def _peer_credentials(conn: socket.socket) -> tuple[int, int] | None:
 
 def peer_uid(conn: socket.socket) -> int | None:
     """The user id of the process at the other end of a Unix socket, None if the system cannot say."""
-    if (credentials := _peer_credentials(conn)) is not None:
+    if (credentials := peer_credentials(conn)) is not None:
         return credentials[1]
     try:  # BSD and macOS: getpeereid(3) through the C library
         import ctypes
@@ -263,7 +263,7 @@ def _child_seen_here(conn: socket.socket, pid: int) -> bool:
     the server at the other end of ``conn``, whose id the system gives (``SO_PEERCRED``: 0 when the
     server is in a PID namespace this process does not see). Where the system says neither (no
     ``SO_PEERCRED`` or no ``/proc``), the word is taken."""
-    credentials = _peer_credentials(conn)
+    credentials = peer_credentials(conn)
     if credentials is None or not Path("/proc/self/stat").exists():
         return True
     server = credentials[0]

@@ -452,3 +452,23 @@ def test_a_fork_that_fails_refuses_one_connection_and_the_server_lives_on(open_h
         assert server.stdin is not None
         server.stdin.close()
         server.wait(10)
+
+
+@pytest.mark.parametrize("sandbox", [["--net"], ["--mount"], ["--user", "--map-root-user"], ["--pid", "--fork"]])
+def test_a_sandboxed_process_of_the_user_gets_no_child(tmp_path: Path, sandbox: list[str]) -> None:
+    """A process of the same user shut in a sandbox (no network, its own mounts: a Flatpak or a
+    browser's, with the home read-only, where a socket still connects) would get, through the
+    socket, a child outside of it: its calls name any function to run, with the network and the
+    files the sandbox denies. A peer in other namespaces than the server's gets no hello."""
+    server = _started(ForkServer(tmp_path, modules=(), warm_up=""))
+    try:
+        shut = subprocess.run(["unshare", *sandbox, "/usr/bin/python3", "-c", _RAW_CLIENT, str(server.path)],
+                              capture_output=True, text=True, timeout=30)
+        assert shut.returncode == 0, shut.stderr
+        assert shut.stdout.strip() == "0"  # closed at once: no hello, no child
+        own = subprocess.run(["/usr/bin/python3", "-c", _RAW_CLIENT, str(server.path)], capture_output=True,
+                             text=True, timeout=30)
+        assert int(own.stdout.strip()) > 0
+        assert server._proc is not None and server._proc.poll() is None
+    finally:
+        server.stop()
