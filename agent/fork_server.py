@@ -205,8 +205,12 @@ def take_context(cwd: str, environ: dict[str, str]) -> None:
     """Run in the caller's directory and environment, as a process it spawned would."""
     try:
         os.chdir(cwd)
-    except OSError:  # a directory removed since: relative paths then fail as they would there
-        pass
+    except OSError:  # removed since, or not searchable: relative paths fail as they would there,
+        import tempfile  # in a folder removed, rather than name the server's files
+
+        gone = tempfile.mkdtemp()
+        os.chdir(gone)
+        os.rmdir(gone)
     os.environ.clear()
     os.environ.update(environ)
     if hasattr(time, "tzset"):  # local times in the caller's zone (TZ), as its own process would give them

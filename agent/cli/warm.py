@@ -97,7 +97,11 @@ def _send_command(conn: socket.socket, args: list[str]) -> bool:
     mask = os.umask(0o077)
     os.umask(mask)
     streams = [(stream.encoding, stream.errors or "strict") for stream in (sys.stdin, sys.stdout, sys.stderr)]
-    command = Command(sys.argv[0], list(args), os.getcwd(), dict(os.environ), mask, streams)
+    try:
+        cwd = os.getcwd()
+    except OSError:  # this folder removed: no child can be in it, this process runs the command
+        return False
+    command = Command(sys.argv[0], list(args), cwd, dict(os.environ), mask, streams)
     data = pickle.dumps(("command", command), protocol=pickle.HIGHEST_PROTOCOL)
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:

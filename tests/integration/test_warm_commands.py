@@ -305,3 +305,21 @@ def test_a_file_name_in_the_callers_legacy_encoding_is_the_callers_file(
         runs.append((ran.returncode, _steady(ran.stdout.decode("latin-1")), ran.stderr.decode("latin-1")))
     assert runs[0] == runs[1]
     assert runs[1][0] == 0, runs[1]
+
+
+def test_a_command_in_a_removed_folder_runs_as_in_its_own_process(
+        server: ForkServer, home: Path, signed: Path, test_pki: TestPki, tmp_path: Path) -> None:
+    """The terminal's folder removed under it: an absolute path is still verified, a relative one
+    is not found (never a file of the agent's folder of that name)."""
+    gone = tmp_path / "supprime"
+    runs = []
+    for warm in (True, False):
+        for name in (str(signed), signed.name):
+            gone.mkdir()
+            script = f'cd "$1" && rmdir "$1" && exec "$0" -m agent verify "$2" --trust "$3"'
+            environ = {**isolated_env(home), "PYTHONPATH": str(ROOT), **({} if warm else {OPT_OUT: "1"})}
+            ran = subprocess.run(["sh", "-c", script, sys.executable, str(gone), name, str(test_pki.root_pem)],
+                                 env=environ, capture_output=True, text=True, timeout=180)
+            runs.append((ran.returncode, _steady(ran.stdout), ran.stderr))
+    assert runs[:2] == runs[2:]
+    assert runs[2][0] == 0 and runs[3][0] == 2, runs
