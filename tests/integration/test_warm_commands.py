@@ -316,7 +316,7 @@ def test_a_command_in_a_removed_folder_runs_as_in_its_own_process(
     for warm in (True, False):
         for name in (str(signed), signed.name):
             gone.mkdir()
-            script = f'cd "$1" && rmdir "$1" && exec "$0" -m agent verify "$2" --trust "$3"'
+            script = 'cd "$1" && rmdir "$1" && exec "$0" -m agent verify "$2" --trust "$3"'
             environ = {**isolated_env(home), "PYTHONPATH": str(ROOT), **({} if warm else {OPT_OUT: "1"})}
             ran = subprocess.run(["sh", "-c", script, sys.executable, str(gone), name, str(test_pki.root_pem)],
                                  env=environ, capture_output=True, text=True, timeout=180)
