@@ -5,8 +5,8 @@ agent.cli.warm).
 
 Light on purpose: a command line imports it in its first milliseconds, to find out whether this
 user's agent can run the command warm. Every check of docs/SECURITY.md promise 12 a caller makes
-is here (agent.fork_server's docstring says why each is needed): the server's user id before a
-byte is read or sent, its build, and its child a process this caller sees.
+is here (agent.fork_server's docstring says why each is needed): the server's user id and
+namespaces before a byte is read or sent, its build, and its child a process this caller sees.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from typing import IO, TYPE_CHECKING
 if TYPE_CHECKING:
     import logging
 
-__all__ = ["HANDSHAKE", "ForkedWorker", "SendSide", "available", "connect", "connector", "identity", "open_child",
-           "peer_credentials", "peer_uid", "short_address", "socket_path"]
+__all__ = ["HANDSHAKE", "NAMESPACES", "ForkedWorker", "SendSide", "available", "connect", "connector", "identity",
+           "open_child", "peer_credentials", "peer_uid", "shares_namespaces", "short_address", "socket_path"]
 
 SOCKET_NAME = "workers.sock"
 #: The handshake and frames between a caller and a forked child: raised at any change of them.
@@ -98,6 +98,28 @@ def peer_uid(conn: socket.socket) -> int | None:
     except (OSError, AttributeError):
         pass
     return None
+
+
+#: What the two ends of the socket must share (Linux): a process of the user shut in a sandbox
+#: (its own mounts, no network, its own user or process namespace: Flatpak, a browser's) would
+#: otherwise get a child outside of it, whose calls name any function to run; or, listening at
+#: the socket's path, hand the caller a hello to unpickle outside of it.
+NAMESPACES = ("user", "mnt", "net", "pid")
+
+
+def shares_namespaces(conn: socket.socket) -> bool:
+    """Whether the process at the other end of ``conn`` is in this process's namespaces (True where
+    the system has none); False when it cannot be told (a process gone, or not seen from here)."""
+    if not Path("/proc/self/ns").is_dir():
+        return True
+    credentials = peer_credentials(conn)
+    if credentials is None or credentials[0] <= 0:
+        return False
+    try:
+        return all(os.readlink(f"/proc/{credentials[0]}/ns/{kind}") == os.readlink(f"/proc/self/ns/{kind}")
+                   for kind in NAMESPACES)
+    except OSError:
+        return False
 
 
 class SendSide:
@@ -232,6 +254,8 @@ def open_child(path: Path) -> tuple[socket.socket, IO[bytes], int] | None:
         server_uid = peer_uid(conn)
         if server_uid != os.getuid():  # not a byte read from, nor sent to, another user's socket
             raise OSError(f"the socket belongs to user {server_uid}")
+        if not shares_namespaces(conn):  # nor to a sandbox's
+            raise OSError("the socket belongs to a process in other namespaces")
         stdout = conn.makefile("rb")
         hello = read_frame(stdout)
         conn.settimeout(None)

@@ -19,8 +19,9 @@ What keeps it as safe as a spawned worker:
 * the socket is in the agent's state folder (0700, promise 11), the socket itself is 0600, and the
   peer's user id is checked before any fork (``SO_PEERCRED``, ``getpeereid`` elsewhere): only the
   user's own processes get a worker, and a worker can do nothing those processes could not; on
-  Linux, the peer must also share the server's namespaces (:data:`NAMESPACES`): a process of the
-  user in a sandbox (a socket connects even on a read-only mount) gets nothing outside it. The
+  Linux, the peer must also share the server's namespaces (``fork_channel.NAMESPACES``): a
+  process of the user in a sandbox (a socket connects even on a read-only mount) gets nothing
+  outside it, and the caller checks the server's the same way. The
   caller checks the server's user id the same way before it reads the hello (a pickle) or sends
   its environment: a state folder another user controls (a HOME kept by ``sudo``, a shared
   ``state_dir``) gives the caller a spawned worker, never that user's socket;
@@ -58,7 +59,7 @@ import threading
 import time
 from pathlib import Path
 
-from .fork_channel import SendSide, available, identity, peer_credentials, peer_uid, short_address, socket_path
+from .fork_channel import SendSide, available, identity, peer_uid, shares_namespaces, short_address, socket_path
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +261,7 @@ def serve(path: Path, modules: tuple[str, ...], warm_up: str = "") -> int:
                 log.warning("fork server: connection from user %s refused", uid)
                 conn.close()
                 continue
-            if not _shares_namespaces(conn):
+            if not shares_namespaces(conn):
                 log.warning("fork server: connection from a process in other namespaces (a sandbox) refused")
                 conn.close()
                 continue
@@ -276,27 +277,6 @@ def serve(path: Path, modules: tuple[str, ...], warm_up: str = "") -> int:
         if os.getpid() == server:  # not a child that a signal reached before it was a worker
             listener.close()
             path.unlink(missing_ok=True)
-
-
-#: What a peer must share with the server (Linux): a process of the user shut in a sandbox (its
-#: own mounts, no network, its own user or process namespace: Flatpak, a browser's) would otherwise
-#: get a child outside of it, whose calls name any function to run.
-NAMESPACES = ("user", "mnt", "net", "pid")
-
-
-def _shares_namespaces(conn: socket.socket) -> bool:
-    """Whether the process at the other end of ``conn`` is in this server's namespaces (True where
-    the system has none); False when it cannot be told (a process gone, or not seen from here)."""
-    if not Path("/proc/self/ns").is_dir():
-        return True
-    credentials = peer_credentials(conn)
-    if credentials is None or credentials[0] <= 0:
-        return False
-    try:
-        return all(os.readlink(f"/proc/{credentials[0]}/ns/{kind}") == os.readlink(f"/proc/self/ns/{kind}")
-                   for kind in NAMESPACES)
-    except OSError:
-        return False
 
 
 def _end_server(signum: int, frame: object) -> None:

@@ -494,3 +494,31 @@ def test_a_callers_folder_that_cannot_be_entered_names_no_file_of_the_servers_fo
     taken = subprocess.run([sys.executable, "-c", _CONTEXT_TAKEN, str(servers), str(tmp_path / "supprime"),
                             str(Path(__file__).resolve().parents[2])], capture_output=True, text=True, timeout=30)
     assert taken.stdout.strip() == "False", taken.stderr
+
+
+@pytest.mark.parametrize("sandbox", [["--net"], ["--mount"], ["--user", "--map-root-user"]])
+def test_a_socket_of_a_sandboxed_process_of_the_user_gets_nothing_from_the_caller(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: list[str]) -> None:
+    """A process of the same user shut in a sandbox that can write the state folder, listening at
+    the socket's path: the caller must neither read its hello (a pickle: code run outside the
+    sandbox, as the caller) nor send it its environment."""
+    path, marker, seen = tmp_path / "workers.sock", tmp_path / "ran-as-caller", tmp_path / "seen"
+    monkeypatch.setenv("COMPAGNON_TEST_SECRET", "caller-secret")
+    foreign = subprocess.Popen(["unshare", *sandbox, "/usr/bin/python3", "-c", _FOREIGN_SERVER, str(path),
+                                str(marker), str(seen)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not path.exists():
+            assert foreign.poll() is None and time.monotonic() < deadline, foreign.stderr.read()  # type: ignore[union-attr]
+            time.sleep(0.02)
+        worker = connect(path)
+        if worker is not None:
+            worker.stdin.close()
+        foreign.wait(30)
+    finally:
+        if foreign.poll() is None:
+            foreign.kill()
+            foreign.wait(5)
+    assert worker is None
+    assert not marker.exists()  # the sandbox's pickle was never read
+    assert b"caller-secret" not in (seen.read_bytes() if seen.exists() else b"")
