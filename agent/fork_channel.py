@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING
 if TYPE_CHECKING:
     import logging
 
-__all__ = ["HANDSHAKE", "NAMESPACES", "ForkedWorker", "SendSide", "available", "connect", "connector", "identity",
+__all__ = ["HANDSHAKE", "ForkedWorker", "SendSide", "available", "connect", "connector", "identity",
            "open_child", "peer_credentials", "peer_uid", "shares_namespaces", "short_address", "socket_path"]
 
 SOCKET_NAME = "workers.sock"
@@ -100,26 +100,40 @@ def peer_uid(conn: socket.socket) -> int | None:
     return None
 
 
-#: What the two ends of the socket must share (Linux): a process of the user shut in a sandbox
-#: (its own mounts, no network, its own user or process namespace: Flatpak, a browser's) would
-#: otherwise get a child outside of it, whose calls name any function to run; or, listening at
-#: the socket's path, hand the caller a hello to unpickle outside of it.
-NAMESPACES = ("user", "mnt", "net", "pid")
-
-
 def shares_namespaces(conn: socket.socket) -> bool:
-    """Whether the process at the other end of ``conn`` is in this process's namespaces (True where
-    the system has none); False when it cannot be told (a process gone, or not seen from here)."""
+    """Whether the process at the other end of ``conn`` is in this process's user, mount, network
+    and process namespaces (True where the system has none); False when it cannot be told (a
+    process gone, or not seen from here). A process of the user shut in a sandbox (its own mounts,
+    no network: Flatpak, a browser's) would otherwise get a child outside of it, whose calls name
+    any function to run; or, listening at the socket's path, hand the caller a hello to unpickle
+    outside of it."""
     if not Path("/proc/self/ns").is_dir():
         return True
     credentials = peer_credentials(conn)
     if credentials is None or credentials[0] <= 0:
         return False
+    theirs, ours = _namespaces(str(credentials[0])), _namespaces("self")
+    return theirs is not None and theirs == ours
+
+
+def _namespaces(pid: str) -> tuple[object, ...] | None:
+    """What tells a process's namespaces apart, as another process of the user can read it:
+    ``/proc/PID/ns`` is closed to it when the process is not dumpable (the agent, its fork server,
+    a command line: agent.process_guard), not these. The network namespace's own entries, the user
+    namespace's id maps, the mount table (its mount ids are the namespace's), and the depth of
+    the process namespace (one process id per level)."""
+    proc = f"/proc/{pid}"
     try:
-        return all(os.readlink(f"/proc/{credentials[0]}/ns/{kind}") == os.readlink(f"/proc/self/ns/{kind}")
-                   for kind in NAMESPACES)
+        texts = []
+        for name in ("uid_map", "gid_map", "mountinfo", "status"):
+            with open(f"{proc}/{name}", encoding="utf-8", errors="replace") as stream:
+                texts.append(stream.read())
+        network = os.stat(f"{proc}/net/unix").st_ino
     except OSError:
-        return False
+        return None
+    *maps, status = texts
+    depth = next((len(line.split()) for line in status.splitlines() if line.startswith("NSpid:")), 0)
+    return network, *maps, depth
 
 
 class SendSide:

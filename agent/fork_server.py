@@ -19,7 +19,7 @@ What keeps it as safe as a spawned worker:
 * the socket is in the agent's state folder (0700, promise 11), the socket itself is 0600, and the
   peer's user id is checked before any fork (``SO_PEERCRED``, ``getpeereid`` elsewhere): only the
   user's own processes get a worker, and a worker can do nothing those processes could not; on
-  Linux, the peer must also share the server's namespaces (``fork_channel.NAMESPACES``): a
+  Linux, the peer must also share the server's namespaces (``fork_channel.shares_namespaces``): a
   process of the user in a sandbox (a socket connects even on a read-only mount) gets nothing
   outside it, and the caller checks the server's the same way. The
   caller checks the server's user id the same way before it reads the hello (a pickle) or sends

@@ -522,3 +522,48 @@ def test_a_socket_of_a_sandboxed_process_of_the_user_gets_nothing_from_the_calle
     assert worker is None
     assert not marker.exists()  # the sandbox's pickle was never read
     assert b"caller-secret" not in (seen.read_bytes() if seen.exists() else b"")
+
+
+_USERS_SERVER = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from pathlib import Path
+from agent.fork_server import serve
+sys.exit(serve(Path(sys.argv[1]), ()))  # not dumpable, as any agent's: agent.process_guard
+"""
+
+_GUARDED_CALLER = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from pathlib import Path
+from agent.fork_channel import open_child
+from agent.process_guard import forbid_core_dumps
+forbid_core_dumps()  # as the agent and a command line are: not dumpable, their /proc/PID/ns closed
+print(open_child(Path(sys.argv[1])) is not None)
+"""
+
+
+def test_a_user_who_is_not_root_gets_children_of_the_server(open_home: Path) -> None:  # noqa: F811
+    """The checks of each other's namespaces hold between two processes of a user who is not root,
+    neither of them dumpable (``/proc/PID/ns`` is closed to the other then): the caller gets its
+    child, as the agent and the command line do."""
+    user = os_user("compagnon-fork-own")
+    folder = open_home / "state"
+    folder.mkdir(mode=0o700)
+    user.own(folder)
+    path = folder / "workers.sock"
+    root = str(Path(__file__).resolve().parents[2])
+    server = subprocess.Popen(["/usr/bin/python3", "-c", _USERS_SERVER, str(path), root], stdin=subprocess.PIPE,
+                              stderr=subprocess.PIPE, user=user.uid, group=user.gid, cwd="/")
+    try:
+        deadline = time.monotonic() + 30
+        while not path.exists():
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()  # type: ignore[union-attr]
+            time.sleep(0.02)
+        caller = subprocess.run(["/usr/bin/python3", "-c", _GUARDED_CALLER, str(path), root], capture_output=True,
+                                text=True, user=user.uid, group=user.gid, cwd="/", timeout=60)
+        assert caller.stdout.strip() == "True", caller.stderr
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(10)
