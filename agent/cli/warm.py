@@ -154,6 +154,10 @@ def serve_command(conn: socket.socket, command: object, fds: list[int]) -> None:
         os.dup2(fd, target)  # fd 0 was the agent's lifeline: the server's, not this command's
         os.close(fd)
     os.umask(command.umask)
+    import signal
+
+    for stopping in (signal.SIGTTOU, signal.SIGTTIN):  # the agent's process group is not the foreground
+        signal.signal(stopping, signal.SIG_IGN)  # of the command's terminal: with tostop, its first line stopped it
     take_context(command.cwd, command.environ)
     _standard_streams(command.streams)
     sys.argv = [command.program, *command.args]

@@ -323,3 +323,69 @@ def test_a_command_in_a_removed_folder_runs_as_in_its_own_process(
             runs.append((ran.returncode, _steady(ran.stdout), ran.stderr))
     assert runs[:2] == runs[2:]
     assert runs[2][0] == 0 and runs[3][0] == 2, runs
+
+
+_IN_A_TERMINAL = """
+import os, signal, subprocess, sys, termios, time
+from pathlib import Path
+sys.path.insert(0, os.getcwd())
+from agent.fork_server import ForkServer
+state, tty, *command = sys.argv[1:]
+terminal = os.open(tty, os.O_RDWR)  # this session's terminal, opened as a login shell's is
+attrs = termios.tcgetattr(terminal)
+attrs[3] |= termios.TOSTOP  # stty tostop: only the foreground writes
+termios.tcsetattr(terminal, termios.TCSANOW, attrs)
+server = ForkServer(Path(state))  # the agent started from this terminal: compagnon serve &
+server.start()
+while not server.path.exists():
+    time.sleep(0.05)
+signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+command = subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal, process_group=0)
+os.tcsetpgrp(terminal, command.pid)  # the command in the foreground, the agent in the background
+try:
+    print(command.wait(60), flush=True)
+except subprocess.TimeoutExpired:
+    command.kill()
+server.stop()
+"""
+
+
+def test_a_command_in_the_terminal_the_agent_was_started_from_writes_as_its_own_process(
+        tmp_path: Path, signed: Path, test_pki: TestPki) -> None:
+    """The agent started in the background of a terminal (``compagnon serve &``) with ``stty
+    tostop``: the child that runs the command is in the agent's process group, not the foreground
+    one, and a terminal with ``tostop`` stops such a writer; the command must print its report
+    there as its own process (in the foreground) does."""
+    import pty
+    import select
+
+    home = tmp_path / "home"
+    write_config(home, allowed=["https://plateforme.example"])
+    state = home / ".local/state/compagnon"
+    state.mkdir(parents=True)
+    state.chmod(0o700)
+    master, slave = pty.openpty()
+
+    def session() -> None:
+        import fcntl
+        import termios
+
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    outcomes = []
+    for warm in (True, False):
+        environ = {**isolated_env(home), "PYTHONPATH": str(ROOT), **({} if warm else {OPT_OUT: "1"})}
+        helper = subprocess.Popen([sys.executable, "-c", _IN_A_TERMINAL, str(state), os.ttyname(slave), sys.executable,
+                                   "-m", "agent", "verify", str(signed), "--trust", str(test_pki.root_pem)],
+                                  env=environ, preexec_fn=session, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        shown = b""
+        while helper.poll() is None:
+            if select.select([master], [], [], 0.2)[0]:
+                shown += os.read(master, 65536)
+        assert helper.stdout is not None
+        outcomes.append((helper.stdout.read().strip(), _steady(shown.decode("utf-8"))))
+    os.close(master)
+    os.close(slave)
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[1][0] == "0" and "TOTAL_PASSED" in outcomes[1][1], outcomes
