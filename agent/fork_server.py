@@ -214,6 +214,8 @@ def take_context(cwd: str, environ: dict[str, str]) -> None:
         os.rmdir(gone)
     os.environ.clear()
     os.environ.update(environ)
+    if (temporary := sys.modules.get("tempfile")) is not None:
+        temporary.tempdir = None  # found from this server's environment once: the caller's TMPDIR next
     if hasattr(time, "tzset"):  # local times in the caller's zone (TZ), as its own process would give them
         time.tzset()
 

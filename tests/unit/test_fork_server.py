@@ -480,20 +480,24 @@ sys.path.insert(0, sys.argv[3])
 from pathlib import Path
 from agent.fork_server import take_context
 os.chdir(sys.argv[1])  # the server's folder, which holds an offre.p7m
-take_context(sys.argv[2], dict(os.environ))
-print(Path("offre.p7m").exists())
+take_context(sys.argv[2], {**os.environ, "TMPDIR": sys.argv[4]})
+import tempfile
+print(Path("offre.p7m").exists(), tempfile.gettempdir() == sys.argv[4])
 """
 
 
 def test_a_callers_folder_that_cannot_be_entered_names_no_file_of_the_servers_folder(tmp_path: Path) -> None:
     """The caller's folder removed since (or not searchable): a relative path must fail there as it
-    would for the caller, never name a file of the server's own folder."""
-    servers = tmp_path / "agent"
+    would for the caller, never name a file of the server's own folder; the temporary files are
+    still the caller's (its ``TMPDIR``)."""
+    servers, callers = tmp_path / "agent", tmp_path / "tmp-appelant"
     servers.mkdir()
+    callers.mkdir()
     (servers / "offre.p7m").write_bytes(b"un autre fichier")
     taken = subprocess.run([sys.executable, "-c", _CONTEXT_TAKEN, str(servers), str(tmp_path / "supprime"),
-                            str(Path(__file__).resolve().parents[2])], capture_output=True, text=True, timeout=30)
-    assert taken.stdout.strip() == "False", taken.stderr
+                            str(Path(__file__).resolve().parents[2]), str(callers)], capture_output=True, text=True,
+                           timeout=30)
+    assert taken.stdout.strip() == "False True", taken.stderr
 
 
 @pytest.mark.parametrize("sandbox", [["--net"], ["--mount"], ["--user", "--map-root-user"]])
