@@ -119,7 +119,11 @@ def _exit_code(replies: IO[bytes]) -> int:
 
     try:
         reply = read_frame(replies)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # ended by the signal, as Python ends on Ctrl-C, not exit 130: a shell
+        import signal  # then stops its loop over files too, rather than go on with the next one
+
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
         return 130
     except (EOFError, OSError):
         reply = None
