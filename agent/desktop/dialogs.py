@@ -70,10 +70,15 @@ def native_dialogs_available() -> bool:
 
 
 def dialog_command() -> list[str]:
-    """How to start the window's child process: the frozen program itself, or this Python."""
+    """How to start the window's child process: the frozen program itself, or this Python running
+    the agent's ``__main__`` from the folder this module was imported from. Not ``-m``, which puts
+    the current folder first on the path: the agent started in a folder of downloaded files would
+    run an ``agent`` or ``json`` found there in the process that reads the PIN."""
     if getattr(sys, "frozen", False):
         return [sys.executable, "--native-dialog"]
-    return [sys.executable, "-m", "agent", "--native-dialog"]
+    root = str(Path(__file__).resolve().parents[2])
+    return [sys.executable, "-c", f"import runpy, sys; sys.path[:] = [{root!r}, *filter(None, sys.path)]; "
+            "runpy.run_module('agent', run_name='__main__', alter_sys=True)", "--native-dialog"]
 
 
 def consent_view(request: ConsentRequest, locale: str, timeout: float) -> dict[str, Any]:

@@ -169,3 +169,24 @@ def test_traitements_distants_names_the_consultation_while_the_job_runs() -> Non
                                                                           "title": "Fournitures"}
     done = running | {"state": "succeeded", "result": {"reference": "DEMO-2026-002", "opened": 3}}
     assert job_view(done, "https://marches.example.fr")["summary"]["opened"] == 3
+
+
+def test_the_window_process_imports_nothing_from_the_agents_folder(tmp_path: Path) -> None:
+    """The agent started in a folder of downloaded files (``cd ~/Téléchargements && compagnon
+    tray``): the process of its windows, which reads the PIN, must import neither an ``agent``
+    package nor a standard module from there (``python -m`` puts the current folder first)."""
+    import os
+    import subprocess
+    import sys
+
+    from agent.desktop.dialogs import dialog_command
+
+    work, markers = tmp_path / "telechargements", tmp_path / "importes"
+    work.mkdir()
+    markers.mkdir()
+    for name in (*sys.stdlib_module_names, "agent"):
+        (work / f"{name}.py").write_text(f"open({str(markers / name)!r}, 'w').close()\n", encoding="utf-8")
+    environ = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "DISPLAY")}
+    subprocess.run(dialog_command(), cwd=work, env={**environ, "WAYLAND_DISPLAY": ""}, input=b"{}",
+                   capture_output=True, timeout=60)
+    assert sorted(path.name for path in markers.iterdir()) == []
