@@ -5,29 +5,47 @@ anchors: a job that does not trust the system's roots must not get them from the
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
-
+from cryptography.x509.oid import NameOID
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
+from agent.pki import pem
 from agent.validation import chain
 from tests.support.pki import TestPki
 
 
+def _root(name: str) -> bytes:
+    """A self-signed CA certificate named ``name`` with a fresh key (DER)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(Encoding.DER)
+
+
 @pytest.fixture
 def warm(monkeypatch: pytest.MonkeyPatch) -> list[asn1_x509.Certificate]:
-    """The system's roots as the fork server's warm-up parses and indexes them (this test's own
-    copy of the module's state)."""
+    """A system store of six roots (two of them with one name and two keys, as re-issued roots
+    are), parsed and indexed by the fork server's warm-up (this test's own copy of its state)."""
+    store = [_root(f"Racine système {n}") for n in range(5)] + [_root("Racine système 0")]
+    monkeypatch.setattr(pem, "system_root_ders", lambda: list(store))
     monkeypatch.setattr(chain, "_PARSED_ANCHORS", {})
     monkeypatch.setattr(chain, "_TRUST", None)
     monkeypatch.setattr(chain, "_WARM", None)
     chain.warm_up_system_roots()
     roots = list(dict.fromkeys(chain._PARSED_ANCHORS.values()))
-    if len(roots) < 2:
-        pytest.skip("this machine has no system trust store")
+    assert len(roots) == len(store)
     return roots
 
 
