@@ -206,7 +206,8 @@ if (Test-Path -LiteralPath $launcherPy) {
     if (Test-Path -LiteralPath $basePythonw) { $pythonw = $basePythonw }
     $runCommand = "`"$pythonw`" `"$launcherPy`" tray"
 } else {
-    $runCommand = "`"$pythonw`" -m agent tray"  # no update launcher: this version itself
+    # no update launcher: this version itself; -P: the folder it starts in is not searched for modules
+    $runCommand = "`"$pythonw`" -P -m agent tray"
 }
 New-Item -Path $RunKey -Force | Out-Null
 Set-ItemProperty -Path $RunKey -Name $RunValue -Value $runCommand
@@ -215,7 +216,7 @@ Write-Host "Compagnon $Version installé dans $Root."
 if ($wasRunning) {
     # It was running: start the new version now, as the Run value would.
     if (Test-Path -LiteralPath $launcherPy) { Start-Process -FilePath $pythonw -ArgumentList "`"$launcherPy`"", 'tray' }
-    else { Start-Process -FilePath $pythonw -ArgumentList '-m', 'agent', 'tray' }
+    else { Start-Process -FilePath $pythonw -ArgumentList '-P', '-m', 'agent', 'tray' }
 } else {
     Write-Host 'Il démarrera à chaque ouverture de session ; pour le lancer maintenant : compagnon tray (nouveau terminal).'
 }

@@ -145,3 +145,16 @@ def test_shell_installers_never_ask_for_root(name: str) -> None:
     text = _text(INSTALLERS / name)
     assert text.startswith("#!/bin/sh\n") and "set -eu" in text
     assert "sudo " not in text and "/etc/" not in text and "/usr/local" not in text
+
+
+def test_installers_never_start_the_agent_from_a_module_search_of_the_current_folder() -> None:
+    """``python -m agent`` looks for modules in the folder it starts in first: an ``agent.py`` or a
+    ``json.py`` there (a session started in Downloads) would run as the user. The agent starts
+    through a script (the launcher, the ``compagnon`` entry point) or with ``-P``."""
+    found = []
+    for path in INSTALLERS.rglob("*"):
+        if path.suffix in (".ps1", ".sh", ".iss", ".plist", ".py", ".cmd", ".desktop", ".service"):
+            for number, line in enumerate(_text(path).splitlines(), 1):
+                if re.search(r"""[\s'",]-m['",\s]+agent\b""", line) and not re.search(r"""[\s'",]-P['",\s]""", line):
+                    found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)
