@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from agent.fork_channel import HANDSHAKE, ForkedWorker, connect, connector, identity
 from agent.fork_server import ForkServer
 from agent.isolation import IsolatedWorker, IsolationLimit, use_fork_server, write_frame
-from tests.support.os_users import open_home, os_user  # noqa: F401  (fixture)
+from tests.support.os_users import OsUser, open_home, os_user  # noqa: F401  (fixture)
 
 MiB = 1024 * 1024
 TARGETS = "tests.support.isolation_targets"
@@ -234,6 +235,27 @@ with open(seen, "wb") as out:
 """
 
 
+def _connect_through(prefix: list[str], path: Path, marker: Path, seen: Path) -> ForkedWorker | None:
+    """What :func:`connect` makes of the foreign server ``_FOREIGN_SERVER`` started through ``prefix``
+    (another user, a sandbox) at ``path``; the server has ended when this returns."""
+    foreign = subprocess.Popen([*prefix, "/usr/bin/python3", "-c", _FOREIGN_SERVER, str(path), str(marker), str(seen)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not path.exists():
+            assert foreign.poll() is None and time.monotonic() < deadline, foreign.stderr.read()  # type: ignore[union-attr]  # stderr is a pipe
+            time.sleep(0.02)
+        worker = connect(path)
+        if worker is not None:
+            worker.stdin.close()
+        foreign.wait(30)
+    finally:
+        if foreign.poll() is None:
+            foreign.kill()
+            foreign.wait(5)
+    return worker
+
+
 def test_a_socket_of_another_user_at_the_path_gets_nothing_from_the_caller(
         open_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     """The caller checks the server's user id too (``SO_PEERCRED``) before it reads a byte: a state
@@ -245,21 +267,7 @@ def test_a_socket_of_another_user_at_the_path_gets_nothing_from_the_caller(
     other.own(folder)
     path, marker, seen = folder / "workers.sock", open_home / "ran-as-caller", folder / "seen"
     monkeypatch.setenv("COMPAGNON_TEST_SECRET", "caller-secret")
-    foreign = subprocess.Popen(["runuser", "-u", other.name, "--", "/usr/bin/python3", "-c", _FOREIGN_SERVER,
-                                str(path), str(marker), str(seen)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while not path.exists():
-            assert foreign.poll() is None and time.monotonic() < deadline, foreign.stderr.read()  # type: ignore[union-attr]
-            time.sleep(0.02)
-        worker = connect(path)
-        if worker is not None:
-            worker.stdin.close()
-        foreign.wait(30)
-    finally:
-        if foreign.poll() is None:
-            foreign.kill()
-            foreign.wait(5)
+    worker = _connect_through(["runuser", "-u", other.name, "--"], path, marker, seen)
     assert worker is None
     assert not marker.exists()  # the foreign pickle was never read
     assert b"caller-secret" not in (seen.read_bytes() if seen.exists() else b"")
@@ -432,24 +440,32 @@ def test_a_fork_that_fails_refuses_one_connection_and_the_server_lives_on(open_h
     short: that connection gets nothing, and the server still serves the next ones instead of
     ending, and every command after it running cold until the agent restarts."""
     other = os_user("compagnon-fork-nproc")
-    folder = open_home / "state"
-    folder.mkdir(mode=0o700)
-    other.own(folder)
-    path = folder / "workers.sock"
-    root = str(Path(__file__).resolve().parents[2])
-    server = subprocess.Popen(["/usr/bin/python3", "-c", _LIMITED_SERVER, str(path), root], stdin=subprocess.PIPE,
-                              stderr=subprocess.PIPE, user=other.uid, group=other.gid, cwd="/")
-    try:
-        deadline = time.monotonic() + 30
-        while not path.exists():
-            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()  # type: ignore[union-attr]
-            time.sleep(0.02)
+    with _server_of(other, _LIMITED_SERVER, open_home) as (server, path, _root):
         clients = subprocess.run(["/usr/bin/python3", "-c", _THREE_CLIENTS, str(path)], capture_output=True,
                                  text=True, user=other.uid, group=other.gid, cwd="/", timeout=60)
         first, refused, third = (int(line) for line in clients.stdout.split())
         assert first > 0 and refused == 0, clients.stderr
         assert third > 0, "the server ended at the failed fork"
         assert server.poll() is None and path.exists()
+
+
+@contextmanager
+def _server_of(user: OsUser, source: str, home: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, str]]:
+    """A fork server run by ``user`` (``source``: its script, given the socket's path and this
+    checkout's folder) in a state folder of theirs under ``home``, until its lifeline closes."""
+    folder = home / "state"
+    folder.mkdir(mode=0o700)
+    user.own(folder)
+    path = folder / "workers.sock"
+    root = str(Path(__file__).resolve().parents[2])
+    server = subprocess.Popen(["/usr/bin/python3", "-c", source, str(path), root], stdin=subprocess.PIPE,
+                              stderr=subprocess.PIPE, user=user.uid, group=user.gid, cwd="/")
+    try:
+        deadline = time.monotonic() + 30
+        while not path.exists():
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()  # type: ignore[union-attr]  # stderr is a pipe
+            time.sleep(0.02)
+        yield server, path, root
     finally:
         assert server.stdin is not None
         server.stdin.close()
@@ -510,21 +526,7 @@ def test_a_socket_of_a_sandboxed_process_of_the_user_gets_nothing_from_the_calle
     sandbox, as the caller) nor send it its environment."""
     path, marker, seen = tmp_path / "workers.sock", tmp_path / "ran-as-caller", tmp_path / "seen"
     monkeypatch.setenv("COMPAGNON_TEST_SECRET", "caller-secret")
-    foreign = subprocess.Popen(["unshare", *sandbox, "/usr/bin/python3", "-c", _FOREIGN_SERVER, str(path),
-                                str(marker), str(seen)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while not path.exists():
-            assert foreign.poll() is None and time.monotonic() < deadline, foreign.stderr.read()  # type: ignore[union-attr]
-            time.sleep(0.02)
-        worker = connect(path)
-        if worker is not None:
-            worker.stdin.close()
-        foreign.wait(30)
-    finally:
-        if foreign.poll() is None:
-            foreign.kill()
-            foreign.wait(5)
+    worker = _connect_through(["unshare", *sandbox], path, marker, seen)
     assert worker is None
     assert not marker.exists()  # the sandbox's pickle was never read
     assert b"caller-secret" not in (seen.read_bytes() if seen.exists() else b"")
@@ -554,22 +556,7 @@ def test_a_user_who_is_not_root_gets_children_of_the_server(open_home: Path) -> 
     neither of them dumpable (``/proc/PID/ns`` is closed to the other then): the caller gets its
     child, as the agent and the command line do."""
     user = os_user("compagnon-fork-own")
-    folder = open_home / "state"
-    folder.mkdir(mode=0o700)
-    user.own(folder)
-    path = folder / "workers.sock"
-    root = str(Path(__file__).resolve().parents[2])
-    server = subprocess.Popen(["/usr/bin/python3", "-c", _USERS_SERVER, str(path), root], stdin=subprocess.PIPE,
-                              stderr=subprocess.PIPE, user=user.uid, group=user.gid, cwd="/")
-    try:
-        deadline = time.monotonic() + 30
-        while not path.exists():
-            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()  # type: ignore[union-attr]
-            time.sleep(0.02)
+    with _server_of(user, _USERS_SERVER, open_home) as (_server, path, root):
         caller = subprocess.run(["/usr/bin/python3", "-c", _GUARDED_CALLER, str(path), root], capture_output=True,
                                 text=True, user=user.uid, group=user.gid, cwd="/", timeout=60)
         assert caller.stdout.strip() == "True", caller.stderr
-    finally:
-        assert server.stdin is not None
-        server.stdin.close()
-        server.wait(10)
