@@ -145,7 +145,8 @@ def _listen(path: Path) -> socket.socket:
 def _serve_child(conn: socket.socket, listener: socket.socket) -> None:
     """In a forked child: serve this one connection (an isolated worker, or a command line's
     command: agent.cli.warm), then end."""
-    from .isolation import serve_calls, write_frame
+    from .frames import write_frame
+    from .isolation import serve_calls
 
     try:
         listener.close()
@@ -175,7 +176,7 @@ def _read_request(conn: socket.socket) -> tuple[object, list[int]]:
     """The caller's first frame and the descriptors sent with it (``SCM_RIGHTS``, a command's
     standard streams: agent.cli.warm), read without a buffer so that the next frames are
     read whole from the connection."""
-    from .isolation import FRAME_HEADER
+    from .frames import FRAME_HEADER
 
     header, fds, _flags, _address = socket.recv_fds(conn, FRAME_HEADER.size, 3)
     try:
@@ -222,7 +223,8 @@ def take_context(cwd: str, environ: dict[str, str]) -> None:
 
 def serve(path: Path, modules: tuple[str, ...], warm_up: str = "") -> int:
     """The server's loop: import ``modules``, run ``warm_up`` (``"module:function"``, comma-separated, or empty),
-    listen at ``path``, fork a worker for each connection of this user, until stdin closes."""
+    listen at ``path``, fork a child for each connection of this user (a worker, or a command line's
+    command), until stdin closes."""
     from .isolation import preload
     from .process_guard import forbid_core_dumps
 

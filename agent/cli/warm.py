@@ -103,9 +103,8 @@ def _send_command(conn: socket.socket, args: list[str]) -> bool:
         return False
     command = Command(sys.argv[0], list(args), cwd, dict(os.environ), mask, streams)
     data = pickle.dumps(("command", command), protocol=pickle.HIGHEST_PROTOCOL)
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            stream.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
     try:
         socket.send_fds(conn, [FRAME_HEADER.pack(len(data)) + data], [0, 1, 2])
     except OSError:  # a closed standard stream, a child gone: this process runs the command
